@@ -1,0 +1,5 @@
+.PHONY: test demo
+test:
+	cargo test --workspace
+demo:
+	cargo run -p ferrokafka-broker -- --help

@@ -1,0 +1,168 @@
+//! Fetch: serves stored batches as bytes, waiting up to `max_wait_ms` for `min_bytes` to
+//! arrive. A waiting fetch registers with each partition it reads and is woken by the next
+//! append to any of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use tokio::sync::Notify;
+
+use super::NONE;
+use crate::error::Error;
+use crate::log::ReadSlice;
+use crate::server::BrokerState;
+use crate::topics::Partition;
+
+/// One partition of the request, resolved.
+struct Wanted {
+    topic_index: usize,
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    target: Result<Arc<Partition>, ResponseError>,
+}
+
+/// What one evaluation found for a partition.
+struct Found {
+    error: i16,
+    high_watermark: i64,
+    log_start_offset: i64,
+    slice: Option<ReadSlice>,
+}
+
+fn evaluate(wanted: &[Wanted], max_bytes: usize) -> (Vec<Found>, usize) {
+    let mut total = 0usize;
+    let found = wanted
+        .iter()
+        .map(|w| {
+            let p = match &w.target {
+                Ok(p) => p,
+                Err(code) => {
+                    return Found { error: code.code(), high_watermark: -1, log_start_offset: -1, slice: None };
+                }
+            };
+            let remaining = max_bytes.saturating_sub(total);
+            let result = p.with_log(|log| {
+                let hw = log.next_offset();
+                let start = log.log_start_offset();
+                // KIP-74: the first batch of the response is served whole even past the limits.
+                let slice = if total == 0 || remaining > 0 {
+                    let limit = if total == 0 { w.max_bytes } else { w.max_bytes.min(remaining) };
+                    log.read(w.fetch_offset, limit)?.filter(|s| total == 0 || s.len <= limit)
+                } else {
+                    None
+                };
+                Ok((hw, start, slice))
+            });
+            match result {
+                Ok((hw, start, slice)) => {
+                    total += slice.as_ref().map_or(0, |s| s.len);
+                    Found { error: NONE, high_watermark: hw, log_start_offset: start, slice }
+                }
+                Err(Error::OffsetOutOfRange { log_start, log_end, .. }) => Found {
+                    error: ResponseError::OffsetOutOfRange.code(),
+                    high_watermark: log_end,
+                    log_start_offset: log_start,
+                    slice: None,
+                },
+                Err(e) => Found { error: e.code(), high_watermark: -1, log_start_offset: -1, slice: None },
+            }
+        })
+        .collect();
+    (found, total)
+}
+
+pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> FetchResponse {
+    let by_id = version >= 13;
+    let mut topics_out: Vec<FetchableTopicResponse> = Vec::with_capacity(req.topics.len());
+    let mut wanted = Vec::new();
+    for (topic_index, ft) in req.topics.iter().enumerate() {
+        let topic = if by_id { state.topics.get_by_id(ft.topic_id) } else { state.topics.get(&ft.topic) };
+        let missing = if by_id { ResponseError::UnknownTopicId } else { ResponseError::UnknownTopicOrPartition };
+        topics_out.push(
+            FetchableTopicResponse::default().with_topic(TopicName(ft.topic.0.clone())).with_topic_id(ft.topic_id),
+        );
+        for fp in &ft.partitions {
+            let target = match &topic {
+                None => Err(missing),
+                Some(t) => t.partition(fp.partition).ok_or(ResponseError::UnknownTopicOrPartition),
+            };
+            wanted.push(Wanted {
+                topic_index,
+                partition: fp.partition,
+                fetch_offset: fp.fetch_offset,
+                max_bytes: fp.partition_max_bytes.max(0) as usize,
+                target,
+            });
+        }
+    }
+
+    let max_bytes = if req.max_bytes <= 0 { i32::MAX as usize } else { req.max_bytes as usize };
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let notify = Arc::new(Notify::new());
+    let mut shutdown = state.shutdown.clone();
+    let found = loop {
+        // Register before looking, so an append between the look and the wait still wakes us.
+        for w in &wanted {
+            if let Ok(p) = &w.target {
+                p.register_waiter(&notify);
+            }
+        }
+        let (found, total) = evaluate(&wanted, max_bytes);
+        let any_error = found.iter().any(|f| f.error != NONE);
+        if total >= min_bytes.max(1) || any_error || tokio::time::Instant::now() >= deadline {
+            break found;
+        }
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = crate::server::stopped(&mut shutdown) => {}
+        }
+        if *shutdown.borrow() {
+            break evaluate(&wanted, max_bytes).0;
+        }
+    };
+
+    // Read the bytes outside every partition lock.
+    let reads = tokio::task::spawn_blocking(move || {
+        found
+            .into_iter()
+            .map(|f| {
+                let records = match &f.slice {
+                    Some(slice) => slice.read(),
+                    None => Ok(Bytes::new()),
+                };
+                (f, records)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+
+    for (w, (f, records)) in wanted.iter().zip(reads) {
+        let (error, records) = match records {
+            Ok(r) => (f.error, r),
+            Err(e) => {
+                tracing::warn!(error = %e, "fetch read failed");
+                (ResponseError::KafkaStorageError.code(), Bytes::new())
+            }
+        };
+        let pd = PartitionData::default()
+            .with_partition_index(w.partition)
+            .with_error_code(error)
+            .with_high_watermark(f.high_watermark)
+            .with_last_stable_offset(f.high_watermark)
+            .with_log_start_offset(f.log_start_offset)
+            .with_aborted_transactions(Some(Vec::new()))
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_records(Some(records));
+        topics_out[w.topic_index].partitions.push(pd);
+    }
+    // Fetch sessions (KIP-227) are not kept: session id 0 tells clients to send full fetches.
+    FetchResponse::default().with_error_code(NONE).with_session_id(0).with_responses(topics_out)
+}

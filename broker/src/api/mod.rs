@@ -1,0 +1,144 @@
+//! The request layer: header parsing, version checks, dispatch to one module per API, and
+//! response framing. Every request and response is coded by the `kafka-protocol` crate.
+
+mod admin;
+mod api_versions;
+mod fetch;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::server::BrokerState;
+
+/// What the connection does after a request.
+pub(crate) enum Outcome {
+    Respond(Bytes),
+    /// acks=0 produce: the client expects nothing back.
+    NoResponse,
+    /// The request cannot be answered in its own protocol (unknown API or version,
+    /// undecodable): close the connection, as Kafka does.
+    Close(String),
+}
+
+/// The versions this broker speaks, the same ranges as Apache Kafka 4.0 advertises for
+/// these APIs (clients infer features from them). Produce advertises 0 as its minimum, as
+/// Kafka does, because older librdkafka disables compression otherwise; v0-2 are refused.
+pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 0, 12),
+    (ApiKey::Fetch, 4, 17),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
+}
+
+/// Encodes a response frame: size, response header, body.
+fn encode_response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Outcome {
+    let header_version = key.response_header_version(version);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i32(0);
+    let encoded = header.encode(&mut buf, header_version).and_then(|_| body.encode(&mut buf, version));
+    if let Err(e) = encoded {
+        // Our own response failed to encode: a bug, but never a reason to take the broker down.
+        tracing::error!(api = ?key, version, error = %e, "response encoding failed");
+        return Outcome::Close(format!("could not encode {key:?} v{version} response: {e}"));
+    }
+    let len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&len.to_be_bytes());
+    Outcome::Respond(buf.freeze())
+}
+
+pub(crate) async fn handle(state: &BrokerState, frame: BytesMut) -> Outcome {
+    if frame.len() < 8 {
+        return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return Outcome::Close(format!("unknown API key {raw_key}"));
+    };
+    let Some((min, max)) = supported_range(key) else {
+        return Outcome::Close(format!("API {key:?} is not supported by this broker"));
+    };
+    if key == ApiKey::ApiVersions && version > max {
+        // KIP-511: answer in v0 so the client can read our ranges and retry.
+        return encode_response(key, 0, correlation_id, &api_versions::unsupported_version());
+    }
+    // Versions we advertise but cannot decode (Produce v0-2) are refused like unknown ones.
+    let decodable_min = key.valid_versions().min.max(min);
+    if version < decodable_min || version > max {
+        return Outcome::Close(format!("{key:?} v{version} is not supported (supported {decodable_min}..={max})"));
+    }
+    let mut body: Bytes = frame.freeze();
+    let header = match RequestHeader::decode(&mut body, key.request_header_version(version)) {
+        Ok(h) => h,
+        Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request header: {e}")),
+    };
+
+    macro_rules! decode {
+        ($ty:ty) => {
+            match <$ty>::decode(&mut body, version) {
+                Ok(req) => req,
+                Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request: {e:#}")),
+            }
+        };
+    }
+    macro_rules! reply {
+        ($resp:expr) => {
+            encode_response(key, version, correlation_id, &$resp)
+        };
+    }
+
+    match key {
+        ApiKey::ApiVersions => reply!(api_versions::handle(decode!(ApiVersionsRequest), version)),
+        ApiKey::Metadata => reply!(metadata::handle(state, decode!(MetadataRequest), version)),
+        ApiKey::Produce => match produce::handle(state, decode!(ProduceRequest), version) {
+            Some(resp) => reply!(resp),
+            None => Outcome::NoResponse,
+        },
+        ApiKey::Fetch => reply!(fetch::handle(state, decode!(FetchRequest), version).await),
+        ApiKey::ListOffsets => reply!(list_offsets::handle(state, decode!(ListOffsetsRequest), version)),
+        ApiKey::InitProducerId => reply!(init_producer_id::handle(state, decode!(InitProducerIdRequest))),
+        ApiKey::CreateTopics => reply!(admin::create_topics(state, decode!(CreateTopicsRequest), version)),
+        ApiKey::DeleteTopics => reply!(admin::delete_topics(state, decode!(DeleteTopicsRequest), version)),
+        ApiKey::CreatePartitions => reply!(admin::create_partitions(state, decode!(CreatePartitionsRequest))),
+        ApiKey::DeleteRecords => reply!(admin::delete_records(state, decode!(DeleteRecordsRequest))),
+        ApiKey::DescribeConfigs => reply!(admin::describe_configs(state, decode!(DescribeConfigsRequest))),
+        ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, decode!(DescribeClusterRequest))),
+        _ => Outcome::Close(format!("API {key:?} is not supported by this broker")),
+    }
+    .with_header_logged(&header)
+}
+
+impl Outcome {
+    fn with_header_logged(self, header: &RequestHeader) -> Outcome {
+        if let Outcome::Close(reason) = &self {
+            tracing::debug!(client_id = ?header.client_id, %reason, "request refused");
+        }
+        self
+    }
+}
+
+/// Kafka's error code for "no error".
+pub(crate) const NONE: i16 = 0;
+
+fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(s.into())
+}

@@ -1,0 +1,74 @@
+//! Produce: appends each partition's batches as received and answers with their offsets.
+//! acks=all on a single node means "written to the log" (see the README's durability notes).
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+
+use super::{NONE, str_bytes};
+use crate::error::Error;
+use crate::server::BrokerState;
+
+fn partition_error(index: i32, error: &Error) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(error.code())
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(Some(str_bytes(error.to_string())))
+}
+
+pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> Option<ProduceResponse> {
+    let acks = req.acks;
+    let mut responses = Vec::with_capacity(req.topic_data.len());
+    for topic_data in req.topic_data {
+        let topic = if topic_data.name.0.is_empty() {
+            state.topics.get_by_id(topic_data.topic_id)
+        } else {
+            state.topics.get(&topic_data.name.0)
+        };
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        for pd in topic_data.partition_data {
+            let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
+            let result = match (&partition, req.transactional_id.is_some()) {
+                (_, true) => Err(Error::TransactionsUnsupported),
+                (None, _) => Err(Error::UnknownTopicOrPartition(format!("{}-{}", topic_data.name.0, pd.index))),
+                (Some(p), false) => {
+                    let records = pd.records.unwrap_or_default();
+                    p.with_log(|log| log.append(&records, crate::log::now_ms()))
+                }
+            };
+            partitions.push(match result {
+                Ok(outcome) => {
+                    if !outcome.duplicate {
+                        if let Some(p) = &partition {
+                            p.wake_waiters();
+                        }
+                    }
+                    PartitionProduceResponse::default()
+                        .with_index(pd.index)
+                        .with_error_code(NONE)
+                        .with_base_offset(outcome.base_offset)
+                        .with_log_append_time_ms(outcome.log_append_time)
+                        .with_log_start_offset(outcome.log_start_offset)
+                }
+                Err(e) => {
+                    if !matches!(e, Error::UnknownTopicOrPartition(_)) {
+                        tracing::debug!(topic = %topic_data.name.0, partition = pd.index, error = %e, "produce refused");
+                    }
+                    partition_error(pd.index, &e)
+                }
+            });
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(TopicName(topic_data.name.0))
+                .with_topic_id(topic_data.topic_id)
+                .with_partition_responses(partitions),
+        );
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}

@@ -1,0 +1,284 @@
+//! Broker settings: defaults, an optional TOML file and command-line overrides, all under the
+//! names Kafka operators know. An unknown key is an error, never ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::log::{LogConfig, TimestampType};
+
+/// Everything a broker needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerConfig {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: String,
+    /// `host:port` that Metadata reports; defaults to the bound address.
+    pub advertised_listener: Option<String>,
+    pub data_dir: PathBuf,
+    /// `node.id`.
+    pub node_id: i32,
+    /// `num.partitions`: partitions of auto-created topics and of CreateTopics asking for -1.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// Topic defaults (`log.*`, `message.max.bytes`).
+    pub log: LogConfig,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: u64,
+    /// `socket.request.max.bytes`: larger request frames close the connection.
+    pub socket_request_max_bytes: usize,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            listen: "127.0.0.1:9092".into(),
+            advertised_listener: None,
+            data_dir: PathBuf::from("./ferrokafka-data"),
+            node_id: 1,
+            num_partitions: 1,
+            auto_create_topics: true,
+            log: LogConfig::default(),
+            retention_check_interval_ms: 300_000,
+            socket_request_max_bytes: 104_857_600,
+            group_initial_rebalance_delay_ms: 0,
+        }
+    }
+}
+
+/// The keys a config file or `--set` accepts, with what each means (printed by `--help`).
+pub const KEYS: &[(&str, &str)] = &[
+    ("listen", "address to bind, host:port (port 0 picks a free one)"),
+    ("advertised.listener", "host:port that Metadata reports to clients"),
+    ("data.dir", "directory holding the logs and broker metadata"),
+    ("node.id", "this broker's id in Metadata (default 1)"),
+    ("num.partitions", "partitions of auto-created topics (default 1)"),
+    ("auto.create.topics.enable", "create unknown topics on Metadata/Produce (default true)"),
+    ("log.segment.bytes", "roll a segment past this size (default 1073741824)"),
+    ("log.roll.ms", "roll a segment this old (default 604800000, 7 days)"),
+    ("log.retention.ms", "delete segments older than this, -1 never (default 604800000)"),
+    ("log.retention.hours", "the same in hours"),
+    ("log.retention.bytes", "delete old segments past this partition size, -1 never (default -1)"),
+    ("log.retention.check.interval.ms", "how often retention runs (default 300000)"),
+    ("message.max.bytes", "largest record batch accepted (default 1048588)"),
+    ("log.flush.interval.messages", "fsync after this many records; -1 never by count (default -1)"),
+    ("log.flush.interval.ms", "fsync data older than this; -1 never by time (default 1000)"),
+    ("log.index.interval.bytes", "bytes between offset index entries (default 4096)"),
+    ("log.message.timestamp.type", "CreateTime or LogAppendTime (default CreateTime)"),
+    ("socket.request.max.bytes", "largest request frame accepted (default 104857600)"),
+    ("group.initial.rebalance.delay.ms", "wait for more members before the first rebalance (default 0)"),
+];
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::Config(format!("{key}: {value:?} is not {what}")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::Config(format!("{key}: {value:?} is not true or false"))),
+    }
+}
+
+/// `-1` (or any negative) means "never" for these count settings.
+fn parse_count_or_never(key: &str, value: &str) -> Result<u64> {
+    let v: i64 = parse(key, value, "an integer")?;
+    Ok(if v < 0 { u64::MAX } else { v as u64 })
+}
+
+fn parse_positive<T>(key: &str, value: &str) -> Result<T>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    let v: T = parse(key, value, "a positive integer")?;
+    if v <= T::default() {
+        return Err(Error::Config(format!("{key}: {value:?} must be positive")));
+    }
+    Ok(v)
+}
+
+impl BrokerConfig {
+    /// Applies one setting by its Kafka name.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "listen" => self.listen = value.to_owned(),
+            "advertised.listener" => self.advertised_listener = Some(value.to_owned()),
+            "data.dir" => self.data_dir = PathBuf::from(value),
+            "node.id" => self.node_id = parse(key, value, "an integer")?,
+            "num.partitions" => self.num_partitions = parse_positive(key, value)?,
+            "auto.create.topics.enable" => self.auto_create_topics = parse_bool(key, value)?,
+            "log.segment.bytes" => self.log.segment_bytes = parse_positive(key, value)?,
+            "log.roll.ms" => self.log.segment_ms = parse_positive(key, value)?,
+            "log.retention.ms" => self.log.retention_ms = parse(key, value, "an integer")?,
+            "log.retention.hours" => {
+                let h: i64 = parse(key, value, "an integer")?;
+                self.log.retention_ms = if h < 0 { -1 } else { h * 3_600_000 };
+            }
+            "log.retention.bytes" => self.log.retention_bytes = parse(key, value, "an integer")?,
+            "log.retention.check.interval.ms" => self.retention_check_interval_ms = parse_positive(key, value)?,
+            "message.max.bytes" => self.log.max_message_bytes = parse_positive(key, value)?,
+            "log.flush.interval.messages" => self.log.flush_interval_messages = parse_count_or_never(key, value)?,
+            "log.flush.interval.ms" => self.log.flush_interval_ms = parse(key, value, "an integer")?,
+            "log.index.interval.bytes" => self.log.index_interval_bytes = parse_positive(key, value)?,
+            "log.message.timestamp.type" => self.log.timestamp_type = parse_timestamp_type(key, value)?,
+            "socket.request.max.bytes" => self.socket_request_max_bytes = parse_positive(key, value)?,
+            "group.initial.rebalance.delay.ms" => {
+                self.group_initial_rebalance_delay_ms = parse(key, value, "a non-negative integer")?
+            }
+            _ => {
+                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+                return Err(Error::Config(format!("unknown setting {key:?}; known settings: {}", known.join(", "))));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the settings in a TOML file. Dotted keys may be written bare
+    /// (`num.partitions = 3`, which TOML reads as nested tables) or quoted.
+    pub fn apply_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(Error::io(format!("reading config file {}", path.display())))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let mut flat = BTreeMap::new();
+        flatten("", &toml::Value::Table(table), &mut flat)?;
+        for (key, value) in flat {
+            // Accept the command-line spelling of the broker's own settings too.
+            let key = match key.as_str() {
+                "data-dir" => "data.dir".to_owned(),
+                "advertised-listener" => "advertised.listener".to_owned(),
+                _ => key,
+            };
+            self.set(&key, &value)
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+
+    /// The address clients should be told to connect to.
+    pub fn advertised(&self, bound: std::net::SocketAddr) -> (String, i32) {
+        if let Some(adv) = &self.advertised_listener {
+            if let Some((host, port)) = adv.rsplit_once(':') {
+                if let Ok(port) = port.parse() {
+                    return (host.trim_matches(['[', ']']).to_owned(), port);
+                }
+            }
+        }
+        (bound.ip().to_string(), bound.port() as i32)
+    }
+}
+
+fn parse_timestamp_type(key: &str, value: &str) -> Result<TimestampType> {
+    match value.trim() {
+        "CreateTime" => Ok(TimestampType::CreateTime),
+        "LogAppendTime" => Ok(TimestampType::LogAppendTime),
+        _ => Err(Error::Config(format!("{key}: {value:?} is not CreateTime or LogAppendTime"))),
+    }
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) -> Result<()> {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out)?;
+            }
+        }
+        toml::Value::String(s) => {
+            out.insert(prefix.to_owned(), s.clone());
+        }
+        toml::Value::Integer(i) => {
+            out.insert(prefix.to_owned(), i.to_string());
+        }
+        toml::Value::Boolean(b) => {
+            out.insert(prefix.to_owned(), b.to_string());
+        }
+        other => return Err(Error::Config(format!("{prefix}: unsupported value {other}"))),
+    }
+    Ok(())
+}
+
+/// Applies one topic-level override (CreateTopics configs) onto the broker's defaults.
+pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result<()> {
+    let bad = |what: &str| Error::InvalidConfig(format!("{key}={value:?}: {what}"));
+    let int = |v: &str| v.trim().parse::<i64>().map_err(|_| bad("not an integer"));
+    match key {
+        "segment.bytes" => log.segment_bytes = int(value)?.try_into().map_err(|_| bad("must be positive"))?,
+        "segment.ms" => log.segment_ms = int(value)?,
+        "retention.ms" => log.retention_ms = int(value)?,
+        "retention.bytes" => log.retention_bytes = int(value)?,
+        "max.message.bytes" => log.max_message_bytes = int(value)?.try_into().map_err(|_| bad("must be positive"))?,
+        "flush.messages" => {
+            let v = int(value)?;
+            log.flush_interval_messages = if v < 0 { u64::MAX } else { v as u64 }
+        }
+        "flush.ms" => log.flush_interval_ms = int(value)?,
+        "index.interval.bytes" => log.index_interval_bytes = int(value)?.try_into().map_err(|_| bad("must be positive"))?,
+        "message.timestamp.type" => {
+            log.timestamp_type = parse_timestamp_type(key, value).map_err(|_| bad("CreateTime or LogAppendTime"))?
+        }
+        // Accepted for compatibility with tools that always send them; a single node has no
+        // replicas and deletes by retention only.
+        "cleanup.policy" => {
+            if !matches!(value, "delete" | "compact" | "compact,delete" | "delete,compact") {
+                return Err(bad("delete or compact"));
+            }
+        }
+        "min.insync.replicas" | "unclean.leader.election.enable" | "compression.type" => {}
+        _ => return Err(Error::InvalidConfig(format!("unknown topic config {key:?}"))),
+    }
+    Ok(())
+}
+
+/// The topic configs DescribeConfigs reports, with their current values.
+pub fn describe_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> {
+    let never = |v: u64| if v == u64::MAX { "9223372036854775807".to_owned() } else { v.to_string() };
+    vec![
+        ("cleanup.policy", "delete".into()),
+        ("compression.type", "producer".into()),
+        ("segment.bytes", log.segment_bytes.to_string()),
+        ("segment.ms", log.segment_ms.to_string()),
+        ("retention.ms", log.retention_ms.to_string()),
+        ("retention.bytes", log.retention_bytes.to_string()),
+        ("max.message.bytes", log.max_message_bytes.to_string()),
+        ("flush.messages", never(log.flush_interval_messages)),
+        ("flush.ms", if log.flush_interval_ms < 0 { "9223372036854775807".into() } else { log.flush_interval_ms.to_string() }),
+        ("index.interval.bytes", log.index_interval_bytes.to_string()),
+        (
+            "message.timestamp.type",
+            match log.timestamp_type {
+                TimestampType::CreateTime => "CreateTime".into(),
+                TimestampType::LogAppendTime => "LogAppendTime".into(),
+            },
+        ),
+        ("min.insync.replicas", "1".into()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_accepts_bare_and_quoted_dotted_keys_and_rejects_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:0\"\nnum.partitions = 3\n\"log.segment.bytes\" = 1024\n").unwrap();
+        let mut c = BrokerConfig::default();
+        c.apply_file(&path).unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log.segment_bytes, 1024);
+        assert_eq!(c.listen, "127.0.0.1:0");
+        std::fs::write(&path, "num.partitionz = 3\n").unwrap();
+        let err = c.apply_file(&path).unwrap_err().to_string();
+        assert!(err.contains("num.partitionz"), "{err}");
+        assert!(c.set("num.partitions", "-2").is_err());
+        assert!(c.set("auto.create.topics.enable", "yes").is_err());
+    }
+}

@@ -1,0 +1,129 @@
+//! Sparse offset index of one segment: `(offset - base, file position)` every
+//! `log.index.interval.bytes`, so a fetch seeks near its offset and scans only a few headers.
+//!
+//! The entries live in memory (a segment of 1 GiB at one entry per 4 KiB is 2 MiB) and are
+//! appended to the `.index` file as they are made; on load a file that is not whole is
+//! rebuilt from the log instead of trusted.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+const ENTRY_LEN: usize = 8;
+
+#[derive(Debug)]
+pub(super) struct OffsetIndex {
+    file: File,
+    /// `(relative offset, position)`, both strictly increasing.
+    entries: Vec<(u32, u32)>,
+}
+
+impl OffsetIndex {
+    /// Opens an index file empty, discarding anything it held.
+    pub(super) fn create(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        Ok(OffsetIndex { file, entries: Vec::new() })
+    }
+
+    /// Loads an index written earlier. Returns `None` when the file is missing or is not a
+    /// whole, increasing run of entries within `segment_len` (then the caller rebuilds it).
+    pub(super) fn load(path: &Path, segment_len: u64) -> io::Result<Option<Self>> {
+        let mut raw = Vec::new();
+        match File::open(path) {
+            Ok(mut f) => f.read_to_end(&mut raw)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if raw.len() % ENTRY_LEN != 0 {
+            return Ok(None);
+        }
+        let mut entries = Vec::with_capacity(raw.len() / ENTRY_LEN);
+        for chunk in raw.chunks_exact(ENTRY_LEN) {
+            let rel = u32::from_be_bytes(chunk[0..4].try_into().expect("4 bytes"));
+            let pos = u32::from_be_bytes(chunk[4..8].try_into().expect("4 bytes"));
+            if let Some(&(last_rel, last_pos)) = entries.last() {
+                if rel <= last_rel || pos <= last_pos {
+                    return Ok(None);
+                }
+            }
+            if pos as u64 >= segment_len {
+                return Ok(None);
+            }
+            entries.push((rel, pos));
+        }
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Some(OffsetIndex { file, entries }))
+    }
+
+    pub(super) fn append(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
+        if let Some(&(rel, pos)) = self.entries.last() {
+            if relative_offset <= rel || position <= pos {
+                return Ok(());
+            }
+        }
+        let mut entry = [0u8; ENTRY_LEN];
+        entry[0..4].copy_from_slice(&relative_offset.to_be_bytes());
+        entry[4..8].copy_from_slice(&position.to_be_bytes());
+        self.file.write_all(&entry)?;
+        self.entries.push((relative_offset, position));
+        Ok(())
+    }
+
+    /// The position of the last indexed batch starting at or before `relative_offset`
+    /// (0 when none is).
+    pub(super) fn lookup(&self, relative_offset: u32) -> u32 {
+        match self.entries.partition_point(|&(rel, _)| rel <= relative_offset) {
+            0 => 0,
+            i => self.entries[i - 1].1,
+        }
+    }
+
+    /// The last entry, from which a load resumes scanning.
+    pub(super) fn last(&self) -> Option<(u32, u32)> {
+        self.entries.last().copied()
+    }
+
+    /// Drops entries at or after `position` (the log was truncated there).
+    pub(super) fn truncate_to_position(&mut self, position: u32) -> io::Result<()> {
+        let keep = self.entries.partition_point(|&(_, pos)| pos < position);
+        self.entries.truncate(keep);
+        self.file.set_len((keep * ENTRY_LEN) as u64)?;
+        Ok(())
+    }
+
+    pub(super) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_finds_floor_entry_and_survives_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        let mut idx = OffsetIndex::create(&path).unwrap();
+        idx.append(0, 0).unwrap();
+        idx.append(10, 4096).unwrap();
+        idx.append(25, 9000).unwrap();
+        assert_eq!(idx.lookup(0), 0);
+        assert_eq!(idx.lookup(9), 0);
+        assert_eq!(idx.lookup(10), 4096);
+        assert_eq!(idx.lookup(24), 4096);
+        assert_eq!(idx.lookup(1000), 9000);
+        drop(idx);
+        let idx = OffsetIndex::load(&path, 10_000).unwrap().unwrap();
+        assert_eq!(idx.lookup(24), 4096);
+        assert!(OffsetIndex::load(&path, 5000).unwrap().is_none(), "entry past the log end");
+    }
+
+    #[test]
+    fn torn_index_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        std::fs::write(&path, [0u8; 11]).unwrap();
+        assert!(OffsetIndex::load(&path, 1 << 20).unwrap().is_none());
+    }
+}

@@ -1,0 +1,295 @@
+//! One segment of a partition's log: a `.log` file of record batches back to back, named by
+//! the offset of its first record, with its offset and time indexes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::batch::{self, BatchHeader, LOG_OVERHEAD};
+use super::offset_index::OffsetIndex;
+use super::time_index::TimeIndex;
+
+/// File name stem of the segment whose first offset is `base_offset` (Kafka's naming).
+pub(super) fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// Writes `head` then `tail` with as few system calls as the kernel allows.
+fn write_all_vectored(file: &File, mut head: &[u8], mut tail: &[u8]) -> io::Result<()> {
+    let mut out = file;
+    while !head.is_empty() || !tail.is_empty() {
+        let n = out.write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(tail)])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        tail = &tail[n - from_head..];
+    }
+    Ok(())
+}
+
+/// Removes a segment's files without opening it.
+pub(super) fn remove_files(dir: &Path, base_offset: i64) -> io::Result<()> {
+    let stem = file_stem(base_offset);
+    for ext in ["log", "index", "timeindex"] {
+        match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+pub(super) struct LogSegment {
+    base_offset: i64,
+    log_path: PathBuf,
+    /// Shared with fetches in progress, which read outside the partition lock; a deleted
+    /// segment stays readable to them until they drop it.
+    file: Arc<File>,
+    size: u64,
+    /// Offset after the last record in this segment.
+    next_offset: i64,
+    max_timestamp: i64,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_index_entry: u64,
+    index_interval_bytes: u64,
+    /// Wall-clock ms when the segment was opened for appends; it rolls by age from here.
+    created_ms: i64,
+}
+
+/// What a scan of a segment's file found.
+#[derive(Debug)]
+pub(super) struct ScanOutcome {
+    /// Bytes of whole, valid batches from the start of the file.
+    pub(super) valid_len: u64,
+    /// Whether bytes after `valid_len` were dropped (a torn or corrupt tail).
+    pub(super) truncated: bool,
+}
+
+impl LogSegment {
+    /// Creates a new empty segment in `dir`.
+    pub(super) fn create(dir: &Path, base_offset: i64, index_interval_bytes: u64, now_ms: i64) -> io::Result<Self> {
+        let stem = file_stem(base_offset);
+        let log_path = dir.join(format!("{stem}.log"));
+        let file = OpenOptions::new().create(true).read(true).append(true).truncate(false).open(&log_path)?;
+        file.set_len(0)?;
+        Ok(LogSegment {
+            base_offset,
+            log_path,
+            file: Arc::new(file),
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            index: OffsetIndex::create(&dir.join(format!("{stem}.index")))?,
+            time_index: TimeIndex::create(&dir.join(format!("{stem}.timeindex")))?,
+            bytes_since_index_entry: 0,
+            index_interval_bytes,
+            created_ms: now_ms,
+        })
+    }
+
+    /// Opens an existing segment. With `verify`, every batch is read whole and its CRC
+    /// checked, and the file is cut at the first bad byte (recovery after an unclean stop);
+    /// without, the indexes are trusted where whole and only the tail after the last index
+    /// entry is walked (headers only). `on_batch` sees each batch walked.
+    pub(super) fn open(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u64,
+        max_batch_bytes: usize,
+        verify: bool,
+        now_ms: i64,
+        mut on_batch: impl FnMut(&BatchHeader),
+    ) -> io::Result<(Self, ScanOutcome)> {
+        let stem = file_stem(base_offset);
+        let log_path = dir.join(format!("{stem}.log"));
+        let index_path = dir.join(format!("{stem}.index"));
+        let time_path = dir.join(format!("{stem}.timeindex"));
+        let file = OpenOptions::new().read(true).append(true).open(&log_path)?;
+        let file_len = file.metadata()?.len();
+
+        let trusted = if verify {
+            None
+        } else {
+            match (OffsetIndex::load(&index_path, file_len)?, TimeIndex::load(&time_path)?) {
+                (Some(i), Some(t)) => Some((i, t)),
+                _ => None,
+            }
+        };
+        let rebuilding = trusted.is_none();
+        let (index, time_index) = match trusted {
+            Some(pair) => pair,
+            None => (OffsetIndex::create(&index_path)?, TimeIndex::create(&time_path)?),
+        };
+        let mut seg = LogSegment {
+            base_offset,
+            log_path,
+            file: Arc::new(file),
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: time_index.max_timestamp().unwrap_or(-1),
+            index,
+            time_index,
+            bytes_since_index_entry: 0,
+            index_interval_bytes,
+            created_ms: now_ms,
+        };
+        let start = if rebuilding { 0 } else { seg.index.last().map_or(0, |(_, pos)| pos as u64) };
+        let valid_len = seg.walk(start, file_len, verify, max_batch_bytes, rebuilding, &mut on_batch)?;
+        let truncated = valid_len < file_len;
+        if truncated {
+            seg.file.set_len(valid_len)?;
+            seg.index.truncate_to_position(valid_len as u32)?;
+        }
+        seg.size = valid_len;
+        Ok((seg, ScanOutcome { valid_len, truncated }))
+    }
+
+    /// Walks batches from `pos` to `end`, updating offsets, timestamps and (when `reindex`)
+    /// the indexes. Returns where the last whole valid batch ends.
+    fn walk(
+        &mut self,
+        mut pos: u64,
+        end: u64,
+        verify: bool,
+        max_batch_bytes: usize,
+        reindex: bool,
+        on_batch: &mut impl FnMut(&BatchHeader),
+    ) -> io::Result<u64> {
+        let mut header_buf = [0u8; batch::HEADER_LEN];
+        let mut body = Vec::new();
+        let mut expected_base: Option<i64> = None;
+        while pos + batch::HEADER_LEN as u64 <= end {
+            self.file.read_exact_at(&mut header_buf, pos)?;
+            let Ok(header) = BatchHeader::parse(&header_buf) else { break };
+            let len = header.total_len() as u64;
+            if pos + len > end || len as usize > max_batch_bytes.saturating_add(LOG_OVERHEAD) {
+                break;
+            }
+            if header.base_offset < self.base_offset || expected_base.is_some_and(|e| header.base_offset < e) {
+                break;
+            }
+            if verify {
+                body.resize(len as usize, 0);
+                self.file.read_exact_at(&mut body, pos)?;
+                if batch::compute_crc(&body) != header.crc {
+                    break;
+                }
+            }
+            if reindex {
+                self.index_batch(&header, pos as u32, len)?;
+            } else {
+                self.bytes_since_index_entry += len;
+            }
+            self.next_offset = header.last_offset() + 1;
+            self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+            expected_base = Some(self.next_offset);
+            on_batch(&header);
+            pos += len;
+        }
+        Ok(pos)
+    }
+
+    fn index_batch(&mut self, header: &BatchHeader, position: u32, len: u64) -> io::Result<()> {
+        let rel = (header.base_offset - self.base_offset) as u32;
+        if self.bytes_since_index_entry >= self.index_interval_bytes || position == 0 {
+            self.index.append(rel, position)?;
+            self.bytes_since_index_entry = 0;
+        }
+        self.bytes_since_index_entry += len;
+        self.time_index.maybe_append(header.max_timestamp, rel)?;
+        Ok(())
+    }
+
+    /// Appends one batch as `bytes` holds it, but with `header.base_offset` written in place
+    /// of the producer's base offset (which lies outside the CRC).
+    pub(super) fn append(&mut self, header: &BatchHeader, bytes: &[u8]) -> io::Result<()> {
+        let position = self.size as u32;
+        let base = header.base_offset.to_be_bytes();
+        write_all_vectored(&self.file, &base, &bytes[8..])?;
+        self.index_batch(header, position, bytes.len() as u64)?;
+        self.size += bytes.len() as u64;
+        self.next_offset = header.last_offset() + 1;
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+        Ok(())
+    }
+
+    /// Finds the file position of the first batch holding an offset >= `offset`, or `None`
+    /// when no batch in this segment does.
+    pub(super) fn position_of(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let rel = offset.saturating_sub(self.base_offset).clamp(0, u32::MAX as i64) as u32;
+        let mut pos = self.index.lookup(rel) as u64;
+        let mut header_buf = [0u8; batch::HEADER_LEN];
+        while pos + batch::HEADER_LEN as u64 <= self.size {
+            self.file.read_exact_at(&mut header_buf, pos)?;
+            let header = BatchHeader::parse(&header_buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if header.last_offset() >= offset {
+                return Ok(Some((pos, header)));
+            }
+            pos += header.total_len() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Walks batch headers from `position` to the end of the segment.
+    pub(super) fn headers_from(&self, mut pos: u64, mut f: impl FnMut(u64, &BatchHeader) -> bool) -> io::Result<()> {
+        let mut header_buf = [0u8; batch::HEADER_LEN];
+        while pos + batch::HEADER_LEN as u64 <= self.size {
+            self.file.read_exact_at(&mut header_buf, pos)?;
+            let header = BatchHeader::parse(&header_buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if !f(pos, &header) {
+                break;
+            }
+            pos += header.total_len() as u64;
+        }
+        Ok(())
+    }
+
+    /// A relative starting point for a timestamp search.
+    pub(super) fn time_lookup(&self, timestamp: i64) -> i64 {
+        self.base_offset + self.time_index.lookup(timestamp) as i64
+    }
+
+    pub(super) fn flush(&self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// Removes the segment's files. Readers holding the file keep reading what they have.
+    pub(super) fn delete(self) -> io::Result<()> {
+        let dir = self.log_path.parent().map(Path::to_owned).unwrap_or_default();
+        let base = self.base_offset;
+        drop(self);
+        remove_files(&dir, base)
+    }
+
+    pub(super) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    pub(super) fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+    pub(super) fn size(&self) -> u64 {
+        self.size
+    }
+    pub(super) fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    pub(super) fn created_ms(&self) -> i64 {
+        self.created_ms
+    }
+    pub(super) fn file(&self) -> &Arc<File> {
+        &self.file
+    }
+    pub(super) fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+}

@@ -1,0 +1,98 @@
+//! Sparse time index of one segment: `(max timestamp so far, relative offset)`, written when
+//! the segment's max timestamp grows, so ListOffsets by timestamp starts near its answer.
+//! Rebuilt with the offset index whenever that one is.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+const ENTRY_LEN: usize = 12;
+
+#[derive(Debug)]
+pub(super) struct TimeIndex {
+    file: File,
+    /// `(timestamp, relative offset)`, timestamps strictly increasing.
+    entries: Vec<(i64, u32)>,
+}
+
+impl TimeIndex {
+    pub(super) fn create(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        Ok(TimeIndex { file, entries: Vec::new() })
+    }
+
+    /// Loads an index written earlier; `None` when missing or not whole.
+    pub(super) fn load(path: &Path) -> io::Result<Option<Self>> {
+        let mut raw = Vec::new();
+        match File::open(path) {
+            Ok(mut f) => f.read_to_end(&mut raw)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if raw.len() % ENTRY_LEN != 0 {
+            return Ok(None);
+        }
+        let mut entries: Vec<(i64, u32)> = Vec::with_capacity(raw.len() / ENTRY_LEN);
+        for chunk in raw.chunks_exact(ENTRY_LEN) {
+            let ts = i64::from_be_bytes(chunk[0..8].try_into().expect("8 bytes"));
+            let rel = u32::from_be_bytes(chunk[8..12].try_into().expect("4 bytes"));
+            if entries.last().is_some_and(|&(t, r)| ts <= t || rel < r) {
+                return Ok(None);
+            }
+            entries.push((ts, rel));
+        }
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Some(TimeIndex { file, entries }))
+    }
+
+    pub(super) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
+        if self.entries.last().is_some_and(|&(t, _)| timestamp <= t) {
+            return Ok(());
+        }
+        let mut entry = [0u8; ENTRY_LEN];
+        entry[0..8].copy_from_slice(&timestamp.to_be_bytes());
+        entry[8..12].copy_from_slice(&relative_offset.to_be_bytes());
+        self.file.write_all(&entry)?;
+        self.entries.push((timestamp, relative_offset));
+        Ok(())
+    }
+
+    /// A relative offset from which every record with timestamp >= `timestamp` follows: the
+    /// offset of the last entry whose timestamp is below it (records before an entry all have
+    /// smaller timestamps than that entry).
+    pub(super) fn lookup(&self, timestamp: i64) -> u32 {
+        match self.entries.partition_point(|&(t, _)| t < timestamp) {
+            0 => 0,
+            i => self.entries[i - 1].1,
+        }
+    }
+
+    pub(super) fn max_timestamp(&self) -> Option<i64> {
+        self.entries.last().map(|&(t, _)| t)
+    }
+
+    pub(super) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_gives_a_safe_starting_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.timeindex");
+        let mut idx = TimeIndex::create(&path).unwrap();
+        idx.maybe_append(100, 0).unwrap();
+        idx.maybe_append(90, 3).unwrap(); // not increasing: ignored
+        idx.maybe_append(200, 5).unwrap();
+        assert_eq!(idx.lookup(50), 0);
+        assert_eq!(idx.lookup(150), 0);
+        assert_eq!(idx.lookup(201), 5);
+        drop(idx);
+        let idx = TimeIndex::load(&path).unwrap().unwrap();
+        assert_eq!(idx.max_timestamp(), Some(200));
+    }
+}

@@ -1,0 +1,183 @@
+//! The broker handle: binds the listener, accepts connections, runs the background jobs
+//! (flushing, retention) and shuts everything down cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::BrokerConfig;
+use crate::error::{Error, Result};
+use crate::producer_ids::ProducerIdAllocator;
+use crate::topics::TopicRegistry;
+
+/// State shared by every connection. Mutable parts carry their own locks.
+#[derive(Debug)]
+pub(crate) struct BrokerState {
+    pub(crate) config: BrokerConfig,
+    pub(crate) topics: TopicRegistry,
+    pub(crate) producer_ids: ProducerIdAllocator,
+    pub(crate) cluster_id: String,
+    /// Host and port that Metadata reports.
+    pub(crate) advertised: (String, i32),
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// A running broker. Dropping it without [`Broker::shutdown`] stops accepting but skips the
+/// clean-shutdown flush (the next start then recovers the logs).
+#[derive(Debug)]
+pub struct Broker {
+    addr: SocketAddr,
+    state: Arc<BrokerState>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+fn load_cluster_id(config: &BrokerConfig) -> Result<String> {
+    let path = config.data_dir.join("cluster-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_owned());
+        }
+    }
+    // Kafka cluster ids are a base64url UUID (22 characters).
+    let id: String = uuid::Uuid::new_v4().simple().to_string().chars().take(22).collect();
+    std::fs::write(&path, &id).map_err(Error::io(format!("writing {}", path.display())))?;
+    Ok(id)
+}
+
+impl Broker {
+    /// Opens the data directory (recovering logs after an unclean stop), binds the listener
+    /// and starts serving. Returns once clients can connect.
+    pub async fn start(config: BrokerConfig) -> Result<Broker> {
+        let open_config = config.clone();
+        let (topics, cluster_id, producer_ids) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
+            let cluster_id = load_cluster_id(&open_config)?;
+            let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
+            Ok((topics, cluster_id, producer_ids))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
+
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| Error::Bind { addr: config.listen.clone(), source })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen.clone(), source })?;
+        let advertised = config.advertised(addr);
+        let (stop, shutdown) = watch::channel(false);
+        let state = Arc::new(BrokerState { config, topics, producer_ids, cluster_id, advertised, shutdown });
+
+        let mut tasks = JoinSet::new();
+        tasks.spawn(accept_loop(listener, Arc::clone(&state)));
+        tasks.spawn(maintenance_loop(Arc::clone(&state)));
+        tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "broker started");
+        Ok(Broker { addr, state, stop, tasks })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `host:port` for a client's `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        let (host, port) = &self.state.advertised;
+        format!("{host}:{port}")
+    }
+
+    /// Stops accepting, closes connections and flushes every log, marking a clean stop.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || state.topics.close())
+            .await
+            .map_err(|e| Error::Config(format!("shutdown task failed: {e}")))??;
+        tracing::info!("broker stopped cleanly");
+        Ok(())
+    }
+}
+
+/// Resolves once shutdown has been signalled.
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(crate::connection::serve(stream, peer, Arc::clone(&state)));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    // Connections see the same shutdown signal and finish their current request.
+    while connections.join_next().await.is_some() {}
+}
+
+/// Periodic flushing (`log.flush.interval.ms`) and retention, off the request path.
+async fn maintenance_loop(state: Arc<BrokerState>) {
+    let mut shutdown = state.shutdown.clone();
+    let flush_every = Duration::from_millis(match state.config.log.flush_interval_ms {
+        ms if ms > 0 => (ms as u64).min(1000),
+        _ => 1000,
+    });
+    let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
+    let mut flush_tick = tokio::time::interval(flush_every);
+    let mut retention_tick = tokio::time::interval(retention_every);
+    flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            _ = flush_tick.tick() => {
+                let st = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || {
+                    let now = crate::log::now_ms();
+                    for p in st.topics.all_partitions() {
+                        if let Err(e) = p.with_log(|log| Ok(log.flush_if_due(now)?)) {
+                            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+                        }
+                    }
+                }).await;
+            }
+            _ = retention_tick.tick() => {
+                let st = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || {
+                    let now = crate::log::now_ms();
+                    for p in st.topics.all_partitions() {
+                        match p.with_log(|log| Ok(log.enforce_retention(now)?)) {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(topic = %p.topic, partition = p.index, segments = n, "retention deleted segments"),
+                            Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
+                        }
+                    }
+                }).await;
+            }
+        }
+    }
+}

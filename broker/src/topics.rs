@@ -1,0 +1,344 @@
+//! The topics this broker holds: names, ids, partitions and per-topic config, persisted in
+//! `topics.json` so they survive restarts. Each partition owns its log behind its own lock;
+//! fetches waiting for data register here to be woken by the next append.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::config::apply_topic_config;
+use crate::error::{Error, Result};
+use crate::log::{LogConfig, PartitionLog};
+
+const TOPICS_FILE: &str = "topics.json";
+
+/// Kafka's rule for topic names.
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    let invalid = |reason| Err(Error::InvalidTopic { name: name.to_owned(), reason });
+    if name.is_empty() {
+        return invalid("empty");
+    }
+    if name == "." || name == ".." {
+        return invalid("'.' and '..' are not allowed");
+    }
+    if name.len() > 249 {
+        return invalid("longer than 249 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return invalid("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+/// One partition: its log (None once the topic is deleted) and the fetches waiting on it.
+#[derive(Debug)]
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    log: Mutex<Option<PartitionLog>>,
+    waiters: Mutex<Vec<Weak<Notify>>>,
+}
+
+impl Partition {
+    /// Runs `f` with the log locked. Never hold across an await: the lock guards blocking
+    /// file operations only.
+    pub fn with_log<T>(&self, f: impl FnOnce(&mut PartitionLog) -> Result<T>) -> Result<T> {
+        let mut guard = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(log) => f(log),
+            None => Err(Error::UnknownTopicOrPartition(format!("{}-{}", self.topic, self.index))),
+        }
+    }
+
+    /// Wakes every fetch waiting on this partition (data was appended).
+    pub fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        for w in waiters {
+            if let Some(n) = w.upgrade() {
+                n.notify_one();
+            }
+        }
+    }
+
+    /// Registers a waiting fetch; dead registrations of finished fetches are pruned here.
+    pub fn register_waiter(&self, notify: &Arc<Notify>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        waiters.retain(|w| w.strong_count() > 0);
+        waiters.push(Arc::downgrade(notify));
+    }
+
+    fn close(&self) -> Result<()> {
+        let mut guard = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = guard.as_mut() {
+            log.close()?;
+        }
+        Ok(())
+    }
+
+    fn take_log(&self) -> Option<PartitionLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+#[derive(Debug)]
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    /// Overrides given at creation, on top of the broker defaults.
+    overrides: BTreeMap<String, String>,
+    log_config: LogConfig,
+}
+
+impl Topic {
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        let parts = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        usize::try_from(index).ok().and_then(|i| parts.get(i).cloned())
+    }
+
+    pub fn partition_count(&self) -> usize {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn log_config(&self) -> &LogConfig {
+        &self.log_config
+    }
+
+    pub fn overrides(&self) -> &BTreeMap<String, String> {
+        &self.overrides
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct TopicRecord {
+    name: String,
+    id: Uuid,
+    partitions: i32,
+    #[serde(default)]
+    configs: BTreeMap<String, String>,
+}
+
+/// All topics. Topic creation, deletion and growth are serialized by `admin`; lookups take
+/// a read lock only.
+#[derive(Debug)]
+pub struct TopicRegistry {
+    data_dir: PathBuf,
+    defaults: LogConfig,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    admin: Mutex<()>,
+}
+
+fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
+    data_dir.join(format!("{topic}-{index}"))
+}
+
+impl TopicRegistry {
+    /// Loads the topics recorded in `data_dir`, recovering each partition's log.
+    pub fn open(data_dir: &Path, defaults: LogConfig) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(Error::io(format!("creating data dir {}", data_dir.display())))?;
+        let registry = TopicRegistry {
+            data_dir: data_dir.to_owned(),
+            defaults,
+            topics: RwLock::new(HashMap::new()),
+            admin: Mutex::new(()),
+        };
+        let path = data_dir.join(TOPICS_FILE);
+        let records: Vec<TopicRecord> = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Config(format!("{} is not valid: {e}", path.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()))(e)),
+        };
+        let now = crate::log::now_ms();
+        let mut topics = HashMap::new();
+        for rec in records {
+            let log_config = registry.topic_log_config(&rec.configs)?;
+            let mut partitions = Vec::new();
+            for index in 0..rec.partitions {
+                partitions.push(registry.open_partition(&rec.name, index, &log_config, now)?);
+            }
+            topics.insert(
+                rec.name.clone(),
+                Arc::new(Topic {
+                    name: rec.name,
+                    id: rec.id,
+                    partitions: RwLock::new(partitions),
+                    overrides: rec.configs,
+                    log_config,
+                }),
+            );
+        }
+        *registry.topics.write().unwrap_or_else(|p| p.into_inner()) = topics;
+        Ok(registry)
+    }
+
+    fn topic_log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig> {
+        let mut cfg = self.defaults.clone();
+        for (k, v) in overrides {
+            apply_topic_config(&mut cfg, k, v)?;
+        }
+        Ok(cfg)
+    }
+
+    fn open_partition(&self, topic: &str, index: i32, cfg: &LogConfig, now: i64) -> Result<Arc<Partition>> {
+        let dir = partition_dir(&self.data_dir, topic, index);
+        let log = PartitionLog::open(&dir, cfg.clone(), now).map_err(Error::io(format!("opening log {}", dir.display())))?;
+        Ok(Arc::new(Partition {
+            topic: topic.to_owned(),
+            index,
+            log: Mutex::new(Some(log)),
+            waiters: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).values().find(|t| t.id == id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self.topics.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Creates a topic. With `validate_only`, checks everything and creates nothing.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>> {
+        validate_topic_name(name)?;
+        if partitions <= 0 {
+            return Err(Error::InvalidPartitions(format!("{partitions} partitions requested; must be at least 1")));
+        }
+        let log_config = self.topic_log_config(&configs)?;
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        if self.get(name).is_some() {
+            return Err(Error::TopicAlreadyExists(name.to_owned()));
+        }
+        let topic = Arc::new(Topic {
+            name: name.to_owned(),
+            id: Uuid::new_v4(),
+            partitions: RwLock::new(Vec::new()),
+            overrides: configs,
+            log_config,
+        });
+        if validate_only {
+            return Ok(topic);
+        }
+        let now = crate::log::now_ms();
+        let mut parts = Vec::with_capacity(partitions as usize);
+        for index in 0..partitions {
+            // A directory left by an earlier topic of this name must not leak its records.
+            let dir = partition_dir(&self.data_dir, name, index);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
+            }
+            parts.push(self.open_partition(name, index, &topic.log_config, now)?);
+        }
+        *topic.partitions.write().unwrap_or_else(|p| p.into_inner()) = parts;
+        self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), Arc::clone(&topic));
+        self.persist()?;
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    /// Deletes a topic and its data. Fetches already reading keep what they read.
+    pub fn delete(&self, name: &str) -> Result<Arc<Topic>> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self
+            .topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+            .ok_or_else(|| Error::UnknownTopicOrPartition(name.to_owned()))?;
+        self.persist()?;
+        for p in topic.partitions() {
+            if let Some(log) = p.take_log() {
+                let dir = log.dir().to_owned();
+                drop(log);
+                std::fs::remove_dir_all(&dir).map_err(Error::io(format!("deleting {}", dir.display())))?;
+            }
+            p.wake_waiters();
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic)
+    }
+
+    /// Grows a topic to `total` partitions.
+    pub fn add_partitions(&self, name: &str, total: i32, validate_only: bool) -> Result<()> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.get(name).ok_or_else(|| Error::UnknownTopicOrPartition(name.to_owned()))?;
+        let current = topic.partition_count() as i32;
+        if total <= current {
+            return Err(Error::InvalidPartitions(format!(
+                "topic {name} has {current} partitions; the new count {total} must be larger"
+            )));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let now = crate::log::now_ms();
+        let mut new = Vec::new();
+        for index in current..total {
+            let dir = partition_dir(&self.data_dir, name, index);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
+            }
+            new.push(self.open_partition(name, index, &topic.log_config, now)?);
+        }
+        topic.partitions.write().unwrap_or_else(|p| p.into_inner()).extend(new);
+        self.persist()
+    }
+
+    fn persist(&self) -> Result<()> {
+        let records: Vec<TopicRecord> = self
+            .all()
+            .iter()
+            .map(|t| TopicRecord {
+                name: t.name.clone(),
+                id: t.id,
+                partitions: t.partition_count() as i32,
+                configs: t.overrides.clone(),
+            })
+            .collect();
+        let json = serde_json::to_vec_pretty(&records).map_err(|e| Error::Config(e.to_string()))?;
+        let tmp = self.data_dir.join(format!("{TOPICS_FILE}.tmp"));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, self.data_dir.join(TOPICS_FILE))?;
+            std::fs::File::open(&self.data_dir)?.sync_all()
+        };
+        write().map_err(Error::io("writing topics.json"))
+    }
+
+    /// Every partition of every topic.
+    pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.all().iter().flat_map(|t| t.partitions()).collect()
+    }
+
+    /// Flushes and closes every log, marking a clean stop.
+    pub fn close(&self) -> Result<()> {
+        for p in self.all_partitions() {
+            p.close()?;
+        }
+        Ok(())
+    }
+}
