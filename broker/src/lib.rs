@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod alloc_guard;
 mod api;
 pub mod config;
 mod connection;
@@ -21,6 +22,7 @@ mod producer_ids;
 mod server;
 pub mod topics;
 
+pub use alloc_guard::AllocGuard;
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
 pub use server::Broker;

@@ -200,7 +200,10 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
         .resources
         .into_iter()
         .map(|r| {
-            let wanted = |name: &str| r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name));
+            // Null (and, leniently, an empty list) asks for every config.
+            let wanted = |name: &str| {
+                r.configuration_keys.as_ref().is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
+            };
             let result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());

@@ -13,7 +13,7 @@ pub(super) fn handle(state: &BrokerState, req: InitProducerIdRequest) -> InitPro
         .with_producer_epoch(-1)
         .with_ongoing_txn_producer_id(ProducerId(-1))
         .with_ongoing_txn_producer_epoch(-1);
-    if req.transactional_id.is_some() {
+    if req.transactional_id.as_ref().is_some_and(|id| !id.0.is_empty()) {
         // Fatal for the client, with a clear reason, rather than a retriable error it
         // would retry forever.
         return resp.with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());

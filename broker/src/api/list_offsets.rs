@@ -22,7 +22,11 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64)> {
     match timestamp {
         LATEST | LATEST_TIERED => partition.with_log(|l| Ok((l.next_offset(), -1))),
         EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => partition.with_log(|l| Ok((l.log_start_offset(), -1))),
-        MAX_TIMESTAMP => partition.with_log(|l| Ok(l.max_timestamp()?.map(|(ts, off)| (off, ts)).unwrap_or((-1, -1)))),
+        MAX_TIMESTAMP => match partition.with_log(|l| l.max_timestamp())? {
+            // The first record carrying the largest timestamp.
+            Some(max) => lookup(partition, max),
+            None => Ok((-1, -1)),
+        },
         ts if ts >= 0 => {
             let found = partition.with_log(|l| Ok((l.find_timestamp(ts)?, l.log_start_offset())))?;
             let (Some((slice, header)), log_start) = found else { return Ok((-1, -1)) };

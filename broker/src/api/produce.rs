@@ -30,10 +30,10 @@ pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) ->
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
-            let result = match (&partition, req.transactional_id.is_some()) {
-                (_, true) => Err(Error::TransactionsUnsupported),
-                (None, _) => Err(Error::UnknownTopicOrPartition(format!("{}-{}", topic_data.name.0, pd.index))),
-                (Some(p), false) => {
+            // Transactions are refused by the batches' transactional bit, checked on append.
+            let result = match &partition {
+                None => Err(Error::UnknownTopicOrPartition(format!("{}-{}", topic_data.name.0, pd.index))),
+                Some(p) => {
                     let records = pd.records.unwrap_or_default();
                     p.with_log(|log| log.append(&records, crate::log::now_ms()))
                 }

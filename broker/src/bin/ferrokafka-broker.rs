@@ -4,7 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ferrokafka_broker::{Broker, BrokerConfig, config};
+use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig, config};
+
+// Hostile length prefixes must not abort the broker; see `AllocGuard`.
+#[global_allocator]
+static ALLOC: AllocGuard = AllocGuard;
 
 fn settings_help() -> String {
     let mut s = String::from("Settings (config file keys, or --set KEY=VALUE):\n");

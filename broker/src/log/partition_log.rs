@@ -349,21 +349,9 @@ impl PartitionLog {
         Ok(found)
     }
 
-    /// The largest timestamp in the log and the offset of a batch holding it.
-    pub fn max_timestamp(&self) -> io::Result<Option<(i64, i64)>> {
-        let Some(seg) = self.segments.values().filter(|s| s.max_timestamp() >= 0).max_by_key(|s| s.max_timestamp()) else {
-            return Ok(None);
-        };
-        let target = seg.max_timestamp();
-        let mut found = None;
-        seg.headers_from(0, |_, h| {
-            if h.max_timestamp == target {
-                found = Some((target, h.base_offset.max(self.log_start_offset)));
-                return false;
-            }
-            true
-        })?;
-        Ok(found)
+    /// The largest record timestamp in the log, if it holds any record.
+    pub fn max_timestamp(&self) -> Result<Option<i64>> {
+        Ok(self.segments.values().map(|s| s.max_timestamp()).filter(|&t| t >= 0).max())
     }
 
     /// Moves the log start to `offset` (DeleteRecords); whole segments below it are removed.
