@@ -1,1 +1,24 @@
+//! `ferrokafka`: a Kafka client on tokio.
+//!
+//! ```no_run
+//! # async fn run() -> ferrokafka::Result<()> {
+//! use ferrokafka::{ClientConfig, Producer, ProducerRecord};
+//! let config = ClientConfig::from_pairs([("bootstrap.servers", "127.0.0.1:9092"), ("linger.ms", "5")])?;
+//! let producer = Producer::new(config)?;
+//! let meta = producer.send_and_wait(ProducerRecord::new("events").key("k").value("hello")).await?;
+//! println!("stored at {}-{}@{}", meta.topic, meta.partition, meta.offset);
+//! # Ok(()) }
+//! ```
 
+mod cluster;
+pub mod config;
+mod connection;
+pub mod consumer;
+pub mod error;
+pub mod partitioner;
+pub mod producer;
+
+pub use config::ClientConfig;
+pub use consumer::{ConsumerRecord, PartitionConsumer};
+pub use error::{Error, Result};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

@@ -1,0 +1,177 @@
+//! What the client knows of the cluster: brokers, topic partitions and their leaders, and one
+//! connection per broker. Metadata is refreshed on demand (unknown topic, a leader error, a
+//! dropped connection) and when older than `metadata.max.age.ms`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{MetadataRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use tokio::sync::Mutex;
+
+use crate::config::ClientConfig;
+use crate::connection::{BrokerConnection, ConnectionSettings};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TopicMetadata {
+    /// Leader node id per partition index (-1 while leaderless).
+    pub(crate) leaders: Vec<i32>,
+    /// Fetch v13+ names topics by id.
+    pub(crate) id: uuid::Uuid,
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    brokers: HashMap<i32, String>,
+    topics: HashMap<String, TopicMetadata>,
+    refreshed: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    bootstrap: Vec<String>,
+    settings: ConnectionSettings,
+    max_age: Duration,
+    retry_backoff: Duration,
+    snapshot: std::sync::RwLock<Snapshot>,
+    /// Connections by address. An async lock: connecting happens under it so two callers
+    /// never open two connections to one broker.
+    connections: Mutex<HashMap<String, Arc<BrokerConnection>>>,
+}
+
+impl Cluster {
+    pub(crate) fn new(config: &ClientConfig) -> Result<Arc<Self>> {
+        Ok(Arc::new(Cluster {
+            bootstrap: config.bootstrap_servers()?,
+            settings: ConnectionSettings {
+                client_id: config.get("client.id").unwrap_or("ferrokafka").to_owned(),
+                request_timeout: config.duration("request.timeout.ms"),
+                connect_timeout: config.duration("socket.connection.setup.timeout.ms"),
+                nodelay: config.flag("socket.nagle.disable"),
+            },
+            max_age: config.duration("metadata.max.age.ms"),
+            retry_backoff: config.duration("retry.backoff.ms"),
+            snapshot: Default::default(),
+            connections: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub(crate) fn retry_backoff(&self) -> Duration {
+        self.retry_backoff
+    }
+
+    async fn connection_to(&self, addr: &str) -> Result<Arc<BrokerConnection>> {
+        let mut conns = self.connections.lock().await;
+        if let Some(c) = conns.get(addr) {
+            if !c.is_closed() {
+                return Ok(Arc::clone(c));
+            }
+        }
+        let conn = BrokerConnection::connect(addr, self.settings.clone()).await?;
+        conns.insert(addr.to_owned(), Arc::clone(&conn));
+        Ok(conn)
+    }
+
+    /// A connection to any broker: known brokers first, then the bootstrap list.
+    pub(crate) async fn any_connection(&self) -> Result<Arc<BrokerConnection>> {
+        let known: Vec<String> = self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.values().cloned().collect();
+        let mut last = None;
+        for addr in known.iter().chain(self.bootstrap.iter()) {
+            match self.connection_to(addr).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(Error::Connection { broker: self.bootstrap.join(","), reason: "no brokers".into() }))
+    }
+
+    /// Connection to a broker by node id.
+    pub(crate) async fn broker(&self, node_id: i32) -> Result<Arc<BrokerConnection>> {
+        let addr = self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.get(&node_id).cloned();
+        match addr {
+            Some(a) => self.connection_to(&a).await,
+            None => Err(Error::Connection { broker: format!("node {node_id}"), reason: "not in metadata".into() }),
+        }
+    }
+
+    /// Refreshes metadata for `topics` (all topics when empty), creating them when the broker
+    /// auto-creates.
+    pub(crate) async fn refresh(&self, topics: &[String]) -> Result<()> {
+        let conn = self.any_connection().await?;
+        let req = MetadataRequest::default().with_allow_auto_topic_creation(true).with_topics(if topics.is_empty() {
+            None
+        } else {
+            Some(
+                topics
+                    .iter()
+                    .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t.clone())))))
+                    .collect(),
+            )
+        });
+        let resp = conn.send(&req).await?;
+        let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
+        for b in &resp.brokers {
+            snap.brokers.insert(b.node_id.0, format!("{}:{}", b.host, b.port));
+        }
+        for t in resp.topics {
+            let Some(name) = t.name else { continue };
+            if t.error_code != 0 {
+                snap.topics.remove(name.0.as_str());
+                continue;
+            }
+            let mut leaders = vec![-1; t.partitions.len()];
+            for p in &t.partitions {
+                if let Some(slot) = usize::try_from(p.partition_index).ok().and_then(|i| leaders.get_mut(i)) {
+                    *slot = if p.error_code == 0 { p.leader_id.0 } else { -1 };
+                }
+            }
+            snap.topics.insert(name.0.to_string(), TopicMetadata { leaders, id: t.topic_id });
+        }
+        snap.refreshed = Some(Instant::now());
+        Ok(())
+    }
+
+    fn cached(&self, topic: &str) -> Option<TopicMetadata> {
+        let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        let fresh = snap.refreshed.is_some_and(|t| t.elapsed() < self.max_age);
+        if fresh { snap.topics.get(topic).cloned() } else { None }
+    }
+
+    /// Metadata of one topic, refreshing when unknown or stale.
+    pub(crate) async fn topic(&self, topic: &str) -> Result<TopicMetadata> {
+        if let Some(t) = self.cached(topic) {
+            return Ok(t);
+        }
+        self.refresh(&[topic.to_owned()]).await?;
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .topics
+            .get(topic)
+            .cloned()
+            .ok_or_else(|| Error::kafka(ResponseError::UnknownTopicOrPartition, None, format!("metadata for {topic}")))
+    }
+
+    /// Forgets what is known of `topic`, so the next lookup refreshes it.
+    pub(crate) fn invalidate(&self, topic: &str) {
+        self.snapshot.write().unwrap_or_else(|p| p.into_inner()).topics.remove(topic);
+    }
+
+    /// The leader's connection for a partition.
+    pub(crate) async fn leader(&self, topic: &str, partition: i32) -> Result<(i32, Arc<BrokerConnection>)> {
+        let meta = self.topic(topic).await?;
+        let leader = usize::try_from(partition)
+            .ok()
+            .and_then(|i| meta.leaders.get(i).copied())
+            .ok_or_else(|| Error::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        if leader < 0 {
+            self.invalidate(topic);
+            return Err(Error::kafka(ResponseError::LeaderNotAvailable, None, format!("{topic}-{partition}")));
+        }
+        Ok((leader, self.broker(leader).await?))
+    }
+}

@@ -1,0 +1,258 @@
+//! A consumer of explicitly assigned partitions: positions, seeks, and a fetch loop that
+//! long-polls each leader. Group membership (subscribe, commits) builds on this (issue 6).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use tokio::task::JoinSet;
+
+use crate::cluster::Cluster;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+
+/// Where to start reading a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offset {
+    Beginning,
+    End,
+    At(i64),
+}
+
+/// A record read from Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+type Tp = (String, i32);
+
+/// Reads assigned partitions. Not `Clone`: one owner drives its positions.
+#[derive(Debug)]
+pub struct PartitionConsumer {
+    cluster: Arc<Cluster>,
+    positions: BTreeMap<Tp, i64>,
+    buffer: VecDeque<ConsumerRecord>,
+    reset: Offset,
+    reset_is_error: bool,
+    max_wait_ms: i32,
+    min_bytes: i32,
+    max_bytes: i32,
+    partition_max_bytes: i32,
+}
+
+impl PartitionConsumer {
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let cluster = Cluster::new(&config)?;
+        let reset = match config.get("auto.offset.reset") {
+            Some("earliest" | "smallest") => Offset::Beginning,
+            _ => Offset::End,
+        };
+        Ok(PartitionConsumer {
+            cluster,
+            positions: BTreeMap::new(),
+            buffer: VecDeque::new(),
+            reset,
+            reset_is_error: config.get("auto.offset.reset") == Some("error"),
+            max_wait_ms: config.int("fetch.max.wait.ms") as i32,
+            min_bytes: config.int("fetch.min.bytes") as i32,
+            max_bytes: config.int("fetch.max.bytes") as i32,
+            partition_max_bytes: config.int("max.partition.fetch.bytes") as i32,
+        })
+    }
+
+    /// Replaces the assignment with these partitions, each starting where given.
+    pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
+        self.positions.clear();
+        self.buffer.clear();
+        for (topic, partition, offset) in partitions {
+            self.cluster.leader(&topic, partition).await?;
+            let at = self.resolve(&topic, partition, offset).await?;
+            self.positions.insert((topic, partition), at);
+        }
+        Ok(())
+    }
+
+    /// Moves a partition's position; records buffered for it are dropped.
+    pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+        let key = (topic.to_owned(), partition);
+        if !self.positions.contains_key(&key) {
+            return Err(Error::UnknownTopicOrPartition(format!("{topic}-{partition} is not assigned")));
+        }
+        let at = self.resolve(topic, partition, offset).await?;
+        self.buffer.retain(|r| !(r.topic == topic && r.partition == partition));
+        self.positions.insert(key, at);
+        Ok(())
+    }
+
+    /// The offset of the next record this consumer will return for a partition.
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        let buffered = self.buffer.iter().find(|r| r.topic == topic && r.partition == partition).map(|r| r.offset);
+        buffered.or_else(|| self.positions.get(&(topic.to_owned(), partition)).copied())
+    }
+
+    /// `(earliest, latest)` offsets of a partition.
+    pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        Ok((self.list_offset(topic, partition, -2).await?, self.list_offset(topic, partition, -1).await?))
+    }
+
+    async fn resolve(&self, topic: &str, partition: i32, offset: Offset) -> Result<i64> {
+        match offset {
+            Offset::At(o) => Ok(o),
+            Offset::Beginning => self.list_offset(topic, partition, -2).await,
+            Offset::End => self.list_offset(topic, partition, -1).await,
+        }
+    }
+
+    async fn list_offset(&self, topic: &str, partition: i32, timestamp: i64) -> Result<i64> {
+        let (_, conn) = self.cluster.leader(topic, partition).await?;
+        let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp)]),
+        ]);
+        let resp = conn.send(&req).await?;
+        let p = resp
+            .topics
+            .first()
+            .and_then(|t| t.partitions.first())
+            .ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty ListOffsets response".into() })?;
+        if p.error_code != 0 {
+            return Err(Error::code(p.error_code, None, format!("ListOffsets {topic}-{partition}")));
+        }
+        Ok(p.offset)
+    }
+
+    /// The next record, waiting up to `timeout` for one to arrive.
+    pub async fn poll(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.buffer.pop_front() {
+                return Ok(Some(r));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline || self.positions.is_empty() {
+                return Ok(None);
+            }
+            let wait = (deadline - now).as_millis().min(self.max_wait_ms as u128) as i32;
+            self.fetch_once(wait).await?;
+        }
+    }
+
+    /// One fetch round: a request to every leader of an assigned partition, concurrently.
+    async fn fetch_once(&mut self, max_wait_ms: i32) -> Result<()> {
+        let mut by_leader: HashMap<i32, (Arc<crate::connection::BrokerConnection>, Vec<(Tp, i64)>)> = HashMap::new();
+        for ((topic, partition), &pos) in &self.positions {
+            let (leader, conn) = self.cluster.leader(topic, *partition).await?;
+            by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push(((topic.clone(), *partition), pos));
+        }
+        let mut ids: HashMap<uuid::Uuid, String> = HashMap::new();
+        for (topic, _) in self.positions.keys() {
+            ids.insert(self.cluster.topic(topic).await?.id, topic.clone());
+        }
+        let mut requests = JoinSet::new();
+        for (_, (conn, parts)) in by_leader {
+            let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
+            for ((topic, partition), pos) in &parts {
+                topics.entry(topic.clone()).or_default().push(
+                    FetchPartition::default()
+                        .with_partition(*partition)
+                        .with_fetch_offset(*pos)
+                        .with_partition_max_bytes(self.partition_max_bytes)
+                        .with_log_start_offset(-1)
+                        .with_current_leader_epoch(-1)
+                        .with_last_fetched_epoch(-1),
+                );
+            }
+            let req = FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_max_wait_ms(max_wait_ms)
+                .with_min_bytes(self.min_bytes)
+                .with_max_bytes(self.max_bytes)
+                .with_session_id(0)
+                .with_session_epoch(-1)
+                .with_topics(
+                    topics
+                        .into_iter()
+                        .map(|(t, ps)| {
+                            let id = ids.iter().find(|(_, name)| **name == t).map(|(id, _)| *id).unwrap_or_default();
+                            FetchTopic::default().with_topic(TopicName(StrBytes::from_string(t))).with_topic_id(id).with_partitions(ps)
+                        })
+                        .collect(),
+                );
+            requests.spawn(async move { conn.send(&req).await });
+        }
+        while let Some(joined) = requests.join_next().await {
+            let resp = joined.map_err(|_| Error::Closed)??;
+            for t in resp.responses {
+                // v13+ answers by topic id, earlier versions by name.
+                let topic = if t.topic.0.is_empty() { ids.get(&t.topic_id).cloned().unwrap_or_default() } else { t.topic.0.to_string() };
+                for p in t.partitions {
+                    let tp = (topic.clone(), p.partition_index);
+                    let Some(&pos) = self.positions.get(&tp) else { continue };
+                    match ResponseError::try_from_code(p.error_code) {
+                        None => {}
+                        Some(ResponseError::OffsetOutOfRange) if !self.reset_is_error => {
+                            let at = self.resolve(&tp.0, tp.1, self.reset).await?;
+                            self.positions.insert(tp, at);
+                            continue;
+                        }
+                        Some(code) if code.is_retriable() => {
+                            self.cluster.invalidate(&tp.0);
+                            continue;
+                        }
+                        Some(code) => return Err(Error::kafka(code, None, format!("fetching {}-{}", tp.0, tp.1))),
+                    }
+                    let next = decode_into(&tp, pos, p.records.unwrap_or_default(), &mut self.buffer)?;
+                    self.positions.insert(tp, next);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the whole batches in a fetch response into `out`, skipping records below `pos`
+/// (a batch is served whole from its start) and a partial batch cut at the end. Returns the
+/// next position.
+fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut VecDeque<ConsumerRecord>) -> Result<i64> {
+    while bytes.remaining() >= 12 {
+        let len = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let total = len.max(0) as usize + 12;
+        if bytes.remaining() < total {
+            break;
+        }
+        let mut one = bytes.split_to(total);
+        let set = RecordBatchDecoder::decode(&mut one)
+            .map_err(|e| Error::Protocol { broker: format!("{}-{}", tp.0, tp.1), reason: format!("record batch: {e}") })?;
+        for r in set.records {
+            if r.offset < pos || r.control {
+                continue;
+            }
+            pos = r.offset + 1;
+            out.push_back(ConsumerRecord {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                key: r.key,
+                value: r.value,
+                headers: r.headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            });
+        }
+    }
+    Ok(pos)
+}

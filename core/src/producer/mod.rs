@@ -1,0 +1,133 @@
+//! The producer: records are partitioned, gathered per partition into batches that close on
+//! `linger.ms` or `batch.size`, and sent by one background task to each partition's leader.
+
+mod accumulator;
+mod sender;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::cluster::Cluster;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::partitioner::{BuiltinPartitioner, Partitioner};
+use accumulator::Accumulator;
+
+/// A record to send.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerRecord {
+    pub topic: String,
+    /// `None` lets the partitioner choose.
+    pub partition: Option<i32>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// Milliseconds since the epoch; `None` stamps the send time.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    pub fn new(topic: impl Into<String>) -> Self {
+        ProducerRecord { topic: topic.into(), ..Default::default() }
+    }
+    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+    pub fn value(mut self, value: impl Into<Bytes>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.headers.push((name.into(), Some(value.into())));
+        self
+    }
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+
+    fn approx_size(&self) -> usize {
+        let h: usize = self.headers.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + 8).sum();
+        self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len) + h + 21
+    }
+}
+
+/// Where a record was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// The record's timestamp (the broker's under LogAppendTime).
+    pub timestamp: i64,
+}
+
+/// Resolves when the record is acknowledged (or definitively failed).
+#[derive(Debug)]
+pub struct DeliveryFuture(oneshot::Receiver<Result<RecordMetadata>>);
+
+impl std::future::Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+/// An asynchronous Kafka producer. Cheap to clone; all clones share one sender task.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    inner: Arc<sender::Shared>,
+}
+
+impl Producer {
+    /// Creates a producer from Kafka-named settings (`bootstrap.servers`, `acks`, ...).
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_partitioner(config, None)
+    }
+
+    /// Creates a producer with a custom partitioner in place of `partitioner`.
+    pub fn with_partitioner(config: ClientConfig, custom: Option<Box<dyn Partitioner>>) -> Result<Self> {
+        config.validate_producer()?;
+        let partitioner = match custom {
+            Some(p) => p,
+            None => {
+                let name = config.get("partitioner").unwrap_or("murmur2_random");
+                Box::new(BuiltinPartitioner::from_name(name).ok_or_else(|| Error::Config {
+                    key: "partitioner".into(),
+                    reason: format!("{name:?} is not implemented"),
+                })?)
+            }
+        };
+        let cluster = Cluster::new(&config)?;
+        let inner = sender::Shared::start(cluster, config, partitioner, Accumulator::default());
+        Ok(Producer { inner })
+    }
+
+    /// Queues a record and returns the future of its delivery. Waits (asynchronously) while
+    /// the queue is full.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        self.inner.enqueue(record).await.map(DeliveryFuture)
+    }
+
+    /// Sends and waits for the acknowledgement.
+    pub async fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
+        self.send(record).await?.await
+    }
+
+    /// Sends everything queued now and waits until all of it is acknowledged or failed.
+    pub async fn flush(&self) -> Result<()> {
+        self.inner.flush().await
+    }
+
+    /// Records queued or in flight.
+    pub fn in_flight(&self) -> usize {
+        self.inner.queued()
+    }
+}

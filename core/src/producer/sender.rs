@@ -1,0 +1,305 @@
+//! The producer's background task: drains closed batches, sends each to its partition's
+//! leader (pipelined on that broker's connection), completes delivery futures, and retries
+//! retriable failures within `delivery.timeout.ms`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use tokio::sync::{Notify, OnceCell, oneshot};
+
+use super::accumulator::{Accumulator, Batch, TopicPartition};
+use super::{ProducerRecord, RecordMetadata};
+use crate::cluster::Cluster;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::partitioner::Partitioner;
+
+#[derive(Debug)]
+pub(super) struct Shared {
+    cluster: Arc<Cluster>,
+    partitioner: Box<dyn Partitioner>,
+    state: Mutex<Accumulator>,
+    /// Wakes the sender task: a batch closed, a flush began, a batch finished.
+    wake: Notify,
+    /// Wakes senders waiting for queue space and flushers waiting for an empty queue.
+    progress: Notify,
+    producer_id: OnceCell<(i64, i16)>,
+    sequences: Mutex<HashMap<TopicPartition, i32>>,
+    acks: i16,
+    idempotent: bool,
+    compression: Compression,
+    linger: Duration,
+    batch_size: usize,
+    max_queued_records: usize,
+    max_queued_bytes: usize,
+    message_max_bytes: usize,
+    retries: u32,
+    delivery_timeout: Duration,
+    request_timeout_ms: i32,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Shared {
+    pub(super) fn start(cluster: Arc<Cluster>, config: ClientConfig, partitioner: Box<dyn Partitioner>, acc: Accumulator) -> Arc<Self> {
+        let compression = match config.get("compression.type") {
+            Some("gzip") => Compression::Gzip,
+            Some("snappy") => Compression::Snappy,
+            Some("lz4") => Compression::Lz4,
+            Some("zstd") => Compression::Zstd,
+            _ => Compression::None,
+        };
+        let shared = Arc::new(Shared {
+            cluster,
+            partitioner,
+            state: Mutex::new(acc),
+            wake: Notify::new(),
+            progress: Notify::new(),
+            producer_id: OnceCell::new(),
+            sequences: Mutex::new(HashMap::new()),
+            acks: config.acks(),
+            idempotent: config.idempotent(),
+            compression,
+            linger: config.duration("linger.ms"),
+            batch_size: config.int("batch.size") as usize,
+            max_queued_records: config.int("queue.buffering.max.messages") as usize,
+            max_queued_bytes: config.int("queue.buffering.max.kbytes") as usize * 1024,
+            message_max_bytes: config.int("message.max.bytes") as usize,
+            retries: config.int("retries") as u32,
+            delivery_timeout: config.duration("delivery.timeout.ms"),
+            request_timeout_ms: config.int("request.timeout.ms") as i32,
+        });
+        // The task holds a weak handle: dropping every Producer ends it.
+        let weak = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            loop {
+                let Some(shared) = weak.upgrade() else { break };
+                shared.run_once().await;
+            }
+        });
+        shared
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Accumulator> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn queued(&self) -> usize {
+        self.lock().queued_records
+    }
+
+    pub(super) async fn enqueue(&self, rec: ProducerRecord) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
+        let size = rec.approx_size();
+        if size > self.message_max_bytes {
+            return Err(Error::MessageTooLarge { size, max: self.message_max_bytes });
+        }
+        let meta = self.cluster.topic(&rec.topic).await?;
+        let count = meta.leaders.len();
+        let partition = match rec.partition {
+            Some(p) if p >= 0 && (p as usize) < count => p,
+            Some(p) => return Err(Error::UnknownTopicOrPartition(format!("{}-{p}", rec.topic))),
+            None => self.partitioner.partition(&rec.topic, rec.key.as_deref(), count) as i32,
+        };
+        let record = Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: rec.timestamp.unwrap_or_else(now_ms),
+            key: rec.key,
+            value: rec.value,
+            headers: rec.headers.into_iter().map(|(k, v)| (StrBytes::from_string(k), v)).collect(),
+        };
+        let (tx, rx) = oneshot::channel();
+        let mut pending = Some((record, tx));
+        loop {
+            let waiting = self.progress.notified();
+            tokio::pin!(waiting);
+            waiting.as_mut().enable();
+            {
+                let mut acc = self.lock();
+                if acc.queued_records < self.max_queued_records && acc.queued_bytes + size <= self.max_queued_bytes.max(size) {
+                    let (record, tx) = pending.take().expect("pushed once");
+                    if acc.push((rec.topic.clone(), partition), record, size, tx, self.batch_size) {
+                        self.wake.notify_one();
+                    } else if acc.queued_records == 1 || self.linger.is_zero() {
+                        // First record of an idle producer: the sender must start its linger timer.
+                        self.wake.notify_one();
+                    }
+                    break;
+                }
+            }
+            waiting.await;
+        }
+        Ok(rx)
+    }
+
+    pub(super) async fn flush(&self) -> Result<()> {
+        self.lock().flushing += 1;
+        self.wake.notify_one();
+        loop {
+            let waiting = self.progress.notified();
+            tokio::pin!(waiting);
+            waiting.as_mut().enable();
+            if self.lock().queued_records == 0 {
+                break;
+            }
+            self.wake.notify_one();
+            waiting.await;
+        }
+        self.lock().flushing -= 1;
+        Ok(())
+    }
+
+    async fn run_once(self: Arc<Self>) {
+        let (batches, next) = self.lock().drain(self.linger, Instant::now());
+        if batches.is_empty() {
+            match next {
+                Some(at) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                    }
+                }
+                None => self.wake.notified().await,
+            }
+            return;
+        }
+        for batch in batches {
+            let shared = Arc::clone(&self);
+            tokio::spawn(async move { shared.send_batch(batch).await });
+        }
+    }
+
+    async fn producer_id(&self) -> Result<(i64, i16)> {
+        if !self.idempotent {
+            return Ok((-1, -1));
+        }
+        self.producer_id
+            .get_or_try_init(|| async {
+                let conn = self.cluster.any_connection().await?;
+                let resp = conn
+                    .send(&InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1))
+                    .await?;
+                if resp.error_code != 0 {
+                    return Err(Error::code(resp.error_code, None, "InitProducerId"));
+                }
+                Ok((resp.producer_id.0, resp.producer_epoch))
+            })
+            .await
+            .copied()
+    }
+
+    fn encode(&self, batch: &mut Batch, pid: i64, epoch: i16) -> Result<Bytes> {
+        if let Some(b) = &batch.encoded {
+            return Ok(b.clone());
+        }
+        let base_seq = if pid >= 0 {
+            let mut seqs = self.sequences.lock().unwrap_or_else(|p| p.into_inner());
+            let next = seqs.entry(batch.tp.clone()).or_insert(0);
+            let base = *next;
+            *next = next.wrapping_add(batch.records.len() as i32) & i32::MAX;
+            base
+        } else {
+            -1
+        };
+        for (i, r) in batch.records.iter_mut().enumerate() {
+            r.offset = i as i64;
+            r.producer_id = pid;
+            r.producer_epoch = epoch;
+            // The encoder keeps records in one batch while offset - sequence is constant.
+            r.sequence = if base_seq >= 0 { base_seq.wrapping_add(i as i32) & i32::MAX } else { i as i32 - 1 };
+        }
+        let mut buf = BytesMut::with_capacity(batch.bytes + 128);
+        RecordBatchEncoder::encode(&mut buf, batch.records.iter(), &RecordEncodeOptions { version: 2, compression: self.compression })
+            .map_err(|e| Error::Protocol { broker: "-".into(), reason: format!("encoding a record batch: {e}") })?;
+        let bytes = buf.freeze();
+        batch.encoded = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// One attempt: `(base offset, log append time)`.
+    async fn attempt(&self, batch: &mut Batch) -> Result<(i64, i64)> {
+        let (pid, epoch) = self.producer_id().await?;
+        let records = self.encode(batch, pid, epoch)?;
+        let (topic, partition) = batch.tp.clone();
+        let (_, conn) = self.cluster.leader(&topic, partition).await?;
+        let req = ProduceRequest::default()
+            .with_transactional_id(None)
+            .with_acks(self.acks)
+            .with_timeout_ms(self.request_timeout_ms)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                    .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(records))]),
+            ]);
+        let version = conn.version_of::<ProduceRequest>()?;
+        let Some(rx) = conn.enqueue(&req, version, self.acks != 0)? else {
+            return Ok((-1, -1));
+        };
+        let resp = conn.wait::<ProduceRequest>(rx, version).await?;
+        let p = resp
+            .responses
+            .first()
+            .and_then(|t| t.partition_responses.first())
+            .ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty produce response".into() })?;
+        if p.error_code != 0 {
+            let message = p.error_message.as_ref().map(|m| m.to_string());
+            return Err(Error::code(p.error_code, message, format!("producing to {topic}-{partition}")));
+        }
+        Ok((p.base_offset, p.log_append_time_ms))
+    }
+
+    async fn send_batch(self: Arc<Self>, mut batch: Batch) {
+        batch.attempts += 1;
+        let result = self.attempt(&mut batch).await;
+        let (topic, partition) = batch.tp.clone();
+        match result {
+            Err(e) if e.is_retriable() && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
+                tracing::debug!(%topic, partition, attempt = batch.attempts, error = %e, "retrying batch");
+                if matches!(e.kafka_code(), Some(ResponseError::NotLeaderOrFollower | ResponseError::UnknownTopicOrPartition | ResponseError::LeaderNotAvailable))
+                    || matches!(e, Error::Connection { .. })
+                {
+                    self.cluster.invalidate(&topic);
+                }
+                tokio::time::sleep(self.cluster.retry_backoff()).await;
+                self.lock().retry(batch);
+                self.wake.notify_one();
+            }
+            result => {
+                let n = batch.records.len();
+                match result {
+                    Ok((base, log_append_time)) => {
+                        for (i, (tx, r)) in batch.waiters.drain(..).zip(&batch.records).enumerate() {
+                            let timestamp = if log_append_time >= 0 { log_append_time } else { r.timestamp };
+                            let offset = if base >= 0 { base + i as i64 } else { -1 };
+                            let _ = tx.send(Ok(RecordMetadata { topic: topic.clone(), partition, offset, timestamp }));
+                        }
+                    }
+                    Err(e) => {
+                        for tx in batch.waiters.drain(..) {
+                            let _ = tx.send(Err(e.clone()));
+                        }
+                    }
+                }
+                self.lock().done(&batch.tp, n, batch.bytes);
+                self.progress.notify_waiters();
+                self.wake.notify_one();
+            }
+        }
+    }
+}
