@@ -1,5 +1,21 @@
-.PHONY: test demo
-test:
-	cargo test --workspace
+# The two commands a new user runs: `make demo` and `make test`.
+.PHONY: demo test test-deps test-rust test-interop broker
+
+# Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
-	cargo run -p ferrokafka-broker -- --help
+	cargo run --release -p ferrokafka-examples --example demo
+
+# Install what the suites need (Python venv + peer clients, kafkajs), then run every suite.
+test: test-deps test-rust test-interop
+
+test-deps:
+	scripts/install-test-deps.sh
+
+test-rust:
+	cargo test --workspace
+
+test-interop: broker
+	scripts/run-interop-tests.sh
+
+broker:
+	cargo build -p ferrokafka-broker

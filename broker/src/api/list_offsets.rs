@@ -45,7 +45,7 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64)> {
     }
 }
 
-pub(super) fn handle(state: &BrokerState, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub(super) fn handle(state: &BrokerState, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let topics = req
         .topics
         .into_iter()
@@ -64,7 +64,9 @@ pub(super) fn handle(state: &BrokerState, req: ListOffsetsRequest, _version: i16
                     };
                     match lookup(&partition, p.timestamp) {
                         Ok((offset, timestamp)) => {
-                            resp.with_error_code(NONE).with_offset(offset).with_timestamp(timestamp).with_leader_epoch(0)
+                            let resp = resp.with_error_code(NONE).with_offset(offset).with_timestamp(timestamp);
+                            // The leader epoch exists from v4; setting it earlier fails the encode.
+                            if version >= 4 { resp.with_leader_epoch(0) } else { resp }
                         }
                         Err(e) => resp.with_error_code(e.code()).with_offset(-1).with_timestamp(-1),
                     }

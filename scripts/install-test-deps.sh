@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the interop suites need, from PyPI and npm only: a Python venv with the
+# peer clients and pytest, and kafkajs. Idempotent; quick when everything is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.cache/venv
+PY_PKGS=(confluent-kafka==2.16.1 kafka-python==3.0.12 pytest==9.2.0)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import confluent_kafka, kafka, pytest" 2>/dev/null; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
+fi
+
+if [ ! -d tests/interop/node/node_modules/kafkajs ]; then
+  (cd tests/interop/node && npm ci --silent --no-audit --no-fund)
+fi
