@@ -25,9 +25,11 @@ async fn topics_and_records_survive_a_clean_restart() {
     let broker = Broker::start(config_in(dir.path())).await.unwrap();
     let mut c = TestClient::connect(broker.local_addr()).await;
     create_topic(&mut c, "keep", 2, &[("segment.bytes", "300")]).await;
+    // Current timestamps: records from 1970 would rightly fall to the 7-day retention.
+    let t0 = ferrokafka_broker::log::now_ms();
     for i in 0..20 {
         let v = format!("value-{i}");
-        assert_eq!(produce(&mut c, "keep", 1, batch(&[(None, v.as_bytes(), i)], None, Compression::None)).await, (0, i));
+        assert_eq!(produce(&mut c, "keep", 1, batch(&[(None, v.as_bytes(), t0 + i)], None, Compression::None)).await, (0, i));
     }
     broker.shutdown().await.unwrap();
     let segments = std::fs::read_dir(dir.path().join("keep-1")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log")).count();
@@ -49,7 +51,7 @@ async fn topics_and_records_survive_a_clean_restart() {
     assert_eq!(all.len(), 20);
     assert!(all.iter().enumerate().all(|(i, r)| r.value.as_deref() == Some(format!("value-{i}").as_bytes())));
     assert_eq!(produce(&mut c, "keep", 1, batch(&[(None, b"after", 99)], None, Compression::None)).await, (0, 20));
-    assert_eq!(list_offset(&mut c, "keep", 1, 10).await.1, 10, "time index rebuilt/loaded");
+    assert_eq!(list_offset(&mut c, "keep", 1, t0 + 10).await.1, 10, "time index loaded after restart");
     broker.shutdown().await.unwrap();
 }
 
@@ -58,8 +60,9 @@ async fn delete_records_moves_the_log_start() {
     let (broker, _dir) = start_broker(|_| {}).await;
     let mut c = TestClient::connect(broker.local_addr()).await;
     create_topic(&mut c, "dr", 1, &[("segment.bytes", "200")]).await;
+    let t0 = ferrokafka_broker::log::now_ms();
     for i in 0..10 {
-        produce(&mut c, "dr", 0, batch(&[(None, b"0123456789", i)], None, Compression::None)).await;
+        produce(&mut c, "dr", 0, batch(&[(None, b"0123456789", t0 + i)], None, Compression::None)).await;
     }
     let req = DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
         delete_records_request::DeleteRecordsTopic::default()
@@ -83,8 +86,10 @@ async fn retention_by_bytes_deletes_old_segments() {
     let (broker, _dir) = start_broker(|c| c.retention_check_interval_ms = 20).await;
     let mut c = TestClient::connect(broker.local_addr()).await;
     create_topic(&mut c, "ret", 1, &[("segment.bytes", "200"), ("retention.bytes", "400")]).await;
+    // Current timestamps, so only the byte limit can delete anything.
+    let t0 = ferrokafka_broker::log::now_ms();
     for i in 0..30 {
-        produce(&mut c, "ret", 0, batch(&[(None, b"0123456789", i)], None, Compression::None)).await;
+        produce(&mut c, "ret", 0, batch(&[(None, b"0123456789", t0 + i)], None, Compression::None)).await;
     }
     // Retention runs in the background: wait for its effect, bounded.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
