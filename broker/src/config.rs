@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use crate::group::GroupSettings;
 use crate::log::{LogConfig, TimestampType};
 
 /// Everything a broker needs to start.
@@ -27,8 +28,8 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// `socket.request.max.bytes`: larger request frames close the connection.
     pub socket_request_max_bytes: usize,
-    /// `group.initial.rebalance.delay.ms`.
-    pub group_initial_rebalance_delay_ms: u64,
+    /// The group coordinator's settings (`group.*`, `offsets.*`).
+    pub groups: GroupSettings,
 }
 
 impl Default for BrokerConfig {
@@ -43,7 +44,7 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             retention_check_interval_ms: 300_000,
             socket_request_max_bytes: 104_857_600,
-            group_initial_rebalance_delay_ms: 0,
+            groups: GroupSettings::default(),
         }
     }
 }
@@ -68,7 +69,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("log.index.interval.bytes", "bytes between offset index entries (default 4096)"),
     ("log.message.timestamp.type", "CreateTime or LogAppendTime (default CreateTime)"),
     ("socket.request.max.bytes", "largest request frame accepted (default 104857600)"),
-    ("group.initial.rebalance.delay.ms", "wait for more members before the first rebalance (default 0)"),
+    (
+        "group.initial.rebalance.delay.ms",
+        "wait this long for more members before the first rebalance of an empty group (default 0: \
+         the first consumer starts at once, which suits tests and small deployments; Kafka uses 3000)",
+    ),
+    ("group.min.session.timeout.ms", "shortest session.timeout.ms a member may ask for (default 6000)"),
+    ("group.max.session.timeout.ms", "longest session.timeout.ms a member may ask for (default 1800000)"),
+    ("group.max.size", "most members in one group (default 2147483647)"),
+    ("offsets.retention.minutes", "keep committed offsets of an empty group this long (default 10080, 7 days)"),
+    ("offsets.retention.check.interval.ms", "how often expired offsets are removed (default 600000)"),
+    ("offset.metadata.max.bytes", "largest metadata string of a committed offset (default 4096)"),
 ];
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T> {
@@ -129,8 +140,19 @@ impl BrokerConfig {
             "log.message.timestamp.type" => self.log.timestamp_type = parse_timestamp_type(key, value)?,
             "socket.request.max.bytes" => self.socket_request_max_bytes = parse_positive(key, value)?,
             "group.initial.rebalance.delay.ms" => {
-                self.group_initial_rebalance_delay_ms = parse(key, value, "a non-negative integer")?
+                self.groups.initial_rebalance_delay_ms = parse(key, value, "a non-negative integer")?
             }
+            "group.min.session.timeout.ms" => self.groups.min_session_timeout_ms = parse_positive(key, value)?,
+            "group.max.session.timeout.ms" => self.groups.max_session_timeout_ms = parse_positive(key, value)?,
+            "group.max.size" => self.groups.max_size = parse_positive(key, value)?,
+            "offsets.retention.minutes" => {
+                let minutes: i64 = parse_positive(key, value)?;
+                self.groups.offsets_retention_ms = minutes.saturating_mul(60_000);
+            }
+            "offsets.retention.check.interval.ms" => {
+                self.groups.offsets_retention_check_interval_ms = parse_positive(key, value)?
+            }
+            "offset.metadata.max.bytes" => self.groups.offset_metadata_max_bytes = parse_positive(key, value)?,
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
                 return Err(Error::Config(format!("unknown setting {key:?}; known settings: {}", known.join(", "))));

@@ -37,7 +37,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<Broker
                 break;
             }
         };
-        match api::handle(&state, frame).await {
+        match api::handle(&state, frame, peer).await {
             Outcome::Respond(bytes) => {
                 if tx.send(bytes).await.is_err() {
                     break;

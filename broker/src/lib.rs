@@ -17,6 +17,7 @@ mod api;
 pub mod config;
 mod connection;
 pub mod error;
+mod group;
 pub mod log;
 mod producer_ids;
 mod server;

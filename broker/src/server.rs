@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
+use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
 use crate::topics::TopicRegistry;
 
@@ -20,6 +21,7 @@ pub(crate) struct BrokerState {
     pub(crate) config: BrokerConfig,
     pub(crate) topics: TopicRegistry,
     pub(crate) producer_ids: ProducerIdAllocator,
+    pub(crate) groups: GroupCoordinator,
     pub(crate) cluster_id: String,
     /// Host and port that Metadata reports.
     pub(crate) advertised: (String, i32),
@@ -55,11 +57,12 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (topics, cluster_id, producer_ids, (groups, group_task)) = tokio::task::spawn_blocking(move || -> Result<_> {
             let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
             let cluster_id = load_cluster_id(&open_config)?;
             let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
-            Ok((topics, cluster_id, producer_ids))
+            let groups = GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
+            Ok((topics, cluster_id, producer_ids, groups))
         })
         .await
         .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
@@ -70,9 +73,10 @@ impl Broker {
         let addr = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen.clone(), source })?;
         let advertised = config.advertised(addr);
         let (stop, shutdown) = watch::channel(false);
-        let state = Arc::new(BrokerState { config, topics, producer_ids, cluster_id, advertised, shutdown });
+        let state = Arc::new(BrokerState { config, topics, producer_ids, groups, cluster_id, advertised, shutdown });
 
         let mut tasks = JoinSet::new();
+        tasks.spawn(group_task.run(state.shutdown.clone(), flush_interval(&state.config)));
         tasks.spawn(accept_loop(listener, Arc::clone(&state)));
         tasks.spawn(maintenance_loop(Arc::clone(&state)));
         tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "broker started");
@@ -139,13 +143,18 @@ async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) {
     while connections.join_next().await.is_some() {}
 }
 
+/// How often to look for data due to be flushed.
+fn flush_interval(config: &BrokerConfig) -> Duration {
+    Duration::from_millis(match config.log.flush_interval_ms {
+        ms if ms > 0 => (ms as u64).min(1000),
+        _ => 1000,
+    })
+}
+
 /// Periodic flushing (`log.flush.interval.ms`) and retention, off the request path.
 async fn maintenance_loop(state: Arc<BrokerState>) {
     let mut shutdown = state.shutdown.clone();
-    let flush_every = Duration::from_millis(match state.config.log.flush_interval_ms {
-        ms if ms > 0 => (ms as u64).min(1000),
-        _ => 1000,
-    });
+    let flush_every = flush_interval(&state.config);
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut flush_tick = tokio::time::interval(flush_every);
     let mut retention_tick = tokio::time::interval(retention_every);

@@ -191,7 +191,11 @@ fn broker_configs(state: &BrokerState) -> Vec<(String, String)> {
         ("log.flush.interval.messages".into(), never(c.log.flush_interval_messages)),
         ("log.flush.interval.ms".into(), c.log.flush_interval_ms.to_string()),
         ("socket.request.max.bytes".into(), c.socket_request_max_bytes.to_string()),
-        ("group.initial.rebalance.delay.ms".into(), c.group_initial_rebalance_delay_ms.to_string()),
+        ("group.initial.rebalance.delay.ms".into(), c.groups.initial_rebalance_delay_ms.to_string()),
+        ("group.min.session.timeout.ms".into(), c.groups.min_session_timeout_ms.to_string()),
+        ("group.max.session.timeout.ms".into(), c.groups.max_session_timeout_ms.to_string()),
+        ("offsets.retention.minutes".into(), (c.groups.offsets_retention_ms / 60_000).to_string()),
+        ("offset.metadata.max.bytes".into(), c.groups.offset_metadata_max_bytes.to_string()),
     ]
 }
 

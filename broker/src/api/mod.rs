@@ -4,6 +4,7 @@
 mod admin;
 mod api_versions;
 mod fetch;
+mod groups;
 mod init_producer_id;
 mod list_offsets;
 mod metadata;
@@ -41,6 +42,17 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -64,7 +76,7 @@ fn encode_response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32,
     Outcome::Respond(buf.freeze())
 }
 
-pub(crate) async fn handle(state: &BrokerState, frame: BytesMut) -> Outcome {
+pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net::SocketAddr) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
     }
@@ -122,6 +134,21 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut) -> Outcome {
         ApiKey::DeleteRecords => reply!(admin::delete_records(state, decode!(DeleteRecordsRequest))),
         ApiKey::DescribeConfigs => reply!(admin::describe_configs(state, decode!(DescribeConfigsRequest))),
         ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, decode!(DescribeClusterRequest))),
+        ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, decode!(FindCoordinatorRequest), version)),
+        ApiKey::JoinGroup => {
+            let client_id = header.client_id.as_deref().unwrap_or("");
+            let caller = groups::Caller { client_id, peer };
+            reply!(groups::join_group(state, caller, decode!(JoinGroupRequest), version).await)
+        }
+        ApiKey::SyncGroup => reply!(groups::sync_group(state, decode!(SyncGroupRequest)).await),
+        ApiKey::Heartbeat => reply!(groups::heartbeat(state, decode!(HeartbeatRequest)).await),
+        ApiKey::LeaveGroup => reply!(groups::leave_group(state, decode!(LeaveGroupRequest), version).await),
+        ApiKey::OffsetCommit => reply!(groups::offset_commit(state, decode!(OffsetCommitRequest), version).await),
+        ApiKey::OffsetFetch => reply!(groups::offset_fetch(state, decode!(OffsetFetchRequest), version).await),
+        ApiKey::ListGroups => reply!(groups::list_groups(state, decode!(ListGroupsRequest)).await),
+        ApiKey::DescribeGroups => reply!(groups::describe_groups(state, decode!(DescribeGroupsRequest)).await),
+        ApiKey::DeleteGroups => reply!(groups::delete_groups(state, decode!(DeleteGroupsRequest)).await),
+        ApiKey::OffsetDelete => reply!(groups::offset_delete(state, decode!(OffsetDeleteRequest)).await),
         _ => Outcome::Close(format!("API {key:?} is not supported by this broker")),
     }
     .with_header_logged(&header)

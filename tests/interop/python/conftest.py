@@ -1,26 +1,75 @@
-"""Starts the bundled broker binary once per test session, on a free port and a temp dir."""
+"""The bundled broker binary as a fixture: one per test session on a free port and a temp
+dir, plus a restartable one for tests that stop, kill and restart it."""
 import os
+import signal
 import subprocess
 import tempfile
 
 import pytest
 
 READY = "ferrokafka-broker listening on "
+BINARY = os.environ.get("FERROKAFKA_BROKER_BIN", "target/debug/ferrokafka-broker")
+
+
+class BrokerProcess:
+    """The broker binary on a data dir that outlives restarts. `start` returns once the
+    broker prints its ready line; the port is kept across restarts so clients reconnect."""
+
+    def __init__(self, data_dir, extra=()):
+        self.data_dir = data_dir
+        self.extra = list(extra)
+        self.listen = "127.0.0.1:0"
+        self.proc = None
+        self.bootstrap = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [BINARY, "--listen", self.listen, "--data-dir", self.data_dir, "--log-level", "warn", *self.extra],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()  # blocks until the broker is ready (or exits)
+        assert line.startswith(READY), f"broker did not start: {line!r}"
+        self.bootstrap = line[len(READY):].strip()
+        self.listen = self.bootstrap
+        return self.bootstrap
+
+    def stop(self):
+        """SIGTERM: a clean shutdown, which must exit 0."""
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=30) == 0, "broker shut down cleanly on SIGTERM"
+        self.proc = None
+
+    def kill(self):
+        """SIGKILL: no chance to flush or close anything."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.proc = None
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")
 def bootstrap():
-    binary = os.environ.get("FERROKAFKA_BROKER_BIN", "target/debug/ferrokafka-broker")
     with tempfile.TemporaryDirectory() as data_dir:
-        proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir, "--log-level", "warn"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        broker = BrokerProcess(data_dir)
         try:
-            line = proc.stdout.readline()  # blocks until the broker is ready (or exits)
-            assert line.startswith(READY), f"broker did not start: {line!r}"
-            yield line[len(READY):].strip()
+            yield broker.start()
+            broker.stop()
         finally:
-            proc.terminate()
-            assert proc.wait(timeout=30) == 0, "broker shut down cleanly on SIGTERM"
+            broker.close()
+
+
+@pytest.fixture
+def own_broker():
+    """A broker of this test's own, which the test may stop, kill and restart."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        broker = BrokerProcess(data_dir)
+        broker.start()
+        try:
+            yield broker
+        finally:
+            broker.close()

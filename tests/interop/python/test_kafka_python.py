@@ -1,4 +1,5 @@
 """kafka-python against the bundled broker."""
+import threading
 import uuid
 
 import pytest
@@ -54,4 +55,70 @@ def test_admin_create_list_delete(bootstrap):
         admin.create_topics([NewTopic(topic, 3, 1)])
     admin.delete_topics([topic])
     assert topic not in admin.list_topics()
+    admin.close()
+
+
+def test_two_consumers_share_a_group_and_commit(bootstrap):
+    topic, group = f"kp-group-{uuid.uuid4().hex[:8]}", f"kp-g-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(topic, 4, 1)])
+    lock = threading.Condition()
+    seen = {0: [], 1: []}
+    assigned = {0: set(), 1: set()}
+    stop = threading.Event()
+    errors = []
+
+    def member(n):
+        # Each member polls on its own thread, as applications do: a JoinGroup waits for
+        # every member, so one thread polling both would stall the rebalance.
+        c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                          enable_auto_commit=False, session_timeout_ms=6000, heartbeat_interval_ms=500)
+        try:
+            while not stop.is_set():
+                batch = c.poll(timeout_ms=100)
+                with lock:
+                    assigned[n] = {tp.partition for tp in c.assignment()}
+                    for records in batch.values():
+                        for r in records:
+                            if r.partition not in assigned[n]:
+                                errors.append(f"member {n} read partition {r.partition} it does not hold")
+                            seen[n].append(r.value.decode())
+                    lock.notify_all()
+                if batch:
+                    c.commit()
+        except Exception as e:  # surfaced by the assertions below
+            errors.append(repr(e))
+        finally:
+            c.close()
+
+    def wait_for(what, predicate):
+        with lock:
+            assert lock.wait_for(predicate, timeout=60), f"timed out waiting for {what}: {assigned}"
+
+    threads = [threading.Thread(target=member, args=(n,)) for n in (0, 1)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("the group to split the partitions",
+                 lambda: all(assigned.values()) and assigned[0] | assigned[1] == {0, 1, 2, 3}
+                 and not assigned[0] & assigned[1])
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        for i in range(100):
+            producer.send(topic, value=f"v{i}".encode(), partition=i % 4)
+        producer.flush(30)
+        wait_for("every record", lambda: len(seen[0]) + len(seen[1]) >= 100)
+        described = admin.describe_groups([group])[group]
+        assert described["group_state"] == "Stable" and len(described["members"]) == 2
+        owned = sorted(p for m in described["members"] for a in m["member_assignment"]["assigned_partitions"]
+                       for p in a["partitions"])
+        assert owned == [0, 1, 2, 3]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert errors == []
+    assert sorted(seen[0] + seen[1]) == sorted(f"v{i}" for i in range(100)), "every record once"
+    assert seen[0] and seen[1], "both members did work"
+    offsets = admin.list_group_offsets(group)[group]  # OffsetFetch v8
+    assert {tp.partition: meta.offset for tp, meta in offsets.items()} == {0: 25, 1: 25, 2: 25, 3: 25}
     admin.close()

@@ -70,4 +70,87 @@ test('admin creates, describes, grows and deletes topics', async () => {
   await admin.disconnect();
 });
 
-test('consumer group read-back', { skip: 'kafkajs consumes only through groups: needs the group coordinator (issue 4)' }, () => {});
+// Resolves once `check()` holds, re-checked each time `subscribe`'s callback is called; rejects after `ms`.
+function until(what, check, subscribe, ms = 60_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    const poll = () => { if (check()) { clearTimeout(timer); resolve(); } };
+    subscribe(poll);
+    poll();
+  });
+}
+
+test('two consumers share a group, read every record once and resume from commits', async () => {
+  const topic = `kjs-group-${Date.now()}`;
+  const groupId = `kjs-g-${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
+
+  const listeners = [];
+  const notify = () => listeners.forEach((f) => f());
+  const assignments = {};
+  const seen = [];
+  const consumers = ['c0', 'c1'].map((name) => {
+    const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500, rebalanceTimeout: 10000 });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => { assignments[name] = e.payload.memberAssignment[topic] || []; notify(); });
+    return { name, consumer };
+  });
+  for (const { name, consumer } of consumers) {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        seen.push({ name, partition, offset: Number(message.offset), key: message.key.toString(), value: message.value.toString(),
+          header: message.headers.i.toString(), timestamp: message.timestamp });
+        notify();
+      },
+    });
+  }
+  const shared = () => {
+    const a = assignments.c0 || []; const b = assignments.c1 || [];
+    return a.length > 0 && b.length > 0 && new Set([...a, ...b]).size === 4 && a.length + b.length === 4;
+  };
+  await until('both members to be assigned', shared, (f) => listeners.push(f));
+
+  const producer = kafka.producer();
+  await producer.connect();
+  const messages = Array.from({ length: 200 }, (_, i) => ({
+    key: `k${i}`, value: `v${i}`, partition: i % 4, headers: { i: String(i) }, timestamp: String(4_000_000 + i),
+  }));
+  await producer.send({ topic, messages });
+  await until('every record', () => seen.length >= 200, (f) => listeners.push(f));
+
+  const byValue = new Map(seen.map((r) => [r.value, r]));
+  assert.strictEqual(seen.length, 200, 'each record read once');
+  assert.strictEqual(byValue.size, 200);
+  for (const r of seen) {
+    const i = Number(r.value.slice(1));
+    assert.deepStrictEqual([r.key, r.partition, r.header, r.timestamp], [`k${i}`, i % 4, String(i), String(4_000_000 + i)]);
+    assert.ok(assignments[r.name].includes(r.partition), `${r.name} read a partition it does not hold`);
+  }
+  for (let p = 0; p < 4; p++) {
+    const offsets = seen.filter((r) => r.partition === p).map((r) => r.offset);
+    assert.deepStrictEqual(offsets, Array.from({ length: 50 }, (_, i) => i), `partition ${p} in order`);
+  }
+  const described = await admin.describeGroups([groupId]);
+  assert.strictEqual(described.groups[0].state, 'Stable');
+  assert.strictEqual(described.groups[0].members.length, 2);
+  for (const { consumer } of consumers) await consumer.disconnect();
+
+  const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+  assert.deepStrictEqual(committed[0].partitions.map((p) => [p.partition, p.offset]).sort(), [[0, '50'], [1, '50'], [2, '50'], [3, '50']]);
+
+  // A new member of the group starts at the commits: it sees only what comes next.
+  await producer.send({ topic, messages: [{ value: 'after', partition: 2 }] });
+  const later = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500 });
+  const got = [];
+  await later.connect();
+  await later.subscribe({ topic, fromBeginning: true });
+  await later.run({ eachMessage: async ({ partition, message }) => { got.push([partition, message.value.toString()]); notify(); } });
+  await until('the new record', () => got.length >= 1, (f) => listeners.push(f));
+  assert.deepStrictEqual(got, [[2, 'after']]);
+  await later.disconnect();
+  await producer.disconnect();
+  await admin.disconnect();
+});

@@ -1,0 +1,433 @@
+//! The group coordinator's APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
+//! OffsetDelete. Each turns the request into a call on the coordinator task and the answer
+//! into the response of the version asked.
+
+use std::net::SocketAddr;
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use super::{NONE, str_bytes};
+use crate::group::{CommitOffset, CommitRequest, JoinRequest, SyncRequest};
+use crate::server::BrokerState;
+
+/// Who sent a request: the header's client id and the peer address.
+pub(crate) struct Caller<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) peer: SocketAddr,
+}
+
+fn opt(s: Option<StrBytes>) -> Option<String> {
+    s.map(|s| s.to_string())
+}
+
+fn unavailable() -> i16 {
+    E::CoordinatorNotAvailable.code()
+}
+
+const KEY_TYPE_GROUP: i8 = 0;
+
+type PartitionsByTopic = Vec<(String, Vec<i32>)>;
+
+pub(super) fn find_coordinator(state: &BrokerState, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let (host, port) = &state.advertised;
+    let node = BrokerId(state.config.node_id);
+    let answer = |key_type: i8| -> (i16, Option<StrBytes>) {
+        if key_type == KEY_TYPE_GROUP {
+            (NONE, None)
+        } else {
+            // Transactions (and share groups) are not implemented: say so rather than
+            // pointing a client at a coordinator that cannot serve it.
+            (E::CoordinatorNotAvailable.code(), Some(str_bytes("this broker coordinates consumer groups only")))
+        }
+    };
+    let mut resp = FindCoordinatorResponse::default();
+    if version >= 4 {
+        resp.coordinators = req
+            .coordinator_keys
+            .into_iter()
+            .map(|key| {
+                let (error_code, error_message) = answer(req.key_type);
+                find_coordinator_response::Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(node)
+                    .with_host(str_bytes(host.clone()))
+                    .with_port(*port)
+                    .with_error_code(error_code)
+                    .with_error_message(error_message)
+            })
+            .collect();
+    } else {
+        let (error_code, error_message) = answer(req.key_type);
+        resp = resp
+            .with_error_code(error_code)
+            .with_error_message(error_message)
+            .with_node_id(node)
+            .with_host(str_bytes(host.clone()))
+            .with_port(*port);
+    }
+    resp
+}
+
+pub(super) async fn join_group(state: &BrokerState, caller: Caller<'_>, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
+    let request = JoinRequest {
+        group_id: req.group_id.0.to_string(),
+        member_id: req.member_id.to_string(),
+        instance_id: opt(req.group_instance_id),
+        client_id: caller.client_id.to_owned(),
+        client_host: format!("/{}", caller.peer.ip()),
+        session_timeout_ms: req.session_timeout_ms,
+        rebalance_timeout_ms: if version >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
+        protocol_type: req.protocol_type.to_string(),
+        protocols: req.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect(),
+        require_known_member_id: version >= 4,
+    };
+    let member_id = request.member_id.clone();
+    let mut shutdown = state.shutdown.clone();
+    let outcome = tokio::select! {
+        r = state.groups.call_deferred(move |c, reply| c.join(request, reply)) => r.ok(),
+        _ = crate::server::stopped(&mut shutdown) => None,
+    };
+    let Some(r) = outcome else {
+        return JoinGroupResponse::default()
+            .with_error_code(unavailable())
+            .with_generation_id(-1)
+            .with_member_id(str_bytes(member_id));
+    };
+    JoinGroupResponse::default()
+        .with_error_code(r.error)
+        .with_generation_id(r.generation)
+        .with_protocol_type(r.protocol_type.map(str_bytes))
+        .with_protocol_name(Some(str_bytes(r.protocol_name.unwrap_or_default())))
+        .with_leader(str_bytes(r.leader))
+        .with_skip_assignment(r.skip_assignment)
+        .with_member_id(str_bytes(r.member_id))
+        .with_members(
+            r.members
+                .into_iter()
+                .map(|m| {
+                    join_group_response::JoinGroupResponseMember::default()
+                        .with_member_id(str_bytes(m.member_id))
+                        .with_group_instance_id(m.instance_id.map(str_bytes))
+                        .with_metadata(m.metadata)
+                })
+                .collect(),
+        )
+}
+
+pub(super) async fn sync_group(state: &BrokerState, req: SyncGroupRequest) -> SyncGroupResponse {
+    let request = SyncRequest {
+        group_id: req.group_id.0.to_string(),
+        generation: req.generation_id,
+        member_id: req.member_id.to_string(),
+        instance_id: opt(req.group_instance_id),
+        protocol_type: opt(req.protocol_type),
+        protocol_name: opt(req.protocol_name),
+        assignments: req.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect(),
+    };
+    let mut shutdown = state.shutdown.clone();
+    let outcome = tokio::select! {
+        r = state.groups.call_deferred(move |c, reply| c.sync(request, reply)) => r.ok(),
+        _ = crate::server::stopped(&mut shutdown) => None,
+    };
+    let Some(r) = outcome else {
+        return SyncGroupResponse::default().with_error_code(unavailable());
+    };
+    SyncGroupResponse::default()
+        .with_error_code(r.error)
+        .with_protocol_type(r.protocol_type.map(str_bytes))
+        .with_protocol_name(r.protocol_name.map(str_bytes))
+        .with_assignment(r.assignment)
+}
+
+pub(super) async fn heartbeat(state: &BrokerState, req: HeartbeatRequest) -> HeartbeatResponse {
+    let group = req.group_id.0.to_string();
+    let member = req.member_id.to_string();
+    let instance = opt(req.group_instance_id);
+    let generation = req.generation_id;
+    let code = state
+        .groups
+        .call(move |c| c.heartbeat(&group, &member, instance.as_deref(), generation))
+        .await
+        .unwrap_or_else(|_| unavailable());
+    HeartbeatResponse::default().with_error_code(code)
+}
+
+pub(super) async fn leave_group(state: &BrokerState, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let group = req.group_id.0.to_string();
+    let leaving: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members.iter().map(|m| (m.member_id.to_string(), opt(m.group_instance_id.clone()))).collect()
+    } else {
+        vec![(req.member_id.to_string(), None)]
+    };
+    let echo = leaving.clone();
+    let Ok((top, per_member)) = state.groups.call(move |c| c.leave(&group, leaving)).await else {
+        return LeaveGroupResponse::default().with_error_code(unavailable());
+    };
+    if version < 3 {
+        // One member, and its error is the response's.
+        return LeaveGroupResponse::default().with_error_code(if top != NONE { top } else { per_member[0] });
+    }
+    LeaveGroupResponse::default().with_error_code(top).with_members(
+        echo.into_iter()
+            .zip(per_member)
+            .map(|((member_id, instance_id), error_code)| {
+                leave_group_response::MemberResponse::default()
+                    .with_member_id(str_bytes(member_id))
+                    .with_group_instance_id(instance_id.map(str_bytes))
+                    .with_error_code(error_code)
+            })
+            .collect(),
+    )
+}
+
+pub(super) async fn offset_commit(state: &BrokerState, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+    use offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+    // Partitions of unknown topics are answered here; the rest go to the coordinator.
+    let mut answers: Vec<(usize, usize, i16)> = Vec::new();
+    let mut offsets = Vec::new();
+    let mut slots = Vec::new();
+    for (ti, t) in req.topics.iter().enumerate() {
+        let topic = state.topics.get(t.name.0.as_str());
+        for (pi, p) in t.partitions.iter().enumerate() {
+            let known = topic.as_ref().is_some_and(|tp| p.partition_index >= 0 && (p.partition_index as usize) < tp.partition_count());
+            if !known {
+                answers.push((ti, pi, E::UnknownTopicOrPartition.code()));
+                continue;
+            }
+            slots.push((ti, pi));
+            offsets.push(CommitOffset {
+                topic: t.name.0.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: opt(p.committed_metadata.clone()),
+            });
+        }
+    }
+    let request = CommitRequest {
+        group_id: req.group_id.0.to_string(),
+        generation: req.generation_id_or_member_epoch,
+        member_id: req.member_id.to_string(),
+        instance_id: opt(req.group_instance_id.clone()),
+        retention_ms: if (2..=4).contains(&version) { req.retention_time_ms } else { -1 },
+        offsets,
+    };
+    let codes = if request.offsets.is_empty() {
+        Vec::new()
+    } else {
+        let n = request.offsets.len();
+        state.groups.call(move |c| c.commit(request)).await.unwrap_or_else(|_| vec![unavailable(); n])
+    };
+    answers.extend(slots.into_iter().zip(codes).map(|((ti, pi), code)| (ti, pi, code)));
+    let mut topics: Vec<OffsetCommitResponseTopic> = req
+        .topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(
+                t.partitions
+                    .iter()
+                    .map(|p| OffsetCommitResponsePartition::default().with_partition_index(p.partition_index))
+                    .collect(),
+            )
+        })
+        .collect();
+    for (ti, pi, code) in answers {
+        topics[ti].partitions[pi].error_code = code;
+    }
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+pub(super) async fn offset_fetch(state: &BrokerState, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+    use offset_fetch_response::*;
+    // (group, requested partitions or None for all)
+    let wanted: Vec<(String, Option<PartitionsByTopic>)> = if version >= 8 {
+        req.groups
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect()
+                });
+                (g.group_id.0.to_string(), topics)
+            })
+            .collect()
+    } else {
+        let topics = req
+            .topics
+            .as_ref()
+            .map(|ts| ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect());
+        vec![(req.group_id.0.to_string(), topics)]
+    };
+    let fetched = state
+        .groups
+        .call(move |c| wanted.into_iter().map(|(g, topics)| (g.clone(), c.fetch_offsets(&g, topics))).collect::<Vec<_>>())
+        .await;
+    let Ok(fetched) = fetched else {
+        let mut resp = OffsetFetchResponse::default().with_error_code(unavailable());
+        resp.groups = req
+            .groups
+            .iter()
+            .map(|g| OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_error_code(unavailable()))
+            .collect();
+        return resp;
+    };
+    // The v8+ and older responses have the same shape under different type names.
+    macro_rules! topics {
+        ($topics:expr, $topic:ident, $partition:ident) => {
+            $topics
+                .into_iter()
+                .map(|(topic, parts)| {
+                    $topic::default().with_name(TopicName(str_bytes(topic))).with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|(p, v): (i32, Option<crate::group::OffsetValue>)| {
+                                // Kafka's answer for "nothing committed": -1, empty metadata.
+                                let (offset, epoch, meta) = match v {
+                                    Some(v) => (v.offset, v.leader_epoch, v.metadata.unwrap_or_default()),
+                                    None => (-1, -1, String::new()),
+                                };
+                                $partition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(epoch)
+                                    .with_metadata(Some(str_bytes(meta)))
+                            })
+                            .collect(),
+                    )
+                })
+                .collect()
+        };
+    }
+    if version >= 8 {
+        let groups = fetched
+            .into_iter()
+            .map(|(group, topics)| {
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(GroupId(str_bytes(group)))
+                    .with_topics(topics!(topics, OffsetFetchResponseTopics, OffsetFetchResponsePartitions))
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let (_, topics) = fetched.into_iter().next().unwrap_or_default();
+    OffsetFetchResponse::default().with_topics(topics!(topics, OffsetFetchResponseTopic, OffsetFetchResponsePartition))
+}
+
+pub(super) async fn list_groups(state: &BrokerState, req: ListGroupsRequest) -> ListGroupsResponse {
+    let Ok(groups) = state.groups.call(|c| c.list()).await else {
+        return ListGroupsResponse::default().with_error_code(unavailable());
+    };
+    let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
+    let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
+    ListGroupsResponse::default().with_groups(
+        groups
+            .into_iter()
+            .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
+            .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+            .map(|g| {
+                list_groups_response::ListedGroup::default()
+                    .with_group_id(GroupId(str_bytes(g.group_id)))
+                    .with_protocol_type(str_bytes(g.protocol_type))
+                    .with_group_state(str_bytes(g.state))
+                    .with_group_type(str_bytes("classic"))
+            })
+            .collect(),
+    )
+}
+
+pub(super) async fn describe_groups(state: &BrokerState, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
+    use describe_groups_response::{DescribedGroup, DescribedGroupMember};
+    let ids: Vec<String> = req.groups.iter().map(|g| g.0.to_string()).collect();
+    let lookup = ids.clone();
+    let described = state.groups.call(move |c| lookup.iter().map(|g| c.describe(g)).collect::<Vec<_>>()).await;
+    let groups = ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let base = DescribedGroup::default().with_group_id(GroupId(str_bytes(id))).with_authorized_operations(i32::MIN);
+            match &described {
+                Err(_) => base.with_error_code(unavailable()),
+                // Kafka describes an unknown group as a dead one, without an error.
+                Ok(all) => match &all[i] {
+                    None => base.with_group_state(str_bytes("Dead")),
+                    Some(g) => base
+                        .with_group_state(str_bytes(g.state))
+                        .with_protocol_type(str_bytes(g.protocol_type.clone()))
+                        .with_protocol_data(str_bytes(g.protocol.clone()))
+                        .with_members(
+                            g.members
+                                .iter()
+                                .map(|m| {
+                                    DescribedGroupMember::default()
+                                        .with_member_id(str_bytes(m.member_id.clone()))
+                                        .with_group_instance_id(m.instance_id.clone().map(str_bytes))
+                                        .with_client_id(str_bytes(m.client_id.clone()))
+                                        .with_client_host(str_bytes(m.client_host.clone()))
+                                        .with_member_metadata(m.metadata.clone())
+                                        .with_member_assignment(m.assignment.clone())
+                                })
+                                .collect(),
+                        ),
+                },
+            }
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub(super) async fn delete_groups(state: &BrokerState, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let ids: Vec<String> = req.groups_names.iter().map(|g| g.0.to_string()).collect();
+    let n = ids.len();
+    let lookup = ids.clone();
+    let codes = state
+        .groups
+        .call(move |c| lookup.iter().map(|g| c.delete_group(g)).collect::<Vec<_>>())
+        .await
+        .unwrap_or_else(|_| vec![unavailable(); n]);
+    DeleteGroupsResponse::default().with_results(
+        ids.into_iter()
+            .zip(codes)
+            .map(|(id, code)| {
+                delete_groups_response::DeletableGroupResult::default()
+                    .with_group_id(GroupId(str_bytes(id)))
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}
+
+pub(super) async fn offset_delete(state: &BrokerState, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    use offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+    let group = req.group_id.0.to_string();
+    let partitions: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(move |p| (t.name.0.to_string(), p.partition_index)))
+        .collect();
+    let Ok((top, codes)) = state.groups.call(move |c| c.delete_offsets(&group, partitions)).await else {
+        return OffsetDeleteResponse::default().with_error_code(unavailable());
+    };
+    if top != NONE && codes.is_empty() {
+        return OffsetDeleteResponse::default().with_error_code(top);
+    }
+    let mut codes = codes.into_iter();
+    OffsetDeleteResponse::default().with_error_code(top).with_topics(
+        req.topics
+            .iter()
+            .map(|t| {
+                OffsetDeleteResponseTopic::default().with_name(t.name.clone()).with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetDeleteResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(codes.next().unwrap_or(NONE))
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,261 @@
+//! The group coordinator: classic consumer-group membership (JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup) and committed offsets, stored durably.
+//!
+//! All group state is owned by one task. Request handlers send it closures over a channel
+//! and await the answer; JoinGroup and SyncGroup hand it a reply channel that is completed
+//! when the rebalance gets that far. Timers (sessions, rebalance and initial delays) run in
+//! the same task, so there is no lock and no race between a heartbeat and its expiry.
+
+mod coordinator;
+mod state;
+mod store;
+
+use std::path::Path;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::log::LogConfig;
+pub(crate) use coordinator::Coordinator;
+pub(crate) use store::OffsetValue;
+use store::GroupStore;
+
+/// Coordinator settings, under Kafka's names in [`crate::BrokerConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSettings {
+    /// `group.initial.rebalance.delay.ms`.
+    pub initial_rebalance_delay_ms: u64,
+    /// `group.min.session.timeout.ms`.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub max_session_timeout_ms: i32,
+    /// `group.max.size`.
+    pub max_size: usize,
+    /// `offsets.retention.minutes`, in ms.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
+    /// `offset.metadata.max.bytes`.
+    pub offset_metadata_max_bytes: usize,
+}
+
+impl Default for GroupSettings {
+    fn default() -> Self {
+        GroupSettings {
+            initial_rebalance_delay_ms: 0,
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            max_size: i32::MAX as usize,
+            offsets_retention_ms: 7 * 24 * 3600 * 1000,
+            offsets_retention_check_interval_ms: 600_000,
+            offset_metadata_max_bytes: 4096,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct JoinRequest {
+    pub(crate) group_id: String,
+    pub(crate) member_id: String,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) client_id: String,
+    pub(crate) client_host: String,
+    pub(crate) session_timeout_ms: i32,
+    pub(crate) rebalance_timeout_ms: i32,
+    pub(crate) protocol_type: String,
+    pub(crate) protocols: Vec<(String, Bytes)>,
+    /// JoinGroup v4+: a member without an id is first given one (KIP-394).
+    pub(crate) require_known_member_id: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JoinedMember {
+    pub(crate) member_id: String,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) metadata: Bytes,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JoinResponse {
+    pub(crate) error: i16,
+    pub(crate) generation: i32,
+    pub(crate) protocol_type: Option<String>,
+    pub(crate) protocol_name: Option<String>,
+    pub(crate) leader: String,
+    pub(crate) member_id: String,
+    pub(crate) members: Vec<JoinedMember>,
+    pub(crate) skip_assignment: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct SyncRequest {
+    pub(crate) group_id: String,
+    pub(crate) generation: i32,
+    pub(crate) member_id: String,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) protocol_type: Option<String>,
+    pub(crate) protocol_name: Option<String>,
+    pub(crate) assignments: Vec<(String, Bytes)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SyncResponse {
+    pub(crate) error: i16,
+    pub(crate) protocol_type: Option<String>,
+    pub(crate) protocol_name: Option<String>,
+    pub(crate) assignment: Bytes,
+}
+
+impl SyncResponse {
+    pub(crate) fn error(e: kafka_protocol::ResponseError) -> SyncResponse {
+        SyncResponse { error: e.code(), ..Default::default() }
+    }
+
+    pub(crate) fn ok(protocol_type: Option<String>, protocol_name: Option<String>, assignment: Bytes) -> SyncResponse {
+        SyncResponse { error: 0, protocol_type, protocol_name, assignment }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CommitOffset {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    pub(crate) leader_epoch: i32,
+    pub(crate) metadata: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CommitRequest {
+    pub(crate) group_id: String,
+    pub(crate) generation: i32,
+    pub(crate) member_id: String,
+    pub(crate) instance_id: Option<String>,
+    /// OffsetCommit v2-4 `retention_time_ms`; -1 for the broker's retention.
+    pub(crate) retention_ms: i64,
+    pub(crate) offsets: Vec<CommitOffset>,
+}
+
+/// Per topic, per partition: the committed offset, if any.
+pub(crate) type FetchedOffsets = Vec<(String, Vec<(i32, Option<OffsetValue>)>)>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct ListedGroup {
+    pub(crate) group_id: String,
+    pub(crate) protocol_type: String,
+    pub(crate) state: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DescribedGroup {
+    pub(crate) state: &'static str,
+    pub(crate) protocol_type: String,
+    pub(crate) protocol: String,
+    pub(crate) members: Vec<DescribedMember>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DescribedMember {
+    pub(crate) member_id: String,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) client_id: String,
+    pub(crate) client_host: String,
+    pub(crate) metadata: Bytes,
+    pub(crate) assignment: Bytes,
+}
+
+type Job = Box<dyn FnOnce(&mut Coordinator) + Send>;
+
+/// The coordinator task has stopped (the broker is shutting down).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CoordinatorGone;
+
+/// A cheap handle to the coordinator task.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupCoordinator {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCoordinator {
+    /// Opens the durable store (replaying it) and returns the handle and the task to spawn.
+    pub(crate) fn open(
+        data_dir: &Path,
+        log_defaults: &LogConfig,
+        settings: GroupSettings,
+    ) -> Result<(GroupCoordinator, CoordinatorTask)> {
+        let (store, recovered) = GroupStore::open(data_dir, log_defaults)?;
+        let groups = recovered.groups.len();
+        let coordinator = Coordinator::new(settings, store, recovered);
+        tracing::debug!(groups, "group coordinator loaded");
+        let (jobs, rx) = mpsc::channel(1024);
+        Ok((GroupCoordinator { jobs }, CoordinatorTask { coordinator, jobs: rx }))
+    }
+
+    /// Runs `f` on the coordinator's state and returns its result.
+    pub(crate) async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Coordinator) -> T + Send + 'static,
+    ) -> Result<T, CoordinatorGone> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |c| {
+                let _ = tx.send(f(c));
+            }))
+            .await
+            .map_err(|_| CoordinatorGone)?;
+        rx.await.map_err(|_| CoordinatorGone)
+    }
+
+    /// Runs `f`, which completes the reply channel now or later (JoinGroup, SyncGroup).
+    pub(crate) async fn call_deferred<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Coordinator, oneshot::Sender<T>) + Send + 'static,
+    ) -> Result<T, CoordinatorGone> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Box::new(move |c| f(c, tx))).await.map_err(|_| CoordinatorGone)?;
+        rx.await.map_err(|_| CoordinatorGone)
+    }
+}
+
+/// The task owning all group state.
+#[derive(Debug)]
+pub(crate) struct CoordinatorTask {
+    coordinator: Coordinator,
+    jobs: mpsc::Receiver<Job>,
+}
+
+impl CoordinatorTask {
+    pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>, flush_every: Duration) {
+        let c = &mut self.coordinator;
+        let mut flush_tick = tokio::time::interval(flush_every);
+        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut expiry_tick =
+            tokio::time::interval(Duration::from_millis(c.settings.offsets_retention_check_interval_ms.max(1)));
+        expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let far = Duration::from_secs(3600);
+        loop {
+            let next = c.next_timer().unwrap_or_else(|| Instant::now() + far);
+            tokio::select! {
+                _ = crate::server::stopped(&mut shutdown) => break,
+                job = self.jobs.recv() => match job {
+                    Some(job) => job(c),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(next) => c.fire_timers(Instant::now()),
+                _ = flush_tick.tick() => {
+                    if let Err(e) = c.flush_if_due(crate::log::now_ms()) {
+                        tracing::warn!(error = %e, "flushing the group coordinator log failed");
+                    }
+                }
+                _ = expiry_tick.tick() => c.expire_offsets(crate::log::now_ms()),
+            }
+        }
+        // Pending joins and syncs are answered by their dropped reply channels.
+        self.jobs.close();
+        if let Err(e) = c.close() {
+            tracing::error!(error = %e, "closing the group coordinator log failed");
+        }
+    }
+}
