@@ -17,5 +17,7 @@ test-rust:
 test-interop: broker
 	scripts/run-interop-tests.sh
 
+# What the interop suites run: the broker binary and the ferrokafka group member example.
 broker:
 	cargo build -p ferrokafka-broker
+	cargo build -p ferrokafka-examples --example group_member

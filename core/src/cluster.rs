@@ -60,6 +60,12 @@ impl Cluster {
         }))
     }
 
+    /// A connection of its own to `addr`, not shared with fetches (the group coordinator's:
+    /// a long-polling fetch must not hold up heartbeats queued behind it on the broker).
+    pub(crate) async fn dedicated_connection(&self, addr: &str) -> Result<Arc<BrokerConnection>> {
+        BrokerConnection::connect(addr, self.settings.clone()).await
+    }
+
     pub(crate) fn retry_backoff(&self) -> Duration {
         self.retry_backoff
     }

@@ -55,7 +55,13 @@ keys![
     ("message.max.bytes", Some("1000000"), Kind::Int { min: 1000, max: 1_000_000_000 }, "largest record accepted by send"),
     ("partitioner", Some("murmur2_random"), Kind::OneOf(&["murmur2_random", "murmur2", "consistent_random", "random", "round_robin"]), "how records pick a partition"),
     // Consumer
-    ("group.id", None, Kind::Text, "consumer group (group membership: issue 6)"),
+    ("group.id", None, Kind::Text, "consumer group to join on subscribe and to commit offsets to"),
+    ("group.instance.id", None, Kind::Text, "static membership: a restart within the session keeps the assignment"),
+    ("session.timeout.ms", Some("45000"), Kind::Int { min: 1, max: I32 }, "the group drops a member silent this long"),
+    ("heartbeat.interval.ms", Some("3000"), Kind::Int { min: 1, max: I32 }, "how often a member heartbeats"),
+    ("max.poll.interval.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "leave the group when poll is not called this long; also the rebalance timeout"),
+    ("partition.assignment.strategy", Some("range,roundrobin"), Kind::Text, "assignors in order of preference: range, roundrobin, cooperative-sticky"),
+    ("auto.commit.interval.ms", Some("5000"), Kind::Int { min: 0, max: I32 }, "how often auto commit stores positions"),
     ("auto.offset.reset", Some("latest"), Kind::OneOf(&["earliest", "latest", "error", "smallest", "largest"]), "where to start without a valid offset"),
     ("enable.auto.commit", Some("true"), Kind::Bool, "commit positions periodically (needs group.id)"),
     ("fetch.min.bytes", Some("1"), Kind::Int { min: 0, max: I32 }, "bytes a fetch waits for"),
@@ -172,6 +178,20 @@ impl ClientConfig {
             return Err(Error::Config {
                 key: "enable.idempotence".into(),
                 reason: format!("requires acks=all, but acks={}", self.get("acks").unwrap_or_default()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks consumer settings that depend on each other.
+    pub(crate) fn validate_consumer(&self) -> Result<()> {
+        if let Some(list) = self.get("partition.assignment.strategy") {
+            crate::consumer::validate_assignors(list)?;
+        }
+        if self.int("heartbeat.interval.ms") >= self.int("session.timeout.ms") {
+            return Err(Error::Config {
+                key: "heartbeat.interval.ms".into(),
+                reason: "must be lower than session.timeout.ms".into(),
             });
         }
         Ok(())

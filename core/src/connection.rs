@@ -138,6 +138,14 @@ impl BrokerConnection {
         self.wait::<R>(rx, version).await
     }
 
+    /// Like [`send`](Self::send) for requests the broker may hold longer than
+    /// `request.timeout.ms` by design (JoinGroup waits for the whole rebalance).
+    pub(crate) async fn send_with_timeout<R: Request>(&self, req: &R, timeout: Duration) -> Result<R::Response> {
+        let version = self.version_of::<R>()?;
+        let rx = self.enqueue(req, version, true)?.expect("a response was asked for");
+        self.wait_up_to::<R>(rx, version, timeout).await
+    }
+
     /// Queues `req` for writing now, in call order, and returns the receiver of its response
     /// (`None` when `expect_response` is false, e.g. acks=0 produce).
     pub(crate) fn enqueue<R: Request>(
@@ -176,7 +184,15 @@ impl BrokerConnection {
 
     /// Waits for a queued request's response and decodes it.
     pub(crate) async fn wait<R: Request>(&self, rx: oneshot::Receiver<Result<Bytes>>, version: i16) -> Result<R::Response> {
-        let timeout = self.settings.request_timeout;
+        self.wait_up_to::<R>(rx, version, self.settings.request_timeout).await
+    }
+
+    async fn wait_up_to<R: Request>(
+        &self,
+        rx: oneshot::Receiver<Result<Bytes>>,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
         let mut body = match tokio::time::timeout(timeout, rx).await {
             Err(_) => {
                 return Err(Error::Timeout {

@@ -19,6 +19,6 @@ pub mod partitioner;
 pub mod producer;
 
 pub use config::ClientConfig;
-pub use consumer::{ConsumerRecord, PartitionConsumer};
+pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceEvent};
 pub use error::{Error, Result};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

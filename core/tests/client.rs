@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{ClientConfig, Error, PartitionConsumer, Producer, ProducerRecord};
+use ferrokafka::{ClientConfig, Consumer, Error, PartitionConsumer, Producer, ProducerRecord, RebalanceEvent};
 use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
 
 #[global_allocator]
@@ -119,4 +119,159 @@ async fn bad_input_is_a_typed_error() {
     let producer = Producer::new(config(&bs, &[("socket.connection.setup.timeout.ms", "2000")])).unwrap();
     let err = producer.send(ProducerRecord::new("gone").value("x")).await.unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err}");
+}
+
+/// Runs a group consumer on its own task until told to stop, reporting what it reads and
+/// its rebalance events.
+fn spawn_member(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    strategy: &str,
+    name: &'static str,
+    tx: tokio::sync::mpsc::UnboundedSender<(&'static str, Event)>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let cfg = config(bootstrap, &[
+        ("group.id", group),
+        ("partition.assignment.strategy", strategy),
+        ("auto.offset.reset", "earliest"),
+        ("enable.auto.commit", "false"),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "200"),
+    ]);
+    let topic = topic.to_owned();
+    tokio::spawn(async move {
+        let mut consumer = Consumer::new(cfg).unwrap();
+        let events = tx.clone();
+        consumer.on_rebalance(move |e| {
+            let _ = events.send((name, Event::Rebalance(e.clone())));
+        });
+        consumer.subscribe(&[&topic]).unwrap();
+        while !*stop.borrow() {
+            tokio::select! {
+                r = consumer.poll(Duration::from_millis(200)) => {
+                    if let Some(r) = r.unwrap() {
+                        let _ = tx.send((name, Event::Record(r.partition, String::from_utf8(r.value.unwrap().to_vec()).unwrap())));
+                        consumer.commit().await.unwrap();
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+        }
+        consumer.close().await.unwrap();
+    })
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(&'static str, Event)>) -> (&'static str, Event) {
+    tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("group events keep coming").unwrap()
+}
+
+#[derive(Debug, Clone)]
+enum Event {
+    Record(i32, String),
+    Rebalance(RebalanceEvent),
+}
+
+async fn group_shares_partitions_and_hands_over_on_close(strategy: &str) {
+    let (broker, _dir) = broker(4).await;
+    let bs = broker.bootstrap();
+    let topic = format!("grp-{strategy}");
+    let producer = Producer::new(config(&bs, &[])).unwrap();
+    // Create the topic before anyone subscribes.
+    producer.send_and_wait(ProducerRecord::new(&topic).partition(0).value("warm-up")).await.unwrap();
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_a, stop_rx_a) = tokio::sync::watch::channel(false);
+    let (stop_b, stop_rx_b) = tokio::sync::watch::channel(false);
+    let a = spawn_member(&bs, "g", &topic, strategy, "a", tx.clone(), stop_rx_a);
+    let b = spawn_member(&bs, "g", &topic, strategy, "b", tx.clone(), stop_rx_b);
+
+    let mut owned: std::collections::HashMap<&str, std::collections::BTreeSet<(String, i32)>> = Default::default();
+    let mut values: Vec<(&str, String)> = Vec::new();
+    // Until both hold two partitions each, disjointly.
+    loop {
+        let (who, e) = next(&mut rx).await;
+        match e {
+            Event::Rebalance(RebalanceEvent::Assigned(tps)) => owned.entry(who).or_default().extend(tps),
+            Event::Rebalance(RebalanceEvent::Revoked(tps) | RebalanceEvent::Lost(tps)) => {
+                for tp in tps {
+                    owned.entry(who).or_default().remove(&tp);
+                }
+            }
+            Event::Record(_, v) => values.push((who, v)),
+        }
+        let (oa, ob) = (owned.get("a").cloned().unwrap_or_default(), owned.get("b").cloned().unwrap_or_default());
+        if oa.len() == 2 && ob.len() == 2 && oa.is_disjoint(&ob) {
+            break;
+        }
+    }
+    for i in 0..200 {
+        producer.send(ProducerRecord::new(&topic).partition(i % 4).value(format!("v{i}"))).await.unwrap();
+    }
+    producer.flush().await.unwrap();
+    while values.iter().filter(|(_, v)| v.starts_with('v')).count() < 200 {
+        let (who, e) = next(&mut rx).await;
+        if let Event::Record(p, v) = e {
+            assert!(owned[who].contains(&(topic.clone(), p)), "{who} read partition {p} it does not hold");
+            values.push((who, v));
+        }
+    }
+    let read: std::collections::BTreeSet<&str> = values.iter().map(|(_, v)| v.as_str()).filter(|v| v.starts_with('v')).collect();
+    assert_eq!(read.len(), 200, "every record once");
+    assert!(values.iter().any(|(w, _)| *w == "a") && values.iter().any(|(w, _)| *w == "b"));
+
+    // b leaves cleanly: a takes all four partitions without waiting for a session timeout.
+    stop_b.send(true).unwrap();
+    b.await.unwrap();
+    loop {
+        let (who, e) = next(&mut rx).await;
+        if let (who @ "a", Event::Rebalance(RebalanceEvent::Assigned(tps))) = (who, &e) {
+            owned.entry(who).or_default().extend(tps.iter().cloned());
+        }
+        if let ("a", Event::Rebalance(RebalanceEvent::Revoked(tps))) = (who, &e) {
+            for tp in tps {
+                owned.entry("a").or_default().remove(tp);
+            }
+        }
+        if owned["a"].len() == 4 {
+            break;
+        }
+    }
+    producer.send_and_wait(ProducerRecord::new(&topic).partition(3).value("after")).await.unwrap();
+    loop {
+        let (who, e) = next(&mut rx).await;
+        if let Event::Record(3, v) = e {
+            assert_eq!((who, v.as_str()), ("a", "after"), "only the new record: the rest was committed");
+            break;
+        }
+    }
+    stop_a.send(true).unwrap();
+    a.await.unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn eager_group_shares_partitions_and_hands_over_on_close() {
+    group_shares_partitions_and_hands_over_on_close("range").await;
+}
+
+#[tokio::test]
+async fn cooperative_group_shares_partitions_and_hands_over_on_close() {
+    group_shares_partitions_and_hands_over_on_close("cooperative-sticky").await;
+}
+
+#[tokio::test]
+async fn committed_offsets_and_metadata_round_trip() {
+    let (broker, _dir) = broker(2).await;
+    let bs = broker.bootstrap();
+    let producer = Producer::new(config(&bs, &[])).unwrap();
+    producer.send_and_wait(ProducerRecord::new("c").partition(1).value("x")).await.unwrap();
+    let consumer = Consumer::new(config(&bs, &[("group.id", "manual")])).unwrap();
+    consumer.commit_offsets(&[("c".into(), 1, 1, Some("note".into()))]).await.unwrap();
+    let got = consumer.committed(&[("c".into(), 0), ("c".into(), 1)]).await.unwrap();
+    assert_eq!(got, vec![(("c".into(), 0), None), (("c".into(), 1), Some((1, "note".into())))]);
+    let bad = Consumer::new(config(&bs, &[("group.id", "x"), ("partition.assignment.strategy", "range,cooperative-sticky")]));
+    assert!(matches!(bad, Err(Error::Config { .. })), "eager and cooperative assignors do not mix");
+    broker.shutdown().await.unwrap();
 }

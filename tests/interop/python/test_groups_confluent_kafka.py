@@ -15,6 +15,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 MEMBER = os.path.join(os.path.dirname(__file__), "group_member.py")
+# The same member written with ferrokafka (examples/rust/group_member.rs).
+FERROKAFKA_MEMBER = os.environ.get("FERROKAFKA_GROUP_MEMBER_BIN", "target/debug/examples/group_member")
 PARTITIONS = 6
 
 
@@ -52,9 +54,10 @@ class Timeline:
 
 
 class Member:
-    def __init__(self, timeline, bootstrap, group, topic, name, assignor, instance_id=None):
+    def __init__(self, timeline, bootstrap, group, topic, name, assignor, instance_id=None, kind="librdkafka"):
         self.name = name
-        args = [sys.executable, MEMBER, bootstrap, group, topic, name, assignor]
+        program = [sys.executable, MEMBER] if kind == "librdkafka" else [FERROKAFKA_MEMBER]
+        args = [*program, bootstrap, group, topic, name, assignor]
         if instance_id:
             args.append(instance_id)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
@@ -135,12 +138,17 @@ def check_one_owner_at_a_time(events, dead):
 
 
 @pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
-def test_three_members_share_partitions_and_survive_a_killed_member(bootstrap, assignor):
+@pytest.mark.parametrize("kinds", [
+    ("librdkafka", "librdkafka", "librdkafka"),
+    # Mixed: two ferrokafka members and a librdkafka one; a ferrokafka member is killed.
+    ("ferrokafka", "librdkafka", "ferrokafka"),
+], ids=["librdkafka", "mixed"])
+def test_three_members_share_partitions_and_survive_a_killed_member(bootstrap, assignor, kinds):
     topic, group = unique(f"grp-{assignor}"), unique("g")
     create_topic(bootstrap, topic, PARTITIONS)
     timeline = Timeline()
     names = ["m0", "m1", "m2"]
-    members = {n: Member(timeline, bootstrap, group, topic, n, assignor) for n in names}
+    members = {n: Member(timeline, bootstrap, group, topic, n, assignor, kind=k) for n, k in zip(names, kinds)}
     try:
         timeline.wait_for("three members to share the partitions", settled(names))
         first = produce(bootstrap, topic, "a", 600)

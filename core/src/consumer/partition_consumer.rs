@@ -1,7 +1,7 @@
-//! A consumer of explicitly assigned partitions: positions, seeks, and a fetch loop that
-//! long-polls each leader. Group membership (subscribe, commits) builds on this (issue 6).
+//! A consumer of explicitly assigned partitions: positions, seeks, pause/resume, and a fetch
+//! loop that long-polls each leader. [`super::Consumer`] adds group membership on top.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,33 +18,16 @@ use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 
-/// Where to start reading a partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offset {
-    Beginning,
-    End,
-    At(i64),
-}
-
-/// A record read from Kafka.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerRecord {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub timestamp: i64,
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
-    pub headers: Vec<(String, Option<Bytes>)>,
-}
-
-type Tp = (String, i32);
+use super::{ConsumerRecord, Offset, Tp};
 
 /// Reads assigned partitions. Not `Clone`: one owner drives its positions.
 #[derive(Debug)]
 pub struct PartitionConsumer {
     cluster: Arc<Cluster>,
     positions: BTreeMap<Tp, i64>,
+    paused: BTreeSet<Tp>,
+    /// Last high watermark seen per partition, for lag.
+    high_watermarks: HashMap<Tp, i64>,
     buffer: VecDeque<ConsumerRecord>,
     reset: Offset,
     reset_is_error: bool,
@@ -64,6 +47,8 @@ impl PartitionConsumer {
         Ok(PartitionConsumer {
             cluster,
             positions: BTreeMap::new(),
+            paused: BTreeSet::new(),
+            high_watermarks: HashMap::new(),
             buffer: VecDeque::new(),
             reset,
             reset_is_error: config.get("auto.offset.reset") == Some("error"),
@@ -84,6 +69,52 @@ impl PartitionConsumer {
             self.positions.insert((topic, partition), at);
         }
         Ok(())
+    }
+
+    /// Adds partitions to the assignment, each starting where given.
+    pub(crate) async fn add(&mut self, partitions: impl IntoIterator<Item = (Tp, Offset)>) -> Result<()> {
+        for ((topic, partition), offset) in partitions {
+            let at = self.resolve(&topic, partition, offset).await?;
+            self.positions.insert((topic, partition), at);
+        }
+        Ok(())
+    }
+
+    /// Drops partitions from the assignment, with anything buffered for them.
+    pub(crate) fn remove(&mut self, partitions: &[Tp]) {
+        for tp in partitions {
+            self.positions.remove(tp);
+            self.paused.remove(tp);
+        }
+        self.buffer.retain(|r| !partitions.iter().any(|(t, p)| *t == r.topic && *p == r.partition));
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<(String, i32)> {
+        self.positions.keys().cloned().collect()
+    }
+
+    /// Stops fetching these partitions (positions are kept) until [`resume`](Self::resume).
+    pub fn pause(&mut self, partitions: &[(String, i32)]) {
+        for tp in partitions {
+            if self.positions.contains_key(tp) {
+                self.paused.insert(tp.clone());
+            }
+        }
+        self.buffer.retain(|r| !partitions.iter().any(|(t, p)| *t == r.topic && *p == r.partition));
+    }
+
+    pub fn resume(&mut self, partitions: &[(String, i32)]) {
+        for tp in partitions {
+            self.paused.remove(tp);
+        }
+    }
+
+    /// Records between this consumer's position and the partition's high watermark, as of
+    /// the last fetch of it.
+    pub fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
+        let tp = (topic.to_owned(), partition);
+        Some((self.high_watermarks.get(&tp)? - self.position(topic, partition)?).max(0))
     }
 
     /// Moves a partition's position; records buffered for it are dropped.
@@ -144,7 +175,7 @@ impl PartitionConsumer {
                 return Ok(Some(r));
             }
             let now = tokio::time::Instant::now();
-            if now >= deadline || self.positions.is_empty() {
+            if now >= deadline || self.positions.len() == self.paused.len() {
                 return Ok(None);
             }
             let wait = (deadline - now).as_millis().min(self.max_wait_ms as u128) as i32;
@@ -155,7 +186,7 @@ impl PartitionConsumer {
     /// One fetch round: a request to every leader of an assigned partition, concurrently.
     async fn fetch_once(&mut self, max_wait_ms: i32) -> Result<()> {
         let mut by_leader: HashMap<i32, (Arc<crate::connection::BrokerConnection>, Vec<(Tp, i64)>)> = HashMap::new();
-        for ((topic, partition), &pos) in &self.positions {
+        for ((topic, partition), &pos) in self.positions.iter().filter(|(tp, _)| !self.paused.contains(*tp)) {
             let (leader, conn) = self.cluster.leader(topic, *partition).await?;
             by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push(((topic.clone(), *partition), pos));
         }
@@ -203,6 +234,9 @@ impl PartitionConsumer {
                 for p in t.partitions {
                     let tp = (topic.clone(), p.partition_index);
                     let Some(&pos) = self.positions.get(&tp) else { continue };
+                    if p.high_watermark >= 0 {
+                        self.high_watermarks.insert(tp.clone(), p.high_watermark);
+                    }
                     match ResponseError::try_from_code(p.error_code) {
                         None => {}
                         Some(ResponseError::OffsetOutOfRange) if !self.reset_is_error => {

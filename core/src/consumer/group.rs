@@ -1,0 +1,533 @@
+//! Membership of a classic consumer group: finding the coordinator, JoinGroup/SyncGroup (the
+//! leader runs the assignor), a background heartbeat, offset commits and fetches, LeaveGroup.
+//!
+//! The consumer's poll path drives joins (so rebalance callbacks run on the caller's task);
+//! the heartbeat task only keeps the session alive and raises flags the poll path acts on.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use tokio::task::JoinHandle;
+
+use super::assignor::{self, Assignor, RebalanceProtocol, Subscription, Tp};
+use crate::cluster::Cluster;
+use crate::connection::BrokerConnection;
+use crate::error::{Error, Result};
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_owned())
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GroupSettings {
+    pub(crate) group_id: String,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) session_timeout_ms: i32,
+    /// `max.poll.interval.ms`, which is also the rebalance timeout, as in the Java client.
+    pub(crate) max_poll_interval_ms: i32,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) assignors: Vec<Assignor>,
+    pub(crate) retry_backoff: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Membership {
+    member_id: String,
+    generation: i32,
+    /// Between a completed SyncGroup and the next rebalance.
+    stable: bool,
+    coordinator: Option<Arc<BrokerConnection>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    settings: GroupSettings,
+    cluster: Arc<Cluster>,
+    membership: Mutex<Membership>,
+    /// The coordinator asked for a rejoin (REBALANCE_IN_PROGRESS).
+    rejoin: AtomicBool,
+    /// The membership is gone (session expired, fenced generation, poll interval exceeded):
+    /// what was assigned is lost, not revoked.
+    lost: AtomicBool,
+    fatal: Mutex<Option<Error>>,
+    last_poll: Mutex<Instant>,
+    closed: AtomicBool,
+}
+
+/// A consumer's membership in one group. Cheap to clone (commits can run on other tasks).
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    shared: Arc<Shared>,
+    heartbeat: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+/// What a completed join handed this member.
+#[derive(Debug)]
+pub(crate) struct Joined {
+    pub(crate) assigned: Vec<Tp>,
+    pub(crate) protocol: RebalanceProtocol,
+}
+
+fn is_coordinator_error(e: E) -> bool {
+    matches!(e, E::CoordinatorNotAvailable | E::NotCoordinator | E::CoordinatorLoadInProgress)
+}
+
+impl Group {
+    pub(crate) fn new(cluster: Arc<Cluster>, settings: GroupSettings) -> Group {
+        Group {
+            shared: Arc::new(Shared {
+                settings,
+                cluster,
+                membership: Mutex::new(Membership { generation: -1, ..Default::default() }),
+                rejoin: AtomicBool::new(false),
+                lost: AtomicBool::new(false),
+                fatal: Mutex::new(None),
+                last_poll: Mutex::new(Instant::now()),
+                closed: AtomicBool::new(false),
+            }),
+            heartbeat: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn membership(&self) -> std::sync::MutexGuard<'_, Membership> {
+        self.shared.membership.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn group_id(&self) -> &str {
+        &self.shared.settings.group_id
+    }
+
+    pub(crate) fn generation(&self) -> i32 {
+        self.membership().generation
+    }
+
+    pub(crate) fn member_id(&self) -> String {
+        self.membership().member_id.clone()
+    }
+
+    pub(crate) fn note_poll(&self) {
+        *self.shared.last_poll.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    pub(crate) fn take_fatal(&self) -> Option<Error> {
+        self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn rejoin_requested(&self) -> bool {
+        self.shared.rejoin.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn take_lost(&self) -> bool {
+        self.shared.lost.swap(false, Ordering::AcqRel)
+    }
+
+    /// The coordinator connection, found and connected when needed.
+    async fn coordinator(&self) -> Result<Arc<BrokerConnection>> {
+        if let Some(c) = self.membership().coordinator.clone().filter(|c| !c.is_closed()) {
+            return Ok(c);
+        }
+        let sh = &self.shared;
+        let conn = sh.cluster.any_connection().await?;
+        let version = conn.version_of::<FindCoordinatorRequest>()?;
+        let req = if version >= 4 {
+            FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s(&sh.settings.group_id)])
+        } else {
+            FindCoordinatorRequest::default().with_key_type(0).with_key(s(&sh.settings.group_id))
+        };
+        let resp = conn.send(&req).await?;
+        let (code, host, port) = match resp.coordinators.first() {
+            Some(c) if version >= 4 => (c.error_code, c.host.to_string(), c.port),
+            _ => (resp.error_code, resp.host.to_string(), resp.port),
+        };
+        if code != 0 {
+            return Err(Error::code(code, None, format!("FindCoordinator for group {}", sh.settings.group_id)));
+        }
+        let coordinator = sh.cluster.dedicated_connection(&format!("{host}:{port}")).await?;
+        self.membership().coordinator = Some(Arc::clone(&coordinator));
+        Ok(coordinator)
+    }
+
+    fn forget_coordinator(&self) {
+        self.membership().coordinator = None;
+    }
+
+    fn reset_member(&self) {
+        let mut m = self.membership();
+        m.member_id.clear();
+        m.generation = -1;
+        m.stable = false;
+    }
+
+    /// Joins (or rejoins) the group subscribed to `topics`, owning `owned`, and returns the
+    /// assignment of the new generation. Retries what Kafka says to retry.
+    pub(crate) async fn join(&self, topics: &[String], owned: &[Tp]) -> Result<Joined> {
+        let sh = &self.shared;
+        let st = &sh.settings;
+        self.shared.rejoin.store(false, Ordering::Release);
+        self.membership().stable = false;
+        let deadline = Instant::now() + Duration::from_millis(st.max_poll_interval_ms as u64) * 2;
+        loop {
+            if let Some(e) = self.take_fatal() {
+                return Err(e);
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout { what: format!("joining group {}", st.group_id), ms: st.max_poll_interval_ms as u64 * 2 });
+            }
+            match self.join_once(topics, owned).await {
+                Ok(Some(joined)) => {
+                    self.membership().stable = true;
+                    self.ensure_heartbeat();
+                    return Ok(joined);
+                }
+                Ok(None) => continue, // asked to rejoin at once
+                Err(e) => {
+                    match e.kafka_code() {
+                        Some(c) if is_coordinator_error(c) => self.forget_coordinator(),
+                        Some(E::UnknownMemberId | E::IllegalGeneration) => self.reset_member(),
+                        Some(E::FencedInstanceId) => return Err(e),
+                        Some(E::RebalanceInProgress) => continue,
+                        Some(c) if !c.is_retriable() => return Err(e),
+                        _ if !e.is_retriable() => return Err(e),
+                        _ => self.forget_coordinator(),
+                    }
+                    tracing::debug!(group = %st.group_id, error = %e, "join failed; retrying");
+                    tokio::time::sleep(st.retry_backoff).await;
+                }
+            }
+        }
+    }
+
+    async fn join_once(&self, topics: &[String], owned: &[Tp]) -> Result<Option<Joined>> {
+        let st = &self.shared.settings;
+        let coordinator = self.coordinator().await?;
+        let (member_id, generation) = {
+            let m = self.membership();
+            (m.member_id.clone(), m.generation)
+        };
+        let metadata = assignor::encode_subscription(topics, owned, generation);
+        let req = JoinGroupRequest::default()
+            .with_group_id(GroupId(s(&st.group_id)))
+            .with_session_timeout_ms(st.session_timeout_ms)
+            .with_rebalance_timeout_ms(st.max_poll_interval_ms)
+            .with_member_id(s(&member_id))
+            .with_group_instance_id(st.instance_id.as_deref().map(s))
+            .with_protocol_type(s("consumer"))
+            .with_reason(None)
+            .with_protocols(
+                st.assignors
+                    .iter()
+                    .map(|a| join_group_request::JoinGroupRequestProtocol::default().with_name(s(a.name())).with_metadata(metadata.clone()))
+                    .collect(),
+            );
+        let wait = Duration::from_millis(st.max_poll_interval_ms as u64) + Duration::from_secs(5);
+        let resp = coordinator.send_with_timeout(&req, wait).await.inspect_err(|_| self.forget_coordinator())?;
+        match E::try_from_code(resp.error_code) {
+            None => {}
+            Some(E::MemberIdRequired) => {
+                self.membership().member_id = resp.member_id.to_string();
+                return Ok(None);
+            }
+            Some(code) => return Err(Error::kafka(code, None, format!("JoinGroup {}", st.group_id))),
+        }
+        let member_id = resp.member_id.to_string();
+        let protocol_name = resp.protocol_name.as_ref().map(|p| p.to_string()).unwrap_or_default();
+        let assignor = Assignor::from_name(&protocol_name).ok_or_else(|| Error::Protocol {
+            broker: coordinator.addr().to_owned(),
+            reason: format!("the group chose protocol {protocol_name:?}, which this consumer did not offer"),
+        })?;
+        {
+            let mut m = self.membership();
+            m.member_id = member_id.clone();
+            m.generation = resp.generation_id;
+        }
+        let assignments = if resp.leader == resp.member_id && !resp.skip_assignment {
+            self.lead(assignor, &resp.members).await?
+        } else {
+            Vec::new()
+        };
+        let sync = SyncGroupRequest::default()
+            .with_group_id(GroupId(s(&st.group_id)))
+            .with_generation_id(resp.generation_id)
+            .with_member_id(s(&member_id))
+            .with_group_instance_id(st.instance_id.as_deref().map(s))
+            .with_protocol_type(Some(s("consumer")))
+            .with_protocol_name(Some(s(&protocol_name)))
+            .with_assignments(
+                assignments
+                    .into_iter()
+                    .map(|(m, a)| sync_group_request::SyncGroupRequestAssignment::default().with_member_id(s(&m)).with_assignment(a))
+                    .collect(),
+            );
+        let synced = coordinator.send_with_timeout(&sync, wait).await.inspect_err(|_| self.forget_coordinator())?;
+        if synced.error_code != 0 {
+            return Err(Error::code(synced.error_code, None, format!("SyncGroup {}", st.group_id)));
+        }
+        let assigned = assignor::decode_assignment(synced.assignment)?;
+        tracing::debug!(group = %st.group_id, generation = resp.generation_id, ?assigned, "joined");
+        Ok(Some(Joined { assigned, protocol: assignor.protocol() }))
+    }
+
+    /// As leader: decode every member's subscription, look up the partitions, assign.
+    async fn lead(
+        &self,
+        assignor: Assignor,
+        members: &[join_group_response::JoinGroupResponseMember],
+    ) -> Result<Vec<(String, bytes::Bytes)>> {
+        let mut subs = Vec::with_capacity(members.len());
+        for m in members {
+            let instance = m.group_instance_id.as_ref().map(|i| i.to_string());
+            subs.push(assignor::decode_subscription(&m.member_id, instance, m.metadata.clone())?);
+        }
+        let mut partitions = BTreeMap::new();
+        let topics: std::collections::BTreeSet<&String> = subs.iter().flat_map(|s| s.topics.iter()).collect();
+        for topic in topics {
+            match self.shared.cluster.topic(topic).await {
+                Ok(meta) => {
+                    partitions.insert(topic.clone(), meta.leaders.len() as i32);
+                }
+                // A subscribed topic that does not exist (yet) gets nobody.
+                Err(e) if e.kafka_code() == Some(E::UnknownTopicOrPartition) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut assignment = assignor.assign(&partitions, &subs);
+        if assignor.protocol() == RebalanceProtocol::Cooperative {
+            assignor::hold_back_transfers(&mut assignment, &subs);
+        }
+        tracing::debug!(group = %self.shared.settings.group_id, ?assignment, "leader assigned");
+        Ok(subs
+            .iter()
+            .map(|m: &Subscription| {
+                let tps = assignment.get(&m.member_id).cloned().unwrap_or_default();
+                (m.member_id.clone(), assignor::encode_assignment(&tps))
+            })
+            .collect())
+    }
+
+    fn ensure_heartbeat(&self) {
+        let mut slot = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_none_or(|h| h.is_finished()) {
+            *slot = Some(tokio::spawn(heartbeat_loop(Arc::clone(&self.shared))));
+        }
+    }
+
+    /// Commits `offsets` (topic, partition, next offset to read, metadata) for this member's
+    /// generation, or standalone when not in a generation.
+    pub(crate) async fn commit(&self, offsets: &[(Tp, i64, Option<String>)]) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let st = &self.shared.settings;
+        let (member_id, generation) = {
+            let m = self.membership();
+            (m.member_id.clone(), m.generation)
+        };
+        let mut by_topic: BTreeMap<&str, Vec<offset_commit_request::OffsetCommitRequestPartition>> = BTreeMap::new();
+        for ((topic, partition), offset, metadata) in offsets {
+            by_topic.entry(topic.as_str()).or_default().push(
+                offset_commit_request::OffsetCommitRequestPartition::default()
+                    .with_partition_index(*partition)
+                    .with_committed_offset(*offset)
+                    .with_committed_leader_epoch(-1)
+                    .with_committed_metadata(Some(s(metadata.as_deref().unwrap_or("")))),
+            );
+        }
+        let req = OffsetCommitRequest::default()
+            .with_group_id(GroupId(s(&st.group_id)))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(&member_id))
+            .with_group_instance_id(st.instance_id.as_deref().map(s))
+            .with_retention_time_ms(-1)
+            .with_topics(
+                by_topic
+                    .into_iter()
+                    .map(|(t, ps)| offset_commit_request::OffsetCommitRequestTopic::default().with_name(TopicName(s(t))).with_partitions(ps))
+                    .collect(),
+            );
+        let coordinator = self.coordinator().await?;
+        let resp = coordinator.send(&req).await.inspect_err(|_| self.forget_coordinator())?;
+        for t in &resp.topics {
+            for p in &t.partitions {
+                if p.error_code != 0 {
+                    let e = Error::code(p.error_code, None, format!("OffsetCommit {}-{} for group {}", t.name.0, p.partition_index, st.group_id));
+                    match e.kafka_code() {
+                        Some(c) if is_coordinator_error(c) => self.forget_coordinator(),
+                        Some(E::UnknownMemberId | E::IllegalGeneration | E::RebalanceInProgress) => {
+                            self.shared.rejoin.store(true, Ordering::Release)
+                        }
+                        _ => {}
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Committed offsets (and metadata) of `tps`; `None` where nothing is committed.
+    pub(crate) async fn committed(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
+        let st = &self.shared.settings;
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in tps {
+            by_topic.entry(t.as_str()).or_default().push(*p);
+        }
+        let coordinator = self.coordinator().await?;
+        let version = coordinator.version_of::<OffsetFetchRequest>()?;
+        let req = if version >= 8 {
+            OffsetFetchRequest::default().with_groups(vec![offset_fetch_request::OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(s(&st.group_id)))
+                .with_topics(Some(
+                    by_topic
+                        .iter()
+                        .map(|(t, ps)| offset_fetch_request::OffsetFetchRequestTopics::default().with_name(TopicName(s(t))).with_partition_indexes(ps.clone()))
+                        .collect(),
+                ))])
+        } else {
+            OffsetFetchRequest::default().with_group_id(GroupId(s(&st.group_id))).with_topics(Some(
+                by_topic
+                    .iter()
+                    .map(|(t, ps)| offset_fetch_request::OffsetFetchRequestTopic::default().with_name(TopicName(s(t))).with_partition_indexes(ps.clone()))
+                    .collect(),
+            ))
+        };
+        let resp = coordinator.send(&req).await.inspect_err(|_| self.forget_coordinator())?;
+        let mut out = BTreeMap::new();
+        let mut record = |topic: &str, p: i32, offset: i64, meta: Option<&StrBytes>, code: i16| -> Result<()> {
+            if code != 0 {
+                return Err(Error::code(code, None, format!("OffsetFetch {topic}-{p} for group {}", st.group_id)));
+            }
+            let value = (offset >= 0).then(|| (offset, meta.map(|m| m.to_string()).unwrap_or_default()));
+            out.insert((topic.to_owned(), p), value);
+            Ok(())
+        };
+        if version >= 8 {
+            for g in &resp.groups {
+                if g.error_code != 0 {
+                    return Err(Error::code(g.error_code, None, format!("OffsetFetch for group {}", st.group_id)));
+                }
+                for t in &g.topics {
+                    for p in &t.partitions {
+                        record(&t.name.0, p.partition_index, p.committed_offset, p.metadata.as_ref(), p.error_code)?;
+                    }
+                }
+            }
+        } else {
+            if resp.error_code != 0 {
+                return Err(Error::code(resp.error_code, None, format!("OffsetFetch for group {}", st.group_id)));
+            }
+            for t in &resp.topics {
+                for p in &t.partitions {
+                    record(&t.name.0, p.partition_index, p.committed_offset, p.metadata.as_ref(), p.error_code)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Leaves the group (static members do not: they keep their place for a restart).
+    pub(crate) async fn leave(&self) -> Result<()> {
+        self.shared.closed.store(true, Ordering::Release);
+        if let Some(h) = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            h.abort();
+        }
+        let st = &self.shared.settings;
+        let member_id = self.member_id();
+        if st.instance_id.is_some() || member_id.is_empty() {
+            return Ok(());
+        }
+        let coordinator = self.coordinator().await?;
+        let version = coordinator.version_of::<LeaveGroupRequest>()?;
+        let req = if version >= 3 {
+            LeaveGroupRequest::default().with_group_id(GroupId(s(&st.group_id))).with_members(vec![
+                leave_group_request::MemberIdentity::default().with_member_id(s(&member_id)).with_reason(Some(s("the consumer is closing"))),
+            ])
+        } else {
+            LeaveGroupRequest::default().with_group_id(GroupId(s(&st.group_id))).with_member_id(s(&member_id))
+        };
+        let resp = coordinator.send(&req).await?;
+        self.reset_member();
+        if resp.error_code != 0 {
+            return Err(Error::code(resp.error_code, None, format!("LeaveGroup {}", st.group_id)));
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the session alive while stable; turns the coordinator's answers into flags for the
+/// poll path, and leaves the group when the application stops polling (`max.poll.interval.ms`).
+async fn heartbeat_loop(sh: Arc<Shared>) {
+    let st = &sh.settings;
+    let group = Group { shared: Arc::clone(&sh), heartbeat: Arc::new(Mutex::new(None)) };
+    loop {
+        tokio::time::sleep(st.heartbeat_interval).await;
+        if sh.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let (stable, member_id, generation) = {
+            let m = sh.membership.lock().unwrap_or_else(|p| p.into_inner());
+            (m.stable, m.member_id.clone(), m.generation)
+        };
+        if !stable {
+            continue;
+        }
+        let idle = sh.last_poll.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+        if idle > Duration::from_millis(st.max_poll_interval_ms as u64) {
+            tracing::warn!(group = %st.group_id, ?idle, "max.poll.interval.ms exceeded: leaving the group");
+            if st.instance_id.is_none() {
+                let leaving = Group { shared: Arc::clone(&sh), heartbeat: Arc::new(Mutex::new(None)) };
+                let _ = leave_only(&leaving, &member_id).await;
+            }
+            group.reset_member();
+            sh.lost.store(true, Ordering::Release);
+            continue;
+        }
+        let req = HeartbeatRequest::default()
+            .with_group_id(GroupId(s(&st.group_id)))
+            .with_generation_id(generation)
+            .with_member_id(s(&member_id))
+            .with_group_instance_id(st.instance_id.as_deref().map(s));
+        let Ok(coordinator) = group.coordinator().await else { continue };
+        let code = match coordinator.send(&req).await {
+            Ok(r) => r.error_code,
+            Err(_) => {
+                group.forget_coordinator();
+                continue;
+            }
+        };
+        match E::try_from_code(code) {
+            None => {}
+            Some(E::RebalanceInProgress) => sh.rejoin.store(true, Ordering::Release),
+            Some(E::UnknownMemberId | E::IllegalGeneration) => {
+                group.reset_member();
+                sh.lost.store(true, Ordering::Release);
+                sh.rejoin.store(true, Ordering::Release);
+            }
+            Some(E::FencedInstanceId) => {
+                *sh.fatal.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Error::kafka(E::FencedInstanceId, None, format!("another consumer took group.instance.id in group {}", st.group_id)));
+                return;
+            }
+            Some(c) if is_coordinator_error(c) => group.forget_coordinator(),
+            Some(c) => tracing::warn!(group = %st.group_id, code = ?c, "heartbeat failed"),
+        }
+    }
+}
+
+async fn leave_only(group: &Group, member_id: &str) -> Result<()> {
+    let coordinator = group.coordinator().await?;
+    let st = &group.shared.settings;
+    let version = coordinator.version_of::<LeaveGroupRequest>()?;
+    let req = if version >= 3 {
+        LeaveGroupRequest::default()
+            .with_group_id(GroupId(s(&st.group_id)))
+            .with_members(vec![leave_group_request::MemberIdentity::default().with_member_id(s(member_id))])
+    } else {
+        LeaveGroupRequest::default().with_group_id(GroupId(s(&st.group_id))).with_member_id(s(member_id))
+    };
+    coordinator.send(&req).await.map(|_| ())
+}

@@ -1,0 +1,375 @@
+//! Consumers. [`Consumer`] subscribes through a consumer group (or takes a manual
+//! assignment), tracks positions and commits offsets; [`PartitionConsumer`] reads explicitly
+//! assigned partitions without a group.
+
+mod assignor;
+mod group;
+mod partition_consumer;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use partition_consumer::PartitionConsumer;
+
+use crate::cluster::Cluster;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use assignor::{Assignor, RebalanceProtocol};
+use group::{Group, GroupSettings};
+
+pub(crate) fn validate_assignors(list: &str) -> Result<()> {
+    Assignor::parse_list(list).map(|_| ())
+}
+
+/// A topic and partition.
+pub type Tp = (String, i32);
+
+/// Where to start reading a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offset {
+    Beginning,
+    End,
+    At(i64),
+}
+
+/// A record read from Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// A change of the partitions a group member holds, given to the rebalance listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebalanceEvent {
+    /// These partitions are now this member's; reading starts at their committed offsets.
+    Assigned(Vec<Tp>),
+    /// These partitions are being handed to another member. Called before they are released:
+    /// with auto commit on, their positions have just been committed.
+    Revoked(Vec<Tp>),
+    /// The membership was lost (session timeout, fenced generation, poll interval exceeded):
+    /// these partitions may already be another member's; committing them is no longer possible.
+    Lost(Vec<Tp>),
+}
+
+type Listener = Box<dyn FnMut(&RebalanceEvent) + Send>;
+
+/// A consumer: `subscribe` to topics through the group named by `group.id`, or `assign`
+/// partitions by hand. Positions advance as [`poll`](Consumer::poll) returns records;
+/// commits store them in the group.
+pub struct Consumer {
+    fetcher: PartitionConsumer,
+    group: Option<Group>,
+    subscription: Vec<String>,
+    /// Partitions held through the group.
+    owned: BTreeSet<Tp>,
+    join_needed: bool,
+    protocol: RebalanceProtocol,
+    auto_commit: Option<Duration>,
+    last_auto_commit: Instant,
+    reset: Offset,
+    listener: Option<Listener>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("group", &self.group.as_ref().map(|g| g.group_id().to_owned()))
+            .field("subscription", &self.subscription)
+            .field("owned", &self.owned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    pub fn new(config: ClientConfig) -> Result<Consumer> {
+        config.validate_consumer()?;
+        let fetcher = PartitionConsumer::new(config.clone())?;
+        let cluster = Cluster::new(&config)?;
+        let assignors = Assignor::parse_list(config.get("partition.assignment.strategy").unwrap_or("range,roundrobin"))?;
+        let protocol = assignors[0].protocol();
+        let group = config.get("group.id").map(|id| {
+            Group::new(
+                cluster,
+                GroupSettings {
+                    group_id: id.to_owned(),
+                    instance_id: config.get("group.instance.id").map(str::to_owned),
+                    session_timeout_ms: config.int("session.timeout.ms") as i32,
+                    max_poll_interval_ms: config.int("max.poll.interval.ms") as i32,
+                    heartbeat_interval: config.duration("heartbeat.interval.ms"),
+                    assignors,
+                    retry_backoff: config.duration("retry.backoff.ms"),
+                },
+            )
+        });
+        let auto_commit = (group.is_some() && config.flag("enable.auto.commit")).then(|| config.duration("auto.commit.interval.ms"));
+        let reset = match config.get("auto.offset.reset") {
+            Some("earliest" | "smallest") => Offset::Beginning,
+            _ => Offset::End,
+        };
+        Ok(Consumer {
+            fetcher,
+            group,
+            subscription: Vec::new(),
+            owned: BTreeSet::new(),
+            join_needed: false,
+            protocol,
+            auto_commit,
+            last_auto_commit: Instant::now(),
+            reset,
+            listener: None,
+        })
+    }
+
+    /// Called on every assignment change, from inside `poll`, on the caller's task.
+    pub fn on_rebalance(&mut self, listener: impl FnMut(&RebalanceEvent) + Send + 'static) {
+        self.listener = Some(Box::new(listener));
+    }
+
+    fn group(&self) -> Result<&Group> {
+        self.group.as_ref().ok_or_else(|| Error::Config {
+            key: "group.id".into(),
+            reason: "subscribing and committing need a consumer group".into(),
+        })
+    }
+
+    /// Joins the group (at the next `poll`) with these topics.
+    pub fn subscribe(&mut self, topics: &[&str]) -> Result<()> {
+        self.group()?;
+        if topics.is_empty() {
+            return Err(Error::Config { key: "subscription".into(), reason: "no topics given".into() });
+        }
+        self.subscription = topics.iter().map(|t| t.to_string()).collect();
+        self.join_needed = true;
+        Ok(())
+    }
+
+    /// Leaves the group and drops the assignment.
+    pub async fn unsubscribe(&mut self) -> Result<()> {
+        self.release_all(true).await;
+        self.subscription.clear();
+        self.join_needed = false;
+        if let Some(g) = &self.group {
+            g.leave().await?;
+        }
+        Ok(())
+    }
+
+    /// Reads these partitions without group membership (commits still go to `group.id`).
+    pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
+        self.subscription.clear();
+        self.join_needed = false;
+        self.fetcher.assign(partitions).await
+    }
+
+    /// The partitions currently read.
+    pub fn assignment(&self) -> Vec<Tp> {
+        self.fetcher.assignment()
+    }
+
+    /// The next record, waiting up to `timeout`. Group work (joining, rebalance callbacks,
+    /// auto commits) happens here, on the caller's task.
+    pub async fn poll(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(g) = &self.group {
+                g.note_poll();
+                if let Some(e) = g.take_fatal() {
+                    return Err(e);
+                }
+            }
+            self.maintain_group().await?;
+            self.maybe_auto_commit().await;
+            let now = tokio::time::Instant::now();
+            // Short slices, so a rebalance is noticed within one fetch wait.
+            let slice = (deadline.saturating_duration_since(now)).min(Duration::from_millis(500));
+            if let Some(r) = self.fetcher.poll(slice).await? {
+                return Ok(Some(r));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            if self.fetcher.assignment().is_empty() && !self.join_needed {
+                // Nothing to read yet (e.g. no partitions assigned): wait for the group a bit.
+                tokio::time::sleep(slice.min(Duration::from_millis(100))).await;
+            }
+        }
+    }
+
+    /// Joins or rejoins when the group asks, calling the listener around the change.
+    async fn maintain_group(&mut self) -> Result<()> {
+        let Some(group) = self.group.clone() else { return Ok(()) };
+        if self.subscription.is_empty() {
+            return Ok(());
+        }
+        if group.take_lost() && !self.owned.is_empty() {
+            let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
+            self.fetcher.remove(&lost);
+            self.notify(RebalanceEvent::Lost(lost));
+            self.join_needed = true;
+        }
+        if !(self.join_needed || group.rejoin_requested()) {
+            return Ok(());
+        }
+        if self.protocol == RebalanceProtocol::Eager {
+            self.release_all(true).await;
+        }
+        let owned: Vec<Tp> = self.owned.iter().cloned().collect();
+        let joined = group.join(&self.subscription, &owned).await?;
+        self.join_needed = false;
+        self.protocol = joined.protocol;
+        let assigned: BTreeSet<Tp> = joined.assigned.into_iter().collect();
+        let revoked: Vec<Tp> = self.owned.difference(&assigned).cloned().collect();
+        let added: Vec<Tp> = assigned.difference(&self.owned).cloned().collect();
+        if !revoked.is_empty() {
+            self.commit_before_release(&revoked).await;
+            self.notify(RebalanceEvent::Revoked(revoked.clone()));
+            self.fetcher.remove(&revoked);
+            for tp in &revoked {
+                self.owned.remove(tp);
+            }
+            // Cooperative: what was given up can now go to its new owner in another round.
+            self.join_needed = true;
+        }
+        if !added.is_empty() {
+            let committed = group.committed(&added).await?;
+            let starts = added.iter().map(|tp| {
+                let at = match committed.get(tp).cloned().flatten() {
+                    Some((offset, _)) => Offset::At(offset),
+                    None => self.reset,
+                };
+                (tp.clone(), at)
+            });
+            self.fetcher.add(starts.collect::<Vec<_>>()).await?;
+            self.owned.extend(added.iter().cloned());
+            self.notify(RebalanceEvent::Assigned(added));
+        }
+        Ok(())
+    }
+
+    /// Eager protocol: everything is given up before rejoining.
+    async fn release_all(&mut self, commit: bool) {
+        if self.owned.is_empty() {
+            return;
+        }
+        let all: Vec<Tp> = self.owned.iter().cloned().collect();
+        if commit {
+            self.commit_before_release(&all).await;
+        }
+        self.notify(RebalanceEvent::Revoked(all.clone()));
+        self.fetcher.remove(&all);
+        self.owned.clear();
+    }
+
+    async fn commit_before_release(&mut self, tps: &[Tp]) {
+        if self.auto_commit.is_none() {
+            return;
+        }
+        let offsets = self.positions_of(tps);
+        if let Some(g) = &self.group {
+            if let Err(e) = g.commit(&offsets).await {
+                tracing::warn!(error = %e, "commit before revoking partitions failed");
+            }
+        }
+    }
+
+    fn notify(&mut self, event: RebalanceEvent) {
+        tracing::debug!(?event, "rebalance");
+        if let Some(l) = self.listener.as_mut() {
+            l(&event);
+        }
+    }
+
+    fn positions_of(&self, tps: &[Tp]) -> Vec<(Tp, i64, Option<String>)> {
+        tps.iter().filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o, None))).collect()
+    }
+
+    async fn maybe_auto_commit(&mut self) {
+        let Some(every) = self.auto_commit else { return };
+        if self.last_auto_commit.elapsed() < every {
+            return;
+        }
+        self.last_auto_commit = Instant::now();
+        if let Err(e) = self.commit().await {
+            tracing::warn!(error = %e, "auto commit failed");
+        }
+    }
+
+    /// Commits the positions of every assigned partition (what `poll` has returned), and
+    /// waits for the group coordinator to store them.
+    pub async fn commit(&mut self) -> Result<()> {
+        let offsets = self.positions_of(&self.fetcher.assignment());
+        self.group()?.commit(&offsets).await
+    }
+
+    /// Commits explicit offsets: (topic, partition, next offset to read, metadata).
+    pub async fn commit_offsets(&self, offsets: &[(String, i32, i64, Option<String>)]) -> Result<()> {
+        let offsets: Vec<(Tp, i64, Option<String>)> = offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())).collect();
+        self.group()?.commit(&offsets).await
+    }
+
+    /// Commits the current positions on a task of its own; await the handle for the result.
+    pub fn commit_async(&self) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let offsets = self.positions_of(&self.fetcher.assignment());
+        let group = self.group()?.clone();
+        Ok(tokio::spawn(async move { group.commit(&offsets).await }))
+    }
+
+    /// Committed offsets (with metadata) of partitions; `None` where nothing is committed.
+    pub async fn committed(&self, partitions: &[Tp]) -> Result<Vec<(Tp, Option<(i64, String)>)>> {
+        let map = self.group()?.committed(partitions).await?;
+        Ok(partitions.iter().map(|tp| (tp.clone(), map.get(tp).cloned().flatten())).collect())
+    }
+
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.fetcher.position(topic, partition)
+    }
+
+    pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+        self.fetcher.seek(topic, partition, offset).await
+    }
+
+    pub fn pause(&mut self, partitions: &[Tp]) {
+        self.fetcher.pause(partitions)
+    }
+
+    pub fn resume(&mut self, partitions: &[Tp]) {
+        self.fetcher.resume(partitions)
+    }
+
+    /// Records not yet read of a partition, as of its last fetch.
+    pub fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.fetcher.lag(topic, partition)
+    }
+
+    pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        self.fetcher.watermarks(topic, partition).await
+    }
+
+    /// The member id and generation in the group, once joined.
+    pub fn group_membership(&self) -> Option<(String, i32)> {
+        self.group.as_ref().map(|g| (g.member_id(), g.generation())).filter(|(m, _)| !m.is_empty())
+    }
+
+    /// Commits (with auto commit on), gives the partitions back and leaves the group, so the
+    /// others take over at once rather than after the session timeout.
+    pub async fn close(mut self) -> Result<()> {
+        if self.auto_commit.is_some() && !self.owned.is_empty() {
+            if let Err(e) = self.commit().await {
+                tracing::warn!(error = %e, "final commit failed");
+            }
+        }
+        self.release_all(false).await;
+        if let Some(g) = &self.group {
+            g.leave().await?;
+        }
+        Ok(())
+    }
+}
