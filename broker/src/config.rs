@@ -226,6 +226,23 @@ fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>
     Ok(())
 }
 
+/// The topic-level settings [`apply_topic_config`] accepts.
+pub const TOPIC_CONFIG_KEYS: &[&str] = &[
+    "segment.bytes",
+    "segment.ms",
+    "retention.ms",
+    "retention.bytes",
+    "max.message.bytes",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "message.timestamp.type",
+    "cleanup.policy",
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "compression.type",
+];
+
 /// Applies one topic-level override (CreateTopics configs) onto the broker's defaults.
 pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result<()> {
     let bad = |what: &str| Error::InvalidConfig(format!("{key}={value:?}: {what}"));

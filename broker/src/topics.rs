@@ -89,7 +89,12 @@ pub struct Topic {
     pub name: String,
     pub id: Uuid,
     partitions: RwLock<Vec<Arc<Partition>>>,
-    /// Overrides given at creation, on top of the broker defaults.
+    settings: RwLock<TopicSettings>,
+}
+
+#[derive(Debug, Clone)]
+struct TopicSettings {
+    /// Per-topic overrides (at creation or altered since), on top of the broker defaults.
     overrides: BTreeMap<String, String>,
     log_config: LogConfig,
 }
@@ -108,12 +113,12 @@ impl Topic {
         self.partitions.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    pub fn log_config(&self) -> &LogConfig {
-        &self.log_config
+    pub fn log_config(&self) -> LogConfig {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).log_config.clone()
     }
 
-    pub fn overrides(&self) -> &BTreeMap<String, String> {
-        &self.overrides
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).overrides.clone()
     }
 }
 
@@ -171,8 +176,7 @@ impl TopicRegistry {
                     name: rec.name,
                     id: rec.id,
                     partitions: RwLock::new(partitions),
-                    overrides: rec.configs,
-                    log_config,
+                    settings: RwLock::new(TopicSettings { overrides: rec.configs, log_config }),
                 }),
             );
         }
@@ -234,8 +238,7 @@ impl TopicRegistry {
             name: name.to_owned(),
             id: Uuid::new_v4(),
             partitions: RwLock::new(Vec::new()),
-            overrides: configs,
-            log_config,
+            settings: RwLock::new(TopicSettings { overrides: configs, log_config }),
         });
         if validate_only {
             return Ok(topic);
@@ -248,7 +251,7 @@ impl TopicRegistry {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
             }
-            parts.push(self.open_partition(name, index, &topic.log_config, now)?);
+            parts.push(self.open_partition(name, index, &topic.log_config(), now)?);
         }
         *topic.partitions.write().unwrap_or_else(|p| p.into_inner()) = parts;
         self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), Arc::clone(&topic));
@@ -299,9 +302,44 @@ impl TopicRegistry {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
             }
-            new.push(self.open_partition(name, index, &topic.log_config, now)?);
+            new.push(self.open_partition(name, index, &topic.log_config(), now)?);
         }
         topic.partitions.write().unwrap_or_else(|p| p.into_inner()).extend(new);
+        self.persist()
+    }
+
+    /// Changes a topic's overrides: each `(key, Some(value))` sets, `(key, None)` goes back to
+    /// the broker default. With `replace`, the overrides become exactly `changes` (AlterConfigs).
+    /// Open logs take the new settings at once; they are persisted with the topic.
+    pub fn alter_configs(&self, name: &str, changes: &[(String, Option<String>)], replace: bool, validate_only: bool) -> Result<()> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.get(name).ok_or_else(|| Error::UnknownTopicOrPartition(name.to_owned()))?;
+        let mut overrides = if replace { BTreeMap::new() } else { topic.overrides() };
+        for (key, value) in changes {
+            match value {
+                Some(v) => {
+                    overrides.insert(key.clone(), v.clone());
+                }
+                None => {
+                    if !crate::config::TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
+                        return Err(Error::InvalidConfig(format!("unknown topic config {key:?}")));
+                    }
+                    overrides.remove(key);
+                }
+            }
+        }
+        let log_config = self.topic_log_config(&overrides)?;
+        if validate_only {
+            return Ok(());
+        }
+        *topic.settings.write().unwrap_or_else(|p| p.into_inner()) = TopicSettings { overrides, log_config: log_config.clone() };
+        for p in topic.partitions() {
+            p.with_log(|log| {
+                log.set_config(log_config.clone());
+                Ok(())
+            })?;
+        }
+        tracing::info!(topic = name, ?changes, "altered topic configs");
         self.persist()
     }
 
@@ -313,7 +351,7 @@ impl TopicRegistry {
                 name: t.name.clone(),
                 id: t.id,
                 partitions: t.partition_count() as i32,
-                configs: t.overrides.clone(),
+                configs: t.overrides(),
             })
             .collect();
         let json = serde_json::to_vec_pretty(&records).map_err(|e| Error::Config(e.to_string()))?;

@@ -10,14 +10,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 mod cluster;
 pub mod config;
 mod connection;
+mod coordinator;
 pub mod consumer;
 pub mod error;
 pub mod partitioner;
 pub mod producer;
 
+pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceEvent};
 pub use error::{Error, Result};

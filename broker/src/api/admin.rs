@@ -1,5 +1,6 @@
 //! Topic administration and cluster description: CreateTopics, DeleteTopics,
-//! CreatePartitions, DeleteRecords, DescribeConfigs, DescribeCluster.
+//! CreatePartitions, DeleteRecords, DescribeConfigs, AlterConfigs, IncrementalAlterConfigs,
+//! DescribeCluster.
 
 use std::collections::BTreeMap;
 
@@ -60,7 +61,7 @@ pub(super) fn create_topics(state: &BrokerState, req: CreateTopicsRequest, _vers
             let result = CreatableTopicResult::default().with_name(TopicName(t.name.0.clone()));
             match checked {
                 Ok(topic) => {
-                    let configs = describe_topic_config(topic.log_config())
+                    let configs = describe_topic_config(&topic.log_config())
                         .into_iter()
                         .map(|(k, v)| {
                             let source = if topic.overrides().contains_key(k) { SOURCE_TOPIC_CONFIG } else { SOURCE_DEFAULT };
@@ -214,7 +215,7 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
             match r.resource_type {
                 RESOURCE_TOPIC => match state.topics.get(&r.resource_name) {
                     Some(topic) => {
-                        let configs = describe_topic_config(topic.log_config())
+                        let configs = describe_topic_config(&topic.log_config())
                             .into_iter()
                             .filter(|(k, _)| wanted(k))
                             .map(|(k, v)| {
@@ -259,4 +260,72 @@ pub(super) fn describe_cluster(state: &BrokerState, _req: DescribeClusterRequest
                 .with_port(*port),
         ])
         .with_cluster_authorized_operations(OPERATIONS_OMITTED)
+}
+
+/// The result of altering one resource's configs.
+fn alter_result(resource_type: i8, name: &str, apply: impl FnOnce() -> crate::error::Result<()>) -> (i16, Option<String>) {
+    match resource_type {
+        RESOURCE_TOPIC => match apply() {
+            Ok(()) => (NONE, None),
+            Err(e) => (e.code(), Some(e.to_string())),
+        },
+        RESOURCE_BROKER => {
+            (ResponseError::InvalidRequest.code(), Some(format!("broker {name}: settings are static; set them in the config file")))
+        }
+        other => (ResponseError::InvalidRequest.code(), Some(format!("resource type {other} is not supported"))),
+    }
+}
+
+pub(super) fn incremental_alter_configs(state: &BrokerState, req: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+    use incremental_alter_configs_response::AlterConfigsResourceResponse;
+    const SET: i8 = 0;
+    const DELETE: i8 = 1;
+    let responses = req
+        .resources
+        .iter()
+        .map(|r| {
+            let name = r.resource_name.to_string();
+            let (code, message) = alter_result(r.resource_type, &name, || {
+                let mut changes = Vec::new();
+                for c in &r.configs {
+                    match c.config_operation {
+                        SET => changes.push((c.name.to_string(), Some(c.value.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
+                        DELETE => changes.push((c.name.to_string(), None)),
+                        // APPEND / SUBTRACT apply to list configs; none of ours is a list.
+                        op => return Err(Error::InvalidConfig(format!("{}: operation {op} applies to list configs only", c.name))),
+                    }
+                }
+                state.topics.alter_configs(&name, &changes, false, req.validate_only)
+            });
+            AlterConfigsResourceResponse::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+                .with_error_code(code)
+                .with_error_message(message.map(str_bytes))
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+pub(super) fn alter_configs(state: &BrokerState, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    use alter_configs_response::AlterConfigsResourceResponse;
+    let responses = req
+        .resources
+        .iter()
+        .map(|r| {
+            let name = r.resource_name.to_string();
+            let (code, message) = alter_result(r.resource_type, &name, || {
+                let changes: Vec<(String, Option<String>)> =
+                    r.configs.iter().map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))).collect();
+                // AlterConfigs replaces the whole set of overrides.
+                state.topics.alter_configs(&name, &changes, true, req.validate_only)
+            });
+            AlterConfigsResourceResponse::default()
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone())
+                .with_error_code(code)
+                .with_error_message(message.map(str_bytes))
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
 }

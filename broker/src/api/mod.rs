@@ -42,6 +42,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::FindCoordinator, 0, 6),
     (ApiKey::JoinGroup, 0, 9),
     (ApiKey::SyncGroup, 0, 5),
@@ -134,6 +136,10 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
         ApiKey::DeleteRecords => reply!(admin::delete_records(state, decode!(DeleteRecordsRequest))),
         ApiKey::DescribeConfigs => reply!(admin::describe_configs(state, decode!(DescribeConfigsRequest))),
         ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, decode!(DescribeClusterRequest))),
+        ApiKey::AlterConfigs => reply!(admin::alter_configs(state, decode!(AlterConfigsRequest))),
+        ApiKey::IncrementalAlterConfigs => {
+            reply!(admin::incremental_alter_configs(state, decode!(IncrementalAlterConfigsRequest)))
+        }
         ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, decode!(FindCoordinatorRequest), version)),
         ApiKey::JoinGroup => {
             let client_id = header.client_id.as_deref().unwrap_or("");

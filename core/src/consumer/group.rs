@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::assignor::{self, Assignor, RebalanceProtocol, Subscription, Tp};
 use crate::cluster::Cluster;
+use crate::coordinator;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 
@@ -73,9 +74,7 @@ pub(crate) struct Joined {
     pub(crate) protocol: RebalanceProtocol,
 }
 
-fn is_coordinator_error(e: E) -> bool {
-    matches!(e, E::CoordinatorNotAvailable | E::NotCoordinator | E::CoordinatorLoadInProgress)
-}
+use crate::coordinator::is_coordinator_error;
 
 impl Group {
     pub(crate) fn new(cluster: Arc<Cluster>, settings: GroupSettings) -> Group {
@@ -131,23 +130,7 @@ impl Group {
         if let Some(c) = self.membership().coordinator.clone().filter(|c| !c.is_closed()) {
             return Ok(c);
         }
-        let sh = &self.shared;
-        let conn = sh.cluster.any_connection().await?;
-        let version = conn.version_of::<FindCoordinatorRequest>()?;
-        let req = if version >= 4 {
-            FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s(&sh.settings.group_id)])
-        } else {
-            FindCoordinatorRequest::default().with_key_type(0).with_key(s(&sh.settings.group_id))
-        };
-        let resp = conn.send(&req).await?;
-        let (code, host, port) = match resp.coordinators.first() {
-            Some(c) if version >= 4 => (c.error_code, c.host.to_string(), c.port),
-            _ => (resp.error_code, resp.host.to_string(), resp.port),
-        };
-        if code != 0 {
-            return Err(Error::code(code, None, format!("FindCoordinator for group {}", sh.settings.group_id)));
-        }
-        let coordinator = sh.cluster.dedicated_connection(&format!("{host}:{port}")).await?;
+        let coordinator = coordinator::find(&self.shared.cluster, &self.shared.settings.group_id).await?;
         self.membership().coordinator = Some(Arc::clone(&coordinator));
         Ok(coordinator)
     }
@@ -323,110 +306,31 @@ impl Group {
             return Ok(());
         }
         let st = &self.shared.settings;
-        let (member_id, generation) = {
+        let member = {
             let m = self.membership();
-            (m.member_id.clone(), m.generation)
+            coordinator::Member { id: m.member_id.clone(), generation: m.generation, instance_id: st.instance_id.clone() }
         };
-        let mut by_topic: BTreeMap<&str, Vec<offset_commit_request::OffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((topic, partition), offset, metadata) in offsets {
-            by_topic.entry(topic.as_str()).or_default().push(
-                offset_commit_request::OffsetCommitRequestPartition::default()
-                    .with_partition_index(*partition)
-                    .with_committed_offset(*offset)
-                    .with_committed_leader_epoch(-1)
-                    .with_committed_metadata(Some(s(metadata.as_deref().unwrap_or("")))),
-            );
-        }
-        let req = OffsetCommitRequest::default()
-            .with_group_id(GroupId(s(&st.group_id)))
-            .with_generation_id_or_member_epoch(generation)
-            .with_member_id(s(&member_id))
-            .with_group_instance_id(st.instance_id.as_deref().map(s))
-            .with_retention_time_ms(-1)
-            .with_topics(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| offset_commit_request::OffsetCommitRequestTopic::default().with_name(TopicName(s(t))).with_partitions(ps))
-                    .collect(),
-            );
-        let coordinator = self.coordinator().await?;
-        let resp = coordinator.send(&req).await.inspect_err(|_| self.forget_coordinator())?;
-        for t in &resp.topics {
-            for p in &t.partitions {
-                if p.error_code != 0 {
-                    let e = Error::code(p.error_code, None, format!("OffsetCommit {}-{} for group {}", t.name.0, p.partition_index, st.group_id));
-                    match e.kafka_code() {
-                        Some(c) if is_coordinator_error(c) => self.forget_coordinator(),
-                        Some(E::UnknownMemberId | E::IllegalGeneration | E::RebalanceInProgress) => {
-                            self.shared.rejoin.store(true, Ordering::Release)
-                        }
-                        _ => {}
-                    }
-                    return Err(e);
+        let conn = self.coordinator().await?;
+        let result = coordinator::commit(&conn, &st.group_id, &member, offsets).await;
+        if let Err(e) = &result {
+            match e.kafka_code() {
+                Some(c) if is_coordinator_error(c) => self.forget_coordinator(),
+                Some(E::UnknownMemberId | E::IllegalGeneration | E::RebalanceInProgress) => {
+                    self.shared.rejoin.store(true, Ordering::Release)
                 }
+                None => self.forget_coordinator(),
+                _ => {}
             }
         }
-        Ok(())
+        result
     }
 
     /// Committed offsets (and metadata) of `tps`; `None` where nothing is committed.
     pub(crate) async fn committed(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
-        let st = &self.shared.settings;
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for (t, p) in tps {
-            by_topic.entry(t.as_str()).or_default().push(*p);
-        }
-        let coordinator = self.coordinator().await?;
-        let version = coordinator.version_of::<OffsetFetchRequest>()?;
-        let req = if version >= 8 {
-            OffsetFetchRequest::default().with_groups(vec![offset_fetch_request::OffsetFetchRequestGroup::default()
-                .with_group_id(GroupId(s(&st.group_id)))
-                .with_topics(Some(
-                    by_topic
-                        .iter()
-                        .map(|(t, ps)| offset_fetch_request::OffsetFetchRequestTopics::default().with_name(TopicName(s(t))).with_partition_indexes(ps.clone()))
-                        .collect(),
-                ))])
-        } else {
-            OffsetFetchRequest::default().with_group_id(GroupId(s(&st.group_id))).with_topics(Some(
-                by_topic
-                    .iter()
-                    .map(|(t, ps)| offset_fetch_request::OffsetFetchRequestTopic::default().with_name(TopicName(s(t))).with_partition_indexes(ps.clone()))
-                    .collect(),
-            ))
-        };
-        let resp = coordinator.send(&req).await.inspect_err(|_| self.forget_coordinator())?;
-        let mut out = BTreeMap::new();
-        let mut record = |topic: &str, p: i32, offset: i64, meta: Option<&StrBytes>, code: i16| -> Result<()> {
-            if code != 0 {
-                return Err(Error::code(code, None, format!("OffsetFetch {topic}-{p} for group {}", st.group_id)));
-            }
-            let value = (offset >= 0).then(|| (offset, meta.map(|m| m.to_string()).unwrap_or_default()));
-            out.insert((topic.to_owned(), p), value);
-            Ok(())
-        };
-        if version >= 8 {
-            for g in &resp.groups {
-                if g.error_code != 0 {
-                    return Err(Error::code(g.error_code, None, format!("OffsetFetch for group {}", st.group_id)));
-                }
-                for t in &g.topics {
-                    for p in &t.partitions {
-                        record(&t.name.0, p.partition_index, p.committed_offset, p.metadata.as_ref(), p.error_code)?;
-                    }
-                }
-            }
-        } else {
-            if resp.error_code != 0 {
-                return Err(Error::code(resp.error_code, None, format!("OffsetFetch for group {}", st.group_id)));
-            }
-            for t in &resp.topics {
-                for p in &t.partitions {
-                    record(&t.name.0, p.partition_index, p.committed_offset, p.metadata.as_ref(), p.error_code)?;
-                }
-            }
-        }
-        Ok(out)
+        let conn = self.coordinator().await?;
+        coordinator::fetch_offsets(&conn, &self.shared.settings.group_id, Some(tps))
+            .await
+            .inspect_err(|_| self.forget_coordinator())
     }
 
     /// Leaves the group (static members do not: they keep their place for a restart).

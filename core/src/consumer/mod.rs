@@ -16,6 +16,7 @@ pub use partition_consumer::PartitionConsumer;
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+pub(crate) use assignor::decode_assignment;
 use assignor::{Assignor, RebalanceProtocol};
 use group::{Group, GroupSettings};
 
