@@ -1,18 +1,30 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop broker
+.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
 	cargo run --release -p ferrokafka-examples --example demo
 
 # Install what the suites need (Python venv + peer clients, kafkajs), then run every suite.
-test: test-deps test-rust test-interop
+test: test-deps test-rust test-interop test-bindings
 
 test-deps:
 	scripts/install-test-deps.sh
 
 test-rust:
-	cargo test --workspace
+	cargo test
+
+# Each binding's script installs its own build tools into .cache, builds, and runs its tests.
+test-bindings: test-python test-node test-c
+
+test-python:
+	bindings-python/test.sh
+
+test-node:
+	bindings-node/test.sh
+
+test-c:
+	bindings-c/test.sh
 
 test-interop: broker
 	scripts/run-interop-tests.sh

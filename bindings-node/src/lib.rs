@@ -1,0 +1,1 @@
+//! Binding skeleton; being written.
