@@ -29,7 +29,7 @@ test-c:
 test-interop: broker
 	scripts/run-interop-tests.sh
 
-# What the interop suites run: the broker binary and the ferrokafka group member example.
+# What the interop suites run: the broker binary and the ferrokafka examples they drive.
 broker:
 	cargo build -p ferrokafka-broker
-	cargo build -p ferrokafka-examples --example group_member
+	cargo build -p ferrokafka-examples --example group_member --example partition_keys

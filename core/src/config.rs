@@ -51,6 +51,7 @@ keys![
     ("delivery.timeout.ms", Some("120000"), Kind::Int { min: 1, max: I32 }, "give up on a record after this long"),
     ("max.in.flight.requests.per.connection", Some("5"), Kind::Int { min: 1, max: 1_000_000 }, "pipelined requests per broker"),
     ("queue.buffering.max.messages", Some("100000"), Kind::Int { min: 1, max: I32 }, "records queued before send waits"),
+    ("max.block.ms", Some("60000"), Kind::Int { min: 0, max: I32 }, "how long send waits for queue space before QUEUE_FULL (0: fail at once)"),
     ("queue.buffering.max.kbytes", Some("1048576"), Kind::Int { min: 1, max: I32 }, "kilobytes queued before send waits"),
     ("message.max.bytes", Some("1000000"), Kind::Int { min: 1000, max: 1_000_000_000 }, "largest record accepted by send"),
     ("partitioner", Some("murmur2_random"), Kind::OneOf(&["murmur2_random", "murmur2", "consistent_random", "random", "round_robin"]), "how records pick a partition"),

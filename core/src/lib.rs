@@ -24,4 +24,4 @@ pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceEvent};
 pub use error::{Error, Result};
-pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerStats, RecordMetadata};

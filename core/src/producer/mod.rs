@@ -69,6 +69,27 @@ pub struct RecordMetadata {
     pub timestamp: i64,
 }
 
+/// Producer statistics ([`Producer::stats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProducerStats {
+    /// Records acknowledged (or sent, with acks=0).
+    pub records_sent: u64,
+    /// Record batch bytes sent, after compression.
+    pub bytes_sent: u64,
+    pub batches_sent: u64,
+    pub avg_records_per_batch: f64,
+    /// Batches sent again after a retriable error.
+    pub retries: u64,
+    /// Records whose delivery failed for good.
+    pub failed_records: u64,
+    /// Produce requests, and their round trips (send to response).
+    pub requests: u64,
+    pub avg_request_latency_us: u64,
+    pub max_request_latency_us: u64,
+    /// Records waiting in the queue or in flight now.
+    pub queued_records: u64,
+}
+
 /// Resolves when the record is acknowledged (or definitively failed).
 #[derive(Debug)]
 pub struct DeliveryFuture(oneshot::Receiver<Result<RecordMetadata>>);
@@ -99,10 +120,11 @@ impl Producer {
             Some(p) => p,
             None => {
                 let name = config.get("partitioner").unwrap_or("murmur2_random");
-                Box::new(BuiltinPartitioner::from_name(name).ok_or_else(|| Error::Config {
+                let builtin = BuiltinPartitioner::from_name(name).ok_or_else(|| Error::Config {
                     key: "partitioner".into(),
                     reason: format!("{name:?} is not implemented"),
-                })?)
+                })?;
+                Box::new(builtin.sticky_for(config.int("batch.size") as usize))
             }
         };
         let cluster = Cluster::new(&config)?;
@@ -110,10 +132,16 @@ impl Producer {
         Ok(Producer { inner })
     }
 
-    /// Queues a record and returns the future of its delivery. Waits (asynchronously) while
-    /// the queue is full.
+    /// Queues a record and returns the future of its delivery. While the queue is full it
+    /// waits (asynchronously) up to `max.block.ms`, then fails with [`Error::QueueFull`].
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        self.inner.enqueue(record).await.map(DeliveryFuture)
+        self.inner.enqueue(record, None).await.map(DeliveryFuture)
+    }
+
+    /// Like [`send`](Self::send), but fails at once with [`Error::QueueFull`] when the queue
+    /// is full (confluent-kafka's `produce` raising BufferError).
+    pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        self.inner.enqueue(record, Some(std::time::Duration::ZERO)).await.map(DeliveryFuture)
     }
 
     /// Sends and waits for the acknowledgement.
@@ -129,5 +157,25 @@ impl Producer {
     /// Records queued or in flight.
     pub fn in_flight(&self) -> usize {
         self.inner.queued()
+    }
+
+    /// Totals since the producer started.
+    pub fn stats(&self) -> ProducerStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.inner.stats;
+        let (batches, requests) = (c.batches.load(Relaxed), c.requests.load(Relaxed));
+        let records = c.records.load(Relaxed);
+        ProducerStats {
+            records_sent: records,
+            bytes_sent: c.bytes.load(Relaxed),
+            batches_sent: batches,
+            avg_records_per_batch: if batches == 0 { 0.0 } else { records as f64 / batches as f64 },
+            retries: c.retries.load(Relaxed),
+            failed_records: c.failed_records.load(Relaxed),
+            requests,
+            avg_request_latency_us: if requests == 0 { 0 } else { c.latency_us_total.load(Relaxed) / requests },
+            max_request_latency_us: c.latency_us_max.load(Relaxed),
+            queued_records: self.inner.queued() as u64,
+        }
     }
 }

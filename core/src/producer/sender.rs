@@ -3,6 +3,7 @@
 //! retriable failures within `delivery.timeout.ms`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,22 @@ pub(super) struct Shared {
     retries: u32,
     delivery_timeout: Duration,
     request_timeout_ms: i32,
+    /// `max.block.ms`: how long `send` waits for queue space.
+    max_block: Duration,
+    pub(super) stats: Counters,
+}
+
+/// Running totals behind [`super::ProducerStats`]; updated by the sender, read by anyone.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) records: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) batches: AtomicU64,
+    pub(super) retries: AtomicU64,
+    pub(super) failed_records: AtomicU64,
+    pub(super) requests: AtomicU64,
+    pub(super) latency_us_total: AtomicU64,
+    pub(super) latency_us_max: AtomicU64,
 }
 
 fn now_ms() -> i64 {
@@ -77,6 +94,8 @@ impl Shared {
             retries: config.int("retries") as u32,
             delivery_timeout: config.duration("delivery.timeout.ms"),
             request_timeout_ms: config.int("request.timeout.ms") as i32,
+            max_block: config.duration("max.block.ms"),
+            stats: Counters::default(),
         });
         // The task holds a weak handle: dropping every Producer ends it.
         let weak = Arc::downgrade(&shared);
@@ -97,7 +116,9 @@ impl Shared {
         self.lock().queued_records
     }
 
-    pub(super) async fn enqueue(&self, rec: ProducerRecord) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
+    /// Queues a record, waiting at most `block` for queue space (`None`: `max.block.ms`).
+    pub(super) async fn enqueue(&self, rec: ProducerRecord, block: Option<Duration>) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
+        let deadline = tokio::time::Instant::now() + block.unwrap_or(self.max_block);
         let size = rec.approx_size();
         if size > self.message_max_bytes {
             return Err(Error::MessageTooLarge { size, max: self.message_max_bytes });
@@ -107,7 +128,7 @@ impl Shared {
         let partition = match rec.partition {
             Some(p) if p >= 0 && (p as usize) < count => p,
             Some(p) => return Err(Error::UnknownTopicOrPartition(format!("{}-{p}", rec.topic))),
-            None => self.partitioner.partition(&rec.topic, rec.key.as_deref(), count) as i32,
+            None => self.partitioner.partition_record(&rec.topic, rec.key.as_deref(), size, count) as i32,
         };
         let record = Record {
             transactional: false,
@@ -143,7 +164,16 @@ impl Shared {
                     break;
                 }
             }
-            waiting.await;
+            if tokio::time::timeout_at(deadline, waiting).await.is_err() {
+                let acc = self.lock();
+                return Err(Error::QueueFull(format!(
+                    "{} records / {} bytes queued (queue.buffering.max.messages={}, queue.buffering.max.kbytes={})",
+                    acc.queued_records,
+                    acc.queued_bytes,
+                    self.max_queued_records,
+                    self.max_queued_bytes / 1024
+                )));
+            }
         }
         Ok(rx)
     }
@@ -266,11 +296,18 @@ impl Shared {
 
     async fn send_batch(self: Arc<Self>, mut batch: Batch) {
         batch.attempts += 1;
+        let started = Instant::now();
         let result = self.attempt(&mut batch).await;
+        let us = started.elapsed().as_micros() as u64;
+        let st = &self.stats;
+        st.requests.fetch_add(1, Ordering::Relaxed);
+        st.latency_us_total.fetch_add(us, Ordering::Relaxed);
+        st.latency_us_max.fetch_max(us, Ordering::Relaxed);
         let (topic, partition) = batch.tp.clone();
         match result {
             Err(e) if e.is_retriable() && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
                 tracing::debug!(%topic, partition, attempt = batch.attempts, error = %e, "retrying batch");
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 if matches!(e.kafka_code(), Some(ResponseError::NotLeaderOrFollower | ResponseError::UnknownTopicOrPartition | ResponseError::LeaderNotAvailable))
                     || matches!(e, Error::Connection { .. })
                 {
@@ -284,6 +321,9 @@ impl Shared {
                 let n = batch.records.len();
                 match result {
                     Ok((base, log_append_time)) => {
+                        self.stats.records.fetch_add(n as u64, Ordering::Relaxed);
+                        self.stats.bytes.fetch_add(batch.encoded.as_ref().map_or(0, |b| b.len()) as u64, Ordering::Relaxed);
+                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
                         for (i, (tx, r)) in batch.waiters.drain(..).zip(&batch.records).enumerate() {
                             let timestamp = if log_append_time >= 0 { log_append_time } else { r.timestamp };
                             let offset = if base >= 0 { base + i as i64 } else { -1 };
@@ -291,6 +331,7 @@ impl Shared {
                         }
                     }
                     Err(e) => {
+                        self.stats.failed_records.fetch_add(n as u64, Ordering::Relaxed);
                         for tx in batch.waiters.drain(..) {
                             let _ = tx.send(Err(e.clone()));
                         }
