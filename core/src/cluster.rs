@@ -141,6 +141,18 @@ impl Cluster {
         Ok(())
     }
 
+    /// Every topic the cluster has (internal ones excluded) with its partition count, fresh.
+    pub(crate) async fn all_topics(&self) -> Result<std::collections::BTreeMap<String, usize>> {
+        let conn = self.any_connection().await?;
+        let resp = conn.send(&MetadataRequest::default().with_topics(None).with_allow_auto_topic_creation(false)).await?;
+        Ok(resp
+            .topics
+            .iter()
+            .filter(|t| t.error_code == 0 && !t.is_internal)
+            .filter_map(|t| Some((t.name.as_ref()?.0.to_string(), t.partitions.len())))
+            .collect())
+    }
+
     fn cached(&self, topic: &str) -> Option<TopicMetadata> {
         let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
         let fresh = snap.refreshed.is_some_and(|t| t.elapsed() < self.max_age);
@@ -169,7 +181,12 @@ impl Cluster {
 
     /// The leader's connection for a partition.
     pub(crate) async fn leader(&self, topic: &str, partition: i32) -> Result<(i32, Arc<BrokerConnection>)> {
-        let meta = self.topic(topic).await?;
+        let mut meta = self.topic(topic).await?;
+        if partition >= 0 && partition as usize >= meta.leaders.len() {
+            // Partitions may have been added since the cached metadata.
+            self.invalidate(topic);
+            meta = self.topic(topic).await?;
+        }
         let leader = usize::try_from(partition)
             .ok()
             .and_then(|i| meta.leaders.get(i).copied())

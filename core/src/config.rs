@@ -62,6 +62,7 @@ keys![
     ("heartbeat.interval.ms", Some("3000"), Kind::Int { min: 1, max: I32 }, "how often a member heartbeats"),
     ("max.poll.interval.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "leave the group when poll is not called this long; also the rebalance timeout"),
     ("partition.assignment.strategy", Some("range,roundrobin"), Kind::Text, "assignors in order of preference: range, roundrobin, cooperative-sticky"),
+    ("topic.metadata.refresh.interval.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "how often a group member checks its subscription for new topics and partitions"),
     ("auto.commit.interval.ms", Some("5000"), Kind::Int { min: 0, max: I32 }, "how often auto commit stores positions"),
     ("auto.offset.reset", Some("latest"), Kind::OneOf(&["earliest", "latest", "error", "smallest", "largest"]), "where to start without a valid offset"),
     ("enable.auto.commit", Some("true"), Kind::Bool, "commit positions periodically (needs group.id)"),

@@ -269,6 +269,8 @@ impl Group {
         let mut partitions = BTreeMap::new();
         let topics: std::collections::BTreeSet<&String> = subs.iter().flat_map(|s| s.topics.iter()).collect();
         for topic in topics {
+            // Fresh metadata: a rebalance is often caused by partitions just added.
+            self.shared.cluster.invalidate(topic);
             match self.shared.cluster.topic(topic).await {
                 Ok(meta) => {
                     partitions.insert(topic.clone(), meta.leaders.len() as i32);

@@ -6,7 +6,7 @@ mod assignor;
 mod group;
 mod partition_consumer;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -67,8 +67,17 @@ type Listener = Box<dyn FnMut(&RebalanceEvent) + Send>;
 /// commits store them in the group.
 pub struct Consumer {
     fetcher: PartitionConsumer,
+    cluster: std::sync::Arc<Cluster>,
     group: Option<Group>,
+    /// Topic names, and patterns (starting with `^`, as in librdkafka) matched against every
+    /// topic's whole name.
     subscription: Vec<String>,
+    patterns: Vec<regex::Regex>,
+    /// What the subscription resolved to at the last join: topic → partition count. A change
+    /// (new partitions, a new matching topic) triggers a rejoin, so the leader reassigns.
+    resolved: BTreeMap<String, usize>,
+    last_metadata_check: Instant,
+    metadata_interval: Duration,
     /// Partitions held through the group.
     owned: BTreeSet<Tp>,
     join_needed: bool,
@@ -92,13 +101,13 @@ impl std::fmt::Debug for Consumer {
 impl Consumer {
     pub fn new(config: ClientConfig) -> Result<Consumer> {
         config.validate_consumer()?;
-        let fetcher = PartitionConsumer::new(config.clone())?;
         let cluster = Cluster::new(&config)?;
+        let fetcher = PartitionConsumer::with_cluster(std::sync::Arc::clone(&cluster), config.clone())?;
         let assignors = Assignor::parse_list(config.get("partition.assignment.strategy").unwrap_or("range,roundrobin"))?;
         let protocol = assignors[0].protocol();
         let group = config.get("group.id").map(|id| {
             Group::new(
-                cluster,
+                std::sync::Arc::clone(&cluster),
                 GroupSettings {
                     group_id: id.to_owned(),
                     instance_id: config.get("group.instance.id").map(str::to_owned),
@@ -117,8 +126,13 @@ impl Consumer {
         };
         Ok(Consumer {
             fetcher,
+            cluster,
             group,
             subscription: Vec::new(),
+            patterns: Vec::new(),
+            resolved: BTreeMap::new(),
+            last_metadata_check: Instant::now(),
+            metadata_interval: config.duration("topic.metadata.refresh.interval.ms"),
             owned: BTreeSet::new(),
             join_needed: false,
             protocol,
@@ -141,15 +155,51 @@ impl Consumer {
         })
     }
 
-    /// Joins the group (at the next `poll`) with these topics.
+    /// Joins the group (at the next `poll`) with these topics. A name starting with `^` is a
+    /// regular expression matched against whole topic names (librdkafka's convention); topics
+    /// created later that match are picked up within `topic.metadata.refresh.interval.ms`.
     pub fn subscribe(&mut self, topics: &[&str]) -> Result<()> {
         self.group()?;
         if topics.is_empty() {
             return Err(Error::Config { key: "subscription".into(), reason: "no topics given".into() });
         }
+        let mut patterns = Vec::new();
+        for t in topics.iter().filter(|t| t.starts_with('^')) {
+            let anchored = format!("^(?:{})$", &t[1..]);
+            patterns.push(regex::Regex::new(&anchored).map_err(|e| Error::Config {
+                key: "subscription".into(),
+                reason: format!("{t:?} is not a valid regular expression: {e}"),
+            })?);
+        }
         self.subscription = topics.iter().map(|t| t.to_string()).collect();
+        self.patterns = patterns;
         self.join_needed = true;
         Ok(())
+    }
+
+    /// The topics the subscription names now, with their partition counts. Takes what it
+    /// needs by value, so `poll`'s future holds no `&Consumer` (keeping it `Send`).
+    fn resolve_subscription(&self) -> impl std::future::Future<Output = Result<BTreeMap<String, usize>>> + Send + 'static {
+        let cluster = std::sync::Arc::clone(&self.cluster);
+        let patterns = self.patterns.clone();
+        let names: Vec<String> = self.subscription.iter().filter(|t| !t.starts_with('^')).cloned().collect();
+        async move {
+            let mut out = BTreeMap::new();
+            if !patterns.is_empty() {
+                for (name, partitions) in cluster.all_topics().await? {
+                    if patterns.iter().any(|p| p.is_match(&name)) {
+                        out.insert(name, partitions);
+                    }
+                }
+            }
+            for name in names {
+                cluster.invalidate(&name);
+                if let Ok(meta) = cluster.topic(&name).await {
+                    out.insert(name, meta.leaders.len());
+                }
+            }
+            Ok(out)
+        }
     }
 
     /// Leaves the group and drops the assignment.
@@ -216,6 +266,13 @@ impl Consumer {
             self.notify(RebalanceEvent::Lost(lost));
             self.join_needed = true;
         }
+        if !self.join_needed && self.last_metadata_check.elapsed() >= self.metadata_interval {
+            self.last_metadata_check = Instant::now();
+            if self.resolve_subscription().await? != self.resolved {
+                tracing::info!(group = group.group_id(), "subscribed topics or their partitions changed: rejoining");
+                self.join_needed = true;
+            }
+        }
         if !(self.join_needed || group.rejoin_requested()) {
             return Ok(());
         }
@@ -223,7 +280,10 @@ impl Consumer {
             self.release_all(true).await;
         }
         let owned: Vec<Tp> = self.owned.iter().cloned().collect();
-        let joined = group.join(&self.subscription, &owned).await?;
+        self.resolved = self.resolve_subscription().await?;
+        self.last_metadata_check = Instant::now();
+        let topics: Vec<String> = self.resolved.keys().cloned().collect();
+        let joined = group.join(&topics, &owned).await?;
         self.join_needed = false;
         self.protocol = joined.protocol;
         let assigned: BTreeSet<Tp> = joined.assigned.into_iter().collect();

@@ -39,7 +39,11 @@ pub struct PartitionConsumer {
 
 impl PartitionConsumer {
     pub fn new(config: ClientConfig) -> Result<Self> {
-        let cluster = Cluster::new(&config)?;
+        Self::with_cluster(Cluster::new(&config)?, config)
+    }
+
+    /// Shares the group consumer's view of the cluster and its connections.
+    pub(crate) fn with_cluster(cluster: Arc<Cluster>, config: ClientConfig) -> Result<Self> {
         let reset = match config.get("auto.offset.reset") {
             Some("earliest" | "smallest") => Offset::Beginning,
             _ => Offset::End,

@@ -1,0 +1,85 @@
+//! Group consumer behaviour that follows the cluster: pattern subscriptions picking up new
+//! topics, partitions added to a subscribed topic.
+
+use std::time::Duration;
+
+use ferrokafka::{Admin, ClientConfig, Consumer, NewTopic, Producer, ProducerRecord, RebalanceEvent};
+use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
+
+#[global_allocator]
+static ALLOC: AllocGuard = AllocGuard;
+
+#[tokio::test]
+async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
+        .await
+        .unwrap();
+    let bs = broker.bootstrap();
+    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    admin.create_topics(&[NewTopic::new("orders-eu", 1), NewTopic::new("audit", 1)]).await.unwrap();
+
+    let mut consumer = Consumer::new(
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bs.as_str()),
+            ("group.id", "patterns"),
+            ("auto.offset.reset", "earliest"),
+            ("topic.metadata.refresh.interval.ms", "100"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    consumer.on_rebalance(move |e| {
+        let _ = tx.send(e.clone());
+    });
+    assert!(consumer.subscribe(&["^orders-("]).is_err(), "a bad pattern is a config error");
+    consumer.subscribe(&["^orders-.*"]).unwrap();
+
+    // Waits, polling, until the consumer holds exactly `want`.
+    async fn holds(consumer: &mut Consumer, rx: &mut tokio::sync::mpsc::UnboundedReceiver<RebalanceEvent>, want: &[(&str, i32)]) {
+        let want: Vec<(String, i32)> = want.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            consumer.poll(Duration::from_millis(100)).await.unwrap();
+            while rx.try_recv().is_ok() {}
+            let mut got = consumer.assignment();
+            got.sort();
+            if got == want {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "holds {got:?}, want {want:?}");
+        }
+    }
+    holds(&mut consumer, &mut rx, &[("orders-eu", 0)]).await;
+
+    admin.create_topics(&[NewTopic::new("orders-us", 1)]).await.unwrap();
+    holds(&mut consumer, &mut rx, &[("orders-eu", 0), ("orders-us", 0)]).await;
+
+    admin.create_partitions(&[("orders-us", 2)]).await.unwrap();
+    holds(&mut consumer, &mut rx, &[("orders-eu", 0), ("orders-us", 0), ("orders-us", 1)]).await;
+
+    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    producer.send_and_wait(ProducerRecord::new("orders-us").partition(1).value("new")).await.unwrap();
+    producer.send_and_wait(ProducerRecord::new("audit").partition(0).value("not mine")).await.unwrap();
+    let r = loop {
+        if let Some(r) = consumer.poll(Duration::from_secs(5)).await.unwrap() {
+            break r;
+        }
+    };
+    assert_eq!((r.topic.as_str(), r.partition, r.value.as_deref()), ("orders-us", 1, Some(&b"new"[..])));
+    consumer.close().await.unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+/// The bindings drive these futures from multi-threaded runtimes: they must be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(consumer: &mut Consumer, producer: &Producer, admin: &Admin) {
+    fn send<T: Send>(_: T) {}
+    send(consumer.poll(Duration::ZERO));
+    send(consumer.commit());
+    send(producer.send(ProducerRecord::new("t")));
+    send(producer.try_send(ProducerRecord::new("t")));
+    send(producer.flush());
+    send(admin.list_topics());
+}
