@@ -80,6 +80,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("offsets.retention.minutes", "keep committed offsets of an empty group this long (default 10080, 7 days)"),
     ("offsets.retention.check.interval.ms", "how often expired offsets are removed (default 600000)"),
     ("offset.metadata.max.bytes", "largest metadata string of a committed offset (default 4096)"),
+    ("group.consumer.session.timeout.ms", "KIP-848 consumer groups: drop a member silent this long (default 45000)"),
+    ("group.consumer.heartbeat.interval.ms", "KIP-848 consumer groups: heartbeat interval given to members (default 5000)"),
 ];
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T> {
@@ -153,6 +155,8 @@ impl BrokerConfig {
                 self.groups.offsets_retention_check_interval_ms = parse_positive(key, value)?
             }
             "offset.metadata.max.bytes" => self.groups.offset_metadata_max_bytes = parse_positive(key, value)?,
+            "group.consumer.session.timeout.ms" => self.groups.consumer_session_timeout_ms = parse_positive(key, value)?,
+            "group.consumer.heartbeat.interval.ms" => self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?,
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
                 return Err(Error::Config(format!("unknown setting {key:?}; known settings: {}", known.join(", "))));

@@ -430,3 +430,73 @@ async fn find_coordinator_answers_batched_keys_and_refuses_transactions() {
     assert_eq!(resp.error_code, COORDINATOR_NOT_AVAILABLE);
     broker.shutdown().await.unwrap();
 }
+
+/// ConsumerGroupHeartbeat with `owned` partitions (None: unchanged); returns the response.
+async fn cg_heartbeat(c: &mut TestClient, member: &str, epoch: i32, owned: Option<Vec<i32>>, topic_id: uuid::Uuid) -> ConsumerGroupHeartbeatResponse {
+    let req = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("kip848")))
+        .with_member_id(s(member))
+        .with_member_epoch(epoch)
+        .with_rebalance_timeout_ms(10_000)
+        .with_subscribed_topic_names(if epoch == 0 { Some(vec![TopicName(s("t"))]) } else { None })
+        .with_topic_partitions(owned.map(|ps| {
+            vec![consumer_group_heartbeat_request::TopicPartitions::default().with_topic_id(topic_id).with_partitions(ps)]
+        }));
+    c.send(&req, 1).await
+}
+
+fn assigned(r: &ConsumerGroupHeartbeatResponse) -> Option<Vec<i32>> {
+    r.assignment.as_ref().map(|a| {
+        let mut ps: Vec<i32> = a.topic_partitions.iter().flat_map(|t| t.partitions.iter().copied()).collect();
+        ps.sort();
+        ps
+    })
+}
+
+#[tokio::test]
+async fn kip848_members_reconcile_without_sharing_a_partition() {
+    let (broker, _dir) = start_broker(|_| {}).await;
+    let mut c = connect(&broker).await;
+    create_topic(&mut c, "t", 4, &[]).await;
+    let meta = c.send(&MetadataRequest::default().with_topics(None), 12).await;
+    let topic_id = meta.topics.iter().find(|t| t.name.as_ref().is_some_and(|n| n.as_str() == "t")).unwrap().topic_id;
+
+    let a = cg_heartbeat(&mut c, "member-a", 0, Some(vec![]), topic_id).await;
+    assert_eq!(a.error_code, NONE);
+    assert_eq!(assigned(&a), Some(vec![0, 1, 2, 3]));
+    let b = cg_heartbeat(&mut c, "member-b", 0, Some(vec![]), topic_id).await;
+    assert_eq!(assigned(&b), Some(vec![]), "a still holds everything");
+    assert!(b.member_epoch > a.member_epoch);
+
+    // a is told to give up two partitions and keeps its epoch until it confirms.
+    let a2 = cg_heartbeat(&mut c, "member-a", a.member_epoch, None, topic_id).await;
+    let kept = assigned(&a2).unwrap();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(a2.member_epoch, a.member_epoch);
+    assert_eq!(assigned(&cg_heartbeat(&mut c, "member-b", b.member_epoch, None, topic_id).await), None, "nothing released yet");
+    let a3 = cg_heartbeat(&mut c, "member-a", a.member_epoch, Some(kept.clone()), topic_id).await;
+    assert_eq!(a3.member_epoch, b.member_epoch, "revocation confirmed: a moves to the new epoch");
+    let b2 = cg_heartbeat(&mut c, "member-b", b.member_epoch, None, topic_id).await;
+    let theirs = assigned(&b2).unwrap();
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|p| !kept.contains(p)));
+
+    assert_eq!(cg_heartbeat(&mut c, "member-a", 999, None, topic_id).await.error_code, 110, "FENCED_MEMBER_EPOCH");
+    assert_eq!(cg_heartbeat(&mut c, "stranger", 3, None, topic_id).await.error_code, UNKNOWN_MEMBER_ID);
+    assert_eq!(commit(&mut c, "kip848", a.member_epoch - 1, "member-a", "t", kept[0], 1, "").await, 113, "STALE_MEMBER_EPOCH");
+    assert_eq!(commit(&mut c, "kip848", a3.member_epoch, "member-a", "t", kept[0], 1, "").await, NONE);
+    // A classic member cannot join a consumer-protocol group.
+    assert_eq!(Join::new("kip848", "").send(&mut c).await.error_code, INCONSISTENT_GROUP_PROTOCOL);
+
+    let d = c.send(&ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("kip848"))]), 0).await;
+    let g = &d.groups[0];
+    assert_eq!((g.error_code, g.group_state.as_str(), g.members.len()), (NONE, "Stable", 2));
+    let listed = c.send(&ListGroupsRequest::default(), 5).await;
+    assert!(listed.groups.iter().any(|g| g.group_id.as_str() == "kip848" && g.group_type.as_str() == "consumer"));
+
+    // a leaves; b gets everything.
+    assert_eq!(cg_heartbeat(&mut c, "member-a", -1, None, topic_id).await.member_epoch, -1);
+    let b3 = cg_heartbeat(&mut c, "member-b", b2.member_epoch, Some(theirs), topic_id).await;
+    assert_eq!(assigned(&b3), Some(vec![0, 1, 2, 3]));
+    broker.shutdown().await.unwrap();
+}

@@ -325,13 +325,13 @@ pub(super) async fn list_groups(state: &BrokerState, req: ListGroupsRequest) -> 
         groups
             .into_iter()
             .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
-            .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+            .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
             .map(|g| {
                 list_groups_response::ListedGroup::default()
                     .with_group_id(GroupId(str_bytes(g.group_id)))
                     .with_protocol_type(str_bytes(g.protocol_type))
                     .with_group_state(str_bytes(g.state))
-                    .with_group_type(str_bytes("classic"))
+                    .with_group_type(str_bytes(g.group_type))
             })
             .collect(),
     )
@@ -430,4 +430,142 @@ pub(super) async fn offset_delete(state: &BrokerState, req: OffsetDeleteRequest)
             })
             .collect(),
     )
+}
+
+fn topics_snapshot(state: &BrokerState) -> Vec<crate::group::TopicInfo> {
+    state
+        .topics
+        .all()
+        .iter()
+        .map(|t| crate::group::TopicInfo { name: t.name.clone(), id: t.id, partitions: t.partition_count() as i32 })
+        .collect()
+}
+
+pub(super) async fn consumer_group_heartbeat(
+    state: &BrokerState,
+    caller: Caller<'_>,
+    req: ConsumerGroupHeartbeatRequest,
+) -> ConsumerGroupHeartbeatResponse {
+    use consumer_group_heartbeat_response::{Assignment, TopicPartitions};
+    let request = crate::group::ConsumerHeartbeat {
+        group_id: req.group_id.0.to_string(),
+        member_id: req.member_id.to_string(),
+        member_epoch: req.member_epoch,
+        instance_id: opt(req.instance_id),
+        rebalance_timeout_ms: req.rebalance_timeout_ms,
+        subscribed_topic_names: req.subscribed_topic_names.map(|ts| ts.into_iter().map(|t| t.0.to_string()).collect()),
+        subscribed_topic_regex: opt(req.subscribed_topic_regex),
+        server_assignor: opt(req.server_assignor),
+        owned: req.topic_partitions.map(|tps| tps.into_iter().map(|t| (t.topic_id, t.partitions)).collect()),
+        client_id: caller.client_id.to_owned(),
+        client_host: format!("/{}", caller.peer.ip()),
+        topics: topics_snapshot(state),
+    };
+    let Ok(r) = state.groups.call(move |c| c.consumer_heartbeat(request)).await else {
+        return ConsumerGroupHeartbeatResponse::default().with_error_code(unavailable()).with_member_epoch(-1);
+    };
+    ConsumerGroupHeartbeatResponse::default()
+        .with_error_code(r.error)
+        .with_error_message(r.message.map(str_bytes))
+        .with_member_id((!r.member_id.is_empty()).then(|| str_bytes(r.member_id)))
+        .with_member_epoch(r.member_epoch)
+        .with_heartbeat_interval_ms(r.heartbeat_interval_ms)
+        .with_assignment(r.assignment.map(|tps| {
+            Assignment::default().with_topic_partitions(
+                tps.into_iter().map(|(id, ps)| TopicPartitions::default().with_topic_id(id).with_partitions(ps)).collect(),
+            )
+        }))
+}
+
+pub(super) async fn consumer_group_describe(state: &BrokerState, req: ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
+    use consumer_group_describe_response::{Assignment, DescribedGroup, Member, TopicPartitions};
+    let topics = topics_snapshot(state);
+    let ids: Vec<String> = req.group_ids.iter().map(|g| g.0.to_string()).collect();
+    let lookup = ids.clone();
+    let described = state
+        .groups
+        .call(move |c| {
+            lookup
+                .iter()
+                .map(|id| {
+                    c.describe_consumer_group(id).map(|g| {
+                        let cg = &g.consumer;
+                        let mut members: Vec<_> = cg
+                            .members
+                            .values()
+                            .map(|m| {
+                                let mut subscribed = m.subscribed.clone();
+                                subscribed.sort();
+                                (
+                                    m.id.clone(),
+                                    m.instance_id.clone(),
+                                    m.epoch,
+                                    m.client_id.clone(),
+                                    m.client_host.clone(),
+                                    subscribed,
+                                    m.regex.as_ref().map(|(p, _)| p.clone()),
+                                    m.current.iter().cloned().collect::<Vec<_>>(),
+                                    cg.target.get(&m.id).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default(),
+                                )
+                            })
+                            .collect();
+                        members.sort_by(|a, b| a.0.cmp(&b.0));
+                        (cg.state(), cg.epoch, cg.assignment_epoch, members)
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let assignment = |tps: &[(String, i32)]| {
+        let mut by: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
+        for (t, p) in tps {
+            by.entry(t.as_str()).or_default().push(*p);
+        }
+        Assignment::default().with_topic_partitions(
+            by.into_iter()
+                .map(|(t, ps)| {
+                    let id = topics.iter().find(|x| x.name == t).map(|x| x.id).unwrap_or_default();
+                    TopicPartitions::default().with_topic_id(id).with_topic_name(TopicName(str_bytes(t))).with_partitions(ps)
+                })
+                .collect(),
+        )
+    };
+    let groups = ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let base = DescribedGroup::default().with_group_id(GroupId(str_bytes(id.clone()))).with_authorized_operations(i32::MIN);
+            match &described {
+                Err(_) => base.with_error_code(unavailable()),
+                Ok(all) => match &all[i] {
+                    None => base
+                        .with_error_code(E::GroupIdNotFound.code())
+                        .with_error_message(Some(str_bytes(format!("group {id} is not a consumer-protocol group")))),
+                    Some((state_name, epoch, assignment_epoch, members)) => base
+                        .with_group_state(str_bytes(*state_name))
+                        .with_group_epoch(*epoch)
+                        .with_assignment_epoch(*assignment_epoch)
+                        .with_assignor_name(str_bytes("uniform"))
+                        .with_members(
+                            members
+                                .iter()
+                                .map(|(mid, instance, member_epoch, client_id, host, subscribed, regex, current, target)| {
+                                    Member::default()
+                                        .with_member_id(str_bytes(mid.clone()))
+                                        .with_instance_id(instance.clone().map(str_bytes))
+                                        .with_member_epoch(*member_epoch)
+                                        .with_client_id(str_bytes(client_id.clone()))
+                                        .with_client_host(str_bytes(host.clone()))
+                                        .with_subscribed_topic_names(subscribed.iter().map(|t| TopicName(str_bytes(t.clone()))).collect())
+                                        .with_subscribed_topic_regex(regex.clone().map(str_bytes))
+                                        .with_assignment(assignment(current))
+                                        .with_target_assignment(assignment(target))
+                                })
+                                .collect(),
+                        ),
+                },
+            }
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
 }

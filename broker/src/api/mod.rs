@@ -55,6 +55,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -155,6 +157,14 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
         ApiKey::DescribeGroups => reply!(groups::describe_groups(state, decode!(DescribeGroupsRequest)).await),
         ApiKey::DeleteGroups => reply!(groups::delete_groups(state, decode!(DeleteGroupsRequest)).await),
         ApiKey::OffsetDelete => reply!(groups::offset_delete(state, decode!(OffsetDeleteRequest)).await),
+        ApiKey::ConsumerGroupHeartbeat => {
+            let client_id = header.client_id.as_deref().unwrap_or("");
+            let caller = groups::Caller { client_id, peer };
+            reply!(groups::consumer_group_heartbeat(state, caller, decode!(ConsumerGroupHeartbeatRequest)).await)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            reply!(groups::consumer_group_describe(state, decode!(ConsumerGroupDescribeRequest)).await)
+        }
         _ => Outcome::Close(format!("API {key:?} is not supported by this broker")),
     }
     .with_header_logged(&header)

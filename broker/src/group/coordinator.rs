@@ -9,6 +9,7 @@ use kafka_protocol::ResponseError as E;
 use tokio::sync::oneshot;
 use tokio::time::{Duration, Instant};
 
+use super::consumer_group;
 use super::state::{Group, GroupState, InitialDelay, Member};
 use super::store::{GroupStore, OffsetValue, StoreKey, StoreValue};
 use super::*;
@@ -104,6 +105,10 @@ impl Coordinator {
         }
         let id = req.group_id.clone();
         let group = self.groups.entry(id.clone()).or_insert_with(|| Group::new(id.clone(), now_ms()));
+        if group.is_consumer_protocol() {
+            let _ = reply.send(join_error(E::InconsistentGroupProtocol, &req.member_id));
+            return;
+        }
         let known_static = req.instance_id.as_ref().and_then(|i| group.static_members.get(i)).cloned();
         let is_rejoin = !req.member_id.is_empty() && group.members.contains_key(&req.member_id);
         let supported = if is_rejoin && group.members.len() == 1 {
@@ -624,6 +629,9 @@ impl Coordinator {
 
     fn on_group_timer(&mut self, id: &str, now: Instant) {
         let Some(group) = self.groups.get_mut(id) else { return };
+        if group.consumer.expire(id, now) && group.consumer.members.is_empty() {
+            group.state_timestamp_ms = now_ms();
+        }
         group.pending_members.retain(|_, deadline| *deadline > now);
         if let Some(delay) = group.initial_delay {
             if delay.until <= now {
@@ -695,8 +703,15 @@ impl Coordinator {
                 return all(E::FencedInstanceId);
             }
         }
+        if group.is_consumer_protocol() {
+            if let Some(e) = group.consumer.check_commit(&req.member_id, req.generation) {
+                return all(e);
+            }
+        }
         let standalone = req.generation < 0 && group.is(GroupState::Empty);
-        if !standalone {
+        if group.is_consumer_protocol() {
+            // Checked above against the member epoch.
+        } else if !standalone {
             if group.is(GroupState::CompletingRebalance) {
                 return all(E::RebalanceInProgress);
             }
@@ -798,7 +813,10 @@ impl Coordinator {
         let mut tombstones = Vec::new();
         let mut dead = Vec::new();
         for (id, g) in self.groups.iter_mut() {
-            let empty = g.is(GroupState::Empty);
+            let empty = g.is(GroupState::Empty) && !g.is_consumer_protocol();
+            if g.is_consumer_protocol() {
+                continue;
+            }
             let subscribed = if empty { None } else { g.subscribed_topics() };
             if !empty && subscribed.is_none() {
                 continue;
@@ -847,7 +865,8 @@ impl Coordinator {
             .map(|g| ListedGroup {
                 group_id: g.id.clone(),
                 protocol_type: g.protocol_type.clone().unwrap_or_default(),
-                state: g.state.name(),
+                state: g.state_name(),
+                group_type: if g.is_consumer_protocol() { "consumer" } else { "classic" },
             })
             .collect();
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -861,7 +880,7 @@ impl Coordinator {
         let mut members: Vec<&Member> = g.members.values().collect();
         members.sort_by_key(|m| m.joined_seq);
         Some(DescribedGroup {
-            state: g.state.name(),
+            state: g.state_name(),
             protocol_type: g.protocol_type.clone().unwrap_or_default(),
             protocol: if stable { protocol.clone() } else { String::new() },
             members: members
@@ -876,6 +895,32 @@ impl Coordinator {
                 })
                 .collect(),
         })
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848).
+    pub(crate) fn consumer_heartbeat(&mut self, req: consumer_group::HeartbeatRequest) -> consumer_group::HeartbeatResponse {
+        use consumer_group::HeartbeatResponse as R;
+        if req.group_id.is_empty() {
+            return R::error(E::InvalidGroupId, "the group id is empty");
+        }
+        let now = Instant::now();
+        let settings = self.settings.consumer_group();
+        let id = req.group_id.clone();
+        let group = self.groups.entry(id.clone()).or_insert_with(|| Group::new(id.clone(), now_ms()));
+        if !group.members.is_empty() || !group.pending_members.is_empty() {
+            return R::error(E::GroupIdNotFound, format!("group {id} is a classic group with members"));
+        }
+        let response = group.consumer.heartbeat(req, settings, now);
+        if group.consumer.members.is_empty() {
+            group.state_timestamp_ms = now_ms();
+        }
+        self.reschedule(&id);
+        response
+    }
+
+    /// ConsumerGroupDescribe: `None` for a group that is not a consumer-protocol group.
+    pub(crate) fn describe_consumer_group(&self, group_id: &str) -> Option<&Group> {
+        self.groups.get(group_id).filter(|g| g.is_consumer_protocol() || g.consumer.epoch > 0)
     }
 
     pub(crate) fn delete_group(&mut self, group_id: &str) -> i16 {

@@ -6,6 +6,7 @@
 //! when the rebalance gets that far. Timers (sessions, rebalance and initial delays) run in
 //! the same task, so there is no lock and no race between a heartbeat and its expiry.
 
+mod consumer_group;
 mod coordinator;
 mod state;
 mod store;
@@ -18,6 +19,7 @@ use tokio::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::log::LogConfig;
+pub(crate) use consumer_group::{HeartbeatRequest as ConsumerHeartbeat, TopicInfo};
 pub(crate) use coordinator::Coordinator;
 pub(crate) use store::OffsetValue;
 use store::GroupStore;
@@ -39,6 +41,19 @@ pub struct GroupSettings {
     pub offsets_retention_check_interval_ms: u64,
     /// `offset.metadata.max.bytes`.
     pub offset_metadata_max_bytes: usize,
+    /// `group.consumer.session.timeout.ms` (KIP-848 groups).
+    pub consumer_session_timeout_ms: u64,
+    /// `group.consumer.heartbeat.interval.ms` (KIP-848 groups).
+    pub consumer_heartbeat_interval_ms: i32,
+}
+
+impl GroupSettings {
+    pub(crate) fn consumer_group(&self) -> consumer_group::ConsumerGroupSettings {
+        consumer_group::ConsumerGroupSettings {
+            session_timeout: Duration::from_millis(self.consumer_session_timeout_ms),
+            heartbeat_interval_ms: self.consumer_heartbeat_interval_ms,
+        }
+    }
 }
 
 impl Default for GroupSettings {
@@ -51,6 +66,8 @@ impl Default for GroupSettings {
             offsets_retention_ms: 7 * 24 * 3600 * 1000,
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
         }
     }
 }
@@ -146,6 +163,8 @@ pub(crate) struct ListedGroup {
     pub(crate) group_id: String,
     pub(crate) protocol_type: String,
     pub(crate) state: &'static str,
+    /// `classic` or `consumer` (KIP-848).
+    pub(crate) group_type: &'static str,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tokio::time::{Duration, Instant};
 
+use super::consumer_group::ConsumerGroup;
 use super::store::{GroupValue, MemberValue, OffsetValue};
 use super::{JoinResponse, SyncResponse};
 
@@ -128,6 +129,8 @@ pub(crate) struct Group {
     pub(crate) next_seq: u64,
     /// The earliest time a timer entry for this group is queued for.
     pub(crate) scheduled: Option<Instant>,
+    /// Membership under the KIP-848 consumer protocol (empty for classic groups).
+    pub(crate) consumer: ConsumerGroup,
 }
 
 impl Group {
@@ -149,6 +152,7 @@ impl Group {
             offsets: HashMap::new(),
             next_seq: 0,
             scheduled: None,
+            consumer: ConsumerGroup::default(),
         }
     }
 
@@ -200,7 +204,17 @@ impl Group {
     }
 
     pub(crate) fn has_no_members(&self) -> bool {
-        self.members.is_empty() && self.pending_members.is_empty()
+        self.members.is_empty() && self.pending_members.is_empty() && self.consumer.members.is_empty()
+    }
+
+    /// Whether the group runs the KIP-848 consumer protocol (it has such members).
+    pub(crate) fn is_consumer_protocol(&self) -> bool {
+        !self.consumer.members.is_empty()
+    }
+
+    /// The state name ListGroups and DescribeGroups report, for either protocol.
+    pub(crate) fn state_name(&self) -> &'static str {
+        if self.is_consumer_protocol() { self.consumer.state() } else { self.state.name() }
     }
 
     /// Protocol names every current member supports.
@@ -265,6 +279,7 @@ impl Group {
             .chain(delay)
             .chain(self.rebalance_deadline)
             .chain(self.sync_deadline)
+            .chain(self.consumer.next_deadline())
             .min()
     }
 

@@ -1,6 +1,7 @@
 """One confluent-kafka (librdkafka) group member, run as its own process so a test can kill it.
 
 Usage: group_member.py BOOTSTRAP GROUP TOPIC NAME ASSIGNOR [INSTANCE_ID]
+(ASSIGNOR `consumer` means group.protocol=consumer: KIP-848, assignment by the broker.)
 
 Prints one JSON object per line on stdout:
   {"event": "assigned", "partitions": [...], "all": [...]}  after each (incremental) assignment
@@ -32,13 +33,16 @@ conf = {
     "bootstrap.servers": bootstrap,
     "group.id": group,
     "client.id": name,
-    "partition.assignment.strategy": assignor,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 500,
     "auto.offset.reset": "earliest",
     "enable.auto.commit": False,
     "topic.metadata.refresh.interval.ms": 1000,
 }
+if assignor == "consumer":
+    # KIP-848: the broker assigns; timeouts come from the broker's group.consumer.* settings.
+    conf["group.protocol"] = "consumer"
+else:
+    conf.update({"partition.assignment.strategy": assignor, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+incremental = assignor in ("cooperative-sticky", "consumer")
 if instance_id:
     conf["group.instance.id"] = instance_id
 consumer = Consumer(conf)
@@ -53,7 +57,7 @@ def emit(obj):
 def on_assign(c, partitions):
     global owned
     owned |= {p.partition for p in partitions}
-    if assignor == "cooperative-sticky":
+    if incremental:
         c.incremental_assign(partitions)
     emit({"event": "assigned", "partitions": sorted(p.partition for p in partitions), "all": sorted(owned)})
 
@@ -61,7 +65,7 @@ def on_assign(c, partitions):
 def on_revoke(c, partitions):
     global owned
     owned -= {p.partition for p in partitions}
-    if assignor == "cooperative-sticky":
+    if incremental:
         c.incremental_unassign(partitions)
     emit({"event": "revoked", "partitions": sorted(p.partition for p in partitions), "all": sorted(owned)})
 

@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+from conftest import BrokerProcess
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -144,6 +145,21 @@ def check_one_owner_at_a_time(events, dead):
     ("ferrokafka", "librdkafka", "ferrokafka"),
 ], ids=["librdkafka", "mixed"])
 def test_three_members_share_partitions_and_survive_a_killed_member(bootstrap, assignor, kinds):
+    three_members_survive_a_killed_member(bootstrap, assignor, kinds)
+
+
+def test_kip848_consumer_protocol_group_survives_a_killed_member(tmp_path):
+    """group.protocol=consumer: the broker assigns partitions (KIP-848)."""
+    broker = BrokerProcess(str(tmp_path), extra=["--set", "group.consumer.session.timeout.ms=6000",
+                                                  "--set", "group.consumer.heartbeat.interval.ms=500"])
+    try:
+        three_members_survive_a_killed_member(broker.start(), "consumer", ("librdkafka",) * 3)
+        broker.stop()
+    finally:
+        broker.close()
+
+
+def three_members_survive_a_killed_member(bootstrap, assignor, kinds):
     topic, group = unique(f"grp-{assignor}"), unique("g")
     create_topic(bootstrap, topic, PARTITIONS)
     timeline = Timeline()
