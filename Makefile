@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker
+.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -33,3 +33,10 @@ test-interop: broker
 broker:
 	cargo build -p ferrokafka-broker
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys
+
+# Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
+bench: bench-broker
+
+bench-broker: test-deps
+	cargo build --release -p ferrokafka-broker
+	.cache/venv/bin/python bench/broker_bench.py

@@ -1,11 +1,11 @@
 //! The main job in one program: start the bundled broker on a temporary data directory,
-//! produce records through the ferrokafka producer, read them back with the consumer, and
-//! say what happened.
+//! produce records through the ferrokafka producer, read them back with a consumer group,
+//! commit, look at the group with the admin client, and say what happened.
 
 use std::time::{Duration, Instant};
 
-use ferrokafka::consumer::Offset;
-use ferrokafka::{ClientConfig, PartitionConsumer, Producer, ProducerRecord};
+use ferrokafka::admin::OffsetSpec;
+use ferrokafka::{Admin, ClientConfig, Consumer, Producer, ProducerRecord};
 use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
 
 #[global_allocator]
@@ -18,10 +18,12 @@ const RECORDS: usize = 100_000;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = tempfile::tempdir()?;
-    let mut broker_config = BrokerConfig::default();
-    broker_config.listen = "127.0.0.1:0".into();
-    broker_config.data_dir = data_dir.path().to_owned();
-    broker_config.num_partitions = PARTITIONS;
+    let broker_config = BrokerConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.path().to_owned(),
+        num_partitions: PARTITIONS,
+        ..Default::default()
+    };
     let started = Instant::now();
     let broker = Broker::start(broker_config).await?;
     println!("broker     listening on {} (data in {}), ready in {:?}", broker.bootstrap(), data_dir.path().display(), started.elapsed());
@@ -51,8 +53,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         RECORDS as f64 / took.as_secs_f64()
     );
 
-    let mut consumer = PartitionConsumer::new(ClientConfig::from_pairs([("bootstrap.servers", broker.bootstrap().as_str())])?)?;
-    consumer.assign((0..PARTITIONS).map(|p| (TOPIC.to_owned(), p, Offset::Beginning))).await?;
+    let bootstrap = broker.bootstrap();
+    let mut consumer = Consumer::new(ClientConfig::from_pairs([
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("group.id", "demo-readers"),
+        ("auto.offset.reset", "earliest"),
+        ("enable.auto.commit", "false"),
+    ])?)?;
+    consumer.subscribe(&[TOPIC])?;
     let started = Instant::now();
     let mut read = 0usize;
     let mut first = None;
@@ -61,8 +69,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         first.get_or_insert(record.clone());
         read += 1;
     }
+    consumer.commit().await?;
     let took = started.elapsed();
-    println!("consumed   {read} records in {took:?}: {:.0} records/s", read as f64 / took.as_secs_f64());
+    println!("consumed   {read} records through group demo-readers in {took:?} (join included): {:.0} records/s, committed", read as f64 / took.as_secs_f64());
     if let Some(r) = first {
         println!(
             "first one  {}-{}@{} key={} value={} headers={:?}",
@@ -74,10 +83,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.headers.iter().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned())).collect::<Vec<_>>()
         );
     }
-    for p in 0..PARTITIONS {
-        let (low, high) = consumer.watermarks(TOPIC, p).await?;
-        println!("partition  {TOPIC}-{p}: offsets {low}..{high}");
+    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())])?)?;
+    let group = admin.describe_groups(&["demo-readers"]).await?.remove(0);
+    println!(
+        "group      {}: {}, {} member(s), assignor {}, holding {:?}",
+        group.group_id,
+        group.state,
+        group.members.len(),
+        group.protocol,
+        group.members.iter().flat_map(|m| m.assignment.iter().map(|(_, p)| *p)).collect::<Vec<_>>()
+    );
+    let committed = admin.list_group_offsets("demo-readers").await?;
+    let tps: Vec<(String, i32)> = (0..PARTITIONS).map(|p| (TOPIC.to_owned(), p)).collect();
+    let ends = admin.list_offsets(&tps, OffsetSpec::Latest).await?;
+    for ((tp, end), (_, offset, _)) in ends.iter().zip(&committed) {
+        println!("partition  {}-{}: log end {end}, committed {offset}, lag {}", tp.0, tp.1, end - offset);
     }
+    consumer.close().await?;
     broker.shutdown().await?;
     if read != RECORDS {
         return Err(format!("read {read} of {RECORDS} records").into());
