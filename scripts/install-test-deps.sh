@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the interop suites need, from PyPI and npm only: a Python venv with the
-# peer clients and pytest, and kafkajs. Idempotent; quick when everything is present.
+# Installs what the interop suites need: a Python venv with the peer clients and pytest
+# (PyPI), kafkajs (npm), Apache Kafka jars (Maven Central). Idempotent; quick when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +17,6 @@ fi
 if [ ! -d tests/interop/node/node_modules/kafkajs ]; then
   (cd tests/interop/node && npm ci --silent --no-audit --no-fund)
 fi
+
+# Apache Kafka's jars from Maven Central (the broker for interop tests, the Java client).
+scripts/apache-kafka.sh >/dev/null

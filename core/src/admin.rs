@@ -154,7 +154,7 @@ impl Admin {
         );
         let resp = conn.send(&req).await?;
         let mut out: Results = Vec::new();
-        for t in &topics[..] {
+        for t in topics {
             let r = resp.topics.iter().find(|r| r.name.0.as_str() == t.name);
             let result = match r {
                 Some(r) => check(r.error_code, r.error_message.as_ref(), format!("creating topic {}", t.name)),
@@ -359,16 +359,18 @@ impl Admin {
 
     /// Every committed offset of a group: (partition, offset, metadata), sorted.
     pub async fn list_group_offsets(&self, group: &str) -> Result<Vec<(Tp, i64, String)>> {
-        let conn = coordinator::find(&self.cluster, group).await?;
-        let offsets = coordinator::fetch_offsets(&conn, group, None).await?;
+        let offsets =
+            coordinator::with_retries(&self.cluster, group, |conn| async move { coordinator::fetch_offsets(&conn, group, None).await })
+                .await?;
         Ok(offsets.into_iter().filter_map(|(tp, v)| v.map(|(o, m)| (tp, o, m))).collect())
     }
 
     /// Sets a group's committed offsets. The group must have no active members, as in Kafka.
     pub async fn alter_group_offsets(&self, group: &str, offsets: &[(Tp, i64)]) -> Result<()> {
-        let conn = coordinator::find(&self.cluster, group).await?;
         let offsets: Vec<(Tp, i64, Option<String>)> = offsets.iter().map(|(tp, o)| (tp.clone(), *o, None)).collect();
-        coordinator::commit(&conn, group, &Member::none(), &offsets).await
+        let offsets = &offsets;
+        coordinator::with_retries(&self.cluster, group, |conn| async move { coordinator::commit(&conn, group, &Member::none(), offsets).await })
+            .await
     }
 
     /// Moves a group's offsets on every partition of `topic` to `to` (earliest, latest or a time).

@@ -66,6 +66,10 @@ impl Cluster {
         BrokerConnection::connect(addr, self.settings.clone()).await
     }
 
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.settings.request_timeout
+    }
+
     pub(crate) fn retry_backoff(&self) -> Duration {
         self.retry_backoff
     }

@@ -38,8 +38,41 @@ impl Member {
     }
 }
 
-/// Finds the coordinator of `group` and opens a connection of its own to it.
+/// Finds the coordinator of `group` and opens a connection of its own to it. While the
+/// cluster answers that the coordinator is not available yet (e.g. a fresh Kafka creating
+/// its offsets topic), asks again, for up to `request.timeout.ms`.
 pub(crate) async fn find(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnection>> {
+    let deadline = tokio::time::Instant::now() + cluster.request_timeout();
+    loop {
+        match find_once(cluster, group).await {
+            Err(e) if e.kafka_code().is_some_and(is_coordinator_error) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(cluster.retry_backoff()).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Runs `op` against the group's coordinator, finding it again (and retrying) when the
+/// answer says the coordinator moved or is loading.
+pub(crate) async fn with_retries<T, F, Fut>(cluster: &Cluster, group: &str, mut op: F) -> Result<T>
+where
+    F: FnMut(Arc<BrokerConnection>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + cluster.request_timeout();
+    loop {
+        let conn = find(cluster, group).await?;
+        match op(conn).await {
+            Err(e) if e.kafka_code().is_some_and(is_coordinator_error) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(cluster.retry_backoff()).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn find_once(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnection>> {
     let conn = cluster.any_connection().await?;
     let version = conn.version_of::<FindCoordinatorRequest>()?;
     let req = if version >= 4 {

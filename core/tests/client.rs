@@ -1,21 +1,48 @@
-//! The client against the bundled broker over TCP.
+//! The client over TCP against the bundled broker, or — with `FERROKAFKA_TEST_BOOTSTRAP`
+//! set — against any Kafka cluster (the interop suite points it at Apache Kafka): the same
+//! test code for both. Every test creates its own topics under unique names.
 
 use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{ClientConfig, Consumer, Error, PartitionConsumer, Producer, ProducerRecord, RebalanceEvent};
+use ferrokafka::{Admin, ClientConfig, Consumer, Error, NewTopic, PartitionConsumer, Producer, ProducerRecord, RebalanceEvent};
 use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
 
 #[global_allocator]
 static ALLOC: AllocGuard = AllocGuard;
 
-async fn broker(partitions: i32) -> (Broker, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = BrokerConfig::default();
-    config.listen = "127.0.0.1:0".into();
-    config.data_dir = dir.path().to_owned();
-    config.num_partitions = partitions;
-    (Broker::start(config).await.unwrap(), dir)
+/// The cluster a test runs against: an in-process bundled broker, or an external one.
+struct TestCluster {
+    bootstrap: String,
+    local: Option<(Broker, tempfile::TempDir)>,
+}
+
+impl TestCluster {
+    async fn start() -> TestCluster {
+        if let Ok(bootstrap) = std::env::var("FERROKAFKA_TEST_BOOTSTRAP") {
+            return TestCluster { bootstrap, local: None };
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+        let broker = Broker::start(config).await.unwrap();
+        TestCluster { bootstrap: broker.bootstrap(), local: Some((broker, dir)) }
+    }
+
+    /// Creates a topic with a unique name starting with `prefix` and waits until it is led.
+    async fn topic(&self, prefix: &str, partitions: i32) -> String {
+        let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+        let admin = Admin::new(config(&self.bootstrap, &[])).unwrap();
+        let created = admin.create_topics(&[NewTopic::new(&name, partitions)]).await.unwrap();
+        created[0].1.as_ref().unwrap();
+        admin.wait_for_topic(&name, Duration::from_secs(30)).await.unwrap();
+        name
+    }
+
+    async fn stop(self) {
+        if let Some((broker, _dir)) = self.local {
+            broker.shutdown().await.unwrap();
+        }
+    }
 }
 
 fn config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
@@ -41,10 +68,10 @@ async fn read_all(bootstrap: &str, topic: &str, partitions: i32, expected: usize
 
 #[tokio::test]
 async fn produces_with_every_codec_and_reads_everything_back() {
-    let (broker, _dir) = broker(3).await;
-    let bs = broker.bootstrap();
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
-        let topic = format!("codec-{codec}");
+        let topic = cluster.topic(&format!("codec-{codec}"), 3).await;
         let producer = Producer::new(config(&bs, &[("compression.type", codec), ("linger.ms", "2")])).unwrap();
         let mut deliveries = Vec::new();
         for i in 0..300 {
@@ -79,16 +106,17 @@ async fn produces_with_every_codec_and_reads_everything_back() {
             assert_eq!(sent, read, "{codec} partition {p} order");
         }
     }
-    broker.shutdown().await.unwrap();
+    cluster.stop().await;
 }
 
 #[tokio::test]
 async fn acks_variants_and_explicit_partitions() {
-    let (broker, _dir) = broker(2).await;
-    let bs = broker.bootstrap();
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    let topic = cluster.topic("acks", 2).await;
     for acks in ["0", "1", "all"] {
-        let producer = Producer::new(config(&bs, &[("acks", acks)])).unwrap();
-        let meta = producer.send_and_wait(ProducerRecord::new("acks").partition(1).value(acks.to_owned())).await.unwrap();
+        let producer = Producer::new(config(&bs, &[("acks", acks), ("delivery.timeout.ms", "10000")])).unwrap();
+        let meta = producer.send_and_wait(ProducerRecord::new(&topic).partition(1).value(acks.to_owned())).await.unwrap();
         assert_eq!(meta.partition, 1);
         if acks == "0" {
             assert_eq!(meta.offset, -1, "acks=0 learns no offset");
@@ -96,27 +124,29 @@ async fn acks_variants_and_explicit_partitions() {
             assert!(meta.offset >= 0);
         }
     }
-    let records = read_all(&bs, "acks", 2, 3).await;
+    let records = read_all(&bs, &topic, 2, 3).await;
     assert_eq!(records.iter().map(|r| r.value.clone().unwrap()).collect::<Vec<_>>(), vec!["0", "1", "all"]);
-    broker.shutdown().await.unwrap();
+    cluster.stop().await;
 }
 
 #[tokio::test]
 async fn bad_input_is_a_typed_error() {
-    let (broker, _dir) = broker(1).await;
-    let bs = broker.bootstrap();
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    let topic = cluster.topic("big", 1).await;
     let producer = Producer::new(config(&bs, &[("message.max.bytes", "1000")])).unwrap();
-    let err = producer.send(ProducerRecord::new("big").value(vec![0u8; 5000])).await.unwrap_err();
+    let err = producer.send(ProducerRecord::new(&topic).value(vec![0u8; 5000])).await.unwrap_err();
     assert!(matches!(err, Error::MessageTooLarge { max: 1000, .. }), "{err}");
-    let err = producer.send(ProducerRecord::new("big").partition(9).value("x")).await.unwrap_err();
+    let err = producer.send(ProducerRecord::new(&topic).partition(9).value("x")).await.unwrap_err();
     assert!(matches!(err, Error::UnknownTopicOrPartition(_)), "{err}");
     let err = ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("lingr.ms", "1")]).unwrap_err();
     assert!(err.to_string().contains("lingr.ms"));
     let err = Producer::new(config(&bs, &[("acks", "1"), ("enable.idempotence", "true")])).unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err}");
-    broker.shutdown().await.unwrap();
-    // The broker is gone: a typed connection error, not a hang or a panic.
-    let producer = Producer::new(config(&bs, &[("socket.connection.setup.timeout.ms", "2000")])).unwrap();
+    cluster.stop().await;
+    // No broker there: a typed connection error, not a hang or a panic.
+    let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let producer = Producer::new(config(&nothing, &[("socket.connection.setup.timeout.ms", "2000")])).unwrap();
     let err = producer.send(ProducerRecord::new("gone").value("x")).await.unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err}");
 }
@@ -174,18 +204,17 @@ enum Event {
 }
 
 async fn group_shares_partitions_and_hands_over_on_close(strategy: &str) {
-    let (broker, _dir) = broker(4).await;
-    let bs = broker.bootstrap();
-    let topic = format!("grp-{strategy}");
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    let topic = cluster.topic(&format!("grp-{strategy}"), 4).await;
+    let group = format!("g-{}", uuid::Uuid::new_v4().simple());
     let producer = Producer::new(config(&bs, &[])).unwrap();
-    // Create the topic before anyone subscribes.
-    producer.send_and_wait(ProducerRecord::new(&topic).partition(0).value("warm-up")).await.unwrap();
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (stop_a, stop_rx_a) = tokio::sync::watch::channel(false);
     let (stop_b, stop_rx_b) = tokio::sync::watch::channel(false);
-    let a = spawn_member(&bs, "g", &topic, strategy, "a", tx.clone(), stop_rx_a);
-    let b = spawn_member(&bs, "g", &topic, strategy, "b", tx.clone(), stop_rx_b);
+    let a = spawn_member(&bs, &group, &topic, strategy, "a", tx.clone(), stop_rx_a);
+    let b = spawn_member(&bs, &group, &topic, strategy, "b", tx.clone(), stop_rx_b);
 
     let mut owned: std::collections::HashMap<&str, std::collections::BTreeSet<(String, i32)>> = Default::default();
     let mut values: Vec<(&str, String)> = Vec::new();
@@ -248,7 +277,7 @@ async fn group_shares_partitions_and_hands_over_on_close(strategy: &str) {
     }
     stop_a.send(true).unwrap();
     a.await.unwrap();
-    broker.shutdown().await.unwrap();
+    cluster.stop().await;
 }
 
 #[tokio::test]
@@ -263,15 +292,17 @@ async fn cooperative_group_shares_partitions_and_hands_over_on_close() {
 
 #[tokio::test]
 async fn committed_offsets_and_metadata_round_trip() {
-    let (broker, _dir) = broker(2).await;
-    let bs = broker.bootstrap();
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    let c = cluster.topic("c", 2).await;
     let producer = Producer::new(config(&bs, &[])).unwrap();
-    producer.send_and_wait(ProducerRecord::new("c").partition(1).value("x")).await.unwrap();
-    let consumer = Consumer::new(config(&bs, &[("group.id", "manual")])).unwrap();
-    consumer.commit_offsets(&[("c".into(), 1, 1, Some("note".into()))]).await.unwrap();
-    let got = consumer.committed(&[("c".into(), 0), ("c".into(), 1)]).await.unwrap();
-    assert_eq!(got, vec![(("c".into(), 0), None), (("c".into(), 1), Some((1, "note".into())))]);
+    producer.send_and_wait(ProducerRecord::new(&c).partition(1).value("x")).await.unwrap();
+    let group = format!("manual-{}", uuid::Uuid::new_v4().simple());
+    let consumer = Consumer::new(config(&bs, &[("group.id", group.as_str())])).unwrap();
+    consumer.commit_offsets(&[(c.clone(), 1, 1, Some("note".into()))]).await.unwrap();
+    let got = consumer.committed(&[(c.clone(), 0), (c.clone(), 1)]).await.unwrap();
+    assert_eq!(got, vec![((c.clone(), 0), None), ((c.clone(), 1), Some((1, "note".into())))]);
     let bad = Consumer::new(config(&bs, &[("group.id", "x"), ("partition.assignment.strategy", "range,cooperative-sticky")]));
     assert!(matches!(bad, Err(Error::Config { .. })), "eager and cooperative assignors do not mix");
-    broker.shutdown().await.unwrap();
+    cluster.stop().await;
 }

@@ -84,7 +84,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         let record = tokio::select! {
             _ = term.recv() => break,
-            r = consumer.poll(Duration::from_millis(200)) => r?,
+            r = consumer.poll(Duration::from_millis(200)) => match r {
+                Ok(r) => r,
+                // A broker going away mid-poll: say so and carry on, as an application would.
+                Err(e) if e.is_retriable() => {
+                    emit(format!(r#"{{"event": "error", "error": {}}}"#, json_str(&e.to_string())));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let Some(r) = record else { continue };
         let value = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned();

@@ -312,8 +312,15 @@ impl Group {
             let m = self.membership();
             coordinator::Member { id: m.member_id.clone(), generation: m.generation, instance_id: st.instance_id.clone() }
         };
-        let conn = self.coordinator().await?;
-        let result = coordinator::commit(&conn, &st.group_id, &member, offsets).await;
+        let mut conn = self.coordinator().await?;
+        let mut result = coordinator::commit(&conn, &st.group_id, &member, offsets).await;
+        if result.as_ref().err().and_then(Error::kafka_code).is_some_and(is_coordinator_error) {
+            // The coordinator moved or is loading: find it again and retry (once found, a
+            // commit is quick; a second failure is the caller's to see).
+            self.forget_coordinator();
+            conn = self.coordinator().await?;
+            result = coordinator::commit(&conn, &st.group_id, &member, offsets).await;
+        }
         if let Err(e) = &result {
             match e.kafka_code() {
                 Some(c) if is_coordinator_error(c) => self.forget_coordinator(),
@@ -329,10 +336,17 @@ impl Group {
 
     /// Committed offsets (and metadata) of `tps`; `None` where nothing is committed.
     pub(crate) async fn committed(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
+        let group = &self.shared.settings.group_id;
         let conn = self.coordinator().await?;
-        coordinator::fetch_offsets(&conn, &self.shared.settings.group_id, Some(tps))
-            .await
-            .inspect_err(|_| self.forget_coordinator())
+        match coordinator::fetch_offsets(&conn, group, Some(tps)).await {
+            Err(e) if e.kafka_code().is_some_and(is_coordinator_error) || e.kafka_code().is_none() => {
+                // Moved, loading, or the connection broke: find it again, with retries.
+                self.forget_coordinator();
+                let cluster = &self.shared.cluster;
+                coordinator::with_retries(cluster, group, |conn| async move { coordinator::fetch_offsets(&conn, group, Some(tps)).await }).await
+            }
+            other => other,
+        }
     }
 
     /// Leaves the group (static members do not: they keep their place for a restart).

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 
 use super::{ConsumerRecord, Offset, Tp};
 
+/// One leader's connection and the partitions (with positions) to fetch from it.
+type LeaderFetch = (Arc<crate::connection::BrokerConnection>, Vec<(Tp, i64)>);
+
 /// Reads assigned partitions. Not `Clone`: one owner drives its positions.
 #[derive(Debug)]
 pub struct PartitionConsumer {
@@ -189,10 +192,23 @@ impl PartitionConsumer {
 
     /// One fetch round: a request to every leader of an assigned partition, concurrently.
     async fn fetch_once(&mut self, max_wait_ms: i32) -> Result<()> {
-        let mut by_leader: HashMap<i32, (Arc<crate::connection::BrokerConnection>, Vec<(Tp, i64)>)> = HashMap::new();
+        let mut by_leader: HashMap<i32, LeaderFetch> = HashMap::new();
+        let mut unreachable = false;
         for ((topic, partition), &pos) in self.positions.iter().filter(|(tp, _)| !self.paused.contains(*tp)) {
-            let (leader, conn) = self.cluster.leader(topic, *partition).await?;
-            by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push(((topic.clone(), *partition), pos));
+            match self.cluster.leader(topic, *partition).await {
+                Ok((leader, conn)) => by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push(((topic.clone(), *partition), pos)),
+                // A leader that is moving or down: skip the partition this round, look again next.
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(%topic, partition, error = %e, "no leader to fetch from");
+                    self.cluster.invalidate(topic);
+                    unreachable = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if by_leader.is_empty() && unreachable {
+            tokio::time::sleep(self.cluster.retry_backoff()).await;
+            return Ok(());
         }
         let mut ids: HashMap<uuid::Uuid, String> = HashMap::new();
         for (topic, _) in self.positions.keys() {
@@ -200,6 +216,7 @@ impl PartitionConsumer {
         }
         let mut requests = JoinSet::new();
         for (_, (conn, parts)) in by_leader {
+            let fetched_topics: Vec<String> = parts.iter().map(|((t, _), _)| t.clone()).collect();
             let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
             for ((topic, partition), pos) in &parts {
                 topics.entry(topic.clone()).or_default().push(
@@ -228,10 +245,22 @@ impl PartitionConsumer {
                         })
                         .collect(),
                 );
-            requests.spawn(async move { conn.send(&req).await });
+            requests.spawn(async move { (conn.send(&req).await, fetched_topics) });
         }
         while let Some(joined) = requests.join_next().await {
-            let resp = joined.map_err(|_| Error::Closed)??;
+            let (resp, fetched_topics) = joined.map_err(|_| Error::Closed)?;
+            let resp = match resp {
+                Ok(r) => r,
+                // The leader went away mid-fetch: find the new one next round.
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(error = %e, "fetch failed; refreshing leaders");
+                    for t in &fetched_topics {
+                        self.cluster.invalidate(t);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for t in resp.responses {
                 // v13+ answers by topic id, earlier versions by name.
                 let topic = if t.topic.0.is_empty() { ids.get(&t.topic_id).cloned().unwrap_or_default() } else { t.topic.0.to_string() };

@@ -268,6 +268,8 @@ impl Shared {
         let records = self.encode(batch, pid, epoch)?;
         let (topic, partition) = batch.tp.clone();
         let (_, conn) = self.cluster.leader(&topic, partition).await?;
+        // Produce v13+ names topics by id (KIP-516); earlier versions by name.
+        let topic_id = self.cluster.topic(&topic).await?.id;
         let req = ProduceRequest::default()
             .with_transactional_id(None)
             .with_acks(self.acks)
@@ -275,6 +277,7 @@ impl Shared {
             .with_topic_data(vec![
                 TopicProduceData::default()
                     .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                    .with_topic_id(topic_id)
                     .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(records))]),
             ]);
         let version = conn.version_of::<ProduceRequest>()?;

@@ -1,6 +1,7 @@
 """The bundled broker binary as a fixture: one per test session on a free port and a temp
 dir, plus a restartable one for tests that stop, kill and restart it."""
 import os
+import sys
 import signal
 import subprocess
 import tempfile
@@ -73,3 +74,35 @@ def own_broker():
             yield broker
         finally:
             broker.close()
+
+
+# Apache Kafka, started once per run when a test asks for it (tests/apache_kafka/cluster.py).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "apache_kafka"))
+
+
+@pytest.fixture(scope="session")
+def apache_kafka():
+    """A single-node Apache Kafka (KRaft, combined broker and controller)."""
+    from cluster import KafkaCluster
+    cluster = KafkaCluster(1).start()
+    try:
+        yield cluster.bootstrap
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_cluster():
+    """Three Apache Kafka brokers and a controller; replication factor 3, min.insync.replicas 2."""
+    from cluster import KafkaCluster
+    cluster = KafkaCluster(3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["ferrokafka", "apache-kafka"])
+def any_broker(request):
+    """The bundled broker and Apache Kafka in turn: the same test against both."""
+    return request.getfixturevalue("bootstrap" if request.param == "ferrokafka" else "apache_kafka")

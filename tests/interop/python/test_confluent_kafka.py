@@ -34,7 +34,8 @@ def consume_all(bootstrap, topic, partitions, expected):
 
 
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
-def test_idempotent_produce_with_each_codec_reads_back_exactly(bootstrap, codec):
+def test_idempotent_produce_with_each_codec_reads_back_exactly(any_broker, codec):
+    bootstrap = any_broker
     topic = unique(f"ck-{codec}")
     create(bootstrap, topic, 3)
     producer = Producer({
@@ -81,7 +82,8 @@ def test_idempotent_produce_with_each_codec_reads_back_exactly(bootstrap, codec)
     assert {(p, o) for p, o, _ in delivered} == seen
 
 
-def test_admin_create_list_grow_delete(bootstrap):
+def test_admin_create_list_grow_delete(any_broker):
+    bootstrap = any_broker
     topic = unique("ck-admin")
     admin = create(bootstrap, topic, 2)
     assert len(admin.list_topics(timeout=10).topics[topic].partitions) == 2
@@ -103,7 +105,8 @@ def test_admin_create_list_grow_delete(bootstrap):
     assert topic not in admin.list_topics(timeout=10).topics
 
 
-def test_watermarks_and_offsets_for_times(bootstrap):
+def test_watermarks_and_offsets_for_times(any_broker):
+    bootstrap = any_broker
     topic = unique("ck-times")
     create(bootstrap, topic, 1)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})

@@ -9,7 +9,8 @@ from kafka.errors import TopicAlreadyExistsError
 
 
 @pytest.mark.parametrize("codec", [None, "gzip"])
-def test_produce_and_read_back(bootstrap, codec):
+def test_produce_and_read_back(any_broker, codec):
+    bootstrap = any_broker
     topic = f"kp-{codec}-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 2, 1)])
@@ -46,7 +47,8 @@ def test_produce_and_read_back(bootstrap, codec):
     admin.close()
 
 
-def test_admin_create_list_delete(bootstrap):
+def test_admin_create_list_delete(any_broker):
+    bootstrap = any_broker
     topic = f"kp-admin-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 3, 1)])
@@ -58,7 +60,8 @@ def test_admin_create_list_delete(bootstrap):
     admin.close()
 
 
-def test_two_consumers_share_a_group_and_commit(bootstrap):
+def test_two_consumers_share_a_group_and_commit(any_broker):
+    bootstrap = any_broker
     topic, group = f"kp-group-{uuid.uuid4().hex[:8]}", f"kp-g-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 4, 1)])
