@@ -173,7 +173,7 @@ impl Producer {
             retries: c.retries.load(Relaxed),
             failed_records: c.failed_records.load(Relaxed),
             requests,
-            avg_request_latency_us: if requests == 0 { 0 } else { c.latency_us_total.load(Relaxed) / requests },
+            avg_request_latency_us: c.latency_us_total.load(Relaxed).checked_div(requests).unwrap_or(0),
             max_request_latency_us: c.latency_us_max.load(Relaxed),
             queued_records: self.inner.queued() as u64,
         }
