@@ -82,4 +82,10 @@ fn futures_are_send(consumer: &mut Consumer, producer: &Producer, admin: &Admin)
     send(producer.try_send(ProducerRecord::new("t")));
     send(producer.flush());
     send(admin.list_topics());
+    send(consumer.committed(&[]));
+    send(consumer.watermarks("t", 0));
+    fn sync<T: Sync>(_: &T) {}
+    sync(consumer);
+    sync(producer);
+    sync(admin);
 }

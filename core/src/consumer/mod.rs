@@ -85,7 +85,8 @@ pub struct Consumer {
     auto_commit: Option<Duration>,
     last_auto_commit: Instant,
     reset: Offset,
-    listener: Option<Listener>,
+    /// In a mutex only to make `Consumer` `Sync` (it is reached through `&mut self` alone).
+    listener: Option<std::sync::Mutex<Listener>>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -145,7 +146,7 @@ impl Consumer {
 
     /// Called on every assignment change, from inside `poll`, on the caller's task.
     pub fn on_rebalance(&mut self, listener: impl FnMut(&RebalanceEvent) + Send + 'static) {
-        self.listener = Some(Box::new(listener));
+        self.listener = Some(std::sync::Mutex::new(Box::new(listener)));
     }
 
     fn group(&self) -> Result<&Group> {
@@ -344,7 +345,7 @@ impl Consumer {
     fn notify(&mut self, event: RebalanceEvent) {
         tracing::debug!(?event, "rebalance");
         if let Some(l) = self.listener.as_mut() {
-            l(&event);
+            (l.get_mut().unwrap_or_else(|p| p.into_inner()))(&event);
         }
     }
 

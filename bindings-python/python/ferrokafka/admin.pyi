@@ -1,0 +1,75 @@
+from concurrent.futures import Future
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import TopicPartition
+
+class NewTopic:
+    topic: str
+    num_partitions: int
+    replication_factor: int
+    config: Dict[str, str]
+    def __init__(self, topic: str, num_partitions: int = ..., replication_factor: int = ..., config: Optional[Dict[str, Any]] = ...) -> None: ...
+
+class NewPartitions:
+    def __init__(self, topic: str, new_total_count: int) -> None: ...
+
+class BrokerMetadata:
+    id: int
+    host: str
+    port: int
+
+class PartitionMetadata:
+    id: int
+
+class TopicMetadata:
+    topic: str
+    partitions: Dict[int, PartitionMetadata]
+    is_internal: bool
+
+class ClusterMetadata:
+    cluster_id: str
+    controller_id: int
+    brokers: Dict[int, BrokerMetadata]
+    topics: Dict[str, TopicMetadata]
+
+class ConsumerGroupListing:
+    group_id: str
+    protocol_type: str
+    state: str
+    is_simple_consumer_group: bool
+
+class ListConsumerGroupsResult:
+    valid: List[ConsumerGroupListing]
+    errors: List[Any]
+
+class MemberDescription:
+    member_id: str
+    group_instance_id: Optional[str]
+    client_id: str
+    host: str
+    assignment: List[TopicPartition]
+
+class ConsumerGroupDescription:
+    group_id: str
+    state: str
+    protocol_type: str
+    partition_assignor: str
+    is_simple_consumer_group: bool
+    members: List[MemberDescription]
+
+class ConsumerGroupTopicPartitions:
+    group_id: str
+    topic_partitions: Optional[List[TopicPartition]]
+    def __init__(self, group_id: str, topic_partitions: Optional[List[TopicPartition]] = ...) -> None: ...
+
+class AdminClient:
+    def __init__(self, conf: Dict[str, Any], **kwargs: Any) -> None: ...
+    def create_topics(self, new_topics: Sequence[NewTopic], operation_timeout: float = ..., request_timeout: Optional[float] = ..., validate_only: bool = ...) -> Dict[str, Future]: ...
+    def delete_topics(self, topics: Sequence[str], operation_timeout: float = ..., request_timeout: Optional[float] = ...) -> Dict[str, Future]: ...
+    def create_partitions(self, new_partitions: Sequence[NewPartitions], operation_timeout: float = ..., request_timeout: Optional[float] = ..., validate_only: bool = ...) -> Dict[str, Future]: ...
+    def list_topics(self, topic: Optional[str] = ..., timeout: float = ...) -> ClusterMetadata: ...
+    def list_consumer_groups(self, request_timeout: Optional[float] = ..., states: Any = ..., types: Any = ...) -> Future: ...
+    def describe_consumer_groups(self, group_ids: Sequence[str], request_timeout: Optional[float] = ..., include_authorized_operations: bool = ...) -> Dict[str, Future]: ...
+    def delete_consumer_groups(self, group_ids: Sequence[str], request_timeout: Optional[float] = ...) -> Dict[str, Future]: ...
+    def list_consumer_group_offsets(self, list_consumer_group_offsets_request: Sequence[ConsumerGroupTopicPartitions], require_stable: bool = ..., request_timeout: Optional[float] = ...) -> Dict[str, Future]: ...
+    def alter_consumer_group_offsets(self, alter_consumer_group_offsets_request: Sequence[ConsumerGroupTopicPartitions], request_timeout: Optional[float] = ...) -> Dict[str, Future]: ...

@@ -1,0 +1,277 @@
+//! The consumer. Rebalance events the core reports inside `poll` are handed back with the
+//! records, and the Python layer runs `on_assign`/`on_revoke`/`on_lost` on the polling
+//! thread once the native call has returned (so a callback may call back into the consumer).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferrokafka::admin::OffsetSpec;
+use ferrokafka::consumer::Offset;
+use ferrokafka::{Admin, Consumer, ConsumerRecord, RebalanceEvent};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyTuple};
+
+use crate::errors::IntoPy;
+use crate::producer::{bytes_or_none, config_from};
+use crate::runtime::block_on;
+
+/// confluent-kafka's logical offsets.
+const OFFSET_BEGINNING: i64 = -2;
+const OFFSET_END: i64 = -1;
+const OFFSET_INVALID: i64 = -1001;
+
+type Event = (&'static str, Vec<(String, i32)>);
+/// (topic, partition, next offset, metadata).
+type CommitOffset = (String, i32, i64, Option<String>);
+
+#[pyclass(module = "ferrokafka._native")]
+pub(crate) struct NativeConsumer {
+    /// `None` once closed. Held across a poll: one thread drives a consumer at a time.
+    consumer: Arc<tokio::sync::Mutex<Option<Consumer>>>,
+    admin: Admin,
+    events: Arc<Mutex<Vec<Event>>>,
+    reset_earliest: bool,
+}
+
+fn record_tuple<'py>(py: Python<'py>, r: &ConsumerRecord) -> PyResult<Bound<'py, PyTuple>> {
+    let headers: Vec<(String, Option<Bound<'py, PyBytes>>)> =
+        r.headers.iter().map(|(k, v)| (k.clone(), bytes_or_none(py, v.as_deref()))).collect();
+    (
+        r.topic.clone(),
+        r.partition,
+        r.offset,
+        r.timestamp,
+        bytes_or_none(py, r.key.as_deref()),
+        bytes_or_none(py, r.value.as_deref()),
+        headers,
+    )
+        .into_pyobject(py)
+}
+
+fn closed() -> PyErr {
+    crate::errors::to_py(ferrokafka::Error::Closed)
+}
+
+impl NativeConsumer {
+    fn start_of(&self, offset: i64) -> Option<Offset> {
+        match offset {
+            OFFSET_BEGINNING => Some(Offset::Beginning),
+            OFFSET_END => Some(Offset::End),
+            o if o >= 0 => Some(Offset::At(o)),
+            _ => None, // stored: the committed offset, else auto.offset.reset
+        }
+    }
+
+    fn take_events(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[pymethods]
+impl NativeConsumer {
+    #[new]
+    fn new(conf: Vec<(String, String)>) -> PyResult<Self> {
+        let reset_earliest = conf.iter().any(|(k, v)| k == "auto.offset.reset" && matches!(v.as_str(), "earliest" | "smallest" | "beginning"));
+        let config = config_from(conf)?;
+        let admin = Admin::new(config.clone()).py_err()?;
+        let mut consumer = Consumer::new(config).py_err()?;
+        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let sink = Arc::clone(&events);
+        consumer.on_rebalance(move |e| {
+            let event = match e {
+                RebalanceEvent::Assigned(tps) => ("assign", tps.clone()),
+                RebalanceEvent::Revoked(tps) => ("revoke", tps.clone()),
+                RebalanceEvent::Lost(tps) => ("lost", tps.clone()),
+            };
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+        });
+        Ok(NativeConsumer { consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))), admin, events, reset_earliest })
+    }
+
+    fn subscribe(&self, py: Python<'_>, topics: Vec<String>) -> PyResult<()> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move {
+            let mut guard = consumer.lock().await;
+            let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
+            let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+            c.subscribe(&refs)
+        })
+        .py_err()
+    }
+
+    fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move {
+            let mut guard = consumer.lock().await;
+            guard.as_mut().ok_or(ferrokafka::Error::Closed)?.unsubscribe().await
+        })
+        .py_err()
+    }
+
+    /// (topic, partition, offset) with confluent-kafka's logical offsets.
+    fn assign(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<()> {
+        let stored: Vec<(String, i32)> =
+            partitions.iter().filter(|(_, _, o)| self.start_of(*o).is_none()).map(|(t, p, _)| (t.clone(), *p)).collect();
+        let consumer = Arc::clone(&self.consumer);
+        let reset = if self.reset_earliest { Offset::Beginning } else { Offset::End };
+        let starts: Vec<(String, i32, Option<Offset>)> = partitions.iter().map(|(t, p, o)| (t.clone(), *p, self.start_of(*o))).collect();
+        block_on(py, async move {
+            let mut guard = consumer.lock().await;
+            let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
+            let committed = if stored.is_empty() { Vec::new() } else { c.committed(&stored).await.unwrap_or_default() };
+            let resolved = starts.into_iter().map(|(t, p, o)| {
+                let at = o.unwrap_or_else(|| {
+                    committed
+                        .iter()
+                        .find(|(tp, _)| tp.0 == t && tp.1 == p)
+                        .and_then(|(_, c)| c.as_ref().map(|(offset, _)| Offset::At(*offset)))
+                        .unwrap_or(reset)
+                });
+                (t, p, at)
+            });
+            c.assign(resolved.collect::<Vec<_>>()).await
+        })
+        .py_err()
+    }
+
+    fn assignment(&self, py: Python<'_>) -> PyResult<Vec<(String, i32)>> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move { consumer.lock().await.as_ref().map(|c| c.assignment()) }).ok_or_else(closed)
+    }
+
+    /// Up to `max` records, waiting up to `timeout` seconds for the first; and the
+    /// rebalance events that happened meanwhile.
+    fn consume<'py>(&self, py: Python<'py>, max: usize, timeout: f64) -> PyResult<(Vec<Bound<'py, PyTuple>>, Vec<Event>)> {
+        let consumer = Arc::clone(&self.consumer);
+        let wait = Duration::from_secs_f64(timeout.clamp(0.0, 1e6));
+        let records = block_on(py, async move {
+            let mut guard = consumer.lock().await;
+            let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
+            let mut out = Vec::new();
+            if let Some(r) = c.poll(wait).await? {
+                out.push(r);
+                // Whatever else is already here, without waiting.
+                while out.len() < max {
+                    match c.poll(Duration::ZERO).await? {
+                        Some(r) => out.push(r),
+                        None => break,
+                    }
+                }
+            }
+            Ok::<_, ferrokafka::Error>(out)
+        });
+        let events = self.take_events();
+        let records = records.py_err()?;
+        let tuples = records.iter().map(|r| record_tuple(py, r)).collect::<PyResult<Vec<_>>>()?;
+        Ok((tuples, events))
+    }
+
+    /// Commits the consumed positions, or explicit (topic, partition, offset) triples.
+    #[pyo3(signature = (offsets=None, asynchronous=false))]
+    fn commit(&self, py: Python<'_>, offsets: Option<Vec<CommitOffset>>, asynchronous: bool) -> PyResult<()> {
+        let consumer = Arc::clone(&self.consumer);
+        let work = async move {
+            let mut guard = consumer.lock().await;
+            let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
+            match offsets {
+                Some(o) => c.commit_offsets(&o).await,
+                None => c.commit().await,
+            }
+        };
+        if asynchronous {
+            // Not awaited: the result is only logged, as with confluent-kafka without an
+            // on_commit callback.
+            crate::runtime::runtime().spawn(async move {
+                if let Err(e) = work.await {
+                    eprintln!("ferrokafka: asynchronous commit failed: {e}");
+                }
+            });
+            return Ok(());
+        }
+        block_on(py, work).py_err()
+    }
+
+    /// Committed offsets (-1001 where none), with their metadata.
+    fn committed(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<Vec<(String, i32, i64, String)>> {
+        let consumer = Arc::clone(&self.consumer);
+        let got = block_on(py, async move {
+            let guard = consumer.lock().await;
+            guard.as_ref().ok_or(ferrokafka::Error::Closed)?.committed(&partitions).await
+        })
+        .py_err()?;
+        Ok(got
+            .into_iter()
+            .map(|((t, p), c)| match c {
+                Some((o, m)) => (t, p, o, m),
+                None => (t, p, OFFSET_INVALID, String::new()),
+            })
+            .collect())
+    }
+
+    fn position(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<Vec<(String, i32, i64)>> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move {
+            let guard = consumer.lock().await;
+            guard
+                .as_ref()
+                .map(|c| partitions.into_iter().map(|(t, p)| { let o = c.position(&t, p).unwrap_or(OFFSET_INVALID); (t, p, o) }).collect())
+        })
+        .ok_or_else(closed)
+    }
+
+    fn seek(&self, py: Python<'_>, topic: String, partition: i32, offset: i64) -> PyResult<()> {
+        let at = self.start_of(offset).unwrap_or(Offset::End);
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move {
+            let mut guard = consumer.lock().await;
+            guard.as_mut().ok_or(ferrokafka::Error::Closed)?.seek(&topic, partition, at).await
+        })
+        .py_err()
+    }
+
+    fn pause(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<()> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.pause(&partitions)) }).ok_or_else(closed)
+    }
+
+    fn resume(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<()> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.resume(&partitions)) }).ok_or_else(closed)
+    }
+
+    fn watermarks(&self, py: Python<'_>, topic: String, partition: i32) -> PyResult<(i64, i64)> {
+        let consumer = Arc::clone(&self.consumer);
+        block_on(py, async move {
+            let guard = consumer.lock().await;
+            guard.as_ref().ok_or(ferrokafka::Error::Closed)?.watermarks(&topic, partition).await
+        })
+        .py_err()
+    }
+
+    /// For each (topic, partition, timestamp): the first offset at or after it.
+    fn offsets_for_times(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<Vec<(String, i32, i64)>> {
+        let admin = self.admin.clone();
+        block_on(py, async move {
+            let mut out = Vec::with_capacity(partitions.len());
+            for (t, p, ts) in partitions {
+                let found = admin.list_offsets(&[(t.clone(), p)], OffsetSpec::Timestamp(ts)).await?;
+                out.push((t, p, found[0].1));
+            }
+            Ok::<_, ferrokafka::Error>(out)
+        })
+        .py_err()
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<Vec<Event>> {
+        let consumer = Arc::clone(&self.consumer);
+        let result = block_on(py, async move {
+            match consumer.lock().await.take() {
+                Some(c) => c.close().await,
+                None => Ok(()),
+            }
+        });
+        let events = self.take_events();
+        result.py_err()?;
+        Ok(events)
+    }
+}
