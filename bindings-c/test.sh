@@ -19,5 +19,7 @@ else
 fi
 make -s -C bindings-c install PREFIX="$WORK/prefix"
 export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
-cc examples/c/produce_consume.c $(pkg-config --cflags --libs ferrokafka) -Wl,-rpath,"$WORK/prefix/lib" -o "$WORK/produce_consume"
+cc -Wall -Wextra -Werror examples/c/produce_consume.c $(pkg-config --cflags --libs ferrokafka) -Wl,-rpath,"$WORK/prefix/lib" -o "$WORK/produce_consume"
 "$WORK/produce_consume" "$WORK/data-example"
+c++ -std=c++17 -Wall -Wextra -Werror examples/c/example.cpp $(pkg-config --cflags --libs ferrokafka) -Wl,-rpath,"$WORK/prefix/lib" -o "$WORK/example_cpp"
+"$WORK/example_cpp" "$WORK/data-cpp"

@@ -152,6 +152,11 @@ typedef struct fk_producer_t fk_producer_t;
 typedef struct fk_topic_list_t fk_topic_list_t;
 
 /**
+ * An error code: FK_OK (0), one of Kafka's codes (positive) or a local one (negative).
+ */
+typedef int fk_resp_err_t;
+
+/**
  * A topic partition with an offset, for assignment, commits and positions. `offset` uses
  * FK_OFFSET_* for logical positions; `err` is set by calls that report per partition.
  */
@@ -195,22 +200,25 @@ fk_admin_t *fk_admin_new(const fk_conf_t *conf, char *errstr, size_t errstr_size
 /**
  * Creates a topic (`partitions`/`replication_factor` -1: the broker's defaults).
  */
-int fk_admin_create_topic(const fk_admin_t *a,
-                          const char *topic,
-                          int32_t partitions,
-                          int16_t replication_factor,
-                          char *errstr,
-                          size_t errstr_size);
+fk_resp_err_t fk_admin_create_topic(const fk_admin_t *a,
+                                    const char *topic,
+                                    int32_t partitions,
+                                    int16_t replication_factor,
+                                    char *errstr,
+                                    size_t errstr_size);
 
-int fk_admin_delete_topic(const fk_admin_t *a, const char *topic, char *errstr, size_t errstr_size);
+fk_resp_err_t fk_admin_delete_topic(const fk_admin_t *a,
+                                    const char *topic,
+                                    char *errstr,
+                                    size_t errstr_size);
 
 /**
  * Lists the cluster's topics into `*out` (free it with fk_topic_list_destroy).
  */
-int fk_admin_list_topics(const fk_admin_t *a,
-                         fk_topic_list_t **out,
-                         char *errstr,
-                         size_t errstr_size);
+fk_resp_err_t fk_admin_list_topics(const fk_admin_t *a,
+                                   fk_topic_list_t **out,
+                                   char *errstr,
+                                   size_t errstr_size);
 
 size_t fk_topic_list_count(const fk_topic_list_t *l);
 
@@ -245,7 +253,7 @@ const char *fk_broker_bootstrap(const fk_broker_t *b);
 /**
  * Stops the broker (flushing and closing every log) and frees the handle (NULL is fine).
  */
-int fk_broker_stop(fk_broker_t *b);
+fk_resp_err_t fk_broker_stop(fk_broker_t *b);
 
 /**
  * A new, empty configuration. Free it with fk_conf_destroy.
@@ -256,11 +264,11 @@ fk_conf_t *fk_conf_new(void);
  * Sets `key` (a Kafka property name such as "bootstrap.servers") to `value`. An unknown key or
  * a bad value is FK_ERR__INVALID_ARG, with `errstr` naming the key and what it accepts.
  */
-int fk_conf_set(fk_conf_t *conf,
-                const char *key,
-                const char *value,
-                char *errstr,
-                size_t errstr_size);
+fk_resp_err_t fk_conf_set(fk_conf_t *conf,
+                          const char *key,
+                          const char *value,
+                          char *errstr,
+                          size_t errstr_size);
 
 /**
  * Frees a configuration (NULL is fine). Clients copy what they need at creation.
@@ -275,25 +283,25 @@ fk_consumer_t *fk_consumer_new(const fk_conf_t *conf, char *errstr, size_t errst
 /**
  * Sets the rebalance callback (NULL: none) and its `opaque`.
  */
-int fk_consumer_set_rebalance_cb(fk_consumer_t *c, fk_rebalance_cb cb, void *opaque);
+fk_resp_err_t fk_consumer_set_rebalance_cb(fk_consumer_t *c, fk_rebalance_cb cb, void *opaque);
 
 /**
  * Joins the group with these topics at the next poll (a name starting with '^' is a regex).
  */
-int fk_subscribe(fk_consumer_t *c,
-                 const char *const *topics,
-                 size_t count,
-                 char *errstr,
-                 size_t errstr_size);
+fk_resp_err_t fk_subscribe(fk_consumer_t *c,
+                           const char *const *topics,
+                           size_t count,
+                           char *errstr,
+                           size_t errstr_size);
 
 /**
  * Reads exactly these partitions, without group membership; offsets may be FK_OFFSET_*.
  */
-int fk_assign(fk_consumer_t *c,
-              const fk_topic_partition_t *parts,
-              size_t count,
-              char *errstr,
-              size_t errstr_size);
+fk_resp_err_t fk_assign(fk_consumer_t *c,
+                        const fk_topic_partition_t *parts,
+                        size_t count,
+                        char *errstr,
+                        size_t errstr_size);
 
 /**
  * The next message, waiting up to `timeout_ms`; NULL when none arrived. A message whose
@@ -306,49 +314,49 @@ fk_message_t *fk_consumer_poll(fk_consumer_t *c, int timeout_ms);
  * Commits `offsets` (next offset to read per partition), or with NULL the positions of
  * everything consumed. With `async_` non-zero, returns at once (errors are not reported).
  */
-int fk_commit(fk_consumer_t *c,
-              const fk_topic_partition_t *offsets,
-              size_t count,
-              int async_,
-              char *errstr,
-              size_t errstr_size);
+fk_resp_err_t fk_commit(fk_consumer_t *c,
+                        const fk_topic_partition_t *offsets,
+                        size_t count,
+                        int async_,
+                        char *errstr,
+                        size_t errstr_size);
 
 /**
  * Fills each entry's `offset` with the group's committed offset (FK_OFFSET_INVALID if none).
  */
-int fk_committed(fk_consumer_t *c,
-                 fk_topic_partition_t *parts,
-                 size_t count,
-                 char *errstr,
-                 size_t errstr_size);
+fk_resp_err_t fk_committed(fk_consumer_t *c,
+                           fk_topic_partition_t *parts,
+                           size_t count,
+                           char *errstr,
+                           size_t errstr_size);
 
 /**
  * Fills each entry's `offset` with this consumer's position (FK_OFFSET_INVALID if unassigned).
  */
-int fk_position(fk_consumer_t *c, fk_topic_partition_t *parts, size_t count);
+fk_resp_err_t fk_position(fk_consumer_t *c, fk_topic_partition_t *parts, size_t count);
 
 /**
  * Moves a partition's position (an offset or FK_OFFSET_BEGINNING/END).
  */
-int fk_seek(fk_consumer_t *c,
-            const char *topic,
-            int32_t partition,
-            int64_t offset,
-            char *errstr,
-            size_t errstr_size);
+fk_resp_err_t fk_seek(fk_consumer_t *c,
+                      const char *topic,
+                      int32_t partition,
+                      int64_t offset,
+                      char *errstr,
+                      size_t errstr_size);
 
 /**
  * Stops fetching these partitions (positions are kept).
  */
-int fk_pause(fk_consumer_t *c, const fk_topic_partition_t *parts, size_t count);
+fk_resp_err_t fk_pause(fk_consumer_t *c, const fk_topic_partition_t *parts, size_t count);
 
-int fk_resume(fk_consumer_t *c, const fk_topic_partition_t *parts, size_t count);
+fk_resp_err_t fk_resume(fk_consumer_t *c, const fk_topic_partition_t *parts, size_t count);
 
 /**
  * Commits (with auto commit), revokes (calling the rebalance callback) and leaves the group.
  * The handle stays valid until fk_consumer_destroy; further calls report FK_ERR__DESTROY.
  */
-int fk_consumer_close(fk_consumer_t *c, char *errstr, size_t errstr_size);
+fk_resp_err_t fk_consumer_close(fk_consumer_t *c, char *errstr, size_t errstr_size);
 
 /**
  * Frees the consumer (NULL is fine); closes it first if needed.
@@ -358,7 +366,13 @@ void fk_consumer_destroy(fk_consumer_t *c);
 /**
  * A static description of an error code (never NULL; owned by the library).
  */
-const char *fk_err2str(int code);
+const char *fk_err2str(fk_resp_err_t code);
+
+/**
+ * The message of the last error on this thread ("" if none): useful when a call fails before
+ * a handle exists and no `errstr` was given. Valid until the next failing call on the thread.
+ */
+const char *fk_last_error(void);
 
 /**
  * The topic (owned by the message).
@@ -393,16 +407,16 @@ size_t fk_message_header_count(const fk_message_t *m);
  * Header `idx`: its name and value (value NULL for a null header). FK_ERR__INVALID_ARG when
  * out of range.
  */
-int fk_message_header(const fk_message_t *m,
-                      size_t idx,
-                      const char **name,
-                      const void **value,
-                      size_t *value_len);
+fk_resp_err_t fk_message_header(const fk_message_t *m,
+                                size_t idx,
+                                const char **name,
+                                const void **value,
+                                size_t *value_len);
 
 /**
  * FK_OK, or the error this message reports (a failed delivery, a consumer error).
  */
-int fk_message_error(const fk_message_t *m);
+fk_resp_err_t fk_message_error(const fk_message_t *m);
 
 /**
  * The error's description ("" without an error; owned by the message).
@@ -435,19 +449,19 @@ fk_producer_t *fk_producer_new(const fk_conf_t *conf,
  * key, value and headers are copied; NULL key/value are null). Returns at once:
  * FK_ERR__QUEUE_FULL when the queue is full (serve reports with fk_poll, then retry).
  */
-int fk_produce(fk_producer_t *p,
-               const char *topic,
-               int32_t partition,
-               const void *key,
-               size_t key_len,
-               const void *value,
-               size_t value_len,
-               const fk_header_t *headers,
-               size_t header_count,
-               int64_t timestamp,
-               void *msg_opaque,
-               char *errstr,
-               size_t errstr_size);
+fk_resp_err_t fk_produce(fk_producer_t *p,
+                         const char *topic,
+                         int32_t partition,
+                         const void *key,
+                         size_t key_len,
+                         const void *value,
+                         size_t value_len,
+                         const fk_header_t *headers,
+                         size_t header_count,
+                         int64_t timestamp,
+                         void *msg_opaque,
+                         char *errstr,
+                         size_t errstr_size);
 
 /**
  * Runs delivery callbacks for finished messages, waiting up to `timeout_ms` for the first
@@ -459,7 +473,7 @@ int fk_poll(fk_producer_t *p, int timeout_ms);
  * Waits up to `timeout_ms` (negative: no limit) until every queued message is delivered,
  * running their callbacks. FK_ERR__TIMED_OUT if some are still outstanding.
  */
-int fk_flush(fk_producer_t *p, int timeout_ms);
+fk_resp_err_t fk_flush(fk_producer_t *p, int timeout_ms);
 
 /**
  * Messages queued or in flight, plus delivery reports not yet served.

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use ferrokafka::ClientConfig;
 
-use crate::{cstr, errors::fail, guard, invalid};
+use crate::{cstr, errors::fail, fk_resp_err_t, guard, invalid};
 
 /// A configuration under construction (opaque).
 pub struct fk_conf_t {
@@ -14,7 +14,9 @@ pub struct fk_conf_t {
 /// A new, empty configuration. Free it with fk_conf_destroy.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_conf_new() -> *mut fk_conf_t {
-    Box::into_raw(Box::new(fk_conf_t { config: ClientConfig::new() }))
+    Box::into_raw(Box::new(fk_conf_t {
+        config: ClientConfig::new(),
+    }))
 }
 
 /// Sets `key` (a Kafka property name such as "bootstrap.servers") to `value`. An unknown key or
@@ -26,7 +28,7 @@ pub unsafe extern "C" fn fk_conf_set(
     value: *const c_char,
     errstr: *mut c_char,
     errstr_size: usize,
-) -> c_int {
+) -> fk_resp_err_t {
     guard(errstr, errstr_size, || {
         // SAFETY: `conf` came from fk_conf_new and is not used elsewhere during the call.
         let conf = unsafe { conf.as_mut() }.ok_or_else(|| invalid("conf is NULL"))?;
@@ -47,5 +49,7 @@ pub unsafe extern "C" fn fk_conf_destroy(conf: *mut fk_conf_t) {
 
 pub(crate) fn borrow_conf<'a>(conf: *const fk_conf_t) -> Result<&'a ClientConfig, (c_int, String)> {
     // SAFETY: from fk_conf_new and alive for the call (header contract).
-    unsafe { conf.as_ref() }.map(|c| &c.config).ok_or_else(|| invalid("conf is NULL"))
+    unsafe { conf.as_ref() }
+        .map(|c| &c.config)
+        .ok_or_else(|| invalid("conf is NULL"))
 }

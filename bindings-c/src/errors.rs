@@ -3,6 +3,9 @@
 
 use std::ffi::{c_char, c_int};
 
+/// An error code: FK_OK (0), one of Kafka's codes (positive) or a local one (negative).
+pub type fk_resp_err_t = c_int;
+
 /// Success.
 pub const FK_OK: c_int = 0;
 /// An internal failure (a panic was caught at the boundary).
@@ -25,7 +28,6 @@ pub const FK_ERR__DESTROY: c_int = -197;
 pub const FK_ERR_UNKNOWN_TOPIC_OR_PART: c_int = 3;
 /// Kafka: a message larger than allowed.
 pub const FK_ERR_MSG_SIZE_TOO_LARGE: c_int = 10;
-
 
 /// The code for an error from the core.
 pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
@@ -51,7 +53,7 @@ pub(crate) fn fail(e: ferrokafka::Error) -> (c_int, String) {
 
 /// A static description of an error code (never NULL; owned by the library).
 #[unsafe(no_mangle)]
-pub extern "C" fn fk_err2str(code: c_int) -> *const c_char {
+pub extern "C" fn fk_err2str(code: fk_resp_err_t) -> *const c_char {
     let s: &'static [u8] = match code {
         FK_OK => b"Success\0",
         FK_ERR__FAIL => b"Local: internal failure\0",
@@ -68,4 +70,20 @@ pub extern "C" fn fk_err2str(code: c_int) -> *const c_char {
         _ => b"Local: unknown error\0",
     };
     s.as_ptr().cast()
+}
+
+thread_local! {
+    static LAST_ERROR: std::cell::RefCell<std::ffi::CString> = std::cell::RefCell::new(std::ffi::CString::default());
+}
+
+pub(crate) fn set_last_error(msg: &str) {
+    let c = std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|l| *l.borrow_mut() = c);
+}
+
+/// The message of the last error on this thread ("" if none): useful when a call fails before
+/// a handle exists and no `errstr` was given. Valid until the next failing call on the thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error() -> *const c_char {
+    LAST_ERROR.with(|l| l.borrow().as_ptr())
 }

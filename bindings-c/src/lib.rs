@@ -59,7 +59,11 @@ unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a str> {
 }
 
 /// Runs `f`, turning a panic into FK_ERR__FAIL with a message.
-fn guard(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Result<(), (c_int, String)>) -> c_int {
+fn guard(
+    errstr: *mut c_char,
+    errstr_size: usize,
+    f: impl FnOnce() -> Result<(), (c_int, String)>,
+) -> c_int {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(())) => FK_OK,
         Ok(Err((code, msg))) => {
@@ -67,14 +71,22 @@ fn guard(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Result<(),
             code
         }
         Err(_) => {
-            write_errstr(errstr, errstr_size, "internal error (a panic in libferrokafka)");
+            write_errstr(
+                errstr,
+                errstr_size,
+                "internal error (a panic in libferrokafka)",
+            );
             FK_ERR__FAIL
         }
     }
 }
 
 /// Like [`guard`] for functions returning a pointer (NULL on failure).
-fn guard_ptr<T>(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Result<*mut T, (c_int, String)>) -> *mut T {
+fn guard_ptr<T>(
+    errstr: *mut c_char,
+    errstr_size: usize,
+    f: impl FnOnce() -> Result<*mut T, (c_int, String)>,
+) -> *mut T {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(p)) => p,
         Ok(Err((_, msg))) => {
@@ -82,13 +94,18 @@ fn guard_ptr<T>(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Res
             std::ptr::null_mut()
         }
         Err(_) => {
-            write_errstr(errstr, errstr_size, "internal error (a panic in libferrokafka)");
+            write_errstr(
+                errstr,
+                errstr_size,
+                "internal error (a panic in libferrokafka)",
+            );
             std::ptr::null_mut()
         }
     }
 }
 
 fn write_errstr(errstr: *mut c_char, size: usize, msg: &str) {
+    errors::set_last_error(msg);
     if errstr.is_null() || size == 0 {
         return;
     }

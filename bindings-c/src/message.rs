@@ -2,6 +2,8 @@
 
 use std::ffi::{CString, c_char, c_int, c_void};
 
+use crate::fk_resp_err_t;
+
 /// A record header, for fk_produce: `value` may be NULL (a null header value).
 #[repr(C)]
 pub struct fk_header_t {
@@ -55,7 +57,11 @@ impl fk_message_t {
             timestamp: r.timestamp,
             key: r.key.map(|k| k.to_vec()),
             value: r.value.map(|v| v.to_vec()),
-            headers: r.headers.into_iter().map(|(k, v)| (CString::new(k).unwrap_or_default(), v.map(|v| v.to_vec()))).collect(),
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(k, v)| (CString::new(k).unwrap_or_default(), v.map(|v| v.to_vec())))
+                .collect(),
             err: 0,
             errstr: CString::default(),
             opaque: std::ptr::null_mut(),
@@ -126,7 +132,10 @@ pub unsafe extern "C" fn fk_message_key(m: *const fk_message_t, len: *mut usize)
 
 /// The value (NULL for a null value); its length in `*len` when `len` is not NULL.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fk_message_value(m: *const fk_message_t, len: *mut usize) -> *const c_void {
+pub unsafe extern "C" fn fk_message_value(
+    m: *const fk_message_t,
+    len: *mut usize,
+) -> *const c_void {
     bytes(msg(m).and_then(|m| m.value.as_ref()), len)
 }
 
@@ -144,8 +153,10 @@ pub unsafe extern "C" fn fk_message_header(
     name: *mut *const c_char,
     value: *mut *const c_void,
     value_len: *mut usize,
-) -> c_int {
-    let Some((n, v)) = msg(m).and_then(|m| m.headers.get(idx)) else { return crate::FK_ERR__INVALID_ARG };
+) -> fk_resp_err_t {
+    let Some((n, v)) = msg(m).and_then(|m| m.headers.get(idx)) else {
+        return crate::FK_ERR__INVALID_ARG;
+    };
     if !name.is_null() {
         // SAFETY: the caller's out-parameter.
         unsafe { *name = n.as_ptr() };
@@ -160,7 +171,7 @@ pub unsafe extern "C" fn fk_message_header(
 
 /// FK_OK, or the error this message reports (a failed delivery, a consumer error).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fk_message_error(m: *const fk_message_t) -> c_int {
+pub unsafe extern "C" fn fk_message_error(m: *const fk_message_t) -> fk_resp_err_t {
     msg(m).map_or(crate::FK_ERR__INVALID_ARG, |m| m.err)
 }
 

@@ -11,11 +11,12 @@ use ferrokafka::{Producer, ProducerRecord};
 use crate::conf::{borrow_conf, fk_conf_t};
 use crate::errors::{code_of, fail};
 use crate::message::{fk_header_t, fk_message_t};
-use crate::{cstr, guard, guard_ptr, invalid, runtime};
+use crate::{cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
 
 /// Called once per produced message from fk_poll/fk_flush. The message is lent for the call;
 /// `opaque` is the one given to fk_producer_new.
-pub type fk_delivery_cb = Option<unsafe extern "C" fn(message: *const fk_message_t, opaque: *mut c_void)>;
+pub type fk_delivery_cb =
+    Option<unsafe extern "C" fn(message: *const fk_message_t, opaque: *mut c_void)>;
 
 /// (topic, partition, offset, timestamp), or (code, message, topic).
 type Outcome = Result<(String, i32, i64, i64), (c_int, String, String)>;
@@ -54,7 +55,12 @@ pub unsafe extern "C" fn fk_producer_new(
         let config = borrow_conf(conf)?.clone();
         let _rt = runtime().enter();
         let producer = Producer::new(config).map_err(fail)?;
-        Ok(Box::into_raw(Box::new(fk_producer_t { producer, reports: Arc::default(), cb, opaque: opaque as usize })))
+        Ok(Box::into_raw(Box::new(fk_producer_t {
+            producer,
+            reports: Arc::default(),
+            cb,
+            opaque: opaque as usize,
+        })))
     })
 }
 
@@ -87,10 +93,12 @@ pub unsafe extern "C" fn fk_produce(
     msg_opaque: *mut c_void,
     errstr: *mut c_char,
     errstr_size: usize,
-) -> c_int {
+) -> fk_resp_err_t {
     guard(errstr, errstr_size, || {
         let p = producer(p)?;
-        let topic = unsafe { cstr(topic) }.ok_or_else(|| invalid("topic is NULL or not UTF-8"))?.to_owned();
+        let topic = unsafe { cstr(topic) }
+            .ok_or_else(|| invalid("topic is NULL or not UTF-8"))?
+            .to_owned();
         let mut record = ProducerRecord::new(topic.clone());
         record.partition = (partition >= 0).then_some(partition);
         record.key = unsafe { slice(key, key_len) }.map(|k| k.to_vec().into());
@@ -99,12 +107,18 @@ pub unsafe extern "C" fn fk_produce(
         if !headers.is_null() {
             // SAFETY: `header_count` headers at `headers` (header contract).
             for h in unsafe { std::slice::from_raw_parts(headers, header_count) } {
-                let name = unsafe { cstr(h.name) }.ok_or_else(|| invalid("header name is NULL or not UTF-8"))?;
-                record.headers.push((name.to_owned(), unsafe { slice(h.value, h.value_len) }.map(|v| v.to_vec().into())));
+                let name = unsafe { cstr(h.name) }
+                    .ok_or_else(|| invalid("header name is NULL or not UTF-8"))?;
+                record.headers.push((
+                    name.to_owned(),
+                    unsafe { slice(h.value, h.value_len) }.map(|v| v.to_vec().into()),
+                ));
             }
         }
         let producer = p.producer.clone();
-        let delivery = runtime().block_on(async move { producer.try_send(record).await }).map_err(fail)?;
+        let delivery = runtime()
+            .block_on(async move { producer.try_send(record).await })
+            .map_err(fail)?;
         p.reports.queue.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
         let reports = Arc::clone(&p.reports);
         let msg_opaque = msg_opaque as usize;
@@ -126,7 +140,12 @@ fn serve(p: &fk_producer_t, wait: Duration) -> c_int {
     let ready: Vec<Report> = {
         let mut q = p.reports.queue.lock().unwrap_or_else(|e| e.into_inner());
         if q.0.is_empty() && !wait.is_zero() {
-            q = p.reports.ready.wait_timeout_while(q, wait, |q| q.0.is_empty()).map(|(q, _)| q).unwrap_or_else(|e| e.into_inner().0);
+            q = p
+                .reports
+                .ready
+                .wait_timeout_while(q, wait, |q| q.0.is_empty())
+                .map(|(q, _)| q)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
         q.0.drain(..).collect()
     };
@@ -158,7 +177,9 @@ fn serve(p: &fk_producer_t, wait: Duration) -> c_int {
 /// (0: no wait). Returns how many were served, or a negative error code.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_poll(p: *mut fk_producer_t, timeout_ms: c_int) -> c_int {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| producer(p).map(|p| serve(p, Duration::from_millis(timeout_ms.max(0) as u64))))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        producer(p).map(|p| serve(p, Duration::from_millis(timeout_ms.max(0) as u64)))
+    })) {
         Ok(Ok(n)) => n,
         Ok(Err((code, _))) => code,
         Err(_) => crate::FK_ERR__FAIL,
@@ -168,18 +189,34 @@ pub unsafe extern "C" fn fk_poll(p: *mut fk_producer_t, timeout_ms: c_int) -> c_
 /// Waits up to `timeout_ms` (negative: no limit) until every queued message is delivered,
 /// running their callbacks. FK_ERR__TIMED_OUT if some are still outstanding.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> fk_resp_err_t {
     guard(std::ptr::null_mut(), 0, || {
         let p = producer(p)?;
-        let limit = if timeout_ms < 0 { Duration::from_secs(u32::MAX as u64) } else { Duration::from_millis(timeout_ms as u64) };
+        let limit = if timeout_ms < 0 {
+            Duration::from_secs(u32::MAX as u64)
+        } else {
+            Duration::from_millis(timeout_ms as u64)
+        };
         let producer = p.producer.clone();
-        let _ = runtime().block_on(async move { tokio::time::timeout(limit, producer.flush()).await });
+        let _ =
+            runtime().block_on(async move { tokio::time::timeout(limit, producer.flush()).await });
         let outstanding = {
             let q = p.reports.queue.lock().unwrap_or_else(|e| e.into_inner());
-            p.reports.ready.wait_timeout_while(q, limit, |q| q.1 > 0).map(|(q, _)| q.1).unwrap_or_else(|e| e.into_inner().0.1)
+            p.reports
+                .ready
+                .wait_timeout_while(q, limit, |q| q.1 > 0)
+                .map(|(q, _)| q.1)
+                .unwrap_or_else(|e| e.into_inner().0.1)
         };
         serve(p, Duration::ZERO);
-        if outstanding > 0 { Err((crate::FK_ERR__TIMED_OUT, format!("{outstanding} messages not delivered yet"))) } else { Ok(()) }
+        if outstanding > 0 {
+            Err((
+                crate::FK_ERR__TIMED_OUT,
+                format!("{outstanding} messages not delivered yet"),
+            ))
+        } else {
+            Ok(())
+        }
     })
 }
 

@@ -4,9 +4,15 @@
 #[test]
 fn checked_in_header_matches_the_code() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let config = cbindgen::Config::from_file(format!("{dir}/cbindgen.toml")).expect("cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(format!("{dir}/cbindgen.toml")).expect("cbindgen.toml");
     let mut generated = Vec::new();
-    cbindgen::Builder::new().with_crate(dir).with_config(config).generate().expect("header generates").write(&mut generated);
+    cbindgen::Builder::new()
+        .with_crate(dir)
+        .with_config(config)
+        .generate()
+        .expect("header generates")
+        .write(&mut generated);
     let path = format!("{dir}/include/ferrokafka.h");
     if std::env::var_os("FERROKAFKA_BLESS").is_some() {
         std::fs::write(&path, &generated).expect("write header");

@@ -46,6 +46,8 @@ int main(int argc, char **argv) {
     fk_conf_t *bad = fk_conf_new();
     CHECK(fk_conf_set(bad, "lingr.ms", "5", err, sizeof err) == FK_ERR__INVALID_ARG, "unknown key refused");
     CHECK(strstr(err, "lingr.ms") != NULL, "error names the key: %s", err);
+    CHECK(strstr(fk_last_error(), "lingr.ms") != NULL, "and so does the thread's last error");
+    CHECK(fk_producer_new(NULL, NULL, NULL, NULL, 0) == NULL && strstr(fk_last_error(), "NULL") != NULL, "no errstr: last error");
     CHECK(fk_conf_set(bad, "acks", "2", err, sizeof err) == FK_ERR__INVALID_ARG, "bad value refused");
     fk_conf_destroy(bad);
     CHECK(fk_conf_set(NULL, "acks", "1", err, sizeof err) == FK_ERR__INVALID_ARG, "NULL conf");
