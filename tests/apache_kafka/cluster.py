@@ -2,11 +2,22 @@
 127.0.0.1 with free ports and small heaps: a single combined node, or a three-broker cluster
 with one controller. Used by the interop suite; also runnable by hand:
 
-    python tests/apache_kafka/cluster.py single     # prints bootstrap servers, Ctrl-C stops
+    python tests/apache_kafka/cluster.py single     # prints bootstrap servers; Ctrl-C or SIGTERM stops
     python tests/apache_kafka/cluster.py cluster
+
+Teardown whatever happens: every Kafka process is its own process group, stopped by
+`KafkaCluster.stop()`, by an atexit hook, and — if this Python process dies without running
+either (SIGKILL, a crash) — by the kernel: each JVM gets SIGKILL when the thread that
+started it exits (PR_SET_PDEATHSIG). So start and restart nodes from a thread that outlives
+them (the main thread, as pytest fixtures and tests do).
+
+APACHE_KAFKA_LOG_LEVEL (default WARN) sets the brokers' log level; logs are in each node's
+directory (`KafkaCluster.workdir`, removed at stop unless APACHE_KAFKA_KEEP=1).
 """
 import atexit
 import base64
+import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -21,21 +32,37 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LOG4J = """<?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="WARN">
   <Appenders><File name="file" fileName="${sys:kafka.logs.dir}/server.log"><PatternLayout pattern="[%d] %p %m (%c)%n"/></File></Appenders>
-  <Loggers><Root level="WARN"><AppenderRef ref="file"/></Root></Loggers>
+  <Loggers><Root level="LEVEL"><AppenderRef ref="file"/></Root></Loggers>
 </Configuration>
 """
-_live = []
+_live = []  # nodes whose process may be running
+_workdirs = []  # clusters' directories not yet removed
 
 
 def _cleanup():
     for node in list(_live):
         node.kill()
+    if os.environ.get("APACHE_KAFKA_KEEP") != "1":
+        for d in list(_workdirs):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 atexit.register(_cleanup)
 
+# The JVMs die with the thread that started them: setpriv(1) where it exists (no code runs
+# between fork and exec), else prctl in the child.
+_SETPRIV = shutil.which("setpriv")
+_libc = ctypes.CDLL(None, use_errno=True) if not _SETPRIV and sys.platform.startswith("linux") else None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    if _libc is not None:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 def lib_dir():
+    """The directory of Kafka's jars (fetched on first use; no network afterwards)."""
     out = subprocess.run([os.path.join(ROOT, "scripts/apache-kafka.sh")], check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
 
@@ -46,7 +73,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _java():
+def java():
     home = os.environ.get("JAVA_HOME")
     return os.path.join(home, "bin", "java") if home else "java"
 
@@ -54,8 +81,9 @@ def _java():
 class Node:
     """One Kafka process (broker, controller or both) with its own data dir."""
 
-    def __init__(self, workdir, node_id, roles, props, lib):
+    def __init__(self, workdir, node_id, roles, props, lib, port):
         self.node_id = node_id
+        self.port = port  # the client listener (PLAINTEXT), or the controller's
         self.dir = os.path.join(workdir, f"node-{node_id}")
         os.makedirs(self.dir, exist_ok=True)
         self.lib = lib
@@ -64,79 +92,75 @@ class Node:
         with open(self.config, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in props.items())
         with open(os.path.join(self.dir, "log4j2.xml"), "w") as f:
-            f.write(LOG4J)
+            f.write(LOG4J.replace("LEVEL", os.environ.get("APACHE_KAFKA_LOG_LEVEL", "WARN")))
         self.proc = None
 
     def _cmd(self, main, *args):
-        return [_java(), "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                f"-Dlog4j2.configurationFile={os.path.join(self.dir, 'log4j2.xml')}", f"-Dkafka.logs.dir={self.dir}",
-                "-cp", os.path.join(self.lib, "*"), main, *args]
+        cmd = [java(), "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+               f"-Dlog4j2.configurationFile={os.path.join(self.dir, 'log4j2.xml')}", f"-Dkafka.logs.dir={self.dir}",
+               "-cp", os.path.join(self.lib, "*"), main, *args]
+        return [_SETPRIV, "--pdeathsig", "KILL", "--", *cmd] if _SETPRIV else cmd
 
     def format(self, cluster_id):
-        subprocess.run(self._cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", self.config),
-                       check=True, capture_output=True, text=True)
+        """kafka-storage format: writes meta.properties and the bootstrap metadata."""
+        out = subprocess.run(self._cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", self.config),
+                             capture_output=True, text=True, preexec_fn=_die_with_parent if _libc else None)
+        if out.returncode != 0:
+            raise RuntimeError(f"formatting node {self.node_id} failed: {out.stdout}{out.stderr}")
 
     def start(self):
-        out = open(os.path.join(self.dir, "stdout.log"), "ab")
-        self.proc = subprocess.Popen(self._cmd("kafka.Kafka", self.config), stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        assert not self.running(), f"node {self.node_id} is running"
+        with open(os.path.join(self.dir, "stdout.log"), "ab") as out:
+            self.proc = subprocess.Popen(self._cmd("kafka.Kafka", self.config), stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True, preexec_fn=_die_with_parent if _libc else None)
         _live.append(self)
 
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
     def kill(self):
-        """SIGKILL, as a crash would."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL to the node's process group, as a crash would."""
+        if self.running():
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.proc.wait(30)
         if self in _live:
             _live.remove(self)
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+    def stop(self, timeout=30):
+        """SIGTERM (a controlled shutdown), SIGKILL if that takes longer than `timeout`."""
+        if self.running():
             try:
-                self.proc.wait(60)
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout)
+            except ProcessLookupError:
+                pass
             except subprocess.TimeoutExpired:
-                self.kill()
-        if self in _live:
-            _live.remove(self)
+                pass
+        self.kill()
 
     def log_tail(self, n=40):
-        path = os.path.join(self.dir, "server.log")
-        if not os.path.exists(path):
-            return ""
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-
-
-def _wait_ready(bootstrap, brokers, timeout=120, nodes=()):
-    """Until a Metadata request lists `brokers` brokers: the cluster serves clients."""
-    from confluent_kafka.admin import AdminClient
-    deadline = time.monotonic() + timeout
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    last = None
-    while time.monotonic() < deadline:
-        for n in nodes:
-            if n.proc and n.proc.poll() is not None:
-                raise RuntimeError(f"Kafka node {n.node_id} exited: {n.log_tail()}")
-        try:
-            md = admin.list_topics(timeout=2)
-            if len(md.brokers) >= brokers:
-                return
-            last = f"{len(md.brokers)} brokers"
-        except Exception as e:  # not up yet
-            last = repr(e)
-        time.sleep(0.2)
-    raise RuntimeError(f"Kafka at {bootstrap} not ready after {timeout}s ({last})")
+        text = ""
+        for name in ("stdout.log", "server.log"):
+            path = os.path.join(self.dir, name)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    text += f"--- node {self.node_id} {name}\n" + "".join(f.readlines()[-n:])
+        return text
 
 
 class KafkaCluster:
-    """`brokers` brokers; with one, a combined broker+controller node; with more, a separate
-    controller. Defaults suit tests: replication factor = broker count (max 3),
+    """`brokers` brokers: with one, a combined broker+controller node; with more, brokers and
+    one separate controller (on 2 cores, one controller starts faster than three combined
+    nodes electing a leader). Defaults suit tests: replication factor = broker count (max 3),
     min.insync.replicas 2 when there are three brokers, no initial rebalance delay."""
 
     def __init__(self, brokers=1):
         self.lib = lib_dir()
         self.workdir = tempfile.mkdtemp(prefix="apache-kafka-")
+        _workdirs.append(self.workdir)
         self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         rf = min(brokers, 3)
         common = {
@@ -154,64 +178,137 @@ class KafkaCluster:
             "auto.create.topics.enable": "true",
             "log.flush.interval.ms": 1000,
             "replica.lag.time.max.ms": 10000,
+            "num.network.threads": 2,
+            "num.io.threads": 2,
+            "background.threads": 2,
         }
         self.nodes = []
+        self.controller = None
         if brokers == 1:
             port, cport = free_port(), free_port()
-            voters = f"1@127.0.0.1:{cport}"
-            props = {**common, "controller.quorum.voters": voters,
+            props = {**common, "controller.quorum.voters": f"1@127.0.0.1:{cport}",
                      "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
                      "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}"}
-            self.nodes.append(Node(self.workdir, 1, "broker,controller", props, self.lib))
-            self.ports = {1: port}
+            self.nodes.append(Node(self.workdir, 1, "broker,controller", props, self.lib, port))
         else:
             cport = free_port()
             voters = f"100@127.0.0.1:{cport}"
-            self.controller = Node(self.workdir, 100, "controller", {**common, "controller.quorum.voters": voters,
-                                                                     "listeners": f"CONTROLLER://127.0.0.1:{cport}"}, self.lib)
-            self.ports = {}
+            self.controller = Node(self.workdir, 100, "controller",
+                                   {**common, "controller.quorum.voters": voters,
+                                    "listeners": f"CONTROLLER://127.0.0.1:{cport}"}, self.lib, cport)
             for i in range(1, brokers + 1):
                 port = free_port()
-                self.ports[i] = port
                 props = {**common, "controller.quorum.voters": voters, "listeners": f"PLAINTEXT://127.0.0.1:{port}",
                          "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}"}
-                self.nodes.append(Node(self.workdir, i, "broker", props, self.lib))
-        self.bootstrap = ",".join(f"127.0.0.1:{p}" for p in self.ports.values())
+                self.nodes.append(Node(self.workdir, i, "broker", props, self.lib, port))
+        self.bootstrap = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
         self.size = brokers
 
     def all_nodes(self):
-        return ([self.controller] if self.size > 1 else []) + self.nodes
+        return ([self.controller] if self.controller else []) + self.nodes
 
     def start(self, timeout=120):
-        for n in self.all_nodes():
-            n.format(self.cluster_id)
-        for n in self.all_nodes():
-            n.start()
-        _wait_ready(self.bootstrap, self.size, timeout, self.all_nodes())
+        try:
+            for n in self.all_nodes():
+                n.format(self.cluster_id)
+            for n in self.all_nodes():
+                n.start()
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def node(self, node_id):
         return next(n for n in self.nodes if n.node_id == node_id)
 
+    def wait_ready(self, timeout=120, via=None):
+        """Until a Metadata request (to `via`, a node, or to any broker) lists every broker:
+        the cluster serves clients. Fails early, with the logs, if a node exits."""
+        from confluent_kafka.admin import AdminClient
+        bootstrap = f"127.0.0.1:{via.port}" if via else self.bootstrap
+        want = {n.node_id for n in self.nodes}
+        admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "logger": _quiet})
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for n in self.all_nodes():
+                if n.proc is not None and n.proc.poll() is not None and n in _live:
+                    raise RuntimeError(f"Kafka node {n.node_id} exited with {n.proc.returncode}:\n{n.log_tail()}")
+            try:
+                md = admin.list_topics(timeout=2)
+                if set(md.brokers) >= want:
+                    return
+                last = f"brokers {sorted(md.brokers)}"
+            except Exception as e:  # not up yet
+                last = repr(e)
+            time.sleep(0.2)
+        raise RuntimeError(f"Kafka at {bootstrap} not ready after {timeout}s ({last})\n"
+                           + "".join(n.log_tail() for n in self.all_nodes()))
+
+    def kill(self, node_id):
+        """SIGKILL one broker."""
+        self.node(node_id).kill()
+
     def restart(self, node_id, timeout=120):
-        self.node(node_id).start()
-        _wait_ready(self.bootstrap, self.size, timeout, self.all_nodes())
+        """Starts a stopped or killed broker again on its data dir and port; returns once it
+        serves Metadata itself and every broker is registered."""
+        node = self.node(node_id)
+        node.start()
+        self.wait_ready(timeout, via=node)
+
+    def wait_in_sync(self, node_id, timeout=120):
+        """Until `node_id` is in the ISR of every partition it replicates (all topics)."""
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": _quiet})
+        deadline = time.monotonic() + timeout
+        while True:
+            lagging = [f"{t.topic}-{p.id}" for t in admin.list_topics(timeout=10).topics.values()
+                       for p in t.partitions.values() if node_id in p.replicas and node_id not in p.isrs]
+            if not lagging:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"broker {node_id} not back in the ISR of {lagging} after {timeout}s")
+            time.sleep(0.5)
 
     def stop(self):
         for n in self.nodes:
             n.stop()
-        if self.size > 1:
+        if self.controller:
             self.controller.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if os.environ.get("APACHE_KAFKA_KEEP") != "1":
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            if self.workdir in _workdirs:
+                _workdirs.remove(self.workdir)
+
+
+# librdkafka's complaints while polling a cluster that is still starting are expected.
+_quiet = logging.getLogger("apache_kafka.cluster.librdkafka")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+def main():
+    kind = sys.argv[1] if len(sys.argv) > 1 else "single"
+    if kind not in ("single", "cluster"):
+        sys.exit(__doc__)
+
+    def stop(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    # Also when started in the background by a non-interactive shell, where SIGINT is ignored.
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, stop)
+    started = time.monotonic()
+    c = KafkaCluster(1 if kind == "single" else 3).start()
+    try:
+        print(f"{kind} ready in {time.monotonic() - started:.1f}s: {c.bootstrap}", flush=True)
+        if "--exit" not in sys.argv:
+            while True:
+                signal.pause()
+    finally:
+        c.stop()
 
 
 if __name__ == "__main__":
-    kind = sys.argv[1] if len(sys.argv) > 1 else "single"
-    started = time.monotonic()
-    c = KafkaCluster(1 if kind == "single" else 3).start()
-    print(f"{kind} ready in {time.monotonic() - started:.1f}s: {c.bootstrap}", flush=True)
-    try:
-        if "--exit" not in sys.argv:
-            signal.pause()
-    finally:
-        c.stop()
+    main()
