@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker
+.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-python
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -35,8 +35,14 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker
+bench: bench-broker bench-python
 
 bench-broker: test-deps
 	cargo build --release -p ferrokafka-broker
 	.cache/venv/bin/python bench/broker_bench.py
+
+# The Python binding (built and installed by its test script) against confluent-kafka and
+# kafka-python on one release broker.
+bench-python: test-deps test-python
+	cargo build --release -p ferrokafka-broker
+	.cache/venv/bin/python bench/python_clients.py

@@ -2,6 +2,7 @@
 //! by runtime tasks and handed to the thread that calls `poll`/`flush`.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -26,10 +27,34 @@ pub(crate) fn config_from(conf: Vec<(String, String)>) -> PyResult<ClientConfig>
     ClientConfig::from_pairs(conf).py_err()
 }
 
+/// A record handed to the collector: its token, its delivery, and where it was going.
+type Pending = (u64, ferrokafka::DeliveryFuture, String, i32);
+
 #[pyclass(module = "ferrokafka._native")]
 pub(crate) struct NativeProducer {
     producer: Producer,
     reports: Arc<Reports>,
+    /// To the one task that turns deliveries into reports (a task per record costs more than
+    /// the record).
+    pending: tokio::sync::mpsc::UnboundedSender<Pending>,
+}
+
+/// Awaits deliveries in send order and queues their reports, waking `poll` only when the
+/// queue goes from empty to not empty or the last outstanding record is settled.
+async fn collect(mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>, reports: Arc<Reports>) {
+    while let Some((token, delivery, topic, partition)) = rx.recv().await {
+        let report = match delivery.await {
+            Ok(m) => (token, None, m.topic, m.partition, m.offset, m.timestamp),
+            Err(e) => (token, Some(to_tuple(&e)), topic, partition, -1001, -1),
+        };
+        let mut q = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let was_empty = q.0.is_empty();
+        q.0.push_back(report);
+        q.1 -= 1;
+        if was_empty || q.1 == 0 {
+            reports.ready.notify_all();
+        }
+    }
 }
 
 #[pymethods]
@@ -40,7 +65,10 @@ impl NativeProducer {
         // The producer's background task lives on the runtime.
         let _guard = runtime().enter();
         let producer = py.detach(|| Producer::new(config)).py_err()?;
-        Ok(NativeProducer { producer, reports: Arc::default() })
+        let reports: Arc<Reports> = Arc::default();
+        let (pending, rx) = tokio::sync::mpsc::unbounded_channel();
+        runtime().spawn(collect(rx, Arc::clone(&reports)));
+        Ok(NativeProducer { producer, reports, pending })
     }
 
     /// Queues a record; fails at once (BufferError) when the queue is full.
@@ -64,19 +92,24 @@ impl NativeProducer {
         record.timestamp = (timestamp > 0).then_some(timestamp);
         record.headers = headers.unwrap_or_default().into_iter().map(|(k, v)| (k, v.map(Into::into))).collect();
         let producer = self.producer.clone();
-        let delivery = block_on(py, async move { producer.try_send(record).await }).py_err()?;
+        let mut queued = Box::pin(async move { producer.try_send(record).await });
+        // Fast path: with the topic's metadata cached, queueing needs no I/O and finishes on
+        // the first poll, so the GIL is kept and no runtime hand-off happens. Otherwise (the
+        // first record of a topic) the same future is driven to the end without the GIL.
+        let first = {
+            let _rt = runtime().enter();
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            queued.as_mut().poll(&mut cx)
+        };
+        let delivery = match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => block_on(py, queued),
+        }
+        .py_err()?;
         self.reports.queue.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
-        let reports = Arc::clone(&self.reports);
-        runtime().spawn(async move {
-            let report = match delivery.await {
-                Ok(m) => (token, None, m.topic, m.partition, m.offset, m.timestamp),
-                Err(e) => (token, Some(to_tuple(&e)), topic, partition, -1001, -1),
-            };
-            let mut q = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.0.push_back(report);
-            q.1 -= 1;
-            reports.ready.notify_all();
-        });
+        if self.pending.send((token, delivery, topic, partition)).is_err() {
+            return Err(crate::errors::to_py(ferrokafka::Error::Closed));
+        }
         Ok(())
     }
 

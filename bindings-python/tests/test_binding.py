@@ -1,4 +1,5 @@
-"""The Python binding against the bundled broker, started through the binding itself."""
+"""The Python binding against the bundled broker (started through the binding itself) and
+against Apache Kafka: the `bootstrap` fixture in conftest.py."""
 import subprocess
 import sys
 import threading
@@ -10,14 +11,6 @@ import pytest
 import ferrokafka
 from ferrokafka import Consumer, KafkaException, Producer, TopicPartition
 from ferrokafka.admin import AdminClient, NewPartitions, NewTopic
-from ferrokafka.broker import start
-
-
-@pytest.fixture(scope="module")
-def bootstrap(tmp_path_factory):
-    broker = start("127.0.0.1:0", str(tmp_path_factory.mktemp("broker")))
-    yield broker.bootstrap
-    broker.stop()
 
 
 def topic_with(bootstrap, partitions):
@@ -107,7 +100,7 @@ def test_admin(bootstrap):
     assert e.value.args[0].name() == "TOPIC_ALREADY_EXISTS"
     assert a.create_partitions([NewPartitions(name, 4)])[name].result() is None
     md = a.list_topics()
-    assert len(md.topics[name].partitions) == 4 and len(md.brokers) == 1
+    assert len(md.topics[name].partitions) == 4 and len(md.brokers) >= 1
     assert a.delete_topics([name])[name].result() is None
     assert name not in a.list_topics().topics
 
@@ -194,3 +187,57 @@ def test_python_m_ferrokafka_broker(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
+
+
+def test_asyncio_api(bootstrap):
+    import asyncio
+    from ferrokafka.aio import AIOAdminClient, AIOConsumer, AIOProducer
+
+    async def main():
+        admin = AIOAdminClient({"bootstrap.servers": bootstrap})
+        topic = f"aio-{uuid.uuid4().hex[:8]}"
+        assert await admin.create_topics([NewTopic(topic, 1)]) == {topic: None}
+        producer = AIOProducer({"bootstrap.servers": bootstrap})
+        delivered = await asyncio.gather(*(producer.produce(topic, value=str(i)) for i in range(20)))
+        assert sorted(m.offset() for m in delivered) == list(range(20))
+        await producer.close()
+        consumer = AIOConsumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        got = []
+        async for msg in consumer:
+            got.append(int(msg.value()))
+            if len(got) == 20:
+                break
+        await consumer.commit()
+        await consumer.close()
+        return got
+
+    assert asyncio.run(asyncio.wait_for(main(), 60)) == list(range(20))
+
+
+def test_ctrl_c_stops_a_blocking_poll_promptly(bootstrap, tmp_path):
+    import signal
+    script = tmp_path / "blocked.py"
+    script.write_text(
+        "import sys, ferrokafka\n"
+        f"c = ferrokafka.Consumer({{'bootstrap.servers': '{bootstrap}', 'group.id': 'ctrl-c'}})\n"
+        "c.assign([ferrokafka.TopicPartition('nothing-here', 0, ferrokafka.OFFSET_END)])\n"
+        "print('polling', flush=True)\n"
+        "try:\n    c.poll(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    sys.exit(3)\n")
+    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic("nothing-here", 1)])["nothing-here"].exception()
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "polling"
+    time.sleep(0.5)  # let it block in poll: there is no event to await from outside the process
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 3 and proc.stdout.readline().strip() == "interrupted"
+    assert time.monotonic() - started < 2, "stopped within a slice of the wait"
+
+
+def test_broker_context_manager_with_a_temporary_dir():
+    with ferrokafka.Broker() as broker:
+        data_dir = broker.data_dir
+        md = AdminClient({"bootstrap.servers": broker.bootstrap_servers}).list_topics()
+        assert len(md.brokers) == 1
+    import os
+    assert not os.path.exists(data_dir), "the temporary data dir is removed"

@@ -16,7 +16,7 @@ import threading
 from . import _native
 
 __all__ = [
-    "Producer", "Consumer", "Message", "TopicPartition", "KafkaError", "KafkaException",
+    "Broker", "Producer", "Consumer", "Message", "TopicPartition", "KafkaError", "KafkaException",
     "OFFSET_BEGINNING", "OFFSET_END", "OFFSET_STORED", "OFFSET_INVALID",
     "TIMESTAMP_NOT_AVAILABLE", "TIMESTAMP_CREATE_TIME", "TIMESTAMP_LOG_APPEND_TIME",
 ]
@@ -115,6 +115,24 @@ def _conf(conf, drop=()):
             v = "true" if v else "false"
         out.append((str(k), str(v)))
     return out
+
+
+# Long waits are cut into slices, so Ctrl-C (handled between slices) stops them promptly.
+_SLICE = 0.2
+
+
+def _slices(timeout):
+    """Wait lengths adding up to `timeout` seconds (None or negative: forever); at least one."""
+    import time
+    if timeout is None or timeout < 0:
+        while True:
+            yield _SLICE
+    deadline = time.monotonic() + float(timeout)
+    while True:
+        left = deadline - time.monotonic()
+        yield max(0.0, min(_SLICE, left))
+        if left <= _SLICE:
+            return
 
 
 def _bytes(v):
@@ -240,15 +258,23 @@ class Producer:
         return len(reports)
 
     def poll(self, timeout=None):
-        """Serves delivery callbacks; waits up to `timeout` seconds (None: forever... capped
-        here at an hour per call) for the first. Returns how many were served."""
-        return self._serve(self._native.poll(3600.0 if timeout is None or timeout < 0 else float(timeout)))
+        """Serves delivery callbacks, waiting up to `timeout` seconds (None or negative:
+        until one arrives) for the first. Returns how many were served."""
+        for wait in _slices(timeout):
+            served = self._serve(self._native.poll(wait))
+            if served:
+                return served
+        return 0
 
     def flush(self, timeout=None):
         """Waits until every queued record is delivered (serving callbacks); returns the
         number still queued."""
-        remaining = self._native.flush(-1.0 if timeout is None else float(timeout))
-        self._serve(self._native.poll(0.0))
+        remaining = 0
+        for wait in _slices(timeout):
+            remaining = self._native.flush(wait)
+            self._serve(self._native.poll(0.0))
+            if remaining == 0:
+                break
         return remaining
 
     def purge(self, in_queue=True, in_flight=True, blocking=True):
@@ -297,9 +323,12 @@ class Consumer:
 
     def consume(self, num_messages=1, timeout=-1):
         """Up to `num_messages` messages, waiting up to `timeout` seconds for the first."""
-        records, events = _call(self._native.consume, int(num_messages), 3600.0 if timeout is None or timeout < 0 else float(timeout))
-        self._events(events)
-        return [Message(t, p, o, ts, k, v, h) for t, p, o, ts, k, v, h in records]
+        for wait in _slices(timeout):
+            records, events = _call(self._native.consume, int(num_messages), wait)
+            self._events(events)
+            if records:
+                return [Message(t, p, o, ts, k, v, h) for t, p, o, ts, k, v, h in records]
+        return []
 
     def poll(self, timeout=None):
         """The next message, or None after `timeout` seconds."""
@@ -347,3 +376,34 @@ class Consumer:
     def close(self):
         """Commits (with auto commit on), revokes and leaves the group."""
         self._events(_call(self._native.close))
+
+
+class Broker:
+    """The bundled broker in-process, as a context manager::
+
+        with ferrokafka.Broker() as broker:
+            p = ferrokafka.Producer({"bootstrap.servers": broker.bootstrap_servers})
+
+    `data_dir` None uses a temporary directory, removed at stop; `port` 0 picks a free one.
+    """
+
+    def __init__(self, data_dir=None, port=0, host="127.0.0.1", settings=None):
+        import tempfile
+        self._tmp = tempfile.TemporaryDirectory(prefix="ferrokafka-") if data_dir is None else None
+        self.data_dir = self._tmp.name if self._tmp else str(data_dir)
+        pairs = [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (settings or {}).items()]
+        self._native = _native.NativeBroker(f"{host}:{port}", self.data_dir, pairs)
+        self.bootstrap_servers = self._native.bootstrap
+
+    def stop(self):
+        """Flushes and closes every log (and removes a temporary data dir)."""
+        self._native.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
