@@ -1,25 +1,75 @@
 #!/usr/bin/env bash
-# The C binding: the header is current, the C test program passes under valgrind (no memory
-# errors, no definite leaks), and an install to a temporary prefix builds the example with
-# pkg-config and runs it.
+# The C binding, end to end (`make test-c`):
+#  1. cargo test -p ferrokafka-c: the header is what the code generates, the panic boundary,
+#     and every C program in tests/c plus the examples, built with -Wall -Wextra -Werror;
+#  2. make install (release) into a temporary prefix: libferrokafka.so, .a, header, .pc;
+#  3. the C test programs linked statically against the installed libferrokafka.a, run under
+#     valgrind memcheck: no memory errors, no definite leaks (exit code 99 otherwise);
+#  4. the C and C++ examples built through pkg-config against the installed shared library,
+#     run under valgrind the same way.
+# Without valgrind on the machine, step 3 and 4 run the programs bare, and say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test -q -p ferrokafka-c            # Rust side: header drift, C programs against the .a
-make -s -C bindings-c all
-TARGET="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release"
+START=$SECONDS
+step() { printf '\n== bindings-c: %s [%ds]\n' "$*" $((SECONDS - START)); }
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-cc -std=c11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/c/test_client.c "$TARGET/libferrokafka_c.a" \
-  -lpthread -ldl -lm -o "$WORK/test_client"
-# Under valgrind when present: no memory errors, no definite leaks.
+PREFIX="$WORK/prefix"
+
+step "cargo test -p ferrokafka-c (header drift, panic boundary, C programs)"
+cargo test -q -p ferrokafka-c
+
+step "make install PREFIX=$PREFIX (release)"
+make -s -C bindings-c install PREFIX="$PREFIX"
+ls -l "$PREFIX/lib" "$PREFIX/include" "$PREFIX/lib/pkgconfig" | sed 's/^/   /'
+
 VG=()
 if command -v valgrind >/dev/null; then
-  VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-possibly-lost=no --errors-for-leak-kinds=definite)
+  VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+      --show-leak-kinds=definite --log-file="$WORK/%q{FK_PROGRAM}.valgrind.%p")
+else
+  echo "   valgrind not found: the programs run without it"
 fi
-"${VG[@]}" "$WORK/test_client" "$WORK/data"
-make -s -C bindings-c install PREFIX="$WORK/prefix"
-export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
-cc -Wall -Wextra -Werror examples/c/produce_consume.c $(pkg-config --cflags --libs ferrokafka) -Wl,-rpath,"$WORK/prefix/lib" -o "$WORK/produce_consume"
-"${VG[@]}" "$WORK/produce_consume" "$WORK/data-example"
-c++ -std=c++17 -Wall -Wextra -Werror examples/c/example.cpp $(pkg-config --cflags --libs ferrokafka) -Wl,-rpath,"$WORK/prefix/lib" -o "$WORK/example_cpp"
-"$WORK/example_cpp" "$WORK/data-cpp"
+
+# Runs a program (under valgrind when present) and prints valgrind's summary for it.
+run() {
+  local name="$1"; shift
+  local t0=$SECONDS
+  if ! FK_PROGRAM="$name" "${VG[@]}" "$@" > "$WORK/$name.out" 2>&1; then
+    cat "$WORK/$name.out"
+    [ ${#VG[@]} -gt 0 ] && cat "$WORK/$name".valgrind.* || true
+    echo "bindings-c: $name FAILED"
+    exit 1
+  fi
+  printf '   %-16s ok in %3ds: %s\n' "$name" $((SECONDS - t0)) "$(tail -1 "$WORK/$name.out")"
+  if [ ${#VG[@]} -gt 0 ]; then
+    # One log per process; a forked child that ended by exec has no summary.
+    for log in "$WORK/$name".valgrind.*; do
+      grep -q 'ERROR SUMMARY' "$log" || continue
+      printf '   %-16s valgrind: %s, %s\n' "" \
+        "$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$log" | sed 's/ERROR SUMMARY: //')" \
+        "$(grep -o 'definitely lost: [0-9,]* bytes' "$log" || echo 'definitely lost: 0 bytes')"
+    done
+  fi
+}
+
+step "C tests against the installed static library${VG:+, under valgrind}"
+for src in bindings-c/tests/c/*.c; do
+  name="$(basename "$src" .c)"
+  cc -std=c11 -Wall -Wextra -Werror -g -I "$PREFIX/include" "$src" "$PREFIX/lib/libferrokafka.a" \
+    -lpthread -ldl -lm -o "$WORK/$name"
+  run "$name" "$WORK/$name" "$WORK/data-$name"
+done
+
+step "examples through pkg-config against the installed shared library"
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+echo "   pkg-config --cflags --libs ferrokafka: $(pkg-config --cflags --libs ferrokafka)"
+cc -std=c11 -Wall -Wextra -Werror examples/c/produce_consume.c $(pkg-config --cflags --libs ferrokafka) \
+  -Wl,-rpath,"$PREFIX/lib" -o "$WORK/produce_consume"
+run produce_consume "$WORK/produce_consume" "$WORK/data-example"
+c++ -std=c++17 -Wall -Wextra -Werror examples/c/example.cpp $(pkg-config --cflags --libs ferrokafka) \
+  -Wl,-rpath,"$PREFIX/lib" -o "$WORK/example_cpp"
+run example_cpp "$WORK/example_cpp" "$WORK/data-cpp"
+
+step "done"

@@ -1,19 +1,25 @@
-//! The bundled broker, in-process.
+//! The bundled broker, in-process: its tasks run on the library's runtime.
 
 use std::ffi::{CString, c_char};
 
 use ferrokafka_broker::{Broker, BrokerConfig};
 
-use crate::{cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
+use crate::{
+    FK_ERR__FAIL, FK_OK, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime,
+};
 
-/// A running broker (opaque).
+/// A running broker (opaque). Any thread may use it; fk_broker_stop must come after every
+/// other call on it has returned.
 pub struct fk_broker_t {
     broker: Option<Broker>,
     bootstrap: CString,
 }
 
-/// Starts a broker storing its data in `data_dir`, listening on `listen` ("127.0.0.1:0" picks
-/// a free port; NULL means that). Returns once clients can connect; NULL on failure.
+/// Starts a broker in this process storing its data in `data_dir` (created if missing; an
+/// earlier run's data is recovered) and listening on `listen` ("host:port"; port 0 picks a free
+/// one; NULL means "127.0.0.1:0"). Both strings are borrowed for the call. Returns once clients
+/// can connect; the handle is the caller's, released by fk_broker_stop. NULL on failure, with
+/// `errstr` (and fk_last_error) saying why.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_broker_start(
     data_dir: *const c_char,
@@ -24,15 +30,22 @@ pub unsafe extern "C" fn fk_broker_start(
     guard_ptr(errstr, errstr_size, || {
         let data_dir =
             unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
-        let listen = unsafe { cstr(listen) }.unwrap_or("127.0.0.1:0");
+        let listen = if listen.is_null() {
+            "127.0.0.1:0"
+        } else {
+            unsafe { cstr(listen) }.ok_or_else(|| invalid("listen is not UTF-8"))?
+        };
         let config = BrokerConfig {
             listen: listen.to_owned(),
             data_dir: data_dir.into(),
             ..Default::default()
         };
-        let broker = runtime()
-            .block_on(Broker::start(config))
-            .map_err(|e| (crate::FK_ERR__FAIL, format!("starting the broker: {e}")))?;
+        let broker = runtime()?.block_on(Broker::start(config)).map_err(|e| {
+            (
+                FK_ERR__FAIL,
+                format!("starting the broker on {listen} with data in {data_dir}: {e}"),
+            )
+        })?;
         let bootstrap = CString::new(broker.bootstrap()).unwrap_or_default();
         Ok(Box::into_raw(Box::new(fk_broker_t {
             broker: Some(broker),
@@ -41,25 +54,39 @@ pub unsafe extern "C" fn fk_broker_start(
     })
 }
 
-/// "host:port" for `bootstrap.servers` (owned by the broker handle).
+/// "host:port" to give clients as `bootstrap.servers` (owned by the broker handle), or NULL
+/// for NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_broker_bootstrap(b: *const fk_broker_t) -> *const c_char {
-    // SAFETY: from fk_broker_start (header contract).
-    unsafe { b.as_ref() }.map_or(std::ptr::null(), |b| b.bootstrap.as_ptr())
+    boundary(std::ptr::null(), || {
+        // SAFETY: from fk_broker_start (header contract).
+        unsafe { b.as_ref() }.map_or(std::ptr::null(), |b| b.bootstrap.as_ptr())
+    })
 }
 
-/// Stops the broker (flushing and closing every log) and frees the handle (NULL is fine).
+/// Stops the broker (closing connections, flushing every log, writing the clean-shutdown
+/// marker) and frees the handle, even when stopping reports an error. NULL is fine (FK_OK).
+/// Clients still connected see their connections close.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_broker_stop(b: *mut fk_broker_t) -> fk_resp_err_t {
     if b.is_null() {
-        return crate::FK_OK;
+        return FK_OK;
     }
     // SAFETY: from fk_broker_start, stopped once (header contract).
     let mut me = unsafe { Box::from_raw(b) };
-    guard(std::ptr::null_mut(), 0, || match me.broker.take() {
-        Some(broker) => runtime()
-            .block_on(broker.shutdown())
-            .map_err(|e| (crate::FK_ERR__FAIL, e.to_string())),
-        None => Ok(()),
+    guard(std::ptr::null_mut(), 0, || {
+        let Some(broker) = me.broker.take() else {
+            return Ok(());
+        };
+        match runtime() {
+            Ok(rt) => rt
+                .block_on(broker.shutdown())
+                .map_err(|e| (FK_ERR__FAIL, format!("stopping the broker: {e}"))),
+            Err(after_fork) => {
+                // The broker's tasks are in the parent process; the child must not touch them.
+                std::mem::forget(broker);
+                Err(after_fork)
+            }
+        }
     })
 }

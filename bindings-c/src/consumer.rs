@@ -1,28 +1,40 @@
-//! The consumer: one thread at a time. Rebalance events the core reports inside a poll are
-//! delivered to the rebalance callback when fk_consumer_poll returns to the caller's thread.
+//! The consumer: one thread at a time. Rebalance events the core reports during a call are
+//! queued and handed to the rebalance callback on the caller's thread before fk_consumer_poll
+//! (or fk_consumer_close) returns, so the callback may call back into the consumer.
 
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
 use ferrokafka::{Consumer, RebalanceEvent};
 
 use crate::conf::{borrow_conf, fk_conf_t};
-use crate::errors::fail;
+use crate::errors::{code_of, fail};
 use crate::message::{
-    FK_OFFSET_BEGINNING, FK_OFFSET_END, FK_OFFSET_INVALID, fk_message_t, fk_topic_partition_t,
+    FK_OFFSET_BEGINNING, FK_OFFSET_END, FK_OFFSET_INVALID, FK_OFFSET_STORED, c_string,
+    fk_message_t, fk_topic_partition_t,
 };
-use crate::{cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
+use crate::{
+    FK_ERR__DESTROY, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid,
+    runtime,
+};
 
-/// Partitions were assigned to this consumer.
+/// Partitions were assigned to this consumer; reading starts at their committed offsets (else
+/// `auto.offset.reset`).
 pub const FK_REBALANCE_ASSIGN: c_int = 1;
-/// Partitions are taken away (committed first when `enable.auto.commit` is on).
+/// Partitions were taken away, to go to another member; with `enable.auto.commit` on, their
+/// positions were committed first.
 pub const FK_REBALANCE_REVOKE: c_int = 2;
-/// The membership was lost: these partitions may already be another member's.
+/// The membership was lost (session timeout, fenced, `max.poll.interval.ms` exceeded): these
+/// partitions may already be another member's, and can no longer be committed.
 pub const FK_REBALANCE_LOST: c_int = 3;
 
-/// Called with an FK_REBALANCE_* event and the partitions it concerns (lent for the call).
+/// Called with an FK_REBALANCE_* event and the partitions it concerns (the array and its topic
+/// strings are lent for the call; offsets are FK_OFFSET_INVALID), on the thread calling
+/// fk_consumer_poll or fk_consumer_close, before that call returns. The change has already
+/// happened: the callback is told, it does not decide (unlike librdkafka's, it must not call
+/// fk_assign to accept an assignment). It may call the consumer's functions (fk_seek,
+/// fk_commit, fk_position, ...) but must not destroy it, and must not throw (C++) or longjmp.
 pub type fk_rebalance_cb = Option<
     unsafe extern "C" fn(
         c: *mut fk_consumer_t,
@@ -34,10 +46,12 @@ pub type fk_rebalance_cb = Option<
 >;
 
 type Event = (c_int, Vec<(String, i32)>);
-/// A caller's partition entry: topic, partition, offset, and its writable `err` slot.
-type Entry<'a> = (String, i32, i64, &'a mut c_int);
+/// A caller's partition entry, read: topic, partition, offset.
+type Entry = (String, i32, i64);
 
-/// A consumer (opaque; use it from one thread at a time).
+/// A consumer (opaque). One thread at a time: calls on one consumer must not overlap (a
+/// consumer may move between threads). A group member heartbeats on a library thread, and
+/// leaves the group when fk_consumer_poll is not called for `max.poll.interval.ms`.
 pub struct fk_consumer_t {
     consumer: Option<Consumer>,
     events: Arc<Mutex<Vec<Event>>>,
@@ -46,7 +60,9 @@ pub struct fk_consumer_t {
     reset_earliest: bool,
 }
 
-/// A consumer configured by `conf` (borrowed; copied). Set `group.id` to subscribe or commit.
+/// A consumer configured by `conf` (borrowed for the call; copied), owned by the caller: free it
+/// with fk_consumer_destroy. Set `group.id` to subscribe or commit. NULL on failure, with
+/// `errstr` (and fk_last_error) saying why.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_consumer_new(
     conf: *const fk_conf_t,
@@ -59,6 +75,7 @@ pub unsafe extern "C" fn fk_consumer_new(
             config.get("auto.offset.reset"),
             Some("earliest" | "smallest")
         );
+        let _rt = runtime()?.enter();
         let mut consumer = Consumer::new(config).map_err(fail)?;
         let events: Arc<Mutex<Vec<Event>>> = Arc::default();
         let sink = Arc::clone(&events);
@@ -80,21 +97,19 @@ pub unsafe extern "C" fn fk_consumer_new(
     })
 }
 
-fn consumer<'a>(c: *mut fk_consumer_t) -> Result<&'a mut fk_consumer_t, (c_int, String)> {
+fn consumer<'a>(c: *mut fk_consumer_t) -> Result<&'a mut fk_consumer_t, Failure> {
     // SAFETY: from fk_consumer_new; one thread at a time (header contract).
     unsafe { c.as_mut() }.ok_or_else(|| invalid("consumer is NULL"))
 }
 
-fn live(c: &mut fk_consumer_t) -> Result<&mut Consumer, (c_int, String)> {
+fn live(c: &mut fk_consumer_t) -> Result<&mut Consumer, Failure> {
     c.consumer
         .as_mut()
-        .ok_or_else(|| (crate::FK_ERR__DESTROY, "the consumer is closed".into()))
+        .ok_or_else(|| (FK_ERR__DESTROY, "the consumer is closed".into()))
 }
 
-unsafe fn partitions<'a>(
-    p: *const fk_topic_partition_t,
-    n: usize,
-) -> Result<Vec<Entry<'a>>, (c_int, String)> {
+/// Reads the caller's `n` entries at `p` (NULL with 0 is an empty list).
+unsafe fn partitions(p: *const fk_topic_partition_t, n: usize) -> Result<Vec<Entry>, Failure> {
     if p.is_null() {
         return if n == 0 {
             Ok(Vec::new())
@@ -102,46 +117,58 @@ unsafe fn partitions<'a>(
             Err(invalid("partitions is NULL"))
         };
     }
-    // SAFETY: `n` entries at `p`, writable for their `err` (header contract).
-    let list = unsafe { std::slice::from_raw_parts_mut(p.cast_mut(), n) };
-    list.iter_mut()
+    // SAFETY: `n` readable entries at `p` (header contract).
+    let list = unsafe { std::slice::from_raw_parts(p, n) };
+    list.iter()
         .map(|tp| {
-            let topic = unsafe { cstr(tp.topic) }
-                .ok_or_else(|| invalid("a topic is NULL or not UTF-8"))?
-                .to_owned();
-            Ok((topic, tp.partition, tp.offset, &mut tp.err))
+            let topic =
+                unsafe { cstr(tp.topic) }.ok_or_else(|| invalid("a topic is NULL or not UTF-8"))?;
+            Ok((topic.to_owned(), tp.partition, tp.offset))
         })
         .collect()
 }
 
-/// Calls the rebalance callback for what happened during the last call.
-fn dispatch(c: *mut fk_consumer_t) {
-    let Ok(me) = consumer(c) else { return };
-    let events = std::mem::take(&mut *me.events.lock().unwrap_or_else(|p| p.into_inner()));
-    let (Some(cb), opaque) = (me.cb, me.opaque) else {
-        return;
-    };
-    for (kind, tps) in events {
-        let names: Vec<CString> = tps
-            .iter()
-            .map(|(t, _)| CString::new(t.as_str()).unwrap_or_default())
-            .collect();
-        let list: Vec<fk_topic_partition_t> = tps
-            .iter()
-            .zip(&names)
-            .map(|((_, p), n)| fk_topic_partition_t {
-                topic: n.as_ptr(),
-                partition: *p,
-                offset: FK_OFFSET_INVALID,
-                err: 0,
-            })
-            .collect();
-        // SAFETY: the application's callback; the list is lent for the call.
-        unsafe { cb(c, kind, list.as_ptr(), list.len(), opaque) };
+/// Writes `offsets` into the caller's `n` entries at `p`, with `err` FK_OK.
+unsafe fn write_offsets(p: *mut fk_topic_partition_t, offsets: impl IntoIterator<Item = i64>) {
+    let mut at = p;
+    for o in offsets {
+        // SAFETY: one write per entry read by `partitions` from the same writable array.
+        unsafe {
+            (*at).offset = o;
+            (*at).err = FK_OK;
+            at = at.add(1);
+        }
     }
 }
 
-/// Sets the rebalance callback (NULL: none) and its `opaque`.
+/// Hands the events queued during the last call to the rebalance callback.
+fn dispatch(c: *mut fk_consumer_t) {
+    boundary((), || {
+        let Ok(me) = consumer(c) else { return };
+        let events = std::mem::take(&mut *me.events.lock().unwrap_or_else(|p| p.into_inner()));
+        let (Some(cb), opaque) = (me.cb, me.opaque) else {
+            return;
+        };
+        // `me` is not used past this point: the callback may call back into the consumer.
+        for (kind, tps) in events {
+            let names: Vec<_> = tps.iter().map(|(t, _)| c_string(t.clone())).collect();
+            let list: Vec<fk_topic_partition_t> = tps
+                .iter()
+                .zip(&names)
+                .map(|((_, p), n)| fk_topic_partition_t {
+                    topic: n.as_ptr(),
+                    partition: *p,
+                    offset: FK_OFFSET_INVALID,
+                    err: FK_OK,
+                })
+                .collect();
+            // SAFETY: the application's callback; the list is lent for the call.
+            unsafe { cb(c, kind, list.as_ptr(), list.len(), opaque) };
+        }
+    })
+}
+
+/// Sets the rebalance callback (NULL: none) and the `opaque` it is given.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_consumer_set_rebalance_cb(
     c: *mut fk_consumer_t,
@@ -156,7 +183,9 @@ pub unsafe extern "C" fn fk_consumer_set_rebalance_cb(
     })
 }
 
-/// Joins the group with these topics at the next poll (a name starting with '^' is a regex).
+/// Subscribes to `count` topics (an array of strings, borrowed for the call; a name starting
+/// with '^' is a regular expression over whole topic names) through the group named by
+/// `group.id`, replacing any earlier subscription. Joining happens in fk_consumer_poll.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_subscribe(
     c: *mut fk_consumer_t,
@@ -180,7 +209,27 @@ pub unsafe extern "C" fn fk_subscribe(
     })
 }
 
-/// Reads exactly these partitions, without group membership; offsets may be FK_OFFSET_*.
+/// Leaves the group and gives up the subscription's partitions (FK_REBALANCE_REVOKE reaches the
+/// callback before this returns); fk_subscribe may follow.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_unsubscribe(
+    c: *mut fk_consumer_t,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> fk_resp_err_t {
+    let rc = guard(errstr, errstr_size, || {
+        let c = live(consumer(c)?)?;
+        runtime()?.block_on(c.unsubscribe()).map_err(fail)
+    });
+    dispatch(c);
+    rc
+}
+
+/// Reads exactly these `count` partitions (borrowed for the call), without group membership
+/// (commits still go to `group.id` when set), replacing any subscription or earlier
+/// assignment. Each entry's offset: an offset, FK_OFFSET_BEGINNING, FK_OFFSET_END, or
+/// FK_OFFSET_STORED or FK_OFFSET_INVALID (the group's committed offset, else
+/// `auto.offset.reset`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_assign(
     c: *mut fk_consumer_t,
@@ -198,12 +247,22 @@ pub unsafe extern "C" fn fk_assign(
         };
         let list = unsafe { partitions(parts, count) }?;
         let c = live(me)?;
+        let is_stored = |o: i64| o == FK_OFFSET_STORED || o == FK_OFFSET_INVALID;
+        if let Some((t, p, o)) = list.iter().find(|(_, _, o)| {
+            *o < 0 && *o != FK_OFFSET_BEGINNING && *o != FK_OFFSET_END && !is_stored(*o)
+        }) {
+            return Err(invalid(format!(
+                "{t}-{p}: offset {o} is neither an offset nor an FK_OFFSET_* constant"
+            )));
+        }
+        // FK_OFFSET_STORED is resolved here as the core resolves a group member's new
+        // partitions: the committed offset, else the reset policy.
         let stored: Vec<(String, i32)> = list
             .iter()
-            .filter(|(_, _, o, _)| *o < FK_OFFSET_END && *o != FK_OFFSET_BEGINNING)
-            .map(|(t, p, _, _)| (t.clone(), *p))
+            .filter(|(_, _, o)| is_stored(*o))
+            .map(|(t, p, _)| (t.clone(), *p))
             .collect();
-        runtime()
+        runtime()?
             .block_on(async {
                 let committed = if stored.is_empty() {
                     Vec::new()
@@ -212,16 +271,16 @@ pub unsafe extern "C" fn fk_assign(
                 };
                 let starts: Vec<(String, i32, Offset)> = list
                     .iter()
-                    .map(|(t, p, o, _)| {
+                    .map(|(t, p, o)| {
                         let at = match *o {
                             FK_OFFSET_BEGINNING => Offset::Beginning,
                             FK_OFFSET_END => Offset::End,
-                            o if o >= 0 => Offset::At(o),
-                            _ => committed
+                            o if is_stored(o) => committed
                                 .iter()
                                 .find(|(tp, _)| tp.0 == *t && tp.1 == *p)
                                 .and_then(|(_, c)| c.as_ref().map(|(o, _)| Offset::At(*o)))
                                 .unwrap_or(reset),
+                            o => Offset::At(o),
                         };
                         (t.clone(), *p, at)
                     })
@@ -232,45 +291,52 @@ pub unsafe extern "C" fn fk_assign(
     })
 }
 
-/// The next message, waiting up to `timeout_ms`; NULL when none arrived. A message whose
-/// fk_message_error is set reports a consumer error. Free it with fk_message_destroy.
-/// Rebalance callbacks run before this returns.
+/// The next message, waiting up to `timeout_ms` (negative: until one arrives); NULL when none
+/// arrived in time. The message
+/// is the caller's: free it with fk_message_destroy. A message whose fk_message_error is not
+/// FK_OK reports a consumer error instead of a record (also for a NULL or closed consumer).
+/// Group work happens here: joining, heartbeat-detected rebalances, auto commits; rebalance
+/// callbacks run before this returns.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_consumer_poll(
     c: *mut fk_consumer_t,
     timeout_ms: c_int,
 ) -> *mut fk_message_t {
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<fk_message_t> {
-            let me = consumer(c).ok()?;
+    let message = boundary(
+        Some(fk_message_t::error(
+            crate::FK_ERR__FAIL,
+            "internal error (a panic in libferrokafka)",
+        )),
+        || {
+            let me = match consumer(c) {
+                Ok(me) => me,
+                Err((code, msg)) => return Some(fk_message_t::error(code, &msg)),
+            };
             let Some(inner) = me.consumer.as_mut() else {
                 return Some(fk_message_t::error(
-                    crate::FK_ERR__DESTROY,
+                    FK_ERR__DESTROY,
                     "the consumer is closed",
                 ));
             };
-            match runtime().block_on(inner.poll(Duration::from_millis(timeout_ms.max(0) as u64))) {
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err((code, msg)) => return Some(fk_message_t::error(code, &msg)),
+            };
+            match rt.block_on(inner.poll(crate::timeout(timeout_ms))) {
                 Ok(Some(r)) => Some(fk_message_t::from_record(r)),
                 Ok(None) => None,
-                Err(e) => Some(fk_message_t::error(
-                    crate::errors::code_of(&e),
-                    &e.to_string(),
-                )),
+                Err(e) => Some(fk_message_t::error(code_of(&e), &e.to_string())),
             }
-        }));
+        },
+    );
     dispatch(c);
-    match result {
-        Ok(Some(m)) => Box::into_raw(Box::new(m)),
-        Ok(None) => std::ptr::null_mut(),
-        Err(_) => Box::into_raw(Box::new(fk_message_t::error(
-            crate::FK_ERR__FAIL,
-            "internal error (a panic in libferrokafka)",
-        ))),
-    }
+    message.map_or(std::ptr::null_mut(), |m| Box::into_raw(Box::new(m)))
 }
 
-/// Commits `offsets` (next offset to read per partition), or with NULL the positions of
-/// everything consumed. With `async_` non-zero, returns at once (errors are not reported).
+/// Commits offsets to the group. With `offsets` NULL: the position of every assigned partition
+/// (what fk_consumer_poll has returned); else `count` entries (borrowed) whose offset is the
+/// next one to read. `async_` non-zero with NULL offsets returns at once and the outcome is not
+/// reported; explicit offsets are always committed before returning.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_commit(
     c: *mut fk_consumer_t,
@@ -287,24 +353,24 @@ pub unsafe extern "C" fn fk_commit(
             Some(unsafe { partitions(offsets, count) }?)
         };
         let c = live(consumer(c)?)?;
+        let rt = runtime()?;
         match (explicit, async_ != 0) {
             (None, true) => {
-                let _rt = runtime().enter();
+                let _rt = rt.enter();
                 c.commit_async().map(drop).map_err(fail)
             }
-            (None, false) => runtime().block_on(c.commit()).map_err(fail),
+            (None, false) => rt.block_on(c.commit()).map_err(fail),
             (Some(list), _) => {
-                let triples: Vec<(String, i32, i64, Option<String>)> = list
-                    .into_iter()
-                    .map(|(t, p, o, _)| (t, p, o, None))
-                    .collect();
-                runtime().block_on(c.commit_offsets(&triples)).map_err(fail)
+                let offsets: Vec<(String, i32, i64, Option<String>)> =
+                    list.into_iter().map(|(t, p, o)| (t, p, o, None)).collect();
+                rt.block_on(c.commit_offsets(&offsets)).map_err(fail)
             }
         }
     })
 }
 
-/// Fills each entry's `offset` with the group's committed offset (FK_OFFSET_INVALID if none).
+/// Fills the offset of each of the `count` entries (the caller's array) with the group's
+/// committed offset, FK_OFFSET_INVALID where nothing is committed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_committed(
     c: *mut fk_consumer_t,
@@ -316,18 +382,22 @@ pub unsafe extern "C" fn fk_committed(
     guard(errstr, errstr_size, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;
-        let tps: Vec<(String, i32)> = list.iter().map(|(t, p, _, _)| (t.clone(), *p)).collect();
-        let got = runtime().block_on(c.committed(&tps)).map_err(fail)?;
-        // SAFETY: the same `count` writable entries.
-        let out = unsafe { std::slice::from_raw_parts_mut(parts, count) };
-        for (slot, (_, value)) in out.iter_mut().zip(got) {
-            slot.offset = value.map_or(FK_OFFSET_INVALID, |(o, _)| o);
-        }
+        let tps: Vec<(String, i32)> = list.into_iter().map(|(t, p, _)| (t, p)).collect();
+        let got = runtime()?.block_on(c.committed(&tps)).map_err(fail)?;
+        unsafe {
+            write_offsets(
+                parts,
+                got.into_iter()
+                    .map(|(_, v)| v.map_or(FK_OFFSET_INVALID, |(o, _)| o)),
+            )
+        };
         Ok(())
     })
 }
 
-/// Fills each entry's `offset` with this consumer's position (FK_OFFSET_INVALID if unassigned).
+/// Fills the offset of each of the `count` entries (the caller's array) with this consumer's
+/// position: the next offset fk_consumer_poll returns, FK_OFFSET_INVALID for a partition not
+/// assigned.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_position(
     c: *mut fk_consumer_t,
@@ -339,18 +409,14 @@ pub unsafe extern "C" fn fk_position(
         let c = live(consumer(c)?)?;
         let positions: Vec<i64> = list
             .iter()
-            .map(|(t, p, _, _)| c.position(t, *p).unwrap_or(FK_OFFSET_INVALID))
+            .map(|(t, p, _)| c.position(t, *p).unwrap_or(FK_OFFSET_INVALID))
             .collect();
-        // SAFETY: the same `count` writable entries.
-        let out = unsafe { std::slice::from_raw_parts_mut(parts, count) };
-        for (slot, o) in out.iter_mut().zip(positions) {
-            slot.offset = o;
-        }
+        unsafe { write_offsets(parts, positions) };
         Ok(())
     })
 }
 
-/// Moves a partition's position (an offset or FK_OFFSET_BEGINNING/END).
+/// Moves an assigned partition's position to `offset`, FK_OFFSET_BEGINNING or FK_OFFSET_END.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_seek(
     c: *mut fk_consumer_t,
@@ -365,10 +431,15 @@ pub unsafe extern "C" fn fk_seek(
         let c = live(consumer(c)?)?;
         let at = match offset {
             FK_OFFSET_BEGINNING => Offset::Beginning,
+            FK_OFFSET_END => Offset::End,
             o if o >= 0 => Offset::At(o),
-            _ => Offset::End,
+            o => {
+                return Err(invalid(format!(
+                    "fk_seek takes an offset, FK_OFFSET_BEGINNING or FK_OFFSET_END, not {o}"
+                )));
+            }
         };
-        runtime()
+        runtime()?
             .block_on(c.seek(topic, partition, at))
             .map_err(fail)
     })
@@ -379,11 +450,11 @@ fn pause_resume(
     parts: *const fk_topic_partition_t,
     count: usize,
     pause: bool,
-) -> c_int {
+) -> fk_resp_err_t {
     guard(std::ptr::null_mut(), 0, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;
-        let tps: Vec<(String, i32)> = list.into_iter().map(|(t, p, _, _)| (t, p)).collect();
+        let tps: Vec<(String, i32)> = list.into_iter().map(|(t, p, _)| (t, p)).collect();
         if pause {
             c.pause(&tps)
         } else {
@@ -393,7 +464,7 @@ fn pause_resume(
     })
 }
 
-/// Stops fetching these partitions (positions are kept).
+/// Stops fetching these `count` partitions (borrowed; offsets ignored); positions are kept.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_pause(
     c: *mut fk_consumer_t,
@@ -403,6 +474,7 @@ pub unsafe extern "C" fn fk_pause(
     pause_resume(c, parts, count, true)
 }
 
+/// Fetches these `count` paused partitions again (borrowed; offsets ignored).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_resume(
     c: *mut fk_consumer_t,
@@ -412,8 +484,10 @@ pub unsafe extern "C" fn fk_resume(
     pause_resume(c, parts, count, false)
 }
 
-/// Commits (with auto commit), revokes (calling the rebalance callback) and leaves the group.
-/// The handle stays valid until fk_consumer_destroy; further calls report FK_ERR__DESTROY.
+/// Commits (with `enable.auto.commit` on), gives the partitions back (FK_REBALANCE_REVOKE
+/// reaches the callback before this returns) and leaves the group, so the other members take
+/// over at once. The handle stays valid until fk_consumer_destroy; other calls then report
+/// FK_ERR__DESTROY, and closing again is FK_OK.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_consumer_close(
     c: *mut fk_consumer_t,
@@ -422,8 +496,9 @@ pub unsafe extern "C" fn fk_consumer_close(
 ) -> fk_resp_err_t {
     let rc = guard(errstr, errstr_size, || {
         let me = consumer(c)?;
+        let rt = runtime()?;
         match me.consumer.take() {
-            Some(inner) => runtime().block_on(inner.close()).map_err(fail),
+            Some(inner) => rt.block_on(inner.close()).map_err(fail),
             None => Ok(()),
         }
     });
@@ -431,7 +506,8 @@ pub unsafe extern "C" fn fk_consumer_close(
     rc
 }
 
-/// Frees the consumer (NULL is fine); closes it first if needed.
+/// Frees the consumer (NULL is fine), closing it first if fk_consumer_close was not called
+/// (without running the rebalance callback).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_consumer_destroy(c: *mut fk_consumer_t) {
     if c.is_null() {
@@ -439,9 +515,14 @@ pub unsafe extern "C" fn fk_consumer_destroy(c: *mut fk_consumer_t) {
     }
     // SAFETY: from fk_consumer_new, destroyed once (header contract).
     let mut me = unsafe { Box::from_raw(c) };
-    if let Some(inner) = me.consumer.take() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime().block_on(inner.close())
-        }));
-    }
+    boundary((), || match (me.consumer.take(), runtime()) {
+        (Some(inner), Ok(rt)) => {
+            if let Err(e) = rt.block_on(inner.close()) {
+                crate::errors::set_last_error(code_of(&e), &e.to_string());
+            }
+        }
+        // After fork(): the runtime that owns the consumer's tasks is not in this process.
+        (Some(inner), Err(_)) => std::mem::forget(inner),
+        (None, _) => {}
+    });
 }

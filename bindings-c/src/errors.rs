@@ -1,35 +1,96 @@
-//! Error codes: Kafka's own (positive, as the broker sends them) and local ones (negative,
-//! numbered as librdkafka's). The one mapping from `ferrokafka::Error` is [`code_of`].
+//! Error codes: Kafka's own (as the broker sends them: positive, and -1 for an unknown server
+//! error) and local ones (negative, numbered as librdkafka's RD_KAFKA_RESP_ERR__*). The one
+//! mapping from `ferrokafka::Error` is [`code_of`].
 
-use std::ffi::{c_char, c_int};
+use std::collections::HashMap;
+use std::ffi::{CString, c_char, c_int};
+use std::sync::Mutex;
 
-/// An error code: FK_OK (0), one of Kafka's codes (positive) or a local one (negative).
+use kafka_protocol::ResponseError;
+
+use crate::boundary;
+
+/// An error code: FK_OK (0), one of Kafka's codes (FK_ERR_*: positive, or -1) or a local one
+/// (FK_ERR__*: -100 and below). Any Kafka code may appear, not only those named here;
+/// fk_err2str names them all.
 pub type fk_resp_err_t = c_int;
 
 /// Success.
-pub const FK_OK: c_int = 0;
-/// An internal failure (a panic was caught at the boundary).
-pub const FK_ERR__FAIL: c_int = -196;
-/// A bad argument: unknown configuration key, bad value, NULL handle, invalid string.
-pub const FK_ERR__INVALID_ARG: c_int = -186;
-/// The broker could not be reached, or the connection failed.
-pub const FK_ERR__TRANSPORT: c_int = -195;
-/// The operation did not finish in time.
-pub const FK_ERR__TIMED_OUT: c_int = -185;
-/// The producer queue is full: serve delivery reports with fk_poll and retry.
-pub const FK_ERR__QUEUE_FULL: c_int = -184;
-/// The broker's answer could not be understood.
-pub const FK_ERR__BAD_MSG: c_int = -199;
-/// The broker and the library share no version of an API.
-pub const FK_ERR__UNSUPPORTED_FEATURE: c_int = -165;
-/// The handle is closed.
-pub const FK_ERR__DESTROY: c_int = -197;
-/// Kafka: the topic or partition does not exist.
-pub const FK_ERR_UNKNOWN_TOPIC_OR_PART: c_int = 3;
-/// Kafka: a message larger than allowed.
-pub const FK_ERR_MSG_SIZE_TOO_LARGE: c_int = 10;
+pub const FK_OK: fk_resp_err_t = 0;
 
-/// The code for an error from the core.
+// Local errors, numbered as librdkafka's.
+/// Local: the broker's answer could not be understood.
+pub const FK_ERR__BAD_MSG: fk_resp_err_t = -199;
+/// Local: the handle is closed (a closed consumer, a producer being destroyed).
+pub const FK_ERR__DESTROY: fk_resp_err_t = -197;
+/// Local: an internal failure (a panic caught at the boundary; use after fork(); a broker that
+/// would not start).
+pub const FK_ERR__FAIL: fk_resp_err_t = -196;
+/// Local: no broker could be reached, or a connection failed.
+pub const FK_ERR__TRANSPORT: fk_resp_err_t = -195;
+/// Local: a bad argument: unknown configuration key, bad value, NULL handle, invalid string.
+pub const FK_ERR__INVALID_ARG: fk_resp_err_t = -186;
+/// Local: the operation did not finish in time.
+pub const FK_ERR__TIMED_OUT: fk_resp_err_t = -185;
+/// Local: the producer queue is full: serve delivery reports with fk_poll and retry.
+pub const FK_ERR__QUEUE_FULL: fk_resp_err_t = -184;
+/// Local: the broker and the library share no version of an API.
+pub const FK_ERR__UNSUPPORTED_FEATURE: fk_resp_err_t = -165;
+
+// Kafka's codes (https://kafka.apache.org/protocol#protocol_error_codes): those an application
+// of this library most likely meets.
+/// Kafka: an unexpected server error.
+pub const FK_ERR_UNKNOWN: fk_resp_err_t = -1;
+/// Kafka: the requested offset is not within the partition's log.
+pub const FK_ERR_OFFSET_OUT_OF_RANGE: fk_resp_err_t = 1;
+/// Kafka: the message failed its CRC check or is otherwise corrupt.
+pub const FK_ERR_INVALID_MSG: fk_resp_err_t = 2;
+/// Kafka: the topic or partition does not exist (also reported locally for a partition number
+/// the topic does not have).
+pub const FK_ERR_UNKNOWN_TOPIC_OR_PART: fk_resp_err_t = 3;
+/// Kafka: the partition has no leader right now.
+pub const FK_ERR_LEADER_NOT_AVAILABLE: fk_resp_err_t = 5;
+/// Kafka: the broker is not the partition's leader.
+pub const FK_ERR_NOT_LEADER_FOR_PARTITION: fk_resp_err_t = 6;
+/// Kafka: the request timed out on the broker.
+pub const FK_ERR_REQUEST_TIMED_OUT: fk_resp_err_t = 7;
+/// Kafka: a message larger than allowed (also reported locally, above `message.max.bytes`).
+pub const FK_ERR_MSG_SIZE_TOO_LARGE: fk_resp_err_t = 10;
+/// Kafka: the group coordinator is not available.
+pub const FK_ERR_COORDINATOR_NOT_AVAILABLE: fk_resp_err_t = 15;
+/// Kafka: the broker is not the group's coordinator.
+pub const FK_ERR_NOT_COORDINATOR: fk_resp_err_t = 16;
+/// Kafka: an invalid topic name.
+pub const FK_ERR_TOPIC_EXCEPTION: fk_resp_err_t = 17;
+/// Kafka: the group generation is not current.
+pub const FK_ERR_ILLEGAL_GENERATION: fk_resp_err_t = 22;
+/// Kafka: the member is not (or no longer) in the group.
+pub const FK_ERR_UNKNOWN_MEMBER_ID: fk_resp_err_t = 25;
+/// Kafka: `session.timeout.ms` is outside the broker's bounds.
+pub const FK_ERR_INVALID_SESSION_TIMEOUT: fk_resp_err_t = 26;
+/// Kafka: the group is rebalancing.
+pub const FK_ERR_REBALANCE_IN_PROGRESS: fk_resp_err_t = 27;
+/// Kafka: the topic exists already.
+pub const FK_ERR_TOPIC_ALREADY_EXISTS: fk_resp_err_t = 36;
+/// Kafka: an invalid partition count.
+pub const FK_ERR_INVALID_PARTITIONS: fk_resp_err_t = 37;
+/// Kafka: an invalid replication factor.
+pub const FK_ERR_INVALID_REPLICATION_FACTOR: fk_resp_err_t = 38;
+/// Kafka: an invalid topic configuration.
+pub const FK_ERR_INVALID_CONFIG: fk_resp_err_t = 40;
+/// Kafka: an idempotent producer's sequence is out of order.
+pub const FK_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER: fk_resp_err_t = 45;
+/// Kafka: the producer's epoch is stale.
+pub const FK_ERR_INVALID_PRODUCER_EPOCH: fk_resp_err_t = 47;
+/// Kafka: the group has members (it cannot be deleted).
+pub const FK_ERR_NON_EMPTY_GROUP: fk_resp_err_t = 68;
+/// Kafka: the group does not exist.
+pub const FK_ERR_GROUP_ID_NOT_FOUND: fk_resp_err_t = 69;
+/// Kafka: a static member (`group.instance.id`) was replaced by a newer instance.
+pub const FK_ERR_FENCED_INSTANCE_ID: fk_resp_err_t = 82;
+
+/// The code for an error from the core: the one mapping. `ferrokafka::Error` is
+/// `#[non_exhaustive]`, so a variant added later is FK_ERR__FAIL until it is named here.
 pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
     use ferrokafka::Error as E;
     match e {
@@ -47,43 +108,79 @@ pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
     }
 }
 
-pub(crate) fn fail(e: ferrokafka::Error) -> (c_int, String) {
+/// An error from the core as a code and its message.
+pub(crate) fn fail(e: ferrokafka::Error) -> crate::Failure {
     (code_of(&e), e.to_string())
 }
 
-/// A static description of an error code (never NULL; owned by the library).
+fn describe(code: c_int) -> String {
+    let local = match code {
+        FK_OK => "Success",
+        FK_ERR__BAD_MSG => "Local: bad message format",
+        FK_ERR__DESTROY => "Local: handle is closed",
+        FK_ERR__FAIL => "Local: internal failure",
+        FK_ERR__TRANSPORT => "Local: broker transport failure",
+        FK_ERR__INVALID_ARG => "Local: invalid argument or configuration",
+        FK_ERR__TIMED_OUT => "Local: timed out",
+        FK_ERR__QUEUE_FULL => "Local: queue full",
+        FK_ERR__UNSUPPORTED_FEATURE => "Local: required feature not supported by broker",
+        c if c < -1 => return format!("Local: unknown error code {c}"),
+        c => {
+            // Kafka's codes: their names from the protocol's table.
+            return match i16::try_from(c).ok().and_then(ResponseError::try_from_code) {
+                Some(ResponseError::Unknown(_)) | None => format!("Broker: unknown error code {c}"),
+                Some(e) => format!("Broker: {e}"),
+            };
+        }
+    };
+    local.to_owned()
+}
+
+/// A description of an error code: "Local: ..." or "Broker: <Kafka's name for it>". Never
+/// NULL; owned by the library and valid until the process ends.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_err2str(code: fk_resp_err_t) -> *const c_char {
-    let s: &'static [u8] = match code {
-        FK_OK => b"Success\0",
-        FK_ERR__FAIL => b"Local: internal failure\0",
-        FK_ERR__INVALID_ARG => b"Local: invalid argument or configuration\0",
-        FK_ERR__TRANSPORT => b"Local: broker transport failure\0",
-        FK_ERR__TIMED_OUT => b"Local: timed out\0",
-        FK_ERR__QUEUE_FULL => b"Local: queue full\0",
-        FK_ERR__BAD_MSG => b"Local: bad message format\0",
-        FK_ERR__UNSUPPORTED_FEATURE => b"Local: required feature not supported by broker\0",
-        FK_ERR__DESTROY => b"Local: handle is closed\0",
-        FK_ERR_UNKNOWN_TOPIC_OR_PART => b"Broker: unknown topic or partition\0",
-        FK_ERR_MSG_SIZE_TOO_LARGE => b"Broker: message size too large\0",
-        c if c > 0 => b"Broker: error (see the Kafka protocol's error codes)\0",
-        _ => b"Local: unknown error\0",
-    };
-    s.as_ptr().cast()
+    boundary(c"Local: internal failure".as_ptr(), || {
+        // One string per code ever asked about, kept for the life of the process (a CString's
+        // bytes do not move when the map grows).
+        static TEXTS: Mutex<Option<HashMap<c_int, CString>>> = Mutex::new(None);
+        let mut texts = TEXTS.lock().unwrap_or_else(|p| p.into_inner());
+        texts
+            .get_or_insert_with(HashMap::new)
+            .entry(code)
+            .or_insert_with(|| CString::new(describe(code)).unwrap_or_default())
+            .as_ptr()
+    })
 }
 
 thread_local! {
-    static LAST_ERROR: std::cell::RefCell<std::ffi::CString> = std::cell::RefCell::new(std::ffi::CString::default());
+    static LAST_ERROR: std::cell::RefCell<(c_int, CString)> = std::cell::RefCell::new((FK_OK, CString::default()));
 }
 
-pub(crate) fn set_last_error(msg: &str) {
-    let c = std::ffi::CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|l| *l.borrow_mut() = c);
+/// Records the calling thread's last error.
+pub(crate) fn set_last_error(code: c_int, msg: &str) {
+    let text = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    // try_with: a call during thread teardown has nowhere to keep it.
+    let _ = LAST_ERROR.try_with(|l| *l.borrow_mut() = (code, text));
 }
 
-/// The message of the last error on this thread ("" if none): useful when a call fails before
-/// a handle exists and no `errstr` was given. Valid until the next failing call on the thread.
+/// The message of the last error on the calling thread ("" if none), like errno: set by every
+/// failing call that returns an fk_resp_err_t or a handle, untouched by successful ones. For
+/// calls that fail before a handle exists, or were given no `errstr` buffer. Owned by the
+/// library; valid until the next failing call on this thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_last_error() -> *const c_char {
-    LAST_ERROR.with(|l| l.borrow().as_ptr())
+    boundary(c"".as_ptr(), || {
+        LAST_ERROR
+            .try_with(|l| l.borrow().1.as_ptr())
+            .unwrap_or(c"".as_ptr())
+    })
+}
+
+/// The code of the last error on the calling thread (FK_OK if none); see fk_last_error.
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error_code() -> fk_resp_err_t {
+    boundary(FK_ERR__FAIL, || {
+        LAST_ERROR.try_with(|l| l.borrow().0).unwrap_or(FK_OK)
+    })
 }

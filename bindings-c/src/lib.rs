@@ -2,12 +2,18 @@
 //! librdkafka's spirit. Only conversions live here (types, errors, threads); the header
 //! `include/ferrokafka.h` is generated from this crate by cbindgen.
 //!
-//! Threads: one tokio runtime inside the library. A producer may be used from any thread; a
-//! consumer by one thread at a time. Callbacks run on the thread calling fk_poll, fk_flush,
-//! fk_consumer_poll or fk_consumer_close, never on library threads.
+//! Threads: one tokio runtime inside the library, created on first use (two worker threads
+//! named `ferrokafka`). A producer, an admin client and a broker handle may be used from any
+//! thread, concurrently; a configuration and a consumer by one thread at a time. Callbacks run
+//! on the thread calling fk_poll, fk_flush, fk_consumer_poll or fk_consumer_close, never on a
+//! library thread.
+//!
+//! Every exported function runs its body inside [`boundary`] (or [`guard`]/[`guard_ptr`],
+//! which use it): a panic never unwinds into C, it becomes FK_ERR__FAIL (or NULL) with a
+//! message.
 
-// An FFI layer is unsafe by nature: raw pointers from C. Every use is at the boundary and says
-// what it relies on.
+// An FFI layer is unsafe by nature: it takes raw pointers from C. Every dereference is at the
+// boundary, and its SAFETY comment names the header contract it relies on.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
@@ -31,23 +37,72 @@ pub use errors::*;
 pub use message::*;
 pub use producer::*;
 
-// The embedded broker decodes untrusted requests: large allocations become lazy mappings, as
-// in the broker binary. This allocator serves only this library's Rust code, never the host's
-// malloc.
+// The global allocator. The library embeds the broker (fk_broker_start), which decodes
+// untrusted requests: kafka-protocol sizes vectors from counts on the wire, so allocations of
+// 1 GiB or more must become lazy mappings instead of aborting the host process (see
+// ferrokafka_broker::AllocGuard). This does not impose anything on the host: a Rust global
+// allocator only serves Rust allocations (`__rust_alloc`), and everything else in AllocGuard
+// goes to the system allocator, the same malloc the host uses. C code's malloc/free are
+// untouched, and no pointer allocated by one side is ever freed by the other (every handle
+// has its own *_destroy). One caveat, common to all Rust static libraries: a program linking
+// two of them into one binary gets duplicate Rust runtime symbols; use the shared library then.
 #[global_allocator]
 static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
+/// An error for C: a code (fk_resp_err_t) and a message.
+pub(crate) type Failure = (c_int, String);
+
+struct Runtime {
+    pid: u32,
+    rt: tokio::runtime::Runtime,
+}
+
+/// The library's tokio runtime, created on first use. After fork() the child has the
+/// runtime's memory but none of its threads: anything waiting on it would hang forever, so the
+/// child gets an error instead.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    let rt = RT.get_or_init(|| Runtime {
+        pid: std::process::id(),
+        rt: tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ferrokafka")
             .enable_all()
             .build()
-            .expect("a tokio runtime")
-    })
+            .expect("a tokio runtime"),
+    });
+    if rt.pid == std::process::id() {
+        Ok(&rt.rt)
+    } else {
+        Err((
+            FK_ERR__FAIL,
+            format!(
+                "libferrokafka started its threads in process {} and cannot be used after fork(): create handles in the process that uses them",
+                rt.pid
+            ),
+        ))
+    }
 }
+
+/// A C timeout in milliseconds: negative means no limit (a year: deadlines are computed by
+/// adding it to now, so it must not overflow).
+fn timeout(ms: c_int) -> std::time::Duration {
+    u64::try_from(ms).map_or(
+        std::time::Duration::from_secs(365 * 24 * 3600),
+        std::time::Duration::from_millis,
+    )
+}
+
+// The thread-safety the header promises, checked at compile time: producers, admin clients and
+// brokers are used from any thread at once; a consumer moves between threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<ferrokafka::Producer>();
+    send_sync::<ferrokafka::Admin>();
+    send_sync::<ferrokafka_broker::Broker>();
+    send::<ferrokafka::Consumer>();
+};
 
 /// A borrowed C string as &str; `None` for NULL or invalid UTF-8.
 unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a str> {
@@ -58,54 +113,64 @@ unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a str> {
     unsafe { CStr::from_ptr(p) }.to_str().ok()
 }
 
-/// Runs `f`, turning a panic into FK_ERR__FAIL with a message.
+/// The text of a caught panic.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("internal error (a panic in libferrokafka: {what})")
+}
+
+/// The panic boundary for functions without an error channel: runs `f`; if it panics, the
+/// panic becomes the thread's last error (FK_ERR__FAIL) and `on_panic` is returned.
+fn boundary<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        errors::set_last_error(FK_ERR__FAIL, &panic_message(payload));
+        on_panic
+    })
+}
+
+/// Runs `f` inside the panic boundary: FK_OK, or the error's code with its message written to
+/// `errstr` and kept as the thread's last error. A panic is FK_ERR__FAIL.
 fn guard(
     errstr: *mut c_char,
     errstr_size: usize,
-    f: impl FnOnce() -> Result<(), (c_int, String)>,
+    f: impl FnOnce() -> Result<(), Failure>,
 ) -> c_int {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(())) => FK_OK,
-        Ok(Err((code, msg))) => {
-            write_errstr(errstr, errstr_size, &msg);
-            code
-        }
-        Err(_) => {
-            write_errstr(
-                errstr,
-                errstr_size,
-                "internal error (a panic in libferrokafka)",
-            );
-            FK_ERR__FAIL
-        }
+        Ok(Err((code, msg))) => report(errstr, errstr_size, code, &msg),
+        Err(payload) => report(errstr, errstr_size, FK_ERR__FAIL, &panic_message(payload)),
     }
 }
 
-/// Like [`guard`] for functions returning a pointer (NULL on failure).
+/// Like [`guard`] for functions returning a pointer: NULL on failure.
 fn guard_ptr<T>(
     errstr: *mut c_char,
     errstr_size: usize,
-    f: impl FnOnce() -> Result<*mut T, (c_int, String)>,
+    f: impl FnOnce() -> Result<*mut T, Failure>,
 ) -> *mut T {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(Ok(p)) => p,
-        Ok(Err((_, msg))) => {
-            write_errstr(errstr, errstr_size, &msg);
-            std::ptr::null_mut()
-        }
-        Err(_) => {
-            write_errstr(
-                errstr,
-                errstr_size,
-                "internal error (a panic in libferrokafka)",
-            );
-            std::ptr::null_mut()
-        }
-    }
+    let failed = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(p)) => return p,
+        Ok(Err(failure)) => failure,
+        Err(payload) => (FK_ERR__FAIL, panic_message(payload)),
+    };
+    report(errstr, errstr_size, failed.0, &failed.1);
+    std::ptr::null_mut()
 }
 
+/// Records an error as the thread's last error, copies its message into `errstr`, and returns
+/// its code.
+fn report(errstr: *mut c_char, errstr_size: usize, code: c_int, msg: &str) -> c_int {
+    errors::set_last_error(code, msg);
+    write_errstr(errstr, errstr_size, msg);
+    code
+}
+
+/// Copies `msg` into the caller's buffer of `size` bytes, truncated and NUL-terminated.
 fn write_errstr(errstr: *mut c_char, size: usize, msg: &str) {
-    errors::set_last_error(msg);
     if errstr.is_null() || size == 0 {
         return;
     }
@@ -117,6 +182,96 @@ fn write_errstr(errstr: *mut c_char, size: usize, msg: &str) {
     }
 }
 
-fn invalid(what: impl Into<String>) -> (c_int, String) {
+fn invalid(what: impl Into<String>) -> Failure {
     (FK_ERR__INVALID_ARG, what.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(buf: &[c_char]) -> String {
+        // SAFETY: write_errstr NUL-terminates within the buffer.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn last() -> (c_int, String) {
+        // SAFETY: fk_last_error returns a NUL-terminated thread-local string.
+        (
+            fk_last_error_code(),
+            unsafe { CStr::from_ptr(fk_last_error()) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_panic_becomes_fk_err_fail_with_its_message() {
+        let mut buf = [0 as c_char; 128];
+        let rc = guard(buf.as_mut_ptr(), buf.len(), || panic!("boom {}", 42));
+        assert_eq!(rc, FK_ERR__FAIL);
+        assert_eq!(
+            text(&buf),
+            "internal error (a panic in libferrokafka: boom 42)"
+        );
+        assert_eq!(last(), (FK_ERR__FAIL, text(&buf)));
+        let p: *mut u8 = guard_ptr(buf.as_mut_ptr(), buf.len(), || panic!("static"));
+        assert!(p.is_null());
+        assert_eq!(
+            text(&buf),
+            "internal error (a panic in libferrokafka: static)"
+        );
+        assert_eq!(boundary(7, || -> i32 { panic!("x") }), 7);
+    }
+
+    #[test]
+    fn errors_are_truncated_to_the_buffer_and_kept_per_thread() {
+        let mut buf = [1 as c_char; 8];
+        let rc = guard(buf.as_mut_ptr(), buf.len(), || {
+            Err(invalid("a rather long message"))
+        });
+        assert_eq!(rc, FK_ERR__INVALID_ARG);
+        assert_eq!(text(&buf), "a rathe");
+        assert_eq!(
+            last(),
+            (FK_ERR__INVALID_ARG, "a rather long message".to_string())
+        );
+        // A buffer of one byte holds only the NUL; no buffer at all is fine.
+        let mut one = [1 as c_char; 1];
+        guard(one.as_mut_ptr(), 1, || Err(invalid("x")));
+        assert_eq!(one[0], 0);
+        guard(std::ptr::null_mut(), 100, || Err(invalid("y")));
+        // Another thread has its own last error.
+        let other = std::thread::spawn(|| {
+            guard(std::ptr::null_mut(), 0, || {
+                Err((FK_ERR__TIMED_OUT, "elsewhere".into()))
+            });
+            last()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(other, (FK_ERR__TIMED_OUT, "elsewhere".to_string()));
+        assert_eq!(last(), (FK_ERR__INVALID_ARG, "y".to_string()));
+    }
+
+    #[test]
+    fn kafka_codes_have_names() {
+        // SAFETY: fk_err2str returns static NUL-terminated strings.
+        let s = |c| {
+            unsafe { CStr::from_ptr(fk_err2str(c)) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        assert_eq!(s(FK_ERR_TOPIC_ALREADY_EXISTS), "Broker: TopicAlreadyExists");
+        assert_eq!(
+            s(FK_ERR_UNKNOWN_TOPIC_OR_PART),
+            "Broker: UnknownTopicOrPartition"
+        );
+        assert_eq!(s(FK_ERR__QUEUE_FULL), "Local: queue full");
+        assert_eq!(s(FK_OK), "Success");
+        assert_eq!(s(30000), "Broker: unknown error code 30000");
+        assert_eq!(s(-1000), "Local: unknown error code -1000");
+    }
 }

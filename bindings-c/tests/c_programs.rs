@@ -1,65 +1,147 @@
-//! Compiles the C programs in tests/c against the static library and runs them: the C API
-//! tested from C. (bindings-c/test.sh runs the same programs under valgrind.)
+//! The C API tested from C: compiles each program in tests/c (and the examples in examples/c)
+//! with `-Wall -Wextra -Werror` against the static library, and runs it against the bundled
+//! broker it starts through the library. bindings-c/test.sh runs the same programs under
+//! valgrind.
+//!
+//! The static library is the one this `cargo test` built: Cargo compiles the library with all
+//! its crate types (cdylib, staticlib, rlib) next to the test executables, in
+//! target/<profile>/deps. Only a C compiler is needed (`cc`, or $CC); the C++ example needs
+//! `c++` (or $CXX) and is skipped, saying so, without one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn target_dir() -> PathBuf {
-    // tests run from target/<profile>/deps/<test>
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// target/<profile>/deps, where this test and libferrokafka_c.a were built.
+fn deps_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test path");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>")
-        .to_owned()
+    exe.parent().expect("target/<profile>/deps").to_owned()
 }
 
-fn build(name: &str) -> PathBuf {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    // Tests link the rlib only: build the static library they are about (quick when current).
-    let built = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "ferrokafka-c"])
-        .current_dir(dir)
-        .status()
-        .expect("cargo");
-    assert!(built.success(), "building libferrokafka_c.a");
-    let lib = target_dir().join("libferrokafka_c.a");
-    assert!(lib.exists(), "{} exists", lib.display());
-    let out = tempfile::Builder::new()
-        .prefix(name)
+fn static_lib() -> PathBuf {
+    let lib = deps_dir().join("libferrokafka_c.a");
+    assert!(lib.exists(), "{} was built with this test", lib.display());
+    lib
+}
+
+fn compiler(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Compiles `source` into a fresh temporary directory and returns the executable.
+fn compile(source: &Path, cxx: bool) -> (tempfile::TempDir, PathBuf) {
+    let name = source.file_stem().unwrap().to_string_lossy().into_owned();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("fk-{name}-"))
         .tempdir()
-        .expect("tmp")
-        .keep()
-        .join(name);
-    let status = Command::new("cc")
+        .expect("tmp");
+    let exe = tmp.path().join(&name);
+    let (cc, std) = if cxx {
+        (compiler("CXX", "c++"), "-std=c++17")
+    } else {
+        (compiler("CC", "cc"), "-std=c11")
+    };
+    let out = Command::new(&cc)
         .args([
-            "-std=c11",
+            std,
             "-Wall",
             "-Wextra",
             "-Werror",
             "-g",
             "-I",
-            &format!("{dir}/include"),
+            &format!("{DIR}/include"),
         ])
-        .arg(format!("{dir}/tests/c/{name}.c"))
-        .arg(&lib)
+        .arg(source)
+        .arg(static_lib())
         .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&out)
-        .status()
-        .expect("a C compiler (cc)");
-    assert!(status.success(), "compiling {name}.c");
-    out
+        .arg(&exe)
+        .output()
+        .unwrap_or_else(|e| panic!("running the C compiler {cc}: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {}:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (tmp, exe)
+}
+
+/// Compiles and runs a program with a data directory of its own; returns its output.
+fn run(source: &Path, cxx: bool) -> String {
+    let (tmp, exe) = compile(source, cxx);
+    let data = tmp.path().join("data");
+    let out = Command::new(&exe).arg(&data).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{stdout}\n{}",
+        source.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn test_program(name: &str) {
+    let stdout = run(
+        &Path::new(DIR).join("tests/c").join(format!("{name}.c")),
+        false,
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
 #[test]
-fn c_client_program_passes() {
-    let exe = build("test_client");
-    let data = tempfile::tempdir().unwrap();
-    let out = Command::new(&exe).arg(data.path()).output().expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+fn every_c_test_program_is_run() {
+    // A new tests/c/*.c needs a #[test] below.
+    let mut found: Vec<String> = std::fs::read_dir(Path::new(DIR).join("tests/c"))
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".c")
+                .map(str::to_owned)
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, ["test_client", "test_errors", "test_group"]);
+}
+
+#[test]
+fn produce_consume_commit_seek_admin() {
+    test_program("test_client");
+}
+
+#[test]
+fn errors_null_handles_and_fork() {
+    test_program("test_errors");
+}
+
+#[test]
+fn consumer_group_rebalances_across_threads() {
+    test_program("test_group");
+}
+
+#[test]
+fn c_example_runs() {
+    let stdout = run(
+        &Path::new(DIR).join("../examples/c/produce_consume.c"),
+        false,
     );
-    assert!(stdout.contains("all C API checks passed"), "{stdout}");
+    assert!(stdout.contains("consumed  1000 records"), "{stdout}");
+}
+
+#[test]
+fn cpp_example_compiles_against_the_header_unchanged_and_runs() {
+    let cxx = compiler("CXX", "c++");
+    if Command::new(&cxx).arg("--version").output().is_err() {
+        eprintln!("skipped: no C++ compiler ({cxx})");
+        return;
+    }
+    let stdout = run(&Path::new(DIR).join("../examples/c/example.cpp"), true);
+    assert!(stdout.contains("C++ read back: hello from C++"), "{stdout}");
 }

@@ -1,6 +1,8 @@
 /* The C API end to end against the bundled broker started through the library: config
- * errors, produce with delivery reports, a consumer group with rebalance callbacks, commits,
- * seek, pause/resume, admin, NULL handles. Exits non-zero on the first failed check. */
+ * errors, admin (create, list, delete), produce with keys, headers, timestamps and delivery
+ * reports, a group consumer with rebalance callbacks, sync, async and explicit commits,
+ * committed, seek, pause/resume, position, close, and a consumer without membership assigned at
+ * FK_OFFSET_STORED and FK_OFFSET_BEGINNING. Exits non-zero on the first failed check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +112,13 @@ int main(int argc, char **argv) {
         int i = atoi(text + 1);
         CHECK(fk_message_partition(m) == i % 2, "partition");
         CHECK(fk_message_timestamp(m) == 1000 + i, "timestamp");
+        CHECK(strcmp(fk_message_topic(m), "c-api") == 0 && fk_message_opaque(m) == NULL, "topic");
+        size_t klen = 0;
+        const void *key = fk_message_key(m, &klen);
+        char expected[16];
+        snprintf(expected, sizeof expected, "k%d", i);
+        CHECK(klen == strlen(expected) && memcmp(key, expected, klen) == 0, "key of record %d", i);
+        CHECK(fk_message_header(m, 1, &hname, NULL, NULL) == FK_ERR__INVALID_ARG, "header index out of range");
         read++;
         fk_message_destroy(m);
     }
@@ -124,12 +133,24 @@ int main(int argc, char **argv) {
     CHECK(fk_seek(c, "c-api", 1, 48, err, sizeof err) == FK_OK, "%s", err);
     fk_topic_partition_t p0 = { "c-api", 0, 0, 0 };
     CHECK(fk_pause(c, &p0, 1) == FK_OK, "pause");
-    fk_message_t *m = fk_consumer_poll(c, 5000);
+    fk_message_t *m = fk_consumer_poll(c, -1); /* no limit: a record is there */
     CHECK(m != NULL && fk_message_partition(m) == 1 && fk_message_offset(m) == 48, "seeked record");
     fk_message_destroy(m);
     CHECK(fk_resume(c, &p0, 1) == FK_OK, "resume");
     fk_topic_partition_t pos = { "c-api", 1, 0, 0 };
     CHECK(fk_position(c, &pos, 1) == FK_OK && pos.offset == 49, "position %lld", (long long)pos.offset);
+
+    /* An asynchronous commit of the positions lands eventually; then explicit offsets. */
+    CHECK(fk_commit(c, NULL, 0, 1, err, sizeof err) == FK_OK, "async commit: %s", err);
+    for (int tries = 0; parts[1].offset != 49; tries++) {
+        CHECK(tries < 100, "async commit never landed: %lld", (long long)parts[1].offset);
+        fk_message_destroy(fk_consumer_poll(c, 50)); /* record 49; positions were taken at the commit */
+        CHECK(fk_committed(c, parts, 2, err, sizeof err) == FK_OK, "%s", err);
+    }
+    fk_topic_partition_t ten = { "c-api", 0, 10, 0 };
+    CHECK(fk_commit(c, &ten, 1, 0, err, sizeof err) == FK_OK, "explicit commit: %s", err);
+    CHECK(fk_committed(c, parts, 2, err, sizeof err) == FK_OK && parts[0].offset == 10 && parts[1].offset == 49, "committed %lld %lld",
+          (long long)parts[0].offset, (long long)parts[1].offset);
 
     CHECK(fk_consumer_close(c, err, sizeof err) == FK_OK, "close: %s", err);
     CHECK(revoked_events == 1, "close revokes");
@@ -139,10 +160,28 @@ int main(int argc, char **argv) {
     fk_consumer_destroy(c);
     fk_consumer_destroy(NULL);
 
+    /* A consumer without membership: FK_OFFSET_STORED starts at the group's committed offset,
+     * FK_OFFSET_BEGINNING at the start. */
+    fk_consumer_t *manual = fk_consumer_new(conf, err, sizeof err);
+    CHECK(manual != NULL, "%s", err);
+    fk_topic_partition_t starts[2] = { { "c-api", 0, FK_OFFSET_STORED, 0 }, { "c-api", 1, FK_OFFSET_BEGINNING, 0 } };
+    CHECK(fk_assign(manual, starts, 2, err, sizeof err) == FK_OK, "assign: %s", err);
+    int first[2] = { -1, -1 };
+    for (int polls = 0; (first[0] < 0 || first[1] < 0) && polls < 100; polls++) {
+        m = fk_consumer_poll(manual, 100);
+        if (m == NULL) continue;
+        CHECK(fk_message_error(m) == FK_OK, "%s", fk_message_errstr(m));
+        int part = fk_message_partition(m);
+        if (first[part] < 0) first[part] = (int)fk_message_offset(m);
+        fk_message_destroy(m);
+    }
+    CHECK(first[0] == 10 && first[1] == 0, "assigned starts: %d %d", first[0], first[1]);
+    fk_consumer_destroy(manual); /* closes it */
+
     CHECK(fk_admin_delete_topic(admin, "c-api", err, sizeof err) == FK_OK, "%s", err);
     fk_admin_destroy(admin);
     fk_conf_destroy(conf);
     CHECK(fk_broker_stop(broker) == FK_OK, "broker stop");
-    printf("all C API checks passed\n");
+    printf("test_client: all checks passed\n");
     return 0;
 }
