@@ -61,10 +61,36 @@ def _die_with_parent():
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _sweep_stale_workdirs():
+    """Removes the directories of clusters whose owning process is gone (it was SIGKILLed: its
+    Kafka processes died with it, its directory stayed)."""
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        owner = os.path.join(base, name, "owner.pid")
+        if not name.startswith("apache-kafka-") or not os.path.exists(owner):
+            continue
+        try:
+            with open(owner) as f:
+                os.kill(int(f.read().strip()), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        except (OSError, ValueError):
+            pass
+
+
 def lib_dir():
     """The directory of Kafka's jars (fetched on first use; no network afterwards)."""
     out = subprocess.run([os.path.join(ROOT, "scripts/apache-kafka.sh")], check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
+
+
+def new_cluster_id():
+    """A random Kafka Uuid (URL-safe base64 of 16 bytes). Like Kafka's Uuid.randomUuid, never
+    one starting with '-', which kafka-storage's argument parser would take for an option."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def free_port():
@@ -103,7 +129,7 @@ class Node:
 
     def format(self, cluster_id):
         """kafka-storage format: writes meta.properties and the bootstrap metadata."""
-        out = subprocess.run(self._cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", self.config),
+        out = subprocess.run(self._cmd("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={self.config}"),
                              capture_output=True, text=True, preexec_fn=_die_with_parent if _libc else None)
         if out.returncode != 0:
             raise RuntimeError(f"formatting node {self.node_id} failed: {out.stdout}{out.stderr}")
@@ -159,9 +185,12 @@ class KafkaCluster:
 
     def __init__(self, brokers=1):
         self.lib = lib_dir()
+        _sweep_stale_workdirs()
         self.workdir = tempfile.mkdtemp(prefix="apache-kafka-")
         _workdirs.append(self.workdir)
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        with open(os.path.join(self.workdir, "owner.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        self.cluster_id = new_cluster_id()
         rf = min(brokers, 3)
         common = {
             "controller.listener.names": "CONTROLLER",
@@ -182,6 +211,10 @@ class KafkaCluster:
             "num.io.threads": 2,
             "background.threads": 2,
         }
+        if brokers > 1:
+            # A SIGKILLed broker is fenced, and its partitions get new leaders, once it misses
+            # heartbeats for this long (Kafka's default: 9 s).
+            common.update({"broker.session.timeout.ms": 5000, "broker.heartbeat.interval.ms": 500})
         self.nodes = []
         self.controller = None
         if brokers == 1:

@@ -1,6 +1,7 @@
 """The bundled broker binary as a fixture: one per test session on a free port and a temp
 dir, plus a restartable one for tests that stop, kill and restart it."""
 import os
+import shutil
 import sys
 import signal
 import subprocess
@@ -9,6 +10,10 @@ import tempfile
 import pytest
 
 READY = "ferrokafka-broker listening on "
+# Prefix for the processes tests start (brokers, client programs): SIGKILL to them if the
+# test process dies without stopping them. (The kernel sends it when the starting thread ends:
+# start them from the test's own thread.)
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
 BINARY = os.environ.get("FERROKAFKA_BROKER_BIN", "target/debug/ferrokafka-broker")
 
 
@@ -25,7 +30,8 @@ class BrokerProcess:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [BINARY, "--listen", self.listen, "--data-dir", self.data_dir, "--log-level", "warn", *self.extra],
+            [*DIE_WITH_PARENT, BINARY, "--listen", self.listen, "--data-dir", self.data_dir, "--log-level", "warn",
+             *self.extra],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -76,13 +82,24 @@ def own_broker():
             broker.close()
 
 
-# Apache Kafka, started once per run when a test asks for it (tests/apache_kafka/cluster.py).
+# Apache Kafka, started when a test first asks for it (tests/apache_kafka/cluster.py) and
+# stopped at the end whatever happens: fixture finalizers, atexit, and SIGKILL from the kernel
+# to every Kafka process if this one dies first.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "apache_kafka"))
+
+
+def _interrupt(signum, _frame):
+    # SIGTERM (e.g. a CI timeout) ends the run the way Ctrl-C does: pytest then runs every
+    # fixture finalizer, which stops the brokers.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")
 def apache_kafka():
-    """A single-node Apache Kafka (KRaft, combined broker and controller)."""
+    """A single-node Apache Kafka (KRaft, combined broker and controller): once per run."""
     from cluster import KafkaCluster
     cluster = KafkaCluster(1).start()
     try:
@@ -91,9 +108,11 @@ def apache_kafka():
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def apache_kafka_cluster():
-    """Three Apache Kafka brokers and a controller; replication factor 3, min.insync.replicas 2."""
+    """Three Apache Kafka brokers and a controller; replication factor 3, min.insync.replicas 2.
+    Only test_apache_kafka.py uses it: started once per run, stopped after that module so its
+    four JVMs do not idle through the rest of the suite."""
     from cluster import KafkaCluster
     cluster = KafkaCluster(3).start()
     try:

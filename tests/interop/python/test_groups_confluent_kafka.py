@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from conftest import BrokerProcess
+from conftest import DIE_WITH_PARENT, BrokerProcess
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -61,7 +61,7 @@ class Member:
         args = [*program, bootstrap, group, topic, name, assignor]
         if instance_id:
             args.append(instance_id)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([*DIE_WITH_PARENT, *args], stdout=subprocess.PIPE, text=True)
         self.thread = threading.Thread(target=self._read, args=(timeline,), daemon=True)
         self.thread.start()
 
