@@ -245,6 +245,19 @@ pub const TOPIC_CONFIG_KEYS: &[&str] = &[
     "min.insync.replicas",
     "unclean.leader.election.enable",
     "compression.type",
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "max.compaction.lag.ms",
+    "min.compaction.lag.ms",
+    "min.cleanable.dirty.ratio",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "preallocate",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "compression.gzip.level",
+    "local.retention.ms",
+    "local.retention.bytes",
 ];
 
 /// Applies one topic-level override (CreateTopics configs) onto the broker's defaults.
@@ -274,13 +287,65 @@ pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result
             }
         }
         "min.insync.replicas" | "unclean.leader.election.enable" | "compression.type" => {}
-        _ => return Err(Error::InvalidConfig(format!("unknown topic config {key:?}"))),
+        _ => match PASSIVE_TOPIC_CONFIGS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, _, kind)) => {
+                let ok = match kind {
+                    Passive::Int => value.trim().parse::<i64>().is_ok(),
+                    Passive::Bool => matches!(value.trim(), "true" | "false"),
+                    Passive::Ratio => value.trim().parse::<f64>().is_ok_and(|r| (0.0..=1.0).contains(&r)),
+                };
+                if !ok {
+                    return Err(bad(match kind {
+                        Passive::Int => "not an integer",
+                        Passive::Bool => "not true or false",
+                        Passive::Ratio => "not a number between 0 and 1",
+                    }));
+                }
+            }
+            None => return Err(Error::InvalidConfig(format!("unknown topic config {key:?}"))),
+        },
     }
     Ok(())
 }
 
-/// The topic configs DescribeConfigs reports, with their current values.
-pub fn describe_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> {
+#[derive(Debug, Clone, Copy)]
+enum Passive {
+    Int,
+    Bool,
+    Ratio,
+}
+
+/// Topic configs Kafka defines that mean nothing on a single node without compaction or
+/// tiered storage (or that we do not enforce yet): accepted and reported like Kafka, so tools
+/// that create topics with them work, with no effect. (name, Kafka's default, kind)
+const PASSIVE_TOPIC_CONFIGS: &[(&str, &str, Passive)] = &[
+    ("delete.retention.ms", "86400000", Passive::Int),
+    ("file.delete.delay.ms", "60000", Passive::Int),
+    ("max.compaction.lag.ms", "9223372036854775807", Passive::Int),
+    ("min.compaction.lag.ms", "0", Passive::Int),
+    ("min.cleanable.dirty.ratio", "0.5", Passive::Ratio),
+    ("message.timestamp.after.max.ms", "3600000", Passive::Int),
+    ("message.timestamp.before.max.ms", "9223372036854775807", Passive::Int),
+    ("preallocate", "false", Passive::Bool),
+    ("segment.index.bytes", "10485760", Passive::Int),
+    ("segment.jitter.ms", "0", Passive::Int),
+    ("compression.gzip.level", "-1", Passive::Int),
+    ("local.retention.ms", "-2", Passive::Int),
+    ("local.retention.bytes", "-2", Passive::Int),
+];
+
+/// The topic configs DescribeConfigs reports, with their current values (`overrides` gives
+/// the values of the passive ones).
+pub fn describe_topic_config(log: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec<(&'static str, String)> {
+    let mut out = describe_active_topic_config(log);
+    out.push(("unclean.leader.election.enable", overrides.get("unclean.leader.election.enable").cloned().unwrap_or_else(|| "false".into())));
+    for (k, default, _) in PASSIVE_TOPIC_CONFIGS {
+        out.push((k, overrides.get(*k).cloned().unwrap_or_else(|| (*default).to_owned())));
+    }
+    out
+}
+
+fn describe_active_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> {
     let never = |v: u64| if v == u64::MAX { "9223372036854775807".to_owned() } else { v.to_string() };
     vec![
         ("cleanup.policy", "delete".into()),

@@ -121,7 +121,7 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(config: ClientConfig) -> Result<Admin> {
-        Ok(Admin { cluster: Cluster::new(&config)?, timeout_ms: config.int("request.timeout.ms") as i32 })
+        Ok(Admin { cluster: Cluster::without_auto_create(&config)?, timeout_ms: config.int("request.timeout.ms") as i32 })
     }
 
     /// The controller (topic changes go there; in KRaft any broker forwards them).
@@ -447,7 +447,18 @@ impl Admin {
             self.cluster.invalidate(topic);
             if let Ok(meta) = self.cluster.topic(topic).await {
                 if !meta.leaders.is_empty() && meta.leaders.iter().all(|l| *l >= 0) {
-                    return Ok(());
+                    // Kafka names a leader a moment before it serves the partition: ready
+                    // when every partition answers ListOffsets.
+                    let mut serving = true;
+                    for p in 0..meta.leaders.len() as i32 {
+                        if self.list_offset(topic, p, -1).await.is_err() {
+                            serving = false;
+                            break;
+                        }
+                    }
+                    if serving {
+                        return Ok(());
+                    }
                 }
             }
             if tokio::time::Instant::now() >= deadline {

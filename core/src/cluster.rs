@@ -33,6 +33,9 @@ struct Snapshot {
 
 #[derive(Debug)]
 pub(crate) struct Cluster {
+    /// Whether Metadata lookups ask the broker to create unknown topics (producers and
+    /// consumers, as Kafka's clients do; never the admin client).
+    auto_create: bool,
     bootstrap: Vec<String>,
     settings: ConnectionSettings,
     max_age: Duration,
@@ -45,7 +48,17 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     pub(crate) fn new(config: &ClientConfig) -> Result<Arc<Self>> {
+        Self::build(config, true)
+    }
+
+    /// For the admin client: its lookups never create topics on brokers that auto-create.
+    pub(crate) fn without_auto_create(config: &ClientConfig) -> Result<Arc<Self>> {
+        Self::build(config, false)
+    }
+
+    fn build(config: &ClientConfig, auto_create: bool) -> Result<Arc<Self>> {
         Ok(Arc::new(Cluster {
+            auto_create,
             bootstrap: config.bootstrap_servers()?,
             settings: ConnectionSettings {
                 client_id: config.get("client.id").unwrap_or("ferrokafka").to_owned(),
@@ -112,7 +125,7 @@ impl Cluster {
     /// auto-creates.
     pub(crate) async fn refresh(&self, topics: &[String]) -> Result<()> {
         let conn = self.any_connection().await?;
-        let req = MetadataRequest::default().with_allow_auto_topic_creation(true).with_topics(if topics.is_empty() {
+        let req = MetadataRequest::default().with_allow_auto_topic_creation(self.auto_create).with_topics(if topics.is_empty() {
             None
         } else {
             Some(

@@ -61,7 +61,7 @@ pub(super) fn create_topics(state: &BrokerState, req: CreateTopicsRequest, _vers
             let result = CreatableTopicResult::default().with_name(TopicName(t.name.0.clone()));
             match checked {
                 Ok(topic) => {
-                    let configs = describe_topic_config(&topic.log_config())
+                    let configs = describe_topic_config(&topic.log_config(), &topic.overrides())
                         .into_iter()
                         .map(|(k, v)| {
                             let source = if topic.overrides().contains_key(k) { SOURCE_TOPIC_CONFIG } else { SOURCE_DEFAULT };
@@ -215,7 +215,7 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
             match r.resource_type {
                 RESOURCE_TOPIC => match state.topics.get(&r.resource_name) {
                     Some(topic) => {
-                        let configs = describe_topic_config(&topic.log_config())
+                        let configs = describe_topic_config(&topic.log_config(), &topic.overrides())
                             .into_iter()
                             .filter(|(k, _)| wanted(k))
                             .map(|(k, v)| {

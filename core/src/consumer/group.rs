@@ -312,15 +312,24 @@ impl Group {
             let m = self.membership();
             coordinator::Member { id: m.member_id.clone(), generation: m.generation, instance_id: st.instance_id.clone() }
         };
-        let mut conn = self.coordinator().await?;
-        let mut result = coordinator::commit(&conn, &st.group_id, &member, offsets).await;
-        if result.as_ref().err().and_then(Error::kafka_code).is_some_and(is_coordinator_error) {
-            // The coordinator moved or is loading: find it again and retry (once found, a
-            // commit is quick; a second failure is the caller's to see).
+        // The coordinator may move, be loading its offsets, or be unreachable for a moment (a
+        // broker failing over): find it again and retry, as long as request.timeout.ms allows.
+        let deadline = tokio::time::Instant::now() + self.shared.cluster.request_timeout();
+        let result = loop {
+            let attempt = match self.coordinator().await {
+                Ok(conn) => coordinator::commit(&conn, &st.group_id, &member, offsets).await,
+                Err(e) => Err(e),
+            };
+            let transient = match &attempt {
+                Err(e) => e.kafka_code().is_some_and(is_coordinator_error) || matches!(e, Error::Connection { .. } | Error::Timeout { .. }),
+                Ok(()) => false,
+            };
+            if !transient || tokio::time::Instant::now() >= deadline {
+                break attempt;
+            }
             self.forget_coordinator();
-            conn = self.coordinator().await?;
-            result = coordinator::commit(&conn, &st.group_id, &member, offsets).await;
-        }
+            tokio::time::sleep(self.shared.settings.retry_backoff).await;
+        };
         if let Err(e) = &result {
             match e.kafka_code() {
                 Some(c) if is_coordinator_error(c) => self.forget_coordinator(),

@@ -81,7 +81,18 @@ impl PartitionConsumer {
     /// Adds partitions to the assignment, each starting where given.
     pub(crate) async fn add(&mut self, partitions: impl IntoIterator<Item = (Tp, Offset)>) -> Result<()> {
         for ((topic, partition), offset) in partitions {
-            let at = self.resolve(&topic, partition, offset).await?;
+            // A partition just created or whose leader is moving answers retriably for a
+            // moment: look again until request.timeout.ms.
+            let deadline = tokio::time::Instant::now() + self.cluster.request_timeout();
+            let at = loop {
+                match self.resolve(&topic, partition, offset).await {
+                    Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
+                        self.cluster.invalidate(&topic);
+                        tokio::time::sleep(self.cluster.retry_backoff()).await;
+                    }
+                    other => break other?,
+                }
+            };
             self.positions.insert((topic, partition), at);
         }
         Ok(())
