@@ -5,11 +5,11 @@ use ferrokafka::admin::OffsetSpec;
 use ferrokafka::{Admin, NewTopic};
 use pyo3::prelude::*;
 
-use crate::errors::{IntoPy, to_tuple};
+use crate::errors::{ErrorTuple, IntoPy, to_tuple};
 use crate::producer::config_from;
-use crate::runtime::block_on;
+use crate::runtime::{Owner, block_on};
 
-type ItemError = Option<(i32, String, String, bool)>;
+type ItemError = Option<ErrorTuple>;
 /// (name, partitions, replication factor, configs).
 type TopicSpec = (String, i32, i16, Vec<(String, String)>);
 
@@ -20,17 +20,19 @@ fn results(items: Vec<(String, ferrokafka::Result<()>)>) -> Vec<(String, ItemErr
 #[pyclass(module = "ferrokafka._native")]
 pub(crate) struct NativeAdmin {
     admin: Admin,
+    owner: Owner,
 }
 
 #[pymethods]
 impl NativeAdmin {
     #[new]
     fn new(conf: Vec<(String, String)>) -> PyResult<Self> {
-        Ok(NativeAdmin { admin: Admin::new(config_from(conf)?).py_err()? })
+        Ok(NativeAdmin { admin: Admin::new(config_from(conf)?).py_err()?, owner: Owner::here("AdminClient") })
     }
 
     /// (name, partitions, replication factor, configs) each.
     fn create_topics(&self, py: Python<'_>, topics: Vec<TopicSpec>) -> PyResult<Vec<(String, ItemError)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         let topics: Vec<NewTopic> = topics
             .into_iter()
@@ -40,6 +42,7 @@ impl NativeAdmin {
     }
 
     fn delete_topics(&self, py: Python<'_>, topics: Vec<String>) -> PyResult<Vec<(String, ItemError)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         block_on(py, async move {
             let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -50,6 +53,7 @@ impl NativeAdmin {
     }
 
     fn create_partitions(&self, py: Python<'_>, counts: Vec<(String, i32)>) -> PyResult<Vec<(String, ItemError)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         block_on(py, async move {
             let refs: Vec<(&str, i32)> = counts.iter().map(|(t, n)| (t.as_str(), *n)).collect();
@@ -62,6 +66,7 @@ impl NativeAdmin {
     /// (cluster id, controller id, [(broker id, host, port)], [(topic, partitions, internal)]).
     #[allow(clippy::type_complexity)]
     fn list_topics(&self, py: Python<'_>) -> PyResult<(String, i32, Vec<(i32, String, i32)>, Vec<(String, i32, bool)>)> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         block_on(py, async move {
             let cluster = admin.describe_cluster().await?;
@@ -78,6 +83,7 @@ impl NativeAdmin {
 
     /// (group id, protocol type, state) each.
     fn list_groups(&self, py: Python<'_>) -> PyResult<Vec<(String, String, String)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         let groups = block_on(py, async move { admin.list_groups().await }).py_err()?;
         Ok(groups.into_iter().map(|g| (g.group_id, g.protocol_type, g.state)).collect())
@@ -90,6 +96,7 @@ impl NativeAdmin {
         py: Python<'_>,
         groups: Vec<String>,
     ) -> PyResult<Vec<(String, String, String, String, Vec<(String, Option<String>, String, String, Vec<(String, i32)>)>)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         let described = block_on(py, async move {
             let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
@@ -106,6 +113,7 @@ impl NativeAdmin {
     }
 
     fn delete_groups(&self, py: Python<'_>, groups: Vec<String>) -> PyResult<Vec<(String, ItemError)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         block_on(py, async move {
             let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
@@ -116,12 +124,14 @@ impl NativeAdmin {
     }
 
     fn list_group_offsets(&self, py: Python<'_>, group: String) -> PyResult<Vec<(String, i32, i64, String)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         let offsets = block_on(py, async move { admin.list_group_offsets(&group).await }).py_err()?;
         Ok(offsets.into_iter().map(|((t, p), o, m)| (t, p, o, m)).collect())
     }
 
     fn alter_group_offsets(&self, py: Python<'_>, group: String, offsets: Vec<(String, i32, i64)>) -> PyResult<()> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         let offsets: Vec<((String, i32), i64)> = offsets.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
         block_on(py, async move { admin.alter_group_offsets(&group, &offsets).await }).py_err()
@@ -129,6 +139,7 @@ impl NativeAdmin {
 
     /// `spec`: -2 earliest, -1 latest, else a timestamp.
     fn list_offsets(&self, py: Python<'_>, partitions: Vec<(String, i32)>, spec: i64) -> PyResult<Vec<(String, i32, i64)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         let spec = match spec {
             -2 => OffsetSpec::Earliest,

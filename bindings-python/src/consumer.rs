@@ -11,9 +11,9 @@ use ferrokafka::{Admin, Consumer, ConsumerRecord, RebalanceEvent};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
-use crate::errors::IntoPy;
+use crate::errors::{IntoPy, invalid_arg};
 use crate::producer::{bytes_or_none, config_from};
-use crate::runtime::block_on;
+use crate::runtime::{Owner, block_on};
 
 /// confluent-kafka's logical offsets.
 const OFFSET_BEGINNING: i64 = -2;
@@ -30,7 +30,11 @@ pub(crate) struct NativeConsumer {
     consumer: Arc<tokio::sync::Mutex<Option<Consumer>>>,
     admin: Admin,
     events: Arc<Mutex<Vec<Event>>>,
+    /// For `OFFSET_STORED` in `assign` (the core's `assign` takes explicit starts only): where
+    /// a partition without a committed offset starts, and whether there is a group to ask.
     reset_earliest: bool,
+    has_group: bool,
+    owner: Owner,
 }
 
 fn record_tuple<'py>(py: Python<'py>, r: &ConsumerRecord) -> PyResult<Bound<'py, PyTuple>> {
@@ -71,7 +75,8 @@ impl NativeConsumer {
 impl NativeConsumer {
     #[new]
     fn new(conf: Vec<(String, String)>) -> PyResult<Self> {
-        let reset_earliest = conf.iter().any(|(k, v)| k == "auto.offset.reset" && matches!(v.as_str(), "earliest" | "smallest" | "beginning"));
+        let reset_earliest = conf.iter().any(|(k, v)| k == "auto.offset.reset" && matches!(v.as_str(), "earliest" | "smallest"));
+        let has_group = conf.iter().any(|(k, _)| k == "group.id");
         let config = config_from(conf)?;
         let admin = Admin::new(config.clone()).py_err()?;
         let mut consumer = Consumer::new(config).py_err()?;
@@ -85,10 +90,18 @@ impl NativeConsumer {
             };
             sink.lock().unwrap_or_else(|p| p.into_inner()).push(event);
         });
-        Ok(NativeConsumer { consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))), admin, events, reset_earliest })
+        Ok(NativeConsumer {
+            consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))),
+            admin,
+            events,
+            reset_earliest,
+            has_group,
+            owner: Owner::here("Consumer"),
+        })
     }
 
     fn subscribe(&self, py: Python<'_>, topics: Vec<String>) -> PyResult<()> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let mut guard = consumer.lock().await;
@@ -100,6 +113,7 @@ impl NativeConsumer {
     }
 
     fn unsubscribe(&self, py: Python<'_>) -> PyResult<()> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let mut guard = consumer.lock().await;
@@ -110,15 +124,18 @@ impl NativeConsumer {
 
     /// (topic, partition, offset) with confluent-kafka's logical offsets.
     fn assign(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<()> {
+        self.owner.check()?;
         let stored: Vec<(String, i32)> =
             partitions.iter().filter(|(_, _, o)| self.start_of(*o).is_none()).map(|(t, p, _)| (t.clone(), *p)).collect();
         let consumer = Arc::clone(&self.consumer);
         let reset = if self.reset_earliest { Offset::Beginning } else { Offset::End };
+        let has_group = self.has_group;
         let starts: Vec<(String, i32, Option<Offset>)> = partitions.iter().map(|(t, p, o)| (t.clone(), *p, self.start_of(*o))).collect();
         block_on(py, async move {
             let mut guard = consumer.lock().await;
             let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
-            let committed = if stored.is_empty() { Vec::new() } else { c.committed(&stored).await.unwrap_or_default() };
+            // Without a group there is nothing stored: auto.offset.reset decides.
+            let committed = if stored.is_empty() || !has_group { Vec::new() } else { c.committed(&stored).await? };
             let resolved = starts.into_iter().map(|(t, p, o)| {
                 let at = o.unwrap_or_else(|| {
                     committed
@@ -135,6 +152,7 @@ impl NativeConsumer {
     }
 
     fn assignment(&self, py: Python<'_>) -> PyResult<Vec<(String, i32)>> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move { consumer.lock().await.as_ref().map(|c| c.assignment()) }).ok_or_else(closed)
     }
@@ -142,6 +160,7 @@ impl NativeConsumer {
     /// Up to `max` records, waiting up to `timeout` seconds for the first; and the
     /// rebalance events that happened meanwhile.
     fn consume<'py>(&self, py: Python<'py>, max: usize, timeout: f64) -> PyResult<(Vec<Bound<'py, PyTuple>>, Vec<Event>)> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let wait = Duration::from_secs_f64(timeout.clamp(0.0, 1e6));
         let records = block_on(py, async move {
@@ -166,33 +185,45 @@ impl NativeConsumer {
         Ok((tuples, events))
     }
 
-    /// Commits the consumed positions, or explicit (topic, partition, offset) triples.
+    /// Commits the consumed positions, or explicit (topic, partition, offset, metadata).
+    /// Synchronous: returns what was committed (topic, partition, offset, metadata).
     #[pyo3(signature = (offsets=None, asynchronous=false))]
-    fn commit(&self, py: Python<'_>, offsets: Option<Vec<CommitOffset>>, asynchronous: bool) -> PyResult<()> {
+    fn commit(&self, py: Python<'_>, offsets: Option<Vec<CommitOffset>>, asynchronous: bool) -> PyResult<Option<Vec<CommitOffset>>> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let work = async move {
             let mut guard = consumer.lock().await;
             let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
             match offsets {
-                Some(o) => c.commit_offsets(&o).await,
-                None => c.commit().await,
+                Some(o) => c.commit_offsets(&o).await.map(|()| o),
+                None => {
+                    // What the core's commit() stores: the position of each assigned
+                    // partition that has one (read under the same lock, so they agree).
+                    let positions: Vec<CommitOffset> = c
+                        .assignment()
+                        .into_iter()
+                        .filter_map(|(t, p)| c.position(&t, p).map(|o| (t, p, o, None)))
+                        .collect();
+                    c.commit().await.map(|()| positions)
+                }
             }
         };
         if asynchronous {
             // Not awaited: the result is only logged, as with confluent-kafka without an
-            // on_commit callback.
+            // on_commit callback (which this binding refuses: see the README).
             crate::runtime::runtime().spawn(async move {
                 if let Err(e) = work.await {
                     eprintln!("ferrokafka: asynchronous commit failed: {e}");
                 }
             });
-            return Ok(());
+            return Ok(None);
         }
-        block_on(py, work).py_err()
+        block_on(py, work).py_err().map(Some)
     }
 
     /// Committed offsets (-1001 where none), with their metadata.
     fn committed(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<Vec<(String, i32, i64, String)>> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let got = block_on(py, async move {
             let guard = consumer.lock().await;
@@ -209,6 +240,7 @@ impl NativeConsumer {
     }
 
     fn position(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<Vec<(String, i32, i64)>> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let guard = consumer.lock().await;
@@ -220,7 +252,11 @@ impl NativeConsumer {
     }
 
     fn seek(&self, py: Python<'_>, topic: String, partition: i32, offset: i64) -> PyResult<()> {
-        let at = self.start_of(offset).unwrap_or(Offset::End);
+        self.owner.check()?;
+        let at = self
+            .start_of(offset)
+            .ok_or_else(|| invalid_arg("offset", format!("seek takes OFFSET_BEGINNING, OFFSET_END or an offset >= 0, not {offset}")))
+            .py_err()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let mut guard = consumer.lock().await;
@@ -230,16 +266,19 @@ impl NativeConsumer {
     }
 
     fn pause(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<()> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.pause(&partitions)) }).ok_or_else(closed)
     }
 
     fn resume(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<()> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.resume(&partitions)) }).ok_or_else(closed)
     }
 
     fn watermarks(&self, py: Python<'_>, topic: String, partition: i32) -> PyResult<(i64, i64)> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let guard = consumer.lock().await;
@@ -248,14 +287,20 @@ impl NativeConsumer {
         .py_err()
     }
 
-    /// For each (topic, partition, timestamp): the first offset at or after it.
+    /// For each (topic, partition, timestamp): the first offset whose timestamp is at or
+    /// after it, or -1 (librdkafka's answer) when there is none. The core answers "none"
+    /// with the log end offset; a record's offset is always below the log end read after
+    /// it, so an answer at or past that log end is "none".
     fn offsets_for_times(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<Vec<(String, i32, i64)>> {
+        self.owner.check()?;
         let admin = self.admin.clone();
         block_on(py, async move {
             let mut out = Vec::with_capacity(partitions.len());
             for (t, p, ts) in partitions {
-                let found = admin.list_offsets(&[(t.clone(), p)], OffsetSpec::Timestamp(ts)).await?;
-                out.push((t, p, found[0].1));
+                let tp = [(t.clone(), p)];
+                let found = admin.list_offsets(&tp, OffsetSpec::Timestamp(ts)).await?[0].1;
+                let end = admin.list_offsets(&tp, OffsetSpec::Latest).await?[0].1;
+                out.push((t, p, if found >= end { OFFSET_END } else { found }));
             }
             Ok::<_, ferrokafka::Error>(out)
         })
@@ -263,6 +308,7 @@ impl NativeConsumer {
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<Vec<Event>> {
+        self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let result = block_on(py, async move {
             match consumer.lock().await.take() {

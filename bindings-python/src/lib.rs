@@ -5,10 +5,14 @@
 //! Threads: one tokio runtime per process; every call that waits releases the GIL. Callbacks
 //! never run on runtime threads: results are queued and handed back to the Python thread that
 //! calls `poll`/`flush`/`consume`, which runs them.
+//!
+//! No `unsafe` here: pyo3 0.29's macros expand to code the workspace's `unsafe_code = "deny"`
+//! accepts, so no local allowance is needed.
 
 mod admin;
 mod broker;
 mod consumer;
+mod error_codes;
 mod errors;
 mod producer;
 mod runtime;
@@ -27,6 +31,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consumer::NativeConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
+    m.add_function(wrap_pyfunction!(broker::init_logging, m)?)?;
+    m.add("ERROR_CODES", errors::librdkafka_codes())?;
+    m.add("KAFKA_ERROR_ALIASES", errors::kafka_aliases())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

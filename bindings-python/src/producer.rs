@@ -1,20 +1,22 @@
 //! The producer: `produce` queues a record and returns at once; delivery results are queued
-//! by runtime tasks and handed to the thread that calls `poll`/`flush`.
+//! by a runtime task and handed to the thread that calls `poll`/`flush`, which runs the
+//! Python callbacks.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrokafka::{ClientConfig, Producer, ProducerRecord};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::{IntoPy, to_tuple};
-use crate::runtime::{block_on, runtime};
+use crate::errors::{ErrorTuple, IntoPy, to_tuple};
+use crate::runtime::{Owner, block_on, runtime};
 
 /// One delivery report: (token, error, topic, partition, offset, timestamp).
-type Report = (u64, Option<(i32, String, String, bool)>, String, i32, i64, i64);
+type Report = (u64, Option<ErrorTuple>, String, i32, i64, i64);
 
 #[derive(Default)]
 struct Reports {
@@ -37,6 +39,12 @@ pub(crate) struct NativeProducer {
     /// To the one task that turns deliveries into reports (a task per record costs more than
     /// the record).
     pending: tokio::sync::mpsc::UnboundedSender<Pending>,
+    /// The core's flush, running on the runtime until the queue is empty. `flush(timeout)`
+    /// waits for it without cancelling it: the core's flush is not cancel-safe (a dropped
+    /// flush leaves the sender ignoring `linger.ms` for good), so a timed-out wait leaves the
+    /// task running and the next flush waits for the same task.
+    flushing: Mutex<Option<tokio::task::JoinHandle<ferrokafka::Result<()>>>>,
+    owner: Owner,
 }
 
 /// Awaits deliveries in send order and queues their reports, waking `poll` only when the
@@ -68,7 +76,7 @@ impl NativeProducer {
         let reports: Arc<Reports> = Arc::default();
         let (pending, rx) = tokio::sync::mpsc::unbounded_channel();
         runtime().spawn(collect(rx, Arc::clone(&reports)));
-        Ok(NativeProducer { producer, reports, pending })
+        Ok(NativeProducer { producer, reports, pending, flushing: Mutex::new(None), owner: Owner::here("Producer") })
     }
 
     /// Queues a record; fails at once (BufferError) when the queue is full.
@@ -85,6 +93,7 @@ impl NativeProducer {
         headers: Option<Vec<(String, Option<Vec<u8>>)>>,
         token: u64,
     ) -> PyResult<()> {
+        self.owner.check()?;
         let mut record = ProducerRecord::new(topic.clone());
         record.value = value.map(Into::into);
         record.key = key.map(Into::into);
@@ -114,7 +123,8 @@ impl NativeProducer {
     }
 
     /// Delivery reports ready now, waiting up to `timeout` seconds for the first one.
-    fn poll(&self, py: Python<'_>, timeout: f64) -> Vec<Report> {
+    fn poll(&self, py: Python<'_>, timeout: f64) -> PyResult<Vec<Report>> {
+        self.owner.check()?;
         let reports = Arc::clone(&self.reports);
         py.detach(move || {
             let mut queue = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -122,30 +132,58 @@ impl NativeProducer {
                 let wait = Duration::from_secs_f64(timeout.min(1e6));
                 queue = reports.ready.wait_timeout_while(queue, wait, |q| q.0.is_empty()).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
             }
-            queue.0.drain(..).collect()
+            Ok(queue.0.drain(..).collect())
         })
     }
 
     /// Waits (up to `timeout` seconds; negative: no limit) until everything queued is
-    /// acknowledged; returns how many records are still queued or in flight.
+    /// acknowledged and its report queued; returns how many records are still queued or in
+    /// flight.
     fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<usize> {
-        let producer = self.producer.clone();
-        let limit = if timeout < 0.0 { Duration::from_secs(u32::MAX as u64) } else { Duration::from_secs_f64(timeout) };
-        let _ = block_on(py, async move { tokio::time::timeout(limit, producer.flush()).await });
-        // Every delivery is settled; wait for its report to be queued too.
+        self.owner.check()?;
+        let limit = if timeout < 0.0 { Duration::from_secs(u32::MAX as u64) } else { Duration::from_secs_f64(timeout.min(1e6)) };
+        let started = Instant::now();
+        let task = {
+            let mut slot = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.take() {
+                Some(running) if !running.is_finished() => running,
+                _ => {
+                    let producer = self.producer.clone();
+                    runtime().spawn(async move { producer.flush().await })
+                }
+            }
+        };
+        let (done, unfinished) = block_on(py, async move {
+            let mut task = task;
+            match tokio::time::timeout(limit, &mut task).await {
+                Ok(done) => (Some(done), None),
+                Err(_) => (None, Some(task)),
+            }
+        });
+        if let Some(task) = unfinished {
+            *self.flushing.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        }
+        match done {
+            Some(Ok(result)) => result.py_err()?,
+            Some(Err(join)) => return Err(PyRuntimeError::new_err(format!("ferrokafka: the flush task failed: {join}"))),
+            None => {}
+        }
+        // Every delivery settled so far: wait for its report to be queued too.
+        let left = limit.saturating_sub(started.elapsed());
         let reports = Arc::clone(&self.reports);
         let outstanding = py.detach(move || {
             let queue = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let q = reports.ready.wait_timeout_while(queue, limit, |q| q.1 > 0).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
+            let q = reports.ready.wait_timeout_while(queue, left, |q| q.1 > 0).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
             q.1
         });
         Ok(outstanding)
     }
 
     /// Records queued or in flight, plus reports not yet handed out.
-    fn pending(&self) -> usize {
+    fn pending(&self) -> PyResult<usize> {
+        self.owner.check()?;
         let q = self.reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-        q.1 + q.0.len()
+        Ok(q.1 + q.0.len())
     }
 
     /// Totals since the producer started, as a dict.

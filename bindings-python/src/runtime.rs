@@ -1,12 +1,15 @@
 //! The process's tokio runtime, and running core futures from Python without the GIL.
+//!
+//! `fork()` copies the parent's memory but none of its threads: a child gets a runtime of its
+//! own (built on first use, keyed by PID), and client objects the parent created refuse to
+//! work in the child ([`Owner::check`]) instead of waiting forever on tasks that do not exist.
 
 use std::sync::{Mutex, OnceLock};
 
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 
-/// The runtime and the process it was built in: after `fork()` the child has none of the
-/// parent's worker threads, so it must build its own.
+/// The runtime and the process it was built in.
 static RUNTIME: OnceLock<Mutex<Option<(u32, &'static Runtime)>>> = OnceLock::new();
 
 pub(crate) fn runtime() -> &'static Runtime {
@@ -17,7 +20,8 @@ pub(crate) fn runtime() -> &'static Runtime {
         Some((owner, rt)) if owner == pid => rt,
         _ => {
             // Leaked on purpose: it lives as long as the process (a forked child's copy of
-            // the parent's runtime is never touched again).
+            // the parent's runtime is never touched again; dropping it would try to join
+            // threads that do not exist in the child).
             let rt: &'static Runtime = Box::leak(Box::new(
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
@@ -29,6 +33,24 @@ pub(crate) fn runtime() -> &'static Runtime {
             *guard = Some((pid, rt));
             rt
         }
+    }
+}
+
+/// The process a client object was created in, and what to call it in errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owner {
+    pid: u32,
+    what: &'static str,
+}
+
+impl Owner {
+    pub(crate) fn here(what: &'static str) -> Self {
+        Owner { pid: std::process::id(), what }
+    }
+
+    /// Refuses use from a forked child (RuntimeError).
+    pub(crate) fn check(&self) -> PyResult<()> {
+        if self.pid == std::process::id() { Ok(()) } else { Err(crate::errors::forked(self.what)) }
     }
 }
 

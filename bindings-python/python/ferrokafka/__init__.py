@@ -7,13 +7,17 @@ Migrating from confluent-kafka is changing the import::
     p.produce("events", key=b"k", value=b"v", on_delivery=lambda err, msg: print(err, msg.offset()))
     p.flush()
 
-Configuration keys are Kafka's property names; an unknown key is an error naming it.
-Delivery and rebalance callbacks run on the thread that calls poll/flush/consume/close.
+Configuration keys are Kafka's property names; an unknown key is an error naming it, and so
+is a confluent-kafka callback setting ferrokafka cannot honour (``error_cb``, ``stats_cb``,
+...). Delivery and rebalance callbacks run on the thread that calls poll/flush/consume/close.
 """
 import itertools
 import threading
+import time
 
 from . import _native
+
+__version__ = _native.__version__
 
 __all__ = [
     "Broker", "Producer", "Consumer", "Message", "TopicPartition", "KafkaError", "KafkaException",
@@ -21,32 +25,45 @@ __all__ = [
     "TIMESTAMP_NOT_AVAILABLE", "TIMESTAMP_CREATE_TIME", "TIMESTAMP_LOG_APPEND_TIME",
 ]
 
+#: Start at the earliest offset (``TopicPartition.offset`` in assign/seek).
 OFFSET_BEGINNING = -2
+#: Start at the end: only records produced from now on.
 OFFSET_END = -1
+#: Start at the committed offset (else ``auto.offset.reset``).
 OFFSET_STORED = -1000
+#: No offset: the default of ``TopicPartition``; in assign, the same as OFFSET_STORED.
 OFFSET_INVALID = -1001
+#: ``Message.timestamp()`` type: no timestamp.
 TIMESTAMP_NOT_AVAILABLE = 0
+#: ``Message.timestamp()`` type: set by the producer.
 TIMESTAMP_CREATE_TIME = 1
+#: ``Message.timestamp()`` type: set by the broker.
 TIMESTAMP_LOG_APPEND_TIME = 2
+
+_NAMES = {code: name for code, name, _ in _native.ERROR_CODES}
+_DESCRIPTIONS = {code: desc for code, _, desc in _native.ERROR_CODES}
 
 
 class KafkaError:
-    """An error with librdkafka's code and name (negative codes are local errors, the others
-    Kafka's own), as confluent-kafka's KafkaError."""
+    """An error with librdkafka's code and name, as confluent-kafka's ``KafkaError``: negative
+    codes are local errors (``_TRANSPORT``, ``_INVALID_ARG``, ...), the others Kafka's own
+    (``UNKNOWN_TOPIC_OR_PART`` is 3). Every librdkafka code is a class constant, e.g.
+    ``KafkaError.TOPIC_ALREADY_EXISTS``; Kafka's own spelling where it differs is one too
+    (``KafkaError.UNKNOWN_TOPIC_OR_PARTITION == 3``)."""
 
-    # The codes callers compare against most often.
-    _PARTITION_EOF = -191
-    _TIMED_OUT = -185
-    _TRANSPORT = -195
-    _INVALID_ARG = -186
-    _QUEUE_FULL = -184
-    _MSG_TIMED_OUT = -192
-    UNKNOWN_TOPIC_OR_PART = 3
-    MSG_SIZE_TOO_LARGE = 10
+    def __init__(self, error, reason=None, fatal=False, retriable=False, txn_requires_abort=False):
+        self._code = int(error)
+        self._name = _NAMES.get(self._code, f"ERR_{self._code}")
+        self._message = reason if reason is not None else _DESCRIPTIONS.get(self._code, self._name)
+        self._fatal, self._retriable, self._txn_requires_abort = bool(fatal), bool(retriable), bool(txn_requires_abort)
 
-    def __init__(self, code, name="", message="", retriable=False, fatal=False):
-        self._code, self._name, self._message = code, name, message
-        self._retriable, self._fatal = retriable, fatal
+    @classmethod
+    def _native(cls, code, name, message, retriable, fatal):
+        """A core error as described by the binding (code, name, message, flags)."""
+        err = cls.__new__(cls)
+        err._code, err._name, err._message = code, name, message
+        err._fatal, err._retriable, err._txn_requires_abort = fatal, retriable, False
+        return err
 
     def code(self):
         """The numeric error code."""
@@ -68,6 +85,10 @@ class KafkaError:
         """Whether the client can no longer be used."""
         return self._fatal
 
+    def txn_requires_abort(self):
+        """Whether a transaction must be aborted (always False: no transactions yet)."""
+        return self._txn_requires_abort
+
     def __eq__(self, other):
         if isinstance(other, KafkaError):
             return self._code == other._code
@@ -82,35 +103,59 @@ class KafkaError:
     __repr__ = __str__
 
 
-class KafkaException(Exception):
-    """Raised by failing calls; ``args[0]`` is the KafkaError."""
+for _code, _name, _ in _native.ERROR_CODES:
+    setattr(KafkaError, _name, _code)
+for _code, _name in _native.KAFKA_ERROR_ALIASES:
+    if not hasattr(KafkaError, _name):
+        setattr(KafkaError, _name, _code)
+del _code, _name
 
-    def __init__(self, error, *args):
-        super().__init__(error, *args)
+
+class KafkaException(Exception):
+    """Raised by failing calls, as confluent-kafka's: ``args[0]`` is the KafkaError."""
 
     def __str__(self):
-        return str(self.args[0])
+        return str(self.args[0]) if self.args else ""
 
 
-def _reraise(e):
-    """A core error as confluent-kafka raises it."""
-    code, name, message, retriable = e.args
-    raise KafkaException(KafkaError(code, name, message, retriable)) from None
-
-
-def _call(fn, *args, **kwargs):
+def _call(fn, *args):
+    """Calls into the native module; core errors become KafkaException(KafkaError)."""
     try:
-        return fn(*args, **kwargs)
+        return fn(*args)
     except _native.NativeError as e:
-        _reraise(e)
+        raise KafkaException(KafkaError._native(*e.args)) from None
 
 
-def _conf(conf, drop=()):
-    """Kafka property names to strings, as the core takes them."""
+# confluent-kafka settings that take Python callables. The ones ferrokafka cannot honour are
+# errors (our policy: a setting is applied or refused, never ignored), with the reason.
+_UNSUPPORTED_CALLBACKS = {
+    "error_cb": "the core reports errors on the call that failed; it has no global error events to report",
+    "stats_cb": "there is no librdkafka statistics JSON; Producer.stats() returns the producer's totals",
+    "throttle_cb": "the core does not report broker throttling",
+    "logger": "the core logs through Rust's tracing, not Python logging",
+    "oauth_cb": "SASL/OAUTHBEARER is not supported yet",
+    "on_commit": "the core does not report the results of its commits (auto commits included); "
+                 "commit(asynchronous=False) returns or raises the result",
+}
+
+
+def _config(conf, kwargs, accepted=()):
+    """confluent-kafka's ``(conf, **kwargs)`` as one dict; refuses callback settings the
+    binding cannot honour (those in `accepted` are handled by the caller)."""
+    merged = dict(conf or {})
+    merged.update(kwargs)
+    for key in merged:
+        if key in _UNSUPPORTED_CALLBACKS and key not in accepted:
+            raise KafkaException(KafkaError(
+                KafkaError._INVALID_ARG,
+                f'Configuration property "{key}" is not supported by ferrokafka: {_UNSUPPORTED_CALLBACKS[key]}'))
+    return merged
+
+
+def _pairs(conf):
+    """Kafka property names and values as strings, as the core takes them (it checks both)."""
     out = []
-    for k, v in (conf or {}).items():
-        if k in drop:
-            continue
+    for k, v in conf.items():
         if isinstance(v, bool):
             v = "true" if v else "false"
         out.append((str(k), str(v)))
@@ -123,7 +168,6 @@ _SLICE = 0.2
 
 def _slices(timeout):
     """Wait lengths adding up to `timeout` seconds (None or negative: forever); at least one."""
-    import time
     if timeout is None or timeout < 0:
         while True:
             yield _SLICE
@@ -152,15 +196,20 @@ def _headers(headers):
     return [(str(k), _bytes(v)) for k, v in items]
 
 
+def _tps(partitions):
+    return [(tp.topic, tp.partition) for tp in partitions]
+
+
 class TopicPartition:
-    """A topic partition, optionally with an offset (and metadata for commits)."""
+    """A topic partition, optionally with an offset (and metadata, for commits)."""
 
     def __init__(self, topic, partition=-1, offset=OFFSET_INVALID, metadata=None, leader_epoch=None):
         self.topic, self.partition, self.offset = topic, partition, offset
         self.metadata, self.leader_epoch, self.error = metadata, leader_epoch, None
 
     def __repr__(self):
-        return f"TopicPartition{{topic={self.topic},partition={self.partition},offset={self.offset},error={self.error}}}"
+        return (f"TopicPartition{{topic={self.topic},partition={self.partition},offset={self.offset},"
+                f"leader_epoch={self.leader_epoch},error={self.error}}}")
 
     def __eq__(self, other):
         return isinstance(other, TopicPartition) and (self.topic, self.partition) == (other.topic, other.partition)
@@ -173,7 +222,8 @@ class TopicPartition:
 
 
 class Message:
-    """A consumed record, or the subject of a delivery report."""
+    """A consumed record, or the subject of a delivery report (then ``error()`` tells
+    whether it was delivered)."""
 
     __slots__ = ("_topic", "_partition", "_offset", "_timestamp", "_key", "_value", "_headers", "_error")
 
@@ -182,24 +232,30 @@ class Message:
         self._key, self._value, self._headers, self._error = key, value, headers, error
 
     def topic(self):
+        """The topic name."""
         return self._topic
 
     def partition(self):
+        """The partition number."""
         return self._partition
 
     def offset(self):
+        """The record's offset (OFFSET_INVALID for a failed delivery)."""
         return self._offset
 
     def timestamp(self):
-        """``(TIMESTAMP_CREATE_TIME, ms)``, or ``(TIMESTAMP_NOT_AVAILABLE, -1)``."""
+        """``(TIMESTAMP_CREATE_TIME, ms)``, or ``(TIMESTAMP_NOT_AVAILABLE, -1)``. The core
+        does not tell create time from log-append time yet: both come as create time."""
         if self._timestamp is None or self._timestamp < 0:
             return (TIMESTAMP_NOT_AVAILABLE, -1)
         return (TIMESTAMP_CREATE_TIME, self._timestamp)
 
     def key(self):
+        """The key (bytes), or None."""
         return self._key
 
     def value(self):
+        """The value (bytes), or None."""
         return self._value
 
     def headers(self):
@@ -210,7 +266,28 @@ class Message:
         """The KafkaError of a failed delivery, else None."""
         return self._error
 
+    def latency(self):
+        """Produce latency in seconds; None: the core does not report it per record."""
+        return None
+
+    def leader_epoch(self):
+        """The partition leader's epoch; None: the core does not report it."""
+        return None
+
+    def set_key(self, key):
+        """Replaces the key (as confluent-kafka allows, e.g. in deserialisers)."""
+        self._key = key
+
+    def set_value(self, value):
+        """Replaces the value."""
+        self._value = value
+
+    def set_headers(self, headers):
+        """Replaces the headers (a list of (name, value) tuples)."""
+        self._headers = headers
+
     def len(self):
+        """The value's length in bytes."""
         return len(self._value) if self._value is not None else 0
 
     def __len__(self):
@@ -220,20 +297,33 @@ class Message:
         return f"Message({self._topic}-{self._partition}@{self._offset})"
 
 
-class Producer:
-    """An asynchronous producer (confluent-kafka's ``Producer``)."""
+def _list_topics(client, topic, timeout):
+    """``list_topics`` of Producer and Consumer: an admin client on the same settings."""
+    from .admin import _cluster_metadata
+    if client._admin is None:
+        client._admin = _call(_native.NativeAdmin, client._pairs)
+    return _cluster_metadata(_call(client._admin.list_topics), topic)
 
-    def __init__(self, conf, **kwargs):
-        conf = dict(conf or {}, **kwargs)
-        self._default_cb = conf.get("on_delivery") or conf.get("delivery.report.cb")
-        self._error_cb = conf.get("error_cb")
-        self._native = _call(_native.NativeProducer, _conf(conf, drop=("on_delivery", "delivery.report.cb", "error_cb")))
+
+class Producer:
+    """An asynchronous producer (confluent-kafka's ``Producer``): ``produce`` queues a record
+    and returns; ``poll``/``flush`` run the delivery callbacks on the calling thread."""
+
+    def __init__(self, conf=None, **kwargs):
+        conf = _config(conf, kwargs)
+        self._default_cb = conf.pop("on_delivery", None)
+        self._pairs = _pairs(conf)
+        self._native = _call(_native.NativeProducer, self._pairs)
+        self._admin = None
         self._pending = {}
         self._tokens = itertools.count(1)
         self._lock = threading.Lock()
 
     def produce(self, topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, headers=None, callback=None):
-        """Queues a record. Raises BufferError when the queue is full; call poll() to make room."""
+        """Queues a record (str or bytes key and value; headers as a dict or a list of pairs;
+        partition -1 lets the partitioner choose; timestamp 0 stamps the send time). Raises
+        BufferError when the queue is full (call poll() to make room), KafkaException for a
+        partition the topic does not have."""
         cb = on_delivery or callback or self._default_cb
         token = next(self._tokens)
         key, value = _bytes(key), _bytes(value)
@@ -253,13 +343,13 @@ class Producer:
                 cb, key, value, hdrs = self._pending.pop(token, (None, None, None, None))
             if cb is None:
                 continue
-            error = KafkaError(*err) if err else None
+            error = KafkaError._native(*err) if err else None
             cb(error, Message(topic, partition, offset, timestamp, key, value, hdrs, error))
         return len(reports)
 
     def poll(self, timeout=None):
-        """Serves delivery callbacks, waiting up to `timeout` seconds (None or negative:
-        until one arrives) for the first. Returns how many were served."""
+        """Serves delivery callbacks on this thread, waiting up to `timeout` seconds (None
+        or negative: until one arrives) for the first. Returns how many were served."""
         for wait in _slices(timeout):
             served = self._serve(self._native.poll(wait))
             if served:
@@ -267,115 +357,200 @@ class Producer:
         return 0
 
     def flush(self, timeout=None):
-        """Waits until every queued record is delivered (serving callbacks); returns the
-        number still queued."""
+        """Sends everything queued and waits (up to `timeout` seconds; None: no limit) until
+        it is delivered, serving the callbacks on this thread. Returns the number of records
+        still queued or in flight."""
         remaining = 0
         for wait in _slices(timeout):
-            remaining = self._native.flush(wait)
+            remaining = _call(self._native.flush, wait)
             self._serve(self._native.poll(0.0))
             if remaining == 0:
                 break
         return remaining
 
     def purge(self, in_queue=True, in_flight=True, blocking=True):
-        raise NotImplementedError("purge is not supported yet by the ferrokafka core")
+        """Not supported yet: the ferrokafka core cannot drop queued records (raises
+        NotImplementedError)."""
+        raise NotImplementedError("Producer.purge: the ferrokafka core cannot drop queued records yet")
+
+    def list_topics(self, topic=None, timeout=-1):
+        """Cluster metadata (``ferrokafka.admin.ClusterMetadata``): all topics, or one."""
+        return _list_topics(self, topic, timeout)
 
     def stats(self):
-        """Totals since the producer started (records, bytes, batches, retries, latency...)."""
+        """Totals since the producer started (records, bytes, batches, retries, latency...);
+        ferrokafka's own, in place of librdkafka's ``stats_cb``."""
         return self._native.stats()
 
     def __len__(self):
+        """Records queued or in flight, plus delivery reports not yet served by poll/flush."""
         return self._native.pending()
 
 
 class Consumer:
-    """A consumer (confluent-kafka's ``Consumer``): subscribe through a group or assign."""
+    """A consumer (confluent-kafka's ``Consumer``): subscribe through the group named by
+    ``group.id``, or assign partitions. Rebalance callbacks run on the thread calling
+    poll/consume/close, once the core has applied the change."""
 
-    def __init__(self, conf, **kwargs):
-        conf = dict(conf or {}, **kwargs)
-        self._native = _call(_native.NativeConsumer, _conf(conf, drop=("error_cb", "on_commit", "stats_cb")))
+    def __init__(self, conf=None, **kwargs):
+        conf = _config(conf, kwargs)
+        self._pairs = _pairs(conf)
+        self._native = _call(_native.NativeConsumer, self._pairs)
+        self._admin = None
         self._on_assign = self._on_revoke = self._on_lost = None
+        self._closed = False
+        # While a rebalance callback runs: the partitions it repositioned, whose records
+        # fetched before the callback are dropped.
+        self._rebalancing = False
+        self._repositioned = set()
+
+    def _live(self):
+        if self._closed:
+            raise RuntimeError("Consumer closed")
 
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
         """Joins the group with these topics (a name starting with ``^`` is a regex).
-        Callbacks get ``(consumer, [TopicPartition])`` on the thread calling poll/consume."""
+        Callbacks get ``(consumer, [TopicPartition])`` on the thread calling poll/consume;
+        ``on_lost`` defaults to ``on_revoke``, as in confluent-kafka."""
+        self._live()
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
         _call(self._native.subscribe, list(topics))
 
     def unsubscribe(self):
+        """Leaves the group (the revocation is reported at the next poll/consume/close)."""
+        self._live()
         _call(self._native.unsubscribe)
 
     def assign(self, partitions):
-        """Reads these TopicPartitions without a group; offsets as confluent-kafka's."""
+        """Reads these TopicPartitions without group membership; each starts at its offset
+        (OFFSET_BEGINNING, OFFSET_END, an offset, or OFFSET_STORED/OFFSET_INVALID for the
+        committed one). Inside ``on_assign`` (confluent-kafka's idiom to pick start offsets)
+        it repositions the partitions just assigned that carry an explicit offset."""
+        self._live()
+        if self._rebalancing:
+            for tp in partitions:
+                if tp.offset in (OFFSET_BEGINNING, OFFSET_END) or tp.offset >= 0:
+                    self.seek(tp)
+            return
         _call(self._native.assign, [(tp.topic, tp.partition, tp.offset) for tp in partitions])
 
     def unassign(self):
+        """Stops reading every assigned partition. Inside a rebalance callback it does
+        nothing: the core has already applied the revocation."""
+        self._live()
+        if self._rebalancing:
+            return
         _call(self._native.assign, [])
 
     def assignment(self):
+        """The partitions currently read."""
+        self._live()
         return [TopicPartition(t, p) for t, p in _call(self._native.assignment)]
 
     def _events(self, events):
-        for kind, tps in events:
-            cb = {"assign": self._on_assign, "revoke": self._on_revoke, "lost": self._on_lost or self._on_revoke}[kind]
-            if cb is not None:
-                cb(self, [TopicPartition(t, p) for t, p in tps])
+        callbacks = {"assign": self._on_assign, "revoke": self._on_revoke, "lost": self._on_lost or self._on_revoke}
+        self._rebalancing = True
+        try:
+            for kind, tps in events:
+                cb = callbacks[kind]
+                if cb is not None:
+                    cb(self, [TopicPartition(t, p) for t, p in tps])
+        finally:
+            self._rebalancing = False
 
     def consume(self, num_messages=1, timeout=-1):
-        """Up to `num_messages` messages, waiting up to `timeout` seconds for the first."""
+        """Up to `num_messages` messages, waiting up to `timeout` seconds (negative: no
+        limit) for the first; rebalance callbacks run here."""
+        self._live()
         for wait in _slices(timeout):
             records, events = _call(self._native.consume, int(num_messages), wait)
-            self._events(events)
+            if events:
+                self._repositioned = set()
+                self._events(events)
+                if self._repositioned:
+                    records = [r for r in records if (r[0], r[1]) not in self._repositioned]
             if records:
                 return [Message(t, p, o, ts, k, v, h) for t, p, o, ts, k, v, h in records]
         return []
 
     def poll(self, timeout=None):
-        """The next message, or None after `timeout` seconds."""
+        """The next message, or None after `timeout` seconds (None: no limit)."""
         msgs = self.consume(1, -1 if timeout is None else timeout)
         return msgs[0] if msgs else None
 
     def commit(self, message=None, offsets=None, asynchronous=True):
-        """Commits the consumed positions, a message's offset + 1, or explicit offsets."""
+        """Commits the consumed positions, a message's offset + 1, or explicit offsets (with
+        metadata). Synchronous: returns the committed TopicPartitions or raises
+        KafkaException; asynchronous: returns None at once (a failure is logged)."""
+        self._live()
+        if message is not None and offsets is not None:
+            raise ValueError("commit takes a message or offsets, not both")
         if message is not None:
             triples = [(message.topic(), message.partition(), message.offset() + 1, None)]
         elif offsets is not None:
             triples = [(tp.topic, tp.partition, tp.offset, tp.metadata) for tp in offsets]
         else:
             triples = None
-        _call(self._native.commit, triples, bool(asynchronous))
-        if not asynchronous and triples is not None:
-            return [TopicPartition(t, p, o, m) for t, p, o, m in triples]
-        return None
+        done = _call(self._native.commit, triples, bool(asynchronous))
+        if done is None:
+            return None
+        return [TopicPartition(t, p, o, m) for t, p, o, m in done]
 
     def committed(self, partitions, timeout=None):
-        got = _call(self._native.committed, [(tp.topic, tp.partition) for tp in partitions])
+        """The group's committed offsets (OFFSET_INVALID where none), with metadata."""
+        self._live()
+        got = _call(self._native.committed, _tps(partitions))
         return [TopicPartition(t, p, o, m or None) for t, p, o, m in got]
 
     def position(self, partitions):
-        return [TopicPartition(t, p, o) for t, p, o in _call(self._native.position, [(tp.topic, tp.partition) for tp in partitions])]
+        """The next offset to be read of each partition (OFFSET_INVALID if unknown)."""
+        self._live()
+        return [TopicPartition(t, p, o) for t, p, o in _call(self._native.position, _tps(partitions))]
 
     def seek(self, partition):
+        """Reads an assigned partition from ``partition.offset`` (OFFSET_BEGINNING,
+        OFFSET_END or an offset) on."""
+        self._live()
         _call(self._native.seek, partition.topic, partition.partition, partition.offset)
+        if self._rebalancing:
+            self._repositioned.add((partition.topic, partition.partition))
 
     def pause(self, partitions):
-        _call(self._native.pause, [(tp.topic, tp.partition) for tp in partitions])
+        """Stops fetching these partitions until resume()."""
+        self._live()
+        _call(self._native.pause, _tps(partitions))
 
     def resume(self, partitions):
-        _call(self._native.resume, [(tp.topic, tp.partition) for tp in partitions])
+        """Fetches paused partitions again."""
+        self._live()
+        _call(self._native.resume, _tps(partitions))
 
     def get_watermark_offsets(self, partition, timeout=None, cached=False):
-        """``(low, high)`` offsets of a partition."""
+        """``(low, high)`` offsets of a partition, asked of the broker (also with
+        ``cached=True``)."""
+        self._live()
         return _call(self._native.watermarks, partition.topic, partition.partition)
 
     def offsets_for_times(self, partitions, timeout=None):
-        """For TopicPartitions whose offset holds a timestamp (ms): the first offset at or after it."""
+        """For TopicPartitions whose offset holds a timestamp (ms): the first offset whose
+        timestamp is at or after it (OFFSET_END (-1) when there is none)."""
+        self._live()
         got = _call(self._native.offsets_for_times, [(tp.topic, tp.partition, tp.offset) for tp in partitions])
         return [TopicPartition(t, p, o) for t, p, o in got]
 
+    def list_topics(self, topic=None, timeout=-1):
+        """Cluster metadata (``ferrokafka.admin.ClusterMetadata``): all topics, or one."""
+        self._live()
+        return _list_topics(self, topic, timeout)
+
     def close(self):
-        """Commits (with auto commit on), revokes and leaves the group."""
-        self._events(_call(self._native.close))
+        """Commits (with auto commit on), revokes (running on_revoke) and leaves the group.
+        Later calls raise RuntimeError, as in confluent-kafka; closing again does nothing."""
+        if self._closed:
+            return
+        events = _call(self._native.close)
+        self._closed = True
+        self._events(events)
 
 
 class Broker:
@@ -384,19 +559,27 @@ class Broker:
         with ferrokafka.Broker() as broker:
             p = ferrokafka.Producer({"bootstrap.servers": broker.bootstrap_servers})
 
-    `data_dir` None uses a temporary directory, removed at stop; `port` 0 picks a free one.
+    `data_dir` None uses a temporary directory, removed at stop; `port` 0 picks a free one;
+    `settings` are broker settings by their Kafka names (``num.partitions``, ...).
     """
 
     def __init__(self, data_dir=None, port=0, host="127.0.0.1", settings=None):
         import tempfile
         self._tmp = tempfile.TemporaryDirectory(prefix="ferrokafka-") if data_dir is None else None
+        #: Where the logs are kept.
         self.data_dir = self._tmp.name if self._tmp else str(data_dir)
         pairs = [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (settings or {}).items()]
-        self._native = _native.NativeBroker(f"{host}:{port}", self.data_dir, pairs)
+        try:
+            self._native = _native.NativeBroker(f"{host}:{port}", self.data_dir, pairs)
+        except BaseException:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+            raise
+        #: ``host:port`` for ``bootstrap.servers``.
         self.bootstrap_servers = self._native.bootstrap
 
     def stop(self):
-        """Flushes and closes every log (and removes a temporary data dir)."""
+        """Flushes and closes every log (and removes a temporary data dir); idempotent."""
         self._native.stop()
         if self._tmp is not None:
             self._tmp.cleanup()

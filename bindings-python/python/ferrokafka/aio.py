@@ -1,6 +1,7 @@
 """asyncio over the same core: ``await producer.produce(...)`` resolves to the delivered
 Message; ``async for msg in consumer`` reads; admin calls are awaitable. Blocking work runs in
-the default executor (the native calls release the GIL), so the event loop never blocks."""
+the default executor (the native calls release the GIL), so the event loop never blocks.
+Rebalance callbacks of an AIOConsumer run on the executor thread that polls."""
 import asyncio
 import threading
 
@@ -12,13 +13,13 @@ __all__ = ["AIOProducer", "AIOConsumer", "AIOAdminClient"]
 
 
 class AIOProducer:
-    """``await produce(...)`` returns the delivered Message or raises KafkaException."""
+    """``await produce(...)`` returns the delivered Message or raises KafkaException. A
+    background thread serves delivery reports and resolves the futures on their loop."""
 
     def __init__(self, conf, loop=None):
         self._producer = _Producer(conf)
         self._loop = loop
         self._stop = threading.Event()
-        # Serves delivery reports off the loop and resolves the futures on it.
         self._poller = threading.Thread(target=self._poll_loop, name="ferrokafka-aio", daemon=True)
         self._poller.start()
 
@@ -27,6 +28,8 @@ class AIOProducer:
             self._producer.poll(0.1)
 
     async def produce(self, topic, value=None, key=None, partition=-1, timestamp=0, headers=None):
+        """Queues a record (waiting while the queue is full) and returns the delivered
+        Message, or raises KafkaException."""
         loop = self._loop or asyncio.get_running_loop()
         fut = loop.create_future()
 
@@ -46,9 +49,11 @@ class AIOProducer:
         return await fut
 
     async def flush(self, timeout=None):
+        """Waits until everything queued is delivered; returns the number still queued."""
         return await asyncio.get_running_loop().run_in_executor(None, self._producer.flush, timeout)
 
     async def close(self):
+        """Flushes and stops the delivery thread."""
         await self.flush()
         self._stop.set()
         await asyncio.get_running_loop().run_in_executor(None, self._poller.join)
@@ -61,15 +66,19 @@ class AIOConsumer:
         self._consumer = _Consumer(conf)
 
     def subscribe(self, topics, **callbacks):
+        """As Consumer.subscribe (callbacks run on the executor thread that polls)."""
         self._consumer.subscribe(topics, **callbacks)
 
     def assign(self, partitions):
+        """As Consumer.assign."""
         self._consumer.assign(partitions)
 
     async def poll(self, timeout=1.0):
+        """The next message, or None after `timeout` seconds."""
         return await asyncio.get_running_loop().run_in_executor(None, self._consumer.poll, timeout)
 
     async def commit(self, message=None, offsets=None):
+        """Commits synchronously (in the executor) and returns the committed partitions."""
         return await asyncio.get_running_loop().run_in_executor(
             None, lambda: self._consumer.commit(message=message, offsets=offsets, asynchronous=False))
 
@@ -83,11 +92,13 @@ class AIOConsumer:
                 return msg
 
     async def close(self):
+        """As Consumer.close, in the executor."""
         await asyncio.get_running_loop().run_in_executor(None, self._consumer.close)
 
 
 class AIOAdminClient:
-    """Every AdminClient method, awaitable: returns what the sync method's futures hold."""
+    """Every AdminClient method, awaitable: returns what the sync method's futures hold
+    (a dict by name for the per-item calls)."""
 
     def __init__(self, conf):
         self._admin = _AdminClient(conf)
@@ -103,4 +114,5 @@ class AIOAdminClient:
                 return result.result()
             return result
 
+        call.__doc__ = method.__doc__
         return call
