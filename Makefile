@@ -37,9 +37,11 @@ broker:
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
 bench: bench-broker bench-python
 
+# The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
+# Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
 bench-broker: test-deps
 	cargo build --release -p ferrokafka-broker
-	.cache/venv/bin/python bench/broker_bench.py
+	.cache/venv/bin/python bench/broker_bench.py $(BENCH_BROKER_ARGS)
 
 # The Python binding (built and installed by its test script) against confluent-kafka and
 # kafka-python on one release broker.
