@@ -9,9 +9,10 @@ use ferrokafka::admin::OffsetSpec;
 use ferrokafka::consumer::Offset;
 use ferrokafka::{Admin, Consumer, ConsumerRecord, RebalanceEvent};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyString;
 
 use crate::errors::{IntoPy, invalid_arg};
+use crate::message::{Message, headers_list};
 use crate::producer::{bytes_or_none, config_from};
 use crate::runtime::{Owner, block_on};
 
@@ -37,19 +38,32 @@ pub(crate) struct NativeConsumer {
     owner: Owner,
 }
 
-fn record_tuple<'py>(py: Python<'py>, r: &ConsumerRecord) -> PyResult<Bound<'py, PyTuple>> {
-    let headers: Vec<(String, Option<Bound<'py, PyBytes>>)> =
-        r.headers.iter().map(|(k, v)| (k.clone(), bytes_or_none(py, v.as_deref()))).collect();
-    (
-        r.topic.clone(),
-        r.partition,
-        r.offset,
-        r.timestamp,
-        bytes_or_none(py, r.key.as_deref()),
-        bytes_or_none(py, r.value.as_deref()),
-        headers,
-    )
-        .into_pyobject(py)
+/// The records as `Message`s; consecutive records of one topic share its str object.
+fn messages(py: Python<'_>, records: Vec<ConsumerRecord>) -> PyResult<Vec<Message>> {
+    let mut topic: Option<(String, Py<PyString>)> = None;
+    records
+        .into_iter()
+        .map(|r| {
+            let name = match &topic {
+                Some((t, obj)) if *t == r.topic => obj.clone_ref(py),
+                _ => {
+                    let obj = PyString::new(py, &r.topic).unbind();
+                    topic = Some((r.topic.clone(), obj.clone_ref(py)));
+                    obj
+                }
+            };
+            Ok(Message {
+                topic: name,
+                partition: r.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                key: bytes_or_none(py, r.key.as_deref()).map(|b| b.into_any().unbind()),
+                value: bytes_or_none(py, r.value.as_deref()).map(|b| b.into_any().unbind()),
+                headers: headers_list(py, &r.headers)?,
+                error: None,
+            })
+        })
+        .collect()
 }
 
 fn closed() -> PyErr {
@@ -159,7 +173,7 @@ impl NativeConsumer {
 
     /// Up to `max` records, waiting up to `timeout` seconds for the first; and the
     /// rebalance events that happened meanwhile.
-    fn consume<'py>(&self, py: Python<'py>, max: usize, timeout: f64) -> PyResult<(Vec<Bound<'py, PyTuple>>, Vec<Event>)> {
+    fn consume(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<(Vec<Message>, Vec<Event>)> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let wait = Duration::from_secs_f64(timeout.clamp(0.0, 1e6));
@@ -181,8 +195,7 @@ impl NativeConsumer {
         });
         let events = self.take_events();
         let records = records.py_err()?;
-        let tuples = records.iter().map(|r| record_tuple(py, r)).collect::<PyResult<Vec<_>>>()?;
-        Ok((tuples, events))
+        Ok((messages(py, records)?, events))
     }
 
     /// Commits the consumed positions, or explicit (topic, partition, offset, metadata).

@@ -8,6 +8,7 @@ use ferrokafka::Error;
 use kafka_protocol::ResponseError;
 use pyo3::exceptions::{PyBufferError, PyException, PyRuntimeError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use crate::error_codes::LIBRDKAFKA_CODES;
 
@@ -106,13 +107,42 @@ pub(crate) fn invalid_arg(what: &str, reason: impl Into<String>) -> Error {
     Error::Config { key: what.to_owned(), reason: reason.into() }
 }
 
-/// The Python exception for `e`.
+/// The package's `KafkaError._native` (code, name, message, retriable, fatal → KafkaError)
+/// and `KafkaException`, registered by the package at import ([`bind_errors`]) so errors are
+/// raised as confluent-kafka's from native code, with no Python wrapper on the hot paths.
+static PY_ERRORS: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+
+#[pyfunction]
+pub(crate) fn bind_errors(py: Python<'_>, make_error: Py<PyAny>, exception: Py<PyAny>) {
+    let _ = PY_ERRORS.set(py, (make_error, exception));
+}
+
+/// `e` as a `KafkaError` object (a tuple before the package registered its classes).
+pub(crate) fn kafka_error(py: Python<'_>, e: &Error) -> PyResult<Py<PyAny>> {
+    let d = describe(e);
+    let args = (d.code, d.name, d.message, d.retriable, d.fatal);
+    match PY_ERRORS.get(py) {
+        Some((make, _)) => make.call1(py, args),
+        None => Ok(args.into_pyobject(py)?.into_any().unbind()),
+    }
+}
+
+/// The Python exception for `e`: `KafkaException(KafkaError)` (NativeError before the
+/// package registered its classes); `BufferError` for a full queue, as confluent-kafka.
 pub(crate) fn to_py(e: Error) -> PyErr {
     if let Error::QueueFull(what) = &e {
         return PyBufferError::new_err(format!("Local: Queue full ({what})"));
     }
-    let d = describe(&e);
-    NativeError::new_err((d.code, d.name, d.message, d.retriable, d.fatal))
+    Python::attach(|py| {
+        if let Some((_, exception)) = PY_ERRORS.get(py) {
+            return match kafka_error(py, &e).and_then(|err| exception.call1(py, (err,))) {
+                Ok(raised) => PyErr::from_value(raised.into_bound(py)),
+                Err(failed) => failed,
+            };
+        }
+        let d = describe(&e);
+        NativeError::new_err((d.code, d.name, d.message, d.retriable, d.fatal))
+    })
 }
 
 /// An error as a plain tuple, for delivery reports and per-item admin results.

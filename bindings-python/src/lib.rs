@@ -14,6 +14,7 @@ mod broker;
 mod consumer;
 mod error_codes;
 mod errors;
+mod message;
 mod producer;
 mod runtime;
 
@@ -27,11 +28,14 @@ static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<errors::NativeError>())?;
+    m.add_class::<message::Message>()?;
     m.add_class::<producer::NativeProducer>()?;
     m.add_class::<consumer::NativeConsumer>()?;
     m.add_class::<admin::NativeAdmin>()?;
     m.add_class::<broker::NativeBroker>()?;
     m.add_function(wrap_pyfunction!(broker::init_logging, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::bind_errors, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::forked, m)?)?;
     m.add("ERROR_CODES", errors::librdkafka_codes())?;
     m.add("KAFKA_ERROR_ALIASES", errors::kafka_aliases())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

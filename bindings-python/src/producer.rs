@@ -1,44 +1,86 @@
 //! The producer: `produce` queues a record and returns at once; delivery results are queued
 //! by a runtime task and handed to the thread that calls `poll`/`flush`, which runs the
 //! Python callbacks.
+//!
+//! `produce` is the per-record hot path and is called by Python directly (the package's
+//! `Producer` subclasses this class): argument conversion, the callback's bookkeeping and the
+//! `Message` of the delivery report are all native, so a record costs no interpreted code
+//! on our side.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrokafka::{ClientConfig, Producer, ProducerRecord};
-use pyo3::exceptions::PyRuntimeError;
+use bytes::Bytes;
+use ferrokafka::{ClientConfig, Producer, ProducerRecord, RecordMetadata};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::errors::{ErrorTuple, IntoPy, to_tuple};
+use crate::errors::{IntoPy, kafka_error};
+use crate::message::Message;
 use crate::runtime::{Owner, block_on, runtime};
 
-/// One delivery report: (token, error, topic, partition, offset, timestamp).
-type Report = (u64, Option<ErrorTuple>, String, i32, i64, i64);
+/// librdkafka's offset of a record that was not stored.
+const OFFSET_INVALID: i64 = -1001;
+
+/// What a delivery callback's `Message` carries that only Python has: the callback and the
+/// objects the application passed (handed back as they were, no copies).
+struct Attached {
+    callback: Py<PyAny>,
+    topic: Py<PyString>,
+    partition: i32,
+    key: Option<Py<PyAny>>,
+    value: Option<Py<PyAny>>,
+    headers: Option<Py<PyAny>>,
+}
+
+/// A settled record whose callback is still to run.
+type Report = (ferrokafka::Result<RecordMetadata>, Box<Attached>);
+
+#[derive(Default)]
+struct Queue {
+    reports: VecDeque<Report>,
+    /// Records settled without a callback since the last `poll` (counted as served events,
+    /// as librdkafka counts their delivery reports).
+    settled_silently: usize,
+    /// Records whose delivery is still to come.
+    outstanding: usize,
+}
 
 #[derive(Default)]
 struct Reports {
-    /// Reports not yet handed out, and the number of records whose report is still to come.
-    queue: Mutex<(VecDeque<Report>, usize)>,
+    queue: Mutex<Queue>,
     ready: Condvar,
+}
+
+impl Reports {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 pub(crate) fn config_from(conf: Vec<(String, String)>) -> PyResult<ClientConfig> {
     ClientConfig::from_pairs(conf).py_err()
 }
 
-/// A record handed to the collector: its token, its delivery, and where it was going.
-type Pending = (u64, ferrokafka::DeliveryFuture, String, i32);
+/// A record handed to the collector: its delivery and, with a callback, what its report needs.
+type Pending = (ferrokafka::DeliveryFuture, Option<Box<Attached>>);
 
-#[pyclass(module = "ferrokafka._native")]
+#[pyclass(module = "ferrokafka._native", subclass)]
 pub(crate) struct NativeProducer {
     producer: Producer,
     reports: Arc<Reports>,
     /// To the one task that turns deliveries into reports (a task per record costs more than
     /// the record).
     pending: tokio::sync::mpsc::UnboundedSender<Pending>,
+    /// `on_delivery` from the configuration: the callback of records produced without one.
+    default_callback: Option<Py<PyAny>>,
+    /// The last topic name converted, keyed by the str object: applications pass the same
+    /// object record after record, and under the abi3 API each conversion builds a
+    /// temporary bytes object.
+    last_topic: Mutex<Option<(Py<PyString>, String)>>,
     /// The core's flush, running on the runtime until the queue is empty. `flush(timeout)`
     /// waits for it without cancelling it: the core's flush is not cancel-safe (a dropped
     /// flush leaves the sender ignoring `linger.ms` for good), so a timed-out wait leaves the
@@ -50,25 +92,114 @@ pub(crate) struct NativeProducer {
 /// Awaits deliveries in send order and queues their reports, waking `poll` only when the
 /// queue goes from empty to not empty or the last outstanding record is settled.
 async fn collect(mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>, reports: Arc<Reports>) {
-    while let Some((token, delivery, topic, partition)) = rx.recv().await {
-        let report = match delivery.await {
-            Ok(m) => (token, None, m.topic, m.partition, m.offset, m.timestamp),
-            Err(e) => (token, Some(to_tuple(&e)), topic, partition, -1001, -1),
-        };
-        let mut q = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let was_empty = q.0.is_empty();
-        q.0.push_back(report);
-        q.1 -= 1;
-        if was_empty || q.1 == 0 {
+    while let Some((delivery, attached)) = rx.recv().await {
+        let result = delivery.await;
+        let mut q = reports.lock();
+        let was_empty = q.reports.is_empty() && q.settled_silently == 0;
+        match attached {
+            Some(a) => q.reports.push_back((result, a)),
+            None => q.settled_silently += 1,
+        }
+        q.outstanding -= 1;
+        if was_empty || q.outstanding == 0 {
             reports.ready.notify_all();
         }
     }
 }
 
+/// A key or value as the core takes it, and as the delivery report hands it back: bytes as
+/// given, str encoded as UTF-8, bytearray and memoryview as bytes.
+fn payload<'py>(what: &str, v: Option<&Bound<'py, PyAny>>) -> PyResult<(Option<Bytes>, Option<Bound<'py, PyAny>>)> {
+    let Some(v) = v else { return Ok((None, None)) };
+    if v.is_none() {
+        return Ok((None, None));
+    }
+    let bytes = if let Ok(b) = v.cast::<PyBytes>() {
+        return Ok((Some(Bytes::copy_from_slice(b.as_bytes())), Some(v.clone())));
+    } else if let Ok(s) = v.cast::<PyString>() {
+        s.call_method0(pyo3::intern!(v.py(), "encode"))?
+    } else if v.is_instance_of::<PyByteArray>() || v.is_instance_of::<pyo3::types::PyMemoryView>() {
+        v.py().get_type::<PyBytes>().call1((v,))?
+    } else {
+        return Err(PyTypeError::new_err(format!("{what}: expected bytes or str, not {}", v.get_type().name()?)));
+    };
+    let b = bytes.cast::<PyBytes>()?;
+    Ok((Some(Bytes::copy_from_slice(b.as_bytes())), Some(bytes.clone())))
+}
+
+type CoreHeaders = Vec<(String, Option<Bytes>)>;
+
+/// confluent-kafka's headers (a dict, or a list of (name, value) pairs; values bytes, str or
+/// None) for the core, and as the delivery report's list of (name, bytes) tuples.
+fn headers_of<'py>(h: &Bound<'py, PyAny>) -> PyResult<(CoreHeaders, Bound<'py, PyList>)> {
+    let py = h.py();
+    let items = if let Ok(d) = h.cast::<PyDict>() { d.items().into_any() } else { h.clone() };
+    let mut core = Vec::new();
+    let out = PyList::empty(py);
+    for item in items.try_iter()? {
+        let item = item?;
+        let (name, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
+        let name = name.str()?;
+        let (bytes, obj) = payload("header value", Some(&value))?;
+        core.push((name.to_string(), bytes));
+        out.append(PyTuple::new(py, [name.into_any(), obj.unwrap_or_else(|| py.None().into_bound(py))])?)?;
+    }
+    Ok((core, out))
+}
+
+impl NativeProducer {
+    fn topic_name(&self, topic: &Bound<'_, PyString>) -> PyResult<String> {
+        let mut last = self.last_topic.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((obj, name)) = last.as_ref()
+            && obj.is(topic)
+        {
+            return Ok(name.clone());
+        }
+        let name = topic.to_string();
+        *last = Some((topic.clone().unbind(), name.clone()));
+        Ok(name)
+    }
+
+    /// Runs the callbacks of the reports queued now; returns how many events were served.
+    /// A callback that raises stops serving: its exception propagates from `poll`/`flush`
+    /// (as in confluent-kafka) and the reports after it stay queued for the next call.
+    fn serve(&self, py: Python<'_>) -> PyResult<usize> {
+        let (mut reports, silent) = {
+            let mut q = self.reports.lock();
+            (std::mem::take(&mut q.reports), std::mem::take(&mut q.settled_silently))
+        };
+        let mut served = silent;
+        while let Some((result, a)) = reports.pop_front() {
+            let Attached { callback, topic, partition, key, value, headers } = *a;
+            let (error, message) = match result {
+                Ok(m) => {
+                    let msg = Message { topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp, key, value, headers, error: None };
+                    (py.None(), msg)
+                }
+                Err(e) => {
+                    let err = kafka_error(py, &e)?;
+                    let msg = Message { topic, partition, offset: OFFSET_INVALID, timestamp: -1, key, value, headers, error: Some(err.clone_ref(py)) };
+                    (err, msg)
+                }
+            };
+            served += 1;
+            if let Err(raised) = callback.call1(py, (error, message)) {
+                let mut q = self.reports.lock();
+                reports.append(&mut q.reports);
+                q.reports = reports;
+                return Err(raised);
+            }
+        }
+        Ok(served)
+    }
+}
+
 #[pymethods]
 impl NativeProducer {
+    /// `conf`: Kafka-named settings as string pairs; `on_delivery`: the default callback.
     #[new]
-    fn new(py: Python<'_>, conf: Vec<(String, String)>) -> PyResult<Self> {
+    #[pyo3(signature = (conf, on_delivery=None))]
+    fn new(py: Python<'_>, conf: Vec<(String, String)>, on_delivery: Option<Py<PyAny>>) -> PyResult<Self> {
         let config = config_from(conf)?;
         // The producer's background task lives on the runtime.
         let _guard = runtime().enter();
@@ -76,32 +207,53 @@ impl NativeProducer {
         let reports: Arc<Reports> = Arc::default();
         let (pending, rx) = tokio::sync::mpsc::unbounded_channel();
         runtime().spawn(collect(rx, Arc::clone(&reports)));
-        Ok(NativeProducer { producer, reports, pending, flushing: Mutex::new(None), owner: Owner::here("Producer") })
+        Ok(NativeProducer {
+            producer,
+            reports,
+            pending,
+            default_callback: on_delivery.filter(|cb| !cb.is_none(py)),
+            last_topic: Mutex::new(None),
+            flushing: Mutex::new(None),
+            owner: Owner::here("Producer"),
+        })
     }
 
-    /// Queues a record; fails at once (BufferError) when the queue is full.
-    #[pyo3(signature = (topic, value, key, partition, timestamp, headers, token))]
+    /// Queues a record (str or bytes key and value; headers as a dict or a list of pairs;
+    /// partition -1 lets the partitioner choose; timestamp 0 stamps the send time). Raises
+    /// BufferError when the queue is full (call poll() to make room), KafkaException for a
+    /// partition the topic does not have.
+    #[pyo3(signature = (topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, headers=None, callback=None))]
     #[allow(clippy::too_many_arguments)]
     fn produce(
         &self,
         py: Python<'_>,
-        topic: String,
-        value: Option<Vec<u8>>,
-        key: Option<Vec<u8>>,
+        topic: &Bound<'_, PyString>,
+        value: Option<&Bound<'_, PyAny>>,
+        key: Option<&Bound<'_, PyAny>>,
         partition: i32,
+        on_delivery: Option<&Bound<'_, PyAny>>,
         timestamp: i64,
-        headers: Option<Vec<(String, Option<Vec<u8>>)>>,
-        token: u64,
+        headers: Option<&Bound<'_, PyAny>>,
+        callback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         self.owner.check()?;
-        let mut record = ProducerRecord::new(topic.clone());
-        record.value = value.map(Into::into);
-        record.key = key.map(Into::into);
+        let (value, value_obj) = payload("value", value)?;
+        let (key, key_obj) = payload("key", key)?;
+        let (core_headers, headers_obj) = match headers {
+            Some(h) if !h.is_none() => {
+                let (core, list) = headers_of(h)?;
+                (core, Some(list))
+            }
+            _ => (Vec::new(), None),
+        };
+        let mut record = ProducerRecord::new(self.topic_name(topic)?);
+        record.value = value;
+        record.key = key;
         record.partition = (partition >= 0).then_some(partition);
         record.timestamp = (timestamp > 0).then_some(timestamp);
-        record.headers = headers.unwrap_or_default().into_iter().map(|(k, v)| (k, v.map(Into::into))).collect();
+        record.headers = core_headers;
         let producer = self.producer.clone();
-        let mut queued = Box::pin(async move { producer.try_send(record).await });
+        let mut queued = std::pin::pin!(async move { producer.try_send(record).await });
         // Fast path: with the topic's metadata cached, queueing needs no I/O and finishes on
         // the first poll, so the GIL is kept and no runtime hand-off happens. Otherwise (the
         // first record of a topic) the same future is driven to the end without the GIL.
@@ -115,25 +267,38 @@ impl NativeProducer {
             std::task::Poll::Pending => block_on(py, queued),
         }
         .py_err()?;
-        self.reports.queue.lock().unwrap_or_else(|p| p.into_inner()).1 += 1;
-        if self.pending.send((token, delivery, topic, partition)).is_err() {
+        let callback = on_delivery.or(callback).filter(|cb| !cb.is_none()).map(|cb| cb.clone().unbind());
+        let attached = callback.or_else(|| self.default_callback.as_ref().map(|cb| cb.clone_ref(py))).map(|callback| {
+            Box::new(Attached {
+                callback,
+                topic: topic.clone().unbind(),
+                partition,
+                key: key_obj.map(Bound::unbind),
+                value: value_obj.map(Bound::unbind),
+                headers: headers_obj.map(|h| h.into_any().unbind()),
+            })
+        });
+        self.reports.lock().outstanding += 1;
+        if self.pending.send((delivery, attached)).is_err() {
+            self.reports.lock().outstanding -= 1;
             return Err(crate::errors::to_py(ferrokafka::Error::Closed));
         }
         Ok(())
     }
 
-    /// Delivery reports ready now, waiting up to `timeout` seconds for the first one.
-    fn poll(&self, py: Python<'_>, timeout: f64) -> PyResult<Vec<Report>> {
+    /// Waits up to `timeout` seconds for a delivery report when none is queued, then runs
+    /// the callbacks of those queued; returns how many events were served.
+    fn _serve(&self, py: Python<'_>, timeout: f64) -> PyResult<usize> {
         self.owner.check()?;
-        let reports = Arc::clone(&self.reports);
-        py.detach(move || {
-            let mut queue = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-            if queue.0.is_empty() && timeout > 0.0 {
+        if timeout > 0.0 {
+            let reports = Arc::clone(&self.reports);
+            py.detach(move || {
+                let q = reports.lock();
                 let wait = Duration::from_secs_f64(timeout.min(1e6));
-                queue = reports.ready.wait_timeout_while(queue, wait, |q| q.0.is_empty()).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
-            }
-            Ok(queue.0.drain(..).collect())
-        })
+                drop(reports.ready.wait_timeout_while(q, wait, |q| q.reports.is_empty() && q.settled_silently == 0));
+            });
+        }
+        self.serve(py)
     }
 
     /// Waits (up to `timeout` seconds; negative: no limit) until everything queued is
@@ -172,18 +337,18 @@ impl NativeProducer {
         let left = limit.saturating_sub(started.elapsed());
         let reports = Arc::clone(&self.reports);
         let outstanding = py.detach(move || {
-            let queue = reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let q = reports.ready.wait_timeout_while(queue, left, |q| q.1 > 0).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
-            q.1
+            let q = reports.lock();
+            let q = reports.ready.wait_timeout_while(q, left, |q| q.outstanding > 0).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
+            q.outstanding
         });
         Ok(outstanding)
     }
 
     /// Records queued or in flight, plus reports not yet handed out.
-    fn pending(&self) -> PyResult<usize> {
+    fn __len__(&self) -> PyResult<usize> {
         self.owner.check()?;
-        let q = self.reports.queue.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(q.1 + q.0.len())
+        let q = self.reports.lock();
+        Ok(q.outstanding + q.reports.len())
     }
 
     /// Totals since the producer started, as a dict.

@@ -11,11 +11,14 @@ Configuration keys are Kafka's property names; an unknown key is an error naming
 is a confluent-kafka callback setting ferrokafka cannot honour (``error_cb``, ``stats_cb``,
 ...). Delivery and rebalance callbacks run on the thread that calls poll/flush/consume/close.
 """
-import itertools
-import threading
+import os
 import time
 
 from . import _native
+
+# Client objects check they are used in the process that made them (a forked child has none
+# of their background threads); the native side counts forks through this hook.
+os.register_at_fork(after_in_child=_native.forked)
 
 __version__ = _native.__version__
 
@@ -103,19 +106,22 @@ class KafkaError:
     __repr__ = __str__
 
 
+class KafkaException(Exception):
+    """Raised by failing calls, as confluent-kafka's: ``args[0]`` is the KafkaError."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
+# Native code raises KafkaException(KafkaError) itself from here on.
+_native.bind_errors(KafkaError._native, KafkaException)
+
 for _code, _name, _ in _native.ERROR_CODES:
     setattr(KafkaError, _name, _code)
 for _code, _name in _native.KAFKA_ERROR_ALIASES:
     if not hasattr(KafkaError, _name):
         setattr(KafkaError, _name, _code)
 del _code, _name
-
-
-class KafkaException(Exception):
-    """Raised by failing calls, as confluent-kafka's: ``args[0]`` is the KafkaError."""
-
-    def __str__(self):
-        return str(self.args[0]) if self.args else ""
 
 
 def _call(fn, *args):
@@ -221,80 +227,9 @@ class TopicPartition:
         return (self.topic, self.partition) < (other.topic, other.partition)
 
 
-class Message:
-    """A consumed record, or the subject of a delivery report (then ``error()`` tells
-    whether it was delivered)."""
-
-    __slots__ = ("_topic", "_partition", "_offset", "_timestamp", "_key", "_value", "_headers", "_error")
-
-    def __init__(self, topic, partition, offset, timestamp, key, value, headers, error=None):
-        self._topic, self._partition, self._offset, self._timestamp = topic, partition, offset, timestamp
-        self._key, self._value, self._headers, self._error = key, value, headers, error
-
-    def topic(self):
-        """The topic name."""
-        return self._topic
-
-    def partition(self):
-        """The partition number."""
-        return self._partition
-
-    def offset(self):
-        """The record's offset (OFFSET_INVALID for a failed delivery)."""
-        return self._offset
-
-    def timestamp(self):
-        """``(TIMESTAMP_CREATE_TIME, ms)``, or ``(TIMESTAMP_NOT_AVAILABLE, -1)``. The core
-        does not tell create time from log-append time yet: both come as create time."""
-        if self._timestamp is None or self._timestamp < 0:
-            return (TIMESTAMP_NOT_AVAILABLE, -1)
-        return (TIMESTAMP_CREATE_TIME, self._timestamp)
-
-    def key(self):
-        """The key (bytes), or None."""
-        return self._key
-
-    def value(self):
-        """The value (bytes), or None."""
-        return self._value
-
-    def headers(self):
-        """A list of (name, value) tuples, or None without headers."""
-        return list(self._headers) if self._headers else None
-
-    def error(self):
-        """The KafkaError of a failed delivery, else None."""
-        return self._error
-
-    def latency(self):
-        """Produce latency in seconds; None: the core does not report it per record."""
-        return None
-
-    def leader_epoch(self):
-        """The partition leader's epoch; None: the core does not report it."""
-        return None
-
-    def set_key(self, key):
-        """Replaces the key (as confluent-kafka allows, e.g. in deserialisers)."""
-        self._key = key
-
-    def set_value(self, value):
-        """Replaces the value."""
-        self._value = value
-
-    def set_headers(self, headers):
-        """Replaces the headers (a list of (name, value) tuples)."""
-        self._headers = headers
-
-    def len(self):
-        """The value's length in bytes."""
-        return len(self._value) if self._value is not None else 0
-
-    def __len__(self):
-        return self.len()
-
-    def __repr__(self):
-        return f"Message({self._topic}-{self._partition}@{self._offset})"
+#: A consumed record, or the subject of a delivery report (``error()`` tells whether it was
+#: delivered); native, built per record by the binding.
+Message = _native.Message
 
 
 def _list_topics(client, topic, timeout):
@@ -305,53 +240,32 @@ def _list_topics(client, topic, timeout):
     return _cluster_metadata(_call(client._admin.list_topics), topic)
 
 
-class Producer:
+class Producer(_native.NativeProducer):
     """An asynchronous producer (confluent-kafka's ``Producer``): ``produce`` queues a record
-    and returns; ``poll``/``flush`` run the delivery callbacks on the calling thread."""
+    and returns; ``poll``/``flush`` run the delivery callbacks on the calling thread.
+
+    ``produce(topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0,
+    headers=None)`` is native: it queues a record (str or bytes key and value; headers as a
+    dict or a list of pairs; partition -1 lets the partitioner choose; timestamp 0 stamps the
+    send time), raises BufferError when the queue is full (call poll() to make room) and
+    KafkaException for a partition the topic does not have."""
+
+    def __new__(cls, conf=None, **kwargs):
+        conf = _config(conf, kwargs)
+        on_delivery = conf.pop("on_delivery", None)
+        pairs = _pairs(conf)
+        self = _call(super().__new__, cls, pairs, on_delivery)
+        self._pairs, self._admin = pairs, None
+        return self
 
     def __init__(self, conf=None, **kwargs):
-        conf = _config(conf, kwargs)
-        self._default_cb = conf.pop("on_delivery", None)
-        self._pairs = _pairs(conf)
-        self._native = _call(_native.NativeProducer, self._pairs)
-        self._admin = None
-        self._pending = {}
-        self._tokens = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def produce(self, topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, headers=None, callback=None):
-        """Queues a record (str or bytes key and value; headers as a dict or a list of pairs;
-        partition -1 lets the partitioner choose; timestamp 0 stamps the send time). Raises
-        BufferError when the queue is full (call poll() to make room), KafkaException for a
-        partition the topic does not have."""
-        cb = on_delivery or callback or self._default_cb
-        token = next(self._tokens)
-        key, value = _bytes(key), _bytes(value)
-        hdrs = _headers(headers)
-        with self._lock:
-            self._pending[token] = (cb, key, value, hdrs)
-        try:
-            _call(self._native.produce, topic, value, key, partition, timestamp, hdrs, token)
-        except BaseException:
-            with self._lock:
-                self._pending.pop(token, None)
-            raise
-
-    def _serve(self, reports):
-        for token, err, topic, partition, offset, timestamp in reports:
-            with self._lock:
-                cb, key, value, hdrs = self._pending.pop(token, (None, None, None, None))
-            if cb is None:
-                continue
-            error = KafkaError._native(*err) if err else None
-            cb(error, Message(topic, partition, offset, timestamp, key, value, hdrs, error))
-        return len(reports)
+        pass  # __new__ built it: the native part must exist before any method runs
 
     def poll(self, timeout=None):
         """Serves delivery callbacks on this thread, waiting up to `timeout` seconds (None
         or negative: until one arrives) for the first. Returns how many were served."""
         for wait in _slices(timeout):
-            served = self._serve(self._native.poll(wait))
+            served = self._serve(wait)
             if served:
                 return served
         return 0
@@ -362,8 +276,8 @@ class Producer:
         still queued or in flight."""
         remaining = 0
         for wait in _slices(timeout):
-            remaining = _call(self._native.flush, wait)
-            self._serve(self._native.poll(0.0))
+            remaining = _call(super().flush, wait)
+            self._serve(0.0)
             if remaining == 0:
                 break
         return remaining
@@ -380,11 +294,7 @@ class Producer:
     def stats(self):
         """Totals since the producer started (records, bytes, batches, retries, latency...);
         ferrokafka's own, in place of librdkafka's ``stats_cb``."""
-        return self._native.stats()
-
-    def __len__(self):
-        """Records queued or in flight, plus delivery reports not yet served by poll/flush."""
-        return self._native.pending()
+        return super().stats()
 
 
 class Consumer:
@@ -468,9 +378,9 @@ class Consumer:
                 self._repositioned = set()
                 self._events(events)
                 if self._repositioned:
-                    records = [r for r in records if (r[0], r[1]) not in self._repositioned]
+                    records = [m for m in records if (m.topic(), m.partition()) not in self._repositioned]
             if records:
-                return [Message(t, p, o, ts, k, v, h) for t, p, o, ts, k, v, h in records]
+                return records
         return []
 
     def poll(self, timeout=None):
