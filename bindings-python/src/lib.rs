@@ -21,9 +21,11 @@ mod runtime;
 use pyo3::prelude::*;
 
 // The embedded broker decodes untrusted requests: the same protection as the binary (large
-// allocations become lazy mappings). It governs only this library's Rust allocations.
+// allocations become lazy mappings). It governs only this library's Rust allocations. Over
+// mimalloc: records are allocated on the Python thread and freed on the runtime's (see the
+// broker's alloc_guard module for the measurements).
 #[global_allocator]
-static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
+static ALLOC: ferrokafka_broker::MiAllocGuard = ferrokafka_broker::MiAllocGuard;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -24,6 +24,8 @@ mod server;
 pub mod topics;
 
 pub use alloc_guard::AllocGuard;
+#[cfg(feature = "mimalloc")]
+pub use alloc_guard::MiAllocGuard;
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
 pub use server::Broker;
