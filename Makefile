@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-python
+.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -35,13 +35,20 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker bench-python
+bench: bench-broker bench-peers bench-python
 
 # The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
 # Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
 bench-broker: test-deps
 	cargo build --release -p ferrokafka-broker
 	.cache/venv/bin/python bench/broker_bench.py $(BENCH_BROKER_ARGS)
+
+# The release broker next to Apache Kafka 4.1 (fetched from Maven Central once), both driven
+# by the Java client's perf tools; about 10 minutes on 2 cores. Charts go to bench/charts/.
+bench-peers: test-deps
+	cargo build --release -p ferrokafka-broker
+	scripts/apache-kafka.sh > /dev/null
+	.cache/venv/bin/python bench/peers.py $(BENCH_PEERS_ARGS)
 
 # The Python binding (built and installed by its test script) against confluent-kafka and
 # kafka-python on one release broker.

@@ -104,11 +104,21 @@ def java():
     return os.path.join(home, "bin", "java") if home else "java"
 
 
+# Small heap, serial GC and the C1 compiler only: fast start-up and little memory, for tests.
+TEST_JVM = ["-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto"]
+# What Kafka's own start scripts use (kafka-server-start.sh, kafka-run-class.sh): for
+# benchmarks, Kafka as its users run it.
+KAFKA_DEFAULT_JVM = ["-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                     "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                     "-Djava.awt.headless=true"]
+
+
 class Node:
     """One Kafka process (broker, controller or both) with its own data dir."""
 
-    def __init__(self, workdir, node_id, roles, props, lib, port):
+    def __init__(self, workdir, node_id, roles, props, lib, port, jvm=None):
         self.node_id = node_id
+        self.jvm = list(jvm) if jvm is not None else TEST_JVM
         self.port = port  # the client listener (PLAINTEXT), or the controller's
         self.dir = os.path.join(workdir, f"node-{node_id}")
         os.makedirs(self.dir, exist_ok=True)
@@ -122,7 +132,7 @@ class Node:
         self.proc = None
 
     def _cmd(self, main, *args):
-        cmd = [java(), "-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+        cmd = [java(), *self.jvm,
                f"-Dlog4j2.configurationFile={os.path.join(self.dir, 'log4j2.xml')}", f"-Dkafka.logs.dir={self.dir}",
                "-cp", os.path.join(self.lib, "*"), main, *args]
         return [_SETPRIV, "--pdeathsig", "KILL", "--", *cmd] if _SETPRIV else cmd
@@ -183,7 +193,9 @@ class KafkaCluster:
     nodes electing a leader). Defaults suit tests: replication factor = broker count (max 3),
     min.insync.replicas 2 when there are three brokers, no initial rebalance delay."""
 
-    def __init__(self, brokers=1):
+    def __init__(self, brokers=1, jvm=None, overrides=None):
+        """`jvm`: the JVM's options (default TEST_JVM); `overrides`: broker properties over
+        the test defaults below (a value of None removes a property: Kafka's default)."""
         self.lib = lib_dir()
         _sweep_stale_workdirs()
         self.workdir = tempfile.mkdtemp(prefix="apache-kafka-")
@@ -211,6 +223,11 @@ class KafkaCluster:
             "num.io.threads": 2,
             "background.threads": 2,
         }
+        for k, v in (overrides or {}).items():
+            if v is None:
+                common.pop(k, None)
+            else:
+                common[k] = v
         if brokers > 1:
             # A SIGKILLed broker is fenced, and its partitions get new leaders, once it misses
             # heartbeats for this long (Kafka's default: 9 s).
@@ -222,18 +239,18 @@ class KafkaCluster:
             props = {**common, "controller.quorum.voters": f"1@127.0.0.1:{cport}",
                      "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
                      "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}"}
-            self.nodes.append(Node(self.workdir, 1, "broker,controller", props, self.lib, port))
+            self.nodes.append(Node(self.workdir, 1, "broker,controller", props, self.lib, port, jvm))
         else:
             cport = free_port()
             voters = f"100@127.0.0.1:{cport}"
             self.controller = Node(self.workdir, 100, "controller",
                                    {**common, "controller.quorum.voters": voters,
-                                    "listeners": f"CONTROLLER://127.0.0.1:{cport}"}, self.lib, cport)
+                                    "listeners": f"CONTROLLER://127.0.0.1:{cport}"}, self.lib, cport, jvm)
             for i in range(1, brokers + 1):
                 port = free_port()
                 props = {**common, "controller.quorum.voters": voters, "listeners": f"PLAINTEXT://127.0.0.1:{port}",
                          "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}"}
-                self.nodes.append(Node(self.workdir, i, "broker", props, self.lib, port))
+                self.nodes.append(Node(self.workdir, i, "broker", props, self.lib, port, jvm))
         self.bootstrap = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
         self.size = brokers
 
