@@ -565,10 +565,12 @@ def observations(args, rows):
     return out
 
 
-def write_section(path, section):
+def write_section(path, section, title=SECTION):
+    """Replaces the section headed `title` in the markdown file at `path` (appends it when
+    missing); the rest of the file is kept."""
     text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
+    if title in text:
+        head, rest = text.split(title, 1)
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1:] if nxt >= 0 else ""
         text = head + section.rstrip() + "\n" + ("\n" + tail if tail else "")

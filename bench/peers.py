@@ -412,7 +412,7 @@ def main():
                 problems.append(f"run {run + 1} on {kind.name}: {str(e).splitlines()[0][:300]}")
                 print(f"  failed: {e}", file=sys.stderr)
     section = render(args, results, time.perf_counter() - t0, problems)
-    broker_bench.write_section(args.out, "\n".join(section))
+    broker_bench.write_section(args.out, "\n".join(section), SECTION)
     print("\n".join(section))
     print(f"wrote {args.out} and {CHARTS}/*.svg")
 
