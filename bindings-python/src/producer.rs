@@ -148,6 +148,41 @@ fn headers_of<'py>(h: &Bound<'py, PyAny>) -> PyResult<(CoreHeaders, Bound<'py, P
 }
 
 impl NativeProducer {
+    /// The callback a record's report goes to: the one given, else `on_delivery` from the
+    /// configuration, else none.
+    fn callback_for(&self, py: Python<'_>, given: Option<&Bound<'_, PyAny>>) -> Option<Py<PyAny>> {
+        match given.filter(|cb| !cb.is_none()) {
+            Some(cb) => Some(cb.clone().unbind()),
+            None => self.default_callback.as_ref().map(|cb| cb.clone_ref(py)),
+        }
+    }
+
+    /// Hands `record` to the core (failing at once when the queue is full) and its delivery
+    /// to the collector.
+    fn queue(&self, py: Python<'_>, record: ProducerRecord, attached: Option<Box<Attached>>) -> PyResult<()> {
+        let producer = self.producer.clone();
+        let mut queued = std::pin::pin!(async move { producer.try_send(record).await });
+        // Fast path: with the topic's metadata cached, queueing needs no I/O and finishes on
+        // the first poll, so the GIL is kept and no runtime hand-off happens. Otherwise (the
+        // first record of a topic) the same future is driven to the end without the GIL.
+        let first = {
+            let _rt = runtime().enter();
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            queued.as_mut().poll(&mut cx)
+        };
+        let delivery = match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => block_on(py, queued),
+        }
+        .py_err()?;
+        self.reports.lock().outstanding += 1;
+        if self.pending.send((delivery, attached)).is_err() {
+            self.reports.lock().outstanding -= 1;
+            return Err(crate::errors::to_py(ferrokafka::Error::Closed));
+        }
+        Ok(())
+    }
+
     fn topic_name(&self, topic: &Bound<'_, PyString>) -> PyResult<String> {
         let mut last = self.last_topic.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((obj, name)) = last.as_ref()
@@ -252,23 +287,8 @@ impl NativeProducer {
         record.partition = (partition >= 0).then_some(partition);
         record.timestamp = (timestamp > 0).then_some(timestamp);
         record.headers = core_headers;
-        let producer = self.producer.clone();
-        let mut queued = std::pin::pin!(async move { producer.try_send(record).await });
-        // Fast path: with the topic's metadata cached, queueing needs no I/O and finishes on
-        // the first poll, so the GIL is kept and no runtime hand-off happens. Otherwise (the
-        // first record of a topic) the same future is driven to the end without the GIL.
-        let first = {
-            let _rt = runtime().enter();
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            queued.as_mut().poll(&mut cx)
-        };
-        let delivery = match first {
-            std::task::Poll::Ready(r) => r,
-            std::task::Poll::Pending => block_on(py, queued),
-        }
-        .py_err()?;
-        let callback = on_delivery.or(callback).filter(|cb| !cb.is_none()).map(|cb| cb.clone().unbind());
-        let attached = callback.or_else(|| self.default_callback.as_ref().map(|cb| cb.clone_ref(py))).map(|callback| {
+        let callback = self.callback_for(py, on_delivery.or(callback));
+        let attached = callback.map(|callback| {
             Box::new(Attached {
                 callback,
                 topic: topic.clone().unbind(),
@@ -278,12 +298,66 @@ impl NativeProducer {
                 headers: headers_obj.map(|h| h.into_any().unbind()),
             })
         });
-        self.reports.lock().outstanding += 1;
-        if self.pending.send((delivery, attached)).is_err() {
-            self.reports.lock().outstanding -= 1;
-            return Err(crate::errors::to_py(ferrokafka::Error::Closed));
+        self.queue(py, record, attached)
+    }
+
+    /// Queues many records for one topic in one call (a ferrokafka extension; confluent-kafka
+    /// has no equivalent): `values` an iterable of values, `keys` None or an iterable of as
+    /// many keys. Each record gets its delivery report as with `produce`. Returns how many
+    /// were queued; when the queue fills part-way it raises BufferError, whose ``args[1]`` is
+    /// how many records were queued before it (the rest were not).
+    #[pyo3(signature = (topic, values, keys=None, partition=-1, on_delivery=None, timestamp=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn produce_batch(
+        &self,
+        py: Python<'_>,
+        topic: &Bound<'_, PyString>,
+        values: &Bound<'_, PyAny>,
+        keys: Option<&Bound<'_, PyAny>>,
+        partition: i32,
+        on_delivery: Option<&Bound<'_, PyAny>>,
+        timestamp: i64,
+    ) -> PyResult<usize> {
+        self.owner.check()?;
+        let name = self.topic_name(topic)?;
+        let callback = self.callback_for(py, on_delivery);
+        let mut keys = match keys {
+            Some(k) if !k.is_none() => Some(k.try_iter()?),
+            _ => None,
+        };
+        let mut queued = 0;
+        for value in values.try_iter()? {
+            let value = value?;
+            let key = match keys.as_mut() {
+                Some(it) => Some(it.next().ok_or_else(|| PyTypeError::new_err("produce_batch: fewer keys than values"))??),
+                None => None,
+            };
+            let (value, value_obj) = payload("value", Some(&value))?;
+            let (key, key_obj) = payload("key", key.as_ref())?;
+            let mut record = ProducerRecord::new(name.clone());
+            record.value = value;
+            record.key = key;
+            record.partition = (partition >= 0).then_some(partition);
+            record.timestamp = (timestamp > 0).then_some(timestamp);
+            let attached = callback.as_ref().map(|cb| {
+                Box::new(Attached {
+                    callback: cb.clone_ref(py),
+                    topic: topic.clone().unbind(),
+                    partition,
+                    key: key_obj.map(Bound::unbind),
+                    value: value_obj.map(Bound::unbind),
+                    headers: None,
+                })
+            });
+            match self.queue(py, record, attached) {
+                Ok(()) => queued += 1,
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyBufferError>(py) => {
+                    return Err(pyo3::exceptions::PyBufferError::new_err((e.value(py).to_string(), queued)));
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// Waits up to `timeout` seconds for a delivery report when none is queued, then runs

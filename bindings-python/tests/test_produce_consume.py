@@ -81,3 +81,48 @@ def test_default_delivery_callback_from_the_configuration(bootstrap, new_topic):
     assert p.stats()["records_sent"] == 2
     md = p.list_topics(topic)
     assert list(md.topics) == [topic] and len(md.topics[topic].partitions) == 1
+
+
+def test_produce_batch_queues_many_records_in_one_call(bootstrap, new_topic):
+    topic = new_topic(3)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2})
+    reports = []
+    values = [f"v{i}".encode() for i in range(500)]
+    keys = [f"k{i % 7}" for i in range(500)]
+    assert p.produce_batch(topic, values, keys=keys, on_delivery=lambda err, msg: reports.append((err, msg))) == 500
+    assert p.flush(30) == 0
+    assert len(reports) == 500 and all(err is None for err, _ in reports)
+    # Keyed records land where produce() puts them: one partition per key.
+    by_key = {}
+    for _, m in reports:
+        by_key.setdefault(m.key(), set()).add(m.partition())
+    assert all(len(parts) == 1 for parts in by_key.values()) and len(by_key) == 7
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"batch-{topic}"})
+    c.assign([TopicPartition(topic, q, ferrokafka.OFFSET_BEGINNING) for q in range(3)])
+    got = []
+    while len(got) < 500:
+        batch = c.consume(500, 10)
+        assert batch, "records arrive"
+        got.extend(batch)
+    assert sorted(m.value() for m in got) == sorted(values)
+    assert {m.value(): m.key() for m in got}[b"v8"] == b"k1"
+
+
+def test_produce_batch_stops_at_a_full_queue_and_says_how_many_it_queued(bootstrap, new_topic):
+    topic = new_topic(1)
+    # A long linger keeps the queued records in the queue.
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 60_000, "queue.buffering.max.messages": 10})
+    p.produce(topic, value=b"first")  # fetches the topic's metadata, so the batch queues at once
+    try:
+        p.produce_batch(topic, [b"x"] * 25)
+        raise AssertionError("BufferError expected")
+    except BufferError as e:
+        assert e.args[1] == 9, e.args
+    assert len(p) == 10
+    assert p.flush(30) == 0
+    try:
+        p.produce_batch(topic, [b"a", b"b"], keys=[b"k"])
+        raise AssertionError("TypeError expected")
+    except TypeError as e:
+        assert "fewer keys" in str(e)
