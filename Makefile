@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python
+.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -35,7 +35,7 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker bench-peers bench-python
+bench: bench-broker bench-peers bench-python bench-node
 
 # The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
 # Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
@@ -55,3 +55,8 @@ bench-peers: test-deps
 bench-python: test-deps test-python
 	cargo build --release -p ferrokafka-broker
 	.cache/venv/bin/python bench/python_clients.py
+
+# The Node binding (built by its test script) against kafkajs on one release broker.
+bench-node: test-node
+	cargo build --release -p ferrokafka-broker
+	node bench/node_clients.js $(BENCH_NODE_ARGS)

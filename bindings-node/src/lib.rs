@@ -1,1 +1,41 @@
-//! Binding skeleton; being written.
+//! `ferrokafka` for Node.js: the Rust core behind kafkajs's API, and the bundled broker.
+//!
+//! Only conversions live here — of types, errors and threads; Kafka behaviour is the core's.
+//!
+//! Threads: every network and Kafka call runs on one tokio runtime ([`init`]) and returns a
+//! promise. JavaScript callbacks (`eachMessage`, `eachBatch`, a custom partitioner, event
+//! listeners) are called through thread-safe functions, on the JavaScript thread; the
+//! consumer awaits the promise `eachMessage` returns before it reads the next record.
+
+// napi's macros expand to `unsafe` FFI glue (module registration, class wrapping, value
+// conversions); the workspace denies unsafe code, so it is allowed here for the generated code
+// only: nothing in this crate writes an `unsafe` block by hand.
+#![allow(unsafe_code)]
+// Items marked #[napi] are reached from JavaScript, not from Rust: `pub` is their visibility.
+#![allow(unreachable_pub)]
+
+mod admin;
+mod broker;
+mod callbacks;
+mod config;
+mod consumer;
+mod errors;
+mod events;
+mod kafka;
+mod logging;
+mod producer;
+
+// The embedded broker decodes untrusted requests: the same protection as the broker binary
+// (allocations of 1 GiB or more become lazy mappings). It governs this library's Rust
+// allocations only. Over mimalloc: records are allocated on one thread and freed on another
+// (see the broker's alloc_guard module for the measurements).
+#[global_allocator]
+static ALLOC: ferrokafka_broker::MiAllocGuard = ferrokafka_broker::MiAllocGuard;
+
+/// One multi-threaded tokio runtime for the process, named so its threads are recognisable.
+#[napi_derive::module_init]
+fn init() {
+    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("ferrokafka").build() {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+    }
+}

@@ -1,0 +1,177 @@
+//! Calling JavaScript functions from the runtime's threads: a thread-safe function whose
+//! arguments are built on the JavaScript thread, and three ways to call it — and forget
+//! (events), and await the promise it returns (`eachMessage`, `eachBatch`), or block the
+//! calling runtime thread for a plain value (a custom partitioner).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, JsValue, Object, Unknown};
+use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status, ValueType, sys};
+use tokio::sync::oneshot;
+
+/// Builds the one argument of a call, on the JavaScript thread.
+pub(crate) type Args = Box<dyn FnOnce(&Env) -> napi::Result<sys::napi_value> + Send>;
+
+type Tsfn<const WEAK: bool> = ThreadsafeFunction<Args, Unknown<'static>, sys::napi_value, Status, false, WEAK, 0>;
+
+/// The function a JavaScript callback was given as.
+pub(crate) type JsFn<'a> = Function<'a, Unknown<'static>, Unknown<'static>>;
+
+/// How a JavaScript callback failed: it threw, or the promise it returned was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) name: String,
+    pub(crate) message: String,
+    pub(crate) stack: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
+        Failure { name: "Error".into(), message: message.into(), stack: None }
+    }
+
+    fn of(value: &Unknown<'_>) -> Failure {
+        let text = |v: &Unknown<'_>| v.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).unwrap_or_default();
+        if value.get_type().ok() == Some(ValueType::Object)
+            && let Ok(obj) = value.coerce_to_object() {
+                let field = |name: &str| obj.get::<Unknown>(name).ok().flatten().filter(|v| v.get_type().ok() == Some(ValueType::String)).map(|v| text(&v));
+                return Failure {
+                    name: field("name").unwrap_or_else(|| "Error".into()),
+                    message: field("message").unwrap_or_else(|| text(value)),
+                    stack: field("stack"),
+                };
+            }
+        Failure { name: "Error".into(), message: text(value), stack: None }
+    }
+
+    fn thrown(e: &napi::Error) -> Failure {
+        // napi has already read the exception's message and stack into `reason`.
+        let mut lines = e.reason.splitn(2, '\n');
+        let message = lines.next().unwrap_or_default().to_owned();
+        Failure { name: "Error".into(), message, stack: lines.next().map(str::to_owned) }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+/// A JavaScript function callable from any thread. `WEAK` ones do not keep Node.js running.
+pub(crate) struct JsCallback<const WEAK: bool> {
+    tsfn: Tsfn<WEAK>,
+}
+
+impl<const WEAK: bool> std::fmt::Debug for JsCallback<WEAK> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsCallback").field("weak", &WEAK).finish()
+    }
+}
+
+/// Sends at most once, from whichever of the promise's two callbacks runs.
+type Once<T> = Rc<Cell<Option<oneshot::Sender<T>>>>;
+
+fn settle<T>(once: &Once<T>, value: T) {
+    if let Some(tx) = once.take() {
+        let _ = tx.send(value);
+    }
+}
+
+/// Calls `value.then(resolve, reject)` if it is a promise; settles at once otherwise.
+fn await_in_js(env: &Env, value: Unknown<'_>, once: Once<Result<(), Failure>>) -> napi::Result<()> {
+    if !value.is_promise()? {
+        settle(&once, Ok(()));
+        return Ok(());
+    }
+    let promise: Object = value.coerce_to_object()?;
+    let then: Function<'_, FnArgs<(Function<'_, Unknown, ()>, Function<'_, Unknown, ()>)>, Unknown> =
+        promise.get_named_property("then")?;
+    let ok = Rc::clone(&once);
+    let resolved = env.create_function_from_closure("resolved", move |_ctx| {
+        settle(&ok, Ok(()));
+        Ok(())
+    })?;
+    let rejected = env.create_function_from_closure("rejected", move |ctx| {
+        let reason: Unknown = ctx.get(0)?;
+        settle(&once, Err(Failure::of(&reason)));
+        Ok(())
+    })?;
+    then.apply(promise, FnArgs::from((resolved, rejected)))?;
+    Ok(())
+}
+
+impl<const WEAK: bool> JsCallback<WEAK> {
+    /// Must be called on the JavaScript thread, as the function is only valid there.
+    pub(crate) fn new(f: &JsFn<'_>) -> napi::Result<Self> {
+        let tsfn = f
+            .build_threadsafe_function::<Args>()
+            .callee_handled::<false>()
+            .weak::<WEAK>()
+            .build_callback(|ctx: ThreadsafeCallContext<Args>| (ctx.value)(&ctx.env))?;
+        Ok(JsCallback { tsfn })
+    }
+
+    /// Queues a call and returns at once; what it returns or throws is ignored.
+    pub(crate) fn fire(&self, args: Args) {
+        let _ = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, |ret, _env| {
+            if let Err(e) = ret {
+                tracing::warn!(error = %e.reason, "an event listener threw");
+            }
+            Ok(())
+        });
+    }
+
+    /// Calls and waits until the call has returned and, if it returned a promise, until that
+    /// promise settled. A throw or a rejection is the `Err`.
+    pub(crate) async fn call(&self, args: Args) -> Result<(), Failure> {
+        let (tx, rx) = oneshot::channel::<Result<(), Failure>>();
+        let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
+            let once: Once<_> = Rc::new(Cell::new(Some(tx)));
+            match ret {
+                Ok(value) => {
+                    if let Err(e) = await_in_js(&env, value, Rc::clone(&once)) {
+                        settle(&once, Err(Failure::thrown(&e)));
+                    }
+                }
+                Err(e) => settle(&once, Err(Failure::thrown(&e))),
+            }
+            Ok(())
+        });
+        if status != Status::Ok {
+            return Err(Failure { name: "Error".into(), message: format!("the callback could not be called ({status})"), stack: None });
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(Failure { name: "Error".into(), message: "the callback was dropped before it settled".into(), stack: None })
+        })
+    }
+
+    /// Calls and blocks this thread until the call returns, reading its value with `read`
+    /// (on the JavaScript thread). For sync call sites on runtime threads only: the runtime
+    /// is told the thread blocks, so its other tasks move on.
+    pub(crate) fn call_blocking<R: Send + 'static>(
+        &self,
+        args: Args,
+        read: impl FnOnce(Unknown<'_>) -> Result<R, Failure> + 'static,
+    ) -> Result<R, Failure> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, Failure>>(1);
+        let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, _env| {
+            let _ = tx.send(match ret {
+                Ok(value) => read(value),
+                Err(e) => Err(Failure::thrown(&e)),
+            });
+            Ok(())
+        });
+        if status != Status::Ok {
+            return Err(Failure { name: "Error".into(), message: format!("the callback could not be called ({status})"), stack: None });
+        }
+        let wait = || rx.recv();
+        let received = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
+            _ => wait(),
+        };
+        received.unwrap_or_else(|_| Err(Failure { name: "Error".into(), message: "the callback was dropped before it returned".into(), stack: None }))
+    }
+}

@@ -1,0 +1,1053 @@
+//! `kafka.consumer(config)`: kafkajs's group consumer over the core's `Consumer`.
+//!
+//! `run` moves a core consumer into a task on the runtime that polls it and hands each record
+//! to `eachMessage` (or each partition's records to `eachBatch`) through a thread-safe
+//! function, awaiting the promise the handler returns before it polls again. So records of a
+//! partition are handled one after another, and nothing is read ahead while a handler is
+//! busy: what waits is at most the core's one fetch response (bounded by `maxBytes` and
+//! `maxBytesPerPartition`).
+//!
+//! Calls that need the core consumer while it runs (`seek`, `pause`, `resume`,
+//! `commitOffsets`) are sent to the task, which applies them between polls and also while
+//! it awaits a handler — so a handler may call them without deadlocking.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrokafka::consumer::Tp;
+use ferrokafka::{ConsumerRecord, Offset, RebalanceEvent};
+use napi::bindgen_prelude::{AsyncBlock, Buffer, Either, Function, JsObjectValue, JsValue, Object, ToNapiValue};
+use napi::{Env, sys};
+use napi_derive::napi;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::callbacks::{Args, Failure, JsCallback, JsFn};
+use crate::config::{RetryOptions, Settings};
+use crate::errors::{Error, Result, promise, throw};
+use crate::events::{CONSUMER_EVENTS, ConsumerEvents, Emitter};
+
+/// The core's assignors, under kafkajs-style names: pass them as `partitionAssigners`.
+#[napi(string_enum)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionAssigners {
+    #[napi(value = "roundrobin")]
+    roundRobin,
+    #[napi(value = "range")]
+    range,
+    #[napi(value = "cooperative-sticky")]
+    cooperativeSticky,
+}
+
+/// `kafka.consumer(config)`.
+#[napi(object)]
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerConfig {
+    /// `group.id`.
+    pub group_id: String,
+    /// `partition.assignment.strategy`, in order of preference (default range, roundrobin).
+    #[napi(ts_type = "Array<PartitionAssigners | string>")]
+    pub partition_assigners: Option<Vec<String>>,
+    /// `session.timeout.ms`.
+    pub session_timeout: Option<u32>,
+    /// `max.poll.interval.ms`, which the core also uses as the rebalance timeout.
+    pub rebalance_timeout: Option<u32>,
+    /// `heartbeat.interval.ms`.
+    pub heartbeat_interval: Option<u32>,
+    /// `metadata.max.age.ms`.
+    pub metadata_max_age: Option<u32>,
+    /// `max.partition.fetch.bytes`.
+    pub max_bytes_per_partition: Option<u32>,
+    /// `fetch.min.bytes`.
+    pub min_bytes: Option<u32>,
+    /// `fetch.max.bytes`.
+    pub max_bytes: Option<u32>,
+    /// `fetch.max.wait.ms`.
+    pub max_wait_time_in_ms: Option<u32>,
+    pub retry: Option<RetryOptions>,
+    /// `isolation.level` read_uncommitted (true) or read_committed.
+    pub read_uncommitted: Option<bool>,
+    /// Extra core settings by their Kafka names (e.g. `{ 'group.instance.id': 'a' }`).
+    pub settings: Option<HashMap<String, String>>,
+}
+
+/// `consumer.subscribe(...)`: `topics` (or `topic`) are names or regular expressions.
+#[napi(object, object_to_js = false)]
+pub struct ConsumerSubscribeTopics<'a> {
+    #[napi(ts_type = "Array<string | RegExp>")]
+    pub topics: Option<Vec<Either<String, Object<'a>>>>,
+    #[napi(ts_type = "string | RegExp")]
+    pub topic: Option<Either<String, Object<'a>>>,
+    /// Start from the earliest offset where the group has none (default: the latest).
+    pub from_beginning: Option<bool>,
+}
+
+/// `consumer.run(config)`.
+#[napi(object, object_to_js = false)]
+pub struct ConsumerRunConfig<'a> {
+    /// Default true. With `eachMessage`, the core commits what was handled every
+    /// `autoCommitInterval` ms, before a rebalance and on stop; with `eachBatch`, after
+    /// each round of batches.
+    pub auto_commit: Option<bool>,
+    /// `auto.commit.interval.ms` (default 5000).
+    pub auto_commit_interval: Option<u32>,
+    /// Accepted for kafkajs compatibility; commits follow `autoCommitInterval`.
+    pub auto_commit_threshold: Option<u32>,
+    /// Default true: a batch whose handler resolves counts as handled whole.
+    pub each_batch_auto_resolve: Option<bool>,
+    /// Accepted for kafkajs compatibility; partitions are handled one at a time.
+    pub partitions_consumed_concurrently: Option<u32>,
+    #[napi(ts_type = "(payload: EachMessagePayload) => Promise<void>")]
+    pub each_message: Option<JsFn<'a>>,
+    #[napi(ts_type = "(payload: EachBatchPayload) => Promise<void>")]
+    pub each_batch: Option<JsFn<'a>>,
+}
+
+/// A record as `eachMessage`/`eachBatch` get it. Offsets and timestamps are strings, as in
+/// kafkajs; a header that occurs more than once is an array.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct KafkaMessage {
+    pub key: Option<Buffer>,
+    pub value: Option<Buffer>,
+    pub timestamp: String,
+    pub attributes: i32,
+    pub offset: String,
+    pub headers: indexmap::IndexMap<String, Either<Option<Buffer>, Vec<Option<Buffer>>>>,
+}
+
+/// What `eachMessage` receives.
+#[napi(object, object_from_js = false)]
+pub struct EachMessagePayload {
+    pub topic: String,
+    pub partition: i32,
+    pub message: KafkaMessage,
+    /// The core heartbeats in the background: resolves at once.
+    #[napi(ts_type = "() => Promise<void>")]
+    pub heartbeat: (),
+    /// Pauses this partition; returns the function that resumes it.
+    #[napi(ts_type = "() => () => void")]
+    pub pause: (),
+}
+
+/// One partition's records in `eachBatch`.
+#[napi(object, object_from_js = false)]
+pub struct Batch {
+    pub topic: String,
+    pub partition: i32,
+    pub high_watermark: String,
+    pub messages: Vec<KafkaMessage>,
+    #[napi(ts_type = "() => boolean")]
+    pub is_empty: (),
+    #[napi(ts_type = "() => string")]
+    pub first_offset: (),
+    #[napi(ts_type = "() => string")]
+    pub last_offset: (),
+    #[napi(ts_type = "() => string")]
+    pub offset_lag: (),
+    #[napi(ts_type = "() => string")]
+    pub offset_lag_low: (),
+}
+
+/// What `eachBatch` receives.
+#[napi(object, object_from_js = false)]
+pub struct EachBatchPayload {
+    pub batch: Batch,
+    /// Marks the records up to `offset` handled (with `eachBatchAutoResolve: false`, records
+    /// after the last resolved one are read again).
+    #[napi(ts_type = "(offset: string) => void")]
+    pub resolve_offset: (),
+    #[napi(ts_type = "() => Promise<void>")]
+    pub heartbeat: (),
+    #[napi(ts_type = "() => () => void")]
+    pub pause: (),
+    /// Commits the resolved offsets of this batch.
+    #[napi(ts_type = "() => Promise<void>")]
+    pub commit_offsets_if_necessary: (),
+    #[napi(ts_type = "() => boolean")]
+    pub is_running: (),
+    #[napi(ts_type = "() => boolean")]
+    pub is_stale: (),
+}
+
+/// `[{ topic, partitions? }]` of `pause`, `resume` and `paused`.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct TopicPartitionsSelection {
+    pub topic: String,
+    /// Default: every partition of the topic, including ones assigned later.
+    pub partitions: Option<Vec<i32>>,
+}
+
+/// One offset for `commitOffsets` (the next offset to read) or `seek`.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct TopicPartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: String,
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug)]
+enum Op {
+    Seek(Tp, Offset),
+    Commit(Vec<(String, i32, i64, Option<String>)>, oneshot::Sender<Result<()>>),
+    /// Wakes the task, to notice `stop` or a change of what is paused.
+    Wake,
+}
+
+#[derive(Debug)]
+struct Running {
+    stop: Arc<AtomicBool>,
+    ops: mpsc::UnboundedSender<Op>,
+    done: watch::Receiver<bool>,
+}
+
+#[derive(Debug, Default)]
+struct Paused {
+    topics: BTreeSet<String>,
+    partitions: BTreeSet<Tp>,
+}
+
+impl Paused {
+    fn covers(&self, tp: &Tp) -> bool {
+        self.topics.contains(&tp.0) || self.partitions.contains(tp)
+    }
+
+    fn add(&mut self, sel: &[TopicPartitionsSelection]) {
+        for s in sel {
+            match &s.partitions {
+                None => {
+                    self.topics.insert(s.topic.clone());
+                }
+                Some(ps) => self.partitions.extend(ps.iter().map(|p| (s.topic.clone(), *p))),
+            }
+        }
+    }
+
+    fn remove(&mut self, sel: &[TopicPartitionsSelection]) {
+        for s in sel {
+            match &s.partitions {
+                None => {
+                    self.topics.remove(&s.topic);
+                    self.partitions.retain(|(t, _)| *t != s.topic);
+                }
+                Some(ps) => {
+                    for p in ps {
+                        self.partitions.remove(&(s.topic.clone(), *p));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    connected: bool,
+    /// Core subscription entries (names, or `^`-prefixed patterns).
+    subscription: Vec<String>,
+    from_beginning: Option<bool>,
+    running: Option<Running>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    settings: Settings,
+    group_id: String,
+    state: Mutex<State>,
+    /// What `pause`/`resume` asked for; the run task applies it to assigned partitions.
+    paused: Mutex<Paused>,
+    events: Arc<Emitter>,
+    retry_backoff: Duration,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn paused(&self) -> std::sync::MutexGuard<'_, Paused> {
+        self.paused.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends `op` to the run task; fails when the consumer is not running.
+    fn send(&self, op: Op) -> Result<()> {
+        let state = self.state();
+        let running = state.running.as_ref().ok_or_else(|| Error::state("Consumer group was not initialized, consumer#run must be called first"))?;
+        running.ops.send(op).map_err(|_| Error::state("the consumer has stopped"))
+    }
+
+    fn pause(&self, sel: Vec<TopicPartitionsSelection>) -> Result<()> {
+        self.paused().add(&sel);
+        self.send(Op::Wake)
+    }
+
+    fn resume(&self, sel: Vec<TopicPartitionsSelection>) -> Result<()> {
+        self.paused().remove(&sel);
+        self.send(Op::Wake)
+    }
+
+    /// Stops the run task (it commits, when auto commit is on, and leaves the group) and
+    /// waits for it. A no-op when not running.
+    async fn stop(&self) -> bool {
+        let running = self.state().running.take();
+        let Some(mut running) = running else { return false };
+        running.stop.store(true, Ordering::Release);
+        let _ = running.ops.send(Op::Wake);
+        let _ = running.done.wait_for(|d| *d).await;
+        true
+    }
+}
+
+#[napi]
+pub struct Consumer {
+    shared: Arc<Shared>,
+}
+
+/// A JavaScript `RegExp` as a core pattern: kafkajs matches with `test` (anywhere in the
+/// name); the core anchors `^`-prefixed patterns to the whole name, hence the `.*`s.
+fn subscription_entry(topic: Either<String, Object<'_>>) -> Result<String> {
+    match topic {
+        Either::A(name) => Ok(name),
+        Either::B(obj) => {
+            let source: Option<String> = obj.get("source").ok().flatten();
+            let flags: String = obj.get("flags").ok().flatten().unwrap_or_default();
+            let source = source.ok_or_else(|| Error::invalid("topics: expected strings or RegExps"))?;
+            let case = if flags.contains('i') { "(?i)" } else { "" };
+            Ok(format!("^{case}.*(?:{source}).*"))
+        }
+    }
+}
+
+impl Consumer {
+    pub(crate) fn create(mut settings: Settings, config: ConsumerConfig) -> Result<Consumer> {
+        if config.group_id.trim().is_empty() {
+            return Err(Error::invalid("Consumer groupId must be a non-empty string."));
+        }
+        settings.set("group.id", &config.group_id);
+        settings.set_opt("partition.assignment.strategy", config.partition_assigners.map(|a| a.join(",")));
+        settings.set_opt("session.timeout.ms", config.session_timeout);
+        settings.set_opt("max.poll.interval.ms", config.rebalance_timeout);
+        settings.set_opt("heartbeat.interval.ms", config.heartbeat_interval);
+        settings.set_opt("metadata.max.age.ms", config.metadata_max_age);
+        settings.set_opt("max.partition.fetch.bytes", config.max_bytes_per_partition);
+        settings.set_opt("fetch.min.bytes", config.min_bytes);
+        settings.set_opt("fetch.max.bytes", config.max_bytes);
+        settings.set_opt("fetch.max.wait.ms", config.max_wait_time_in_ms);
+        settings.set_opt("isolation.level", config.read_uncommitted.map(|u| if u { "read_uncommitted" } else { "read_committed" }));
+        settings.retry(config.retry.as_ref());
+        settings.extend(config.settings.as_ref());
+        let checked = settings.client_config()?;
+        let retry_backoff = Duration::from_millis(checked.get("retry.backoff.ms").and_then(|v| v.parse().ok()).unwrap_or(100).max(100));
+        Ok(Consumer {
+            shared: Arc::new(Shared {
+                settings,
+                group_id: config.group_id,
+                state: Mutex::new(State::default()),
+                paused: Mutex::default(),
+                events: Arc::new(Emitter::consumer()),
+                retry_backoff,
+            }),
+        })
+    }
+}
+
+#[napi]
+impl Consumer {
+    /// Checks that a broker answers.
+    #[napi(catch_unwind)]
+    pub fn connect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let admin = ferrokafka::Admin::new(shared.settings.client_config()?)?;
+            admin.describe_cluster().await?;
+            shared.state().connected = true;
+            shared.events.emit(CONSUMER_EVENTS.connect, serde_json::Value::Null);
+            Ok(())
+        })
+    }
+
+    /// Adds topics (names or RegExps) to the subscription; call before `run`.
+    #[napi(catch_unwind)]
+    pub fn subscribe(&self, env: Env, subscription: ConsumerSubscribeTopics<'_>) -> napi::Result<AsyncBlock<()>> {
+        let checked = (|| -> Result<()> {
+            let mut topics = Vec::new();
+            for t in subscription.topics.into_iter().flatten().chain(subscription.topic) {
+                topics.push(subscription_entry(t)?);
+            }
+            if topics.is_empty() {
+                return Err(Error::invalid("subscribe: give `topics` (or `topic`)"));
+            }
+            let mut state = self.shared.state();
+            if state.running.is_some() {
+                return Err(Error::state("Cannot subscribe to topic while consumer is running"));
+            }
+            let from_beginning = subscription.from_beginning.unwrap_or(false);
+            if state.from_beginning.is_some_and(|f| f != from_beginning) {
+                return Err(Error::not_implemented(
+                    "fromBeginning must be the same for every subscribe call: the core has one auto.offset.reset per consumer",
+                ));
+            }
+            state.from_beginning = Some(from_beginning);
+            for t in topics {
+                if !state.subscription.contains(&t) {
+                    state.subscription.push(t);
+                }
+            }
+            Ok(())
+        })();
+        promise(&env, async move { checked })
+    }
+
+    /// Joins the group and starts handing records to `eachMessage` or `eachBatch`; resolves
+    /// once the first join is done (rejects if it fails).
+    #[napi(catch_unwind)]
+    pub fn run(&self, env: Env, config: Option<ConsumerRunConfig<'_>>) -> napi::Result<AsyncBlock<()>> {
+        let started = throw(&env, self.start(config))?;
+        promise(&env, async move { started.await.unwrap_or_else(|_| Err(Error::state("the consumer stopped while starting"))) })
+    }
+
+    /// Stops reading, commits (with auto commit) and leaves the group; `run` may be called again.
+    #[napi(catch_unwind)]
+    pub fn stop(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            if shared.stop().await {
+                shared.events.emit(CONSUMER_EVENTS.stop, serde_json::Value::Null);
+            }
+            Ok(())
+        })
+    }
+
+    /// `stop`, then closes the consumer.
+    #[napi(catch_unwind)]
+    pub fn disconnect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            if shared.stop().await {
+                shared.events.emit(CONSUMER_EVENTS.stop, serde_json::Value::Null);
+            }
+            if std::mem::replace(&mut shared.state().connected, false) {
+                shared.events.emit(CONSUMER_EVENTS.disconnect, serde_json::Value::Null);
+            }
+            Ok(())
+        })
+    }
+
+    /// Commits these offsets (each the next offset to read) for the group.
+    #[napi(catch_unwind)]
+    pub fn commit_offsets(&self, env: Env, offsets: Vec<TopicPartitionOffset>) -> napi::Result<AsyncBlock<()>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = offsets
+            .into_iter()
+            .map(|o| Ok((o.topic, o.partition, parse_offset(&o.offset)?, o.metadata)))
+            .collect::<Result<Vec<_>>>()
+            .and_then(|offsets| self.shared.send(Op::Commit(offsets, tx)));
+        promise(&env, async move {
+            sent?;
+            rx.await.unwrap_or_else(|_| Err(Error::state("the consumer stopped before committing")))
+        })
+    }
+
+    /// Moves a partition's position; applied before the next fetch (or once the partition
+    /// is assigned).
+    #[napi(catch_unwind)]
+    pub fn seek(&self, env: Env, target: TopicPartitionOffset) -> napi::Result<()> {
+        let offset = throw(&env, parse_offset(&target.offset))?;
+        let at = match offset {
+            -2 => Offset::Beginning,
+            -1 => Offset::End,
+            o => Offset::At(o),
+        };
+        throw(&env, self.shared.send(Op::Seek((target.topic, target.partition), at)))
+    }
+
+    /// Stops fetching these topics or partitions until `resume`.
+    #[napi(catch_unwind)]
+    pub fn pause(&self, env: Env, topics: Vec<TopicPartitionsSelection>) -> napi::Result<()> {
+        throw(&env, self.shared.pause(topics))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn resume(&self, env: Env, topics: Vec<TopicPartitionsSelection>) -> napi::Result<()> {
+        throw(&env, self.shared.resume(topics))
+    }
+
+    /// What `pause` asked for and `resume` did not undo.
+    #[napi(catch_unwind)]
+    pub fn paused(&self) -> Vec<TopicPartitionsSelection> {
+        let p = self.shared.paused();
+        let mut out: Vec<TopicPartitionsSelection> = p.topics.iter().map(|t| TopicPartitionsSelection { topic: t.clone(), partitions: None }).collect();
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, part) in p.partitions.iter().filter(|(t, _)| !p.topics.contains(t)) {
+            by_topic.entry(t).or_default().push(*part);
+        }
+        out.extend(by_topic.into_iter().map(|(t, ps)| TopicPartitionsSelection { topic: t.to_owned(), partitions: Some(ps) }));
+        out
+    }
+
+    /// `consumer.events`: the names `on` accepts.
+    #[napi(getter)]
+    pub fn events(&self) -> ConsumerEvents {
+        CONSUMER_EVENTS
+    }
+
+    /// Adds an event listener; returns the function that removes it.
+    #[napi(catch_unwind, ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void", ts_return_type = "() => void")]
+    pub fn on<'env>(&self, env: &'env Env, event_name: String, listener: JsFn<'_>) -> napi::Result<Function<'env, (), ()>> {
+        self.shared.events.on(env, event_name, listener)
+    }
+}
+
+fn parse_offset(s: &str) -> Result<i64> {
+    s.trim().parse().map_err(|_| Error::invalid(format!("offset: {s:?} is not an integer")))
+}
+
+/// How records are handed to JavaScript.
+enum Handler {
+    Message(Arc<JsCallback<false>>),
+    Batch { callback: Arc<JsCallback<false>>, auto_resolve: bool },
+}
+
+impl Consumer {
+    /// Checks the state, builds the core consumer and spawns the run task. The receiver
+    /// yields the first poll's outcome.
+    fn start(&self, config: Option<ConsumerRunConfig<'_>>) -> Result<oneshot::Receiver<Result<()>>> {
+        let config = config.ok_or_else(|| Error::invalid("run: give eachMessage or eachBatch"))?;
+        let handler = match (&config.each_message, &config.each_batch) {
+            (Some(f), None) => Handler::Message(Arc::new(JsCallback::new(f).map_err(|e| Error::invalid(e.reason.clone()))?)),
+            (None, Some(f)) => Handler::Batch {
+                callback: Arc::new(JsCallback::new(f).map_err(|e| Error::invalid(e.reason.clone()))?),
+                auto_resolve: config.each_batch_auto_resolve.unwrap_or(true),
+            },
+            (Some(_), Some(_)) => return Err(Error::invalid("run: give eachMessage or eachBatch, not both")),
+            (None, None) => return Err(Error::invalid("run: give eachMessage or eachBatch")),
+        };
+        let auto_commit = config.auto_commit.unwrap_or(true);
+        let mut state = self.shared.state();
+        if !state.connected {
+            return Err(Error::state("The consumer is not connected: call connect() first"));
+        }
+        if state.running.is_some() {
+            return Err(Error::state("the consumer is already running"));
+        }
+        if state.subscription.is_empty() {
+            return Err(Error::state("subscribe to at least one topic before run"));
+        }
+        let mut settings = self.shared.settings.clone();
+        settings.set("auto.offset.reset", if state.from_beginning == Some(true) { "earliest" } else { "latest" });
+        // With eachMessage the core commits what poll returned, and poll is only called once
+        // the handler is done: exactly what was handled. With eachBatch records are taken
+        // ahead of their handling, so the binding commits after each round instead.
+        let core_commits = auto_commit && matches!(handler, Handler::Message(_));
+        settings.set("enable.auto.commit", core_commits);
+        settings.set_opt("auto.commit.interval.ms", config.auto_commit_interval);
+        let mut consumer = ferrokafka::Consumer::new(settings.client_config()?)?;
+        let rebalances: Arc<Mutex<Vec<RebalanceEvent>>> = Arc::default();
+        let sink = Arc::clone(&rebalances);
+        consumer.on_rebalance(move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
+        let refs: Vec<&str> = state.subscription.iter().map(String::as_str).collect();
+        consumer.subscribe(&refs)?;
+
+        let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = watch::channel(false);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        state.running = Some(Running { stop: Arc::clone(&stop), ops: ops_tx.clone(), done: done_rx });
+        drop(state);
+        let runner = Runner {
+            consumer,
+            shared: Arc::clone(&self.shared),
+            handler,
+            ops: ops_rx,
+            ops_tx,
+            stop,
+            rebalances,
+            membership: None,
+            applied_pauses: BTreeSet::new(),
+            pending_seeks: Vec::new(),
+            binding_commits: auto_commit && !core_commits,
+        };
+        napi::bindgen_prelude::spawn(async move {
+            runner.run(ready_tx).await;
+            let _ = done_tx.send(true);
+        });
+        Ok(ready_rx)
+    }
+}
+
+/// How long one poll waits for records: also how soon `stop` and calls made outside a
+/// handler are noticed while the consumer is idle.
+const POLL: Duration = Duration::from_millis(100);
+/// Most records taken for one round of `eachBatch`.
+const MAX_BATCH_RECORDS: usize = 10_000;
+
+struct Runner {
+    consumer: ferrokafka::Consumer,
+    shared: Arc<Shared>,
+    handler: Handler,
+    ops: mpsc::UnboundedReceiver<Op>,
+    ops_tx: mpsc::UnboundedSender<Op>,
+    stop: Arc<AtomicBool>,
+    rebalances: Arc<Mutex<Vec<RebalanceEvent>>>,
+    membership: Option<(String, i32)>,
+    /// Partitions paused in the core.
+    applied_pauses: BTreeSet<Tp>,
+    pending_seeks: Vec<(Tp, Offset)>,
+    /// eachBatch with autoCommit: the binding commits positions after each round.
+    binding_commits: bool,
+}
+
+fn bytes_to_buffer(b: bytes::Bytes) -> Buffer {
+    Buffer::from(Vec::from(b))
+}
+
+fn kafka_message(r: ConsumerRecord) -> KafkaMessage {
+    let mut headers: indexmap::IndexMap<String, Either<Option<Buffer>, Vec<Option<Buffer>>>> = indexmap::IndexMap::new();
+    for (name, value) in r.headers {
+        let value = value.map(bytes_to_buffer);
+        match headers.get_mut(&name) {
+            None => {
+                headers.insert(name, Either::A(value));
+            }
+            Some(slot) => {
+                let previous = std::mem::replace(slot, Either::B(Vec::new()));
+                let mut all = match previous {
+                    Either::A(one) => vec![one],
+                    Either::B(many) => many,
+                };
+                all.push(value);
+                *slot = Either::B(all);
+            }
+        }
+    }
+    KafkaMessage {
+        key: r.key.map(bytes_to_buffer),
+        value: r.value.map(bytes_to_buffer),
+        timestamp: r.timestamp.to_string(),
+        attributes: 0,
+        offset: r.offset.to_string(),
+        headers,
+    }
+}
+
+/// A function property of a payload, made on the JavaScript thread.
+fn set_fn<R, F>(env: &Env, obj: &mut Object<'_>, name: &str, f: F) -> napi::Result<()>
+where
+    R: ToNapiValue,
+    F: 'static + Fn(&Env) -> napi::Result<R>,
+{
+    let function = env.create_function_from_closure::<(), R, _>(name, move |ctx| f(ctx.env))?;
+    obj.set(name, function)
+}
+
+/// `pause()` of a payload: pauses the partition, returns `resume`.
+fn pause_fn(shared: &Arc<Shared>, topic: &str, partition: i32) -> impl Fn(&Env) -> napi::Result<sys::napi_value> + 'static {
+    let shared = Arc::clone(shared);
+    let topic = topic.to_owned();
+    move |env: &Env| {
+        let sel = vec![TopicPartitionsSelection { topic: topic.clone(), partitions: Some(vec![partition]) }];
+        throw(env, shared.pause(sel.clone()))?;
+        let shared = Arc::clone(&shared);
+        let resume = env.create_function_from_closure::<(), _, _>("resume", move |ctx| throw(ctx.env, shared.resume(sel.clone())))?;
+        Ok(resume.raw())
+    }
+}
+
+fn resolved_promise(env: &Env) -> napi::Result<AsyncBlock<()>> {
+    promise(env, async { Ok(()) })
+}
+
+impl Runner {
+    async fn run(mut self, ready: oneshot::Sender<Result<()>>) {
+        let mut ready = Some(ready);
+        while !self.stop.load(Ordering::Acquire) {
+            while let Ok(op) = self.ops.try_recv() {
+                self.apply(op).await;
+            }
+            self.apply_pauses_and_seeks().await;
+            let started = Instant::now();
+            let polled = self.consumer.poll(POLL).await;
+            self.after_poll(started.elapsed());
+            if let Some(tx) = ready.take() {
+                let failed = polled.as_ref().err().cloned();
+                let fatal = failed.is_some();
+                let _ = tx.send(failed.map_or(Ok(()), |e| Err(e.into())));
+                if fatal {
+                    break;
+                }
+            }
+            match polled {
+                Ok(None) => {}
+                Ok(Some(record)) => match &self.handler {
+                    Handler::Message(cb) => {
+                        let cb = Arc::clone(cb);
+                        self.each_message(cb, record).await;
+                    }
+                    Handler::Batch { callback, auto_resolve } => {
+                        let (cb, auto_resolve) = (Arc::clone(callback), *auto_resolve);
+                        self.each_batch(cb, auto_resolve, record).await;
+                    }
+                },
+                Err(e) => {
+                    let retriable = e.is_retriable();
+                    tracing::error!(group = %self.shared.group_id, error = %e, retriable, "consumer crashed");
+                    let described = crate::errors::describe(&Error::Core(e));
+                    let failure = Failure { name: described.name.to_owned(), message: described.message, stack: None };
+                    self.shared.events.emit_error(
+                        CONSUMER_EVENTS.crash,
+                        serde_json::json!({ "groupId": self.shared.group_id, "restart": retriable }),
+                        failure,
+                    );
+                    if !retriable {
+                        break;
+                    }
+                    self.backoff().await;
+                }
+            }
+        }
+        // A consumer that crashed for good is no longer running.
+        {
+            let mut state = self.shared.state();
+            if state.running.as_ref().is_some_and(|r| Arc::ptr_eq(&r.stop, &self.stop)) {
+                state.running = None;
+            }
+        }
+        if self.binding_commits {
+            self.commit_positions().await;
+        }
+        if let Err(e) = self.consumer.close().await {
+            tracing::warn!(group = %self.shared.group_id, error = %e, "leaving the group failed");
+        }
+    }
+
+    /// Applies an operation sent from JavaScript.
+    async fn apply(&mut self, op: Op) {
+        match op {
+            Op::Seek(tp, at) => self.pending_seeks.push((tp, at)),
+            Op::Wake => {}
+            Op::Commit(offsets, reply) => {
+                let result = self.consumer.commit_offsets(&offsets).await.map_err(Error::from);
+                if result.is_ok() {
+                    self.emit_commit(offsets.iter().map(|(t, p, o, _)| ((t.clone(), *p), *o)).collect());
+                }
+                let _ = reply.send(result);
+            }
+        }
+        self.apply_pauses_and_seeks().await;
+    }
+
+    /// Makes the core's paused partitions match what was asked for, and applies seeks of
+    /// assigned partitions.
+    async fn apply_pauses_and_seeks(&mut self) {
+        let assigned: BTreeSet<Tp> = self.consumer.assignment().into_iter().collect();
+        let wanted: BTreeSet<Tp> = {
+            let paused = self.shared.paused();
+            assigned.iter().filter(|tp| paused.covers(tp)).cloned().collect()
+        };
+        let to_pause: Vec<Tp> = wanted.difference(&self.applied_pauses).cloned().collect();
+        let to_resume: Vec<Tp> = self.applied_pauses.difference(&wanted).filter(|tp| assigned.contains(*tp)).cloned().collect();
+        if !to_pause.is_empty() {
+            self.consumer.pause(&to_pause);
+        }
+        if !to_resume.is_empty() {
+            self.consumer.resume(&to_resume);
+        }
+        self.applied_pauses = wanted;
+        let seeks = std::mem::take(&mut self.pending_seeks);
+        for (tp, at) in seeks {
+            if !assigned.contains(&tp) {
+                self.pending_seeks.push((tp, at));
+                continue;
+            }
+            if let Err(e) = self.consumer.seek(&tp.0, tp.1, at).await {
+                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "seek failed");
+            }
+        }
+    }
+
+    /// Rebalance events become kafkajs events; a new generation is a `GROUP_JOIN`.
+    fn after_poll(&mut self, took: Duration) -> Vec<RebalanceEvent> {
+        let events = std::mem::take(&mut *self.rebalances.lock().unwrap_or_else(|p| p.into_inner()));
+        let member_id = self.consumer.group_membership().map(|(m, _)| m);
+        for e in &events {
+            if matches!(e, RebalanceEvent::Revoked(_) | RebalanceEvent::Lost(_)) {
+                self.shared.events.emit(CONSUMER_EVENTS.rebalancing, serde_json::json!({ "groupId": self.shared.group_id, "memberId": member_id }));
+            }
+        }
+        let membership = self.consumer.group_membership();
+        if membership.is_some() && membership != self.membership {
+            self.membership = membership.clone();
+            let mut assignment: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+            for (t, p) in self.consumer.assignment() {
+                assignment.entry(t).or_default().push(p);
+            }
+            let (member_id, generation) = membership.unwrap_or_default();
+            self.shared.events.emit(
+                CONSUMER_EVENTS.group_join,
+                serde_json::json!({
+                    "duration": took.as_millis() as u64,
+                    "groupId": self.shared.group_id,
+                    "memberId": member_id,
+                    "generationId": generation,
+                    "memberAssignment": assignment,
+                    // Not reported by the core's consumer:
+                    "isLeader": null,
+                    "leaderId": null,
+                    "groupProtocol": null,
+                }),
+            );
+        }
+        events
+    }
+
+    /// Awaits `fut` (a handler's promise), applying operations sent meanwhile.
+    async fn serving_ops<T>(&mut self, fut: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                Some(op) = self.ops.recv() => self.apply(op).await,
+            }
+        }
+    }
+
+    async fn backoff(&mut self) {
+        let wait = self.shared.retry_backoff;
+        self.serving_ops(tokio::time::sleep(wait)).await;
+    }
+
+    fn crash(&self, failure: Failure) {
+        tracing::error!(group = %self.shared.group_id, error = %failure, "a message handler failed; its records will be read again");
+        self.shared.events.emit_error(CONSUMER_EVENTS.crash, serde_json::json!({ "groupId": self.shared.group_id, "restart": true }), failure);
+    }
+
+    /// Reads `tp` again from `offset` (after a handler failed, or left records unresolved).
+    async fn rewind(&mut self, tp: &Tp, offset: i64) {
+        if self.consumer.assignment().contains(tp)
+            && let Err(e) = self.consumer.seek(&tp.0, tp.1, Offset::At(offset)).await {
+                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "could not rewind after a handler failure");
+            }
+    }
+
+    /// Whether `tp` is paused now. A record fetched before `pause()` returned is not handed
+    /// out (kafkajs's guarantee: nothing from a paused partition after `pause`); the
+    /// partition is rewound to it so it is read after `resume`.
+    async fn paused_since_fetch(&mut self, tp: &Tp, offset: i64) -> bool {
+        if !self.shared.paused().covers(tp) {
+            return false;
+        }
+        self.rewind(tp, offset).await;
+        self.apply_pauses_and_seeks().await;
+        true
+    }
+
+    async fn each_message(&mut self, callback: Arc<JsCallback<false>>, record: ConsumerRecord) {
+        let tp = (record.topic.clone(), record.partition);
+        let offset = record.offset;
+        if self.paused_since_fetch(&tp, offset).await {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let args: Args = Box::new(move |env: &Env| {
+            let payload = EachMessagePayload {
+                topic: record.topic.clone(),
+                partition: record.partition,
+                message: kafka_message(record),
+                heartbeat: (),
+                pause: (),
+            };
+            let (topic, partition) = (payload.topic.clone(), payload.partition);
+            let mut obj: Object = payload.into_unknown(env)?.coerce_to_object()?;
+            set_fn(env, &mut obj, "heartbeat", resolved_promise)?;
+            set_fn(env, &mut obj, "pause", pause_fn(&shared, &topic, partition))?;
+            Ok(obj.raw())
+        });
+        let result = self.serving_ops(async move { callback.call(args).await }).await;
+        if let Err(failure) = result {
+            self.rewind(&tp, offset).await;
+            self.crash(failure);
+            self.backoff().await;
+        }
+    }
+
+    async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, first: ConsumerRecord) {
+        // What the last fetch brought, without waiting for more.
+        let mut records = vec![first];
+        while records.len() < MAX_BATCH_RECORDS {
+            match self.consumer.poll(Duration::ZERO).await {
+                Ok(Some(r)) => records.push(r),
+                _ => break,
+            }
+        }
+        let events = self.after_poll(Duration::ZERO);
+        let gone: BTreeSet<Tp> = events
+            .into_iter()
+            .flat_map(|e| match e {
+                RebalanceEvent::Revoked(tps) | RebalanceEvent::Lost(tps) => tps,
+                RebalanceEvent::Assigned(_) => Vec::new(),
+            })
+            .collect();
+        let mut batches: Vec<(Tp, Vec<ConsumerRecord>)> = Vec::new();
+        for r in records {
+            let tp = (r.topic.clone(), r.partition);
+            if gone.contains(&tp) {
+                continue; // handed to another member while taken: not ours to handle
+            }
+            match batches.iter_mut().find(|(t, _)| *t == tp) {
+                Some((_, v)) => v.push(r),
+                None => batches.push((tp, vec![r])),
+            }
+        }
+        let mut failed = None;
+        for (tp, records) in batches {
+            let first_offset = records.first().map_or(0, |r| r.offset);
+            if self.paused_since_fetch(&tp, first_offset).await {
+                continue;
+            }
+            let last_offset = records.last().map_or(0, |r| r.offset);
+            let position = self.consumer.position(&tp.0, tp.1).unwrap_or(last_offset + 1);
+            let high_watermark = position + self.consumer.lag(&tp.0, tp.1).unwrap_or(0);
+            let resolved: Arc<Mutex<Option<i64>>> = Arc::default();
+            let started = Instant::now();
+            let batch_info = serde_json::json!({
+                "topic": tp.0, "partition": tp.1, "highWatermark": high_watermark.to_string(),
+                "offsetLag": (high_watermark - 1 - last_offset).max(0).to_string(),
+                "offsetLagLow": (high_watermark - 1 - first_offset).max(0).to_string(),
+                "batchSize": records.len(), "firstOffset": first_offset.to_string(), "lastOffset": last_offset.to_string(),
+            });
+            self.shared.events.emit(CONSUMER_EVENTS.start_batch_process, batch_info.clone());
+            let args = self.batch_args(tp.clone(), records, high_watermark, Arc::clone(&resolved));
+            let cb = Arc::clone(&callback);
+            let result = self.serving_ops(async move { cb.call(args).await }).await;
+            let mut end = batch_info;
+            end["duration"] = serde_json::json!(started.elapsed().as_millis() as u64);
+            self.shared.events.emit(CONSUMER_EVENTS.end_batch_process, end);
+            let handled_to = match (&result, auto_resolve) {
+                (Ok(()), true) => last_offset + 1,
+                _ => resolved.lock().unwrap_or_else(|p| p.into_inner()).map_or(first_offset, |o| o + 1),
+            };
+            if handled_to <= last_offset {
+                self.rewind(&tp, handled_to).await;
+            }
+            if let Err(f) = result {
+                failed = Some(f);
+            }
+        }
+        if self.binding_commits {
+            self.commit_positions().await;
+        }
+        if let Some(f) = failed {
+            self.crash(f);
+            self.backoff().await;
+        }
+    }
+
+    fn batch_args(&self, tp: Tp, records: Vec<ConsumerRecord>, high_watermark: i64, resolved: Arc<Mutex<Option<i64>>>) -> Args {
+        let shared = Arc::clone(&self.shared);
+        let stop = Arc::clone(&self.stop);
+        let ops = self.ops_tx.clone();
+        let first = records.first().map_or(0, |r| r.offset);
+        let last = records.last().map_or(0, |r| r.offset);
+        Box::new(move |env: &Env| {
+            let messages: Vec<KafkaMessage> = records.into_iter().map(kafka_message).collect();
+            let empty = messages.is_empty();
+            let batch = Batch {
+                topic: tp.0.clone(),
+                partition: tp.1,
+                high_watermark: high_watermark.to_string(),
+                messages,
+                is_empty: (),
+                first_offset: (),
+                last_offset: (),
+                offset_lag: (),
+                offset_lag_low: (),
+            };
+            let payload = EachBatchPayload {
+                batch,
+                resolve_offset: (),
+                heartbeat: (),
+                pause: (),
+                commit_offsets_if_necessary: (),
+                is_running: (),
+                is_stale: (),
+            };
+            let mut obj: Object = payload.into_unknown(env)?.coerce_to_object()?;
+            let mut batch_obj: Object = obj.get_named_property("batch")?;
+            set_fn(env, &mut batch_obj, "isEmpty", move |_| Ok(empty))?;
+            set_fn(env, &mut batch_obj, "firstOffset", move |_| Ok(first.to_string()))?;
+            set_fn(env, &mut batch_obj, "lastOffset", move |_| Ok(last.to_string()))?;
+            set_fn(env, &mut batch_obj, "offsetLag", move |_| Ok((high_watermark - 1 - last).max(0).to_string()))?;
+            set_fn(env, &mut batch_obj, "offsetLagLow", move |_| Ok((high_watermark - 1 - first).max(0).to_string()))?;
+            let r = Arc::clone(&resolved);
+            let resolve = env.create_function_from_closure::<(), _, _>("resolveOffset", move |ctx| {
+                let offset: Either<String, f64> = ctx.get(0)?;
+                let o = match offset {
+                    Either::A(s) => throw(ctx.env, parse_offset(&s))?,
+                    Either::B(n) => n as i64,
+                };
+                let mut slot = r.lock().unwrap_or_else(|p| p.into_inner());
+                *slot = Some(slot.map_or(o, |prev| prev.max(o)));
+                Ok(())
+            })?;
+            obj.set("resolveOffset", resolve)?;
+            set_fn(env, &mut obj, "heartbeat", resolved_promise)?;
+            set_fn(env, &mut obj, "pause", pause_fn(&shared, &tp.0, tp.1))?;
+            let (topic, partition) = tp.clone();
+            set_fn(env, &mut obj, "commitOffsetsIfNecessary", move |env| {
+                let upto = resolved.lock().unwrap_or_else(|p| p.into_inner()).map(|o| o + 1);
+                let (tx, rx) = oneshot::channel();
+                let sent = match upto {
+                    Some(o) => ops.send(Op::Commit(vec![(topic.clone(), partition, o, None)], tx)).map_err(|_| Error::state("the consumer has stopped")),
+                    None => {
+                        let _: () = drop(tx);
+                        Ok(())
+                    },
+                };
+                promise(env, async move {
+                    sent?;
+                    match rx.await {
+                        Ok(r) => r,
+                        Err(_) => Ok(()), // nothing was resolved: nothing to commit
+                    }
+                })
+            })?;
+            set_fn(env, &mut obj, "isRunning", move |_| Ok(!stop.load(Ordering::Acquire)))?;
+            set_fn(env, &mut obj, "isStale", |_| Ok(false))?;
+            Ok(obj.raw())
+        })
+    }
+
+    async fn commit_positions(&mut self) {
+        let positions: Vec<(Tp, i64)> =
+            self.consumer.assignment().into_iter().filter_map(|tp| self.consumer.position(&tp.0, tp.1).map(|o| (tp, o))).collect();
+        match self.consumer.commit().await {
+            Ok(()) => self.emit_commit(positions),
+            Err(e) => tracing::warn!(group = %self.shared.group_id, error = %e, "commit failed"),
+        }
+    }
+
+    fn emit_commit(&self, offsets: Vec<(Tp, i64)>) {
+        if offsets.is_empty() || !self.shared.events.wants(CONSUMER_EVENTS.commit_offsets) {
+            return;
+        }
+        let mut topics: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for ((t, p), o) in offsets {
+            topics.entry(t).or_default().push(serde_json::json!({ "partition": p, "offset": o.to_string() }));
+        }
+        let (member_id, generation) = self.membership.clone().unwrap_or_default();
+        self.shared.events.emit(
+            CONSUMER_EVENTS.commit_offsets,
+            serde_json::json!({
+                "groupId": self.shared.group_id,
+                "memberId": member_id,
+                "groupGenerationId": generation,
+                "topics": topics.into_iter().map(|(topic, partitions)| serde_json::json!({ "topic": topic, "partitions": partitions })).collect::<Vec<_>>(),
+            }),
+        );
+    }
+}

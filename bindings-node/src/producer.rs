@@ -1,0 +1,452 @@
+//! `kafka.producer(config)`: `connect`, `send`, `sendBatch`, `disconnect`, as in kafkajs, over
+//! the core's `Producer`.
+//!
+//! kafkajs takes `acks`, `compression` and `timeout` per `send`; the core fixes them per
+//! producer (Kafka sets acks per request). So the binding keeps one core producer per distinct
+//! combination used, created on first use; most applications use one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use ferrokafka::partitioner::{BuiltinPartitioner, Partitioner};
+use napi::bindgen_prelude::{AsyncBlock, Buffer, Either, Either3, FromNapiValue, Function, JsValue, ToNapiValue, Unknown};
+use napi::{Env, ValueType};
+use napi_derive::napi;
+
+use crate::callbacks::{Failure, JsCallback, JsFn};
+use crate::config::{RetryOptions, Settings};
+use crate::errors::{Error, Result, promise, throw};
+use crate::events::{ClientEvents, Emitter};
+
+/// kafkajs's `CompressionTypes`.
+#[napi]
+#[allow(clippy::upper_case_acronyms)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompressionTypes {
+    None = 0,
+    GZIP = 1,
+    Snappy = 2,
+    LZ4 = 3,
+    ZSTD = 4,
+}
+
+impl CompressionTypes {
+    fn setting(self) -> &'static str {
+        match self {
+            CompressionTypes::None => "none",
+            CompressionTypes::GZIP => "gzip",
+            CompressionTypes::Snappy => "snappy",
+            CompressionTypes::LZ4 => "lz4",
+            CompressionTypes::ZSTD => "zstd",
+        }
+    }
+}
+
+/// The core's built-in partitioners, under kafkajs's names: pass one as `createPartitioner`.
+/// Both keep keyed records where the Java client puts them (murmur2); records without a key
+/// stick to one partition per batch.
+#[napi(string_enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioners {
+    #[napi(value = "murmur2_random")]
+    DefaultPartitioner,
+    #[napi(value = "murmur2_random")]
+    JavaCompatiblePartitioner,
+}
+
+/// `kafka.producer(config)`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ProducerConfig<'a> {
+    /// `enable.idempotence`. Unset: the core's default (on, with acks=all), unlike kafkajs.
+    pub idempotent: Option<bool>,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight_requests: Option<u32>,
+    /// Transactions are not implemented: any value is refused.
+    pub transactional_id: Option<String>,
+    /// `metadata.max.age.ms`.
+    pub metadata_max_age: Option<u32>,
+    pub retry: Option<RetryOptions>,
+    /// `Partitioners.DefaultPartitioner`, or kafkajs's factory of a partition function:
+    /// `() => ({ topic, partitionMetadata, message }) => partition`.
+    #[napi(ts_type = "Partitioners | (() => (args: PartitionerArgs) => number)")]
+    pub create_partitioner: Option<Either<String, Function<'a, (), Unknown<'a>>>>,
+    /// Extra core settings by their Kafka names (e.g. `{ 'linger.ms': '5' }`).
+    pub settings: Option<HashMap<String, String>>,
+}
+
+/// What a custom partition function receives. `message` holds the key only: the core's
+/// partitioner interface is given the key, not the value or headers.
+#[napi(object, object_from_js = false)]
+pub struct PartitionerArgs {
+    pub topic: String,
+    pub partition_metadata: Vec<PartitionMetadata>,
+    pub message: PartitionerMessage,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct PartitionMetadata {
+    pub partition_id: i32,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct PartitionerMessage {
+    pub key: Option<Buffer>,
+}
+
+/// One record of `send`. Keys, values and header values are Buffers or strings.
+#[napi(object, object_to_js = false)]
+pub struct Message {
+    #[napi(ts_type = "Buffer | string | null")]
+    pub key: Option<Either<Buffer, String>>,
+    #[napi(ts_type = "Buffer | string | null")]
+    pub value: Option<Either<Buffer, String>>,
+    pub partition: Option<i32>,
+    #[napi(ts_type = "Record<string, Buffer | string | (Buffer | string)[] | undefined>")]
+    pub headers: Option<indexmap::IndexMap<String, Option<Either3<Buffer, String, Vec<Either<Buffer, String>>>>>>,
+    /// Milliseconds since the epoch (a string, as kafkajs takes it, or a number).
+    pub timestamp: Option<Either<String, f64>>,
+}
+
+/// `producer.send(record)`.
+#[napi(object, object_to_js = false)]
+pub struct ProducerRecord {
+    pub topic: String,
+    pub messages: Vec<Message>,
+    /// -1 (all, the default), 0 or 1.
+    pub acks: Option<i32>,
+    /// How long the broker may take to answer (`request.timeout.ms`).
+    pub timeout: Option<u32>,
+    pub compression: Option<CompressionTypes>,
+}
+
+#[napi(object, object_to_js = false)]
+pub struct TopicMessages {
+    pub topic: String,
+    pub messages: Vec<Message>,
+}
+
+/// `producer.sendBatch(batch)`.
+#[napi(object, object_to_js = false)]
+pub struct ProducerBatch {
+    pub topic_messages: Vec<TopicMessages>,
+    pub acks: Option<i32>,
+    pub timeout: Option<u32>,
+    pub compression: Option<CompressionTypes>,
+}
+
+/// Where the records of one `send` went: one entry per partition written, with the offset
+/// of the first of them.
+#[napi(object, object_from_js = false)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub topic_name: String,
+    pub partition: i32,
+    pub error_code: i32,
+    pub base_offset: String,
+    /// kafkajs reports these from the broker's answer; the core does not expose them.
+    pub log_append_time: Option<String>,
+    pub log_start_offset: Option<String>,
+}
+
+/// A record converted on the JavaScript thread, ready for the core.
+type Records = Vec<ferrokafka::ProducerRecord>;
+
+/// Per-send settings that need a core producer of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Flavour {
+    acks: i32,
+    compression: CompressionTypes,
+    timeout: Option<u32>,
+}
+
+#[derive(Debug)]
+struct State {
+    connected: bool,
+    producers: HashMap<Flavour, ferrokafka::Producer>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    settings: Settings,
+    partitioner: Option<Arc<JsPartitioner>>,
+    state: Mutex<State>,
+    events: Arc<Emitter>,
+}
+
+#[napi]
+pub struct Producer {
+    shared: Arc<Shared>,
+}
+
+fn bytes(v: Either<Buffer, String>) -> Bytes {
+    match v {
+        Either::A(b) => Bytes::copy_from_slice(&b),
+        Either::B(s) => Bytes::from(s),
+    }
+}
+
+fn convert(topic: &str, messages: Vec<Message>) -> Result<Records> {
+    messages
+        .into_iter()
+        .map(|m| {
+            let mut rec = ferrokafka::ProducerRecord::new(topic);
+            rec.key = m.key.map(bytes);
+            rec.value = m.value.map(bytes);
+            rec.partition = m.partition;
+            rec.timestamp = match m.timestamp {
+                None => None,
+                Some(Either::A(s)) => {
+                    Some(s.trim().parse::<i64>().map_err(|_| Error::invalid(format!("timestamp: {s:?} is not milliseconds since the epoch")))?)
+                }
+                Some(Either::B(n)) => Some(n as i64),
+            };
+            for (name, value) in m.headers.into_iter().flatten() {
+                match value {
+                    None => {}
+                    Some(Either3::A(b)) => rec.headers.push((name, Some(Bytes::copy_from_slice(&b)))),
+                    Some(Either3::B(s)) => rec.headers.push((name, Some(Bytes::from(s)))),
+                    Some(Either3::C(mut many)) if many.len() <= 1 => rec.headers.extend(many.pop().map(|v| (name, Some(bytes(v))))),
+                    Some(Either3::C(_)) => {
+                        // The core's record keys headers by name (kafka-protocol's Record):
+                        // repeated names would silently keep only the last value.
+                        return Err(Error::not_implemented(format!("headers.{name}: repeated header names are not supported by ferrokafka yet")));
+                    }
+                }
+            }
+            Ok(rec)
+        })
+        .collect()
+}
+
+impl Shared {
+    /// The core producer for these per-send settings, created on first use.
+    fn producer(&self, flavour: Flavour) -> Result<ferrokafka::Producer> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !state.connected {
+            return Err(Error::state("The producer is disconnected"));
+        }
+        if let Some(p) = state.producers.get(&flavour) {
+            return Ok(p.clone());
+        }
+        let mut settings = self.settings.clone();
+        settings.set("acks", if flavour.acks < 0 { "all".to_owned() } else { flavour.acks.to_string() });
+        settings.set("compression.type", flavour.compression.setting());
+        settings.set_opt("request.timeout.ms", flavour.timeout);
+        let config = settings.client_config()?;
+        let custom = self.partitioner.as_ref().map(|p| Box::new(SharedPartitioner(Arc::clone(p))) as Box<dyn Partitioner>);
+        let producer = ferrokafka::Producer::with_partitioner(config, custom)?;
+        state.producers.insert(flavour, producer.clone());
+        Ok(producer)
+    }
+
+    /// Queues every record in order, then waits for all acknowledgements.
+    async fn send(&self, flavour: Flavour, records: Records) -> Result<Vec<RecordMetadata>> {
+        let producer = self.producer(flavour)?;
+        let mut deliveries = Vec::with_capacity(records.len());
+        for rec in records {
+            deliveries.push(producer.send(rec).await?);
+        }
+        let mut first: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for d in deliveries {
+            let meta = d.await?;
+            let slot = first.entry((meta.topic, meta.partition)).or_insert(meta.offset);
+            *slot = (*slot).min(meta.offset);
+        }
+        Ok(first
+            .into_iter()
+            .map(|((topic_name, partition), offset)| RecordMetadata {
+                topic_name,
+                partition,
+                error_code: 0,
+                base_offset: offset.to_string(),
+                log_append_time: None,
+                log_start_offset: None,
+            })
+            .collect())
+    }
+}
+
+fn flavour(acks: Option<i32>, timeout: Option<u32>, compression: Option<CompressionTypes>) -> Result<Flavour> {
+    let acks = acks.unwrap_or(-1);
+    if !matches!(acks, -1..=1) {
+        return Err(Error::invalid(format!("acks: {acks} is not -1 (all), 0 or 1")));
+    }
+    Ok(Flavour { acks, compression: compression.unwrap_or(CompressionTypes::None), timeout })
+}
+
+impl Producer {
+    pub(crate) fn create(env: &Env, mut settings: Settings, config: ProducerConfig<'_>) -> napi::Result<Producer> {
+        if config.transactional_id.is_some() {
+            return throw(env, Err(Error::not_implemented("transactionalId: transactions are not supported by ferrokafka yet")));
+        }
+        settings.set_opt("enable.idempotence", config.idempotent);
+        settings.set_opt("max.in.flight.requests.per.connection", config.max_in_flight_requests);
+        settings.set_opt("metadata.max.age.ms", config.metadata_max_age);
+        settings.retry(config.retry.as_ref());
+        let mut partitioner = None;
+        match config.create_partitioner {
+            None => {}
+            Some(Either::A(name)) => settings.set("partitioner", name),
+            Some(Either::B(factory)) => {
+                let partition_fn: Unknown = factory.call(())?;
+                if partition_fn.get_type()? != ValueType::Function {
+                    return throw(env, Err(Error::invalid("createPartitioner must return a function ({ topic, partitionMetadata, message }) => partition")));
+                }
+                let f = JsFn::from_unknown(partition_fn)?;
+                partitioner = Some(Arc::new(JsPartitioner::new(&f, settings.get("batch.size"))?));
+            }
+        }
+        settings.extend(config.settings.as_ref());
+        // Bad keys and values are reported now rather than at the first send.
+        throw(env, settings.client_config())?;
+        let shared = Shared {
+            settings,
+            partitioner,
+            state: Mutex::new(State { connected: false, producers: HashMap::new() }),
+            events: Arc::new(Emitter::client("producer")),
+        };
+        Ok(Producer { shared: Arc::new(shared) })
+    }
+}
+
+#[napi]
+impl Producer {
+    /// Checks that a broker answers, and makes `send` usable.
+    #[napi(catch_unwind)]
+    pub fn connect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let admin = ferrokafka::Admin::new(shared.settings.client_config()?)?;
+            admin.describe_cluster().await?;
+            shared.state.lock().unwrap_or_else(|p| p.into_inner()).connected = true;
+            shared.events.emit(&ClientEvents::of("producer").connect, serde_json::json!(null));
+            Ok(())
+        })
+    }
+
+    /// Sends everything still queued, then closes. `send` fails afterwards.
+    #[napi(catch_unwind)]
+    pub fn disconnect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let producers: Vec<ferrokafka::Producer> = {
+                let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                let was = std::mem::replace(&mut state.connected, false);
+                let producers = state.producers.drain().map(|(_, p)| p).collect();
+                if !was {
+                    return Ok(());
+                }
+                producers
+            };
+            for p in producers {
+                p.flush().await?;
+            }
+            shared.events.emit(&ClientEvents::of("producer").disconnect, serde_json::json!(null));
+            Ok(())
+        })
+    }
+
+    /// Sends `messages` to `topic`; resolves once every one is acknowledged (with acks 1 or
+    /// -1), to one entry per partition written.
+    #[napi(catch_unwind)]
+    pub fn send(&self, env: Env, record: ProducerRecord) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
+        let converted = flavour(record.acks, record.timeout, record.compression).and_then(|f| Ok((f, convert(&record.topic, record.messages)?)));
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let (flavour, records) = converted?;
+            shared.send(flavour, records).await
+        })
+    }
+
+    /// `send` for several topics at once.
+    #[napi(catch_unwind)]
+    pub fn send_batch(&self, env: Env, batch: ProducerBatch) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
+        let converted = flavour(batch.acks, batch.timeout, batch.compression).and_then(|f| {
+            let mut records = Vec::new();
+            for t in batch.topic_messages {
+                records.extend(convert(&t.topic, t.messages)?);
+            }
+            Ok((f, records))
+        });
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let (flavour, records) = converted?;
+            shared.send(flavour, records).await
+        })
+    }
+
+    /// Transactions are not implemented in the core: always throws.
+    #[napi(catch_unwind)]
+    pub fn transaction(&self, env: Env) -> napi::Result<()> {
+        throw(&env, Err(Error::not_implemented("transactions are not supported by ferrokafka yet")))
+    }
+
+    /// `producer.events`: the names `on` accepts.
+    #[napi(getter)]
+    pub fn events(&self) -> ClientEvents {
+        ClientEvents::of("producer")
+    }
+
+    /// Adds an event listener; returns the function that removes it.
+    #[napi(catch_unwind, ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void", ts_return_type = "() => void")]
+    pub fn on<'env>(&self, env: &'env Env, event_name: String, listener: JsFn<'_>) -> napi::Result<Function<'env, (), ()>> {
+        self.shared.events.on(env, event_name, listener)
+    }
+}
+
+/// A JavaScript partition function behind the core's `Partitioner`. The core calls it
+/// synchronously while queueing a record, on a runtime thread; the call is carried to the
+/// JavaScript thread and this thread blocks until it returns (one round trip per record).
+/// If it throws or returns something that is not a partition, the record goes where the
+/// default partitioner puts it and a warning is logged: the core's interface cannot fail a
+/// send from the partitioner.
+#[derive(Debug)]
+struct JsPartitioner {
+    callback: JsCallback<true>,
+    fallback: BuiltinPartitioner,
+}
+
+impl JsPartitioner {
+    fn new(f: &JsFn<'_>, batch_size: Option<&str>) -> napi::Result<Self> {
+        let batch_size = batch_size.and_then(|b| b.parse().ok()).unwrap_or(1_000_000);
+        let fallback = BuiltinPartitioner::from_name("murmur2_random").expect("a built-in name").sticky_for(batch_size);
+        Ok(JsPartitioner { callback: JsCallback::new(f)?, fallback })
+    }
+}
+
+/// Shares one JavaScript partitioner between the core producers of one `Producer`.
+#[derive(Debug)]
+struct SharedPartitioner(Arc<JsPartitioner>);
+
+impl Partitioner for SharedPartitioner {
+    fn partition(&self, topic: &str, key: Option<&[u8]>, partitions: usize) -> usize {
+        self.partition_record(topic, key, 0, partitions)
+    }
+
+    fn partition_record(&self, topic: &str, key: Option<&[u8]>, size: usize, partitions: usize) -> usize {
+        let args = PartitionerArgs {
+            topic: topic.to_owned(),
+            partition_metadata: (0..partitions as i32).map(|partition_id| PartitionMetadata { partition_id }).collect(),
+            message: PartitionerMessage { key: key.map(|k| Buffer::from(k.to_vec())) },
+        };
+        let args: crate::callbacks::Args = Box::new(move |env: &Env| Ok(args.into_unknown(env)?.raw()));
+        let chosen = self.0.callback.call_blocking(args, move |v: Unknown<'_>| match v.get_type() {
+            Ok(ValueType::Number) => v.coerce_to_number().and_then(|n| n.get_double()).map_err(|e| Failure::new(e.reason.clone())),
+            _ => Err(Failure::new("the partitioner did not return a number")),
+        });
+        match chosen {
+            Ok(p) if p >= 0.0 && p.fract() == 0.0 && (p as usize) < partitions => p as usize,
+            Ok(p) => {
+                tracing::warn!(topic, partition = p, partitions, "the custom partitioner returned no partition of the topic; using the default partitioner");
+                self.0.fallback.partition_record(topic, key, size, partitions)
+            }
+            Err(e) => {
+                tracing::warn!(topic, error = %e, "the custom partitioner failed; using the default partitioner");
+                self.0.fallback.partition_record(topic, key, size, partitions)
+            }
+        }
+    }
+}
+
