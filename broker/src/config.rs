@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 pub use crate::group::GroupSettings;
+pub use crate::security::{ClientAuth, ListenerSpec, SecurityProtocol, TlsSettings, Users};
+
+/// The SASL mechanisms this broker implements (and enables by default).
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 use crate::log::{LogConfig, TimestampType};
 
 /// Everything a broker needs to start.
@@ -30,6 +34,20 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
+    /// `listeners` (`NAME://host:port,...`); when unset, one PLAINTEXT listener on `listen`.
+    pub listeners: Option<String>,
+    /// `listener.security.protocol.map` (`NAME:PROTOCOL,...`).
+    pub listener_protocol_map: String,
+    /// `advertised.listeners` (`NAME://host:port,...`): what Metadata reports per listener.
+    pub advertised_listeners: Option<String>,
+    /// `ssl.*`: the TLS server settings of SSL and SASL_SSL listeners.
+    pub tls: TlsSettings,
+    /// `sasl.enabled.mechanisms`.
+    pub sasl_mechanisms: Vec<String>,
+    /// `users.<name> = "<password>"`: SASL users, kept as salted SCRAM credentials.
+    pub users: Users,
+    /// `connections.max.reauth.ms`: SASL session lifetime (KIP-368); 0 keeps sessions forever.
+    pub max_reauth_ms: i64,
 }
 
 impl Default for BrokerConfig {
@@ -45,13 +63,30 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             socket_request_max_bytes: 104_857_600,
             groups: GroupSettings::default(),
+            listeners: None,
+            listener_protocol_map: String::new(),
+            advertised_listeners: None,
+            tls: TlsSettings::default(),
+            sasl_mechanisms: SASL_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
+            users: Users::default(),
+            max_reauth_ms: 0,
         }
     }
 }
 
 /// The keys a config file or `--set` accepts, with what each means (printed by `--help`).
 pub const KEYS: &[(&str, &str)] = &[
-    ("listen", "address to bind, host:port (port 0 picks a free one)"),
+    ("listen", "address to bind, host:port (port 0 picks a free one); one PLAINTEXT listener unless `listeners` is set"),
+    ("listeners", "NAME://host:port,... e.g. PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094 (overrides listen)"),
+    ("listener.security.protocol.map", "NAME:PROTOCOL,... for listener names that are not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    ("advertised.listeners", "NAME://host:port,...: what Metadata reports to clients of each listener"),
+    ("ssl.certificate.location", "PEM certificate chain of SSL / SASL_SSL listeners"),
+    ("ssl.key.location", "PEM private key (unencrypted) of that certificate"),
+    ("ssl.ca.location", "PEM CA certificates that client certificates must chain to (mutual TLS)"),
+    ("ssl.client.auth", "none, requested or required: whether TLS clients must present a certificate (default none)"),
+    ("sasl.enabled.mechanisms", "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512)"),
+    ("users.<name>", "a SASL user and its password (PLAIN and SCRAM; stored salted), e.g. [users] alice = \"...\""),
+    ("connections.max.reauth.ms", "SASL session lifetime; clients re-authenticate before it ends (KIP-368; default 0, never)"),
     ("advertised.listener", "host:port that Metadata reports to clients"),
     ("data.dir", "directory holding the logs and broker metadata"),
     ("node.id", "this broker's id in Metadata (default 1)"),
@@ -157,6 +192,34 @@ impl BrokerConfig {
             "offset.metadata.max.bytes" => self.groups.offset_metadata_max_bytes = parse_positive(key, value)?,
             "group.consumer.session.timeout.ms" => self.groups.consumer_session_timeout_ms = parse_positive(key, value)?,
             "group.consumer.heartbeat.interval.ms" => self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?,
+            // Checked together with the protocol map at start (file keys arrive in any order).
+            "listeners" => self.listeners = Some(value.to_owned()),
+            "listener.security.protocol.map" => {
+                crate::security::parse_protocol_map(value)?;
+                self.listener_protocol_map = value.to_owned()
+            }
+            "advertised.listeners" => self.advertised_listeners = Some(value.to_owned()),
+            "ssl.certificate.location" => self.tls.certificate = Some(PathBuf::from(value)),
+            "ssl.key.location" => self.tls.key = Some(PathBuf::from(value)),
+            "ssl.ca.location" => self.tls.ca = Some(PathBuf::from(value)),
+            "ssl.client.auth" => {
+                self.tls.client_auth = match value.trim() {
+                    "none" => ClientAuth::None,
+                    "requested" => ClientAuth::Requested,
+                    "required" => ClientAuth::Required,
+                    _ => return Err(Error::Config(format!("{key}: {value:?} is not none, requested or required"))),
+                }
+            }
+            "sasl.enabled.mechanisms" => {
+                let mechanisms: Vec<String> =
+                    value.split(',').map(|m| m.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()).collect();
+                if let Some(m) = mechanisms.iter().find(|m| !SASL_MECHANISMS.contains(&m.as_str())) {
+                    return Err(Error::Config(format!("{key}: {m} is not one of {}", SASL_MECHANISMS.join(", "))));
+                }
+                self.sasl_mechanisms = mechanisms;
+            }
+            "connections.max.reauth.ms" => self.max_reauth_ms = parse(key, value, "an integer")?,
+            _ if key.starts_with("users.") => self.users.add(&key["users.".len()..], value)?,
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
                 return Err(Error::Config(format!("unknown setting {key:?}; known settings: {}", known.join(", "))));
@@ -185,6 +248,35 @@ impl BrokerConfig {
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         }
         Ok(())
+    }
+
+    /// The listeners to open: `listeners`, or one PLAINTEXT listener on `listen`.
+    pub fn listener_specs(&self) -> Result<Vec<ListenerSpec>> {
+        match &self.listeners {
+            Some(l) => crate::security::parse_listeners(l, &self.listener_protocol_map),
+            None => Ok(vec![ListenerSpec { name: "PLAINTEXT".into(), protocol: SecurityProtocol::Plaintext, addr: self.listen.clone() }]),
+        }
+    }
+
+    /// What Metadata reports to clients of listener `name` bound at `bound`.
+    pub fn advertised_for(&self, name: &str, index: usize, bound: std::net::SocketAddr) -> (String, i32) {
+        if let Some(adv) = &self.advertised_listeners {
+            for entry in adv.split(',').map(str::trim) {
+                if let Some((n, addr)) = entry.split_once("://") {
+                    if n.eq_ignore_ascii_case(name) {
+                        if let Some((host, port)) = addr.rsplit_once(':') {
+                            if let Ok(port) = port.parse() {
+                                return (host.trim_matches(['[', ']']).to_owned(), port);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if index == 0 {
+            return self.advertised(bound);
+        }
+        (bound.ip().to_string(), bound.port() as i32)
     }
 
     /// The address clients should be told to connect to.

@@ -65,6 +65,7 @@ impl Cluster {
                 request_timeout: config.duration("request.timeout.ms"),
                 connect_timeout: config.duration("socket.connection.setup.timeout.ms"),
                 nodelay: config.flag("socket.nagle.disable"),
+                security: crate::security::Security::from_config(config)?,
             },
             max_age: config.duration("metadata.max.age.ms"),
             retry_backoff: config.duration("retry.backoff.ms"),

@@ -9,6 +9,9 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod sasl;
+
+pub(crate) use sasl::SaslStep;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
@@ -24,6 +27,47 @@ pub(crate) enum Outcome {
     /// The request cannot be answered in its own protocol (unknown API or version,
     /// undecodable): close the connection, as Kafka does.
     Close(String),
+    /// Answer, then close (a failed SASL authentication).
+    RespondAndClose(Bytes, String),
+}
+
+/// What one connection knows about its client: where it came from, which listener, and who
+/// it is (the principal ACLs are checked against).
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) peer: std::net::SocketAddr,
+    pub(crate) listener: std::sync::Arc<crate::server::Listener>,
+    /// `User:ANONYMOUS`, `User:<sasl name>` or `User:<certificate subject>`.
+    pub(crate) principal: String,
+    /// The SASL principal once authenticated; on a SASL listener nothing but ApiVersions and
+    /// the SASL requests is served before.
+    pub(crate) authenticated_as: Option<String>,
+    pub(crate) mechanism: Option<String>,
+    pub(crate) sasl: SaslStep,
+    /// KIP-368: when the SASL session ends unless the client re-authenticates.
+    pub(crate) expires: Option<std::time::Instant>,
+}
+
+impl Session {
+    pub(crate) fn new(peer: std::net::SocketAddr, listener: std::sync::Arc<crate::server::Listener>, principal: String) -> Self {
+        Session { peer, listener, principal, authenticated_as: None, mechanism: None, sasl: SaslStep::Idle, expires: None }
+    }
+
+    /// Why a request other than ApiVersions / SASL may not be served now, if it may not.
+    fn refusal(&self, key: ApiKey) -> Option<String> {
+        if !self.listener.protocol.sasl() || matches!(key, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
+            return None;
+        }
+        if self.authenticated_as.is_none() {
+            return Some(format!("{key:?} before SASL authentication on listener {}", self.listener.name));
+        }
+        match self.expires {
+            Some(t) if t <= std::time::Instant::now() => {
+                Some(format!("{key:?} after the SASL session expired (connections.max.reauth.ms) without re-authentication"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The versions this broker speaks, the same ranges as Apache Kafka 4.0 advertises for
@@ -57,6 +101,9 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    // v0 handshakes are followed by raw SASL tokens outside Kafka framing; only v1 is spoken.
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -80,7 +127,8 @@ fn encode_response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32,
     Outcome::Respond(buf.freeze())
 }
 
-pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net::SocketAddr) -> Outcome {
+pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut Session) -> Outcome {
+    let peer = session.peer;
     if frame.len() < 8 {
         return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
     }
@@ -93,6 +141,9 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
     let Some((min, max)) = supported_range(key) else {
         return Outcome::Close(format!("API {key:?} is not supported by this broker"));
     };
+    if let Some(reason) = session.refusal(key) {
+        return Outcome::Close(reason);
+    }
     if key == ApiKey::ApiVersions && version > max {
         // KIP-511: answer in v0 so the client can read our ranges and retry.
         return encode_response(key, 0, correlation_id, &api_versions::unsupported_version());
@@ -124,7 +175,15 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
 
     match key {
         ApiKey::ApiVersions => reply!(api_versions::handle(decode!(ApiVersionsRequest), version)),
-        ApiKey::Metadata => reply!(metadata::handle(state, decode!(MetadataRequest), version)),
+        ApiKey::Metadata => reply!(metadata::handle(state, session, decode!(MetadataRequest), version)),
+        ApiKey::SaslHandshake => match sasl::handshake(state, session, decode!(SaslHandshakeRequest)) {
+            (resp, true) => reply!(resp),
+            (resp, false) => reply!(resp).then_close("SASL handshake refused"),
+        },
+        ApiKey::SaslAuthenticate => match sasl::authenticate(state, session, decode!(SaslAuthenticateRequest)) {
+            (resp, true) => reply!(resp),
+            (resp, false) => reply!(resp).then_close("SASL authentication failed"),
+        },
         ApiKey::Produce => match produce::handle(state, decode!(ProduceRequest), version) {
             Some(resp) => reply!(resp),
             None => Outcome::NoResponse,
@@ -137,12 +196,12 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
         ApiKey::CreatePartitions => reply!(admin::create_partitions(state, decode!(CreatePartitionsRequest))),
         ApiKey::DeleteRecords => reply!(admin::delete_records(state, decode!(DeleteRecordsRequest))),
         ApiKey::DescribeConfigs => reply!(admin::describe_configs(state, decode!(DescribeConfigsRequest))),
-        ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, decode!(DescribeClusterRequest))),
+        ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, session, decode!(DescribeClusterRequest))),
         ApiKey::AlterConfigs => reply!(admin::alter_configs(state, decode!(AlterConfigsRequest))),
         ApiKey::IncrementalAlterConfigs => {
             reply!(admin::incremental_alter_configs(state, decode!(IncrementalAlterConfigsRequest)))
         }
-        ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, decode!(FindCoordinatorRequest), version)),
+        ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, session, decode!(FindCoordinatorRequest), version)),
         ApiKey::JoinGroup => {
             let client_id = header.client_id.as_deref().unwrap_or("");
             let caller = groups::Caller { client_id, peer };
@@ -171,6 +230,13 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
 }
 
 impl Outcome {
+    fn then_close(self, reason: &str) -> Outcome {
+        match self {
+            Outcome::Respond(bytes) => Outcome::RespondAndClose(bytes, reason.to_owned()),
+            other => other,
+        }
+    }
+
     fn with_header_logged(self, header: &RequestHeader) -> Outcome {
         if let Outcome::Close(reason) = &self {
             tracing::debug!(client_id = ?header.client_id, %reason, "request refused");

@@ -1,0 +1,281 @@
+//! TLS and SASL between our client and the bundled broker: every security protocol, every
+//! SASL mechanism, mutual TLS, and the failures a user must be able to tell apart (wrong
+//! password, unknown user, untrusted or expired certificate, plaintext client on a TLS port).
+
+mod common;
+
+use std::time::Duration;
+
+use common::certs::{Ca, Issued};
+use ferrokafka::{Admin, ClientConfig, Consumer, Error, Offset, Producer, ProducerRecord};
+use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
+
+#[global_allocator]
+static ALLOC: AllocGuard = AllocGuard;
+
+struct Fixture {
+    broker: Broker,
+    ca: Ca,
+    ca_path: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+/// A broker with all four listener kinds, users alice and bob, and TLS client certificates
+/// optional (`requested`) or mandatory.
+async fn fixture(client_auth: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let ca = Ca::new("ferrokafka test CA");
+    let ca_path = ca.write(dir.path(), "ca");
+    let server = ca.issue(dir.path(), "broker", &["localhost", "127.0.0.1"]);
+    let mut config = BrokerConfig { data_dir: data.path().to_owned(), ..Default::default() };
+    for (k, v) in [
+        ("listeners", "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0"),
+        ("ssl.certificate.location", server.cert_path.to_str().unwrap()),
+        ("ssl.key.location", server.key_path.to_str().unwrap()),
+        ("ssl.ca.location", ca_path.to_str().unwrap()),
+        ("ssl.client.auth", client_auth),
+        ("users.alice", "alice-secret"),
+        ("users.bob", "bob-secret"),
+    ] {
+        config.set(k, v).unwrap();
+    }
+    let broker = Broker::start(config).await.unwrap();
+    Fixture { broker, ca, ca_path, dir, _data: data }
+}
+
+impl Fixture {
+    fn config(&self, listener: &str, extra: &[(&str, &str)]) -> ClientConfig {
+        let mut c = ClientConfig::from_pairs([
+            ("bootstrap.servers", self.broker.bootstrap_for(listener).unwrap()),
+            ("security.protocol", listener.to_owned()),
+        ])
+        .unwrap();
+        if listener.ends_with("SSL") {
+            c.set("ssl.ca.location", self.ca_path.to_str().unwrap()).unwrap();
+        }
+        for (k, v) in extra {
+            c.set(k, *v).unwrap();
+        }
+        c
+    }
+
+    fn client_cert(&self, cn: &str) -> Issued {
+        self.ca.issue(self.dir.path(), cn, &[])
+    }
+}
+
+/// A broker with one SSL listener presenting `cert`.
+async fn ssl_broker(cert: &Issued) -> (Broker, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = BrokerConfig { data_dir: data.path().to_owned(), ..Default::default() };
+    config.set("listeners", "SSL://127.0.0.1:0").unwrap();
+    config.set("ssl.certificate.location", cert.cert_path.to_str().unwrap()).unwrap();
+    config.set("ssl.key.location", cert.key_path.to_str().unwrap()).unwrap();
+    (Broker::start(config).await.unwrap(), data)
+}
+
+/// Produces one record and reads it back with a fresh consumer: the whole data path works
+/// over this configuration.
+async fn round_trip(config: ClientConfig, topic: &str) {
+    let producer = Producer::new(config.clone()).unwrap();
+    let meta = producer
+        .send_and_wait(ProducerRecord::new(topic).key("k").value("secret payload"))
+        .await
+        .expect("produce over a secured connection");
+    let mut consumer = Consumer::new(config).unwrap();
+    consumer.assign([(topic.to_owned(), meta.partition, Offset::Beginning)]).await.unwrap();
+    let record = loop {
+        if let Some(r) = consumer.poll(Duration::from_secs(5)).await.unwrap() {
+            break r;
+        }
+    };
+    assert_eq!(record.value.as_deref(), Some(&b"secret payload"[..]));
+    assert_eq!(record.offset, meta.offset);
+}
+
+async fn connect_error(config: ClientConfig) -> Error {
+    let admin = Admin::new(config).unwrap();
+    admin.list_topics().await.expect_err("the connection must be refused")
+}
+
+#[tokio::test]
+async fn every_protocol_and_mechanism_carries_data() {
+    let f = fixture("requested").await;
+    round_trip(f.config("PLAINTEXT", &[]), "plain").await;
+    round_trip(f.config("SSL", &[]), "ssl").await;
+    for (i, mechanism) in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].into_iter().enumerate() {
+        let creds = [("sasl.mechanism", mechanism), ("sasl.username", "alice"), ("sasl.password", "alice-secret")];
+        round_trip(f.config("SASL_SSL", &creds), &format!("sasl-ssl-{i}")).await;
+        round_trip(f.config("SASL_PLAINTEXT", &creds), &format!("sasl-plain-{i}")).await;
+    }
+}
+
+#[tokio::test]
+async fn pem_strings_work_like_files_and_metadata_keeps_the_listener() {
+    let f = fixture("requested").await;
+    let cert = f.client_cert("pem-client");
+    let config = ClientConfig::from_pairs([
+        ("bootstrap.servers", f.broker.bootstrap_for("SSL").unwrap()),
+        ("security.protocol", "SSL".into()),
+        ("ssl.ca.pem", f.ca.pem.clone()),
+        ("ssl.certificate.pem", cert.cert_pem.clone()),
+        ("ssl.key.pem", cert.key_pem.clone()),
+    ])
+    .unwrap();
+    // Produce follows Metadata to the leader: the broker must name its SSL port there, not
+    // the PLAINTEXT one, or this would fail the TLS handshake.
+    round_trip(config, "pem").await;
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_are_authentication_errors() {
+    let f = fixture("requested").await;
+    for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        for (user, password) in [("alice", "not-her-password"), ("mallory", "alice-secret")] {
+            let config = f.config(
+                "SASL_SSL",
+                &[("sasl.mechanism", mechanism), ("sasl.username", user), ("sasl.password", password)],
+            );
+            match connect_error(config).await {
+                Error::Authentication { mechanism: m, reason, .. } => {
+                    assert_eq!(m, mechanism);
+                    assert!(reason.to_lowercase().contains("invalid"), "{reason}");
+                    assert!(!reason.contains(password), "the error must not echo the password: {reason}");
+                }
+                other => panic!("{mechanism} {user}: expected an authentication error, got {other:?}"),
+            }
+        }
+    }
+    // The broker keeps serving everyone else.
+    let ok = [("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.username", "bob"), ("sasl.password", "bob-secret")];
+    round_trip(f.config("SASL_SSL", &ok), "after-failures").await;
+}
+
+#[tokio::test]
+async fn sasl_listener_refuses_unauthenticated_clients() {
+    let f = fixture("requested").await;
+    // A PLAINTEXT client on a SASL_PLAINTEXT port skips authentication: the broker closes.
+    let mut c = f.config("SASL_PLAINTEXT", &[]);
+    c.set("security.protocol", "PLAINTEXT").unwrap();
+    match connect_error(c).await {
+        Error::Connection { .. } => {}
+        other => panic!("expected a closed connection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn untrusted_and_expired_certificates_are_tls_errors() {
+    let f = fixture("requested").await;
+    // A client trusting another CA.
+    let other_ca = Ca::new("someone else's CA");
+    let other_path = other_ca.write(f.dir.path(), "other-ca");
+    let mut config = ClientConfig::from_pairs([
+        ("bootstrap.servers", f.broker.bootstrap_for("SSL").unwrap()),
+        ("security.protocol", "SSL".into()),
+    ])
+    .unwrap();
+    config.set("ssl.ca.location", other_path.to_str().unwrap()).unwrap();
+    match connect_error(config).await {
+        Error::Tls { reason, .. } => assert!(reason.contains("UnknownIssuer"), "{reason}"),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+
+    // A broker presenting an expired certificate.
+    let (old, _data) = ssl_broker(&f.ca.issue_expired(f.dir.path(), "old-broker", &["127.0.0.1"])).await;
+    let config = ClientConfig::from_pairs([
+        ("bootstrap.servers", old.bootstrap()),
+        ("security.protocol", "SSL".into()),
+        ("ssl.ca.location", f.ca_path.to_str().unwrap().into()),
+    ])
+    .unwrap();
+    match connect_error(config).await {
+        Error::Tls { reason, .. } => assert!(reason.contains("Expired"), "{reason}"),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn hostname_verification_is_on_by_default_and_can_be_switched_off() {
+    let f = fixture("requested").await;
+    let (broker, _data) = ssl_broker(&f.ca.issue(f.dir.path(), "elsewhere", &["broker.invalid"])).await;
+    let config = |extra: &[(&str, &str)]| {
+        let mut c = ClientConfig::from_pairs([
+            ("bootstrap.servers", broker.bootstrap()),
+            ("security.protocol", "SSL".into()),
+            ("ssl.ca.location", f.ca_path.to_str().unwrap().into()),
+        ])
+        .unwrap();
+        for (k, v) in extra {
+            c.set(k, *v).unwrap();
+        }
+        c
+    };
+    match connect_error(config(&[])).await {
+        Error::Tls { reason, .. } => assert!(reason.contains("NotValidForName"), "{reason}"),
+        other => panic!("expected a hostname mismatch, got {other:?}"),
+    }
+    round_trip(config(&[("ssl.endpoint.identification.algorithm", "none")]), "no-hostname-check").await;
+}
+
+#[tokio::test]
+async fn mutual_tls_requires_a_trusted_client_certificate() {
+    let f = fixture("required").await;
+    // No client certificate: the broker ends the handshake.
+    match connect_error(f.config("SSL", &[])).await {
+        Error::Tls { reason, .. } => assert!(reason.to_lowercase().contains("certificate"), "{reason}"),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    // A certificate from another CA is refused too.
+    let other_ca = Ca::new("rogue CA");
+    let rogue = other_ca.issue(f.dir.path(), "rogue", &[]);
+    let rogue_config = f.config(
+        "SSL",
+        &[("ssl.certificate.location", rogue.cert_path.to_str().unwrap()), ("ssl.key.location", rogue.key_path.to_str().unwrap())],
+    );
+    assert!(matches!(connect_error(rogue_config).await, Error::Tls { .. }));
+    // A certificate from the broker's CA works.
+    let cert = f.client_cert("alice");
+    let config = f.config(
+        "SSL",
+        &[("ssl.certificate.location", cert.cert_path.to_str().unwrap()), ("ssl.key.location", cert.key_path.to_str().unwrap())],
+    );
+    round_trip(config, "mtls").await;
+}
+
+#[tokio::test]
+async fn plaintext_client_on_a_tls_port_is_told_why() {
+    let f = fixture("requested").await;
+    let mut c = f.config("PLAINTEXT", &[]);
+    c.set("bootstrap.servers", f.broker.bootstrap_for("SSL").unwrap()).unwrap();
+    match connect_error(c).await {
+        Error::Connection { reason, .. } => assert!(reason.contains("security.protocol"), "{reason}"),
+        other => panic!("expected a connection error naming security.protocol, got {other:?}"),
+    }
+    // A TLS client on the plaintext port fails the handshake with a TLS error.
+    let mut c = f.config("SSL", &[]);
+    c.set("bootstrap.servers", f.broker.bootstrap_for("PLAINTEXT").unwrap()).unwrap();
+    assert!(matches!(connect_error(c).await, Error::Tls { .. }));
+    // And the TLS port still serves TLS clients.
+    round_trip(f.config("SSL", &[]), "still-serving").await;
+}
+
+#[tokio::test]
+async fn misconfiguration_is_a_config_error_naming_the_key() {
+    let config = |pairs: &[(&str, &str)]| {
+        let mut c = ClientConfig::from_pairs([("bootstrap.servers", "127.0.0.1:1")]).unwrap();
+        for (k, v) in pairs {
+            c.set(k, *v).unwrap();
+        }
+        Admin::new(c).map(|_| ()).unwrap_err()
+    };
+    let e = config(&[("security.protocol", "SASL_SSL"), ("ssl.ca.location", "/nonexistent/ca.pem")]);
+    assert!(matches!(&e, Error::Config { key, .. } if key == "ssl.ca.location"), "{e}");
+    let e = config(&[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256")]);
+    assert!(matches!(&e, Error::Config { key, .. } if key == "sasl.username"), "{e}");
+    let e = config(&[("security.protocol", "SSL"), ("ssl.ca.pem", "not a certificate")]);
+    assert!(matches!(&e, Error::Config { key, .. } if key == "ssl.ca.pem"), "{e}");
+    let e = config(&[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "OAUTHBEARER")]);
+    assert!(e.to_string().contains("token provider"), "{e}");
+}
