@@ -8,6 +8,20 @@ use crate::error::{Error, Result};
 pub use crate::group::GroupSettings;
 pub use crate::security::{ClientAuth, ListenerSpec, SecurityProtocol, TlsSettings, Users};
 
+/// ACL enforcement settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthorizerSettings {
+    /// ACLs are enforced (`authorizer.class.name` set to the StandardAuthorizer).
+    pub enabled: bool,
+    /// Principals allowed everything, e.g. `User:admin`.
+    pub super_users: Vec<String>,
+    /// Whether a resource without any ACL is open to everyone (Kafka's default: false).
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+/// The `authorizer.class.name` values that turn ACLs on (Kafka's KRaft and ZooKeeper-era names).
+const AUTHORIZERS: &[&str] = &["org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"];
+
 /// The SASL mechanisms this broker implements (and enables by default).
 pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 use crate::log::{LogConfig, TimestampType};
@@ -42,10 +56,14 @@ pub struct BrokerConfig {
     pub advertised_listeners: Option<String>,
     /// `ssl.*`: the TLS server settings of SSL and SASL_SSL listeners.
     pub tls: TlsSettings,
+    /// `listener.name.<name>.ssl.client.auth`: per-listener override of `ssl.client.auth`.
+    pub listener_client_auth: BTreeMap<String, ClientAuth>,
     /// `sasl.enabled.mechanisms`.
     pub sasl_mechanisms: Vec<String>,
     /// `users.<name> = "<password>"`: SASL users, kept as salted SCRAM credentials.
     pub users: Users,
+    /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found`.
+    pub authorizer: AuthorizerSettings,
     /// `connections.max.reauth.ms`: SASL session lifetime (KIP-368); 0 keeps sessions forever.
     pub max_reauth_ms: i64,
 }
@@ -67,9 +85,11 @@ impl Default for BrokerConfig {
             listener_protocol_map: String::new(),
             advertised_listeners: None,
             tls: TlsSettings::default(),
+            listener_client_auth: BTreeMap::new(),
             sasl_mechanisms: SASL_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
             users: Users::default(),
             max_reauth_ms: 0,
+            authorizer: AuthorizerSettings::default(),
         }
     }
 }
@@ -84,8 +104,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ssl.key.location", "PEM private key (unencrypted) of that certificate"),
     ("ssl.ca.location", "PEM CA certificates that client certificates must chain to (mutual TLS)"),
     ("ssl.client.auth", "none, requested or required: whether TLS clients must present a certificate (default none)"),
+    ("listener.name.<name>.ssl.client.auth", "ssl.client.auth for one listener, e.g. listener.name.mtls.ssl.client.auth = \"required\""),
     ("sasl.enabled.mechanisms", "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512)"),
     ("users.<name>", "a SASL user and its password (PLAIN and SCRAM; stored salted), e.g. [users] alice = \"...\""),
+    ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on; empty (default) off"),
+    ("super.users", "principals allowed everything, separated by ';', e.g. User:admin;User:CN=ops"),
+    ("allow.everyone.if.no.acl.found", "with ACLs on, whether a resource without any ACL is open to all (default false)"),
     ("connections.max.reauth.ms", "SASL session lifetime; clients re-authenticate before it ends (KIP-368; default 0, never)"),
     ("advertised.listener", "host:port that Metadata reports to clients"),
     ("data.dir", "directory holding the logs and broker metadata"),
@@ -202,13 +226,10 @@ impl BrokerConfig {
             "ssl.certificate.location" => self.tls.certificate = Some(PathBuf::from(value)),
             "ssl.key.location" => self.tls.key = Some(PathBuf::from(value)),
             "ssl.ca.location" => self.tls.ca = Some(PathBuf::from(value)),
-            "ssl.client.auth" => {
-                self.tls.client_auth = match value.trim() {
-                    "none" => ClientAuth::None,
-                    "requested" => ClientAuth::Requested,
-                    "required" => ClientAuth::Required,
-                    _ => return Err(Error::Config(format!("{key}: {value:?} is not none, requested or required"))),
-                }
+            "ssl.client.auth" => self.tls.client_auth = parse_client_auth(key, value)?,
+            _ if key.starts_with("listener.name.") && key.ends_with(".ssl.client.auth") => {
+                let name = &key["listener.name.".len()..key.len() - ".ssl.client.auth".len()];
+                self.listener_client_auth.insert(name.to_ascii_uppercase(), parse_client_auth(key, value)?);
             }
             "sasl.enabled.mechanisms" => {
                 let mechanisms: Vec<String> =
@@ -218,6 +239,21 @@ impl BrokerConfig {
                 }
                 self.sasl_mechanisms = mechanisms;
             }
+            "authorizer.class.name" => {
+                let v = value.trim();
+                if !v.is_empty() && !AUTHORIZERS.contains(&v) {
+                    return Err(Error::Config(format!("{key}: {v:?} is not empty or one of {}", AUTHORIZERS.join(", "))));
+                }
+                self.authorizer.enabled = !v.is_empty();
+            }
+            "super.users" => {
+                let users: Vec<String> = value.split(';').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+                if let Some(bad) = users.iter().find(|u| !u.contains(':')) {
+                    return Err(Error::Config(format!("{key}: {bad:?} is not a principal like User:alice")));
+                }
+                self.authorizer.super_users = users;
+            }
+            "allow.everyone.if.no.acl.found" => self.authorizer.allow_everyone_if_no_acl_found = parse_bool(key, value)?,
             "connections.max.reauth.ms" => self.max_reauth_ms = parse(key, value, "an integer")?,
             _ if key.starts_with("users.") => self.users.add(&key["users.".len()..], value)?,
             _ => {
@@ -289,6 +325,15 @@ impl BrokerConfig {
             }
         }
         (bound.ip().to_string(), bound.port() as i32)
+    }
+}
+
+fn parse_client_auth(key: &str, value: &str) -> Result<ClientAuth> {
+    match value.trim() {
+        "none" => Ok(ClientAuth::None),
+        "requested" => Ok(ClientAuth::Requested),
+        "required" => Ok(ClientAuth::Required),
+        _ => Err(Error::Config(format!("{key}: {value:?} is not none, requested or required"))),
     }
 }
 

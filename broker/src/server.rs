@@ -22,6 +22,7 @@ pub(crate) struct BrokerState {
     pub(crate) topics: TopicRegistry,
     pub(crate) producer_ids: ProducerIdAllocator,
     pub(crate) groups: GroupCoordinator,
+    pub(crate) acls: crate::security::acl::Authorizer,
     pub(crate) cluster_id: String,
     /// Host and port that Metadata reports to clients of the first listener.
     pub(crate) advertised: (String, i32),
@@ -58,21 +59,18 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task)) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (topics, cluster_id, producer_ids, (groups, group_task), acls) = tokio::task::spawn_blocking(move || -> Result<_> {
             let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
             let cluster_id = load_cluster_id(&open_config)?;
             let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
             let groups = GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
-            Ok((topics, cluster_id, producer_ids, groups))
+            let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
+            Ok((topics, cluster_id, producer_ids, groups, acls))
         })
         .await
         .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
 
         let specs = config.listener_specs()?;
-        let tls = match specs.iter().any(|l| l.protocol.tls()) {
-            true => Some(config.tls.server_config()?),
-            false => None,
-        };
         let mut bound = Vec::with_capacity(specs.len());
         for (index, spec) in specs.into_iter().enumerate() {
             let socket = TcpListener::bind(&spec.addr)
@@ -81,7 +79,10 @@ impl Broker {
             let addr = socket.local_addr().map_err(|source| Error::Bind { addr: spec.addr.clone(), source })?;
             let listener = Listener {
                 advertised: config.advertised_for(&spec.name, index, addr),
-                tls: if spec.protocol.tls() { tls.clone() } else { None },
+                tls: match spec.protocol.tls() {
+                    true => Some(config.tls.server_config(config.listener_client_auth.get(&spec.name).copied())?),
+                    false => None,
+                },
                 name: spec.name,
                 protocol: spec.protocol,
             };
@@ -90,7 +91,7 @@ impl Broker {
         let addr = bound[0].2;
         let advertised = bound[0].1.advertised.clone();
         let (stop, shutdown) = watch::channel(false);
-        let state = Arc::new(BrokerState { config, topics, producer_ids, groups, cluster_id, advertised, shutdown });
+        let state = Arc::new(BrokerState { config, topics, producer_ids, groups, acls, cluster_id, advertised, shutdown });
 
         let mut tasks = JoinSet::new();
         tasks.spawn(group_task.run(state.shutdown.clone(), flush_interval(&state.config)));

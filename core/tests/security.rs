@@ -279,3 +279,107 @@ async fn misconfiguration_is_a_config_error_naming_the_key() {
     let e = config(&[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "OAUTHBEARER")]);
     assert!(e.to_string().contains("token provider"), "{e}");
 }
+
+async fn acl_broker(data: &std::path::Path) -> Broker {
+    let mut config = BrokerConfig { data_dir: data.to_owned(), ..Default::default() };
+    for (k, v) in [
+        ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+        ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+        ("super.users", "User:admin"),
+        ("users.admin", "admin-secret"),
+        ("users.alice", "alice-secret"),
+        ("users.bob", "bob-secret"),
+    ] {
+        config.set(k, v).unwrap();
+    }
+    Broker::start(config).await.unwrap()
+}
+
+fn as_user(broker: &Broker, user: &str, extra: &[(&str, &str)]) -> ClientConfig {
+    let mut c = ClientConfig::from_pairs([
+        ("bootstrap.servers", broker.bootstrap()),
+        ("security.protocol", "SASL_PLAINTEXT".into()),
+        ("sasl.mechanism", "SCRAM-SHA-512".into()),
+        ("sasl.username", user.into()),
+        ("sasl.password", format!("{user}-secret")),
+    ])
+    .unwrap();
+    for (k, v) in extra {
+        c.set(k, *v).unwrap();
+    }
+    c
+}
+
+#[tokio::test]
+async fn acls_let_one_user_produce_and_refuse_another_durably() {
+    use ferrokafka::NewTopic;
+    use ferrokafka::admin::{AclBinding, AclFilter, AclOperation, ResourceType};
+    use kafka_protocol::ResponseError;
+
+    let data = tempfile::tempdir().unwrap();
+    let broker = acl_broker(data.path()).await;
+    let admin = Admin::new(as_user(&broker, "admin", &[])).unwrap();
+    for r in admin.create_topics(&[NewTopic::new("orders", 1), NewTopic::new("bobs", 1)]).await.unwrap() {
+        r.1.unwrap();
+    }
+    let grants = [
+        AclBinding::allow(ResourceType::Topic, "orders", "User:alice", AclOperation::Write),
+        AclBinding::allow(ResourceType::Topic, "orders", "User:alice", AclOperation::Read),
+        AclBinding::allow(ResourceType::Group, "alice-group", "User:alice", AclOperation::Read),
+        // bob may write elsewhere, so his idempotent producer gets an id (KIP-679) and the
+        // refusal below is about the topic.
+        AclBinding::allow(ResourceType::Topic, "bobs", "User:bob", AclOperation::Write),
+    ];
+    for r in admin.create_acls(&grants).await.unwrap() {
+        r.unwrap();
+    }
+
+    // alice produces and reads back.
+    round_trip(as_user(&broker, "alice", &[]), "orders").await;
+
+    // bob gets TOPIC_AUTHORIZATION_FAILED for the topic, never its data.
+    let bob = Producer::new(as_user(&broker, "bob", &[("delivery.timeout.ms", "10000")])).unwrap();
+    let e = bob.send_and_wait(ProducerRecord::new("orders").value("nope")).await.unwrap_err();
+    assert_eq!(e.kafka_code(), Some(ResponseError::TopicAuthorizationFailed), "{e}");
+    let mut reader = Consumer::new(as_user(&broker, "bob", &[])).unwrap();
+    let read = async {
+        reader.assign([("orders".to_owned(), 0, Offset::Beginning)]).await?;
+        reader.poll(Duration::from_secs(5)).await
+    };
+    match read.await {
+        Err(e) => assert_eq!(e.kafka_code(), Some(ResponseError::TopicAuthorizationFailed), "{e}"),
+        Ok(r) => panic!("bob must not read orders, got {r:?}"),
+    }
+    // ... GROUP_AUTHORIZATION_FAILED for a group, CLUSTER_AUTHORIZATION_FAILED for ACL changes.
+    let bob_admin = Admin::new(as_user(&broker, "bob", &[])).unwrap();
+    let e = bob_admin.create_acls(&[AclBinding::allow(ResourceType::Topic, "orders", "User:bob", AclOperation::All)]).await.unwrap();
+    assert_eq!(e[0].as_ref().unwrap_err().kafka_code(), Some(ResponseError::ClusterAuthorizationFailed));
+    let mut group_member = Consumer::new(as_user(&broker, "bob", &[("group.id", "alice-group")])).unwrap();
+    group_member.subscribe(&["orders"]).unwrap();
+    let e = group_member.poll(Duration::from_secs(10)).await.unwrap_err();
+    assert_eq!(e.kafka_code(), Some(ResponseError::GroupAuthorizationFailed), "{e}");
+
+    // ACLs survive a restart.
+    broker.shutdown().await.unwrap();
+    let broker = acl_broker(data.path()).await;
+    let admin = Admin::new(as_user(&broker, "admin", &[])).unwrap();
+    let mut stored = admin.describe_acls(&AclFilter::any()).await.unwrap();
+    stored.sort_by(|a, b| (&a.resource_name, a.operation as i8).cmp(&(&b.resource_name, b.operation as i8)));
+    let mut expected = grants.to_vec();
+    expected.sort_by(|a, b| (&a.resource_name, a.operation as i8).cmp(&(&b.resource_name, b.operation as i8)));
+    assert_eq!(stored, expected);
+    let bob = Producer::new(as_user(&broker, "bob", &[("delivery.timeout.ms", "10000")])).unwrap();
+    let e = bob.send_and_wait(ProducerRecord::new("orders").value("nope")).await.unwrap_err();
+    assert_eq!(e.kafka_code(), Some(ResponseError::TopicAuthorizationFailed), "{e}");
+
+    // Deleting alice's grants takes her access away.
+    let filter = AclFilter { principal: Some("User:alice".into()), ..AclFilter::any() };
+    let removed = admin.delete_acls(&[filter]).await.unwrap().remove(0).unwrap();
+    assert_eq!(removed.len(), 3);
+    let alice = Producer::new(as_user(&broker, "alice", &[("delivery.timeout.ms", "10000")])).unwrap();
+    let e = alice.send_and_wait(ProducerRecord::new("orders").value("late")).await.unwrap_err();
+    assert!(
+        matches!(e.kafka_code(), Some(ResponseError::TopicAuthorizationFailed | ResponseError::ClusterAuthorizationFailed)),
+        "{e}"
+    );
+}

@@ -2,6 +2,7 @@
 //! `listener.security.protocol.map`), the TLS server settings, the SASL users with their
 //! salted SCRAM credentials, and the principal a connection acts as.
 
+pub(crate) mod acl;
 pub(crate) mod scram;
 mod x509;
 
@@ -154,7 +155,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 impl TlsSettings {
     /// The rustls server config, checked at start-up so a bad file fails the start.
-    pub(crate) fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
+    pub(crate) fn server_config(&self, client_auth: Option<ClientAuth>) -> Result<Arc<rustls::ServerConfig>> {
         let cert_path = self.certificate.as_ref().ok_or_else(|| {
             Error::Config("ssl.certificate.location is required by an SSL or SASL_SSL listener".into())
         })?;
@@ -169,7 +170,7 @@ impl TlsSettings {
         let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Config(format!("TLS setup: {e}")))?;
-        let builder = match self.client_auth {
+        let builder = match client_auth.unwrap_or(self.client_auth) {
             ClientAuth::None => builder.with_no_client_auth(),
             auth => {
                 let ca_path = self.ca.as_ref().ok_or_else(|| {
