@@ -383,3 +383,41 @@ async fn acls_let_one_user_produce_and_refuse_another_durably() {
         "{e}"
     );
 }
+
+/// SCRAM over SASL_SSL against the broker named by FERROKAFKA_TEST_SASL_SSL_BOOTSTRAP and
+/// FERROKAFKA_TEST_SASL_SSL_CA (user `alice`, password `alice-secret`): the interop suite
+/// points it at Apache Kafka. Without them it runs against the bundled broker.
+#[tokio::test]
+async fn scram_over_sasl_ssl_against_any_broker() {
+    let local;
+    let (bootstrap, ca) = match (std::env::var("FERROKAFKA_TEST_SASL_SSL_BOOTSTRAP"), std::env::var("FERROKAFKA_TEST_SASL_SSL_CA")) {
+        (Ok(b), Ok(ca)) => (b, ca),
+        _ => {
+            local = fixture("requested").await;
+            (local.broker.bootstrap_for("SASL_SSL").unwrap(), local.ca_path.to_str().unwrap().to_owned())
+        }
+    };
+    let config = |mechanism: &str, password: &str| {
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.location", ca.as_str()),
+            ("sasl.mechanism", mechanism),
+            ("sasl.username", "alice"),
+            ("sasl.password", password),
+        ])
+        .unwrap()
+    };
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        let topic = format!("scram-{}-{}", mechanism.to_lowercase(), uuid::Uuid::new_v4().simple());
+        // Created first: Apache Kafka answers an auto-creating Metadata before the topic has a leader.
+        let admin = Admin::new(config(mechanism, "alice-secret")).unwrap();
+        admin.create_topics(&[ferrokafka::NewTopic::new(&topic, 1)]).await.unwrap()[0].1.clone().unwrap();
+        admin.wait_for_topic(&topic, Duration::from_secs(30)).await.unwrap();
+        round_trip(config(mechanism, "alice-secret"), &topic).await;
+        match connect_error(config(mechanism, "wrong-secret")).await {
+            Error::Authentication { reason, .. } => assert!(reason.to_lowercase().contains("invalid"), "{reason}"),
+            other => panic!("expected an authentication error, got {other:?}"),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 SCRAM-SHA-256/512, mutual TLS, a wrong password, and ACLs. Certificates are made for this run
 with the openssl CLI; no key is committed."""
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -215,3 +216,20 @@ def test_acls_allow_alice_and_refuse_bob(secure_broker):
         for future in bob_admin.create_acls(bindings[:1]).values():
             future.result(15)
     assert denied.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def test_our_client_over_sasl_ssl_scram_against_apache_kafka(apache_kafka_sasl_ssl):
+    """core/tests/security.rs scram_over_sasl_ssl_against_any_broker, pointed at Apache Kafka's
+    SASL_SSL listener: SCRAM-SHA-256 and -512 produce and consume, a wrong password is
+    Error::Authentication."""
+    env = {**os.environ, "RUST_BACKTRACE": "0",
+           "FERROKAFKA_TEST_SASL_SSL_BOOTSTRAP": apache_kafka_sasl_ssl.sasl_ssl_bootstrap,
+           "FERROKAFKA_TEST_SASL_SSL_CA": apache_kafka_sasl_ssl.ca_pem}
+    out = subprocess.run(["cargo", "test", "-q", "-p", "ferrokafka", "--test", "security", "--",
+                          "--exact", "scram_over_sasl_ssl_against_any_broker"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert re.search(r"test result: ok\. 1 passed", out.stdout), out.stdout[-2000:]
