@@ -22,8 +22,10 @@ pub struct AuthorizerSettings {
 /// The `authorizer.class.name` values that turn ACLs on (Kafka's KRaft and ZooKeeper-era names).
 const AUTHORIZERS: &[&str] = &["org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"];
 
-/// The SASL mechanisms this broker implements (and enables by default).
-pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+/// The SASL mechanisms this broker implements. All but OAUTHBEARER are enabled by default:
+/// its tokens are checked the way Kafka's default (unsecured, for testing) validator does.
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+const DEFAULT_SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 use crate::log::{LogConfig, TimestampType};
 
 /// Everything a broker needs to start.
@@ -86,7 +88,7 @@ impl Default for BrokerConfig {
             advertised_listeners: None,
             tls: TlsSettings::default(),
             listener_client_auth: BTreeMap::new(),
-            sasl_mechanisms: SASL_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
+            sasl_mechanisms: DEFAULT_SASL_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
             users: Users::default(),
             max_reauth_ms: 0,
             authorizer: AuthorizerSettings::default(),
@@ -105,7 +107,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ssl.ca.location", "PEM CA certificates that client certificates must chain to (mutual TLS)"),
     ("ssl.client.auth", "none, requested or required: whether TLS clients must present a certificate (default none)"),
     ("listener.name.<name>.ssl.client.auth", "ssl.client.auth for one listener, e.g. listener.name.mtls.ssl.client.auth = \"required\""),
-    ("sasl.enabled.mechanisms", "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512)"),
+    ("sasl.enabled.mechanisms", "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512; also OAUTHBEARER with unsecured JWTs, for testing)"),
     ("users.<name>", "a SASL user and its password (PLAIN and SCRAM; stored salted), e.g. [users] alice = \"...\""),
     ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on; empty (default) off"),
     ("super.users", "principals allowed everything, separated by ';', e.g. User:admin;User:CN=ops"),

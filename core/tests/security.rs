@@ -454,3 +454,65 @@ async fn connections_renew_their_sasl_session_before_it_expires() {
     }
     assert!(calls > 10, "{calls}");
 }
+
+/// An unsecured JWT (alg none) for `sub`, expiring `exp_in_s` seconds from now.
+fn unsecured_jwt(sub: &str, exp_in_s: i64) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let header = b64.encode(br#"{"alg":"none"}"#);
+    let payload = b64.encode(format!(r#"{{"sub":"{sub}","iat":{now},"exp":{}}}"#, now + exp_in_s));
+    format!("{header}.{payload}.")
+}
+
+#[tokio::test]
+async fn oauthbearer_tokens_come_from_the_provider() {
+    use ferrokafka::OAuthBearerToken;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let f = {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let ca = Ca::new("oauth CA");
+        let ca_path = ca.write(dir.path(), "ca");
+        let server = ca.issue(dir.path(), "broker", &["127.0.0.1"]);
+        let mut config = BrokerConfig { data_dir: data.path().to_owned(), ..Default::default() };
+        for (k, v) in [
+            ("listeners", "SASL_SSL://127.0.0.1:0"),
+            ("ssl.certificate.location", server.cert_path.to_str().unwrap()),
+            ("ssl.key.location", server.key_path.to_str().unwrap()),
+            ("sasl.enabled.mechanisms", "OAUTHBEARER,SCRAM-SHA-256"),
+        ] {
+            config.set(k, v).unwrap();
+        }
+        Fixture { broker: Broker::start(config).await.unwrap(), ca, ca_path, dir, _data: data }
+    };
+    let with_provider = |provider: Box<dyn Fn() -> Result<OAuthBearerToken, String> + Send + Sync>| {
+        let mut c = f.config("SASL_SSL", &[("sasl.mechanism", "OAUTHBEARER")]);
+        c.set_oauthbearer_token_provider(provider);
+        c
+    };
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let good = with_provider(Box::new(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(OAuthBearerToken { value: unsecured_jwt("alice", 3600), extensions: vec![] })
+    }));
+    round_trip(good, "oauth").await;
+    assert!(asked.load(Ordering::Relaxed) >= 1, "the provider was asked for the token");
+
+    let expired = with_provider(Box::new(|| Ok(OAuthBearerToken { value: unsecured_jwt("alice", -60), extensions: vec![] })));
+    match connect_error(expired).await {
+        Error::Authentication { mechanism, reason, .. } => {
+            assert_eq!(mechanism, "OAUTHBEARER");
+            assert!(reason.contains("expired"), "{reason}");
+        }
+        other => panic!("expected an authentication error, got {other:?}"),
+    }
+    let failing = with_provider(Box::new(|| Err("identity provider unreachable".into())));
+    match connect_error(failing).await {
+        Error::Authentication { reason, .. } => assert!(reason.contains("identity provider unreachable"), "{reason}"),
+        other => panic!("expected an authentication error, got {other:?}"),
+    }
+}

@@ -85,6 +85,23 @@ pub(super) fn authenticate(
                 ),
             }
         }
+        SaslStep::Handshaken(mechanism) if mechanism == "OAUTHBEARER" => {
+            match crate::security::oauth::validate_unsecured(&req.auth_bytes) {
+                Ok((user, expires_in_ms)) => {
+                    let (resp, ok) = success(state, session, mechanism, user, Bytes::new());
+                    // KIP-368: the session ends no later than the token.
+                    let lifetime = match resp.session_lifetime_ms {
+                        0 => expires_in_ms,
+                        configured => configured.min(expires_in_ms),
+                    };
+                    if ok {
+                        session.expires = Some(Instant::now() + Duration::from_millis(lifetime.max(0) as u64));
+                    }
+                    (resp.with_session_lifetime_ms(lifetime), ok)
+                }
+                Err(reason) => fail(session, &mechanism, reason.clone(), format!("invalid OAUTHBEARER token: {reason}")),
+            }
+        }
         SaslStep::Handshaken(mechanism) => {
             let Some(m) = Mechanism::from_name(&mechanism) else {
                 return fail(session, &mechanism, "mechanism not implemented".into(), "mechanism not implemented".into());

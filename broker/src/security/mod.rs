@@ -3,6 +3,7 @@
 //! salted SCRAM credentials, and the principal a connection acts as.
 
 pub(crate) mod acl;
+pub(crate) mod oauth;
 pub(crate) mod scram;
 mod x509;
 
