@@ -61,6 +61,7 @@ ssl.ca.location = "{os.path.join(certs, 'ca.pem')}"
 authorizer.class.name = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 super.users = "User:admin"
 allow.everyone.if.no.acl.found = true
+sasl.enabled.mechanisms = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
 
 [users]
 admin = "admin-secret"
@@ -140,6 +141,20 @@ def round_trip(config, topic, n=50):
 def test_sasl_ssl_produce_and_group_consume(secure_broker, mechanism):
     topic = unique(f"sec-{mechanism.lower()}")
     assert round_trip(scram(secure_broker, "alice", mechanism), topic) == [f"v{i}" for i in range(50)]
+
+
+def test_oauthbearer_with_librdkafkas_unsecured_jwt(secure_broker):
+    """librdkafka makes an unsecured JWT for principal alice; the broker validates it as
+    Kafka's default validator does."""
+    config = {
+        "bootstrap.servers": secure_broker["listeners"]["SASL_SSL"],
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": secure_broker["ca"],
+        "sasl.mechanism": "OAUTHBEARER",
+        "enable.sasl.oauthbearer.unsecure.jwt": True,
+        "sasl.oauthbearer.config": "principal=alice",
+    }
+    assert round_trip(config, unique("sec-oauth"), 10) == [f"v{i}" for i in range(10)]
 
 
 def test_mutual_tls(secure_broker):
