@@ -21,6 +21,11 @@ use crate::server::{BrokerState, Listener};
 /// is dropped, so idle sockets cannot pile up on a TLS listener.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Largest request accepted before a SASL client has authenticated (Kafka's
+/// `sasl.server.max.receive.size` default), so an anonymous peer cannot make the broker
+/// allocate `socket.request.max.bytes` per connection.
+const SASL_MAX_RECEIVE: usize = 512 * 1024;
+
 /// The first byte of a TLS record carrying a handshake message (the ClientHello).
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
@@ -73,7 +78,7 @@ where
     loop {
         let frame = tokio::select! {
             _ = crate::server::stopped(&mut shutdown) => break,
-            frame = read_frame(&mut reader, max) => frame,
+            frame = read_frame(&mut reader, if session.awaits_authentication() { SASL_MAX_RECEIVE.min(max) } else { max }) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,

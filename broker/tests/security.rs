@@ -107,3 +107,23 @@ async fn plain_listener_refuses_sasl_handshakes() {
     let mut c = TestClient::connect(broker.local_addr()).await;
     assert_eq!(handshake(&mut c, "PLAIN").await.error_code, ResponseError::IllegalSaslState.code());
 }
+
+#[tokio::test]
+async fn unauthenticated_clients_cannot_send_large_frames() {
+    let (broker, _dir) = sasl_broker("0").await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    // A frame length of 1 MiB before authentication: refused without reading it.
+    c.send_raw(&(1024 * 1024i32).to_be_bytes()).await;
+    assert!(c.is_closed().await);
+    // After authentication the usual socket.request.max.bytes applies.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut c, "alice", "alice-secret").await.error_code, 0);
+    let create = MetadataRequest::default().with_allow_auto_topic_creation(true).with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("big")))),
+    ]));
+    let _: MetadataResponse = c.send(&create, 12).await;
+    let big = common::batch(&[(None, &vec![7u8; 768 * 1024], 1)], None, kafka_protocol::records::Compression::None);
+    let (code, _) = common::produce(&mut c, "big", 0, big).await;
+    assert_eq!(code, 0, "a 768 KiB batch is accepted once authenticated");
+}

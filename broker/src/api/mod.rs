@@ -55,6 +55,11 @@ impl Session {
         Session { peer, listener, principal, authenticated_as: None, mechanism: None, sasl: SaslStep::Idle, expires: None }
     }
 
+    /// Whether this is a SASL listener's connection that has not authenticated yet.
+    pub(crate) fn awaits_authentication(&self) -> bool {
+        self.listener.protocol.sasl() && self.authenticated_as.is_none()
+    }
+
     /// Why a request other than ApiVersions / SASL may not be served now, if it may not.
     fn refusal(&self, key: ApiKey) -> Option<String> {
         if !self.listener.protocol.sasl() || matches!(key, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {

@@ -99,8 +99,15 @@ impl ScramCredential {
 }
 
 fn rand_salt() -> [u8; 16] {
-    let a = uuid::Uuid::new_v4();
-    *a.as_bytes()
+    rand::random()
+}
+
+/// The salt shown for a user that does not exist: the same on every attempt (keyed by a
+/// per-process secret), so a prober cannot tell unknown users by a salt that changes.
+fn fake_salt(user: &str) -> Vec<u8> {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    Mechanism::Sha256.hmac(key, user.as_bytes())[..16].to_vec()
 }
 
 /// Why a SCRAM exchange failed: what the broker logs, and whether the client is told its
@@ -178,9 +185,9 @@ impl ScramServer {
         let credential = lookup(&user);
         let (salt, iterations) = match &credential {
             Some(c) => (c.salt.clone(), c.iterations),
-            None => (rand_salt().to_vec(), DEFAULT_ITERATIONS),
+            None => (fake_salt(&user), DEFAULT_ITERATIONS),
         };
-        let server_nonce = uuid::Uuid::new_v4().simple().to_string();
+        let server_nonce = B64.encode(rand::random::<[u8; 18]>());
         let nonce = format!("{client_nonce}{server_nonce}");
         let server_first = format!("r={nonce},s={},i={iterations}", B64.encode(salt));
         let _ = mechanism;
@@ -219,5 +226,33 @@ impl ScramServer {
         }
         let server_signature = m.hmac(&cred.server_key, auth_message.as_bytes());
         Ok((self.user, format!("v={}", B64.encode(server_signature)).into_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn salt_of(server_first: &[u8]) -> String {
+        let text = std::str::from_utf8(server_first).unwrap();
+        text.split(',').find_map(|a| a.strip_prefix("s=")).unwrap().to_owned()
+    }
+
+    #[test]
+    fn unknown_users_see_a_stable_salt_and_fail_at_the_proof() {
+        let first = b"n,,n=mallory,r=abcdefgh";
+        let (_, a) = ScramServer::start(Mechanism::Sha256, first, |_| None).unwrap();
+        let (server, b) = ScramServer::start(Mechanism::Sha256, first, |_| None).unwrap();
+        assert_eq!(salt_of(&a), salt_of(&b), "the same made-up salt every time");
+        let nonce = std::str::from_utf8(&b).unwrap().split(',').next().unwrap().to_owned();
+        let client_final = format!("c=biws,{nonce},p={}", B64.encode([0u8; 32]));
+        assert!(matches!(server.finish(client_final.as_bytes()), Err(ScramFailure::UnknownUser(u)) if u == "mallory"));
+    }
+
+    #[test]
+    fn malformed_client_messages_are_refused() {
+        assert!(ScramServer::start(Mechanism::Sha256, b"p=tls-unique,,n=a,r=x", |_| None).is_err());
+        assert!(ScramServer::start(Mechanism::Sha256, b"n,,r=x", |_| None).is_err());
+        assert!(ScramServer::start(Mechanism::Sha256, &[0xff, 0xfe], |_| None).is_err());
     }
 }
