@@ -257,3 +257,84 @@ impl Authorizer {
         write().map_err(Error::io(format!("writing {}", self.path.display())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthorizerSettings;
+
+    fn binding(rt: i8, name: &str, pattern: i8, principal: &str, op: i8, perm: i8) -> AclBinding {
+        AclBinding {
+            resource_type: rt,
+            resource_name: name.into(),
+            pattern_type: pattern,
+            principal: principal.into(),
+            host: "*".into(),
+            operation: op,
+            permission_type: perm,
+        }
+    }
+
+    fn authorizer(dir: &std::path::Path, allow_if_no_acl: bool) -> Authorizer {
+        let settings = AuthorizerSettings {
+            enabled: true,
+            super_users: vec!["User:root".into()],
+            allow_everyone_if_no_acl_found: allow_if_no_acl,
+        };
+        Authorizer::open(&settings, dir).unwrap()
+    }
+
+    #[test]
+    fn kafka_semantics() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = authorizer(dir.path(), false);
+        a.create(vec![
+            binding(TOPIC, "orders-", PREFIXED, "User:alice", WRITE, ALLOW),
+            binding(TOPIC, "orders-secret", LITERAL, "User:alice", ALL, DENY),
+            binding(TOPIC, "*", LITERAL, "User:*", READ, ALLOW),
+            binding(GROUP, "g", LITERAL, "User:bob", ALL, ALLOW),
+        ])
+        .unwrap();
+        let can = |p: &str, op: i8, rt: i8, name: &str| a.authorize(p, "10.0.0.1", op, rt, name);
+        assert!(can("User:alice", WRITE, TOPIC, "orders-eu"), "prefixed allow");
+        assert!(can("User:alice", DESCRIBE, TOPIC, "orders-eu"), "WRITE implies DESCRIBE");
+        assert!(!can("User:alice", WRITE, TOPIC, "orders-secret"), "DENY wins over the prefixed ALLOW");
+        assert!(!can("User:alice", READ, TOPIC, "orders-secret"), "DENY ALL covers READ despite User:* READ");
+        assert!(can("User:carol", READ, TOPIC, "anything"), "wildcard topic and principal");
+        assert!(!can("User:carol", WRITE, TOPIC, "anything"));
+        assert!(can("User:bob", DELETE, GROUP, "g"), "ALL");
+        assert!(!can("User:bob", READ, GROUP, "other"), "no ACL and allow.everyone.if.no.acl.found=false");
+        assert!(can("User:root", ALTER, CLUSTER, CLUSTER_NAME), "super user");
+        assert!(a.any_topic_allows("User:alice", "10.0.0.1", WRITE));
+        assert!(!a.any_topic_allows("User:carol", "10.0.0.1", WRITE));
+
+        let open = authorizer(tempfile::tempdir().unwrap().path(), true);
+        assert!(open.authorize("User:x", "h", WRITE, TOPIC, "t"), "no ACL at all: open when configured");
+    }
+
+    #[test]
+    fn filters_and_durability() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = authorizer(dir.path(), false);
+        a.create(vec![binding(TOPIC, "t", LITERAL, "User:a", READ, ALLOW), binding(TOPIC, "t-", PREFIXED, "User:b", WRITE, ALLOW)])
+            .unwrap();
+        let any = AclFilter {
+            resource_type: RESOURCE_ANY,
+            resource_name: None,
+            pattern_type: PATTERN_ANY,
+            principal: None,
+            host: None,
+            operation: OP_ANY,
+            permission_type: PERMISSION_ANY,
+        };
+        assert_eq!(a.describe(&any).len(), 2);
+        let matching = AclFilter { resource_type: TOPIC, resource_name: Some("t-1".into()), pattern_type: PATTERN_MATCH, ..any.clone() };
+        assert_eq!(a.describe(&matching).len(), 1, "MATCH finds the prefixed binding covering t-1");
+        let removed = a.delete(&[AclFilter { principal: Some("User:a".into()), ..any.clone() }]).unwrap();
+        assert_eq!(removed[0].len(), 1);
+        let reopened = authorizer(dir.path(), false);
+        assert_eq!(reopened.describe(&any), vec![binding(TOPIC, "t-", PREFIXED, "User:b", WRITE, ALLOW)]);
+        assert!(validate(&binding(CLUSTER, "other", LITERAL, "User:a", ALTER, ALLOW)).is_err());
+        assert!(validate(&binding(TOPIC, "t", LITERAL, "alice", READ, ALLOW)).is_err());
+    }
+}
