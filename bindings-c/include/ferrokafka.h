@@ -210,6 +210,16 @@ typedef struct {
 #define FK_ERR__UNSUPPORTED_FEATURE -165
 
 /**
+ * Local: a TLS handshake or certificate failed (librdkafka's `_SSL`).
+ */
+#define FK_ERR__SSL -181
+
+/**
+ * Local: SASL authentication failed (librdkafka's `_AUTHENTICATION`).
+ */
+#define FK_ERR__AUTHENTICATION -169
+
+/**
  * Kafka: an unexpected server error.
  */
 #define FK_ERR_UNKNOWN -1

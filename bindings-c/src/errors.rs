@@ -36,6 +36,10 @@ pub const FK_ERR__TIMED_OUT: fk_resp_err_t = -185;
 pub const FK_ERR__QUEUE_FULL: fk_resp_err_t = -184;
 /// Local: the broker and the library share no version of an API.
 pub const FK_ERR__UNSUPPORTED_FEATURE: fk_resp_err_t = -165;
+/// Local: a TLS handshake or certificate failed (librdkafka's `_SSL`).
+pub const FK_ERR__SSL: fk_resp_err_t = -181;
+/// Local: SASL authentication failed (librdkafka's `_AUTHENTICATION`).
+pub const FK_ERR__AUTHENTICATION: fk_resp_err_t = -169;
 
 // Kafka's codes (https://kafka.apache.org/protocol#protocol_error_codes): those an application
 // of this library most likely meets.
@@ -104,6 +108,8 @@ pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
         E::MessageTooLarge { .. } => FK_ERR_MSG_SIZE_TOO_LARGE,
         E::UnknownTopicOrPartition(_) => FK_ERR_UNKNOWN_TOPIC_OR_PART,
         E::Closed => FK_ERR__DESTROY,
+        E::Tls { .. } => FK_ERR__SSL,
+        E::Authentication { .. } => FK_ERR__AUTHENTICATION,
         _ => FK_ERR__FAIL,
     }
 }
@@ -124,6 +130,8 @@ fn describe(code: c_int) -> String {
         FK_ERR__TIMED_OUT => "Local: timed out",
         FK_ERR__QUEUE_FULL => "Local: queue full",
         FK_ERR__UNSUPPORTED_FEATURE => "Local: required feature not supported by broker",
+        FK_ERR__SSL => "Local: TLS failure",
+        FK_ERR__AUTHENTICATION => "Local: authentication failure",
         c if c < -1 => return format!("Local: unknown error code {c}"),
         c => {
             // Kafka's codes: their names from the protocol's table.

@@ -116,6 +116,8 @@ pub(crate) fn describe(e: &Error) -> Described {
             E::Timeout { .. } => local("KafkaJSTimeout", "TIMEOUT", core),
             E::QueueFull(_) => local("KafkaJSError", "QUEUE_FULL", core),
             E::Closed => local("KafkaJSError", "CLOSED", core),
+            E::Tls { .. } => local("KafkaJSConnectionError", "SSL", core),
+            E::Authentication { .. } => local("KafkaJSSASLAuthenticationError", "SASL_AUTHENTICATION_FAILED", core),
             _ => local("KafkaJSError", "UNKNOWN", core),
         },
         Error::Broker(b) => {

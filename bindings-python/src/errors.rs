@@ -29,6 +29,8 @@ const ERR_DESTROY: i32 = -197;
 const ERR_UNKNOWN_PARTITION: i32 = -190;
 const ERR_QUEUE_FULL: i32 = -184;
 const ERR_UNKNOWN: i32 = -1;
+const ERR_SSL: i32 = -181;
+const ERR_AUTHENTICATION: i32 = -169;
 /// Kafka's own code, under the same number in librdkafka.
 const ERR_MSG_SIZE_TOO_LARGE: i32 = 10;
 
@@ -96,6 +98,8 @@ pub(crate) fn describe(e: &Error) -> Described {
         // cluster comes as `Error::Kafka` with UNKNOWN_TOPIC_OR_PART.
         Error::UnknownTopicOrPartition(_) => local(ERR_UNKNOWN_PARTITION),
         Error::Closed => local(ERR_DESTROY),
+        Error::Tls { .. } => local(ERR_SSL),
+        Error::Authentication { .. } => local(ERR_AUTHENTICATION),
         _ => (ERR_UNKNOWN, "_UNKNOWN".to_owned()),
     };
     Described { code, name, message: e.to_string(), retriable: e.is_retriable(), fatal: false }

@@ -6,6 +6,26 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 pub use crate::group::GroupSettings;
+pub use crate::security::{ClientAuth, ListenerSpec, SecurityProtocol, TlsSettings, Users};
+
+/// ACL enforcement settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthorizerSettings {
+    /// ACLs are enforced (`authorizer.class.name` set to the StandardAuthorizer).
+    pub enabled: bool,
+    /// Principals allowed everything, e.g. `User:admin`.
+    pub super_users: Vec<String>,
+    /// Whether a resource without any ACL is open to everyone (Kafka's default: false).
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+/// The `authorizer.class.name` values that turn ACLs on (Kafka's KRaft and ZooKeeper-era names).
+const AUTHORIZERS: &[&str] = &["org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"];
+
+/// The SASL mechanisms this broker implements. All but OAUTHBEARER are enabled by default:
+/// its tokens are checked the way Kafka's default (unsecured, for testing) validator does.
+pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+const DEFAULT_SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 use crate::log::{LogConfig, TimestampType};
 
 /// Everything a broker needs to start.
@@ -30,6 +50,24 @@ pub struct BrokerConfig {
     pub socket_request_max_bytes: usize,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
+    /// `listeners` (`NAME://host:port,...`); when unset, one PLAINTEXT listener on `listen`.
+    pub listeners: Option<String>,
+    /// `listener.security.protocol.map` (`NAME:PROTOCOL,...`).
+    pub listener_protocol_map: String,
+    /// `advertised.listeners` (`NAME://host:port,...`): what Metadata reports per listener.
+    pub advertised_listeners: Option<String>,
+    /// `ssl.*`: the TLS server settings of SSL and SASL_SSL listeners.
+    pub tls: TlsSettings,
+    /// `listener.name.<name>.ssl.client.auth`: per-listener override of `ssl.client.auth`.
+    pub listener_client_auth: BTreeMap<String, ClientAuth>,
+    /// `sasl.enabled.mechanisms`.
+    pub sasl_mechanisms: Vec<String>,
+    /// `users.<name> = "<password>"`: SASL users, kept as salted SCRAM credentials.
+    pub users: Users,
+    /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found`.
+    pub authorizer: AuthorizerSettings,
+    /// `connections.max.reauth.ms`: SASL session lifetime (KIP-368); 0 keeps sessions forever.
+    pub max_reauth_ms: i64,
 }
 
 impl Default for BrokerConfig {
@@ -45,13 +83,36 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             socket_request_max_bytes: 104_857_600,
             groups: GroupSettings::default(),
+            listeners: None,
+            listener_protocol_map: String::new(),
+            advertised_listeners: None,
+            tls: TlsSettings::default(),
+            listener_client_auth: BTreeMap::new(),
+            sasl_mechanisms: DEFAULT_SASL_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
+            users: Users::default(),
+            max_reauth_ms: 0,
+            authorizer: AuthorizerSettings::default(),
         }
     }
 }
 
 /// The keys a config file or `--set` accepts, with what each means (printed by `--help`).
 pub const KEYS: &[(&str, &str)] = &[
-    ("listen", "address to bind, host:port (port 0 picks a free one)"),
+    ("listen", "address to bind, host:port (port 0 picks a free one); one PLAINTEXT listener unless `listeners` is set"),
+    ("listeners", "NAME://host:port,... e.g. PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094 (overrides listen)"),
+    ("listener.security.protocol.map", "NAME:PROTOCOL,... for listener names that are not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    ("advertised.listeners", "NAME://host:port,...: what Metadata reports to clients of each listener"),
+    ("ssl.certificate.location", "PEM certificate chain of SSL / SASL_SSL listeners"),
+    ("ssl.key.location", "PEM private key (unencrypted) of that certificate"),
+    ("ssl.ca.location", "PEM CA certificates that client certificates must chain to (mutual TLS)"),
+    ("ssl.client.auth", "none, requested or required: whether TLS clients must present a certificate (default none)"),
+    ("listener.name.<name>.ssl.client.auth", "ssl.client.auth for one listener, e.g. listener.name.mtls.ssl.client.auth = \"required\""),
+    ("sasl.enabled.mechanisms", "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512; also OAUTHBEARER with unsecured JWTs, for testing)"),
+    ("users.<name>", "a SASL user and its password (PLAIN and SCRAM; stored salted), e.g. [users] alice = \"...\""),
+    ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on; empty (default) off"),
+    ("super.users", "principals allowed everything, separated by ';', e.g. User:admin;User:CN=ops"),
+    ("allow.everyone.if.no.acl.found", "with ACLs on, whether a resource without any ACL is open to all (default false)"),
+    ("connections.max.reauth.ms", "SASL session lifetime; clients re-authenticate before it ends (KIP-368; default 0, never)"),
     ("advertised.listener", "host:port that Metadata reports to clients"),
     ("data.dir", "directory holding the logs and broker metadata"),
     ("node.id", "this broker's id in Metadata (default 1)"),
@@ -157,6 +218,46 @@ impl BrokerConfig {
             "offset.metadata.max.bytes" => self.groups.offset_metadata_max_bytes = parse_positive(key, value)?,
             "group.consumer.session.timeout.ms" => self.groups.consumer_session_timeout_ms = parse_positive(key, value)?,
             "group.consumer.heartbeat.interval.ms" => self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?,
+            // Checked together with the protocol map at start (file keys arrive in any order).
+            "listeners" => self.listeners = Some(value.to_owned()),
+            "listener.security.protocol.map" => {
+                crate::security::parse_protocol_map(value)?;
+                self.listener_protocol_map = value.to_owned()
+            }
+            "advertised.listeners" => self.advertised_listeners = Some(value.to_owned()),
+            "ssl.certificate.location" => self.tls.certificate = Some(PathBuf::from(value)),
+            "ssl.key.location" => self.tls.key = Some(PathBuf::from(value)),
+            "ssl.ca.location" => self.tls.ca = Some(PathBuf::from(value)),
+            "ssl.client.auth" => self.tls.client_auth = parse_client_auth(key, value)?,
+            _ if key.starts_with("listener.name.") && key.ends_with(".ssl.client.auth") => {
+                let name = &key["listener.name.".len()..key.len() - ".ssl.client.auth".len()];
+                self.listener_client_auth.insert(name.to_ascii_uppercase(), parse_client_auth(key, value)?);
+            }
+            "sasl.enabled.mechanisms" => {
+                let mechanisms: Vec<String> =
+                    value.split(',').map(|m| m.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()).collect();
+                if let Some(m) = mechanisms.iter().find(|m| !SASL_MECHANISMS.contains(&m.as_str())) {
+                    return Err(Error::Config(format!("{key}: {m} is not one of {}", SASL_MECHANISMS.join(", "))));
+                }
+                self.sasl_mechanisms = mechanisms;
+            }
+            "authorizer.class.name" => {
+                let v = value.trim();
+                if !v.is_empty() && !AUTHORIZERS.contains(&v) {
+                    return Err(Error::Config(format!("{key}: {v:?} is not empty or one of {}", AUTHORIZERS.join(", "))));
+                }
+                self.authorizer.enabled = !v.is_empty();
+            }
+            "super.users" => {
+                let users: Vec<String> = value.split(';').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+                if let Some(bad) = users.iter().find(|u| !u.contains(':')) {
+                    return Err(Error::Config(format!("{key}: {bad:?} is not a principal like User:alice")));
+                }
+                self.authorizer.super_users = users;
+            }
+            "allow.everyone.if.no.acl.found" => self.authorizer.allow_everyone_if_no_acl_found = parse_bool(key, value)?,
+            "connections.max.reauth.ms" => self.max_reauth_ms = parse(key, value, "an integer")?,
+            _ if key.starts_with("users.") => self.users.add(&key["users.".len()..], value)?,
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
                 return Err(Error::Config(format!("unknown setting {key:?}; known settings: {}", known.join(", "))));
@@ -187,6 +288,35 @@ impl BrokerConfig {
         Ok(())
     }
 
+    /// The listeners to open: `listeners`, or one PLAINTEXT listener on `listen`.
+    pub fn listener_specs(&self) -> Result<Vec<ListenerSpec>> {
+        match &self.listeners {
+            Some(l) => crate::security::parse_listeners(l, &self.listener_protocol_map),
+            None => Ok(vec![ListenerSpec { name: "PLAINTEXT".into(), protocol: SecurityProtocol::Plaintext, addr: self.listen.clone() }]),
+        }
+    }
+
+    /// What Metadata reports to clients of listener `name` bound at `bound`.
+    pub fn advertised_for(&self, name: &str, index: usize, bound: std::net::SocketAddr) -> (String, i32) {
+        if let Some(adv) = &self.advertised_listeners {
+            for entry in adv.split(',').map(str::trim) {
+                if let Some((n, addr)) = entry.split_once("://") {
+                    if n.eq_ignore_ascii_case(name) {
+                        if let Some((host, port)) = addr.rsplit_once(':') {
+                            if let Ok(port) = port.parse() {
+                                return (host.trim_matches(['[', ']']).to_owned(), port);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if index == 0 {
+            return self.advertised(bound);
+        }
+        (bound.ip().to_string(), bound.port() as i32)
+    }
+
     /// The address clients should be told to connect to.
     pub fn advertised(&self, bound: std::net::SocketAddr) -> (String, i32) {
         if let Some(adv) = &self.advertised_listener {
@@ -197,6 +327,15 @@ impl BrokerConfig {
             }
         }
         (bound.ip().to_string(), bound.port() as i32)
+    }
+}
+
+fn parse_client_auth(key: &str, value: &str) -> Result<ClientAuth> {
+    match value.trim() {
+        "none" => Ok(ClientAuth::None),
+        "requested" => Ok(ClientAuth::Requested),
+        "required" => Ok(ClientAuth::Required),
+        _ => Err(Error::Config(format!("{key}: {value:?} is not none, requested or required"))),
     }
 }
 

@@ -6,20 +6,71 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
-use crate::api::{self, Outcome};
-use crate::server::BrokerState;
+use crate::api::{self, Outcome, Session};
+use crate::security::{ANONYMOUS, tls_principal};
+use crate::server::{BrokerState, Listener};
+
+/// A client that opens a TCP connection and does not finish the TLS handshake in this long
+/// is dropped, so idle sockets cannot pile up on a TLS listener.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request accepted before a SASL client has authenticated (Kafka's
+/// `sasl.server.max.receive.size` default), so an anonymous peer cannot make the broker
+/// allocate `socket.request.max.bytes` per connection.
+const SASL_MAX_RECEIVE: usize = 512 * 1024;
+
+/// The first byte of a TLS record carrying a handshake message (the ClientHello).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Runs the listener's TLS handshake when it has one, then serves requests.
+pub(crate) async fn accept(stream: TcpStream, peer: SocketAddr, listener: Arc<Listener>, state: Arc<BrokerState>) {
+    let Some(tls) = listener.tls.clone() else {
+        let session = Session::new(peer, listener, ANONYMOUS.to_owned());
+        let (reader, writer) = stream.into_split();
+        return serve(reader, writer, session, state).await;
+    };
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
+        Ok(Ok(1)) => {
+            tracing::warn!(%peer, listener = %listener.name, "plaintext client on a TLS listener: closing (the client needs security.protocol=SSL or SASL_SSL)");
+            return;
+        }
+        Ok(_) => return,
+        Err(_) => {
+            tracing::warn!(%peer, listener = %listener.name, "no TLS handshake within 10 s: closing");
+            return;
+        }
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let principal = tls_principal(tls.get_ref().1.peer_certificates());
+            let session = Session::new(peer, listener, principal);
+            let (reader, writer) = tokio::io::split(tls);
+            serve(reader, writer, session, state).await
+        }
+        Ok(Err(e)) => tracing::warn!(%peer, listener = %listener.name, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::warn!(%peer, listener = %listener.name, "TLS handshake did not finish within 10 s"),
+    }
+}
 
 /// Responses queued ahead of a slow reader before the connection stops reading requests.
 const RESPONSE_QUEUE: usize = 64;
 
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
-    let (mut reader, writer) = stream.into_split();
+async fn serve<R, W>(mut reader: R, writer: W, mut session: Session, state: Arc<BrokerState>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = session.peer;
     let (tx, rx) = mpsc::channel::<Bytes>(RESPONSE_QUEUE);
     let writer = tokio::spawn(write_loop(writer, rx));
     let mut shutdown = state.shutdown.clone();
@@ -27,7 +78,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<Broker
     loop {
         let frame = tokio::select! {
             _ = crate::server::stopped(&mut shutdown) => break,
-            frame = read_frame(&mut reader, max) => frame,
+            frame = read_frame(&mut reader, if session.awaits_authentication() { SASL_MAX_RECEIVE.min(max) } else { max }) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -37,7 +88,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<Broker
                 break;
             }
         };
-        match api::handle(&state, frame, peer).await {
+        match api::handle(&state, frame, &mut session).await {
             Outcome::Respond(bytes) => {
                 if tx.send(bytes).await.is_err() {
                     break;
@@ -48,6 +99,11 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<Broker
                 tracing::warn!(%peer, %reason, "closing connection");
                 break;
             }
+            Outcome::RespondAndClose(bytes, reason) => {
+                let _ = tx.send(bytes).await;
+                tracing::info!(%peer, %reason, "closing connection");
+                break;
+            }
         }
     }
     drop(tx);
@@ -55,7 +111,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<Broker
 }
 
 /// Reads one request frame. `Ok(None)` on a clean end of stream between frames.
-async fn read_frame(reader: &mut OwnedReadHalf, max: usize) -> Result<Option<BytesMut>, String> {
+async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Option<BytesMut>, String> {
     let mut len_buf = [0u8; 4];
     match reader.read_exact(&mut len_buf).await {
         Ok(_) => {}
@@ -74,7 +130,7 @@ async fn read_frame(reader: &mut OwnedReadHalf, max: usize) -> Result<Option<Byt
     Ok(Some(frame))
 }
 
-async fn write_loop(writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
+async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Bytes>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(frame) = rx.recv().await {
         if writer.write_all(&frame).await.is_err() {

@@ -20,6 +20,7 @@ pub mod error;
 mod group;
 pub mod log;
 mod producer_ids;
+pub mod security;
 mod server;
 pub mod topics;
 

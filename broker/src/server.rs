@@ -22,8 +22,9 @@ pub(crate) struct BrokerState {
     pub(crate) topics: TopicRegistry,
     pub(crate) producer_ids: ProducerIdAllocator,
     pub(crate) groups: GroupCoordinator,
+    pub(crate) acls: crate::security::acl::Authorizer,
     pub(crate) cluster_id: String,
-    /// Host and port that Metadata reports.
+    /// Host and port that Metadata reports to clients of the first listener.
     pub(crate) advertised: (String, i32),
     pub(crate) shutdown: watch::Receiver<bool>,
 }
@@ -33,6 +34,7 @@ pub(crate) struct BrokerState {
 #[derive(Debug)]
 pub struct Broker {
     addr: SocketAddr,
+    listeners: Vec<(Arc<Listener>, SocketAddr)>,
     state: Arc<BrokerState>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -57,30 +59,51 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task)) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (topics, cluster_id, producer_ids, (groups, group_task), acls) = tokio::task::spawn_blocking(move || -> Result<_> {
             let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
             let cluster_id = load_cluster_id(&open_config)?;
             let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
             let groups = GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
-            Ok((topics, cluster_id, producer_ids, groups))
+            let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
+            Ok((topics, cluster_id, producer_ids, groups, acls))
         })
         .await
         .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
 
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .map_err(|source| Error::Bind { addr: config.listen.clone(), source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen.clone(), source })?;
-        let advertised = config.advertised(addr);
+        let specs = config.listener_specs()?;
+        let mut bound = Vec::with_capacity(specs.len());
+        for (index, spec) in specs.into_iter().enumerate() {
+            let socket = TcpListener::bind(&spec.addr)
+                .await
+                .map_err(|source| Error::Bind { addr: spec.addr.clone(), source })?;
+            let addr = socket.local_addr().map_err(|source| Error::Bind { addr: spec.addr.clone(), source })?;
+            let listener = Listener {
+                advertised: config.advertised_for(&spec.name, index, addr),
+                tls: match spec.protocol.tls() {
+                    true => Some(config.tls.server_config(config.listener_client_auth.get(&spec.name).copied())?),
+                    false => None,
+                },
+                name: spec.name,
+                protocol: spec.protocol,
+            };
+            bound.push((socket, Arc::new(listener), addr));
+        }
+        let addr = bound[0].2;
+        let advertised = bound[0].1.advertised.clone();
         let (stop, shutdown) = watch::channel(false);
-        let state = Arc::new(BrokerState { config, topics, producer_ids, groups, cluster_id, advertised, shutdown });
+        let state = Arc::new(BrokerState { config, topics, producer_ids, groups, acls, cluster_id, advertised, shutdown });
 
         let mut tasks = JoinSet::new();
         tasks.spawn(group_task.run(state.shutdown.clone(), flush_interval(&state.config)));
-        tasks.spawn(accept_loop(listener, Arc::clone(&state)));
+        let mut listeners = Vec::with_capacity(bound.len());
+        for (socket, listener, addr) in bound {
+            tracing::info!(listener = %listener.name, protocol = listener.protocol.name(), %addr, "listening");
+            tasks.spawn(accept_loop(socket, Arc::clone(&listener), Arc::clone(&state)));
+            listeners.push((listener, addr));
+        }
         tasks.spawn(maintenance_loop(Arc::clone(&state)));
         tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "broker started");
-        Ok(Broker { addr, state, stop, tasks })
+        Ok(Broker { addr, listeners, state, stop, tasks })
     }
 
     /// The address the listener is bound to.
@@ -88,7 +111,25 @@ impl Broker {
         self.addr
     }
 
-    /// `host:port` for a client's `bootstrap.servers`.
+    /// Every listener's name and bound address, in `listeners` order.
+    pub fn listeners(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners.iter().map(|(l, a)| (l.name.clone(), *a)).collect()
+    }
+
+    /// The address listener `name` (e.g. `SASL_SSL`) is bound to.
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners.iter().find(|(l, _)| l.name.eq_ignore_ascii_case(name)).map(|(_, a)| *a)
+    }
+
+    /// `host:port` for a client's `bootstrap.servers` on listener `name`.
+    pub fn bootstrap_for(&self, name: &str) -> Option<String> {
+        self.listeners
+            .iter()
+            .find(|(l, _)| l.name.eq_ignore_ascii_case(name))
+            .map(|(l, _)| format!("{}:{}", l.advertised.0, l.advertised.1))
+    }
+
+    /// `host:port` for a client's `bootstrap.servers` (the first listener).
     pub fn bootstrap(&self) -> String {
         let (host, port) = &self.state.advertised;
         format!("{host}:{port}")
@@ -118,7 +159,17 @@ impl Drop for Broker {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) {
+/// One listener as connections see it.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) name: String,
+    pub(crate) protocol: crate::config::SecurityProtocol,
+    /// Host and port that Metadata reports to this listener's clients.
+    pub(crate) advertised: (String, i32),
+    pub(crate) tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+}
+
+async fn accept_loop(listener: TcpListener, config: Arc<Listener>, state: Arc<BrokerState>) {
     let mut shutdown = state.shutdown.clone();
     let mut connections = JoinSet::new();
     loop {
@@ -127,7 +178,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(crate::connection::serve(stream, peer, Arc::clone(&state)));
+                    connections.spawn(crate::connection::accept(stream, peer, Arc::clone(&config), Arc::clone(&state)));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.

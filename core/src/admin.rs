@@ -3,6 +3,10 @@
 //! changes to the controller, group requests to the group's coordinator, offsets and
 //! deletions to each partition's leader, group listings to every broker.
 
+mod acls;
+
+pub use acls::{AclBinding, AclFilter, AclOperation, AclPermission, PatternType, ResourceType};
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -28,6 +28,9 @@ pub(crate) struct TopicMetadata {
 struct Snapshot {
     brokers: HashMap<i32, String>,
     topics: HashMap<String, TopicMetadata>,
+    /// The error the last Metadata gave for a topic it did not describe (e.g.
+    /// TOPIC_AUTHORIZATION_FAILED), reported instead of a generic "unknown topic".
+    topic_errors: HashMap<String, i16>,
     refreshed: Option<Instant>,
 }
 
@@ -65,6 +68,7 @@ impl Cluster {
                 request_timeout: config.duration("request.timeout.ms"),
                 connect_timeout: config.duration("socket.connection.setup.timeout.ms"),
                 nodelay: config.flag("socket.nagle.disable"),
+                security: crate::security::Security::from_config(config)?,
             },
             max_age: config.duration("metadata.max.age.ms"),
             retry_backoff: config.duration("retry.backoff.ms"),
@@ -144,8 +148,10 @@ impl Cluster {
             let Some(name) = t.name else { continue };
             if t.error_code != 0 {
                 snap.topics.remove(name.0.as_str());
+                snap.topic_errors.insert(name.0.to_string(), t.error_code);
                 continue;
             }
+            snap.topic_errors.remove(name.0.as_str());
             let mut leaders = vec![-1; t.partitions.len()];
             for p in &t.partitions {
                 if let Some(slot) = usize::try_from(p.partition_index).ok().and_then(|i| leaders.get_mut(i)) {
@@ -182,13 +188,13 @@ impl Cluster {
             return Ok(t);
         }
         self.refresh(&[topic.to_owned()]).await?;
-        self.snapshot
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .topics
-            .get(topic)
-            .cloned()
-            .ok_or_else(|| Error::kafka(ResponseError::UnknownTopicOrPartition, None, format!("metadata for {topic}")))
+        let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        snap.topics.get(topic).cloned().ok_or_else(|| match snap.topic_errors.get(topic) {
+            Some(&code) if code == ResponseError::TopicAuthorizationFailed.code() => {
+                Error::code(code, None, format!("metadata for {topic}"))
+            }
+            _ => Error::kafka(ResponseError::UnknownTopicOrPartition, None, format!("metadata for {topic}")),
+        })
     }
 
     /// Forgets what is known of `topic`, so the next lookup refreshes it.

@@ -2,7 +2,11 @@
 //! unknown key or a bad value is an error naming the key and what it accepts.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::security::OAuthBearerTokenProvider;
 
 use crate::error::{Error, Result};
 
@@ -40,7 +44,20 @@ keys![
     ("reconnect.backoff.max.ms", Some("1000"), Kind::Int { min: 0, max: I32 }, "reconnect backoff cap"),
     ("metadata.max.age.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "refresh metadata at least this often"),
     ("retry.backoff.ms", Some("100"), Kind::Int { min: 0, max: I32 }, "wait between retries"),
-    ("security.protocol", Some("PLAINTEXT"), Kind::OneOf(&["PLAINTEXT"]), "only PLAINTEXT so far (TLS/SASL: issue 11)"),
+    ("security.protocol", Some("PLAINTEXT"), Kind::OneOf(&["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", "plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]), "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)"),
+    // TLS
+    ("ssl.ca.location", None, Kind::Text, "PEM file of CA certificates that sign the broker's certificate (default: the system CA bundle)"),
+    ("ssl.ca.pem", None, Kind::Text, "the same as PEM text"),
+    ("ssl.certificate.location", None, Kind::Text, "PEM file of this client's certificate chain, for mutual TLS"),
+    ("ssl.certificate.pem", None, Kind::Text, "the same as PEM text"),
+    ("ssl.key.location", None, Kind::Text, "PEM file of this client's private key (unencrypted PKCS#8, PKCS#1 or SEC1), for mutual TLS"),
+    ("ssl.key.pem", None, Kind::Text, "the same as PEM text"),
+    ("ssl.endpoint.identification.algorithm", Some("https"), Kind::OneOf(&["https", "none"]), "https: the broker certificate must name the host connected to; none: skip that check (the chain is still verified)"),
+    // SASL
+    ("sasl.mechanism", Some("PLAIN"), Kind::OneOf(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]), "SASL mechanism for SASL_PLAINTEXT / SASL_SSL (OAUTHBEARER needs set_oauthbearer_token_provider)"),
+    ("sasl.mechanisms", None, Kind::OneOf(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]), "librdkafka's name for sasl.mechanism"),
+    ("sasl.username", None, Kind::Text, "SASL PLAIN / SCRAM user name"),
+    ("sasl.password", None, Kind::Text, "SASL PLAIN / SCRAM password"),
     // Producer
     ("acks", Some("all"), Kind::OneOf(&["0", "1", "all", "-1"]), "acknowledgements the leader waits for"),
     ("linger.ms", Some("5"), Kind::Int { min: 0, max: 900_000 }, "wait this long for a batch to fill"),
@@ -73,10 +90,43 @@ keys![
     ("isolation.level", Some("read_uncommitted"), Kind::OneOf(&["read_uncommitted", "read_committed"]), "transaction visibility"),
 ];
 
+/// Keys whose values are secrets: shown as `[redacted]` by `Debug`.
+const SECRET_KEYS: &[&str] = &["sasl.password", "ssl.key.pem"];
+
 /// Client settings keyed by Kafka property names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClientConfig {
     values: BTreeMap<String, String>,
+    oauthbearer: Option<TokenProvider>,
+}
+
+/// Compared by identity, so configs stay comparable.
+#[derive(Clone)]
+struct TokenProvider(Arc<dyn OAuthBearerTokenProvider>);
+
+impl PartialEq for TokenProvider {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TokenProvider {}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in &self.values {
+            if SECRET_KEYS.contains(&k.as_str()) {
+                m.entry(k, &"[redacted]");
+            } else {
+                m.entry(k, v);
+            }
+        }
+        if self.oauthbearer.is_some() {
+            m.entry(&"oauthbearer.token.provider", &"[set]");
+        }
+        m.finish()
+    }
 }
 
 fn lookup(key: &str) -> Result<&'static Key> {
@@ -118,8 +168,20 @@ impl ClientConfig {
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> Result<&mut Self> {
         let value = value.into();
         check(lookup(key)?, &value)?;
+        let key = if key == "sasl.mechanisms" { "sasl.mechanism" } else { key };
         self.values.insert(key.to_owned(), value);
         Ok(self)
+    }
+
+    /// Sets the token source for `sasl.mechanism=OAUTHBEARER`; it is asked for a token on
+    /// every (re-)authentication.
+    pub fn set_oauthbearer_token_provider(&mut self, provider: impl OAuthBearerTokenProvider + 'static) -> &mut Self {
+        self.oauthbearer = Some(TokenProvider(Arc::new(provider)));
+        self
+    }
+
+    pub(crate) fn oauthbearer_provider(&self) -> Option<Arc<dyn OAuthBearerTokenProvider>> {
+        self.oauthbearer.as_ref().map(|p| Arc::clone(&p.0))
     }
 
     /// Builds a config from `(key, value)` pairs, failing on the first bad one.
@@ -225,5 +287,14 @@ mod tests {
         assert!(c.bootstrap_servers().is_err());
         c.set("acks", "1").unwrap().set("enable.idempotence", "true").unwrap();
         assert!(c.validate_producer().is_err());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let c = ClientConfig::from_pairs([("sasl.username", "alice"), ("sasl.password", "s3cret-pw")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("alice") && !shown.contains("s3cret-pw"), "{shown}");
+        let c = ClientConfig::from_pairs([("sasl.mechanisms", "SCRAM-SHA-512")]).unwrap();
+        assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
     }
 }

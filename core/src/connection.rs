@@ -2,8 +2,8 @@
 //! correlation id; a writer task owns the socket's write half and a reader task its read
 //! half. On connect the connection negotiates API versions (the highest both sides speak).
 //!
-//! The byte stream is created by [`transport::connect`]; TLS and SASL will wrap that stream
-//! there without changing anything here.
+//! The byte stream is created by [`transport::connect`] (TCP, or TLS over it); SASL runs as
+//! ordinary requests right after ApiVersions, before the connection is handed out.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -24,15 +24,28 @@ pub(crate) mod transport {
     use super::*;
     use tokio::net::TcpStream;
 
-    /// Opens the byte stream to a broker. The place where TLS and SASL will be layered.
-    pub(crate) async fn connect(addr: &str, timeout: Duration, nodelay: bool) -> Result<TcpStream> {
+    /// A connected byte stream: plain TCP, or TLS over it.
+    pub(crate) enum Stream {
+        Plain(TcpStream),
+        Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    }
+
+    /// Opens the byte stream to a broker, with the TLS handshake when configured.
+    pub(crate) async fn connect(addr: &str, settings: &ConnectionSettings) -> Result<Stream> {
+        let timeout = settings.connect_timeout;
         let fail = |reason: String| Error::Connection { broker: addr.to_owned(), reason };
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| fail(format!("no TCP connection within {} ms", timeout.as_millis())))?
             .map_err(|e| fail(e.to_string()))?;
-        stream.set_nodelay(nodelay).map_err(|e| fail(e.to_string()))?;
-        Ok(stream)
+        stream.set_nodelay(settings.nodelay).map_err(|e| fail(e.to_string()))?;
+        match &settings.security.tls {
+            None => Ok(Stream::Plain(stream)),
+            Some(tls) => {
+                let tls = crate::security::tls::handshake(Arc::clone(tls), addr, stream, timeout).await?;
+                Ok(Stream::Tls(Box::new(tls)))
+            }
+        }
     }
 }
 
@@ -43,6 +56,7 @@ pub(crate) struct ConnectionSettings {
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) nodelay: bool,
+    pub(crate) security: crate::security::Security,
 }
 
 #[derive(Debug)]
@@ -59,13 +73,22 @@ pub(crate) struct BrokerConnection {
 
 impl BrokerConnection {
     pub(crate) async fn connect(addr: &str, settings: ConnectionSettings) -> Result<Arc<Self>> {
-        let stream = transport::connect(addr, settings.connect_timeout, settings.nodelay).await?;
-        let (read, write) = stream.into_split();
+        let stream = transport::connect(addr, &settings).await?;
         let (writer, rx) = mpsc::unbounded_channel();
         let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
-        tokio::spawn(write_loop(write, rx, Arc::clone(&closed)));
-        tokio::spawn(read_loop(read, Arc::clone(&pending), Arc::clone(&closed), addr.to_owned()));
+        match stream {
+            transport::Stream::Plain(tcp) => {
+                let (read, write) = tcp.into_split();
+                tokio::spawn(write_loop(write, rx, Arc::clone(&closed)));
+                tokio::spawn(read_loop(read, Arc::clone(&pending), Arc::clone(&closed), addr.to_owned()));
+            }
+            transport::Stream::Tls(tls) => {
+                let (read, write) = tokio::io::split(tls);
+                tokio::spawn(write_loop(write, rx, Arc::clone(&closed)));
+                tokio::spawn(read_loop(read, Arc::clone(&pending), Arc::clone(&closed), addr.to_owned()));
+            }
+        }
         let mut conn = BrokerConnection {
             addr: addr.to_owned(),
             settings,
@@ -75,7 +98,25 @@ impl BrokerConnection {
             versions: HashMap::new(),
             closed,
         };
-        conn.versions = conn.negotiate().await?;
+        conn.versions = conn.negotiate().await.map_err(|e| conn.explain_first_failure(e))?;
+        if let Some(mechanism) = &conn.settings.security.sasl {
+            let lifetime = crate::security::sasl::authenticate(&conn, mechanism).await?;
+            if let Some(lifetime) = lifetime {
+                // KIP-368: the broker closes a connection whose session has expired. Rather
+                // than re-authenticating in place with requests in flight, the connection
+                // retires itself well before then: it takes no new requests (answers to
+                // those in flight still arrive) and the cluster opens a freshly
+                // authenticated one on the next use.
+                let closed = Arc::clone(&conn.closed);
+                let retire_after = lifetime.mul_f64(0.85);
+                let broker = conn.addr.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(retire_after).await;
+                    tracing::debug!(%broker, "SASL session ends soon: connection retired for re-authentication");
+                    closed.store(true, Ordering::Release);
+                });
+            }
+        }
         Ok(Arc::new(conn))
     }
 
@@ -133,7 +174,25 @@ impl BrokerConnection {
         self.send_at(req, version).await
     }
 
-    async fn send_at<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+    /// A broker that hangs up on the very first request usually speaks another security
+    /// protocol on that port (TLS or SASL): say so instead of a bare "connection closed".
+    fn explain_first_failure(&self, e: Error) -> Error {
+        match e {
+            Error::Connection { broker, reason } if self.settings.security.tls.is_none() => Error::Connection {
+                broker,
+                reason: format!(
+                    "{reason} during the first request (ApiVersions): a TLS listener closes plaintext clients; check security.protocol"
+                ),
+            },
+            Error::Connection { broker, reason } => Error::Tls {
+                broker,
+                reason: format!("{reason} right after the TLS handshake: the broker may have rejected the client certificate"),
+            },
+            other => other,
+        }
+    }
+
+    pub(crate) async fn send_at<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
         let rx = self.enqueue(req, version, true)?.expect("a response was asked for");
         self.wait::<R>(rx, version).await
     }
@@ -214,7 +273,7 @@ impl BrokerConnection {
     }
 }
 
-async fn write_loop(write: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Bytes>, closed: Arc<AtomicBool>) {
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(write: W, mut rx: mpsc::UnboundedReceiver<Bytes>, closed: Arc<AtomicBool>) {
     let mut w = BufWriter::with_capacity(64 * 1024, write);
     while let Some(frame) = rx.recv().await {
         let mut ok = w.write_all(&frame).await.is_ok();
@@ -231,7 +290,7 @@ async fn write_loop(write: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Unboun
     closed.store(true, Ordering::Release);
 }
 
-async fn read_loop(mut read: tokio::net::tcp::OwnedReadHalf, pending: Pending, closed: Arc<AtomicBool>, addr: String) {
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(mut read: R, pending: Pending, closed: Arc<AtomicBool>, addr: String) {
     loop {
         let len = match read.read_i32().await {
             Ok(l) if l >= 4 => l as usize,

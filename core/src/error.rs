@@ -16,6 +16,12 @@ pub enum Error {
     /// A broker answered a request with a Kafka error.
     #[error("{context}: {code:?} (code {}){}", code.code(), message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Kafka { code: ResponseError, message: Option<String>, context: String },
+    /// The TLS handshake failed or the broker's certificate was not trusted; `reason` names why.
+    #[error("TLS with {broker} failed: {reason}")]
+    Tls { broker: String, reason: String },
+    /// SASL authentication failed (wrong password, unknown user, mechanism not enabled...).
+    #[error("SASL {mechanism} authentication with {broker} failed: {reason}")]
+    Authentication { broker: String, mechanism: String, reason: String },
     /// The broker's answer could not be understood.
     #[error("protocol error talking to {broker}: {reason}")]
     Protocol { broker: String, reason: String },

@@ -19,9 +19,11 @@ pub mod consumer;
 pub mod error;
 pub mod partitioner;
 pub mod producer;
+mod security;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceEvent};
 pub use error::{Error, Result};
+pub use security::{OAuthBearerToken, OAuthBearerTokenProvider};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerStats, RecordMetadata};

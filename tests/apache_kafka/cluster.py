@@ -137,9 +137,10 @@ class Node:
                "-cp", os.path.join(self.lib, "*"), main, *args]
         return [_SETPRIV, "--pdeathsig", "KILL", "--", *cmd] if _SETPRIV else cmd
 
-    def format(self, cluster_id):
+    def format(self, cluster_id, extra=()):
         """kafka-storage format: writes meta.properties and the bootstrap metadata."""
-        out = subprocess.run(self._cmd("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={self.config}"),
+        out = subprocess.run(self._cmd("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", f"--config={self.config}",
+                                       *extra),
                              capture_output=True, text=True, preexec_fn=_die_with_parent if _libc else None)
         if out.returncode != 0:
             raise RuntimeError(f"formatting node {self.node_id} failed: {out.stdout}{out.stderr}")
@@ -193,9 +194,12 @@ class KafkaCluster:
     nodes electing a leader). Defaults suit tests: replication factor = broker count (max 3),
     min.insync.replicas 2 when there are three brokers, no initial rebalance delay."""
 
-    def __init__(self, brokers=1, jvm=None, overrides=None):
-        """`jvm`: the JVM's options (default TEST_JVM); `overrides`: broker properties over
-        the test defaults below (a value of None removes a property: Kafka's default)."""
+    def __init__(self, brokers=1, scram_users=None, jvm=None, overrides=None):
+        """`scram_users` ({name: password}, single node only) adds a SASL_SSL listener with
+        SCRAM-SHA-256/512 for them, its certificate signed by a CA made for this cluster
+        (`ca_pem`); `sasl_ssl_bootstrap` is its address. `jvm`: the JVM's options (default
+        TEST_JVM); `overrides`: broker properties over the test defaults below (a value of
+        None removes a property: Kafka's default)."""
         self.lib = lib_dir()
         _sweep_stale_workdirs()
         self.workdir = tempfile.mkdtemp(prefix="apache-kafka-")
@@ -234,11 +238,16 @@ class KafkaCluster:
             common.update({"broker.session.timeout.ms": 5000, "broker.heartbeat.interval.ms": 500})
         self.nodes = []
         self.controller = None
+        self.scram_users = scram_users or {}
+        self.sasl_ssl_bootstrap = None
+        self.ca_pem = None
         if brokers == 1:
             port, cport = free_port(), free_port()
             props = {**common, "controller.quorum.voters": f"1@127.0.0.1:{cport}",
                      "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
                      "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}"}
+            if self.scram_users:
+                props.update(self._sasl_ssl_props(props))
             self.nodes.append(Node(self.workdir, 1, "broker,controller", props, self.lib, port, jvm))
         else:
             cport = free_port()
@@ -254,13 +263,57 @@ class KafkaCluster:
         self.bootstrap = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
         self.size = brokers
 
+    def _sasl_ssl_props(self, props):
+        """A SASL_SSL listener with SCRAM next to PLAINTEXT: certificates (openssl, PEM, made
+        now) and the listener's JAAS settings. The users are added when formatting."""
+        tls = os.path.join(self.workdir, "tls")
+        os.makedirs(tls)
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=tls, check=True, capture_output=True)
+
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=apache-kafka test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        openssl("req", *ec, "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=apache-kafka")
+        with open(os.path.join(tls, "san.ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "broker.pem", "-days", "2", "-extfile", "san.ext")
+        # Kafka's PEM key store: the private key (PKCS#8, unencrypted) followed by the chain.
+        keystore = os.path.join(tls, "keystore.pem")
+        with open(keystore, "w") as out:
+            for part in ("broker.key", "broker.pem"):
+                with open(os.path.join(tls, part)) as f:
+                    out.write(f.read())
+        self.ca_pem = os.path.join(tls, "ca.pem")
+        sport = free_port()
+        self.sasl_ssl_bootstrap = f"127.0.0.1:{sport}"
+        jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return {
+            "listeners": props["listeners"] + f",SASL_SSL://127.0.0.1:{sport}",
+            "advertised.listeners": props["advertised.listeners"] + f",SASL_SSL://127.0.0.1:{sport}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": jaas,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": keystore,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": self.ca_pem,
+        }
+
+    def _format_args(self):
+        return [f"--add-scram={mech}=[name={user},password={password}]"
+                for user, password in self.scram_users.items() for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512")]
+
     def all_nodes(self):
         return ([self.controller] if self.controller else []) + self.nodes
 
     def start(self, timeout=120):
         try:
             for n in self.all_nodes():
-                n.format(self.cluster_id)
+                n.format(self.cluster_id, self._format_args())
             for n in self.all_nodes():
                 n.start()
             self.wait_ready(timeout)

@@ -246,8 +246,8 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
     DescribeConfigsResponse::default().with_results(results)
 }
 
-pub(super) fn describe_cluster(state: &BrokerState, _req: DescribeClusterRequest) -> DescribeClusterResponse {
-    let (host, port) = &state.advertised;
+pub(super) fn describe_cluster(state: &BrokerState, session: &super::Session, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+    let (host, port) = &session.listener.advertised;
     DescribeClusterResponse::default()
         .with_error_code(NONE)
         .with_endpoint_type(1)

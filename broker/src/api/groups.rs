@@ -31,8 +31,13 @@ const KEY_TYPE_GROUP: i8 = 0;
 
 type PartitionsByTopic = Vec<(String, Vec<i32>)>;
 
-pub(super) fn find_coordinator(state: &BrokerState, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
-    let (host, port) = &state.advertised;
+pub(super) fn find_coordinator(
+    state: &BrokerState,
+    session: &super::Session,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let (host, port) = &session.listener.advertised;
     let node = BrokerId(state.config.node_id);
     let answer = |key_type: i8| -> (i16, Option<StrBytes>) {
         if key_type == KEY_TYPE_GROUP {

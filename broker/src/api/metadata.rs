@@ -48,7 +48,7 @@ fn error_entry(name: Option<TopicName>, id: uuid::Uuid, code: ResponseError) -> 
         .with_topic_authorized_operations(OPERATIONS_OMITTED)
 }
 
-pub(super) fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub(super) fn handle(state: &BrokerState, session: &super::Session, req: MetadataRequest, version: i16) -> MetadataResponse {
     // v0-3 have no flag: they always allowed auto-creation.
     let allow_create = state.config.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
     let topics: Vec<MetadataResponseTopic> = match req.topics {
@@ -66,7 +66,7 @@ pub(super) fn handle(state: &BrokerState, req: MetadataRequest, version: i16) ->
             })
             .collect(),
     };
-    let (host, port) = &state.advertised;
+    let (host, port) = &session.listener.advertised;
     MetadataResponse::default()
         .with_brokers(vec![
             MetadataResponseBroker::default()

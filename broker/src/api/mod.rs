@@ -1,6 +1,7 @@
 //! The request layer: header parsing, version checks, dispatch to one module per API, and
 //! response framing. Every request and response is coded by the `kafka-protocol` crate.
 
+mod acls;
 mod admin;
 mod api_versions;
 mod fetch;
@@ -9,11 +10,15 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod sasl;
+
+pub(crate) use sasl::SaslStep;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use crate::security::acl;
 use crate::server::BrokerState;
 
 /// What the connection does after a request.
@@ -24,6 +29,52 @@ pub(crate) enum Outcome {
     /// The request cannot be answered in its own protocol (unknown API or version,
     /// undecodable): close the connection, as Kafka does.
     Close(String),
+    /// Answer, then close (a failed SASL authentication).
+    RespondAndClose(Bytes, String),
+}
+
+/// What one connection knows about its client: where it came from, which listener, and who
+/// it is (the principal ACLs are checked against).
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) peer: std::net::SocketAddr,
+    pub(crate) listener: std::sync::Arc<crate::server::Listener>,
+    /// `User:ANONYMOUS`, `User:<sasl name>` or `User:<certificate subject>`.
+    pub(crate) principal: String,
+    /// The SASL principal once authenticated; on a SASL listener nothing but ApiVersions and
+    /// the SASL requests is served before.
+    pub(crate) authenticated_as: Option<String>,
+    pub(crate) mechanism: Option<String>,
+    pub(crate) sasl: SaslStep,
+    /// KIP-368: when the SASL session ends unless the client re-authenticates.
+    pub(crate) expires: Option<std::time::Instant>,
+}
+
+impl Session {
+    pub(crate) fn new(peer: std::net::SocketAddr, listener: std::sync::Arc<crate::server::Listener>, principal: String) -> Self {
+        Session { peer, listener, principal, authenticated_as: None, mechanism: None, sasl: SaslStep::Idle, expires: None }
+    }
+
+    /// Whether this is a SASL listener's connection that has not authenticated yet.
+    pub(crate) fn awaits_authentication(&self) -> bool {
+        self.listener.protocol.sasl() && self.authenticated_as.is_none()
+    }
+
+    /// Why a request other than ApiVersions / SASL may not be served now, if it may not.
+    fn refusal(&self, key: ApiKey) -> Option<String> {
+        if !self.listener.protocol.sasl() || matches!(key, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
+            return None;
+        }
+        if self.authenticated_as.is_none() {
+            return Some(format!("{key:?} before SASL authentication on listener {}", self.listener.name));
+        }
+        match self.expires {
+            Some(t) if t <= std::time::Instant::now() => {
+                Some(format!("{key:?} after the SASL session expired (connections.max.reauth.ms) without re-authentication"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The versions this broker speaks, the same ranges as Apache Kafka 4.0 advertises for
@@ -57,10 +108,27 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    // v0 handshakes are followed by raw SASL tokens outside Kafka framing; only v1 is spoken.
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
+}
+
+/// Requests the authorizer checks only at cluster level (ACLs on): what they need.
+fn coarse_cluster_operation(key: ApiKey) -> Option<i8> {
+    match key {
+        ApiKey::DescribeConfigs | ApiKey::ConsumerGroupDescribe => Some(acl::DESCRIBE),
+        ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs | ApiKey::CreatePartitions | ApiKey::DeleteRecords => {
+            Some(acl::ALTER)
+        }
+        _ => None,
+    }
 }
 
 /// Encodes a response frame: size, response header, body.
@@ -80,7 +148,8 @@ fn encode_response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32,
     Outcome::Respond(buf.freeze())
 }
 
-pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net::SocketAddr) -> Outcome {
+pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut Session) -> Outcome {
+    let peer = session.peer;
     if frame.len() < 8 {
         return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
     }
@@ -93,6 +162,15 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
     let Some((min, max)) = supported_range(key) else {
         return Outcome::Close(format!("API {key:?} is not supported by this broker"));
     };
+    if let Some(reason) = session.refusal(key) {
+        return Outcome::Close(reason);
+    }
+    if let Some(op) = coarse_cluster_operation(key) {
+        // Admin requests without per-resource checks yet need the cluster-wide permission.
+        if !acls::cluster_allowed(state, session, op) {
+            return Outcome::Close(format!("{key:?} denied by ACLs: needs {} on the cluster", if op == acl::ALTER { "ALTER" } else { "DESCRIBE" }));
+        }
+    }
     if key == ApiKey::ApiVersions && version > max {
         // KIP-511: answer in v0 so the client can read our ranges and retry.
         return encode_response(key, 0, correlation_id, &api_versions::unsupported_version());
@@ -124,43 +202,187 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
 
     match key {
         ApiKey::ApiVersions => reply!(api_versions::handle(decode!(ApiVersionsRequest), version)),
-        ApiKey::Metadata => reply!(metadata::handle(state, decode!(MetadataRequest), version)),
-        ApiKey::Produce => match produce::handle(state, decode!(ProduceRequest), version) {
-            Some(resp) => reply!(resp),
-            None => Outcome::NoResponse,
+        ApiKey::Metadata => {
+            let mut req = decode!(MetadataRequest);
+            let denied = acls::filter_metadata(state, session, &mut req);
+            let all = req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(|t| t.is_empty()));
+            if !all && req.topics.as_ref().is_some_and(|t| t.is_empty()) && !denied.is_empty() {
+                // Every named topic was denied: do not let an emptied list mean "all topics".
+                let mut resp = metadata::handle(state, session, req.with_topics(None), version);
+                resp.topics = denied;
+                reply!(resp)
+            } else {
+                let mut resp = metadata::handle(state, session, req, version);
+                if all {
+                    acls::filter_metadata_response(state, session, &mut resp);
+                }
+                resp.topics.extend(denied);
+                reply!(resp)
+            }
+        }
+        ApiKey::CreateAcls => reply!(acls::create_acls(state, session, decode!(CreateAclsRequest), version)),
+        ApiKey::DescribeAcls => reply!(acls::describe_acls(state, session, decode!(DescribeAclsRequest))),
+        ApiKey::DeleteAcls => reply!(acls::delete_acls(state, session, decode!(DeleteAclsRequest))),
+        ApiKey::SaslHandshake => match sasl::handshake(state, session, decode!(SaslHandshakeRequest)) {
+            (resp, true) => reply!(resp),
+            (resp, false) => reply!(resp).then_close("SASL handshake refused"),
         },
-        ApiKey::Fetch => reply!(fetch::handle(state, decode!(FetchRequest), version).await),
-        ApiKey::ListOffsets => reply!(list_offsets::handle(state, decode!(ListOffsetsRequest), version)),
-        ApiKey::InitProducerId => reply!(init_producer_id::handle(state, decode!(InitProducerIdRequest))),
-        ApiKey::CreateTopics => reply!(admin::create_topics(state, decode!(CreateTopicsRequest), version)),
-        ApiKey::DeleteTopics => reply!(admin::delete_topics(state, decode!(DeleteTopicsRequest), version)),
+        ApiKey::SaslAuthenticate => match sasl::authenticate(state, session, decode!(SaslAuthenticateRequest)) {
+            (resp, true) => reply!(resp),
+            (resp, false) => reply!(resp).then_close("SASL authentication failed"),
+        },
+        ApiKey::Produce => {
+            let mut req = decode!(ProduceRequest);
+            let denied = acls::filter_produce(state, session, &mut req);
+            if req.topic_data.is_empty() && !denied.is_empty() {
+                match req.acks {
+                    0 => Outcome::NoResponse,
+                    _ => reply!(ProduceResponse::default().with_responses(denied)),
+                }
+            } else {
+                match produce::handle(state, req, version) {
+                    Some(mut resp) => {
+                        resp.responses.extend(denied);
+                        reply!(resp)
+                    }
+                    None => Outcome::NoResponse,
+                }
+            }
+        }
+        ApiKey::Fetch => {
+            let mut req = decode!(FetchRequest);
+            let denied = acls::filter_fetch(state, session, &mut req);
+            let mut resp = fetch::handle(state, req, version).await;
+            resp.responses.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::ListOffsets => {
+            let mut req = decode!(ListOffsetsRequest);
+            let denied = acls::filter_list_offsets(state, session, &mut req);
+            let mut resp = list_offsets::handle(state, req, version);
+            resp.topics.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::InitProducerId => {
+            let req = decode!(InitProducerIdRequest);
+            if acls::idempotent_write_allowed(state, session) {
+                reply!(init_producer_id::handle(state, req))
+            } else {
+                reply!(InitProducerIdResponse::default()
+                    .with_error_code(acls::CLUSTER_AUTHORIZATION_FAILED)
+                    .with_producer_id((-1).into())
+                    .with_producer_epoch(-1))
+            }
+        }
+        ApiKey::CreateTopics => {
+            let mut req = decode!(CreateTopicsRequest);
+            let denied = acls::filter_create_topics(state, session, &mut req);
+            let mut resp = admin::create_topics(state, req, version);
+            resp.topics.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::DeleteTopics => {
+            let mut req = decode!(DeleteTopicsRequest);
+            let denied = acls::filter_delete_topics(state, session, &mut req);
+            let mut resp = admin::delete_topics(state, req, version);
+            resp.responses.extend(denied);
+            reply!(resp)
+        }
         ApiKey::CreatePartitions => reply!(admin::create_partitions(state, decode!(CreatePartitionsRequest))),
         ApiKey::DeleteRecords => reply!(admin::delete_records(state, decode!(DeleteRecordsRequest))),
         ApiKey::DescribeConfigs => reply!(admin::describe_configs(state, decode!(DescribeConfigsRequest))),
-        ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, decode!(DescribeClusterRequest))),
+        ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, session, decode!(DescribeClusterRequest))),
         ApiKey::AlterConfigs => reply!(admin::alter_configs(state, decode!(AlterConfigsRequest))),
         ApiKey::IncrementalAlterConfigs => {
             reply!(admin::incremental_alter_configs(state, decode!(IncrementalAlterConfigsRequest)))
         }
-        ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, decode!(FindCoordinatorRequest), version)),
+        ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, session, decode!(FindCoordinatorRequest), version)),
         ApiKey::JoinGroup => {
             let client_id = header.client_id.as_deref().unwrap_or("");
             let caller = groups::Caller { client_id, peer };
-            reply!(groups::join_group(state, caller, decode!(JoinGroupRequest), version).await)
+            let req = decode!(JoinGroupRequest);
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(JoinGroupResponse::default().with_error_code(acls::GROUP_DENIED).with_generation_id(-1));
+            }
+            reply!(groups::join_group(state, caller, req, version).await)
         }
-        ApiKey::SyncGroup => reply!(groups::sync_group(state, decode!(SyncGroupRequest)).await),
-        ApiKey::Heartbeat => reply!(groups::heartbeat(state, decode!(HeartbeatRequest)).await),
-        ApiKey::LeaveGroup => reply!(groups::leave_group(state, decode!(LeaveGroupRequest), version).await),
-        ApiKey::OffsetCommit => reply!(groups::offset_commit(state, decode!(OffsetCommitRequest), version).await),
-        ApiKey::OffsetFetch => reply!(groups::offset_fetch(state, decode!(OffsetFetchRequest), version).await),
-        ApiKey::ListGroups => reply!(groups::list_groups(state, decode!(ListGroupsRequest)).await),
-        ApiKey::DescribeGroups => reply!(groups::describe_groups(state, decode!(DescribeGroupsRequest)).await),
-        ApiKey::DeleteGroups => reply!(groups::delete_groups(state, decode!(DeleteGroupsRequest)).await),
-        ApiKey::OffsetDelete => reply!(groups::offset_delete(state, decode!(OffsetDeleteRequest)).await),
+        ApiKey::SyncGroup => {
+            let req = decode!(SyncGroupRequest);
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(SyncGroupResponse::default().with_error_code(acls::GROUP_DENIED));
+            }
+            reply!(groups::sync_group(state, req).await)
+        }
+        ApiKey::Heartbeat => {
+            let req = decode!(HeartbeatRequest);
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(HeartbeatResponse::default().with_error_code(acls::GROUP_DENIED));
+            }
+            reply!(groups::heartbeat(state, req).await)
+        }
+        ApiKey::LeaveGroup => {
+            let req = decode!(LeaveGroupRequest);
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(LeaveGroupResponse::default().with_error_code(acls::GROUP_DENIED));
+            }
+            reply!(groups::leave_group(state, req, version).await)
+        }
+        ApiKey::OffsetCommit => {
+            let req = decode!(OffsetCommitRequest);
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(acls::offset_commit_denied(&req, acls::GROUP_DENIED));
+            }
+            reply!(groups::offset_commit(state, req, version).await)
+        }
+        ApiKey::OffsetFetch => {
+            let req = decode!(OffsetFetchRequest);
+            let single = (!req.group_id.is_empty()).then(|| req.group_id.clone());
+            let named: Vec<_> = single.into_iter().chain(req.groups.iter().map(|g| g.group_id.clone())).collect();
+            if named.iter().any(|g| !acls::group_allowed(state, session, acl::DESCRIBE, g)) {
+                return reply!(acls::offset_fetch_denied(&req));
+            }
+            reply!(groups::offset_fetch(state, req, version).await)
+        }
+        ApiKey::ListGroups => {
+            let mut resp = groups::list_groups(state, decode!(ListGroupsRequest)).await;
+            if state.acls.enabled() {
+                resp.groups.retain(|g| acls::group_allowed(state, session, acl::DESCRIBE, &g.group_id));
+            }
+            reply!(resp)
+        }
+        ApiKey::DescribeGroups => {
+            let mut req = decode!(DescribeGroupsRequest);
+            let denied = acls::filter_groups(state, session, acl::DESCRIBE, &mut req.groups);
+            let mut resp = groups::describe_groups(state, req).await;
+            resp.groups.extend(denied.into_iter().map(|g| {
+                describe_groups_response::DescribedGroup::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
+            }));
+            reply!(resp)
+        }
+        ApiKey::DeleteGroups => {
+            let mut req = decode!(DeleteGroupsRequest);
+            let denied = acls::filter_groups(state, session, acl::DELETE, &mut req.groups_names);
+            let mut resp = groups::delete_groups(state, req).await;
+            resp.results.extend(denied.into_iter().map(|g| {
+                delete_groups_response::DeletableGroupResult::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
+            }));
+            reply!(resp)
+        }
+        ApiKey::OffsetDelete => {
+            let req = decode!(OffsetDeleteRequest);
+            if !acls::group_allowed(state, session, acl::DELETE, &req.group_id) {
+                return reply!(OffsetDeleteResponse::default().with_error_code(acls::GROUP_DENIED));
+            }
+            reply!(groups::offset_delete(state, req).await)
+        }
         ApiKey::ConsumerGroupHeartbeat => {
             let client_id = header.client_id.as_deref().unwrap_or("");
             let caller = groups::Caller { client_id, peer };
-            reply!(groups::consumer_group_heartbeat(state, caller, decode!(ConsumerGroupHeartbeatRequest)).await)
+            let req = decode!(ConsumerGroupHeartbeatRequest);
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(ConsumerGroupHeartbeatResponse::default().with_error_code(acls::GROUP_DENIED));
+            }
+            reply!(groups::consumer_group_heartbeat(state, caller, req).await)
         }
         ApiKey::ConsumerGroupDescribe => {
             reply!(groups::consumer_group_describe(state, decode!(ConsumerGroupDescribeRequest)).await)
@@ -171,6 +393,13 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, peer: std::net:
 }
 
 impl Outcome {
+    fn then_close(self, reason: &str) -> Outcome {
+        match self {
+            Outcome::Respond(bytes) => Outcome::RespondAndClose(bytes, reason.to_owned()),
+            other => other,
+        }
+    }
+
     fn with_header_logged(self, header: &RequestHeader) -> Outcome {
         if let Outcome::Close(reason) = &self {
             tracing::debug!(client_id = ?header.client_id, %reason, "request refused");

@@ -73,7 +73,11 @@ fn build_config(args: &Args) -> ferrokafka_broker::Result<BrokerConfig> {
 
 async fn run(args: Args) -> ferrokafka_broker::Result<()> {
     let broker = Broker::start(build_config(&args)?).await?;
-    // Scripts wait for exactly this line.
+    // One line per extra listener first, so a script that waits for the line below has them.
+    for (name, addr) in broker.listeners().into_iter().skip(1) {
+        println!("ferrokafka-broker listener {name} on {addr}");
+    }
+    // Scripts wait for exactly this line (the first listener).
     println!("ferrokafka-broker listening on {}", broker.local_addr());
     wait_for_signal().await;
     broker.shutdown().await

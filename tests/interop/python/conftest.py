@@ -109,6 +109,18 @@ def apache_kafka():
 
 
 @pytest.fixture(scope="module")
+def apache_kafka_sasl_ssl():
+    """A single Apache Kafka node with a SASL_SSL listener (SCRAM-SHA-256/512, user alice with
+    password alice-secret, a CA made for it): the cluster object, stopped after the module."""
+    from cluster import KafkaCluster
+    cluster = KafkaCluster(1, scram_users={"alice": "alice-secret"}).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
 def apache_kafka_cluster():
     """Three Apache Kafka brokers and a controller; replication factor 3, min.insync.replicas 2.
     Only test_apache_kafka.py uses it: started once per run, stopped after that module so its

@@ -1,0 +1,129 @@
+//! The SASL state machine and KIP-368 sessions on the wire, driven by a raw Kafka-protocol
+//! client: what is served before authentication, mechanisms, failed exchanges, re-authentication
+//! on the same connection, and an expired session.
+
+mod common;
+
+use bytes::Bytes;
+use common::{TestClient, start_broker};
+use ferrokafka_broker::Broker;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+async fn sasl_broker(reauth_ms: &str) -> (Broker, tempfile::TempDir) {
+    start_broker(|c| {
+        c.set("listeners", "SASL_PLAINTEXT://127.0.0.1:0").unwrap();
+        c.set("users.alice", "alice-secret").unwrap();
+        c.set("users.bob", "bob-secret").unwrap();
+        c.set("connections.max.reauth.ms", reauth_ms).unwrap();
+    })
+    .await
+}
+
+async fn handshake(c: &mut TestClient, mechanism: &'static str) -> SaslHandshakeResponse {
+    c.send(&SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism)), 1).await
+}
+
+async fn plain(c: &mut TestClient, user: &str, password: &str) -> SaslAuthenticateResponse {
+    let bytes = format!("\0{user}\0{password}");
+    c.send(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes)), 2).await
+}
+
+fn metadata() -> MetadataRequest {
+    MetadataRequest::default().with_topics(None)
+}
+
+#[tokio::test]
+async fn only_api_versions_and_sasl_are_served_before_authentication() {
+    let (broker, _dir) = sasl_broker("0").await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    let versions: ApiVersionsResponse = c.send(&ApiVersionsRequest::default(), 3).await;
+    assert_eq!(versions.error_code, 0);
+    assert!(versions.api_keys.iter().any(|k| k.api_key == ApiKey::SaslAuthenticate as i16));
+    let frame = c.encode(&metadata(), 12);
+    c.send_raw(&frame).await;
+    assert!(c.is_closed().await, "Metadata before authentication closes the connection");
+
+    // SaslAuthenticate without a handshake.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    let resp = plain(&mut c, "alice", "alice-secret").await;
+    assert_eq!(resp.error_code, ResponseError::IllegalSaslState.code());
+    assert!(c.is_closed().await);
+
+    // An unknown mechanism: the enabled ones are listed.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    let resp = handshake(&mut c, "GSSAPI").await;
+    assert_eq!(resp.error_code, ResponseError::UnsupportedSaslMechanism.code());
+    let listed: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+    assert_eq!(listed, ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    assert!(c.is_closed().await);
+
+    // A wrong password is answered, then the connection closed; others are still served.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    let resp = plain(&mut c, "alice", "nope").await;
+    assert_eq!(resp.error_code, ResponseError::SaslAuthenticationFailed.code());
+    assert!(resp.error_message.as_deref().unwrap_or_default().contains("Invalid username or password"));
+    assert!(c.is_closed().await);
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut c, "alice", "alice-secret").await.error_code, 0);
+    let resp: MetadataResponse = c.send(&metadata(), 12).await;
+    assert_eq!(resp.brokers.len(), 1);
+}
+
+#[tokio::test]
+async fn sessions_expire_unless_re_authenticated_kip_368() {
+    let lifetime_ms = 300;
+    let (broker, _dir) = sasl_broker(&lifetime_ms.to_string()).await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    let resp = plain(&mut c, "alice", "alice-secret").await;
+    assert_eq!((resp.error_code, resp.session_lifetime_ms), (0, lifetime_ms));
+
+    // Re-authentication on the same connection renews the session; as another user it is refused.
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut c, "alice", "alice-secret").await.session_lifetime_ms, lifetime_ms);
+    let _: MetadataResponse = c.send(&metadata(), 12).await;
+    let mut other = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut other, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut other, "alice", "alice-secret").await.error_code, 0);
+    assert_eq!(handshake(&mut other, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut other, "bob", "bob-secret").await.error_code, ResponseError::SaslAuthenticationFailed.code());
+    assert!(other.is_closed().await);
+
+    // Past the lifetime, a request other than re-authentication closes the connection. (The
+    // wait is the session running out, not synchronisation.)
+    tokio::time::sleep(std::time::Duration::from_millis(lifetime_ms as u64 + 100)).await;
+    let frame = c.encode(&metadata(), 12);
+    c.send_raw(&frame).await;
+    assert!(c.is_closed().await, "an expired session is not served");
+}
+
+#[tokio::test]
+async fn plain_listener_refuses_sasl_handshakes() {
+    let (broker, _dir) = start_broker(|_| {}).await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, ResponseError::IllegalSaslState.code());
+}
+
+#[tokio::test]
+async fn unauthenticated_clients_cannot_send_large_frames() {
+    let (broker, _dir) = sasl_broker("0").await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    // A frame length of 1 MiB before authentication: refused without reading it.
+    c.send_raw(&(1024 * 1024i32).to_be_bytes()).await;
+    assert!(c.is_closed().await);
+    // After authentication the usual socket.request.max.bytes applies.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut c, "alice", "alice-secret").await.error_code, 0);
+    let create = MetadataRequest::default().with_allow_auto_topic_creation(true).with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("big")))),
+    ]));
+    let _: MetadataResponse = c.send(&create, 12).await;
+    let big = common::batch(&[(None, &vec![7u8; 768 * 1024], 1)], None, kafka_protocol::records::Compression::None);
+    let (code, _) = common::produce(&mut c, "big", 0, big).await;
+    assert_eq!(code, 0, "a 768 KiB batch is accepted once authenticated");
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests.
+#![allow(unreachable_pub)]
+pub mod certs;
