@@ -32,7 +32,7 @@ impl Failure {
         Failure { name: "Error".into(), message: message.into(), stack: None }
     }
 
-    fn of(value: &Unknown<'_>) -> Failure {
+    pub(crate) fn of(value: &Unknown<'_>) -> Failure {
         let text = |v: &Unknown<'_>| v.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).unwrap_or_default();
         if value.get_type().ok() == Some(ValueType::Object)
             && let Ok(obj) = value.coerce_to_object() {
@@ -80,18 +80,20 @@ fn settle<T>(once: &Once<T>, value: T) {
     }
 }
 
-/// Calls `value.then(resolve, reject)` if it is a promise; settles at once otherwise.
-fn await_in_js(env: &Env, value: Unknown<'_>, once: Once<Result<(), Failure>>) -> napi::Result<()> {
+/// Calls `value.then(resolve, reject)` if it is a promise, settling with what `read` makes of
+/// the resolved value; settles at once otherwise.
+fn await_value_in_js<T: 'static>(env: &Env, value: Unknown<'_>, once: Once<Result<T, Failure>>, read: fn(&Unknown<'_>) -> T) -> napi::Result<()> {
     if !value.is_promise()? {
-        settle(&once, Ok(()));
+        settle(&once, Ok(read(&value)));
         return Ok(());
     }
     let promise: Object = value.coerce_to_object()?;
     let then: Function<'_, FnArgs<(Function<'_, Unknown, ()>, Function<'_, Unknown, ()>)>, Unknown> =
         promise.get_named_property("then")?;
     let ok = Rc::clone(&once);
-    let resolved = env.create_function_from_closure("resolved", move |_ctx| {
-        settle(&ok, Ok(()));
+    let resolved = env.create_function_from_closure("resolved", move |ctx| {
+        let value: Unknown = ctx.get(0)?;
+        settle(&ok, Ok(read(&value)));
         Ok(())
     })?;
     let rejected = env.create_function_from_closure("rejected", move |ctx| {
@@ -127,12 +129,18 @@ impl<const WEAK: bool> JsCallback<WEAK> {
     /// Calls and waits until the call has returned and, if it returned a promise, until that
     /// promise settled. A throw or a rejection is the `Err`.
     pub(crate) async fn call(&self, args: Args) -> Result<(), Failure> {
-        let (tx, rx) = oneshot::channel::<Result<(), Failure>>();
+        self.call_for(args, |_| ()).await
+    }
+
+    /// As [`call`](Self::call), resolving to what `read` makes of the promise's value (or
+    /// of the returned value, when it is not a promise).
+    pub(crate) async fn call_for<T: Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T) -> Result<T, Failure> {
+        let (tx, rx) = oneshot::channel::<Result<T, Failure>>();
         let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
             let once: Once<_> = Rc::new(Cell::new(Some(tx)));
             match ret {
                 Ok(value) => {
-                    if let Err(e) = await_in_js(&env, value, Rc::clone(&once)) {
+                    if let Err(e) = await_value_in_js(&env, value, Rc::clone(&once), read) {
                         settle(&once, Err(Failure::thrown(&e)));
                     }
                 }

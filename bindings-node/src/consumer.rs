@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use ferrokafka::consumer::Tp;
 use ferrokafka::{ConsumerRecord, Offset, RebalanceEvent};
-use napi::bindgen_prelude::{AsyncBlock, Buffer, Either, Function, JsObjectValue, JsValue, Object, ToNapiValue};
-use napi::{Env, sys};
+use napi::bindgen_prelude::{AsyncBlock, Buffer, Either, Float64Array, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object, ToNapiValue, Unknown};
+use napi::{Env, ValueType, sys};
 use napi_derive::napi;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -119,6 +119,8 @@ pub struct KafkaMessage {
 
 /// What `eachMessage` receives.
 #[napi(object, object_from_js = false)]
+// Declared for the TypeScript types: the payloads are built in JavaScript by MESSAGE_DRIVER.
+#[allow(dead_code)]
 pub struct EachMessagePayload {
     pub topic: String,
     pub partition: i32,
@@ -406,7 +408,7 @@ impl Consumer {
     /// once the first join is done (rejects if it fails).
     #[napi(catch_unwind)]
     pub fn run(&self, env: Env, config: Option<ConsumerRunConfig<'_>>) -> napi::Result<AsyncBlock<()>> {
-        let started = throw(&env, self.start(config))?;
+        let started = throw(&env, self.start(&env, config))?;
         promise(&env, async move { started.await.unwrap_or_else(|_| Err(Error::state("the consumer stopped while starting"))) })
     }
 
@@ -515,10 +517,13 @@ enum Handler {
 impl Consumer {
     /// Checks the state, builds the core consumer and spawns the run task. The receiver
     /// yields the first poll's outcome.
-    fn start(&self, config: Option<ConsumerRunConfig<'_>>) -> Result<oneshot::Receiver<Result<()>>> {
+    fn start(&self, env: &Env, config: Option<ConsumerRunConfig<'_>>) -> Result<oneshot::Receiver<Result<()>>> {
         let config = config.ok_or_else(|| Error::invalid("run: give eachMessage or eachBatch"))?;
         let handler = match (&config.each_message, &config.each_batch) {
-            (Some(f), None) => Handler::Message(Arc::new(JsCallback::new(f).map_err(|e| Error::invalid(e.reason.clone()))?)),
+            (Some(f), None) => {
+                let driver = message_driver(env, f, &self.shared).map_err(|e| Error::invalid(e.reason.clone()))?;
+                Handler::Message(Arc::new(JsCallback::new(&driver).map_err(|e| Error::invalid(e.reason.clone()))?))
+            }
             (None, Some(f)) => Handler::Batch {
                 callback: Arc::new(JsCallback::new(f).map_err(|e| Error::invalid(e.reason.clone()))?),
                 auto_resolve: config.each_batch_auto_resolve.unwrap_or(true),
@@ -539,10 +544,10 @@ impl Consumer {
         }
         let mut settings = self.shared.settings.clone();
         settings.set("auto.offset.reset", if state.from_beginning == Some(true) { "earliest" } else { "latest" });
-        // With eachMessage the core commits what poll returned, and poll is only called once
-        // the handler is done: exactly what was handled. With eachBatch records are taken
-        // ahead of their handling, so the binding commits after each round instead.
-        let core_commits = auto_commit && matches!(handler, Handler::Message(_));
+        // Records are taken from the core a round at a time, ahead of their handling (the core
+        // counts a record returned by poll as consumed), so the binding commits what was
+        // handled after each round instead of the core's auto commit.
+        let core_commits = false;
         settings.set("enable.auto.commit", core_commits);
         settings.set_opt("auto.commit.interval.ms", config.auto_commit_interval);
         let mut consumer = ferrokafka::Consumer::new(settings.client_config()?)?;
@@ -605,9 +610,12 @@ fn bytes_to_buffer(b: bytes::Bytes) -> Buffer {
     Buffer::from(Vec::from(b))
 }
 
-fn kafka_message(r: ConsumerRecord) -> KafkaMessage {
-    let mut headers: indexmap::IndexMap<String, Either<Option<Buffer>, Vec<Option<Buffer>>>> = indexmap::IndexMap::new();
-    for (name, value) in r.headers {
+type HeaderMap = indexmap::IndexMap<String, Either<Option<Buffer>, Vec<Option<Buffer>>>>;
+
+/// kafkajs's headers: by name, in order; a name that occurs more than once has an array.
+fn header_map(record_headers: Vec<(String, Option<bytes::Bytes>)>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in record_headers {
         let value = value.map(bytes_to_buffer);
         match headers.get_mut(&name) {
             None => {
@@ -624,6 +632,11 @@ fn kafka_message(r: ConsumerRecord) -> KafkaMessage {
             }
         }
     }
+    headers
+}
+
+fn kafka_message(r: ConsumerRecord) -> KafkaMessage {
+    let headers = header_map(r.headers);
     KafkaMessage {
         key: r.key.map(bytes_to_buffer),
         value: r.value.map(bytes_to_buffer),
@@ -657,6 +670,129 @@ fn pause_fn(shared: &Arc<Shared>, topic: &str, partition: i32) -> impl Fn(&Env) 
     }
 }
 
+/// Runs `eachMessage` over a round of payloads inside JavaScript, awaiting each call before
+/// the next. Resolves to -1 when all were handled, to the index of the first payload it did
+/// not hand out (its partition paused, or the consumer stopping), or to `{ index, error }`
+/// when the handler failed there.
+const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartition) {
+  const heartbeat = async () => {};
+  return async function ([topics, data, meta, headers]) {
+    const pauses = new Map();
+    const n = meta.length / 9;
+    for (let i = 0; i < n; i++) {
+      const o = i * 9;
+      const topic = topics[meta[o]], partition = meta[o + 1];
+      if (!deliverable(topic, partition)) return i;
+      const ks = meta[o + 4], kl = meta[o + 5], vs = meta[o + 6], vl = meta[o + 7], h = meta[o + 8];
+      const message = {
+        key: kl < 0 ? null : data.subarray(ks, ks + kl),
+        value: vl < 0 ? null : data.subarray(vs, vs + vl),
+        timestamp: String(meta[o + 3]),
+        attributes: 0,
+        offset: String(meta[o + 2]),
+        headers: h < 0 ? {} : headers[h],
+      };
+      const tp = topic + '\0' + partition;
+      let pause = pauses.get(tp);
+      if (pause === undefined) { pause = () => pausePartition(topic, partition); pauses.set(tp, pause); }
+      try { await eachMessage({ topic, partition, message, heartbeat, pause }); } catch (error) { return { index: i, error }; }
+    }
+    return -1;
+  };
+})"#;
+
+/// The driver for this `eachMessage`; `deliverable` reads the consumer's pause and stop
+/// state, `pausePartition` is a payload's `pause()`.
+fn message_driver<'env>(env: &'env Env, each_message: &JsFn<'_>, shared: &Arc<Shared>) -> napi::Result<JsFn<'env>> {
+    let make: Function<'env, FnArgs<(Unknown<'env>, Unknown<'env>, Unknown<'env>)>, Unknown<'env>> = env.run_script(MESSAGE_DRIVER)?;
+    let state = Arc::clone(shared);
+    let deliverable = env.create_function_from_closure::<FnArgs<(String, i32)>, bool, _>("deliverable", move |ctx| {
+        let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
+        let running = state.state().running.as_ref().is_some_and(|r| !r.stop.load(Ordering::Acquire));
+        Ok(running && !state.paused().covers(&(topic, partition)))
+    })?;
+    let pauser = Arc::clone(shared);
+    let pause = env.create_function_from_closure::<FnArgs<(String, i32)>, _, _>("pause", move |ctx| {
+        let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
+        pause_fn(&pauser, &topic, partition)(ctx.env)
+    })?;
+    let driver = make.call(FnArgs::from((each_message.to_unknown(), deliverable.to_unknown(), pause.to_unknown())))?;
+    JsFn::from_unknown(driver)
+}
+
+/// A round of records for the driver, laid out so JavaScript builds the payloads (far
+/// cheaper than a property set through N-API per field): the topic names, one buffer with
+/// every key and value (messages get views of it, as kafkajs's messages are views of the
+/// fetch response), nine numbers per record (topic index, partition, offset, timestamp, key
+/// start and length, value start and length, headers index; -1 for null), and the header
+/// objects of the records that have headers.
+fn round_args(records: Vec<ConsumerRecord>) -> Args {
+    Box::new(move |env: &Env| {
+        let mut topics: Vec<String> = Vec::new();
+        let mut data: Vec<u8> = Vec::with_capacity(records.iter().map(|r| r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())).sum());
+        let mut meta: Vec<f64> = Vec::with_capacity(records.len() * 9);
+        let mut headers = env.create_array(0)?;
+        let mut header_count = 0u32;
+        let put = |data: &mut Vec<u8>, b: &Option<bytes::Bytes>| match b {
+            None => [0.0, -1.0],
+            Some(b) => {
+                let start = data.len() as f64;
+                data.extend_from_slice(b);
+                [start, b.len() as f64]
+            }
+        };
+        for r in &records {
+            let t = match topics.iter().position(|t| *t == r.topic) {
+                Some(i) => i,
+                None => {
+                    topics.push(r.topic.clone());
+                    topics.len() - 1
+                }
+            };
+            let [ks, kl] = put(&mut data, &r.key);
+            let [vs, vl] = put(&mut data, &r.value);
+            let h = if r.headers.is_empty() {
+                -1.0
+            } else {
+                headers.set(header_count, header_map(r.headers.clone()))?;
+                header_count += 1;
+                f64::from(header_count - 1)
+            };
+            meta.extend_from_slice(&[t as f64, f64::from(r.partition), r.offset as f64, r.timestamp as f64, ks, kl, vs, vl, h]);
+        }
+        let mut round = env.create_array(4)?;
+        round.set(0, topics)?;
+        round.set(1, Buffer::from(data))?;
+        round.set(2, Float64Array::new(meta))?;
+        round.set(3, headers)?;
+        Ok(round.to_unknown().raw())
+    })
+}
+
+/// How a round of `eachMessage` ended.
+enum Outcome {
+    Done,
+    Undeliverable(usize),
+    Failed(usize, Failure),
+}
+
+fn read_outcome(value: &Unknown<'_>) -> Outcome {
+    if let Ok(n) = value.coerce_to_number().and_then(|n| n.get_double())
+        && value.get_type().ok() == Some(ValueType::Number)
+    {
+        return if n < 0.0 { Outcome::Done } else { Outcome::Undeliverable(n as usize) };
+    }
+    let failed = value.coerce_to_object().and_then(|o| {
+        let index: f64 = o.get_named_property("index")?;
+        let error: Unknown = o.get_named_property("error")?;
+        Ok((index as usize, Failure::of(&error)))
+    });
+    match failed {
+        Ok((i, f)) => Outcome::Failed(i, f),
+        Err(e) => Outcome::Failed(0, Failure::new(format!("eachMessage driver: unexpected result ({e})"))),
+    }
+}
+
 fn resolved_promise(env: &Env) -> napi::Result<AsyncBlock<()>> {
     promise(env, async { Ok(()) })
 }
@@ -685,7 +821,7 @@ impl Runner {
                 Ok(Some(record)) => match &self.handler {
                     Handler::Message(cb) => {
                         let cb = Arc::clone(cb);
-                        self.each_message(cb, record).await;
+                        self.each_messages(cb, record).await;
                     }
                     Handler::Batch { callback, auto_resolve } => {
                         let (cb, auto_resolve) = (Arc::clone(callback), *auto_resolve);
@@ -846,37 +982,9 @@ impl Runner {
         true
     }
 
-    async fn each_message(&mut self, callback: Arc<JsCallback<false>>, record: ConsumerRecord) {
-        let tp = (record.topic.clone(), record.partition);
-        let offset = record.offset;
-        if self.paused_since_fetch(&tp, offset).await {
-            return;
-        }
-        let shared = Arc::clone(&self.shared);
-        let args: Args = Box::new(move |env: &Env| {
-            let payload = EachMessagePayload {
-                topic: record.topic.clone(),
-                partition: record.partition,
-                message: kafka_message(record),
-                heartbeat: (),
-                pause: (),
-            };
-            let (topic, partition) = (payload.topic.clone(), payload.partition);
-            let mut obj: Object = payload.into_unknown(env)?.coerce_to_object()?;
-            set_fn(env, &mut obj, "heartbeat", resolved_promise)?;
-            set_fn(env, &mut obj, "pause", pause_fn(&shared, &topic, partition))?;
-            Ok(obj.raw())
-        });
-        let result = self.serving_ops(async move { callback.call(args).await }).await;
-        if let Err(failure) = result {
-            self.rewind(&tp, offset).await;
-            self.crash(failure);
-            self.backoff().await;
-        }
-    }
-
-    async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, first: ConsumerRecord) {
-        // What the last fetch brought, without waiting for more.
+    /// What the last fetch brought, after `first`, without waiting for more; records of
+    /// partitions revoked meanwhile are dropped (not ours to handle).
+    async fn gather(&mut self, first: ConsumerRecord) -> Vec<ConsumerRecord> {
         let mut records = vec![first];
         while records.len() < MAX_BATCH_RECORDS {
             match self.consumer.poll(Duration::ZERO).await {
@@ -892,12 +1000,58 @@ impl Runner {
                 RebalanceEvent::Assigned(_) => Vec::new(),
             })
             .collect();
+        if !gone.is_empty() {
+            records.retain(|r| !gone.contains(&(r.topic.clone(), r.partition)));
+        }
+        records
+    }
+
+    /// Rewinds each partition of `records` to its first record there (they were not handled).
+    async fn rewind_all(&mut self, records: &[ConsumerRecord]) {
+        let mut firsts: Vec<(Tp, i64)> = Vec::new();
+        for r in records {
+            if !firsts.iter().any(|(tp, _)| tp.0 == r.topic && tp.1 == r.partition) {
+                firsts.push(((r.topic.clone(), r.partition), r.offset));
+            }
+        }
+        for (tp, offset) in firsts {
+            self.rewind(&tp, offset).await;
+        }
+    }
+
+    /// `eachMessage` for a round of records in one call into JavaScript: the driver (see
+    /// [`message_driver`]) awaits the handler record by record, so each record is handled
+    /// after the one before it, and stops at the first failure or at a record whose
+    /// partition was paused (or the consumer stopped) meanwhile. A JavaScript round trip per
+    /// record would cost more than the record.
+    async fn each_messages(&mut self, driver: Arc<JsCallback<false>>, first: ConsumerRecord) {
+        let records = self.gather(first).await;
+        let args = round_args(records.clone());
+        let outcome = self.serving_ops(async move { driver.call_for(args, read_outcome).await }).await;
+        let stopped_at = match outcome {
+            Ok(Outcome::Done) => None,
+            Ok(Outcome::Undeliverable(i)) => Some((i, None)),
+            Ok(Outcome::Failed(i, failure)) => Some((i, Some(failure))),
+            Err(failure) => Some((0, Some(failure))),
+        };
+        if let Some((i, failure)) = stopped_at {
+            self.rewind_all(&records[i.min(records.len())..]).await;
+            self.apply_pauses_and_seeks().await;
+            if let Some(failure) = failure {
+                self.crash(failure);
+                self.backoff().await;
+            }
+        }
+        if self.binding_commits {
+            self.commit_positions().await;
+        }
+    }
+
+    async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, first: ConsumerRecord) {
+        let records = self.gather(first).await;
         let mut batches: Vec<(Tp, Vec<ConsumerRecord>)> = Vec::new();
         for r in records {
             let tp = (r.topic.clone(), r.partition);
-            if gone.contains(&tp) {
-                continue; // handed to another member while taken: not ours to handle
-            }
             match batches.iter_mut().find(|(t, _)| *t == tp) {
                 Some((_, v)) => v.push(r),
                 None => batches.push((tp, vec![r])),
