@@ -26,8 +26,9 @@ pub(crate) struct NativeAdmin {
 #[pymethods]
 impl NativeAdmin {
     #[new]
-    fn new(conf: Vec<(String, String)>) -> PyResult<Self> {
-        Ok(NativeAdmin { admin: Admin::new(config_from(conf)?).py_err()?, owner: Owner::here("AdminClient") })
+    #[pyo3(signature = (conf, oauth_cb=None))]
+    fn new(conf: Vec<(String, String)>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
+        Ok(NativeAdmin { admin: Admin::new(config_from(conf, oauth_cb)?).py_err()?, owner: Owner::here("AdminClient") })
     }
 
     /// (name, partitions, replication factor, configs) each.

@@ -88,10 +88,11 @@ impl NativeConsumer {
 #[pymethods]
 impl NativeConsumer {
     #[new]
-    fn new(conf: Vec<(String, String)>) -> PyResult<Self> {
+    #[pyo3(signature = (conf, oauth_cb=None))]
+    fn new(conf: Vec<(String, String)>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
         let reset_earliest = conf.iter().any(|(k, v)| k == "auto.offset.reset" && matches!(v.as_str(), "earliest" | "smallest"));
         let has_group = conf.iter().any(|(k, _)| k == "group.id");
-        let config = config_from(conf)?;
+        let config = config_from(conf, oauth_cb)?;
         let admin = Admin::new(config.clone()).py_err()?;
         let mut consumer = Consumer::new(config).py_err()?;
         let events: Arc<Mutex<Vec<Event>>> = Arc::default();

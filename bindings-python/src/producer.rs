@@ -61,8 +61,42 @@ impl Reports {
     }
 }
 
-pub(crate) fn config_from(conf: Vec<(String, String)>) -> PyResult<ClientConfig> {
-    ClientConfig::from_pairs(conf).py_err()
+/// The core's configuration from Kafka-named settings, and `oauth_cb` (confluent-kafka's
+/// OAUTHBEARER token callback) as the core's token provider: it is called with
+/// `sasl.oauthbearer.config` on every authentication, on a runtime thread that takes the GIL
+/// for the call, and returns `(token, expiry_seconds)` or `(token, expiry_seconds,
+/// principal, extensions_dict)`; what it raises fails that authentication, naming it.
+pub(crate) fn config_from(mut conf: Vec<(String, String)>, oauth_cb: Option<Py<PyAny>>) -> PyResult<ClientConfig> {
+    let oauth_config = conf.iter().position(|(k, _)| k == "sasl.oauthbearer.config").map(|i| conf.remove(i).1);
+    let mut config = ClientConfig::from_pairs(conf).py_err()?;
+    match oauth_cb {
+        Some(cb) => {
+            let arg = oauth_config.unwrap_or_default();
+            config.set_oauthbearer_token_provider(move || {
+                Python::attach(|py| {
+                    let describe = |e: PyErr| format!("oauth_cb: {e}");
+                    let got = cb.bind(py).call1((arg.as_str(),)).map_err(describe)?;
+                    let token: String = got.get_item(0).and_then(|t| t.extract()).map_err(describe)?;
+                    let mut extensions = Vec::new();
+                    if got.len().map_err(describe)? >= 4 {
+                        let ext = got.get_item(3).map_err(describe)?;
+                        if !ext.is_none() {
+                            extensions = ext.cast::<PyDict>().map_err(|e| describe(e.into()))?.extract().map_err(describe)?;
+                        }
+                    }
+                    Ok(ferrokafka::OAuthBearerToken { value: token, extensions })
+                })
+            });
+        }
+        None if oauth_config.is_some() => {
+            return Err(crate::errors::to_py(crate::errors::invalid_arg(
+                "sasl.oauthbearer.config",
+                "ferrokafka builds no tokens itself (librdkafka's unsecured JWT builder): give an oauth_cb",
+            )));
+        }
+        None => {}
+    }
+    Ok(config)
 }
 
 /// A record handed to the collector: its delivery and, with a callback, what its report needs.
@@ -233,9 +267,9 @@ impl NativeProducer {
 impl NativeProducer {
     /// `conf`: Kafka-named settings as string pairs; `on_delivery`: the default callback.
     #[new]
-    #[pyo3(signature = (conf, on_delivery=None))]
-    fn new(py: Python<'_>, conf: Vec<(String, String)>, on_delivery: Option<Py<PyAny>>) -> PyResult<Self> {
-        let config = config_from(conf)?;
+    #[pyo3(signature = (conf, on_delivery=None, oauth_cb=None))]
+    fn new(py: Python<'_>, conf: Vec<(String, String)>, on_delivery: Option<Py<PyAny>>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
+        let config = config_from(conf, oauth_cb)?;
         // The producer's background task lives on the runtime.
         let _guard = runtime().enter();
         let producer = py.detach(|| Producer::new(config)).py_err()?;

@@ -25,7 +25,7 @@ def test_unknown_configuration_keys_are_errors_naming_the_key(client, key):
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-@pytest.mark.parametrize("key", ["error_cb", "stats_cb", "throttle_cb", "logger", "oauth_cb", "on_commit"])
+@pytest.mark.parametrize("key", ["error_cb", "stats_cb", "throttle_cb", "logger", "on_commit"])
 def test_callback_settings_ferrokafka_cannot_honour_are_errors(client, key):
     with pytest.raises(KafkaException) as e:
         client({"bootstrap.servers": "127.0.0.1:9", key: lambda *a: None})

@@ -139,7 +139,6 @@ _UNSUPPORTED_CALLBACKS = {
     "stats_cb": "there is no librdkafka statistics JSON; Producer.stats() returns the producer's totals",
     "throttle_cb": "the core does not report broker throttling",
     "logger": "the core logs through Rust's tracing, not Python logging",
-    "oauth_cb": "SASL/OAUTHBEARER is not supported yet",
     "on_commit": "the core does not report the results of its commits (auto commits included); "
                  "commit(asynchronous=False) returns or raises the result",
 }
@@ -236,7 +235,7 @@ def _list_topics(client, topic, timeout):
     """``list_topics`` of Producer and Consumer: an admin client on the same settings."""
     from .admin import _cluster_metadata
     if client._admin is None:
-        client._admin = _call(_native.NativeAdmin, client._pairs)
+        client._admin = _call(_native.NativeAdmin, client._pairs, client._oauth_cb)
     return _cluster_metadata(_call(client._admin.list_topics), topic)
 
 
@@ -253,9 +252,10 @@ class Producer(_native.NativeProducer):
     def __new__(cls, conf=None, **kwargs):
         conf = _config(conf, kwargs)
         on_delivery = conf.pop("on_delivery", None)
+        oauth_cb = conf.pop("oauth_cb", None)
         pairs = _pairs(conf)
-        self = _call(super().__new__, cls, pairs, on_delivery)
-        self._pairs, self._admin = pairs, None
+        self = _call(super().__new__, cls, pairs, on_delivery, oauth_cb)
+        self._pairs, self._admin, self._oauth_cb = pairs, None, oauth_cb
         return self
 
     def __init__(self, conf=None, **kwargs):
@@ -304,8 +304,9 @@ class Consumer:
 
     def __init__(self, conf=None, **kwargs):
         conf = _config(conf, kwargs)
+        self._oauth_cb = conf.pop("oauth_cb", None)
         self._pairs = _pairs(conf)
-        self._native = _call(_native.NativeConsumer, self._pairs)
+        self._native = _call(_native.NativeConsumer, self._pairs, self._oauth_cb)
         self._admin = None
         self._on_assign = self._on_revoke = self._on_lost = None
         self._closed = False

@@ -145,7 +145,9 @@ class AdminClient:
     """Topic, group and offset administration (confluent-kafka's ``AdminClient``)."""
 
     def __init__(self, conf=None, **kwargs):
-        self._native = _call(_native.NativeAdmin, _pairs(_config(conf, kwargs)))
+        conf = _config(conf, kwargs)
+        oauth_cb = conf.pop("oauth_cb", None)
+        self._native = _call(_native.NativeAdmin, _pairs(conf), oauth_cb)
 
     def _per_item(self, names, fn, *args):
         try:
