@@ -374,10 +374,13 @@ export interface KafkaConfig {
   clientId?: string
   /** `host:port` of the brokers to bootstrap from. */
   brokers: Array<string>
-  /** TLS is not implemented in the core yet: any value but `false`/`undefined` is refused. */
-  ssl?: boolean | object
-  /** SASL is not implemented in the core yet: any value is refused. */
-  sasl?: object
+  /**
+   * `true`, or `{ ca, cert, key }` as PEM strings: TLS (`security.protocol` SSL or
+   * SASL_SSL). The broker's chain is always verified (`rejectUnauthorized: false` is refused).
+   */
+  ssl?: boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }
+  /** `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`. */
+  sasl?: { mechanism: string, username?: string, password?: string }
   /** `socket.connection.setup.timeout.ms`. */
   connectionTimeout?: number
   /** `request.timeout.ms`. */

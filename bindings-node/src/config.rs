@@ -1,5 +1,5 @@
 //! kafkajs's options, converted to the core's Kafka-named settings. Each option either maps
-//! to a core setting, is refused with an error saying why (`ssl`, `sasl`, transactions), or is
+//! to a core setting, is refused with an error saying why (transactions, OAUTHBEARER), or is
 //! listed in README.md as accepted without effect.
 
 use std::collections::HashMap;
@@ -41,11 +41,12 @@ pub struct KafkaConfig {
     pub client_id: Option<String>,
     /// `host:port` of the brokers to bootstrap from.
     pub brokers: Vec<String>,
-    /// TLS is not implemented in the core yet: any value but `false`/`undefined` is refused.
-    #[napi(ts_type = "boolean | object")]
+    /// `true`, or `{ ca, cert, key }` as PEM strings: TLS (`security.protocol` SSL or
+    /// SASL_SSL). The broker's chain is always verified (`rejectUnauthorized: false` is refused).
+    #[napi(ts_type = "boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }")]
     pub ssl: Option<serde_json::Value>,
-    /// SASL is not implemented in the core yet: any value is refused.
-    #[napi(ts_type = "object")]
+    /// `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`.
+    #[napi(ts_type = "{ mechanism: string, username?: string, password?: string }")]
     pub sasl: Option<serde_json::Value>,
     /// `socket.connection.setup.timeout.ms`.
     pub connection_timeout: Option<u32>,
@@ -64,23 +65,99 @@ pub(crate) fn check_kafka(config: &KafkaConfig) -> Result<()> {
     if config.brokers.is_empty() {
         return Err(Error::invalid("brokers: at least one host:port is required"));
     }
-    match &config.ssl {
-        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => {}
-        Some(_) => {
-            return Err(Error::not_implemented(
-                "ssl: TLS is not supported by ferrokafka yet (issue 11); connect over PLAINTEXT or leave `ssl` unset",
-            ));
-        }
+    security_settings(config).map(drop)
+}
+
+/// A PEM option of `ssl`: a string, or an array of strings (kafkajs passes them to Node's
+/// `tls.connect`, which takes either).
+fn pem(key: &str, v: &serde_json::Value) -> Result<String> {
+    match v {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| Error::invalid(format!("ssl.{key}: PEM strings expected"))))
+            .collect::<Result<Vec<_>>>()
+            .map(|all| all.join("\n")),
+        _ => Err(Error::invalid(format!("ssl.{key}: a PEM string (or an array of them) expected; read files with fs.readFileSync(path, 'utf8')"))),
     }
-    match &config.sasl {
-        None | Some(serde_json::Value::Null) => {}
-        Some(_) => {
-            return Err(Error::not_implemented(
-                "sasl: SASL authentication is not supported by ferrokafka yet (issue 11); leave `sasl` unset",
-            ));
+}
+
+/// kafkajs's `ssl` and `sasl` options as the core's settings (`security.protocol`,
+/// `ssl.*.pem`, `sasl.*`). What the core cannot honour is an error naming it.
+pub(crate) fn security_settings(config: &KafkaConfig) -> Result<Vec<(&'static str, String)>> {
+    let mut out = Vec::new();
+    let tls = match &config.ssl {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
+        Some(serde_json::Value::Bool(true)) => true,
+        Some(serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match k.as_str() {
+                    "ca" => out.push(("ssl.ca.pem", pem(k, v)?)),
+                    "cert" => out.push(("ssl.certificate.pem", pem(k, v)?)),
+                    "key" => out.push(("ssl.key.pem", pem(k, v)?)),
+                    "servername" => {}
+                    "rejectUnauthorized" if v == &serde_json::Value::Bool(true) => {}
+                    "rejectUnauthorized" => {
+                        return Err(Error::invalid(
+                            "ssl.rejectUnauthorized=false: ferrokafka always verifies the broker's certificate chain; give the CA \
+                             as ssl.ca (to skip only the hostname check, settings: { 'ssl.endpoint.identification.algorithm': 'none' })",
+                        ));
+                    }
+                    other => {
+                        return Err(Error::invalid(format!(
+                            "ssl.{other}: not supported (ssl takes ca, cert, key, servername, rejectUnauthorized)"
+                        )));
+                    }
+                }
+            }
+            true
         }
+        Some(_) => return Err(Error::invalid("ssl: true, false or an object of TLS options")),
+    };
+    let sasl = match &config.sasl {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Object(o)) => {
+            let mechanism = o.get("mechanism").and_then(|m| m.as_str()).unwrap_or_default().to_ascii_lowercase();
+            let core = match mechanism.as_str() {
+                "plain" => "PLAIN",
+                "scram-sha-256" => "SCRAM-SHA-256",
+                "scram-sha-512" => "SCRAM-SHA-512",
+                "oauthbearer" => {
+                    return Err(Error::not_implemented(
+                        "sasl.mechanism oauthbearer: the token provider is not exposed to JavaScript yet (the core supports it)",
+                    ));
+                }
+                other => {
+                    return Err(Error::invalid(format!(
+                        "sasl.mechanism {other:?}: expected plain, scram-sha-256 or scram-sha-512"
+                    )));
+                }
+            };
+            out.push(("sasl.mechanism", core.to_owned()));
+            for (k, v) in o {
+                match k.as_str() {
+                    "mechanism" => {}
+                    "username" | "password" => {
+                        let text = v.as_str().ok_or_else(|| Error::invalid(format!("sasl.{k}: a string expected")))?;
+                        out.push((if k == "username" { "sasl.username" } else { "sasl.password" }, text.to_owned()));
+                    }
+                    other => return Err(Error::invalid(format!("sasl.{other}: not supported (sasl takes mechanism, username, password)"))),
+                }
+            }
+            true
+        }
+        Some(_) => return Err(Error::invalid("sasl: an object { mechanism, username, password }")),
+    };
+    let protocol = match (tls, sasl) {
+        (false, false) => None,
+        (true, false) => Some("SSL"),
+        (false, true) => Some("SASL_PLAINTEXT"),
+        (true, true) => Some("SASL_SSL"),
+    };
+    if let Some(p) = protocol {
+        out.push(("security.protocol", p.to_owned()));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Core settings as `(key, value)` pairs, built up from the `Kafka` down to one client.
@@ -132,6 +209,10 @@ pub(crate) fn kafka_settings(config: &KafkaConfig) -> Settings {
     s.set_opt("socket.connection.setup.timeout.ms", config.connection_timeout);
     s.set_opt("request.timeout.ms", config.request_timeout);
     s.retry(config.retry.as_ref());
+    // Checked when the Kafka was made (check_kafka).
+    for (k, v) in security_settings(config).unwrap_or_default() {
+        s.set(k, v);
+    }
     s.extend(config.settings.as_ref());
     s
 }
