@@ -150,6 +150,7 @@ impl Producer {
     }
 
     /// Sends everything queued now and waits until all of it is acknowledged or failed.
+    /// Cancel-safe: dropping the future stops the wait, and `linger.ms` applies again.
     pub async fn flush(&self) -> Result<()> {
         self.inner.flush().await
     }

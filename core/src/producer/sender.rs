@@ -179,7 +179,16 @@ impl Shared {
     }
 
     pub(super) async fn flush(&self) -> Result<()> {
+        // The count goes back down in a drop guard: a flush future dropped before it completes
+        // (a timeout, a select!) must not leave the sender skipping linger.ms for good.
+        struct Flushing<'a>(&'a Shared);
+        impl Drop for Flushing<'_> {
+            fn drop(&mut self) {
+                self.0.lock().flushing -= 1;
+            }
+        }
         self.lock().flushing += 1;
+        let _flushing = Flushing(self);
         self.wake.notify_one();
         loop {
             let waiting = self.progress.notified();
@@ -191,7 +200,6 @@ impl Shared {
             self.wake.notify_one();
             waiting.await;
         }
-        self.lock().flushing -= 1;
         Ok(())
     }
 
