@@ -137,6 +137,36 @@ async fn produces_with_every_codec_and_reads_everything_back() {
 }
 
 #[tokio::test]
+async fn idempotent_batches_pipelined_five_deep_keep_send_order() {
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    let topic = cluster.topic("pipelined", 1).await;
+    // Small batches, all queued before the sender runs: many batches of one partition ready
+    // at once, so up to 5 go out together.
+    let producer = Producer::new(config(&bs, &[("batch.size", "1000"), ("linger.ms", "0")])).unwrap();
+    const N: usize = 2000;
+    let mut deliveries = Vec::with_capacity(N);
+    for i in 0..N {
+        deliveries.push(producer.send(ProducerRecord::new(&topic).partition(0).value(format!("{i:0>90}"))).await.unwrap());
+    }
+    producer.flush().await.unwrap();
+    let mut offsets = Vec::with_capacity(N);
+    for d in deliveries {
+        offsets.push(d.await.unwrap().offset);
+    }
+    assert_eq!(offsets, (0..N as i64).collect::<Vec<_>>(), "acknowledged at consecutive offsets, in send order");
+    let stats = producer.stats();
+    assert_eq!(stats.max_partition_batches_in_flight, 5, "{stats:?}");
+    let values: Vec<usize> = read_all(&bs, &topic, 1, N)
+        .await
+        .iter()
+        .map(|r| std::str::from_utf8(r.value.as_deref().unwrap()).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values, (0..N).collect::<Vec<_>>(), "each record once, in send order");
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn acks_variants_and_explicit_partitions() {
     let cluster = TestCluster::start().await;
     let bs = cluster.bootstrap.clone();

@@ -1,5 +1,5 @@
 //! Faults injected between the client and the bundled broker: a proxy that cuts every
-//! connection while batches are in flight.
+//! connection while batches are in flight (up to 5 per partition, with idempotence).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -84,6 +84,8 @@ async fn idempotent_producer_loses_and_duplicates_nothing_when_connections_drop(
     let stats = producer.stats();
     assert!(cuts.load(Ordering::Relaxed) > 0, "connections were cut");
     assert!(stats.retries > 0, "some batch was in flight when its connection dropped: {stats:?}");
+    // max.in.flight.requests.per.connection defaults to 5: order held with batches pipelined.
+    assert!((2..=5).contains(&stats.max_partition_batches_in_flight), "several batches of a partition in flight: {stats:?}");
 
     let mut consumer = PartitionConsumer::new(config).unwrap();
     consumer.assign((0..3).map(|p| ("drops".to_owned(), p, Offset::Beginning))).await.unwrap();

@@ -63,3 +63,35 @@ async fn unkeyed_records_fill_one_partition_at_a_time() {
     assert!(partitions.iter().collect::<BTreeSet<_>>().len() > 1, "it does move on");
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test] // current-thread: nothing else runs between the flush's first poll and its drop
+async fn a_dropped_flush_does_not_switch_off_linger() {
+    let (broker, _dir) = broker().await;
+    let config = ClientConfig::from_pairs([
+        ("bootstrap.servers", broker.bootstrap().as_str()),
+        ("linger.ms", "900000"), // the maximum: only a full batch or a flush sends anything
+        ("batch.size", "1000"),
+    ])
+    .unwrap();
+    let producer = Producer::new(config).unwrap();
+    let r0 = producer.send(ProducerRecord::new("lg").partition(0).value("r0")).await.unwrap();
+    // Poll the flush once (it starts), then drop it unfinished, with no await in between so
+    // the sender cannot run while it is in progress.
+    let mut flush = Box::pin(producer.flush());
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(flush.as_mut().poll(cx))).await;
+    assert!(first.is_pending(), "the flush was still waiting for r0 when dropped");
+    drop(flush);
+
+    let a = producer.send(ProducerRecord::new("lg").partition(0).value("a")).await.unwrap();
+    // A full batch on partition 1 makes the sender drain; under linger, partition 0's open
+    // batch stays open, so r0, a and c leave together at the final flush.
+    let b = producer.send(ProducerRecord::new("lg").partition(1).value(vec![b'b'; 1200])).await.unwrap();
+    b.await.unwrap();
+    let c = producer.send(ProducerRecord::new("lg").partition(0).value("c")).await.unwrap();
+    producer.flush().await.unwrap();
+    let offsets = [r0.await.unwrap().offset, a.await.unwrap().offset, c.await.unwrap().offset];
+    assert_eq!(offsets, [0, 1, 2]);
+    let stats = producer.stats();
+    assert_eq!((stats.batches_sent, stats.records_sent), (2, 4), "one batch per partition: {stats:?}");
+    broker.shutdown().await.unwrap();
+}

@@ -127,4 +127,32 @@ mod tests {
         assert_eq!(t.check(&header(1, 9, 5, 99)), SequenceCheck::Append);
         assert_eq!(t.check(&header(1, 10, 42, 99)), SequenceCheck::Append, "unknown producer");
     }
+
+    #[test]
+    fn five_batches_in_flight_are_remembered_and_a_bumped_epoch_restarts_at_zero() {
+        let mut t = ProducerStateTable::default();
+        for i in 0..6 {
+            let b = header(2, 9, i * 2, i64::from(i) * 2);
+            assert_eq!(t.check(&b), SequenceCheck::Append);
+            t.record(&b, 1);
+        }
+        // A client with 5 requests in flight may retry any of the last 5 batches.
+        for i in 1..6 {
+            assert_eq!(t.check(&header(2, 9, i * 2, 99)), SequenceCheck::Duplicate { base_offset: i64::from(i) * 2, timestamp: 1 });
+        }
+        // The sixth-from-last has been forgotten: it can no longer be told from a gap.
+        assert_eq!(t.check(&header(2, 9, 0, 99)), SequenceCheck::OutOfOrder { expected: 12, got: 0 });
+
+        // KIP-360: after InitProducerId bumps the epoch, sequences restart at 0 and the old
+        // epoch is fenced.
+        let mut bumped = header(2, 9, 0, 12);
+        bumped.producer_epoch = 1;
+        assert_eq!(t.check(&bumped), SequenceCheck::Append);
+        let mut not_from_zero = bumped;
+        not_from_zero.base_sequence = 4;
+        assert_eq!(t.check(&not_from_zero), SequenceCheck::OutOfOrder { expected: 0, got: 4 });
+        t.record(&bumped, 2);
+        assert_eq!(t.check(&header(2, 9, 12, 99)), SequenceCheck::FencedEpoch { current: 1, got: 0 });
+        assert_eq!(t.check(&bumped), SequenceCheck::Duplicate { base_offset: 12, timestamp: 2 });
+    }
 }

@@ -1,5 +1,7 @@
 //! Open batches per partition, the queue of closed batches waiting to be sent, and the
-//! bookkeeping that keeps one batch per partition in flight (so retries keep order).
+//! bookkeeping that keeps order per partition: one batch in flight per partition, or with
+//! idempotence up to `max.in.flight.requests.per.connection` (at most 5, the broker
+//! remembers 5 batches per producer), ordered by sequence numbers assigned here at drain.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -23,11 +25,14 @@ pub(super) struct Batch {
     /// Encoded once, on first send; retries resend these bytes (same sequence numbers).
     pub(super) encoded: Option<Bytes>,
     pub(super) attempts: u32,
+    /// Idempotence: the first record's sequence number, assigned when the batch is first
+    /// drained and kept across retries; -1 before that (or without idempotence).
+    pub(super) base_seq: i32,
 }
 
 impl Batch {
     fn new(tp: TopicPartition) -> Self {
-        Batch { tp, records: Vec::new(), waiters: Vec::new(), bytes: 0, created: Instant::now(), encoded: None, attempts: 0 }
+        Batch { tp, records: Vec::new(), waiters: Vec::new(), bytes: 0, created: Instant::now(), encoded: None, attempts: 0, base_seq: -1 }
     }
 }
 
@@ -36,7 +41,24 @@ pub(super) struct Accumulator {
     open: HashMap<TopicPartition, Batch>,
     /// Closed batches in send order; retries go back to the front.
     ready: VecDeque<Batch>,
-    in_flight: HashSet<TopicPartition>,
+    in_flight: HashMap<TopicPartition, usize>,
+    /// Batches per partition in flight at once (1 without idempotence).
+    pub(super) max_in_flight: usize,
+    pub(super) idempotent: bool,
+    /// The most batches of one partition in flight at once so far (statistics).
+    pub(super) peak_in_flight: usize,
+    /// Idempotence: the sequence number of the next batch drained, per partition.
+    next_seq: HashMap<TopicPartition, i32>,
+    /// Idempotence: the sequence after the last acknowledged batch, per partition. A batch
+    /// refused as out of order whose sequence is not this one was refused because an earlier
+    /// batch failed, and is retried after it.
+    acked_seq: HashMap<TopicPartition, i32>,
+    /// Idempotence: partitions where a batch's fate became unknown (a retriable failure),
+    /// with the sequence everything sent so far ends at. Until that is acknowledged they send
+    /// one batch at a time: a stale request the broker still holds could land the failed
+    /// batch late, and the batches overtaking it would push it out of the 5 the broker
+    /// remembers, turning its retry into an out-of-order refusal.
+    unresolved: HashMap<TopicPartition, i32>,
     pub(super) queued_records: usize,
     pub(super) queued_bytes: usize,
     /// Callers of flush() waiting: linger is skipped while any are.
@@ -72,9 +94,10 @@ impl Accumulator {
         false
     }
 
-    /// Closes batches whose linger has passed (all of them while flushing), then takes the
-    /// first ready batch of every partition that has none in flight. Returns those and when
-    /// the next open batch's linger ends.
+    /// Closes batches whose linger has passed (all of them while flushing), then takes ready
+    /// batches in order, per partition up to `max_in_flight` in flight; a retried batch (its
+    /// sequence already assigned) goes only alone, so nothing overtakes it. Returns those and
+    /// when the next open batch's linger ends.
     pub(super) fn drain(&mut self, linger: Duration, now: Instant) -> (Vec<Batch>, Option<Instant>) {
         let flushing = self.flushing > 0;
         let due: Vec<TopicPartition> = self
@@ -89,31 +112,93 @@ impl Accumulator {
         }
         let mut out = Vec::new();
         let mut keep = VecDeque::with_capacity(self.ready.len());
-        let mut taken: HashSet<TopicPartition> = HashSet::new();
-        while let Some(b) = self.ready.pop_front() {
-            if self.in_flight.contains(&b.tp) || taken.contains(&b.tp) {
+        // Partitions with a batch held back: their later batches wait too.
+        let mut held: HashSet<TopicPartition> = HashSet::new();
+        let max = self.max_in_flight.max(1);
+        while let Some(mut b) = self.ready.pop_front() {
+            let n = self.in_flight.get(&b.tp).copied().unwrap_or(0);
+            // Until a partition's first batch is acknowledged the broker may not know this
+            // producer there, and it accepts any first sequence from an unknown producer
+            // (KIP-360): a later batch overtaking a lost first one would be written before it.
+            let first_unacked = self.idempotent && !self.acked_seq.contains_key(&b.tp);
+            let limit = if b.base_seq >= 0 || first_unacked || self.unresolved.contains_key(&b.tp) { 1 } else { max };
+            if held.contains(&b.tp) || n >= limit {
+                held.insert(b.tp.clone());
                 keep.push_back(b);
-            } else {
-                taken.insert(b.tp.clone());
-                self.in_flight.insert(b.tp.clone());
-                out.push(b);
+                continue;
             }
+            if self.idempotent && b.base_seq < 0 {
+                let next = self.next_seq.entry(b.tp.clone()).or_insert(0);
+                b.base_seq = *next;
+                *next = next.wrapping_add(b.records.len() as i32) & i32::MAX;
+            }
+            let n = self.in_flight.entry(b.tp.clone()).or_insert(0);
+            *n += 1;
+            self.peak_in_flight = self.peak_in_flight.max(*n);
+            out.push(b);
         }
         self.ready = keep;
         let next = self.open.values().map(|b| b.created + linger).min();
         (out, next)
     }
 
-    /// A batch to send again before anything newer of its partition.
+    fn landed(&mut self, tp: &TopicPartition) {
+        if let Some(n) = self.in_flight.get_mut(tp) {
+            *n -= 1;
+            if *n == 0 {
+                self.in_flight.remove(tp);
+            }
+        }
+    }
+
+    /// A batch to send again before anything newer of its partition: retried batches of one
+    /// partition come back in any order and are queued by sequence number.
+    /// A batch failed retriably: its partition sends one batch at a time until everything
+    /// sent so far is acknowledged.
+    pub(super) fn failed(&mut self, tp: &TopicPartition) {
+        if self.idempotent {
+            let until = self.next_seq.get(tp).copied().unwrap_or(0);
+            self.unresolved.insert(tp.clone(), until);
+        }
+    }
+
     pub(super) fn retry(&mut self, batch: Batch) {
-        self.in_flight.remove(&batch.tp);
-        self.ready.push_front(batch);
+        self.landed(&batch.tp);
+        let at = self
+            .ready
+            .iter()
+            .position(|b| b.tp == batch.tp && (b.base_seq < 0 || b.base_seq > batch.base_seq))
+            .unwrap_or(self.ready.len());
+        let at = if batch.base_seq < 0 { 0 } else { at };
+        self.ready.insert(at, batch);
+    }
+
+    /// Whether an out-of-order refusal of this batch is explained by an earlier batch of its
+    /// partition not having been written (yet): then it is retried after that one.
+    pub(super) fn behind_a_gap(&self, batch: &Batch) -> bool {
+        batch.base_seq >= 0 && self.acked_seq.get(&batch.tp).copied().unwrap_or(0) != batch.base_seq
     }
 
     /// A batch finished (acknowledged or failed for good).
-    pub(super) fn done(&mut self, tp: &TopicPartition, records: usize, bytes: usize) {
-        self.in_flight.remove(tp);
-        self.queued_records -= records;
-        self.queued_bytes -= bytes;
+    pub(super) fn done(&mut self, batch: &Batch, acked: bool) {
+        self.landed(&batch.tp);
+        if acked && batch.base_seq >= 0 {
+            let after = batch.base_seq.wrapping_add(batch.records.len() as i32) & i32::MAX;
+            let acked = self.acked_seq.entry(batch.tp.clone()).or_insert(0);
+            // Responses of one partition may be handled out of order; sequences only grow
+            // (wrap-around at i32::MAX aside).
+            if after > *acked || after < batch.base_seq {
+                *acked = after;
+            }
+            let acked = *acked;
+            if self.unresolved.get(&batch.tp).is_some_and(|&until| acked >= until) {
+                self.unresolved.remove(&batch.tp);
+            }
+        } else if !acked {
+            // Failed for good: the gap stays until the epoch is bumped, nothing to wait for.
+            self.unresolved.remove(&batch.tp);
+        }
+        self.queued_records -= batch.records.len();
+        self.queued_bytes -= batch.bytes;
     }
 }

@@ -88,6 +88,9 @@ pub struct ProducerStats {
     pub max_request_latency_us: u64,
     /// Records waiting in the queue or in flight now.
     pub queued_records: u64,
+    /// The most batches of one partition that were in flight at once (up to
+    /// `max.in.flight.requests.per.connection`, at most 5, with idempotence; 1 without).
+    pub max_partition_batches_in_flight: u64,
 }
 
 /// Resolves when the record is acknowledged (or definitively failed).
@@ -150,6 +153,7 @@ impl Producer {
     }
 
     /// Sends everything queued now and waits until all of it is acknowledged or failed.
+    /// Cancel-safe: dropping the future stops the wait, and `linger.ms` applies again.
     pub async fn flush(&self) -> Result<()> {
         self.inner.flush().await
     }
@@ -176,6 +180,7 @@ impl Producer {
             avg_request_latency_us: c.latency_us_total.load(Relaxed).checked_div(requests).unwrap_or(0),
             max_request_latency_us: c.latency_us_max.load(Relaxed),
             queued_records: self.inner.queued() as u64,
+            max_partition_batches_in_flight: self.inner.peak_in_flight() as u64,
         }
     }
 }

@@ -2,7 +2,6 @@
 //! leader (pipelined on that broker's connection), completes delivery futures, and retries
 //! retriable failures within `delivery.timeout.ms`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,9 +14,10 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use tokio::sync::{Notify, OnceCell, oneshot};
 
-use super::accumulator::{Accumulator, Batch, TopicPartition};
+use super::accumulator::{Accumulator, Batch};
 use super::{ProducerRecord, RecordMetadata};
 use crate::cluster::Cluster;
+use crate::connection::BrokerConnection as Connection;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::partitioner::Partitioner;
@@ -32,7 +32,6 @@ pub(super) struct Shared {
     /// Wakes senders waiting for queue space and flushers waiting for an empty queue.
     progress: Notify,
     producer_id: OnceCell<(i64, i16)>,
-    sequences: Mutex<HashMap<TopicPartition, i32>>,
     acks: i16,
     idempotent: bool,
     compression: Compression,
@@ -67,7 +66,11 @@ fn now_ms() -> i64 {
 }
 
 impl Shared {
-    pub(super) fn start(cluster: Arc<Cluster>, config: ClientConfig, partitioner: Box<dyn Partitioner>, acc: Accumulator) -> Arc<Self> {
+    pub(super) fn start(cluster: Arc<Cluster>, config: ClientConfig, partitioner: Box<dyn Partitioner>, mut acc: Accumulator) -> Arc<Self> {
+        acc.idempotent = config.idempotent();
+        // Without idempotence a retry could overtake a later batch: one at a time. With it the
+        // broker dedups and orders up to the 5 batches it remembers per producer.
+        acc.max_in_flight = if acc.idempotent { (config.int("max.in.flight.requests.per.connection") as usize).clamp(1, 5) } else { 1 };
         let compression = match config.get("compression.type") {
             Some("gzip") => Compression::Gzip,
             Some("snappy") => Compression::Snappy,
@@ -82,7 +85,6 @@ impl Shared {
             wake: Notify::new(),
             progress: Notify::new(),
             producer_id: OnceCell::new(),
-            sequences: Mutex::new(HashMap::new()),
             acks: config.acks(),
             idempotent: config.idempotent(),
             compression,
@@ -114,6 +116,10 @@ impl Shared {
 
     pub(super) fn queued(&self) -> usize {
         self.lock().queued_records
+    }
+
+    pub(super) fn peak_in_flight(&self) -> usize {
+        self.lock().peak_in_flight
     }
 
     /// Queues a record, waiting at most `block` for queue space (`None`: `max.block.ms`).
@@ -179,7 +185,16 @@ impl Shared {
     }
 
     pub(super) async fn flush(&self) -> Result<()> {
+        // The count goes back down in a drop guard: a flush future dropped before it completes
+        // (a timeout, a select!) must not leave the sender skipping linger.ms for good.
+        struct Flushing<'a>(&'a Shared);
+        impl Drop for Flushing<'_> {
+            fn drop(&mut self) {
+                self.0.lock().flushing -= 1;
+            }
+        }
         self.lock().flushing += 1;
+        let _flushing = Flushing(self);
         self.wake.notify_one();
         loop {
             let waiting = self.progress.notified();
@@ -191,7 +206,6 @@ impl Shared {
             self.wake.notify_one();
             waiting.await;
         }
-        self.lock().flushing -= 1;
         Ok(())
     }
 
@@ -209,9 +223,21 @@ impl Shared {
             }
             return;
         }
-        for batch in batches {
+        // Requests are queued on their connections here, in drain order, so batches of one
+        // partition reach the broker in sequence order; only the waits run concurrently.
+        for mut batch in batches {
+            batch.attempts += 1;
+            let started = Instant::now();
+            let sent = self.dispatch(&mut batch).await;
             let shared = Arc::clone(&self);
-            tokio::spawn(async move { shared.send_batch(batch).await });
+            tokio::spawn(async move {
+                let result = match sent {
+                    Ok(Sent::Waiting(conn, rx, version)) => shared.response(&batch, &conn, rx, version).await,
+                    Ok(Sent::NoAck) => Ok((-1, -1)),
+                    Err(e) => Err(e),
+                };
+                shared.complete(batch, started, result).await
+            });
         }
     }
 
@@ -238,15 +264,7 @@ impl Shared {
         if let Some(b) = &batch.encoded {
             return Ok(b.clone());
         }
-        let base_seq = if pid >= 0 {
-            let mut seqs = self.sequences.lock().unwrap_or_else(|p| p.into_inner());
-            let next = seqs.entry(batch.tp.clone()).or_insert(0);
-            let base = *next;
-            *next = next.wrapping_add(batch.records.len() as i32) & i32::MAX;
-            base
-        } else {
-            -1
-        };
+        let base_seq = if pid >= 0 { batch.base_seq } else { -1 };
         for (i, r) in batch.records.iter_mut().enumerate() {
             r.offset = i as i64;
             r.producer_id = pid;
@@ -262,8 +280,8 @@ impl Shared {
         Ok(bytes)
     }
 
-    /// One attempt: `(base offset, log append time)`.
-    async fn attempt(&self, batch: &mut Batch) -> Result<(i64, i64)> {
+    /// Queues one attempt's request on the partition leader's connection.
+    async fn dispatch(&self, batch: &mut Batch) -> Result<Sent> {
         let (pid, epoch) = self.producer_id().await?;
         let records = self.encode(batch, pid, epoch)?;
         let (topic, partition) = batch.tp.clone();
@@ -281,15 +299,26 @@ impl Shared {
                     .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(records))]),
             ]);
         let version = conn.version_of::<ProduceRequest>()?;
-        let Some(rx) = conn.enqueue(&req, version, self.acks != 0)? else {
-            return Ok((-1, -1));
-        };
+        Ok(match conn.enqueue(&req, version, self.acks != 0)? {
+            Some(rx) => Sent::Waiting(conn, rx, version),
+            None => Sent::NoAck,
+        })
+    }
+
+    /// The attempt's outcome: `(base offset, log append time)`.
+    async fn response(&self, batch: &Batch, conn: &Arc<Connection>, rx: oneshot::Receiver<Result<Bytes>>, version: i16) -> Result<(i64, i64)> {
+        let (topic, partition) = &batch.tp;
         let resp = conn.wait::<ProduceRequest>(rx, version).await?;
         let p = resp
             .responses
             .first()
             .and_then(|t| t.partition_responses.first())
             .ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty produce response".into() })?;
+        if p.error_code == ResponseError::DuplicateSequenceNumber.code() {
+            // Written before, by an attempt whose answer was lost; the broker no longer knows
+            // where (Kafka clients treat it as success with the offset unknown).
+            return Ok((-1, -1));
+        }
         if p.error_code != 0 {
             let message = p.error_message.as_ref().map(|m| m.to_string());
             return Err(Error::code(p.error_code, message, format!("producing to {topic}-{partition}")));
@@ -297,20 +326,20 @@ impl Shared {
         Ok((p.base_offset, p.log_append_time_ms))
     }
 
-    async fn send_batch(self: Arc<Self>, mut batch: Batch) {
-        batch.attempts += 1;
-        let started = Instant::now();
-        let result = self.attempt(&mut batch).await;
+    async fn complete(self: Arc<Self>, mut batch: Batch, started: Instant, result: Result<(i64, i64)>) {
         let us = started.elapsed().as_micros() as u64;
         let st = &self.stats;
         st.requests.fetch_add(1, Ordering::Relaxed);
         st.latency_us_total.fetch_add(us, Ordering::Relaxed);
         st.latency_us_max.fetch_max(us, Ordering::Relaxed);
         let (topic, partition) = batch.tp.clone();
+        // Refused as out of order because an earlier batch was not written: retry behind it.
+        let behind_a_gap = matches!(&result, Err(e) if e.kafka_code() == Some(ResponseError::OutOfOrderSequenceNumber)) && self.lock().behind_a_gap(&batch);
         match result {
-            Err(e) if e.is_retriable() && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
+            Err(e) if (e.is_retriable() || behind_a_gap) && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
                 tracing::debug!(%topic, partition, attempt = batch.attempts, error = %e, "retrying batch");
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.lock().failed(&batch.tp);
                 if matches!(e.kafka_code(), Some(ResponseError::NotLeaderOrFollower | ResponseError::UnknownTopicOrPartition | ResponseError::LeaderNotAvailable))
                     || matches!(e, Error::Connection { .. })
                 {
@@ -322,6 +351,7 @@ impl Shared {
             }
             result => {
                 let n = batch.records.len();
+                let acked = result.is_ok();
                 match result {
                     Ok((base, log_append_time)) => {
                         self.stats.records.fetch_add(n as u64, Ordering::Relaxed);
@@ -340,10 +370,17 @@ impl Shared {
                         }
                     }
                 }
-                self.lock().done(&batch.tp, n, batch.bytes);
+                self.lock().done(&batch, acked);
                 self.progress.notify_waiters();
                 self.wake.notify_one();
             }
         }
     }
+}
+
+/// A queued produce request.
+enum Sent {
+    Waiting(Arc<Connection>, oneshot::Receiver<Result<Bytes>>, i16),
+    /// acks=0: nothing comes back.
+    NoAck,
 }
