@@ -115,10 +115,9 @@ pub(crate) struct NativeProducer {
     /// object record after record, and under the abi3 API each conversion builds a
     /// temporary bytes object.
     last_topic: Mutex<Option<(Py<PyString>, String)>>,
-    /// The core's flush, running on the runtime until the queue is empty. `flush(timeout)`
-    /// waits for it without cancelling it: the core's flush is not cancel-safe (a dropped
-    /// flush leaves the sender ignoring `linger.ms` for good), so a timed-out wait leaves the
-    /// task running and the next flush waits for the same task.
+    /// The core's flush, running on the runtime until the queue is empty. A timed-out
+    /// `flush(timeout)` leaves the task running and the next flush waits for the same task,
+    /// so a loop of short flushes keeps one flush going instead of starting one per call.
     flushing: Mutex<Option<tokio::task::JoinHandle<ferrokafka::Result<()>>>>,
     owner: Owner,
 }
