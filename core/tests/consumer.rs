@@ -89,3 +89,71 @@ fn futures_are_send(consumer: &mut Consumer, producer: &Producer, admin: &Admin)
     sync(producer);
     sync(admin);
 }
+
+/// `auto.offset.reset=error`: no committed offset, or an offset out of range, is an error that
+/// names the partition rather than a silent jump; `Offset::Committed` starts an assignment at the
+/// group's committed offset.
+#[tokio::test]
+async fn committed_starts_and_reset_error() {
+    use ferrokafka::Offset;
+    use kafka_protocol::ResponseError;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
+        .await
+        .unwrap();
+    let bs = broker.bootstrap();
+    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    admin.create_topics(&[NewTopic::new("strict", 1)]).await.unwrap();
+    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    for v in ["a", "b", "c"] {
+        producer.send_and_wait(ProducerRecord::new("strict").partition(0).value(v)).await.unwrap();
+    }
+    let strict = |group: &str| {
+        Consumer::new(
+            ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("group.id", group), ("auto.offset.reset", "error")])
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let names_partition = |e: &ferrokafka::Error| {
+        assert_eq!(e.kafka_code(), Some(ResponseError::OffsetOutOfRange), "{e}");
+        assert!(e.to_string().contains("strict-0"), "the error names the partition: {e}");
+    };
+
+    // Manual assignment at the committed offset, with nothing committed yet.
+    let mut manual = strict("manual");
+    let e = manual.assign([("strict".to_string(), 0, Offset::Committed)]).await.unwrap_err();
+    names_partition(&e);
+    assert!(manual.assignment().is_empty(), "a failed assign leaves nothing assigned");
+
+    manual.commit_offsets(&[("strict".to_string(), 0, 1, None)]).await.unwrap();
+    manual.assign([("strict".to_string(), 0, Offset::Committed)]).await.unwrap();
+    let r = loop {
+        if let Some(r) = manual.poll(Duration::from_secs(5)).await.unwrap() {
+            break r;
+        }
+    };
+    assert_eq!((r.offset, r.value.as_deref()), (1, Some(&b"b"[..])), "reading starts at the committed offset");
+
+    // An offset past the log end is out of range: an error, not a reset.
+    manual.seek("strict", 0, Offset::At(100)).await.unwrap();
+    let e = manual.poll(Duration::from_secs(5)).await.unwrap_err();
+    names_partition(&e);
+
+    // A group member assigned a partition with nothing committed reports it from poll.
+    let mut member = strict("members");
+    member.subscribe(&["strict"]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let e = loop {
+        match member.poll(Duration::from_millis(200)).await {
+            Err(e) => break e,
+            Ok(r) => assert!(r.is_none(), "nothing is read without a start offset: {r:?}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no error reported for the partition without an offset");
+    };
+    names_partition(&e);
+    assert_eq!(member.assignment(), Vec::<(String, i32)>::new(), "the partition without an offset is not read");
+
+    member.close().await.unwrap();
+    broker.shutdown().await.unwrap();
+}

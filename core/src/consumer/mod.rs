@@ -33,6 +33,9 @@ pub enum Offset {
     Beginning,
     End,
     At(i64),
+    /// The group's committed offset; without one, `auto.offset.reset` decides (and
+    /// `auto.offset.reset=error` makes it an error naming the partition).
+    Committed,
 }
 
 /// A record read from Kafka.
@@ -85,6 +88,9 @@ pub struct Consumer {
     auto_commit: Option<Duration>,
     last_auto_commit: Instant,
     reset: Offset,
+    /// `auto.offset.reset=error`: a partition without a committed offset is an error, not a
+    /// silent start at either end.
+    reset_is_error: bool,
     /// In a mutex only to make `Consumer` `Sync` (it is reached through `&mut self` alone).
     listener: Option<std::sync::Mutex<Listener>>,
 }
@@ -140,6 +146,7 @@ impl Consumer {
             auto_commit,
             last_auto_commit: Instant::now(),
             reset,
+            reset_is_error: config.get("auto.offset.reset") == Some("error"),
             listener: None,
         })
     }
@@ -215,10 +222,50 @@ impl Consumer {
     }
 
     /// Reads these partitions without group membership (commits still go to `group.id`).
+    /// [`Offset::Committed`] starts at the offset committed in `group.id`.
     pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
+        let partitions: Vec<(String, i32, Offset)> = partitions.into_iter().collect();
+        let wants_committed: Vec<Tp> =
+            partitions.iter().filter(|(_, _, o)| *o == Offset::Committed).map(|(t, p, _)| (t.clone(), *p)).collect();
+        let mut starts: BTreeMap<Tp, Offset> = BTreeMap::new();
+        if !wants_committed.is_empty() {
+            let (found, missing) = self.committed_starts(&wants_committed).await?;
+            if let Some(e) = missing {
+                return Err(e);
+            }
+            starts = found.into_iter().collect();
+        }
         self.subscription.clear();
         self.join_needed = false;
-        self.fetcher.assign(partitions).await
+        let resolved = partitions.into_iter().map(|(t, p, o)| {
+            let o = if o == Offset::Committed { starts.get(&(t.clone(), p)).copied().unwrap_or(self.reset) } else { o };
+            (t, p, o)
+        });
+        self.fetcher.assign(resolved.collect::<Vec<_>>()).await
+    }
+
+    /// Where each partition starts from its committed offset, falling back to
+    /// `auto.offset.reset`. With `auto.offset.reset=error`, partitions without a committed
+    /// offset are left out of the starts and reported in the error.
+    async fn committed_starts(&self, tps: &[Tp]) -> Result<(Vec<(Tp, Offset)>, Option<Error>)> {
+        let committed = self.group()?.committed(tps).await?;
+        let mut starts = Vec::with_capacity(tps.len());
+        let mut missing = Vec::new();
+        for tp in tps {
+            match committed.get(tp).cloned().flatten() {
+                Some((offset, _)) => starts.push((tp.clone(), Offset::At(offset))),
+                None if self.reset_is_error => missing.push(format!("{}-{}", tp.0, tp.1)),
+                None => starts.push((tp.clone(), self.reset)),
+            }
+        }
+        let error = (!missing.is_empty()).then(|| {
+            Error::kafka(
+                kafka_protocol::ResponseError::OffsetOutOfRange,
+                Some("no committed offset and auto.offset.reset=error".into()),
+                format!("starting {}", missing.join(", ")),
+            )
+        });
+        Ok((starts, error))
     }
 
     /// The partitions currently read.
@@ -301,17 +348,15 @@ impl Consumer {
             self.join_needed = true;
         }
         if !added.is_empty() {
-            let committed = group.committed(&added).await?;
-            let starts = added.iter().map(|tp| {
-                let at = match committed.get(tp).cloned().flatten() {
-                    Some((offset, _)) => Offset::At(offset),
-                    None => self.reset,
-                };
-                (tp.clone(), at)
-            });
-            self.fetcher.add(starts.collect::<Vec<_>>()).await?;
+            let (starts, missing) = self.committed_starts(&added).await?;
+            self.fetcher.add(starts).await?;
+            // Partitions without a start (auto.offset.reset=error) stay owned but unread, as
+            // in librdkafka: the error is reported once, and the group still sees them held.
             self.owned.extend(added.iter().cloned());
             self.notify(RebalanceEvent::Assigned(added));
+            if let Some(e) = missing {
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -163,6 +163,12 @@ impl PartitionConsumer {
             Offset::At(o) => Ok(o),
             Offset::Beginning => self.list_offset(topic, partition, -2).await,
             Offset::End => self.list_offset(topic, partition, -1).await,
+            // Only a group consumer knows committed offsets; `Consumer` turns this into `At`
+            // before it gets here.
+            Offset::Committed => Err(Error::Config {
+                key: "group.id".into(),
+                reason: format!("{topic}-{partition}: starting at the committed offset needs a consumer group"),
+            }),
         }
     }
 
