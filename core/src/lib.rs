@@ -23,7 +23,7 @@ mod security;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
-pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceEvent};
+pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceCommits, RebalanceEvent};
 pub use error::{Error, Result};
 pub use security::{OAuthBearerToken, OAuthBearerTokenProvider};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerStats, RecordMetadata};

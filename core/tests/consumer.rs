@@ -89,3 +89,172 @@ fn futures_are_send(consumer: &mut Consumer, producer: &Producer, admin: &Admin)
     sync(producer);
     sync(admin);
 }
+
+/// `auto.offset.reset=error`: no committed offset, or an offset out of range, is an error that
+/// names the partition rather than a silent jump; `Offset::Committed` starts an assignment at the
+/// group's committed offset.
+#[tokio::test]
+async fn committed_starts_and_reset_error() {
+    use ferrokafka::Offset;
+    use kafka_protocol::ResponseError;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
+        .await
+        .unwrap();
+    let bs = broker.bootstrap();
+    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    admin.create_topics(&[NewTopic::new("strict", 1)]).await.unwrap();
+    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    for v in ["a", "b", "c"] {
+        producer.send_and_wait(ProducerRecord::new("strict").partition(0).value(v)).await.unwrap();
+    }
+    let strict = |group: &str| {
+        Consumer::new(
+            ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("group.id", group), ("auto.offset.reset", "error")])
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let names_partition = |e: &ferrokafka::Error| {
+        assert_eq!(e.kafka_code(), Some(ResponseError::OffsetOutOfRange), "{e}");
+        assert!(e.to_string().contains("strict-0"), "the error names the partition: {e}");
+    };
+
+    // Manual assignment at the committed offset, with nothing committed yet.
+    let mut manual = strict("manual");
+    let e = manual.assign([("strict".to_string(), 0, Offset::Committed)]).await.unwrap_err();
+    names_partition(&e);
+    assert!(manual.assignment().is_empty(), "a failed assign leaves nothing assigned");
+
+    manual.commit_offsets(&[("strict".to_string(), 0, 1, None)]).await.unwrap();
+    manual.assign([("strict".to_string(), 0, Offset::Committed)]).await.unwrap();
+    let r = loop {
+        if let Some(r) = manual.poll(Duration::from_secs(5)).await.unwrap() {
+            break r;
+        }
+    };
+    assert_eq!((r.offset, r.value.as_deref()), (1, Some(&b"b"[..])), "reading starts at the committed offset");
+
+    // An offset past the log end is out of range: an error, not a reset.
+    manual.seek("strict", 0, Offset::At(100)).await.unwrap();
+    let e = manual.poll(Duration::from_secs(5)).await.unwrap_err();
+    names_partition(&e);
+
+    // A group member assigned a partition with nothing committed reports it from poll.
+    let mut member = strict("members");
+    member.subscribe(&["strict"]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let e = loop {
+        match member.poll(Duration::from_millis(200)).await {
+            Err(e) => break e,
+            Ok(r) => assert!(r.is_none(), "nothing is read without a start offset: {r:?}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no error reported for the partition without an offset");
+    };
+    names_partition(&e);
+    assert_eq!(member.assignment(), Vec::<(String, i32)>::new(), "the partition without an offset is not read");
+
+    member.close().await.unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+/// A member commits inside its revoke listener during the rebalance a second member's join
+/// causes: the partition's next owner starts exactly at what the first had read (auto commit
+/// is off, and `earliest` would re-read from 0 without that commit).
+#[tokio::test]
+async fn commit_inside_revoke_hands_over_exact_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
+        .await
+        .unwrap();
+    let bs = broker.bootstrap();
+    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    admin.create_topics(&[NewTopic::new("handover", 2)]).await.unwrap();
+    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    let produce = |round: &'static str| {
+        let producer = &producer;
+        async move {
+            for p in 0..2 {
+                for i in 0..3 {
+                    producer.send_and_wait(ProducerRecord::new("handover").partition(p).value(format!("{round}-{i}"))).await.unwrap();
+                }
+            }
+        }
+    };
+    produce("first").await;
+    let member = || {
+        Consumer::new(
+            ClientConfig::from_pairs([
+                ("bootstrap.servers", bs.as_str()),
+                ("group.id", "handover"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.auto.commit", "false"),
+            ])
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let mut a = member();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    a.on_rebalance_committing(move |e, commits| {
+        if let RebalanceEvent::Revoked(tps) = e {
+            commits.commit();
+            let at: Vec<((String, i32), Option<i64>)> = tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
+            let _ = tx.send(Some(at));
+        } else if let RebalanceEvent::Assigned(_) = e {
+            let _ = tx.send(None);
+        }
+    });
+    a.subscribe(&["handover"]).unwrap();
+    let mut read = 0;
+    while read < 6 {
+        if a.poll(Duration::from_secs(5)).await.unwrap().is_some() {
+            read += 1;
+        }
+    }
+    assert_eq!((a.position("handover", 0), a.position("handover", 1)), (Some(3), Some(3)));
+    assert_eq!(rx.recv().await.unwrap(), None, "the first assignment was reported");
+    // `a` keeps polling (to take part in the rebalance) but reads nothing more.
+    a.pause(&a.assignment());
+    produce("second").await;
+
+    let mut b = member();
+    b.subscribe(&["handover"]).unwrap();
+    // Both poll until the rebalance has run in `a` (revoke, then a new assignment) and `b`
+    // has read its first record.
+    let a_side = async {
+        let revoked = loop {
+            a.poll(Duration::from_millis(100)).await.unwrap();
+            if let Ok(Some(at)) = rx.try_recv() {
+                break at;
+            }
+        };
+        loop {
+            if let Ok(None) = rx.try_recv() {
+                break revoked;
+            }
+            a.poll(Duration::from_millis(100)).await.unwrap();
+        }
+    };
+    let b_side = async {
+        loop {
+            if let Some(r) = b.poll(Duration::from_millis(100)).await.unwrap() {
+                break r;
+            }
+        }
+    };
+    let (revoked, first) = tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(a_side, b_side) }).await.unwrap();
+    let mut revoked = revoked;
+    revoked.sort();
+    assert_eq!(revoked, vec![(("handover".to_string(), 0), Some(3)), (("handover".to_string(), 1), Some(3))]);
+    assert_eq!(
+        (first.offset, first.value.as_deref()),
+        (3, Some(&b"second-0"[..])),
+        "b starts exactly after what a read and committed in its listener"
+    );
+    let committed = b.committed(&[("handover".to_string(), first.partition)]).await.unwrap();
+    assert_eq!(committed[0].1.as_ref().map(|(o, _)| *o), Some(3));
+    b.close().await.unwrap();
+    a.close().await.unwrap();
+    broker.shutdown().await.unwrap();
+}

@@ -33,6 +33,9 @@ pub enum Offset {
     Beginning,
     End,
     At(i64),
+    /// The group's committed offset; without one, `auto.offset.reset` decides (and
+    /// `auto.offset.reset=error` makes it an error naming the partition).
+    Committed,
 }
 
 /// A record read from Kafka.
@@ -60,7 +63,35 @@ pub enum RebalanceEvent {
     Lost(Vec<Tp>),
 }
 
-type Listener = Box<dyn FnMut(&RebalanceEvent) + Send>;
+type Listener = Box<dyn FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send>;
+
+/// Given to a listener registered with [`Consumer::on_rebalance_committing`]: commits asked
+/// for here are sent, and awaited, right after the listener returns, while the partitions
+/// are still this member's (before a revoked partition is released, before the rejoin).
+/// A commit that fails is returned by the next `poll`. On [`RebalanceEvent::Lost`] nothing
+/// is committed: the partitions may already be another member's.
+#[derive(Debug, Default)]
+pub struct RebalanceCommits {
+    positions: Vec<(Tp, i64)>,
+    staged: Vec<(Tp, i64, Option<String>)>,
+}
+
+impl RebalanceCommits {
+    /// The next offset `poll` would return for a partition held now.
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.positions.iter().find(|((t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
+    }
+
+    /// Commits the positions of every partition held now (what `poll` has returned).
+    pub fn commit(&mut self) {
+        self.staged.extend(self.positions.iter().map(|(tp, o)| (tp.clone(), *o, None)));
+    }
+
+    /// Commits explicit offsets: (topic, partition, next offset to read, metadata).
+    pub fn commit_offsets(&mut self, offsets: &[(String, i32, i64, Option<String>)]) {
+        self.staged.extend(offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())));
+    }
+}
 
 /// A consumer: `subscribe` to topics through the group named by `group.id`, or `assign`
 /// partitions by hand. Positions advance as [`poll`](Consumer::poll) returns records;
@@ -85,8 +116,13 @@ pub struct Consumer {
     auto_commit: Option<Duration>,
     last_auto_commit: Instant,
     reset: Offset,
+    /// `auto.offset.reset=error`: a partition without a committed offset is an error, not a
+    /// silent start at either end.
+    reset_is_error: bool,
     /// In a mutex only to make `Consumer` `Sync` (it is reached through `&mut self` alone).
     listener: Option<std::sync::Mutex<Listener>>,
+    /// A commit asked for inside a rebalance listener that failed, for the next `poll`.
+    listener_commit_error: Option<Error>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -140,12 +176,21 @@ impl Consumer {
             auto_commit,
             last_auto_commit: Instant::now(),
             reset,
+            reset_is_error: config.get("auto.offset.reset") == Some("error"),
             listener: None,
+            listener_commit_error: None,
         })
     }
 
     /// Called on every assignment change, from inside `poll`, on the caller's task.
-    pub fn on_rebalance(&mut self, listener: impl FnMut(&RebalanceEvent) + Send + 'static) {
+    pub fn on_rebalance(&mut self, mut listener: impl FnMut(&RebalanceEvent) + Send + 'static) {
+        self.listener = Some(std::sync::Mutex::new(Box::new(move |e, _| listener(e))));
+    }
+
+    /// Like [`on_rebalance`](Consumer::on_rebalance), and the listener may commit through
+    /// [`RebalanceCommits`]: e.g. the positions of revoked partitions, so their next owner
+    /// starts exactly there.
+    pub fn on_rebalance_committing(&mut self, listener: impl FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send + 'static) {
         self.listener = Some(std::sync::Mutex::new(Box::new(listener)));
     }
 
@@ -215,10 +260,50 @@ impl Consumer {
     }
 
     /// Reads these partitions without group membership (commits still go to `group.id`).
+    /// [`Offset::Committed`] starts at the offset committed in `group.id`.
     pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
+        let partitions: Vec<(String, i32, Offset)> = partitions.into_iter().collect();
+        let wants_committed: Vec<Tp> =
+            partitions.iter().filter(|(_, _, o)| *o == Offset::Committed).map(|(t, p, _)| (t.clone(), *p)).collect();
+        let mut starts: BTreeMap<Tp, Offset> = BTreeMap::new();
+        if !wants_committed.is_empty() {
+            let (found, missing) = self.committed_starts(&wants_committed).await?;
+            if let Some(e) = missing {
+                return Err(e);
+            }
+            starts = found.into_iter().collect();
+        }
         self.subscription.clear();
         self.join_needed = false;
-        self.fetcher.assign(partitions).await
+        let resolved = partitions.into_iter().map(|(t, p, o)| {
+            let o = if o == Offset::Committed { starts.get(&(t.clone(), p)).copied().unwrap_or(self.reset) } else { o };
+            (t, p, o)
+        });
+        self.fetcher.assign(resolved.collect::<Vec<_>>()).await
+    }
+
+    /// Where each partition starts from its committed offset, falling back to
+    /// `auto.offset.reset`. With `auto.offset.reset=error`, partitions without a committed
+    /// offset are left out of the starts and reported in the error.
+    async fn committed_starts(&self, tps: &[Tp]) -> Result<(Vec<(Tp, Offset)>, Option<Error>)> {
+        let committed = self.group()?.committed(tps).await?;
+        let mut starts = Vec::with_capacity(tps.len());
+        let mut missing = Vec::new();
+        for tp in tps {
+            match committed.get(tp).cloned().flatten() {
+                Some((offset, _)) => starts.push((tp.clone(), Offset::At(offset))),
+                None if self.reset_is_error => missing.push(format!("{}-{}", tp.0, tp.1)),
+                None => starts.push((tp.clone(), self.reset)),
+            }
+        }
+        let error = (!missing.is_empty()).then(|| {
+            Error::kafka(
+                kafka_protocol::ResponseError::OffsetOutOfRange,
+                Some("no committed offset and auto.offset.reset=error".into()),
+                format!("starting {}", missing.join(", ")),
+            )
+        });
+        Ok((starts, error))
     }
 
     /// The partitions currently read.
@@ -237,6 +322,9 @@ impl Consumer {
                     return Err(e);
                 }
             }
+            if let Some(e) = self.listener_commit_error.take() {
+                return Err(e);
+            }
             self.maintain_group().await?;
             self.maybe_auto_commit().await;
             let now = tokio::time::Instant::now();
@@ -248,8 +336,9 @@ impl Consumer {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            if self.fetcher.assignment().is_empty() && !self.join_needed {
-                // Nothing to read yet (e.g. no partitions assigned): wait for the group a bit.
+            if self.fetcher.nothing_to_fetch() && !self.join_needed {
+                // Nothing to read (no partitions assigned, or all paused): wait for the group a
+                // bit rather than spin, which would starve the heartbeat on a one-thread runtime.
                 tokio::time::sleep(slice.min(Duration::from_millis(100))).await;
             }
         }
@@ -264,7 +353,7 @@ impl Consumer {
         if group.take_lost() && !self.owned.is_empty() {
             let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
             self.fetcher.remove(&lost);
-            self.notify(RebalanceEvent::Lost(lost));
+            self.notify(RebalanceEvent::Lost(lost)).await;
             self.join_needed = true;
         }
         if !self.join_needed && self.last_metadata_check.elapsed() >= self.metadata_interval {
@@ -292,7 +381,7 @@ impl Consumer {
         let added: Vec<Tp> = assigned.difference(&self.owned).cloned().collect();
         if !revoked.is_empty() {
             self.commit_before_release(&revoked).await;
-            self.notify(RebalanceEvent::Revoked(revoked.clone()));
+            self.notify(RebalanceEvent::Revoked(revoked.clone())).await;
             self.fetcher.remove(&revoked);
             for tp in &revoked {
                 self.owned.remove(tp);
@@ -301,17 +390,15 @@ impl Consumer {
             self.join_needed = true;
         }
         if !added.is_empty() {
-            let committed = group.committed(&added).await?;
-            let starts = added.iter().map(|tp| {
-                let at = match committed.get(tp).cloned().flatten() {
-                    Some((offset, _)) => Offset::At(offset),
-                    None => self.reset,
-                };
-                (tp.clone(), at)
-            });
-            self.fetcher.add(starts.collect::<Vec<_>>()).await?;
+            let (starts, missing) = self.committed_starts(&added).await?;
+            self.fetcher.add(starts).await?;
+            // Partitions without a start (auto.offset.reset=error) stay owned but unread, as
+            // in librdkafka: the error is reported once, and the group still sees them held.
             self.owned.extend(added.iter().cloned());
-            self.notify(RebalanceEvent::Assigned(added));
+            self.notify(RebalanceEvent::Assigned(added)).await;
+            if let Some(e) = missing {
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -325,7 +412,7 @@ impl Consumer {
         if commit {
             self.commit_before_release(&all).await;
         }
-        self.notify(RebalanceEvent::Revoked(all.clone()));
+        self.notify(RebalanceEvent::Revoked(all.clone())).await;
         self.fetcher.remove(&all);
         self.owned.clear();
     }
@@ -342,10 +429,30 @@ impl Consumer {
         }
     }
 
-    fn notify(&mut self, event: RebalanceEvent) {
+    /// Calls the listener (no lock of the group's is held), then sends what it committed.
+    async fn notify(&mut self, event: RebalanceEvent) {
         tracing::debug!(?event, "rebalance");
-        if let Some(l) = self.listener.as_mut() {
-            (l.get_mut().unwrap_or_else(|p| p.into_inner()))(&event);
+        let Some(l) = self.listener.as_mut() else { return };
+        let held = self.fetcher.assignment();
+        let mut commits = RebalanceCommits {
+            positions: held.iter().filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o))).collect(),
+            staged: Vec::new(),
+        };
+        (l.get_mut().unwrap_or_else(|p| p.into_inner()))(&event, &mut commits);
+        if commits.staged.is_empty() {
+            return;
+        }
+        if matches!(event, RebalanceEvent::Lost(_)) {
+            tracing::warn!("commit asked for in a listener for lost partitions: not sent, they may be another member's");
+            return;
+        }
+        let result = match &self.group {
+            Some(g) => g.commit(&commits.staged).await,
+            None => self.group().map(|_| ()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "commit from the rebalance listener failed");
+            self.listener_commit_error = Some(e);
         }
     }
 

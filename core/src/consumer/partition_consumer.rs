@@ -107,6 +107,12 @@ impl PartitionConsumer {
         self.buffer.retain(|r| !partitions.iter().any(|(t, p)| *t == r.topic && *p == r.partition));
     }
 
+    /// Whether no assigned partition can be fetched (none assigned, or all paused): `poll`
+    /// then returns at once, so a caller looping on it must wait elsewhere.
+    pub(crate) fn nothing_to_fetch(&self) -> bool {
+        self.positions.len() == self.paused.len()
+    }
+
     /// The assigned partitions.
     pub fn assignment(&self) -> Vec<(String, i32)> {
         self.positions.keys().cloned().collect()
@@ -163,6 +169,12 @@ impl PartitionConsumer {
             Offset::At(o) => Ok(o),
             Offset::Beginning => self.list_offset(topic, partition, -2).await,
             Offset::End => self.list_offset(topic, partition, -1).await,
+            // Only a group consumer knows committed offsets; `Consumer` turns this into `At`
+            // before it gets here.
+            Offset::Committed => Err(Error::Config {
+                key: "group.id".into(),
+                reason: format!("{topic}-{partition}: starting at the committed offset needs a consumer group"),
+            }),
         }
     }
 
