@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node
+.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -35,7 +35,7 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker bench-peers bench-python bench-node
+bench: bench-broker bench-peers bench-python bench-node bench-rust
 
 # The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
 # Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
@@ -60,3 +60,10 @@ bench-python: test-deps test-python
 bench-node: test-node
 	cargo build --release -p ferrokafka-broker
 	node bench/node_clients.js $(BENCH_NODE_ARGS)
+
+# The core's producer against rust-rdkafka (librdkafka built from source: a few minutes the
+# first time), same program shape, one release broker.
+bench-rust: test-deps
+	cargo build --release -p ferrokafka-broker
+	cargo build --release --manifest-path bench/rust-clients/Cargo.toml
+	.cache/venv/bin/python bench/rust_clients.py $(BENCH_RUST_ARGS)
