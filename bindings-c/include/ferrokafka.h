@@ -220,6 +220,11 @@ typedef struct {
 #define FK_ERR__AUTHENTICATION -169
 
 /**
+ * Local: the record was purged from the queue before it was sent (librdkafka's `_PURGE_QUEUE`).
+ */
+#define FK_ERR__PURGE_QUEUE -152
+
+/**
  * Kafka: an unexpected server error.
  */
 #define FK_ERR_UNKNOWN -1

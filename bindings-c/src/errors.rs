@@ -40,6 +40,8 @@ pub const FK_ERR__UNSUPPORTED_FEATURE: fk_resp_err_t = -165;
 pub const FK_ERR__SSL: fk_resp_err_t = -181;
 /// Local: SASL authentication failed (librdkafka's `_AUTHENTICATION`).
 pub const FK_ERR__AUTHENTICATION: fk_resp_err_t = -169;
+/// Local: the record was purged from the queue before it was sent (librdkafka's `_PURGE_QUEUE`).
+pub const FK_ERR__PURGE_QUEUE: fk_resp_err_t = -152;
 
 // Kafka's codes (https://kafka.apache.org/protocol#protocol_error_codes): those an application
 // of this library most likely meets.
@@ -110,6 +112,7 @@ pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
         E::Closed => FK_ERR__DESTROY,
         E::Tls { .. } => FK_ERR__SSL,
         E::Authentication { .. } => FK_ERR__AUTHENTICATION,
+        E::Purged => FK_ERR__PURGE_QUEUE,
         _ => FK_ERR__FAIL,
     }
 }
@@ -132,6 +135,7 @@ fn describe(code: c_int) -> String {
         FK_ERR__UNSUPPORTED_FEATURE => "Local: required feature not supported by broker",
         FK_ERR__SSL => "Local: TLS failure",
         FK_ERR__AUTHENTICATION => "Local: authentication failure",
+        FK_ERR__PURGE_QUEUE => "Local: purged from the queue",
         c if c < -1 => return format!("Local: unknown error code {c}"),
         c => {
             // Kafka's codes: their names from the protocol's table.

@@ -118,6 +118,7 @@ pub(crate) fn describe(e: &Error) -> Described {
             E::Closed => local("KafkaJSError", "CLOSED", core),
             E::Tls { .. } => local("KafkaJSConnectionError", "SSL", core),
             E::Authentication { .. } => local("KafkaJSSASLAuthenticationError", "SASL_AUTHENTICATION_FAILED", core),
+            E::Purged => local("KafkaJSError", "PURGED", core),
             _ => local("KafkaJSError", "UNKNOWN", core),
         },
         Error::Broker(b) => {

@@ -31,6 +31,7 @@ const ERR_QUEUE_FULL: i32 = -184;
 const ERR_UNKNOWN: i32 = -1;
 const ERR_SSL: i32 = -181;
 const ERR_AUTHENTICATION: i32 = -169;
+const ERR_PURGE_QUEUE: i32 = -152;
 /// Kafka's own code, under the same number in librdkafka.
 const ERR_MSG_SIZE_TOO_LARGE: i32 = 10;
 
@@ -100,6 +101,7 @@ pub(crate) fn describe(e: &Error) -> Described {
         Error::Closed => local(ERR_DESTROY),
         Error::Tls { .. } => local(ERR_SSL),
         Error::Authentication { .. } => local(ERR_AUTHENTICATION),
+        Error::Purged => local(ERR_PURGE_QUEUE),
         _ => (ERR_UNKNOWN, "_UNKNOWN".to_owned()),
     };
     Described { code, name, message: e.to_string(), retriable: e.is_retriable(), fatal: false }

@@ -458,6 +458,13 @@ impl NativeProducer {
         Ok(q.outstanding + q.reports.len())
     }
 
+    /// Drops every record not yet sent (their delivery reports carry _PURGE_QUEUE); returns
+    /// how many.
+    fn _purge_queued(&self) -> PyResult<usize> {
+        self.owner.check()?;
+        Ok(self.producer.purge())
+    }
+
     /// Totals since the producer started, as a dict.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
         let s = self.producer.stats();

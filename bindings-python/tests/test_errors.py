@@ -59,9 +59,27 @@ def test_buffer_error_when_the_queue_is_full_and_unknown_partitions(bootstrap, n
     assert e.value.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
     with pytest.raises(TypeError):
         p.produce(topic, value=12)
-    with pytest.raises(NotImplementedError):
-        p.purge()
     assert p.flush(30) == 0
+
+
+def test_purge_drops_queued_records_with_purge_queue_reports(bootstrap, new_topic):
+    topic = new_topic(1)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 60_000})  # nothing leaves before flush
+    reports = []
+    for i in range(5):
+        p.produce(topic, value=f"v{i}".encode(), partition=0, on_delivery=lambda err, msg: reports.append((err, msg)))
+    p.purge()
+    assert p.flush(30) == 0
+    assert len(reports) == 5
+    assert all(err is not None and err.code() == KafkaError._PURGE_QUEUE for err, _ in reports), reports
+    assert all(msg.error() is not None and msg.value().startswith(b"v") for _, msg in reports)
+    p.produce(topic, value=b"kept", partition=0)
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"purge-{topic}"})
+    c.assign([TopicPartition(topic, 0, ferrokafka.OFFSET_BEGINNING)])
+    got = c.consume(10, 10)
+    c.close()
+    assert [m.value() for m in got] == [b"kept"], "purged records were never written"
 
 
 def test_consumer_errors(bootstrap, new_topic):

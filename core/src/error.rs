@@ -41,6 +41,10 @@ pub enum Error {
     /// The client was closed.
     #[error("client is closed")]
     Closed,
+    /// The record was dropped from the producer's queue by `Producer::purge` before it was
+    /// sent.
+    #[error("purged from the queue before it was sent")]
+    Purged,
 }
 
 impl Error {

@@ -95,3 +95,29 @@ async fn a_dropped_flush_does_not_switch_off_linger() {
     assert_eq!((stats.batches_sent, stats.records_sent), (2, 4), "one batch per partition: {stats:?}");
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn purge_drops_what_was_not_sent_and_the_producer_goes_on() {
+    let (broker, _dir) = broker().await;
+    let config = ClientConfig::from_pairs([
+        ("bootstrap.servers", broker.bootstrap().as_str()),
+        ("linger.ms", "60000"), // nothing leaves until flush
+    ])
+    .unwrap();
+    let producer = Producer::new(config).unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..10 {
+        deliveries.push(producer.send(ProducerRecord::new("purged").partition(i % 2).value(format!("{i}"))).await.unwrap());
+    }
+    assert_eq!(producer.purge(), 10);
+    assert_eq!(producer.in_flight(), 0);
+    for d in deliveries {
+        assert!(matches!(d.await, Err(Error::Purged)));
+    }
+    producer.flush().await.unwrap(); // nothing left to wait for
+    let kept = producer.send(ProducerRecord::new("purged").partition(0).value("after")).await.unwrap();
+    producer.flush().await.unwrap();
+    assert_eq!(kept.await.unwrap().offset, 0, "the purged records were never written");
+    assert_eq!(producer.stats().failed_records, 10);
+    broker.shutdown().await.unwrap();
+}

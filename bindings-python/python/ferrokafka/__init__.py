@@ -283,9 +283,12 @@ class Producer(_native.NativeProducer):
         return remaining
 
     def purge(self, in_queue=True, in_flight=True, blocking=True):
-        """Not supported yet: the ferrokafka core cannot drop queued records (raises
-        NotImplementedError)."""
-        raise NotImplementedError("Producer.purge: the ferrokafka core cannot drop queued records yet")
+        """Drops the records not yet sent (``in_queue``): their delivery reports, served by
+        the next poll/flush, carry ``_PURGE_QUEUE``. Records already in flight are not
+        recalled (unlike librdkafka's ``in_flight``): their reports come as usual. ``blocking``
+        is accepted; the purge itself never waits."""
+        if in_queue:
+            _call(self._purge_queued)
 
     def list_topics(self, topic=None, timeout=-1):
         """Cluster metadata (``ferrokafka.admin.ClusterMetadata``): all topics, or one."""

@@ -180,6 +180,22 @@ impl Accumulator {
     }
 
     /// A batch finished (acknowledged or failed for good).
+    /// Takes every batch no request has carried yet: the open ones and the closed ones not
+    /// drained (a batch with a sequence number is, or was, on the wire; dropping it would
+    /// leave a gap the broker refuses).
+    pub(super) fn take_unsent(&mut self) -> Vec<Batch> {
+        let mut out: Vec<Batch> = self.open.drain().map(|(_, b)| b).collect();
+        let (unsent, keep): (VecDeque<Batch>, VecDeque<Batch>) =
+            std::mem::take(&mut self.ready).into_iter().partition(|b| b.base_seq < 0 && b.encoded.is_none());
+        self.ready = keep;
+        out.extend(unsent);
+        for b in &out {
+            self.queued_records -= b.records.len();
+            self.queued_bytes -= b.bytes;
+        }
+        out
+    }
+
     pub(super) fn done(&mut self, batch: &Batch, acked: bool) {
         self.landed(&batch.tp);
         if acked && batch.base_seq >= 0 {

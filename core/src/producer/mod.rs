@@ -158,6 +158,13 @@ impl Producer {
         self.inner.flush().await
     }
 
+    /// Drops every record not yet sent: each one's delivery fails with [`Error::Purged`].
+    /// Records already in flight are not recalled; their deliveries complete as usual.
+    /// Returns how many records were dropped.
+    pub fn purge(&self) -> usize {
+        self.inner.purge()
+    }
+
     /// Records queued or in flight.
     pub fn in_flight(&self) -> usize {
         self.inner.queued()

@@ -184,6 +184,22 @@ impl Shared {
         Ok(rx)
     }
 
+    /// Fails every record not yet sent with [`Error::Purged`]; returns how many. Records in
+    /// flight are left to complete (their fate is the broker's).
+    pub(super) fn purge(&self) -> usize {
+        let batches = self.lock().take_unsent();
+        let mut purged = 0;
+        for mut b in batches {
+            purged += b.waiters.len();
+            for tx in b.waiters.drain(..) {
+                let _ = tx.send(Err(Error::Purged));
+            }
+        }
+        self.stats.failed_records.fetch_add(purged as u64, Ordering::Relaxed);
+        self.progress.notify_waiters();
+        purged
+    }
+
     pub(super) async fn flush(&self) -> Result<()> {
         // The count goes back down in a drop guard: a flush future dropped before it completes
         // (a timeout, a select!) must not leave the sender skipping linger.ms for good.
