@@ -239,12 +239,11 @@ export interface ConsumerEvents {
 /** `consumer.run(config)`. */
 export interface ConsumerRunConfig {
   /**
-   * Default true. With `eachMessage`, the core commits what was handled every
-   * `autoCommitInterval` ms, before a rebalance and on stop; with `eachBatch`, after
-   * each round of batches.
+   * Default true: what was handled is committed after each round of records (what one
+   * fetch brought) and on stop.
    */
   autoCommit?: boolean
-  /** `auto.commit.interval.ms` (default 5000). */
+  /** Accepted for kafkajs compatibility; commits follow each round. */
   autoCommitInterval?: number
   /** Accepted for kafkajs compatibility; commits follow `autoCommitInterval`. */
   autoCommitThreshold?: number

@@ -87,11 +87,10 @@ pub struct ConsumerSubscribeTopics<'a> {
 /// `consumer.run(config)`.
 #[napi(object, object_to_js = false)]
 pub struct ConsumerRunConfig<'a> {
-    /// Default true. With `eachMessage`, the core commits what was handled every
-    /// `autoCommitInterval` ms, before a rebalance and on stop; with `eachBatch`, after
-    /// each round of batches.
+    /// Default true: what was handled is committed after each round of records (what one
+    /// fetch brought) and on stop.
     pub auto_commit: Option<bool>,
-    /// `auto.commit.interval.ms` (default 5000).
+    /// Accepted for kafkajs compatibility; commits follow each round.
     pub auto_commit_interval: Option<u32>,
     /// Accepted for kafkajs compatibility; commits follow `autoCommitInterval`.
     pub auto_commit_threshold: Option<u32>,
@@ -547,9 +546,7 @@ impl Consumer {
         // Records are taken from the core a round at a time, ahead of their handling (the core
         // counts a record returned by poll as consumed), so the binding commits what was
         // handled after each round instead of the core's auto commit.
-        let core_commits = false;
-        settings.set("enable.auto.commit", core_commits);
-        settings.set_opt("auto.commit.interval.ms", config.auto_commit_interval);
+        settings.set("enable.auto.commit", false);
         let mut consumer = ferrokafka::Consumer::new(settings.client_config()?)?;
         let rebalances: Arc<Mutex<Vec<RebalanceEvent>>> = Arc::default();
         let sink = Arc::clone(&rebalances);
@@ -574,7 +571,7 @@ impl Consumer {
             membership: None,
             applied_pauses: BTreeSet::new(),
             pending_seeks: Vec::new(),
-            binding_commits: auto_commit && !core_commits,
+            binding_commits: auto_commit,
         };
         napi::bindgen_prelude::spawn(async move {
             runner.run(ready_tx).await;
@@ -602,7 +599,7 @@ struct Runner {
     /// Partitions paused in the core.
     applied_pauses: BTreeSet<Tp>,
     pending_seeks: Vec<(Tp, Offset)>,
-    /// eachBatch with autoCommit: the binding commits positions after each round.
+    /// autoCommit: the binding commits positions after each round (the core does not).
     binding_commits: bool,
 }
 

@@ -31,10 +31,6 @@ pub(crate) struct NativeConsumer {
     consumer: Arc<tokio::sync::Mutex<Option<Consumer>>>,
     admin: Admin,
     events: Arc<Mutex<Vec<Event>>>,
-    /// For `OFFSET_STORED` in `assign` (the core's `assign` takes explicit starts only): where
-    /// a partition without a committed offset starts, and whether there is a group to ask.
-    reset_earliest: bool,
-    has_group: bool,
     owner: Owner,
 }
 
@@ -70,16 +66,18 @@ fn closed() -> PyErr {
     crate::errors::to_py(ferrokafka::Error::Closed)
 }
 
-impl NativeConsumer {
-    fn start_of(&self, offset: i64) -> Option<Offset> {
-        match offset {
-            OFFSET_BEGINNING => Some(Offset::Beginning),
-            OFFSET_END => Some(Offset::End),
-            o if o >= 0 => Some(Offset::At(o)),
-            _ => None, // stored: the committed offset, else auto.offset.reset
-        }
+/// confluent-kafka's logical offsets as the core's: OFFSET_STORED/OFFSET_INVALID are the
+/// committed offset (else `auto.offset.reset`).
+fn start_of(offset: i64) -> Offset {
+    match offset {
+        OFFSET_BEGINNING => Offset::Beginning,
+        OFFSET_END => Offset::End,
+        o if o >= 0 => Offset::At(o),
+        _ => Offset::Committed,
     }
+}
 
+impl NativeConsumer {
     fn take_events(&self) -> Vec<Event> {
         std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -90,8 +88,6 @@ impl NativeConsumer {
     #[new]
     #[pyo3(signature = (conf, oauth_cb=None))]
     fn new(conf: Vec<(String, String)>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
-        let reset_earliest = conf.iter().any(|(k, v)| k == "auto.offset.reset" && matches!(v.as_str(), "earliest" | "smallest"));
-        let has_group = conf.iter().any(|(k, _)| k == "group.id");
         let config = config_from(conf, oauth_cb)?;
         let admin = Admin::new(config.clone()).py_err()?;
         let mut consumer = Consumer::new(config).py_err()?;
@@ -109,8 +105,6 @@ impl NativeConsumer {
             consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))),
             admin,
             events,
-            reset_earliest,
-            has_group,
             owner: Owner::here("Consumer"),
         })
     }
@@ -140,28 +134,11 @@ impl NativeConsumer {
     /// (topic, partition, offset) with confluent-kafka's logical offsets.
     fn assign(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<()> {
         self.owner.check()?;
-        let stored: Vec<(String, i32)> =
-            partitions.iter().filter(|(_, _, o)| self.start_of(*o).is_none()).map(|(t, p, _)| (t.clone(), *p)).collect();
         let consumer = Arc::clone(&self.consumer);
-        let reset = if self.reset_earliest { Offset::Beginning } else { Offset::End };
-        let has_group = self.has_group;
-        let starts: Vec<(String, i32, Option<Offset>)> = partitions.iter().map(|(t, p, o)| (t.clone(), *p, self.start_of(*o))).collect();
+        let starts: Vec<(String, i32, Offset)> = partitions.into_iter().map(|(t, p, o)| (t, p, start_of(o))).collect();
         block_on(py, async move {
             let mut guard = consumer.lock().await;
-            let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
-            // Without a group there is nothing stored: auto.offset.reset decides.
-            let committed = if stored.is_empty() || !has_group { Vec::new() } else { c.committed(&stored).await? };
-            let resolved = starts.into_iter().map(|(t, p, o)| {
-                let at = o.unwrap_or_else(|| {
-                    committed
-                        .iter()
-                        .find(|(tp, _)| tp.0 == t && tp.1 == p)
-                        .and_then(|(_, c)| c.as_ref().map(|(offset, _)| Offset::At(*offset)))
-                        .unwrap_or(reset)
-                });
-                (t, p, at)
-            });
-            c.assign(resolved.collect::<Vec<_>>()).await
+            guard.as_mut().ok_or(ferrokafka::Error::Closed)?.assign(starts).await
         })
         .py_err()
     }
@@ -267,10 +244,15 @@ impl NativeConsumer {
 
     fn seek(&self, py: Python<'_>, topic: String, partition: i32, offset: i64) -> PyResult<()> {
         self.owner.check()?;
-        let at = self
-            .start_of(offset)
-            .ok_or_else(|| invalid_arg("offset", format!("seek takes OFFSET_BEGINNING, OFFSET_END or an offset >= 0, not {offset}")))
-            .py_err()?;
+        let at = match start_of(offset) {
+            Offset::Committed => {
+                return Err(crate::errors::to_py(invalid_arg(
+                    "offset",
+                    format!("seek takes OFFSET_BEGINNING, OFFSET_END or an offset >= 0, not {offset}"),
+                )));
+            }
+            at => at,
+        };
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let mut guard = consumer.lock().await;

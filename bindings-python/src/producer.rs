@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokafka::{ClientConfig, Producer, ProducerRecord, RecordMetadata};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 
@@ -115,10 +115,6 @@ pub(crate) struct NativeProducer {
     /// object record after record, and under the abi3 API each conversion builds a
     /// temporary bytes object.
     last_topic: Mutex<Option<(Py<PyString>, String)>>,
-    /// The core's flush, running on the runtime until the queue is empty. A timed-out
-    /// `flush(timeout)` leaves the task running and the next flush waits for the same task,
-    /// so a loop of short flushes keeps one flush going instead of starting one per call.
-    flushing: Mutex<Option<tokio::task::JoinHandle<ferrokafka::Result<()>>>>,
     owner: Owner,
 }
 
@@ -281,7 +277,6 @@ impl NativeProducer {
             pending,
             default_callback: on_delivery.filter(|cb| !cb.is_none(py)),
             last_topic: Mutex::new(None),
-            flushing: Mutex::new(None),
             owner: Owner::here("Producer"),
         })
     }
@@ -415,30 +410,10 @@ impl NativeProducer {
         self.owner.check()?;
         let limit = if timeout < 0.0 { Duration::from_secs(u32::MAX as u64) } else { Duration::from_secs_f64(timeout.min(1e6)) };
         let started = Instant::now();
-        let task = {
-            let mut slot = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-            match slot.take() {
-                Some(running) if !running.is_finished() => running,
-                _ => {
-                    let producer = self.producer.clone();
-                    runtime().spawn(async move { producer.flush().await })
-                }
-            }
-        };
-        let (done, unfinished) = block_on(py, async move {
-            let mut task = task;
-            match tokio::time::timeout(limit, &mut task).await {
-                Ok(done) => (Some(done), None),
-                Err(_) => (None, Some(task)),
-            }
-        });
-        if let Some(task) = unfinished {
-            *self.flushing.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
-        }
-        match done {
-            Some(Ok(result)) => result.py_err()?,
-            Some(Err(join)) => return Err(PyRuntimeError::new_err(format!("ferrokafka: the flush task failed: {join}"))),
-            None => {}
+        // The core's flush is cancel-safe: a timed-out wait simply stops waiting.
+        let producer = self.producer.clone();
+        if let Ok(result) = block_on(py, async move { tokio::time::timeout(limit, producer.flush()).await }) {
+            result.py_err()?;
         }
         // Every delivery settled so far: wait for its report to be queued too.
         let left = limit.saturating_sub(started.elapsed());

@@ -260,7 +260,8 @@ impl Consumer {
     }
 
     /// Reads these partitions without group membership (commits still go to `group.id`).
-    /// [`Offset::Committed`] starts at the offset committed in `group.id`.
+    /// [`Offset::Committed`] starts at the offset committed in `group.id` (without a
+    /// `group.id` nothing is committed: `auto.offset.reset` decides).
     pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
         let partitions: Vec<(String, i32, Offset)> = partitions.into_iter().collect();
         let wants_committed: Vec<Tp> =
@@ -286,7 +287,10 @@ impl Consumer {
     /// `auto.offset.reset`. With `auto.offset.reset=error`, partitions without a committed
     /// offset are left out of the starts and reported in the error.
     async fn committed_starts(&self, tps: &[Tp]) -> Result<(Vec<(Tp, Offset)>, Option<Error>)> {
-        let committed = self.group()?.committed(tps).await?;
+        let committed = match &self.group {
+            Some(g) => g.committed(tps).await?,
+            None => Default::default(),
+        };
         let mut starts = Vec::with_capacity(tps.len());
         let mut missing = Vec::new();
         for tp in tps {
