@@ -61,7 +61,7 @@ bench-node: test-node
 	cargo build --release -p ferrokafka-broker
 	node bench/node_clients.js $(BENCH_NODE_ARGS)
 
-# The core's producer against rust-rdkafka (librdkafka built from source: a few minutes the
+# The core's producer and consumer against rust-rdkafka (librdkafka built from source: a few minutes the
 # first time), same program shape, one release broker.
 bench-rust: test-deps
 	cargo build --release -p ferrokafka-broker

@@ -87,6 +87,8 @@ keys![
     ("fetch.max.wait.ms", Some("500"), Kind::Int { min: 0, max: I32 }, "longest a fetch waits"),
     ("fetch.max.bytes", Some("52428800"), Kind::Int { min: 0, max: I32 }, "bytes per fetch response"),
     ("max.partition.fetch.bytes", Some("1048576"), Kind::Int { min: 1, max: I32 }, "bytes per partition per fetch"),
+    ("queued.max.messages.kbytes", Some("65536"), Kind::Int { min: 1, max: 2_097_151 }, "prefetch stops while the records fetched and not yet returned by poll hold this many kilobytes"),
+    ("queued.min.messages", Some("100000"), Kind::Int { min: 1, max: 10_000_000 }, "prefetch stops while this many fetched records are not yet returned by poll"),
     ("isolation.level", Some("read_uncommitted"), Kind::OneOf(&["read_uncommitted", "read_committed"]), "transaction visibility"),
 ];
 

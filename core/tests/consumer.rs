@@ -258,3 +258,88 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
     a.close().await.unwrap();
     broker.shutdown().await.unwrap();
 }
+
+/// A broker with one single-partition topic holding `batches` batches of `per_batch` records
+/// (values "0", "1", ... in order); returns the broker (keep it alive) and its bootstrap.
+async fn topic_in_batches(dir: &std::path::Path, topic: &str, batches: usize, per_batch: usize) -> (Broker, String) {
+    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.to_owned(), ..Default::default() }).await.unwrap();
+    let bs = broker.bootstrap();
+    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    admin.create_topics(&[NewTopic::new(topic, 1)]).await.unwrap();
+    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    for b in 0..batches {
+        for i in 0..per_batch {
+            drop(producer.send(ProducerRecord::new(topic).partition(0).value((b * per_batch + i).to_string())).await.unwrap());
+        }
+        producer.flush().await.unwrap();
+    }
+    (broker, bs)
+}
+
+fn value_of(r: &ferrokafka::ConsumerRecord) -> usize {
+    std::str::from_utf8(r.value.as_deref().unwrap()).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn pausing_with_records_fetched_ahead_skips_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, bs) = topic_in_batches(dir.path(), "ahead", 3, 100).await;
+    let mut consumer = Consumer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    consumer.assign([("ahead".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    let first = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
+    assert_eq!(first.offset, 0);
+    assert!(consumer.queued().0 > 0, "the fetch brought more than one record");
+
+    let tp = [("ahead".to_string(), 0)];
+    consumer.pause(&tp);
+    assert_eq!(consumer.queued(), (0, 0), "a paused partition's read-ahead is dropped");
+    assert_eq!(consumer.position("ahead", 0), Some(1), "and its position stays at the next record");
+    assert!(consumer.poll(Duration::from_millis(50)).await.unwrap().is_none(), "nothing from a paused partition");
+    consumer.resume(&tp);
+
+    let mut offsets = Vec::new();
+    while offsets.len() < 299 {
+        let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("every record after the resume");
+        offsets.push(r.offset);
+    }
+    assert_eq!(offsets, (1..300).collect::<Vec<i64>>(), "the records dropped on pause are fetched again");
+}
+
+#[tokio::test]
+async fn fetches_run_ahead_of_the_application_within_queued_min_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    // max.partition.fetch.bytes=1: each fetch brings exactly one batch (the first batch is
+    // always whole), so the read-ahead is counted in batches of 20.
+    let (_broker, bs) = topic_in_batches(dir.path(), "paced", 5, 20).await;
+    let consumer_with = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![("bootstrap.servers", bs.as_str()), ("max.partition.fetch.bytes", "1")];
+        pairs.extend_from_slice(extra);
+        Consumer::new(ClientConfig::from_pairs(pairs).unwrap()).unwrap()
+    };
+    // An application that takes a while over each record (the sleep is its work).
+    let work = || tokio::time::sleep(Duration::from_millis(10));
+
+    // Default limits: while the application works through one batch, the next arrives.
+    let mut consumer = consumer_with(&[]);
+    consumer.assign([("paced".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    let mut read = 0;
+    let mut most_queued = 0;
+    while read < 100 && most_queued < 20 {
+        let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
+        assert_eq!(value_of(&r), read, "in order");
+        read += 1;
+        most_queued = most_queued.max(consumer.queued().0);
+        work().await;
+    }
+    assert!(most_queued >= 20, "a second batch was fetched before the first was used up (read {read})");
+
+    // queued.min.messages=1: no fetch while anything fetched is unread.
+    let mut consumer = consumer_with(&[("queued.min.messages", "1")]);
+    consumer.assign([("paced".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    for want in 0..100 {
+        let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
+        assert_eq!(value_of(&r), want, "in order");
+        assert!(consumer.queued().0 < 20, "read-ahead held to one batch, at record {want}: {:?}", consumer.queued());
+        work().await;
+    }
+}

@@ -522,6 +522,11 @@ impl Consumer {
         self.fetcher.lag(topic, partition)
     }
 
+    /// Records fetched ahead and not yet returned by `poll`, and their bytes.
+    pub fn queued(&self) -> (usize, usize) {
+        self.fetcher.queued()
+    }
+
     pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
         self.fetcher.watermarks(topic, partition).await
     }

@@ -1,5 +1,6 @@
 //! A consumer of explicitly assigned partitions: positions, seeks, pause/resume, and a fetch
-//! loop that long-polls each leader. [`super::Consumer`] adds group membership on top.
+//! pipeline that keeps a long-poll to each leader in flight while the application works
+//! through what earlier fetches returned. [`super::Consumer`] adds group membership on top.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -13,31 +14,92 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, Topic
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
+use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 
 use super::{ConsumerRecord, Offset, Tp};
 
-/// One leader's connection and the partitions (with positions) to fetch from it.
-type LeaderFetch = (Arc<crate::connection::BrokerConnection>, Vec<(Tp, i64)>);
+/// One leader's connection and the partitions (with fetch offsets) to ask it for.
+type LeaderFetch = (Arc<BrokerConnection>, Vec<(Tp, i64)>);
 
 /// Reads assigned partitions. Not `Clone`: one owner drives its positions.
+///
+/// Fetches run ahead of `poll`: when a leader answers, the next fetch to it goes out on the
+/// following `poll`, and runs (request, long-poll, decoding) on a runtime task while the
+/// application works through the records already here. Read-ahead stops while the records
+/// not yet returned reach `queued.max.messages.kbytes` or `queued.min.messages`. Positions
+/// (what `position` reports and commits store) are those of records `poll` returned, never
+/// of records merely fetched.
 #[derive(Debug)]
 pub struct PartitionConsumer {
     cluster: Arc<Cluster>,
-    positions: BTreeMap<Tp, i64>,
+    /// Where the next fetch of each assigned partition starts: past anything buffered.
+    fetch_positions: BTreeMap<Tp, i64>,
     paused: BTreeSet<Tp>,
     /// Last high watermark seen per partition, for lag.
     high_watermarks: HashMap<Tp, i64>,
-    buffer: VecDeque<ConsumerRecord>,
+    /// Records fetched and not yet returned, each with its partition's slot in `slots`.
+    buffer: VecDeque<(usize, ConsumerRecord)>,
+    /// Partitions with records in `buffer`: how many, and the offset `poll` has reached.
+    /// Indexed by slot so that `poll` updates them without hashing the topic name.
+    slots: Vec<Option<Buffered>>,
+    slot_of: HashMap<Tp, usize>,
+    free_slots: Vec<usize>,
+    buffered_bytes: usize,
+    /// One task per fetch request sent; each answers for the offsets it asked.
+    in_flight: JoinSet<Fetched>,
+    /// The offset an in-flight fetch asked for, per partition: a partition whose fetch
+    /// position still equals it needs no other fetch.
+    requested: HashMap<Tp, i64>,
+    /// Some fetchable partition may have no fetch in flight (one came back, a seek, a resume,
+    /// an assignment): `send_fetches` has work.
+    fetch_needed: bool,
+    /// Leaders could not be found: not before this instant again.
+    retry_at: Option<Instant>,
     reset: Offset,
     reset_is_error: bool,
+    settings: FetchSettings,
+}
+
+#[derive(Debug)]
+struct Buffered {
+    tp: Tp,
+    records: usize,
+    /// The offset after the last record `poll` returned, or where the fetch of the first
+    /// buffered record started.
+    position: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FetchSettings {
     max_wait_ms: i32,
     min_bytes: i32,
     max_bytes: i32,
     partition_max_bytes: i32,
+    queue_max_bytes: usize,
+    queue_max_records: usize,
+}
+
+/// What one fetch request brought back: for each partition asked (with the offset asked),
+/// its records or error; or the request's own failure.
+#[derive(Debug)]
+struct Fetched {
+    asked: Vec<(Tp, i64)>,
+    result: Result<Vec<PartitionFetched>>,
+}
+
+#[derive(Debug)]
+struct PartitionFetched {
+    tp: Tp,
+    error_code: i16,
+    high_watermark: i64,
+    records: Vec<ConsumerRecord>,
+    bytes: usize,
+    next: i64,
 }
 
 impl PartitionConsumer {
@@ -53,28 +115,41 @@ impl PartitionConsumer {
         };
         Ok(PartitionConsumer {
             cluster,
-            positions: BTreeMap::new(),
+            fetch_positions: BTreeMap::new(),
             paused: BTreeSet::new(),
             high_watermarks: HashMap::new(),
             buffer: VecDeque::new(),
+            slots: Vec::new(),
+            slot_of: HashMap::new(),
+            free_slots: Vec::new(),
+            buffered_bytes: 0,
+            in_flight: JoinSet::new(),
+            requested: HashMap::new(),
+            fetch_needed: false,
+            retry_at: None,
             reset,
             reset_is_error: config.get("auto.offset.reset") == Some("error"),
-            max_wait_ms: config.int("fetch.max.wait.ms") as i32,
-            min_bytes: config.int("fetch.min.bytes") as i32,
-            max_bytes: config.int("fetch.max.bytes") as i32,
-            partition_max_bytes: config.int("max.partition.fetch.bytes") as i32,
+            settings: FetchSettings {
+                max_wait_ms: config.int("fetch.max.wait.ms") as i32,
+                min_bytes: config.int("fetch.min.bytes") as i32,
+                max_bytes: config.int("fetch.max.bytes") as i32,
+                partition_max_bytes: config.int("max.partition.fetch.bytes") as i32,
+                queue_max_bytes: config.int("queued.max.messages.kbytes") as usize * 1024,
+                queue_max_records: config.int("queued.min.messages") as usize,
+            },
         })
     }
 
     /// Replaces the assignment with these partitions, each starting where given.
     pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
-        self.positions.clear();
-        self.buffer.clear();
+        let all: Vec<Tp> = self.fetch_positions.keys().cloned().collect();
+        self.remove(&all);
         for (topic, partition, offset) in partitions {
             self.cluster.leader(&topic, partition).await?;
             let at = self.resolve(&topic, partition, offset).await?;
-            self.positions.insert((topic, partition), at);
+            self.fetch_positions.insert((topic, partition), at);
         }
+        self.fetch_needed = true;
         Ok(())
     }
 
@@ -83,54 +158,62 @@ impl PartitionConsumer {
         for ((topic, partition), offset) in partitions {
             // A partition just created or whose leader is moving answers retriably for a
             // moment: look again until request.timeout.ms.
-            let deadline = tokio::time::Instant::now() + self.cluster.request_timeout();
+            let deadline = Instant::now() + self.cluster.request_timeout();
             let at = loop {
                 match self.resolve(&topic, partition, offset).await {
-                    Err(e) if e.is_retriable() && tokio::time::Instant::now() < deadline => {
+                    Err(e) if e.is_retriable() && Instant::now() < deadline => {
                         self.cluster.invalidate(&topic);
                         tokio::time::sleep(self.cluster.retry_backoff()).await;
                     }
                     other => break other?,
                 }
             };
-            self.positions.insert((topic, partition), at);
+            self.fetch_positions.insert((topic, partition), at);
         }
+        self.fetch_needed = true;
         Ok(())
     }
 
-    /// Drops partitions from the assignment, with anything buffered for them.
+    /// Drops partitions from the assignment, with anything fetched for them. Fetches in
+    /// flight for them are left to finish; what they bring is dropped.
     pub(crate) fn remove(&mut self, partitions: &[Tp]) {
+        self.drop_buffered(partitions);
         for tp in partitions {
-            self.positions.remove(tp);
+            self.fetch_positions.remove(tp);
             self.paused.remove(tp);
+            self.requested.remove(tp);
         }
-        self.buffer.retain(|r| !partitions.iter().any(|(t, p)| *t == r.topic && *p == r.partition));
     }
 
-    /// Whether no assigned partition can be fetched (none assigned, or all paused): `poll`
-    /// then returns at once, so a caller looping on it must wait elsewhere.
+    /// Whether no assigned partition can be fetched (none assigned, or all paused) and
+    /// nothing is buffered: `poll` then returns at once, so a caller looping on it must
+    /// wait elsewhere.
     pub(crate) fn nothing_to_fetch(&self) -> bool {
-        self.positions.len() == self.paused.len()
+        self.buffer.is_empty() && self.fetch_positions.len() == self.paused.len()
     }
 
     /// The assigned partitions.
     pub fn assignment(&self) -> Vec<(String, i32)> {
-        self.positions.keys().cloned().collect()
+        self.fetch_positions.keys().cloned().collect()
     }
 
-    /// Stops fetching these partitions (positions are kept) until [`resume`](Self::resume).
+    /// Stops fetching these partitions until [`resume`](Self::resume). Records fetched for
+    /// them but not yet returned are dropped, and fetched again after the resume: the
+    /// position stays at the next record `poll` would have returned.
     pub fn pause(&mut self, partitions: &[(String, i32)]) {
-        for tp in partitions {
-            if self.positions.contains_key(tp) {
-                self.paused.insert(tp.clone());
+        let held: Vec<Tp> = partitions.iter().filter(|tp| self.fetch_positions.contains_key(*tp)).cloned().collect();
+        for tp in &held {
+            if let Some(at) = self.position(&tp.0, tp.1) {
+                self.fetch_positions.insert(tp.clone(), at);
             }
+            self.paused.insert(tp.clone());
         }
-        self.buffer.retain(|r| !partitions.iter().any(|(t, p)| *t == r.topic && *p == r.partition));
+        self.drop_buffered(&held);
     }
 
     pub fn resume(&mut self, partitions: &[(String, i32)]) {
         for tp in partitions {
-            self.paused.remove(tp);
+            self.fetch_needed |= self.paused.remove(tp);
         }
     }
 
@@ -141,22 +224,32 @@ impl PartitionConsumer {
         Some((self.high_watermarks.get(&tp)? - self.position(topic, partition)?).max(0))
     }
 
-    /// Moves a partition's position; records buffered for it are dropped.
+    /// Moves a partition's position; records fetched for it and not yet returned are dropped.
     pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
         let key = (topic.to_owned(), partition);
-        if !self.positions.contains_key(&key) {
+        if !self.fetch_positions.contains_key(&key) {
             return Err(Error::UnknownTopicOrPartition(format!("{topic}-{partition} is not assigned")));
         }
         let at = self.resolve(topic, partition, offset).await?;
-        self.buffer.retain(|r| !(r.topic == topic && r.partition == partition));
-        self.positions.insert(key, at);
+        self.drop_buffered(std::slice::from_ref(&key));
+        self.fetch_positions.insert(key, at);
+        self.fetch_needed = true;
         Ok(())
     }
 
     /// The offset of the next record this consumer will return for a partition.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
-        let buffered = self.buffer.iter().find(|r| r.topic == topic && r.partition == partition).map(|r| r.offset);
-        buffered.or_else(|| self.positions.get(&(topic.to_owned(), partition)).copied())
+        let tp = (topic.to_owned(), partition);
+        match self.slot_of.get(&tp).and_then(|&s| self.slots[s].as_ref()) {
+            Some(b) => Some(b.position),
+            None => self.fetch_positions.get(&tp).copied(),
+        }
+    }
+
+    /// Records fetched ahead and not yet returned by `poll`, and their bytes (keys, values,
+    /// headers): what `queued.min.messages` and `queued.max.messages.kbytes` bound.
+    pub fn queued(&self) -> (usize, usize) {
+        (self.buffer.len(), self.buffered_bytes)
     }
 
     /// `(earliest, latest)` offsets of a partition.
@@ -199,126 +292,276 @@ impl PartitionConsumer {
 
     /// The next record, waiting up to `timeout` for one to arrive.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
-            if let Some(r) = self.buffer.pop_front() {
+            // Fetches that finished while the application worked: take their records in and
+            // send the next ones, so the network and decoding stay ahead of the application.
+            while let Some(done) = self.in_flight.try_join_next() {
+                self.take_in(done).await?;
+            }
+            if self.fetch_needed && self.below_read_ahead_limits() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
+                self.send_fetches().await?;
+            }
+            if let Some(r) = self.pop() {
                 return Ok(Some(r));
             }
-            let now = tokio::time::Instant::now();
-            if now >= deadline || self.positions.len() == self.paused.len() {
-                return Ok(None);
+            if self.in_flight.is_empty() {
+                let now = Instant::now();
+                match self.retry_at {
+                    // Leaders unknown for now: look again after the backoff.
+                    Some(at) if self.fetch_needed && now < deadline => tokio::time::sleep_until(at.min(deadline)).await,
+                    _ => return Ok(None),
+                }
+                continue;
             }
-            let wait = (deadline - now).as_millis().min(self.max_wait_ms as u128) as i32;
-            self.fetch_once(wait).await?;
+            match tokio::time::timeout_at(deadline, self.in_flight.join_next()).await {
+                Ok(Some(done)) => self.take_in(done).await?,
+                Ok(None) => {}
+                Err(_) => return Ok(None),
+            }
         }
     }
 
-    /// One fetch round: a request to every leader of an assigned partition, concurrently.
-    async fn fetch_once(&mut self, max_wait_ms: i32) -> Result<()> {
+    fn pop(&mut self) -> Option<ConsumerRecord> {
+        let (slot, r) = self.buffer.pop_front()?;
+        self.buffered_bytes -= record_bytes(&r);
+        if let Some(b) = self.slots[slot].as_mut() {
+            b.records -= 1;
+            b.position = r.offset + 1;
+            if b.records == 0 {
+                // The position is the fetch position now: whatever the fetch skipped after
+                // this record (control records, compacted gaps) is behind it too.
+                self.free_slot(slot);
+            }
+        }
+        Some(r)
+    }
+
+    fn free_slot(&mut self, slot: usize) -> Option<Buffered> {
+        let b = self.slots[slot].take()?;
+        self.slot_of.remove(&b.tp);
+        self.free_slots.push(slot);
+        Some(b)
+    }
+
+    fn below_read_ahead_limits(&self) -> bool {
+        self.buffered_bytes < self.settings.queue_max_bytes && self.buffer.len() < self.settings.queue_max_records
+    }
+
+    /// Drops buffered records of these partitions; their fetch positions go back to the
+    /// next record `poll` would have returned.
+    fn drop_buffered(&mut self, partitions: &[Tp]) {
+        let mut dropped = Vec::new();
+        for tp in partitions {
+            if let Some(b) = self.slot_of.get(tp).copied().and_then(|s| {
+                dropped.push(s);
+                self.free_slot(s)
+            }) {
+                self.fetch_positions.insert(tp.clone(), b.position);
+            }
+        }
+        if !dropped.is_empty() {
+            let mut freed = 0;
+            self.buffer.retain(|(slot, r)| {
+                let keep = !dropped.contains(slot);
+                if !keep {
+                    freed += record_bytes(r);
+                }
+                keep
+            });
+            self.buffered_bytes -= freed;
+            self.fetch_needed = true;
+        }
+    }
+
+    /// The slot of a partition's buffered records; a new one starting at `position` when it
+    /// has none buffered.
+    fn slot_for(&mut self, tp: &Tp, position: i64) -> usize {
+        if let Some(&slot) = self.slot_of.get(tp) {
+            return slot;
+        }
+        let b = Some(Buffered { tp: tp.clone(), records: 0, position });
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slots[slot] = b;
+                slot
+            }
+            None => {
+                self.slots.push(b);
+                self.slots.len() - 1
+            }
+        };
+        self.slot_of.insert(tp.clone(), slot);
+        slot
+    }
+
+    /// Sends a fetch to the leader of every fetchable partition that has none in flight.
+    async fn send_fetches(&mut self) -> Result<()> {
         let mut by_leader: HashMap<i32, LeaderFetch> = HashMap::new();
         let mut unreachable = false;
-        for ((topic, partition), &pos) in self.positions.iter().filter(|(tp, _)| !self.paused.contains(*tp)) {
-            match self.cluster.leader(topic, *partition).await {
-                Ok((leader, conn)) => by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push(((topic.clone(), *partition), pos)),
-                // A leader that is moving or down: skip the partition this round, look again next.
+        for (tp, &pos) in &self.fetch_positions {
+            if self.paused.contains(tp) || self.requested.get(tp) == Some(&pos) {
+                continue;
+            }
+            match self.cluster.leader(&tp.0, tp.1).await {
+                Ok((leader, conn)) => by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push((tp.clone(), pos)),
+                // A leader that is moving or down: skip the partition for now.
                 Err(e) if e.is_retriable() => {
-                    tracing::debug!(%topic, partition, error = %e, "no leader to fetch from");
-                    self.cluster.invalidate(topic);
+                    tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "no leader to fetch from");
+                    self.cluster.invalidate(&tp.0);
                     unreachable = true;
                 }
                 Err(e) => return Err(e),
             }
         }
-        if by_leader.is_empty() && unreachable {
-            tokio::time::sleep(self.cluster.retry_backoff()).await;
-            return Ok(());
-        }
-        let mut ids: HashMap<uuid::Uuid, String> = HashMap::new();
-        for (topic, _) in self.positions.keys() {
-            ids.insert(self.cluster.topic(topic).await?.id, topic.clone());
-        }
-        let mut requests = JoinSet::new();
-        for (_, (conn, parts)) in by_leader {
-            let fetched_topics: Vec<String> = parts.iter().map(|((t, _), _)| t.clone()).collect();
-            let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
-            for ((topic, partition), pos) in &parts {
-                topics.entry(topic.clone()).or_default().push(
+        self.fetch_needed = unreachable;
+        self.retry_at = unreachable.then(|| Instant::now() + self.cluster.retry_backoff());
+        for (_, (conn, asked)) in by_leader {
+            let mut topics: BTreeMap<&str, (uuid::Uuid, Vec<FetchPartition>)> = BTreeMap::new();
+            for ((topic, partition), pos) in &asked {
+                let entry = match topics.entry(topic.as_str()) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert((self.cluster.topic(topic).await?.id, Vec::new())),
+                };
+                entry.1.push(
                     FetchPartition::default()
                         .with_partition(*partition)
                         .with_fetch_offset(*pos)
-                        .with_partition_max_bytes(self.partition_max_bytes)
+                        .with_partition_max_bytes(self.settings.partition_max_bytes)
                         .with_log_start_offset(-1)
                         .with_current_leader_epoch(-1)
                         .with_last_fetched_epoch(-1),
                 );
             }
+            let ids: HashMap<uuid::Uuid, String> = topics.iter().map(|(name, (id, _))| (*id, (*name).to_owned())).collect();
             let req = FetchRequest::default()
                 .with_replica_id(BrokerId(-1))
-                .with_max_wait_ms(max_wait_ms)
-                .with_min_bytes(self.min_bytes)
-                .with_max_bytes(self.max_bytes)
+                .with_max_wait_ms(self.settings.max_wait_ms)
+                .with_min_bytes(self.settings.min_bytes)
+                .with_max_bytes(self.settings.max_bytes)
                 .with_session_id(0)
                 .with_session_epoch(-1)
                 .with_topics(
                     topics
                         .into_iter()
-                        .map(|(t, ps)| {
-                            let id = ids.iter().find(|(_, name)| **name == t).map(|(id, _)| *id).unwrap_or_default();
-                            FetchTopic::default().with_topic(TopicName(StrBytes::from_string(t))).with_topic_id(id).with_partitions(ps)
-                        })
+                        .map(|(t, (id, ps))| FetchTopic::default().with_topic(TopicName(StrBytes::from_string(t.to_owned()))).with_topic_id(id).with_partitions(ps))
                         .collect(),
                 );
-            requests.spawn(async move { (conn.send(&req).await, fetched_topics) });
+            for (tp, pos) in &asked {
+                self.requested.insert(tp.clone(), *pos);
+            }
+            self.in_flight.spawn(async move {
+                let result = match conn.send(&req).await {
+                    Ok(resp) => decode_response(resp, &ids, &asked),
+                    Err(e) => Err(e),
+                };
+                Fetched { asked, result }
+            });
         }
-        while let Some(joined) = requests.join_next().await {
-            let (resp, fetched_topics) = joined.map_err(|_| Error::Closed)?;
-            let resp = match resp {
-                Ok(r) => r,
-                // The leader went away mid-fetch: find the new one next round.
-                Err(e) if e.is_retriable() => {
-                    tracing::debug!(error = %e, "fetch failed; refreshing leaders");
-                    for t in &fetched_topics {
-                        self.cluster.invalidate(t);
-                    }
+        Ok(())
+    }
+
+    /// Takes in a finished fetch: records of partitions whose fetch position is still the
+    /// offset asked go to the buffer; the rest (seeked, paused, removed since) are dropped.
+    async fn take_in(&mut self, done: std::result::Result<Fetched, tokio::task::JoinError>) -> Result<()> {
+        let done = match done {
+            Ok(d) => d,
+            Err(e) if e.is_cancelled() => return Ok(()),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        for (tp, pos) in &done.asked {
+            if self.requested.get(tp) == Some(pos) {
+                self.requested.remove(tp);
+            }
+        }
+        self.fetch_needed = true;
+        let partitions = match done.result {
+            Ok(p) => p,
+            // The leader went away mid-fetch: find the new one on the next fetch.
+            Err(e) if e.is_retriable() => {
+                tracing::debug!(error = %e, "fetch failed; refreshing leaders");
+                for ((topic, _), _) in &done.asked {
+                    self.cluster.invalidate(topic);
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        for (p, (_, asked)) in partitions.into_iter().zip(&done.asked) {
+            let tp = p.tp;
+            if self.fetch_positions.get(&tp) != Some(asked) || self.paused.contains(&tp) {
+                continue;
+            }
+            if p.high_watermark >= 0 {
+                self.high_watermarks.insert(tp.clone(), p.high_watermark);
+            }
+            match ResponseError::try_from_code(p.error_code) {
+                None => {}
+                Some(ResponseError::OffsetOutOfRange) if !self.reset_is_error => {
+                    let at = self.resolve(&tp.0, tp.1, self.reset).await?;
+                    self.fetch_positions.insert(tp, at);
                     continue;
                 }
-                Err(e) => return Err(e),
-            };
-            for t in resp.responses {
-                // v13+ answers by topic id, earlier versions by name.
-                let topic = if t.topic.0.is_empty() { ids.get(&t.topic_id).cloned().unwrap_or_default() } else { t.topic.0.to_string() };
-                for p in t.partitions {
-                    let tp = (topic.clone(), p.partition_index);
-                    let Some(&pos) = self.positions.get(&tp) else { continue };
-                    if p.high_watermark >= 0 {
-                        self.high_watermarks.insert(tp.clone(), p.high_watermark);
-                    }
-                    match ResponseError::try_from_code(p.error_code) {
-                        None => {}
-                        Some(ResponseError::OffsetOutOfRange) if !self.reset_is_error => {
-                            let at = self.resolve(&tp.0, tp.1, self.reset).await?;
-                            self.positions.insert(tp, at);
-                            continue;
-                        }
-                        Some(code) if code.is_retriable() => {
-                            self.cluster.invalidate(&tp.0);
-                            continue;
-                        }
-                        Some(code) => return Err(Error::kafka(code, None, format!("fetching {}-{}", tp.0, tp.1))),
-                    }
-                    let next = decode_into(&tp, pos, p.records.unwrap_or_default(), &mut self.buffer)?;
-                    self.positions.insert(tp, next);
+                Some(code) if code.is_retriable() => {
+                    self.cluster.invalidate(&tp.0);
+                    continue;
                 }
+                Some(code) => return Err(Error::kafka(code, None, format!("fetching {}-{}", tp.0, tp.1))),
             }
+            if !p.records.is_empty() {
+                let slot = self.slot_for(&tp, *asked);
+                self.slots[slot].as_mut().expect("a slot in use").records += p.records.len();
+                self.buffered_bytes += p.bytes;
+                self.buffer.extend(p.records.into_iter().map(|r| (slot, r)));
+            }
+            self.fetch_positions.insert(tp, p.next);
         }
         Ok(())
     }
 }
 
+/// What a buffered record counts against `queued.max.messages.kbytes`.
+fn record_bytes(r: &ConsumerRecord) -> usize {
+    let len = |b: &Option<Bytes>| b.as_ref().map_or(0, |b| b.len());
+    len(&r.key) + len(&r.value) + r.headers.iter().map(|(k, v)| k.len() + len(v)).sum::<usize>()
+}
+
+/// Decodes a fetch response, on the fetch's own task: one entry per partition asked, in the
+/// order asked.
+fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<uuid::Uuid, String>, asked: &[(Tp, i64)]) -> Result<Vec<PartitionFetched>> {
+    if resp.error_code != 0 {
+        return Err(Error::code(resp.error_code, None, "fetch"));
+    }
+    let mut by_tp: HashMap<Tp, kafka_protocol::messages::fetch_response::PartitionData> = HashMap::new();
+    for t in resp.responses {
+        // v13+ answers by topic id, earlier versions by name.
+        let topic = if t.topic.0.is_empty() { ids.get(&t.topic_id).cloned().unwrap_or_default() } else { t.topic.0.to_string() };
+        for p in t.partitions {
+            by_tp.insert((topic.clone(), p.partition_index), p);
+        }
+    }
+    asked
+        .iter()
+        .map(|(tp, pos)| {
+            let mut out = PartitionFetched { tp: tp.clone(), error_code: 0, high_watermark: -1, records: Vec::new(), bytes: 0, next: *pos };
+            // A partition the broker left out of its answer: nothing new, ask again.
+            if let Some(p) = by_tp.remove(tp) {
+                out.error_code = p.error_code;
+                out.high_watermark = p.high_watermark;
+                if p.error_code == 0 {
+                    out.next = decode_into(tp, *pos, p.records.unwrap_or_default(), &mut out.records)?;
+                    out.bytes = out.records.iter().map(record_bytes).sum();
+                }
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
 /// Decodes the whole batches in a fetch response into `out`, skipping records below `pos`
 /// (a batch is served whole from its start) and a partial batch cut at the end. Returns the
 /// next position.
-fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut VecDeque<ConsumerRecord>) -> Result<i64> {
+fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRecord>) -> Result<i64> {
     while bytes.remaining() >= 12 {
         let len = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         let total = len.max(0) as usize + 12;
@@ -333,7 +576,7 @@ fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut VecDeque<Consu
                 continue;
             }
             pos = r.offset + 1;
-            out.push_back(ConsumerRecord {
+            out.push(ConsumerRecord {
                 topic: tp.0.clone(),
                 partition: tp.1,
                 offset: r.offset,
