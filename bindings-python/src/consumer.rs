@@ -1,13 +1,16 @@
-//! The consumer. Rebalance events the core reports inside `poll` are handed back with the
-//! records, and the Python layer runs `on_assign`/`on_revoke`/`on_lost` on the polling
-//! thread once the native call has returned (so a callback may call back into the consumer).
+//! The consumer. `on_revoke` runs inside the core's `poll`, while the revoked partitions are
+//! still held (the poll runs on the Python thread that called it, so the callback does too):
+//! commits it asks for go through a [`RevokeContext`] and are sent before the partitions are
+//! released. Assignments and lost partitions are handed back with the records, and the
+//! Python layer runs `on_assign`/`on_lost` once the native call has returned (so those
+//! callbacks may call back into the consumer).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrokafka::admin::OffsetSpec;
 use ferrokafka::consumer::Offset;
-use ferrokafka::{Admin, Consumer, ConsumerRecord, RebalanceEvent};
+use ferrokafka::{Admin, Consumer, ConsumerRecord, RebalanceCommits, RebalanceEvent};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -31,7 +34,80 @@ pub(crate) struct NativeConsumer {
     consumer: Arc<tokio::sync::Mutex<Option<Consumer>>>,
     admin: Admin,
     events: Arc<Mutex<Vec<Event>>>,
+    revoke: Arc<RevokeHook>,
     owner: Owner,
+}
+
+/// How the core's revocation reaches Python: a weak reference to the Python `Consumer`
+/// (whose `_revoking(partitions, context)` runs the user's `on_revoke`), and the exception
+/// that callback raised, for the call that polled.
+#[derive(Default)]
+struct RevokeHook {
+    target: Mutex<Option<Py<PyAny>>>,
+    raised: Mutex<Option<PyErr>>,
+}
+
+impl RevokeHook {
+    /// Runs `on_revoke` with the GIL, on the polling thread; returns whether Python took
+    /// the event (no consumer object or no hook: the caller reports it the deferred way).
+    fn run(&self, tps: &[(String, i32)], commits: &mut RebalanceCommits) -> bool {
+        Python::attach(|py| {
+            let target = self.target.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.clone_ref(py));
+            let Some(consumer) = target.and_then(|weak| weak.call0(py).ok()).filter(|c| !c.is_none(py)) else { return false };
+            let context = RevokeContext {
+                positions: commits.positions().map(|((t, p), o)| (t.clone(), *p, o)).collect(),
+                commit_positions: false,
+                offsets: Vec::new(),
+            };
+            let outcome = Py::new(py, context).and_then(|ctx| {
+                consumer.call_method1(py, "_revoking", (tps.to_vec(), ctx.clone_ref(py)))?;
+                Ok(ctx)
+            });
+            match outcome {
+                Ok(ctx) => {
+                    let ctx = ctx.borrow(py);
+                    if ctx.commit_positions {
+                        commits.commit();
+                    }
+                    commits.commit_offsets(&ctx.offsets);
+                }
+                Err(e) => *self.raised.lock().unwrap_or_else(|p| p.into_inner()) = Some(e),
+            }
+            true
+        })
+    }
+
+    fn take_raised(&self) -> Option<PyErr> {
+        self.raised.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// What `on_revoke` sees of the consumer while the core waits on it: the positions of the
+/// partitions still held, and the commits asked for (sent when the callback returns, before
+/// the partitions are released; a failure is raised by the next poll).
+#[pyclass(module = "ferrokafka._native")]
+pub(crate) struct RevokeContext {
+    positions: Vec<(String, i32, i64)>,
+    commit_positions: bool,
+    offsets: Vec<CommitOffset>,
+}
+
+#[pymethods]
+impl RevokeContext {
+    /// (topic, partition, position) of every partition held.
+    fn positions(&self) -> Vec<(String, i32, i64)> {
+        self.positions.clone()
+    }
+
+    /// Commit every held partition's position; returns what will be committed.
+    fn commit_positions(&mut self) -> Vec<CommitOffset> {
+        self.commit_positions = true;
+        self.positions.iter().map(|(t, p, o)| (t.clone(), *p, *o, None)).collect()
+    }
+
+    fn commit_offsets(&mut self, offsets: Vec<CommitOffset>) {
+        self.offsets.extend(offsets);
+    }
 }
 
 /// The records as `Message`s; consecutive records of one topic share its str object.
@@ -92,9 +168,11 @@ impl NativeConsumer {
         let admin = Admin::new(config.clone()).py_err()?;
         let mut consumer = Consumer::new(config).py_err()?;
         let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-        let sink = Arc::clone(&events);
-        consumer.on_rebalance(move |e| {
+        let revoke: Arc<RevokeHook> = Arc::default();
+        let (sink, hook) = (Arc::clone(&events), Arc::clone(&revoke));
+        consumer.on_rebalance_committing(move |e, commits| {
             let event = match e {
+                RebalanceEvent::Revoked(tps) if hook.run(tps, commits) => return,
                 RebalanceEvent::Assigned(tps) => ("assign", tps.clone()),
                 RebalanceEvent::Revoked(tps) => ("revoke", tps.clone()),
                 RebalanceEvent::Lost(tps) => ("lost", tps.clone()),
@@ -105,8 +183,19 @@ impl NativeConsumer {
             consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))),
             admin,
             events,
+            revoke,
             owner: Owner::here("Consumer"),
         })
+    }
+
+    /// The Python `Consumer` (a weak reference) whose `_revoking` runs `on_revoke`.
+    fn set_revoke_target(&self, target: Py<PyAny>) {
+        *self.revoke.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(target);
+    }
+
+    /// The exception `on_revoke` raised during the last call, if any.
+    fn take_revoke_error(&self) -> Option<PyErr> {
+        self.revoke.take_raised()
     }
 
     fn subscribe(&self, py: Python<'_>, topics: Vec<String>) -> PyResult<()> {

@@ -2,6 +2,8 @@
 import threading
 import time
 
+import pytest
+
 import ferrokafka
 from conftest import poll_until
 from ferrokafka import Consumer, Producer, TopicPartition
@@ -146,3 +148,54 @@ def test_assign_from_stored_offsets(bootstrap, new_topic):
     c.assign([TopicPartition(topic, 0)])  # OFFSET_INVALID: the committed offset
     assert [m.offset() for m in poll_until(c, 2)] == [4, 5]
     c.close()
+
+
+def test_on_revoke_runs_while_the_partitions_are_held_and_its_commits_land(bootstrap, new_topic):
+    topic = new_topic(3)
+    group = f"revoke-{topic}"
+    produce(bootstrap, topic, range(30))
+    seen = {}
+
+    def on_revoke(cons, tps):
+        seen["revoked"] = sorted(tp.partition for tp in tps)
+        seen["held"] = sorted(tp.partition for tp in cons.assignment())
+        seen["positions"] = sorted((tp.partition, tp.offset) for tp in cons.position(tps))
+        seen["thread"] = threading.get_ident()
+        try:
+            cons.seek(TopicPartition(topic, 0, 0))
+        except RuntimeError as e:
+            seen["seek"] = str(e)
+        seen["committed"] = sorted((tp.partition, tp.offset) for tp in cons.commit(asynchronous=False))
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.subscribe([topic], on_revoke=on_revoke)
+    assert len(poll_until(c, 30)) == 30
+    c.unsubscribe()
+    assert seen["revoked"] == [0, 1, 2]
+    assert seen["held"] == [0, 1, 2], "on_revoke ran before the partitions were released"
+    assert seen["positions"] == [(0, 10), (1, 10), (2, 10)]
+    assert seen["thread"] == threading.get_ident()
+    assert "inside on_revoke" in seen["seek"]
+    assert seen["committed"] == [(0, 10), (1, 10), (2, 10)]
+    c.close()
+
+    # The commit made inside on_revoke landed before the partitions went: a new member of the
+    # group starts after everything read.
+    check = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    assert [tp.offset for tp in check.committed([TopicPartition(topic, p) for p in range(3)])] == [10, 10, 10]
+    check.close()
+
+
+def test_an_exception_in_on_revoke_is_raised_by_the_call_that_revoked(bootstrap, new_topic):
+    topic = new_topic(1)
+    produce(bootstrap, topic, range(3), partition=0)
+
+    def on_revoke(cons, tps):
+        raise ValueError("from on_revoke")
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raise-{topic}", "auto.offset.reset": "earliest"})
+    c.subscribe([topic], on_revoke=on_revoke)
+    assert len(poll_until(c, 3)) == 3
+    with pytest.raises(ValueError, match="from on_revoke"):
+        c.close()

@@ -13,6 +13,7 @@ is a confluent-kafka callback setting ferrokafka cannot honour (``error_cb``, ``
 """
 import os
 import time
+import weakref
 
 from . import _native
 
@@ -303,13 +304,18 @@ class Producer(_native.NativeProducer):
 class Consumer:
     """A consumer (confluent-kafka's ``Consumer``): subscribe through the group named by
     ``group.id``, or assign partitions. Rebalance callbacks run on the thread calling
-    poll/consume/close, once the core has applied the change."""
+    poll/consume/close: ``on_revoke`` while the partitions are still held (its commits are
+    sent before they are released), ``on_assign`` and ``on_lost`` once the change is made."""
+
+    # What on_revoke may call: the core is waiting on it, in the middle of a poll.
+    _REVOKE_SAFE = {"commit", "position", "assignment", "unassign"}
 
     def __init__(self, conf=None, **kwargs):
         conf = _config(conf, kwargs)
         self._oauth_cb = conf.pop("oauth_cb", None)
         self._pairs = _pairs(conf)
         self._native = _call(_native.NativeConsumer, self._pairs, self._oauth_cb)
+        self._native.set_revoke_target(weakref.ref(self))
         self._admin = None
         self._on_assign = self._on_revoke = self._on_lost = None
         self._closed = False
@@ -317,30 +323,53 @@ class Consumer:
         # fetched before the callback are dropped.
         self._rebalancing = False
         self._repositioned = set()
+        # While on_revoke runs: the core's view of the held partitions (_native.RevokeContext).
+        self._revoke_context = None
+        # Records a poll returned together with an exception from on_revoke: the exception
+        # is raised first, the records come with the next call.
+        self._pending = []
 
-    def _live(self):
+    def _live(self, method=None):
         if self._closed:
             raise RuntimeError("Consumer closed")
+        if self._revoke_context is not None and method not in self._REVOKE_SAFE:
+            raise RuntimeError(f"Consumer.{method or 'this method'}() cannot be called inside on_revoke "
+                               "(only commit, position, assignment and unassign can)")
+
+    def _revoking(self, partitions, context):
+        """Called by the core, inside a poll, before it releases `partitions`."""
+        if self._on_revoke is None:
+            return
+        self._revoke_context = context
+        self._rebalancing = True
+        try:
+            self._on_revoke(self, [TopicPartition(t, p) for t, p in partitions])
+        finally:
+            self._revoke_context = None
+            self._rebalancing = False
 
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None):
         """Joins the group with these topics (a name starting with ``^`` is a regex).
         Callbacks get ``(consumer, [TopicPartition])`` on the thread calling poll/consume;
         ``on_lost`` defaults to ``on_revoke``, as in confluent-kafka."""
-        self._live()
+        self._live("subscribe")
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
         _call(self._native.subscribe, list(topics))
 
     def unsubscribe(self):
-        """Leaves the group (the revocation is reported at the next poll/consume/close)."""
-        self._live()
+        """Leaves the group; on_revoke runs here, before the partitions are released."""
+        self._live("unsubscribe")
         _call(self._native.unsubscribe)
+        raised = self._native.take_revoke_error()
+        if raised is not None:
+            raise raised
 
     def assign(self, partitions):
         """Reads these TopicPartitions without group membership; each starts at its offset
         (OFFSET_BEGINNING, OFFSET_END, an offset, or OFFSET_STORED/OFFSET_INVALID for the
         committed one). Inside ``on_assign`` (confluent-kafka's idiom to pick start offsets)
         it repositions the partitions just assigned that carry an explicit offset."""
-        self._live()
+        self._live("assign")
         if self._rebalancing:
             for tp in partitions:
                 if tp.offset in (OFFSET_BEGINNING, OFFSET_END) or tp.offset >= 0:
@@ -351,17 +380,20 @@ class Consumer:
     def unassign(self):
         """Stops reading every assigned partition. Inside a rebalance callback it does
         nothing: the core has already applied the revocation."""
-        self._live()
+        self._live("unassign")
         if self._rebalancing:
             return
         _call(self._native.assign, [])
 
     def assignment(self):
         """The partitions currently read."""
-        self._live()
+        self._live("assignment")
+        if self._revoke_context is not None:
+            return [TopicPartition(t, p) for t, p, _ in self._revoke_context.positions()]
         return [TopicPartition(t, p) for t, p in _call(self._native.assignment)]
 
     def _events(self, events):
+        # "revoke" comes this way only when the core could not reach this object (close).
         callbacks = {"assign": self._on_assign, "revoke": self._on_revoke, "lost": self._on_lost or self._on_revoke}
         self._rebalancing = True
         try:
@@ -375,9 +407,18 @@ class Consumer:
     def consume(self, num_messages=1, timeout=-1):
         """Up to `num_messages` messages, waiting up to `timeout` seconds (negative: no
         limit) for the first; rebalance callbacks run here."""
-        self._live()
+        self._live("consume")
+        if self._pending:
+            records, self._pending = self._pending[:num_messages], self._pending[num_messages:]
+            return records
         for wait in _slices(timeout):
             records, events = _call(self._native.consume, int(num_messages), wait)
+            raised = self._native.take_revoke_error()
+            if raised is not None:
+                self._pending = records
+                if events:
+                    self._events(events)
+                raise raised
             if events:
                 self._repositioned = set()
                 self._events(events)
@@ -395,8 +436,10 @@ class Consumer:
     def commit(self, message=None, offsets=None, asynchronous=True):
         """Commits the consumed positions, a message's offset + 1, or explicit offsets (with
         metadata). Synchronous: returns the committed TopicPartitions or raises
-        KafkaException; asynchronous: returns None at once (a failure is logged)."""
-        self._live()
+        KafkaException; asynchronous: returns None at once (a failure is logged). Inside
+        on_revoke the commit is sent when the callback returns, before the partitions are
+        released, and a failure is raised by the next poll."""
+        self._live("commit")
         if message is not None and offsets is not None:
             raise ValueError("commit takes a message or offsets, not both")
         if message is not None:
@@ -405,6 +448,12 @@ class Consumer:
             triples = [(tp.topic, tp.partition, tp.offset, tp.metadata) for tp in offsets]
         else:
             triples = None
+        if self._revoke_context is not None:
+            if triples is None:
+                triples = self._revoke_context.commit_positions()
+            else:
+                self._revoke_context.commit_offsets(triples)
+            return None if asynchronous else [TopicPartition(t, p, o, m) for t, p, o, m in triples]
         done = _call(self._native.commit, triples, bool(asynchronous))
         if done is None:
             return None
@@ -412,49 +461,52 @@ class Consumer:
 
     def committed(self, partitions, timeout=None):
         """The group's committed offsets (OFFSET_INVALID where none), with metadata."""
-        self._live()
+        self._live("committed")
         got = _call(self._native.committed, _tps(partitions))
         return [TopicPartition(t, p, o, m or None) for t, p, o, m in got]
 
     def position(self, partitions):
         """The next offset to be read of each partition (OFFSET_INVALID if unknown)."""
-        self._live()
+        self._live("position")
+        if self._revoke_context is not None:
+            held = {(t, p): o for t, p, o in self._revoke_context.positions()}
+            return [TopicPartition(tp.topic, tp.partition, held.get((tp.topic, tp.partition), OFFSET_INVALID)) for tp in partitions]
         return [TopicPartition(t, p, o) for t, p, o in _call(self._native.position, _tps(partitions))]
 
     def seek(self, partition):
         """Reads an assigned partition from ``partition.offset`` (OFFSET_BEGINNING,
         OFFSET_END or an offset) on."""
-        self._live()
+        self._live("seek")
         _call(self._native.seek, partition.topic, partition.partition, partition.offset)
         if self._rebalancing:
             self._repositioned.add((partition.topic, partition.partition))
 
     def pause(self, partitions):
         """Stops fetching these partitions until resume()."""
-        self._live()
+        self._live("pause")
         _call(self._native.pause, _tps(partitions))
 
     def resume(self, partitions):
         """Fetches paused partitions again."""
-        self._live()
+        self._live("resume")
         _call(self._native.resume, _tps(partitions))
 
     def get_watermark_offsets(self, partition, timeout=None, cached=False):
         """``(low, high)`` offsets of a partition, asked of the broker (also with
         ``cached=True``)."""
-        self._live()
+        self._live("get_watermark_offsets")
         return _call(self._native.watermarks, partition.topic, partition.partition)
 
     def offsets_for_times(self, partitions, timeout=None):
         """For TopicPartitions whose offset holds a timestamp (ms): the first offset whose
         timestamp is at or after it (OFFSET_END (-1) when there is none)."""
-        self._live()
+        self._live("offsets_for_times")
         got = _call(self._native.offsets_for_times, [(tp.topic, tp.partition, tp.offset) for tp in partitions])
         return [TopicPartition(t, p, o) for t, p, o in got]
 
     def list_topics(self, topic=None, timeout=-1):
         """Cluster metadata (``ferrokafka.admin.ClusterMetadata``): all topics, or one."""
-        self._live()
+        self._live("list_topics")
         return _list_topics(self, topic, timeout)
 
     def close(self):
@@ -462,9 +514,14 @@ class Consumer:
         Later calls raise RuntimeError, as in confluent-kafka; closing again does nothing."""
         if self._closed:
             return
+        if self._revoke_context is not None:
+            raise RuntimeError("Consumer.close() cannot be called inside on_revoke")
         events = _call(self._native.close)
         self._closed = True
         self._events(events)
+        raised = self._native.take_revoke_error()
+        if raised is not None:
+            raise raised
 
 
 class Broker:

@@ -82,6 +82,11 @@ impl RebalanceCommits {
         self.positions.iter().find(|((t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
     }
 
+    /// Every partition held now with its position.
+    pub fn positions(&self) -> impl Iterator<Item = (&Tp, i64)> {
+        self.positions.iter().map(|(tp, o)| (tp, *o))
+    }
+
     /// Commits the positions of every partition held now (what `poll` has returned).
     pub fn commit(&mut self) {
         self.staged.extend(self.positions.iter().map(|(tp, o)| (tp.clone(), *o, None)));
