@@ -30,7 +30,7 @@ struct EpochState {
 pub(crate) enum Bump {
     /// The id and epoch to use now (a new id when the epoch would overflow).
     Granted(i64, i16),
-    /// The caller's epoch is not the current one: another producer instance holds the id.
+    /// The caller's epoch is older than the current one: another producer instance holds the id.
     Fenced,
     /// This broker has not handed out the id since it started: the caller gets a new id.
     Unknown,
@@ -80,7 +80,8 @@ impl ProducerIdAllocator {
     }
 
     /// KIP-360: the holder of `id` at its current `epoch` moves to the next epoch (or, when the
-    /// epoch would overflow, to a new id at epoch 0).
+    /// epoch would overflow, to a new id at epoch 0). A newer epoch than the one recorded is
+    /// taken as current: idempotent producers of the Java client bump their epoch locally.
     pub(crate) fn bump(&self, id: i64, epoch: i16) -> Result<Bump> {
         // One write lock over check and update: two racing bumps of one epoch get one answer.
         let mut epochs = self.epochs.write().unwrap_or_else(|p| p.into_inner());
@@ -90,7 +91,7 @@ impl ProducerIdAllocator {
                 return Ok(Bump::Granted(i, e));
             }
         }
-        if entry.epoch != epoch {
+        if epoch < entry.epoch {
             return Ok(Bump::Fenced);
         }
         // i16::MAX itself is never handed out: it is what fences the old id after it moves on.
@@ -130,11 +131,12 @@ mod tests {
         let (id, epoch) = ids.new_producer().unwrap();
         assert_eq!(ids.bump(id, epoch).unwrap(), Bump::Granted(id, 1));
         assert_eq!(ids.bump(id, epoch).unwrap(), Bump::Granted(id, 1), "a retried bump gets the same answer");
-        assert_eq!(ids.bump(id, 5).unwrap(), Bump::Fenced);
         assert_eq!(ids.bump(id, 1).unwrap(), Bump::Granted(id, 2));
         assert_eq!(ids.bump(id, epoch).unwrap(), Bump::Fenced, "two bumps behind");
         assert_eq!(ids.stale_epoch(id, 1), Some(2));
         assert_eq!(ids.stale_epoch(id, 2), None);
+        assert_eq!(ids.bump(id, 5).unwrap(), Bump::Granted(id, 6), "bumped locally to 5 by the client");
+        assert_eq!(ids.bump(id, 2).unwrap(), Bump::Fenced);
         assert_eq!(ids.bump(id + 100, 0).unwrap(), Bump::Unknown);
     }
 
