@@ -115,6 +115,7 @@ async fn heartbeat(c: &mut TestClient, group: &str, generation: i32, member: &st
     c.send(&req, 4).await.error_code
 }
 
+#[allow(clippy::too_many_arguments)] // one per field of the request, as the call sites read
 async fn commit(c: &mut TestClient, group: &str, generation: i32, member: &str, topic: &str, partition: i32, offset: i64, metadata: &str) -> i16 {
     let req = OffsetCommitRequest::default()
         .with_group_id(GroupId(s(group)))
@@ -379,12 +380,7 @@ async fn a_returning_static_member_takes_its_place_and_fences_the_old_id() {
 #[tokio::test]
 async fn offsets_and_stable_groups_survive_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || {
-        let mut c = BrokerConfig::default();
-        c.listen = "127.0.0.1:0".into();
-        c.data_dir = dir.path().to_owned();
-        c
-    };
+    let config = || BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
     let broker = Broker::start(config()).await.unwrap();
     let mut c = connect(&broker).await;
     create_topic(&mut c, "t", 1, &[]).await;

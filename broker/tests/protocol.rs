@@ -12,6 +12,8 @@ use kafka_protocol::records::Compression;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const INVALID_PRODUCER_EPOCH: i16 = 47;
+const PRODUCER_FENCED: i16 = 90;
+const INVALID_REQUEST: i16 = 42;
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const INVALID_PARTITIONS: i16 = 37;
@@ -159,6 +161,54 @@ async fn idempotent_retries_are_not_appended_twice_and_gaps_are_refused() {
     assert_eq!(produce(&mut c, "idem", 0, fresh).await, (0, 3));
     let zombie = batch(&[(None, b"z", 1)], Some((pid, epoch, 3)), Compression::None);
     assert_eq!(produce(&mut c, "idem", 0, zombie).await.0, INVALID_PRODUCER_EPOCH);
+    broker.shutdown().await.unwrap();
+}
+
+async fn init_with(c: &mut TestClient, pid: i64, epoch: i16, version: i16) -> (i16, i64, i16) {
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60000)
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch);
+    let resp = c.send(&req, version).await;
+    (resp.error_code, resp.producer_id.0, resp.producer_epoch)
+}
+
+#[tokio::test]
+async fn an_epoch_bump_needs_the_current_epoch_and_fences_the_old_one_on_every_partition() {
+    let (broker, _dir) = start_broker(|_| {}).await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    create_topic(&mut c, "bump", 2, &[]).await;
+    let (pid, epoch) = init_producer_id(&mut c).await;
+    let old = |seq, v: &'static [u8]| batch(&[(None, v, 1)], Some((pid, epoch, seq)), Compression::None);
+    assert_eq!(produce(&mut c, "bump", 0, old(0, b"a")).await, (0, 0));
+
+    assert_eq!(init_with(&mut c, pid, epoch, 4).await, (0, pid, epoch + 1), "the current epoch is bumped");
+    assert_eq!(init_with(&mut c, pid, epoch, 4).await, (0, pid, epoch + 1), "a retried bump gets the same answer");
+    assert_eq!(init_with(&mut c, pid, -1, 4).await.0, INVALID_REQUEST, "an id without an epoch");
+
+    // The old epoch is refused on partition 0, which the new epoch has not written to yet, and
+    // on partition 1, which it never wrote to at all; the new epoch starts again at 0.
+    assert_eq!(produce(&mut c, "bump", 0, old(1, b"b")).await.0, INVALID_PRODUCER_EPOCH);
+    assert_eq!(produce(&mut c, "bump", 1, old(0, b"c")).await.0, INVALID_PRODUCER_EPOCH);
+    let new = |seq, v: &'static [u8]| batch(&[(None, v, 1)], Some((pid, epoch + 1, seq)), Compression::None);
+    assert_eq!(produce(&mut c, "bump", 0, new(1, b"d")).await.0, OUT_OF_ORDER_SEQUENCE_NUMBER, "a new epoch starts at 0");
+    assert_eq!(produce(&mut c, "bump", 0, new(0, b"e")).await, (0, 1));
+    assert_eq!(produce(&mut c, "bump", 1, new(0, b"f")).await, (0, 0));
+    assert_eq!(produce(&mut c, "bump", 0, old(1, b"g")).await.0, INVALID_PRODUCER_EPOCH);
+    assert_eq!(fetch(&mut c, "bump", 0, 0).await.1, 2, "only a and e were written to partition 0");
+
+    // A bump from the second epoch moves on again; the first epoch is now stale.
+    assert_eq!(init_with(&mut c, pid, epoch + 1, 4).await, (0, pid, epoch + 2));
+    assert_eq!(init_with(&mut c, pid, epoch, 4).await.0, PRODUCER_FENCED, "an epoch older than the current one");
+    assert_eq!(init_with(&mut c, pid, epoch, 3).await.0, INVALID_PRODUCER_EPOCH, "v3 predates PRODUCER_FENCED");
+    // A newer epoch than the broker knows (a client that bumped it locally, as Java's
+    // idempotent producer does) is taken as current.
+    assert_eq!(init_with(&mut c, pid, epoch + 7, 4).await, (0, pid, epoch + 8));
+    // An id this broker never handed out gets a new id rather than a bump.
+    let (code, other, other_epoch) = init_with(&mut c, pid + 500, 3, 4).await;
+    assert_eq!(code, 0);
+    assert!(other != pid + 500 && other != pid && other_epoch == 0, "{other}/{other_epoch}");
     broker.shutdown().await.unwrap();
 }
 

@@ -13,10 +13,7 @@ use kafka_protocol::records::Compression;
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 
 fn config_in(dir: &std::path::Path) -> BrokerConfig {
-    let mut config = BrokerConfig::default();
-    config.listen = "127.0.0.1:0".into();
-    config.data_dir = dir.to_owned();
-    config
+    BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.to_owned(), ..Default::default() }
 }
 
 #[tokio::test]

@@ -34,9 +34,15 @@ impl TestCluster {
     /// partition, and in between answers Produce and ListOffsets with NOT_LEADER_OR_FOLLOWER
     /// (an acks=0 record sent then is dropped, as Kafka drops the connection).
     async fn topic(&self, prefix: &str, partitions: i32) -> String {
+        self.topic_with(prefix, partitions, &[]).await
+    }
+
+    /// Like [`topic`](Self::topic), with topic configs.
+    async fn topic_with(&self, prefix: &str, partitions: i32, configs: &[(&str, &str)]) -> String {
         let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
         let admin = Admin::new(config(&self.bootstrap, &[])).unwrap();
-        let created = admin.create_topics(&[NewTopic::new(&name, partitions)]).await.unwrap();
+        let topic = configs.iter().fold(NewTopic::new(&name, partitions), |t, (k, v)| t.config(*k, *v));
+        let created = admin.create_topics(&[topic]).await.unwrap();
         created[0].1.as_ref().unwrap();
         admin.wait_for_topic(&name, Duration::from_secs(30)).await.unwrap();
         let tps: Vec<(String, i32)> = (0..partitions).map(|p| (name.clone(), p)).collect();
@@ -163,6 +169,49 @@ async fn idempotent_batches_pipelined_five_deep_keep_send_order() {
         .map(|r| std::str::from_utf8(r.value.as_deref().unwrap()).unwrap().parse().unwrap())
         .collect();
     assert_eq!(values, (0..N).collect::<Vec<_>>(), "each record once, in send order");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_refused_for_good_makes_the_idempotent_producer_bump_its_epoch_and_go_on() {
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    // The broker refuses batches over 1000 bytes; the client's own limit lets them through.
+    let topic = cluster.topic_with("refused", 1, &[("max.message.bytes", "1000")]).await;
+    let producer = Producer::new(config(&bs, &[("linger.ms", "0"), ("batch.size", "500"), ("retry.backoff.ms", "10")])).unwrap();
+    let small = |i: usize| ProducerRecord::new(&topic).partition(0).value(format!("{i:03}"));
+    for i in 0..5 {
+        assert_eq!(producer.send_and_wait(small(i)).await.unwrap().offset, i as i64);
+    }
+    let before = producer.stats();
+    // This batch took the next sequence numbers and will never be written: a gap the broker
+    // would refuse every later batch behind.
+    let err = producer.send_and_wait(ProducerRecord::new(&topic).partition(0).value(vec![b'x'; 2000])).await.unwrap_err();
+    assert_eq!(err.kafka_code(), Some(kafka_protocol::ResponseError::MessageTooLarge), "{err}");
+    // Pipelined, so batches wait while the epoch is bumped and are numbered under the new one.
+    let mut deliveries = Vec::new();
+    for i in 5..100 {
+        deliveries.push(producer.send(small(i)).await.unwrap());
+    }
+    producer.flush().await.unwrap();
+    for (i, d) in (5..).zip(deliveries) {
+        assert_eq!(d.await.unwrap().offset, i, "delivered after the refusal, in order");
+    }
+    let after = producer.stats();
+    assert_eq!((after.epoch_bumps, after.failed_records), (1, 1), "{after:?}");
+    if cluster.local.is_some() {
+        assert_eq!((after.producer_id, after.producer_epoch), (before.producer_id, before.producer_epoch + 1), "KIP-360 bump");
+    } else {
+        // Apache Kafka answers an idempotent producer's (no transactional.id) InitProducerId
+        // with a new id at epoch 0 even when it names its current one; that resets just as well.
+        assert_ne!((after.producer_id, after.producer_epoch), (before.producer_id, before.producer_epoch), "{after:?}");
+    }
+    let values: Vec<usize> = read_all(&bs, &topic, 1, 100)
+        .await
+        .iter()
+        .map(|r| std::str::from_utf8(r.value.as_deref().unwrap()).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values, (0..100).collect::<Vec<_>>(), "every acknowledged record once, in order; the refused one never");
     cluster.stop().await;
 }
 

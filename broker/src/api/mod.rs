@@ -266,7 +266,7 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
         ApiKey::InitProducerId => {
             let req = decode!(InitProducerIdRequest);
             if acls::idempotent_write_allowed(state, session) {
-                reply!(init_producer_id::handle(state, req))
+                reply!(init_producer_id::handle(state, req, version))
             } else {
                 reply!(InitProducerIdResponse::default()
                     .with_error_code(acls::CLUSTER_AUTHORIZATION_FAILED)

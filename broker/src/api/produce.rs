@@ -6,6 +6,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 
 use super::{NONE, str_bytes};
 use crate::error::Error;
+use crate::log::batch::BatchHeader;
 use crate::server::BrokerState;
 
 fn partition_error(index: i32, error: &Error) -> PartitionProduceResponse {
@@ -16,6 +17,18 @@ fn partition_error(index: i32, error: &Error) -> PartitionProduceResponse {
         .with_log_append_time_ms(-1)
         .with_log_start_offset(-1)
         .with_error_message(Some(str_bytes(error.to_string())))
+}
+
+/// A batch from an epoch InitProducerId has bumped since (KIP-360): refused on every
+/// partition, including those the new epoch has not written to yet, where the partition's
+/// own producer state would still take it. Malformed batches are left to the append's checks.
+fn fenced(state: &BrokerState, records: &[u8]) -> Option<Error> {
+    let header = BatchHeader::parse(records).ok()?;
+    if !header.has_producer_id() {
+        return None;
+    }
+    let current = state.producer_ids.stale_epoch(header.producer_id, header.producer_epoch)?;
+    Some(Error::InvalidProducerEpoch { current, got: header.producer_epoch })
 }
 
 pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> Option<ProduceResponse> {
@@ -35,7 +48,10 @@ pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) ->
                 None => Err(Error::UnknownTopicOrPartition(format!("{}-{}", topic_data.name.0, pd.index))),
                 Some(p) => {
                     let records = pd.records.unwrap_or_default();
-                    p.with_log(|log| log.append(&records, crate::log::now_ms()))
+                    match fenced(state, &records) {
+                        Some(e) => Err(e),
+                        None => p.with_log(|log| log.append(&records, crate::log::now_ms())),
+                    }
                 }
             };
             partitions.push(match result {

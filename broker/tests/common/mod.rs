@@ -20,9 +20,7 @@ static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
 
 pub async fn start_broker(configure: impl FnOnce(&mut BrokerConfig)) -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = BrokerConfig::default();
-    config.listen = "127.0.0.1:0".into();
-    config.data_dir = dir.path().to_owned();
+    let mut config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
     configure(&mut config);
     let broker = Broker::start(config).await.expect("broker starts");
     (broker, dir)

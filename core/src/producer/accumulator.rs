@@ -2,6 +2,12 @@
 //! bookkeeping that keeps order per partition: one batch in flight per partition, or with
 //! idempotence up to `max.in.flight.requests.per.connection` (at most 5, the broker
 //! remembers 5 batches per producer), ordered by sequence numbers assigned here at drain.
+//!
+//! A batch that fails for good after it got a sequence number leaves a gap the broker will
+//! never see filled: every later batch of its partition would be refused as out of order. So
+//! the producer then bumps its epoch (KIP-360): it stops sending new batches, lets the
+//! requests in flight finish (their answers still count), gets the next epoch with
+//! InitProducerId and numbers every partition from 0 again, re-encoding the batches waiting.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -22,17 +28,23 @@ pub(super) struct Batch {
     pub(super) waiters: Vec<oneshot::Sender<Result<RecordMetadata>>>,
     pub(super) bytes: usize,
     pub(super) created: Instant,
-    /// Encoded once, on first send; retries resend these bytes (same sequence numbers).
+    /// Encoded once, on first send; retries resend these bytes (same producer id, epoch and
+    /// sequence numbers). Dropped when an epoch bump renumbers the batch.
     pub(super) encoded: Option<Bytes>,
     pub(super) attempts: u32,
     /// Idempotence: the first record's sequence number, assigned when the batch is first
     /// drained and kept across retries; -1 before that (or without idempotence).
     pub(super) base_seq: i32,
+    /// The last attempt got no answer (connection lost, request timed out): the broker may
+    /// have written the batch. Such a batch is resent as it was, under its old epoch, before
+    /// an epoch bump: the broker's duplicate check then tells whether it was written, where a
+    /// renumbered copy could be written twice.
+    pub(super) outcome_unknown: bool,
 }
 
 impl Batch {
     fn new(tp: TopicPartition) -> Self {
-        Batch { tp, records: Vec::new(), waiters: Vec::new(), bytes: 0, created: Instant::now(), encoded: None, attempts: 0, base_seq: -1 }
+        Batch { tp, records: Vec::new(), waiters: Vec::new(), bytes: 0, created: Instant::now(), encoded: None, attempts: 0, base_seq: -1, outcome_unknown: false }
     }
 }
 
@@ -63,6 +75,12 @@ pub(super) struct Accumulator {
     pub(super) queued_bytes: usize,
     /// Callers of flush() waiting: linger is skipped while any are.
     pub(super) flushing: usize,
+    /// Idempotence: the producer id and epoch batches are numbered under (`None` until
+    /// InitProducerId answered).
+    pub(super) producer: Option<(i64, i16)>,
+    /// Idempotence: a sequenced batch failed for good (or the broker lost this producer's
+    /// state); no new batch is sent until the epoch is bumped.
+    pub(super) bump_needed: bool,
 }
 
 impl Accumulator {
@@ -116,6 +134,11 @@ impl Accumulator {
         let mut held: HashSet<TopicPartition> = HashSet::new();
         let max = self.max_in_flight.max(1);
         while let Some(mut b) = self.ready.pop_front() {
+            // Waiting for an epoch bump: only batches whose fate is unknown go out, to learn it.
+            if self.bump_needed && !(b.base_seq >= 0 && b.outcome_unknown) {
+                keep.push_back(b);
+                continue;
+            }
             let n = self.in_flight.get(&b.tp).copied().unwrap_or(0);
             // Until a partition's first batch is acknowledged the broker may not know this
             // producer there, and it accepts any first sequence from an unknown producer
@@ -179,7 +202,42 @@ impl Accumulator {
         batch.base_seq >= 0 && self.acked_seq.get(&batch.tp).copied().unwrap_or(0) != batch.base_seq
     }
 
-    /// A batch finished (acknowledged or failed for good).
+    /// Whether the epoch bump can go ahead: nothing in flight, and no batch waiting whose
+    /// outcome under the current epoch is still unknown.
+    pub(super) fn ready_to_bump(&self) -> bool {
+        self.bump_needed && self.in_flight.is_empty() && !self.ready.iter().any(|b| b.base_seq >= 0 && b.outcome_unknown)
+    }
+
+    /// The epoch was bumped (or a new producer id given): every partition's sequence starts
+    /// again at 0, and the waiting batches are numbered afresh when drained, in the order
+    /// they wait in (retried ones first, by their old sequence).
+    pub(super) fn new_epoch(&mut self, producer: (i64, i16)) {
+        self.producer = Some(producer);
+        self.bump_needed = false;
+        self.next_seq.clear();
+        self.acked_seq.clear();
+        self.unresolved.clear();
+        for b in &mut self.ready {
+            b.base_seq = -1;
+            b.encoded = None;
+            b.outcome_unknown = false;
+        }
+    }
+
+    /// While an epoch bump waits (the broker unreachable): the batches that have waited past
+    /// `delivery.timeout.ms` and were never written, taken out to be failed.
+    pub(super) fn take_expired(&mut self, timeout: Duration, now: Instant) -> Vec<Batch> {
+        let (expired, keep): (VecDeque<Batch>, VecDeque<Batch>) = std::mem::take(&mut self.ready)
+            .into_iter()
+            .partition(|b| !b.outcome_unknown && now.duration_since(b.created) >= timeout);
+        self.ready = keep;
+        for b in &expired {
+            self.queued_records -= b.records.len();
+            self.queued_bytes -= b.bytes;
+        }
+        expired.into()
+    }
+
     /// Takes every batch no request has carried yet: the open ones and the closed ones not
     /// drained (a batch with a sequence number is, or was, on the wire; dropping it would
     /// leave a gap the broker refuses).
@@ -196,6 +254,7 @@ impl Accumulator {
         out
     }
 
+    /// A batch finished (acknowledged or failed for good).
     pub(super) fn done(&mut self, batch: &Batch, acked: bool) {
         self.landed(&batch.tp);
         if acked && batch.base_seq >= 0 {
@@ -213,6 +272,9 @@ impl Accumulator {
         } else if !acked {
             // Failed for good: the gap stays until the epoch is bumped, nothing to wait for.
             self.unresolved.remove(&batch.tp);
+            if self.idempotent && batch.base_seq >= 0 {
+                self.bump_needed = true;
+            }
         }
         self.queued_records -= batch.records.len();
         self.queued_bytes -= batch.bytes;

@@ -91,6 +91,12 @@ pub struct ProducerStats {
     /// The most batches of one partition that were in flight at once (up to
     /// `max.in.flight.requests.per.connection`, at most 5, with idempotence; 1 without).
     pub max_partition_batches_in_flight: u64,
+    /// Idempotence: times the producer moved to a new epoch (or id) to restart its sequence
+    /// numbers after a batch failed for good or the broker lost the producer's state (KIP-360).
+    pub epoch_bumps: u64,
+    /// Idempotence: the producer id and epoch in use (-1 before the first send or without).
+    pub producer_id: i64,
+    pub producer_epoch: i16,
 }
 
 /// Resolves when the record is acknowledged (or definitively failed).
@@ -176,6 +182,7 @@ impl Producer {
         let c = &self.inner.stats;
         let (batches, requests) = (c.batches.load(Relaxed), c.requests.load(Relaxed));
         let records = c.records.load(Relaxed);
+        let (producer_id, producer_epoch) = self.inner.producer();
         ProducerStats {
             records_sent: records,
             bytes_sent: c.bytes.load(Relaxed),
@@ -188,6 +195,9 @@ impl Producer {
             max_request_latency_us: c.latency_us_max.load(Relaxed),
             queued_records: self.inner.queued() as u64,
             max_partition_batches_in_flight: self.inner.peak_in_flight() as u64,
+            epoch_bumps: c.epoch_bumps.load(Relaxed),
+            producer_id,
+            producer_epoch,
         }
     }
 }

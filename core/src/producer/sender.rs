@@ -1,6 +1,7 @@
 //! The producer's background task: drains closed batches, sends each to its partition's
 //! leader (pipelined on that broker's connection), completes delivery futures, and retries
-//! retriable failures within `delivery.timeout.ms`.
+//! retriable failures within `delivery.timeout.ms`. With idempotence it also owns the producer
+//! id: it asks for it before the first send, and bumps its epoch when a batch failed for good.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use tokio::sync::{Notify, OnceCell, oneshot};
+use tokio::sync::{Notify, oneshot};
 
 use super::accumulator::{Accumulator, Batch};
 use super::{ProducerRecord, RecordMetadata};
@@ -31,7 +32,6 @@ pub(super) struct Shared {
     wake: Notify,
     /// Wakes senders waiting for queue space and flushers waiting for an empty queue.
     progress: Notify,
-    producer_id: OnceCell<(i64, i16)>,
     acks: i16,
     idempotent: bool,
     compression: Compression,
@@ -59,6 +59,7 @@ pub(super) struct Counters {
     pub(super) requests: AtomicU64,
     pub(super) latency_us_total: AtomicU64,
     pub(super) latency_us_max: AtomicU64,
+    pub(super) epoch_bumps: AtomicU64,
 }
 
 fn now_ms() -> i64 {
@@ -84,7 +85,6 @@ impl Shared {
             state: Mutex::new(acc),
             wake: Notify::new(),
             progress: Notify::new(),
-            producer_id: OnceCell::new(),
             acks: config.acks(),
             idempotent: config.idempotent(),
             compression,
@@ -120,6 +120,11 @@ impl Shared {
 
     pub(super) fn peak_in_flight(&self) -> usize {
         self.lock().peak_in_flight
+    }
+
+    /// The producer id and epoch in use, `(-1, -1)` before the first or without idempotence.
+    pub(super) fn producer(&self) -> (i64, i16) {
+        self.lock().producer.unwrap_or((-1, -1))
     }
 
     /// Queues a record, waiting at most `block` for queue space (`None`: `max.block.ms`).
@@ -226,6 +231,13 @@ impl Shared {
     }
 
     async fn run_once(self: Arc<Self>) {
+        // A pending epoch bump waits until nothing is in flight; meanwhile drain() holds back
+        // every batch but those whose fate under the old epoch is unknown: a batch written
+        // under the old epoch but not yet acknowledged must not be sent again under the new one.
+        let bump = self.lock().ready_to_bump();
+        if bump && !self.bump_epoch().await {
+            return;
+        }
         let (batches, next) = self.lock().drain(self.linger, Instant::now());
         if batches.is_empty() {
             match next {
@@ -245,6 +257,9 @@ impl Shared {
             batch.attempts += 1;
             let started = Instant::now();
             let sent = self.dispatch(&mut batch).await;
+            // A request that reached its connection may have been written whatever comes back
+            // but a broker's answer.
+            batch.outcome_unknown = sent.is_ok();
             let shared = Arc::clone(&self);
             tokio::spawn(async move {
                 let result = match sent {
@@ -257,23 +272,85 @@ impl Shared {
         }
     }
 
+    /// The producer id and epoch to number new batches with; asks for them on first use.
     async fn producer_id(&self) -> Result<(i64, i16)> {
         if !self.idempotent {
             return Ok((-1, -1));
         }
-        self.producer_id
-            .get_or_try_init(|| async {
-                let conn = self.cluster.any_connection().await?;
-                let resp = conn
-                    .send(&InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1))
-                    .await?;
-                if resp.error_code != 0 {
-                    return Err(Error::code(resp.error_code, None, "InitProducerId"));
+        if let Some(p) = self.lock().producer {
+            return Ok(p);
+        }
+        // Only the sender task gets here: no two InitProducerId requests race.
+        let p = self.init_producer_id(None).await?;
+        self.lock().producer = Some(p);
+        Ok(p)
+    }
+
+    /// InitProducerId: a new id, or with `current` the next epoch of that id (KIP-360, v3+;
+    /// an older broker gets asked for a new id, which resets sequences just as well).
+    async fn init_producer_id(&self, current: Option<(i64, i16)>) -> Result<(i64, i16)> {
+        let conn = self.cluster.any_connection().await?;
+        let version = conn.version_of::<InitProducerIdRequest>()?;
+        let (pid, epoch) = current.filter(|_| version >= 3).unwrap_or((-1, -1));
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch);
+        let resp = conn.send_at(&req, version).await?;
+        if resp.error_code != 0 {
+            return Err(Error::code(resp.error_code, None, "InitProducerId"));
+        }
+        Ok((resp.producer_id.0, resp.producer_epoch))
+    }
+
+    /// Moves to the next epoch and renumbers what waits (called once nothing is in flight).
+    /// Returns whether it did; if not, it is tried again after the retry backoff.
+    async fn bump_epoch(&self) -> bool {
+        let current = self.lock().producer;
+        let result = match self.init_producer_id(current).await {
+            // Fenced: the broker no longer takes this id's epoch as ours; a new id is as good.
+            Err(e) if matches!(e.kafka_code(), Some(ResponseError::ProducerFenced | ResponseError::InvalidProducerEpoch)) => {
+                self.init_producer_id(None).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(p) => {
+                tracing::info!(producer_id = p.0, epoch = p.1, previous = ?current, "producer epoch bumped");
+                self.lock().new_epoch(p);
+                self.stats.epoch_bumps.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "producer epoch bump failed; retrying");
+                // Records that were never written and have waited past delivery.timeout.ms are
+                // failed rather than held for a broker that may not come back.
+                let expired = self.lock().take_expired(self.delivery_timeout, Instant::now());
+                if !expired.is_empty() {
+                    self.fail_expired(expired, &e);
                 }
-                Ok((resp.producer_id.0, resp.producer_epoch))
-            })
-            .await
-            .copied()
+                tokio::time::sleep(self.cluster.retry_backoff()).await;
+                false
+            }
+        }
+    }
+
+    fn fail_expired(&self, batches: Vec<Batch>, cause: &Error) {
+        let mut failed = 0;
+        for mut b in batches {
+            let (topic, partition) = &b.tp;
+            let e = Error::Timeout {
+                what: format!("delivery to {topic}-{partition} while the producer epoch could not be bumped ({cause})"),
+                ms: self.delivery_timeout.as_millis() as u64,
+            };
+            failed += b.waiters.len();
+            for tx in b.waiters.drain(..) {
+                let _ = tx.send(Err(e.clone()));
+            }
+        }
+        self.stats.failed_records.fetch_add(failed as u64, Ordering::Relaxed);
+        self.progress.notify_waiters();
     }
 
     fn encode(&self, batch: &mut Batch, pid: i64, epoch: i16) -> Result<Bytes> {
@@ -349,10 +426,29 @@ impl Shared {
         st.latency_us_total.fetch_add(us, Ordering::Relaxed);
         st.latency_us_max.fetch_max(us, Ordering::Relaxed);
         let (topic, partition) = batch.tp.clone();
-        // Refused as out of order because an earlier batch was not written: retry behind it.
-        let behind_a_gap = matches!(&result, Err(e) if e.kafka_code() == Some(ResponseError::OutOfOrderSequenceNumber)) && self.lock().behind_a_gap(&batch);
+        let code = result.as_ref().err().and_then(Error::kafka_code);
+        if code.is_some() {
+            // The broker answered with an error: it did not write the batch.
+            batch.outcome_unknown = false;
+        }
+        let out_of_order = code == Some(ResponseError::OutOfOrderSequenceNumber);
+        let (behind_a_gap, renumber) = {
+            let mut acc = self.lock();
+            // Refused as out of order because an earlier batch was not written: retry behind it.
+            let behind_a_gap = out_of_order && acc.behind_a_gap(&batch);
+            // Not written, and sendable again only under a new epoch: the broker lost this
+            // producer's state (KIP-360), or refused the batch because of a gap the pending
+            // epoch bump closes.
+            let renumber = self.idempotent
+                && batch.base_seq >= 0
+                && (code == Some(ResponseError::UnknownProducerId) || (out_of_order && acc.bump_needed));
+            if renumber {
+                acc.bump_needed = true;
+            }
+            (behind_a_gap, renumber)
+        };
         match result {
-            Err(e) if (e.is_retriable() || behind_a_gap) && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
+            Err(e) if (e.is_retriable() || behind_a_gap || renumber) && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
                 tracing::debug!(%topic, partition, attempt = batch.attempts, error = %e, "retrying batch");
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 self.lock().failed(&batch.tp);
