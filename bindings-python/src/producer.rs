@@ -453,6 +453,9 @@ impl NativeProducer {
         d.set_item("avg_request_latency_us", s.avg_request_latency_us)?;
         d.set_item("max_request_latency_us", s.max_request_latency_us)?;
         d.set_item("queued_records", s.queued_records)?;
+        d.set_item("epoch_bumps", s.epoch_bumps)?;
+        d.set_item("producer_id", s.producer_id)?;
+        d.set_item("producer_epoch", s.producer_epoch)?;
         Ok(d)
     }
 }

@@ -78,7 +78,9 @@ def test_default_delivery_callback_from_the_configuration(bootstrap, new_topic):
     assert p.flush(30) == 0
     assert sorted(seen) == [b"a", b"own b"]
     assert p.poll(0) == 0, "nothing left to serve"
-    assert p.stats()["records_sent"] == 2
+    stats = p.stats()
+    assert stats["records_sent"] == 2
+    assert stats["producer_id"] >= 0 and stats["producer_epoch"] == 0 and stats["epoch_bumps"] == 0, "idempotent by default"
     md = p.list_topics(topic)
     assert list(md.topics) == [topic] and len(md.topics[topic].partitions) == 1
 
