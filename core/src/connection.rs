@@ -296,8 +296,20 @@ async fn read_loop<R: tokio::io::AsyncRead + Unpin>(mut read: R, pending: Pendin
             Ok(l) if l >= 4 => l as usize,
             _ => break,
         };
-        let mut frame = BytesMut::zeroed(len);
-        if read.read_exact(&mut frame).await.is_err() {
+        // Filled straight into spare capacity: zeroing a multi-megabyte fetch response first
+        // cost a tenth of a consumer's time.
+        let mut frame = BytesMut::with_capacity(len);
+        let mut complete = true;
+        while frame.len() < len {
+            match (&mut read).take((len - frame.len()) as u64).read_buf(&mut frame).await {
+                Ok(n) if n > 0 => {}
+                _ => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if !complete {
             break;
         }
         let correlation_id = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);

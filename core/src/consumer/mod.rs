@@ -128,7 +128,12 @@ pub struct Consumer {
     listener: Option<std::sync::Mutex<Listener>>,
     /// A commit asked for inside a rebalance listener that failed, for the next `poll`.
     listener_commit_error: Option<Error>,
+    /// When `poll` last did the group upkeep.
+    last_upkeep: tokio::time::Instant,
 }
+
+/// See [`Consumer::poll`].
+const UPKEEP_EVERY: Duration = Duration::from_millis(1);
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -184,6 +189,7 @@ impl Consumer {
             reset_is_error: config.get("auto.offset.reset") == Some("error"),
             listener: None,
             listener_commit_error: None,
+            last_upkeep: tokio::time::Instant::now(),
         })
     }
 
@@ -323,7 +329,16 @@ impl Consumer {
     /// The next record, waiting up to `timeout`. Group work (joining, rebalance callbacks,
     /// auto commits) happens here, on the caller's task.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        // Records already fetched go out without the group upkeep below (more clock reads,
+        // locks, the rebalance and commit checks) when it ran less than UPKEEP_EVERY ago.
+        let now = tokio::time::Instant::now();
+        if now.duration_since(self.last_upkeep) < UPKEEP_EVERY && self.listener_commit_error.is_none() {
+            if let Some(r) = self.fetcher.pop_buffered() {
+                return Ok(Some(r));
+            }
+        }
+        self.last_upkeep = now;
+        let deadline = now + timeout;
         loop {
             if let Some(g) = &self.group {
                 g.note_poll();

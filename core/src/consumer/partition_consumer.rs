@@ -292,7 +292,8 @@ impl PartitionConsumer {
 
     /// The next record, waiting up to `timeout` for one to arrive.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Option<ConsumerRecord>> {
-        let deadline = Instant::now() + timeout;
+        // Read the clock only when there is something to wait for: most polls find a record.
+        let mut deadline = None;
         loop {
             // Fetches that finished while the application worked: take their records in and
             // send the next ones, so the network and decoding stay ahead of the application.
@@ -305,6 +306,7 @@ impl PartitionConsumer {
             if let Some(r) = self.pop() {
                 return Ok(Some(r));
             }
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
             if self.in_flight.is_empty() {
                 let now = Instant::now();
                 match self.retry_at {
@@ -320,6 +322,12 @@ impl PartitionConsumer {
                 Err(_) => return Ok(None),
             }
         }
+    }
+
+    /// A record already fetched, if any, without taking in finished fetches or sending new
+    /// ones (the next `poll` does).
+    pub(crate) fn pop_buffered(&mut self) -> Option<ConsumerRecord> {
+        self.pop()
     }
 
     fn pop(&mut self) -> Option<ConsumerRecord> {
@@ -571,6 +579,7 @@ fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRe
         let mut one = bytes.split_to(total);
         let set = RecordBatchDecoder::decode(&mut one)
             .map_err(|e| Error::Protocol { broker: format!("{}-{}", tp.0, tp.1), reason: format!("record batch: {e}") })?;
+        out.reserve(set.records.len());
         for r in set.records {
             if r.offset < pos || r.control {
                 continue;
