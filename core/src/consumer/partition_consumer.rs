@@ -13,7 +13,9 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
-use tokio::task::JoinSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::time::Instant;
 
 use crate::cluster::Cluster;
@@ -29,8 +31,10 @@ type LeaderFetch = (Arc<BrokerConnection>, Vec<(Tp, i64)>);
 /// Reads assigned partitions. Not `Clone`: one owner drives its positions.
 ///
 /// Fetches run ahead of `poll`: when a leader answers, the next fetch to it goes out on the
-/// following `poll`, and runs (request, long-poll, decoding) on a runtime task while the
-/// application works through the records already here. Read-ahead stops while the records
+/// following `poll`, and the broker's long-poll and the transfer run while the application
+/// works through the records already here. The answer is decoded by the `poll` that takes
+/// it in, on the consumer's task (a task per fetch that decoded in parallel was measured
+/// slower on 2 cores: one more cross-thread hop per fetch). Read-ahead stops while the records
 /// not yet returned reach `queued.max.messages.kbytes` or `queued.min.messages`. Positions
 /// (what `position` reports and commits store) are those of records `poll` returned, never
 /// of records merely fetched.
@@ -50,8 +54,8 @@ pub struct PartitionConsumer {
     slot_of: HashMap<Tp, usize>,
     free_slots: Vec<usize>,
     buffered_bytes: usize,
-    /// One task per fetch request sent; each answers for the offsets it asked.
-    in_flight: JoinSet<Fetched>,
+    /// The fetch requests sent, each answering for the offsets it asked.
+    in_flight: InFlight,
     /// The offset an in-flight fetch asked for, per partition: a partition whose fetch
     /// position still equals it needs no other fetch.
     requested: HashMap<Tp, i64>,
@@ -123,7 +127,7 @@ impl PartitionConsumer {
             slot_of: HashMap::new(),
             free_slots: Vec::new(),
             buffered_bytes: 0,
-            in_flight: JoinSet::new(),
+            in_flight: InFlight::default(),
             requested: HashMap::new(),
             fetch_needed: false,
             retry_at: None,
@@ -297,7 +301,7 @@ impl PartitionConsumer {
         loop {
             // Fetches that finished while the application worked: take their records in and
             // send the next ones, so the network and decoding stay ahead of the application.
-            while let Some(done) = self.in_flight.try_join_next() {
+            while let Some(done) = std::future::poll_fn(|cx| Poll::Ready(self.in_flight.poll_next(cx))).await {
                 self.take_in(done).await?;
             }
             if self.fetch_needed && self.below_read_ahead_limits() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
@@ -316,9 +320,12 @@ impl PartitionConsumer {
                 }
                 continue;
             }
-            match tokio::time::timeout_at(deadline, self.in_flight.join_next()).await {
-                Ok(Some(done)) => self.take_in(done).await?,
-                Ok(None) => {}
+            let next = std::future::poll_fn(|cx| match self.in_flight.poll_next(cx) {
+                Some(done) => Poll::Ready(done),
+                None => Poll::Pending,
+            });
+            match tokio::time::timeout_at(deadline, next).await {
+                Ok(done) => self.take_in(done).await?,
                 Err(_) => return Ok(None),
             }
         }
@@ -458,25 +465,27 @@ impl PartitionConsumer {
             for (tp, pos) in &asked {
                 self.requested.insert(tp.clone(), *pos);
             }
-            self.in_flight.spawn(async move {
-                let result = match conn.send(&req).await {
-                    Ok(resp) => decode_response(resp, &ids, &asked),
+            // Queued on the connection now; the answer is awaited (and decoded) by `poll`, on
+            // the consumer's own task: one task hop from the connection's reader, not two.
+            let sent = conn.version_of::<FetchRequest>().and_then(|v| Ok((conn.enqueue(&req, v, true)?, v)));
+            self.in_flight.push(Box::pin(async move {
+                let result = match sent {
+                    Ok((Some(rx), version)) => match conn.wait::<FetchRequest>(rx, version).await {
+                        Ok(resp) => decode_response(resp, &ids, &asked),
+                        Err(e) => Err(e),
+                    },
+                    Ok((None, _)) => Err(Error::Closed),
                     Err(e) => Err(e),
                 };
                 Fetched { asked, result }
-            });
+            }));
         }
         Ok(())
     }
 
     /// Takes in a finished fetch: records of partitions whose fetch position is still the
     /// offset asked go to the buffer; the rest (seeked, paused, removed since) are dropped.
-    async fn take_in(&mut self, done: std::result::Result<Fetched, tokio::task::JoinError>) -> Result<()> {
-        let done = match done {
-            Ok(d) => d,
-            Err(e) if e.is_cancelled() => return Ok(()),
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
+    async fn take_in(&mut self, done: Fetched) -> Result<()> {
         for (tp, pos) in &done.asked {
             if self.requested.get(tp) == Some(pos) {
                 self.requested.remove(tp);
@@ -528,14 +537,44 @@ impl PartitionConsumer {
     }
 }
 
+/// Fetch requests in flight, polled by the consumer's task (a handful: one per leader).
+#[derive(Default)]
+struct InFlight(Vec<Pin<Box<dyn Future<Output = Fetched> + Send + Sync>>>);
+
+impl InFlight {
+    fn push(&mut self, fetch: Pin<Box<dyn Future<Output = Fetched> + Send + Sync>>) {
+        self.0.push(fetch);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A fetch that has finished, if any (registering `cx` for the others).
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Option<Fetched> {
+        for i in 0..self.0.len() {
+            if let Poll::Ready(done) = self.0[i].as_mut().poll(cx) {
+                drop(self.0.swap_remove(i));
+                return Some(done);
+            }
+        }
+        None
+    }
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} fetches in flight", self.0.len())
+    }
+}
+
 /// What a buffered record counts against `queued.max.messages.kbytes`.
 fn record_bytes(r: &ConsumerRecord) -> usize {
     let len = |b: &Option<Bytes>| b.as_ref().map_or(0, |b| b.len());
     len(&r.key) + len(&r.value) + r.headers.iter().map(|(k, v)| k.len() + len(v)).sum::<usize>()
 }
 
-/// Decodes a fetch response, on the fetch's own task: one entry per partition asked, in the
-/// order asked.
+/// Decodes a fetch response: one entry per partition asked, in the order asked.
 fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<uuid::Uuid, String>, asked: &[(Tp, i64)]) -> Result<Vec<PartitionFetched>> {
     if resp.error_code != 0 {
         return Err(Error::code(resp.error_code, None, "fetch"));
