@@ -165,19 +165,25 @@ async fn consume(args: &[String]) {
     let (partitions, records): (i32, usize) = (partitions.parse().expect("partitions"), records.parse().expect("records"));
     let (first, elapsed, bytes) = match client.as_str() {
         "ferrokafka" => {
-            let mut consumer = ferrokafka::Consumer::new(ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap()).unwrap();
-            let assigned = Instant::now();
-            consumer.assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning))).await.expect("assign");
-            let (mut first, mut started) = (Duration::ZERO, Instant::now());
-            let mut bytes = 0;
-            for i in 0..records {
-                let r = consumer.poll(Duration::from_secs(30)).await.expect("ferrokafka poll").expect("a record within 30 s");
-                if i == 0 {
-                    (first, started) = (assigned.elapsed(), Instant::now());
+            let (bootstrap, topic) = (bootstrap.clone(), topic.clone());
+            on_own_thread(async move {
+                let mut consumer =
+                    ferrokafka::Consumer::new(ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap()).unwrap();
+                let assigned = Instant::now();
+                consumer.assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning))).await.expect("assign");
+                let (mut first, mut started) = (Duration::ZERO, Instant::now());
+                let mut bytes = 0;
+                for i in 0..records {
+                    let r = consumer.poll(Duration::from_secs(30)).await.expect("ferrokafka poll").expect("a record within 30 s");
+                    if i == 0 {
+                        (first, started) = (assigned.elapsed(), Instant::now());
+                    }
+                    bytes += r.value.as_ref().map_or(0, |v| v.len());
                 }
-                bytes += r.value.as_ref().map_or(0, |v| v.len());
-            }
-            (first, started.elapsed(), bytes)
+                (first, started.elapsed(), bytes)
+            })
+            .await
+            .expect("ferrokafka thread")
         }
         "rdkafka" | "rdkafka-tuned" => {
             let (bootstrap, topic, tuned) = (bootstrap.clone(), topic.clone(), client == "rdkafka-tuned");
@@ -260,8 +266,9 @@ async fn e2e(args: &[String]) {
     let consumer = match client.as_str() {
         "ferrokafka" => {
             let (bootstrap, topic) = (bootstrap.clone(), topic.clone());
-            tokio::spawn(async move {
-                let mut consumer = ferrokafka::Consumer::new(ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap()).unwrap();
+            on_own_thread(async move {
+                let mut consumer =
+                    ferrokafka::Consumer::new(ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap()).unwrap();
                 consumer.assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning))).await.expect("assign");
                 let _ = ready_tx.send(());
                 let mut latencies = Vec::with_capacity(records);
@@ -325,4 +332,11 @@ async fn e2e(args: &[String]) {
             "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
         })
     );
+}
+
+/// Runs a consumer on a thread with a current-thread runtime of its own, as librdkafka's
+/// consumer has threads of its own: in `e2e` the producer's tasks then do not share its
+/// scheduler, and both consumers have the same shape.
+fn on_own_thread<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(move || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("consumer runtime").block_on(work))
 }
