@@ -174,8 +174,6 @@ impl Accumulator {
         }
     }
 
-    /// A batch to send again before anything newer of its partition: retried batches of one
-    /// partition come back in any order and are queued by sequence number.
     /// A batch failed retriably: its partition sends one batch at a time until everything
     /// sent so far is acknowledged.
     pub(super) fn failed(&mut self, tp: &TopicPartition) {
@@ -185,6 +183,8 @@ impl Accumulator {
         }
     }
 
+    /// A batch to send again before anything newer of its partition: retried batches of one
+    /// partition come back in any order and are queued by sequence number.
     pub(super) fn retry(&mut self, batch: Batch) {
         self.landed(&batch.tp);
         let at = self
