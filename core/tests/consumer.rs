@@ -12,12 +12,7 @@ static ALLOC: AllocGuard = AllocGuard;
 #[tokio::test]
 async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
-        .await
-        .unwrap();
-    let bs = broker.bootstrap();
-    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
-    admin.create_topics(&[NewTopic::new("orders-eu", 1), NewTopic::new("audit", 1)]).await.unwrap();
+    let (broker, bs, admin, producer) = start(dir.path(), &[NewTopic::new("orders-eu", 1), NewTopic::new("audit", 1)]).await;
 
     let mut consumer = Consumer::new(
         ClientConfig::from_pairs([
@@ -59,7 +54,6 @@ async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
     admin.create_partitions(&[("orders-us", 2)]).await.unwrap();
     holds(&mut consumer, &mut rx, &[("orders-eu", 0), ("orders-us", 0), ("orders-us", 1)]).await;
 
-    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
     producer.send_and_wait(ProducerRecord::new("orders-us").partition(1).value("new")).await.unwrap();
     producer.send_and_wait(ProducerRecord::new("audit").partition(0).value("not mine")).await.unwrap();
     let r = loop {
@@ -98,13 +92,7 @@ async fn committed_starts_and_reset_error() {
     use ferrokafka::Offset;
     use kafka_protocol::ResponseError;
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
-        .await
-        .unwrap();
-    let bs = broker.bootstrap();
-    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
-    admin.create_topics(&[NewTopic::new("strict", 1)]).await.unwrap();
-    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    let (broker, bs, _admin, producer) = start(dir.path(), &[NewTopic::new("strict", 1)]).await;
     for v in ["a", "b", "c"] {
         producer.send_and_wait(ProducerRecord::new("strict").partition(0).value(v)).await.unwrap();
     }
@@ -164,13 +152,7 @@ async fn committed_starts_and_reset_error() {
 #[tokio::test]
 async fn commit_inside_revoke_hands_over_exact_positions() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() })
-        .await
-        .unwrap();
-    let bs = broker.bootstrap();
-    let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
-    admin.create_topics(&[NewTopic::new("handover", 2)]).await.unwrap();
-    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    let (broker, bs, _admin, producer) = start(dir.path(), &[NewTopic::new("handover", 2)]).await;
     let produce = |round: &'static str| {
         let producer = &producer;
         async move {
@@ -259,14 +241,21 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
     broker.shutdown().await.unwrap();
 }
 
-/// A broker with one single-partition topic holding `batches` batches of `per_batch` records
-/// (values "0", "1", ... in order); returns the broker (keep it alive) and its bootstrap.
-async fn topic_in_batches(dir: &std::path::Path, topic: &str, batches: usize, per_batch: usize) -> (Broker, String) {
+/// A broker on `dir` with these topics; its bootstrap, an admin and a producer for it. Keep
+/// the broker alive for the test.
+async fn start(dir: &std::path::Path, topics: &[NewTopic]) -> (Broker, String, Admin, Producer) {
     let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.to_owned(), ..Default::default() }).await.unwrap();
     let bs = broker.bootstrap();
     let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
-    admin.create_topics(&[NewTopic::new(topic, 1)]).await.unwrap();
+    admin.create_topics(topics).await.unwrap();
     let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    (broker, bs, admin, producer)
+}
+
+/// A broker with one single-partition topic holding `batches` batches of `per_batch` records
+/// (values "0", "1", ... in order); returns the broker (keep it alive) and its bootstrap.
+async fn topic_in_batches(dir: &std::path::Path, topic: &str, batches: usize, per_batch: usize) -> (Broker, String) {
+    let (broker, bs, _admin, producer) = start(dir, &[NewTopic::new(topic, 1)]).await;
     for b in 0..batches {
         for i in 0..per_batch {
             drop(producer.send(ProducerRecord::new(topic).partition(0).value((b * per_batch + i).to_string())).await.unwrap());

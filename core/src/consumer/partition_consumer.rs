@@ -206,13 +206,8 @@ impl PartitionConsumer {
     /// position stays at the next record `poll` would have returned.
     pub fn pause(&mut self, partitions: &[(String, i32)]) {
         let held: Vec<Tp> = partitions.iter().filter(|tp| self.fetch_positions.contains_key(*tp)).cloned().collect();
-        for tp in &held {
-            if let Some(at) = self.position(&tp.0, tp.1) {
-                self.fetch_positions.insert(tp.clone(), at);
-            }
-            self.paused.insert(tp.clone());
-        }
         self.drop_buffered(&held);
+        self.paused.extend(held);
     }
 
     pub fn resume(&mut self, partitions: &[(String, i32)]) {
@@ -307,7 +302,7 @@ impl PartitionConsumer {
             if self.fetch_needed && self.below_read_ahead_limits() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
                 self.send_fetches().await?;
             }
-            if let Some(r) = self.pop() {
+            if let Some(r) = self.pop_buffered() {
                 return Ok(Some(r));
             }
             let deadline = *deadline.get_or_insert_with(|| Instant::now() + timeout);
@@ -334,10 +329,6 @@ impl PartitionConsumer {
     /// A record already fetched, if any, without taking in finished fetches or sending new
     /// ones (the next `poll` does).
     pub(crate) fn pop_buffered(&mut self) -> Option<ConsumerRecord> {
-        self.pop()
-    }
-
-    fn pop(&mut self) -> Option<ConsumerRecord> {
         let (slot, r) = self.buffer.pop_front()?;
         self.buffered_bytes -= record_bytes(&r);
         if let Some(b) = self.slots[slot].as_mut() {
@@ -596,8 +587,7 @@ fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<
                 out.error_code = p.error_code;
                 out.high_watermark = p.high_watermark;
                 if p.error_code == 0 {
-                    out.next = decode_into(tp, *pos, p.records.unwrap_or_default(), &mut out.records)?;
-                    out.bytes = out.records.iter().map(record_bytes).sum();
+                    out.next = decode_into(tp, *pos, p.records.unwrap_or_default(), &mut out.records, &mut out.bytes)?;
                 }
             }
             Ok(out)
@@ -606,9 +596,9 @@ fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<
 }
 
 /// Decodes the whole batches in a fetch response into `out`, skipping records below `pos`
-/// (a batch is served whole from its start) and a partial batch cut at the end. Returns the
-/// next position.
-fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRecord>) -> Result<i64> {
+/// (a batch is served whole from its start) and a partial batch cut at the end; adds what
+/// they count against the read-ahead limit to `out_bytes`. Returns the next position.
+fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRecord>, out_bytes: &mut usize) -> Result<i64> {
     while bytes.remaining() >= 12 {
         let len = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         let total = len.max(0) as usize + 12;
@@ -624,7 +614,7 @@ fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRe
                 continue;
             }
             pos = r.offset + 1;
-            out.push(ConsumerRecord {
+            let record = ConsumerRecord {
                 topic: tp.0.clone(),
                 partition: tp.1,
                 offset: r.offset,
@@ -632,7 +622,9 @@ fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRe
                 key: r.key,
                 value: r.value,
                 headers: r.headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            });
+            };
+            *out_bytes += record_bytes(&record);
+            out.push(record);
         }
     }
     Ok(pos)
