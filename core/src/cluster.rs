@@ -12,6 +12,7 @@ use kafka_protocol::messages::{MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::Mutex;
 
+use crate::backoff::ReconnectBackoff;
 use crate::config::ClientConfig;
 use crate::connection::{BrokerConnection, ConnectionSettings};
 use crate::error::{Error, Result};
@@ -47,6 +48,7 @@ pub(crate) struct Cluster {
     /// Connections by address. An async lock: connecting happens under it so two callers
     /// never open two connections to one broker.
     connections: Mutex<HashMap<String, Arc<BrokerConnection>>>,
+    backoff: ReconnectBackoff,
 }
 
 impl Cluster {
@@ -74,13 +76,15 @@ impl Cluster {
             retry_backoff: config.duration("retry.backoff.ms"),
             snapshot: Default::default(),
             connections: Mutex::new(HashMap::new()),
+            backoff: ReconnectBackoff::new(config.duration("reconnect.backoff.ms"), config.duration("reconnect.backoff.max.ms")),
         }))
     }
 
     /// A connection of its own to `addr`, not shared with fetches (the group coordinator's:
     /// a long-polling fetch must not hold up heartbeats queued behind it on the broker).
     pub(crate) async fn dedicated_connection(&self, addr: &str) -> Result<Arc<BrokerConnection>> {
-        BrokerConnection::connect(addr, self.settings.clone()).await
+        self.wait_for_backoff(addr, true).await?;
+        self.connect(addr).await
     }
 
     pub(crate) fn request_timeout(&self) -> Duration {
@@ -91,36 +95,73 @@ impl Cluster {
         self.retry_backoff
     }
 
-    async fn connection_to(&self, addr: &str) -> Result<Arc<BrokerConnection>> {
-        let mut conns = self.connections.lock().await;
-        if let Some(c) = conns.get(addr) {
-            if !c.is_closed() {
+    /// The shared connection to `addr`, opened if there is none. While the broker is backing
+    /// off after failed attempts, waits that out (`wait`) or fails at once.
+    async fn connection_to(&self, addr: &str, wait: bool) -> Result<Arc<BrokerConnection>> {
+        {
+            let conns = self.connections.lock().await;
+            if let Some(c) = conns.get(addr).filter(|c| !c.is_closed()) {
                 return Ok(Arc::clone(c));
             }
         }
-        let conn = BrokerConnection::connect(addr, self.settings.clone()).await?;
+        self.wait_for_backoff(addr, wait).await?;
+        let mut conns = self.connections.lock().await;
+        if let Some(c) = conns.get(addr).filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(c));
+        }
+        let conn = self.connect(addr).await?;
         conns.insert(addr.to_owned(), Arc::clone(&conn));
         Ok(conn)
     }
 
-    /// A connection to any broker: known brokers first, then the bootstrap list.
+    async fn wait_for_backoff(&self, addr: &str, wait: bool) -> Result<()> {
+        let Some(at) = self.backoff.not_before(addr) else { return Ok(()) };
+        if !wait {
+            let left = at.saturating_duration_since(tokio::time::Instant::now()).as_millis();
+            return Err(Error::Connection { broker: addr.to_owned(), reason: format!("backing off after failed attempts ({left} ms left)") });
+        }
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+
+    async fn connect(&self, addr: &str) -> Result<Arc<BrokerConnection>> {
+        match BrokerConnection::connect(addr, self.settings.clone()).await {
+            Ok(c) => {
+                self.backoff.succeeded(addr);
+                Ok(c)
+            }
+            Err(e) => {
+                self.backoff.failed(addr);
+                Err(e)
+            }
+        }
+    }
+
+    /// A connection to any broker: known brokers first, then the bootstrap list; brokers
+    /// backing off are passed over while another answers.
     pub(crate) async fn any_connection(&self) -> Result<Arc<BrokerConnection>> {
         let known: Vec<String> = self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.values().cloned().collect();
+        let addrs: Vec<&String> = known.iter().chain(self.bootstrap.iter()).collect();
         let mut last = None;
-        for addr in known.iter().chain(self.bootstrap.iter()) {
-            match self.connection_to(addr).await {
+        for addr in &addrs {
+            match self.connection_to(addr, false).await {
                 Ok(c) => return Ok(c),
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or(Error::Connection { broker: self.bootstrap.join(","), reason: "no brokers".into() }))
+        // None answered: try again the one whose backoff ends first, once it has.
+        let soonest = addrs.iter().min_by_key(|a| self.backoff.not_before(a));
+        match soonest {
+            Some(addr) => self.connection_to(addr, true).await,
+            None => Err(last.unwrap_or(Error::Connection { broker: self.bootstrap.join(","), reason: "no brokers".into() })),
+        }
     }
 
     /// Connection to a broker by node id.
     pub(crate) async fn broker(&self, node_id: i32) -> Result<Arc<BrokerConnection>> {
         let addr = self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.get(&node_id).cloned();
         match addr {
-            Some(a) => self.connection_to(&a).await,
+            Some(a) => self.connection_to(&a, true).await,
             None => Err(Error::Connection { broker: format!("node {node_id}"), reason: "not in metadata".into() }),
         }
     }
@@ -195,6 +236,13 @@ impl Cluster {
             }
             _ => Error::kafka(ResponseError::UnknownTopicOrPartition, None, format!("metadata for {topic}")),
         })
+    }
+
+    /// The names of topics known by id (KIP-848 assignments name topics by id); ids not in
+    /// the cached metadata are left out.
+    pub(crate) fn names_of(&self, ids: &[uuid::Uuid]) -> std::collections::HashMap<uuid::Uuid, String> {
+        let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        snap.topics.iter().filter(|(_, t)| ids.contains(&t.id)).map(|(name, t)| (t.id, name.clone())).collect()
     }
 
     /// Forgets what is known of `topic`, so the next lookup refreshes it.

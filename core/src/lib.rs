@@ -11,6 +11,7 @@
 //! ```
 
 pub mod admin;
+mod backoff;
 mod cluster;
 pub mod config;
 mod connection;

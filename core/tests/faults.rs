@@ -419,3 +419,44 @@ async fn unknown_producer_id_bumps_the_epoch_and_the_batch_is_retried_under_it()
     assert_eq!(values, (0..40).map(|i| format!("{i:03}")).collect::<Vec<_>>());
     broker.shutdown().await.unwrap();
 }
+
+/// A broker that accepts connections and drops them at once: each failed attempt doubles the
+/// wait before the next (reconnect.backoff.ms up to reconnect.backoff.max.ms, ±20%), however
+/// often the application asks.
+#[tokio::test]
+async fn failed_connections_back_off_exponentially_up_to_the_cap() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let attempts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&attempts);
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            seen.lock().unwrap().push(tokio::time::Instant::now());
+            drop(conn);
+        }
+    });
+    let admin = ferrokafka::Admin::new(
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", addr.as_str()),
+            ("reconnect.backoff.ms", "100"),
+            ("reconnect.backoff.max.ms", "400"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+    let mut calls = 0;
+    while tokio::time::Instant::now() < until {
+        let e = admin.list_topics().await.unwrap_err();
+        assert!(matches!(e, ferrokafka::Error::Connection { .. }), "{e}");
+        calls += 1;
+    }
+    let at = attempts.lock().unwrap().clone();
+    // 0, 100, 300, 700, 1100, 1500 ms (each ±20%): about six attempts, not one per call.
+    assert!((3..=8).contains(&at.len()), "{} attempts in 1.5 s ({calls} calls)", at.len());
+    for (i, pair) in at.windows(2).enumerate() {
+        let exact = (100u64 << i).min(400);
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(exact * 8 / 10 - 5), "attempt {} came {gap:?} after the one before (want ~{exact} ms)", i + 2);
+    }
+}
