@@ -10,6 +10,10 @@ use crate::security::OAuthBearerTokenProvider;
 
 use crate::error::{Error, Result};
 
+mod builder;
+
+pub use builder::{Acks, AutoOffsetReset, Compression, ConfigBuilder, GroupProtocol};
+
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Int { min: i64, max: i64 },
@@ -74,6 +78,8 @@ keys![
     ("partitioner", Some("murmur2_random"), Kind::OneOf(&["murmur2_random", "murmur2", "consistent_random", "random", "round_robin"]), "how records pick a partition"),
     // Consumer
     ("group.id", None, Kind::Text, "consumer group to join on subscribe and to commit offsets to"),
+    ("group.protocol", Some("classic"), Kind::OneOf(&["classic", "consumer"]), "classic: JoinGroup/SyncGroup, a member assigns; consumer: KIP-848, the broker assigns (Kafka 4.0+)"),
+    ("group.remote.assignor", None, Kind::Text, "group.protocol=consumer: the broker's assignor to use (uniform, range); unset: the broker's default"),
     ("group.instance.id", None, Kind::Text, "static membership: a restart within the session keeps the assignment"),
     ("session.timeout.ms", Some("45000"), Kind::Int { min: 1, max: I32 }, "the group drops a member silent this long"),
     ("heartbeat.interval.ms", Some("3000"), Kind::Int { min: 1, max: I32 }, "how often a member heartbeats"),
@@ -251,6 +257,24 @@ impl ClientConfig {
 
     /// Checks consumer settings that depend on each other.
     pub(crate) fn validate_consumer(&self) -> Result<()> {
+        let kip848 = self.get("group.protocol") == Some("consumer");
+        if kip848 {
+            // With KIP-848 the broker assigns and times sessions: these would do nothing.
+            for (key, instead) in [
+                ("partition.assignment.strategy", "group.remote.assignor (the broker assigns)"),
+                ("session.timeout.ms", "the broker's group.consumer.session.timeout.ms"),
+                ("heartbeat.interval.ms", "the broker's group.consumer.heartbeat.interval.ms"),
+            ] {
+                if self.values.contains_key(key) {
+                    return Err(Error::Config {
+                        key: key.into(),
+                        reason: format!("not used with group.protocol=consumer; set {instead}"),
+                    });
+                }
+            }
+        } else if self.values.contains_key("group.remote.assignor") {
+            return Err(Error::Config { key: "group.remote.assignor".into(), reason: "only used with group.protocol=consumer".into() });
+        }
         if let Some(list) = self.get("partition.assignment.strategy") {
             crate::consumer::validate_assignors(list)?;
         }
