@@ -23,7 +23,10 @@ impl TestCluster {
             return TestCluster { bootstrap, local: None };
         }
         let dir = tempfile::tempdir().unwrap();
-        let config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+        let mut config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+        // As the interop suite's Apache Kafka: KIP-848 members hear of a released partition
+        // within half a second, not Kafka's default five.
+        config.groups.consumer_heartbeat_interval_ms = 500;
         let broker = Broker::start(config).await.unwrap();
         TestCluster { bootstrap: broker.bootstrap(), local: Some((broker, dir)) }
     }
@@ -271,14 +274,15 @@ fn spawn_member(
     tx: tokio::sync::mpsc::UnboundedSender<(&'static str, Event)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let cfg = config(bootstrap, &[
-        ("group.id", group),
-        ("partition.assignment.strategy", strategy),
-        ("auto.offset.reset", "earliest"),
-        ("enable.auto.commit", "false"),
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "200"),
-    ]);
+    let mut cfg = config(bootstrap, &[("group.id", group), ("auto.offset.reset", "earliest"), ("enable.auto.commit", "false")]);
+    // `consumer`: KIP-848, where the broker assigns and sets the session's timings.
+    let settings: &[(&str, &str)] = match strategy {
+        "consumer" => &[("group.protocol", "consumer")],
+        _ => &[("partition.assignment.strategy", strategy), ("session.timeout.ms", "6000"), ("heartbeat.interval.ms", "200")],
+    };
+    for (k, v) in settings {
+        cfg.set(k, *v).unwrap();
+    }
     let topic = topic.to_owned();
     tokio::spawn(async move {
         let mut consumer = Consumer::new(cfg).unwrap();
@@ -397,6 +401,13 @@ async fn eager_group_shares_partitions_and_hands_over_on_close() {
 #[tokio::test]
 async fn cooperative_group_shares_partitions_and_hands_over_on_close() {
     group_shares_partitions_and_hands_over_on_close("cooperative-sticky").await;
+}
+
+/// KIP-848 (`group.protocol=consumer`): the broker assigns; a partition moves only after its
+/// holder has revoked it.
+#[tokio::test]
+async fn consumer_protocol_group_shares_partitions_and_hands_over_on_close() {
+    group_shares_partitions_and_hands_over_on_close("consumer").await;
 }
 
 #[tokio::test]

@@ -241,10 +241,192 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
     broker.shutdown().await.unwrap();
 }
 
+fn kip848_member(bs: &str, group: &str, extra: &[(&str, &str)]) -> Consumer {
+    let mut config = ClientConfig::from_pairs([
+        ("bootstrap.servers", bs),
+        ("group.id", group),
+        ("group.protocol", "consumer"),
+        ("auto.offset.reset", "earliest"),
+        ("enable.auto.commit", "false"),
+    ])
+    .unwrap();
+    for (k, v) in extra {
+        config.set(k, *v).unwrap();
+    }
+    Consumer::new(config).unwrap()
+}
+
+#[test]
+fn consumer_protocol_settings_are_checked() {
+    let with = |pairs: &[(&str, &str)]| {
+        let mut c = ClientConfig::from_pairs([("bootstrap.servers", "127.0.0.1:1"), ("group.id", "g")]).unwrap();
+        for (k, v) in pairs {
+            c.set(k, *v)?;
+        }
+        Consumer::new(c).map(drop)
+    };
+    let e = with(&[("group.protocol", "eager")]).unwrap_err().to_string();
+    assert!(e.contains("group.protocol") && e.contains("consumer"), "{e}");
+    for key in ["partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms"] {
+        let value = if key == "partition.assignment.strategy" { "range" } else { "1000" };
+        let e = with(&[("group.protocol", "consumer"), (key, value)]).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains("group.protocol=consumer"), "{e}");
+    }
+    let e = with(&[("group.remote.assignor", "uniform")]).unwrap_err().to_string();
+    assert!(e.contains("group.remote.assignor"), "{e}");
+    with(&[("group.protocol", "consumer"), ("group.remote.assignor", "range")]).unwrap();
+}
+
+/// KIP-848: when a second member joins, the first gives up exactly one of its two
+/// partitions; what its listener commits there is where the second starts.
+#[tokio::test]
+async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, bs, _admin, producer) = start(dir.path(), &[NewTopic::new("kip848", 2)]).await;
+    for p in 0..2 {
+        for i in 0..3 {
+            producer.send_and_wait(ProducerRecord::new("kip848").partition(p).value(format!("first-{i}"))).await.unwrap();
+        }
+    }
+    let mut a = kip848_member(&bs, "kip848-handover", &[]);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    a.on_rebalance_committing(move |e, commits| {
+        if let RebalanceEvent::Revoked(tps) = e {
+            commits.commit();
+            let at: Vec<((String, i32), Option<i64>)> = tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
+            let _ = tx.send(Ok(at));
+        } else {
+            let _ = tx.send(Err(e.clone()));
+        }
+    });
+    a.subscribe(&["kip848"]).unwrap();
+    let mut read = 0;
+    while read < 6 {
+        if a.poll(Duration::from_secs(5)).await.unwrap().is_some() {
+            read += 1;
+        }
+    }
+    let mut held = a.assignment();
+    held.sort();
+    assert_eq!(held, vec![("kip848".to_string(), 0), ("kip848".to_string(), 1)]);
+    assert!(matches!(rx.try_recv(), Ok(Err(RebalanceEvent::Assigned(_)))), "the assignment was reported");
+    a.pause(&a.assignment());
+    for p in 0..2 {
+        producer.send_and_wait(ProducerRecord::new("kip848").partition(p).value("second")).await.unwrap();
+    }
+
+    let mut b = kip848_member(&bs, "kip848-handover", &[]);
+    b.subscribe(&["kip848"]).unwrap();
+    let a_side = async {
+        loop {
+            a.poll(Duration::from_millis(100)).await.unwrap();
+            match rx.try_recv() {
+                Ok(Ok(revoked)) => break revoked,
+                Ok(Err(e)) => panic!("only a revocation expected, got {e:?}"),
+                Err(_) => {}
+            }
+        }
+    };
+    let b_side = async {
+        loop {
+            if let Some(r) = b.poll(Duration::from_millis(100)).await.unwrap() {
+                break r;
+            }
+        }
+    };
+    let (revoked, first) = tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(a_side, b_side) }).await.unwrap();
+    assert_eq!(revoked.len(), 1, "one partition moves, not both: {revoked:?}");
+    let ((_, moved), at) = revoked[0].clone();
+    assert_eq!(at, Some(3));
+    assert_eq!((first.partition, first.offset, first.value.as_deref()), (moved, 3, Some(&b"second"[..])), "b starts where a committed");
+    assert_eq!(a.assignment(), vec![("kip848".to_string(), 1 - moved)], "a keeps the other");
+    assert_eq!(b.assignment(), vec![("kip848".to_string(), moved)]);
+    let (member, epoch) = b.group_membership().unwrap();
+    assert!(!member.is_empty() && epoch > 0, "{member} {epoch}");
+    b.close().await.unwrap();
+    a.close().await.unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+/// KIP-848: a member that stops polling for longer than max.poll.interval.ms leaves the
+/// group; when it polls again it reports its partitions lost and joins again.
+#[tokio::test]
+async fn consumer_protocol_member_that_stops_polling_loses_its_partitions_and_rejoins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, bs, _admin, _producer) = start(dir.path(), &[NewTopic::new("idle", 2)]).await;
+    let mut a = kip848_member(&bs, "kip848-idle", &[("max.poll.interval.ms", "1000")]);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    a.on_rebalance(move |e| {
+        let _ = tx.send(e.clone());
+    });
+    a.subscribe(&["idle"]).unwrap();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while a.assignment().len() < 2 {
+        a.poll(Duration::from_millis(100)).await.unwrap();
+        assert!(tokio::time::Instant::now() < deadline, "no assignment: {:?}", a.assignment());
+    }
+    let (_, first_epoch) = a.group_membership().unwrap();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    // Not polling is what this test is about: the heartbeat task must notice.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        a.poll(Duration::from_millis(100)).await.unwrap();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        if events.len() >= 3 && a.assignment().len() == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "events so far: {events:?}");
+    }
+    let all = vec![("idle".to_string(), 0), ("idle".to_string(), 1)];
+    let sorted = |e: &RebalanceEvent| match e {
+        RebalanceEvent::Assigned(t) | RebalanceEvent::Revoked(t) | RebalanceEvent::Lost(t) => {
+            let mut t = t.clone();
+            t.sort();
+            t
+        }
+    };
+    assert!(matches!(&events[0], RebalanceEvent::Assigned(_)) && sorted(&events[0]) == all, "{events:?}");
+    assert!(matches!(&events[1], RebalanceEvent::Lost(_)) && sorted(&events[1]) == all, "{events:?}");
+    assert!(matches!(&events[2], RebalanceEvent::Assigned(_)) && sorted(&events[2]) == all, "{events:?}");
+    let (_, epoch) = a.group_membership().unwrap();
+    assert!(epoch > first_epoch, "a new membership: epoch {epoch} after {first_epoch}");
+    a.close().await.unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+/// A broker that refuses the membership (an assignor it does not have) makes `poll` fail
+/// with its error code, naming the group.
+#[tokio::test]
+async fn consumer_protocol_refusal_is_a_typed_error_from_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, bs, _admin, _producer) = start(dir.path(), &[NewTopic::new("refused", 1)]).await;
+    let mut a = kip848_member(&bs, "kip848-refused", &[("group.remote.assignor", "nonesuch")]);
+    a.subscribe(&["refused"]).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let e = loop {
+        match a.poll(Duration::from_millis(100)).await {
+            Err(e) => break e,
+            Ok(_) => assert!(tokio::time::Instant::now() < deadline, "poll never failed"),
+        }
+    };
+    assert_eq!(e.kafka_code(), Some(kafka_protocol::ResponseError::UnsupportedAssignor), "{e}");
+    assert!(e.to_string().contains("kip848-refused") && e.to_string().contains("nonesuch"), "{e}");
+    broker.shutdown().await.unwrap();
+}
+
 /// A broker on `dir` with these topics; its bootstrap, an admin and a producer for it. Keep
 /// the broker alive for the test.
 async fn start(dir: &std::path::Path, topics: &[NewTopic]) -> (Broker, String, Admin, Producer) {
-    let broker = Broker::start(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.to_owned(), ..Default::default() }).await.unwrap();
+    let mut config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.to_owned(), ..Default::default() };
+    // KIP-848 members hear of released partitions within half a second.
+    config.groups.consumer_heartbeat_interval_ms = 500;
+    let broker = Broker::start(config).await.unwrap();
     let bs = broker.bootstrap();
     let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
     admin.create_topics(topics).await.unwrap();

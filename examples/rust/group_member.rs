@@ -3,6 +3,8 @@
 //! test and either can be killed.
 //!
 //! Usage: group_member BOOTSTRAP GROUP TOPIC NAME ASSIGNOR [INSTANCE_ID]
+//! ASSIGNOR: range, roundrobin, cooperative-sticky, or `consumer` for group.protocol=consumer
+//! (KIP-848: the broker assigns).
 //! Prints one JSON object per line: assigned / revoked / lost (with the partitions changed and
 //! all held), record (before its commit), commit_failed, closed. SIGTERM closes the consumer.
 
@@ -49,12 +51,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("bootstrap.servers", bootstrap.as_str()),
         ("group.id", group.as_str()),
         ("client.id", name.as_str()),
-        ("partition.assignment.strategy", assignor.as_str()),
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
         ("auto.offset.reset", "earliest"),
         ("enable.auto.commit", "false"),
     ])?;
+    if assignor == "consumer" {
+        // KIP-848: the broker assigns, and its group.consumer.* settings time the session.
+        config.set("group.protocol", "consumer")?;
+    } else {
+        config.set("partition.assignment.strategy", assignor.as_str())?;
+        config.set("session.timeout.ms", "6000")?;
+        config.set("heartbeat.interval.ms", "500")?;
+    }
     if let Some(instance) = rest.first() {
         config.set("group.instance.id", instance.as_str())?;
     }

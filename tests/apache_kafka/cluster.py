@@ -219,6 +219,12 @@ class KafkaCluster:
             "default.replication.factor": rf,
             "min.insync.replicas": 2 if brokers >= 3 else 1,
             "group.initial.rebalance.delay.ms": 0,
+            # KIP-848 groups: a released partition reaches its next owner within half a
+            # second, and a dead member is dropped after 6 s (Kafka's minimum is 45 s).
+            "group.consumer.heartbeat.interval.ms": 500,
+            "group.consumer.min.heartbeat.interval.ms": 500,
+            "group.consumer.session.timeout.ms": 6000,
+            "group.consumer.min.session.timeout.ms": 6000,
             "num.partitions": 1,
             "auto.create.topics.enable": "true",
             "log.flush.interval.ms": 1000,

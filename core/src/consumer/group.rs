@@ -1,8 +1,15 @@
-//! Membership of a classic consumer group: finding the coordinator, JoinGroup/SyncGroup (the
-//! leader runs the assignor), a background heartbeat, offset commits and fetches, LeaveGroup.
+//! Membership of a consumer group: finding the coordinator, offset commits and fetches, and
+//! either protocol. Classic (here): JoinGroup/SyncGroup (the leader runs the assignor), a
+//! background heartbeat, LeaveGroup. KIP-848 `group.protocol=consumer`: see
+//! [`consumer_protocol`].
 //!
-//! The consumer's poll path drives joins (so rebalance callbacks run on the caller's task);
-//! the heartbeat task only keeps the session alive and raises flags the poll path acts on.
+//! The consumer's poll path drives joins and reconciliation (so rebalance callbacks run on
+//! the caller's task); the heartbeat task keeps the session alive and raises flags, or hands
+//! over assignments, that the poll path acts on.
+
+mod consumer_protocol;
+
+pub(crate) use consumer_protocol::IdPartitions;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +41,17 @@ pub(crate) struct GroupSettings {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) assignors: Vec<Assignor>,
     pub(crate) retry_backoff: Duration,
+    pub(crate) protocol: GroupProtocol,
+}
+
+/// `group.protocol`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GroupProtocol {
+    /// JoinGroup/SyncGroup; a member (the leader) assigns.
+    Classic,
+    /// KIP-848: the coordinator assigns (with `group.remote.assignor`, or its default) and
+    /// members reconcile through ConsumerGroupHeartbeat.
+    Consumer { remote_assignor: Option<String> },
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +76,10 @@ struct Shared {
     fatal: Mutex<Option<Error>>,
     last_poll: Mutex<Instant>,
     closed: AtomicBool,
+    /// `group.protocol=consumer`: what the poll path and the heartbeat task hand each other.
+    reconcile: Mutex<consumer_protocol::Exchange>,
+    /// Wakes the KIP-848 heartbeat task at once (a new subscription, an acknowledgement).
+    wake: tokio::sync::Notify,
 }
 
 /// A consumer's membership in one group. Cheap to clone (commits can run on other tasks).
@@ -88,6 +110,8 @@ impl Group {
                 fatal: Mutex::new(None),
                 last_poll: Mutex::new(Instant::now()),
                 closed: AtomicBool::new(false),
+                reconcile: Mutex::new(Default::default()),
+                wake: tokio::sync::Notify::new(),
             }),
             heartbeat: Arc::new(Mutex::new(None)),
         }
@@ -151,6 +175,8 @@ impl Group {
     pub(crate) async fn join(&self, topics: &[String], owned: &[Tp]) -> Result<Joined> {
         let sh = &self.shared;
         let st = &sh.settings;
+        // A consumer that unsubscribed (which leaves) and subscribes again.
+        self.shared.closed.store(false, Ordering::Release);
         self.shared.rejoin.store(false, Ordering::Release);
         self.membership().stable = false;
         let deadline = Instant::now() + Duration::from_millis(st.max_poll_interval_ms as u64) * 2;
@@ -294,10 +320,18 @@ impl Group {
             .collect())
     }
 
+    pub(crate) fn protocol(&self) -> &GroupProtocol {
+        &self.shared.settings.protocol
+    }
+
     fn ensure_heartbeat(&self) {
         let mut slot = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner());
         if slot.as_ref().is_none_or(|h| h.is_finished()) {
-            *slot = Some(tokio::spawn(heartbeat_loop(Arc::clone(&self.shared))));
+            let shared = Arc::clone(&self.shared);
+            *slot = Some(match shared.settings.protocol {
+                GroupProtocol::Classic => tokio::spawn(heartbeat_loop(shared)),
+                GroupProtocol::Consumer { .. } => tokio::spawn(consumer_protocol::heartbeat_loop(shared)),
+            });
         }
     }
 
@@ -308,22 +342,31 @@ impl Group {
             return Ok(());
         }
         let st = &self.shared.settings;
-        let member = {
-            let m = self.membership();
-            coordinator::Member { id: m.member_id.clone(), generation: m.generation, instance_id: st.instance_id.clone() }
-        };
         // The coordinator may move, be loading its offsets, or be unreachable for a moment (a
         // broker failing over): find it again and retry, as long as request.timeout.ms allows.
         let deadline = tokio::time::Instant::now() + self.shared.cluster.request_timeout();
         let result = loop {
+            let member = {
+                let m = self.membership();
+                coordinator::Member { id: m.member_id.clone(), generation: m.generation, instance_id: st.instance_id.clone() }
+            };
             let attempt = match self.coordinator().await {
                 Ok(conn) => coordinator::commit(&conn, &st.group_id, &member, offsets).await,
                 Err(e) => Err(e),
             };
             let transient = match &attempt {
-                Err(e) => e.kafka_code().is_some_and(is_coordinator_error) || matches!(e, Error::Connection { .. } | Error::Timeout { .. }),
+                Err(e) => {
+                    e.kafka_code().is_some_and(is_coordinator_error) || matches!(e, Error::Connection { .. } | Error::Timeout { .. })
+                }
                 Ok(()) => false,
             };
+            // KIP-848: the member epoch moved on between reading it and the commit arriving
+            // (an assignment landed); the next attempt carries the new one.
+            let stale = matches!(&attempt, Err(e) if e.kafka_code() == Some(E::StaleMemberEpoch));
+            if stale && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(self.shared.settings.retry_backoff).await;
+                continue;
+            }
             if !transient || tokio::time::Instant::now() >= deadline {
                 break attempt;
             }
@@ -333,7 +376,9 @@ impl Group {
         if let Err(e) = &result {
             match e.kafka_code() {
                 Some(c) if is_coordinator_error(c) => self.forget_coordinator(),
-                Some(E::UnknownMemberId | E::IllegalGeneration | E::RebalanceInProgress) => {
+                Some(E::UnknownMemberId | E::IllegalGeneration | E::RebalanceInProgress)
+                    if st.protocol == GroupProtocol::Classic =>
+                {
                     self.shared.rejoin.store(true, Ordering::Release)
                 }
                 None => self.forget_coordinator(),
@@ -363,6 +408,9 @@ impl Group {
         self.shared.closed.store(true, Ordering::Release);
         if let Some(h) = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).take() {
             h.abort();
+        }
+        if let GroupProtocol::Consumer { .. } = self.shared.settings.protocol {
+            return consumer_protocol::leave(self).await;
         }
         let st = &self.shared.settings;
         let member_id = self.member_id();

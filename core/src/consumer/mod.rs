@@ -18,7 +18,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 pub(crate) use assignor::decode_assignment;
 use assignor::{Assignor, RebalanceProtocol};
-use group::{Group, GroupSettings};
+use group::{Group, GroupProtocol, GroupSettings, IdPartitions};
 
 pub(crate) fn validate_assignors(list: &str) -> Result<()> {
     Assignor::parse_list(list).map(|_| ())
@@ -130,6 +130,10 @@ pub struct Consumer {
     listener_commit_error: Option<Error>,
     /// When `poll` last did the group upkeep.
     last_upkeep: tokio::time::Instant,
+    /// `group.protocol=consumer`: an assignment naming topics this consumer's metadata does
+    /// not know yet (just created); retried after a metadata refresh.
+    pending_target: Option<IdPartitions>,
+    pending_retry: Instant,
 }
 
 /// See [`Consumer::poll`].
@@ -152,6 +156,10 @@ impl Consumer {
         let fetcher = PartitionConsumer::with_cluster(std::sync::Arc::clone(&cluster), config.clone())?;
         let assignors = Assignor::parse_list(config.get("partition.assignment.strategy").unwrap_or("range,roundrobin"))?;
         let protocol = assignors[0].protocol();
+        let group_protocol = match config.get("group.protocol") {
+            Some("consumer") => GroupProtocol::Consumer { remote_assignor: config.get("group.remote.assignor").map(str::to_owned) },
+            _ => GroupProtocol::Classic,
+        };
         let group = config.get("group.id").map(|id| {
             Group::new(
                 std::sync::Arc::clone(&cluster),
@@ -163,6 +171,7 @@ impl Consumer {
                     heartbeat_interval: config.duration("heartbeat.interval.ms"),
                     assignors,
                     retry_backoff: config.duration("retry.backoff.ms"),
+                    protocol: group_protocol,
                 },
             )
         });
@@ -190,6 +199,8 @@ impl Consumer {
             listener: None,
             listener_commit_error: None,
             last_upkeep: tokio::time::Instant::now(),
+            pending_target: None,
+            pending_retry: Instant::now(),
         })
     }
 
@@ -264,6 +275,7 @@ impl Consumer {
         self.release_all(true).await;
         self.subscription.clear();
         self.join_needed = false;
+        self.pending_target = None;
         if let Some(g) = &self.group {
             g.leave().await?;
         }
@@ -374,6 +386,9 @@ impl Consumer {
         if self.subscription.is_empty() {
             return Ok(());
         }
+        if let GroupProtocol::Consumer { .. } = group.protocol() {
+            return self.reconcile(&group).await;
+        }
         if group.take_lost() && !self.owned.is_empty() {
             let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
             self.fetcher.remove(&lost);
@@ -425,6 +440,100 @@ impl Consumer {
             }
         }
         Ok(())
+    }
+
+    /// `group.protocol=consumer`: hands the subscription to the heartbeat task and moves what
+    /// this member holds to the coordinator's latest assignment — revoked partitions first
+    /// (commit, listener, release), then new ones — and reports what it holds afterwards.
+    async fn reconcile(&mut self, group: &Group) -> Result<()> {
+        if group.take_lost() {
+            self.pending_target = None;
+            if !self.owned.is_empty() {
+                let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
+                self.fetcher.remove(&lost);
+                self.notify(RebalanceEvent::Lost(lost)).await;
+            }
+            group.lost_released();
+        }
+        let recheck = self.last_metadata_check.elapsed() >= self.metadata_interval;
+        if self.join_needed || recheck {
+            self.last_metadata_check = Instant::now();
+            let resolved = self.resolve_subscription().await?;
+            if self.join_needed || resolved != self.resolved {
+                // Named topics go as named (the coordinator follows them, even before they
+                // exist); patterns as the topics they match now.
+                let mut names: BTreeSet<String> = self.subscription.iter().filter(|t| !t.starts_with('^')).cloned().collect();
+                names.extend(resolved.keys().cloned());
+                self.resolved = resolved;
+                group.subscribe_topics(names.into_iter().collect());
+                self.join_needed = false;
+            }
+        }
+        if let Some(target) = group.take_target() {
+            self.pending_target = Some(target);
+            self.pending_retry = Instant::now();
+        }
+        if self.pending_target.is_none() || self.pending_retry > Instant::now() {
+            return Ok(());
+        }
+        let target_ids = self.pending_target.take().unwrap_or_default();
+        let ids: Vec<uuid::Uuid> = target_ids.iter().map(|(id, _)| *id).collect();
+        let mut names = self.cluster.names_of(&ids);
+        if names.len() < ids.len() {
+            self.cluster.refresh(&[]).await?;
+            names = self.cluster.names_of(&ids);
+        }
+        let target: BTreeSet<Tp> = target_ids
+            .iter()
+            .filter_map(|(id, ps)| names.get(id).map(|n| ps.iter().map(move |p| (n.clone(), *p))))
+            .flatten()
+            .collect();
+        if names.len() < ids.len() {
+            // Kept, and the rest of the assignment taken meanwhile: a topic created a moment
+            // ago may not be in the metadata this client was given yet.
+            tracing::debug!(group = group.group_id(), "assignment names topics not in metadata yet; retrying");
+            self.pending_target = Some(target_ids.clone());
+            self.pending_retry = Instant::now() + self.cluster.retry_backoff();
+        }
+        let revoked: Vec<Tp> = self.owned.difference(&target).cloned().collect();
+        let added: Vec<Tp> = target.difference(&self.owned).cloned().collect();
+        if !revoked.is_empty() {
+            self.commit_before_release(&revoked).await;
+            self.notify(RebalanceEvent::Revoked(revoked.clone())).await;
+            self.fetcher.remove(&revoked);
+            for tp in &revoked {
+                self.owned.remove(tp);
+            }
+        }
+        let mut result = Ok(());
+        if !added.is_empty() {
+            match self.start(&added).await {
+                Ok(missing) => {
+                    self.owned.extend(added.iter().cloned());
+                    self.notify(RebalanceEvent::Assigned(added)).await;
+                    // auto.offset.reset=error: held but unread, reported once (as classic).
+                    result = missing.map_or(Ok(()), Err);
+                }
+                // Committed offsets out of reach for now (the coordinator moving): the new
+                // partitions are taken at the next try; what was revoked is reported now.
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(group = group.group_id(), error = %e, "starting assigned partitions; retrying");
+                    self.pending_target = Some(target_ids.clone());
+                    self.pending_retry = Instant::now() + self.cluster.retry_backoff();
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        group.report_owned(held(&target_ids, &names, &self.owned));
+        result
+    }
+
+    /// Starts reading newly assigned partitions at their committed offsets; the error names
+    /// partitions without one under `auto.offset.reset=error`.
+    async fn start(&mut self, tps: &[Tp]) -> Result<Option<Error>> {
+        let (starts, missing) = self.committed_starts(tps).await?;
+        self.fetcher.add(starts).await?;
+        Ok(missing)
     }
 
     /// Eager protocol: everything is given up before rejoining.
@@ -570,4 +679,16 @@ impl Consumer {
         }
         Ok(())
     }
+}
+
+/// What is held, by topic id, as the coordinator's assignment named it.
+fn held(target: &IdPartitions, names: &std::collections::HashMap<uuid::Uuid, String>, owned: &BTreeSet<Tp>) -> IdPartitions {
+    target
+        .iter()
+        .filter_map(|(id, ps)| {
+            let name = names.get(id)?;
+            let held: Vec<i32> = ps.iter().copied().filter(|p| owned.contains(&(name.clone(), *p))).collect();
+            (!held.is_empty()).then_some((*id, held))
+        })
+        .collect()
 }

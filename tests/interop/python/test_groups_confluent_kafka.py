@@ -148,15 +148,25 @@ def test_three_members_share_partitions_and_survive_a_killed_member(bootstrap, a
     three_members_survive_a_killed_member(bootstrap, assignor, kinds)
 
 
-def test_kip848_consumer_protocol_group_survives_a_killed_member(tmp_path):
-    """group.protocol=consumer: the broker assigns partitions (KIP-848)."""
-    broker = BrokerProcess(str(tmp_path), extra=["--set", "group.consumer.session.timeout.ms=6000",
-                                                  "--set", "group.consumer.heartbeat.interval.ms=500"])
+@pytest.mark.parametrize("kinds", [
+    ("librdkafka", "librdkafka", "librdkafka"),
+    # Mixed: two ferrokafka members and a librdkafka one; a ferrokafka member is killed.
+    ("ferrokafka", "librdkafka", "ferrokafka"),
+], ids=["librdkafka", "mixed"])
+@pytest.mark.parametrize("broker", ["ferrokafka", "apache-kafka"])
+def test_kip848_consumer_protocol_group_survives_a_killed_member(tmp_path, request, broker, kinds):
+    """group.protocol=consumer: the broker assigns partitions (KIP-848). Apache Kafka runs
+    with the same 6 s session and 500 ms heartbeat (tests/apache_kafka/cluster.py)."""
+    if broker == "apache-kafka":
+        three_members_survive_a_killed_member(request.getfixturevalue("apache_kafka"), "consumer", kinds)
+        return
+    own = BrokerProcess(str(tmp_path), extra=["--set", "group.consumer.session.timeout.ms=6000",
+                                               "--set", "group.consumer.heartbeat.interval.ms=500"])
     try:
-        three_members_survive_a_killed_member(broker.start(), "consumer", ("librdkafka",) * 3)
-        broker.stop()
+        three_members_survive_a_killed_member(own.start(), "consumer", kinds)
+        own.stop()
     finally:
-        broker.close()
+        own.close()
 
 
 def three_members_survive_a_killed_member(bootstrap, assignor, kinds):
