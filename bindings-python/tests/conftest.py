@@ -17,7 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def bootstrap(request):
     if request.param == "ferrokafka":
         import ferrokafka
-        with ferrokafka.Broker() as broker:
+        # As the Apache Kafka of tests/apache_kafka/cluster.py: KIP-848 members hear of a
+        # released partition within half a second.
+        with ferrokafka.Broker(settings={"group.consumer.heartbeat.interval.ms": 500}) as broker:
             yield broker.bootstrap_servers
         return
     if shutil.which("java") is None or os.environ.get("FERROKAFKA_SKIP_APACHE_KAFKA"):

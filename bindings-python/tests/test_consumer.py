@@ -70,11 +70,14 @@ def test_pause_and_resume(bootstrap, new_topic):
     c.close()
 
 
-def test_a_second_member_triggers_revoke_and_assign(bootstrap, new_topic):
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_a_second_member_triggers_revoke_and_assign(bootstrap, new_topic, protocol):
+    """Either group protocol; with `consumer` (KIP-848) the broker assigns."""
     topic = new_topic(4)
-    group = f"two-{topic}"
-    conf = {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "session.timeout.ms": 10000,
-            "heartbeat.interval.ms": 500}
+    group = f"two-{protocol}-{topic}"
+    conf = {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "group.protocol": protocol}
+    if protocol == "classic":
+        conf.update({"session.timeout.ms": 10000, "heartbeat.interval.ms": 500})
     held = {"a": set(), "b": set()}
     log = []
     stop = threading.Event()
