@@ -8,9 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrokafka::admin::OffsetSpec;
 use ferrokafka::consumer::Offset;
-use ferrokafka::{Admin, Consumer, ConsumerRecord, RebalanceCommits, RebalanceEvent};
+use ferrokafka::{Consumer, ConsumerRecord, RebalanceCommits, RebalanceEvent};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -32,7 +31,6 @@ type CommitOffset = (String, i32, i64, Option<String>);
 pub(crate) struct NativeConsumer {
     /// `None` once closed. Held across a poll: one thread drives a consumer at a time.
     consumer: Arc<tokio::sync::Mutex<Option<Consumer>>>,
-    admin: Admin,
     events: Arc<Mutex<Vec<Event>>>,
     revoke: Arc<RevokeHook>,
     owner: Owner,
@@ -165,7 +163,6 @@ impl NativeConsumer {
     #[pyo3(signature = (conf, oauth_cb=None))]
     fn new(conf: Vec<(String, String)>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
         let config = config_from(conf, oauth_cb)?;
-        let admin = Admin::new(config.clone()).py_err()?;
         let mut consumer = Consumer::new(config).py_err()?;
         let events: Arc<Mutex<Vec<Event>>> = Arc::default();
         let revoke: Arc<RevokeHook> = Arc::default();
@@ -181,7 +178,6 @@ impl NativeConsumer {
         });
         Ok(NativeConsumer {
             consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))),
-            admin,
             events,
             revoke,
             owner: Owner::here("Consumer"),
@@ -378,18 +374,16 @@ impl NativeConsumer {
     /// it, so an answer at or past that log end is "none".
     fn offsets_for_times(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<Vec<(String, i32, i64)>> {
         self.owner.check()?;
-        let admin = self.admin.clone();
+        let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
-            let mut out = Vec::with_capacity(partitions.len());
-            for (t, p, ts) in partitions {
-                let tp = [(t.clone(), p)];
-                let found = admin.list_offsets(&tp, OffsetSpec::Timestamp(ts)).await?[0].1;
-                let end = admin.list_offsets(&tp, OffsetSpec::Latest).await?[0].1;
-                out.push((t, p, if found >= end { OFFSET_END } else { found }));
-            }
-            Ok::<_, ferrokafka::Error>(out)
+            let guard = consumer.lock().await;
+            let Some(c) = guard.as_ref() else { return Ok(None) };
+            // confluent-kafka's answer where no record is that recent: OFFSET_END.
+            let found = c.offsets_for_times(&partitions).await?;
+            Ok::<_, ferrokafka::Error>(Some(found.into_iter().map(|((t, p), o)| (t, p, o.unwrap_or(OFFSET_END))).collect()))
         })
-        .py_err()
+        .py_err()?
+        .ok_or_else(closed)
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<Vec<Event>> {

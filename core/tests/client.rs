@@ -410,6 +410,34 @@ async fn consumer_protocol_group_shares_partitions_and_hands_over_on_close() {
     group_shares_partitions_and_hands_over_on_close("consumer").await;
 }
 
+/// Offsets by record time: the first record at or after a time, none past the newest, and
+/// reading from a time.
+#[tokio::test]
+async fn offsets_for_times_and_starting_at_a_time() {
+    let cluster = TestCluster::start().await;
+    let bs = cluster.bootstrap.clone();
+    let topic = cluster.topic("times", 1).await;
+    let producer = Producer::new(config(&bs, &[])).unwrap();
+    // Recent times: a record from 1970 would be past the topic's retention.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    for (i, value) in ["a", "b", "c"].into_iter().enumerate() {
+        let at = now - 3000 + 1000 * i as i64;
+        producer.send_and_wait(ProducerRecord::new(&topic).partition(0).timestamp(at).value(value)).await.unwrap();
+    }
+    let mut consumer = Consumer::new(config(&bs, &[])).unwrap();
+    let asks = [(topic.clone(), 0, now - 3500), (topic.clone(), 0, now - 2500), (topic.clone(), 0, now - 1000), (topic.clone(), 0, now + 60_000)];
+    let found: Vec<Option<i64>> = consumer.offsets_for_times(&asks).await.unwrap().into_iter().map(|(_, o)| o).collect();
+    assert_eq!(found, [Some(0), Some(1), Some(2), None]);
+    assert!(consumer.offsets_for_times(&[(topic.clone(), 0, -5)]).await.is_err(), "a time before 1970 is refused");
+
+    consumer.assign([(topic.clone(), 0, Offset::Timestamp(now - 1500))]).await.unwrap();
+    let first = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
+    assert_eq!((first.offset, first.value.as_deref(), first.timestamp), (2, Some(&b"c"[..]), now - 1000));
+    consumer.seek(&topic, 0, Offset::Timestamp(now + 60_000)).await.unwrap();
+    assert_eq!(consumer.position(&topic, 0), Some(3), "past the newest record: the log end");
+    cluster.stop().await;
+}
+
 #[tokio::test]
 async fn committed_offsets_and_metadata_round_trip() {
     let cluster = TestCluster::start().await;

@@ -33,6 +33,9 @@ pub enum Offset {
     Beginning,
     End,
     At(i64),
+    /// The first record whose timestamp is at or after this (ms since the epoch); the log
+    /// end when there is none.
+    Timestamp(i64),
     /// The group's committed offset; without one, `auto.offset.reset` decides (and
     /// `auto.offset.reset=error` makes it an error naming the partition).
     Committed,
@@ -658,6 +661,13 @@ impl Consumer {
 
     pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
         self.fetcher.watermarks(topic, partition).await
+    }
+
+    /// The first offset whose record's timestamp is at or after the given time (ms since the
+    /// epoch), per `(topic, partition, time)`; `None` where no record is that recent. To start
+    /// reading there, `seek` (or `assign`) with [`Offset::Timestamp`].
+    pub async fn offsets_for_times(&self, partitions: &[(String, i32, i64)]) -> Result<Vec<(Tp, Option<i64>)>> {
+        self.fetcher.offsets_for_times(partitions).await
     }
 
     /// The member id and generation in the group, once joined.

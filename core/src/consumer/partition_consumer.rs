@@ -261,6 +261,10 @@ impl PartitionConsumer {
             Offset::At(o) => Ok(o),
             Offset::Beginning => self.list_offset(topic, partition, -2).await,
             Offset::End => self.list_offset(topic, partition, -1).await,
+            Offset::Timestamp(ts) => match self.offset_for_time(topic, partition, ts).await? {
+                Some(o) => Ok(o),
+                None => self.list_offset(topic, partition, -1).await,
+            },
             // Only a group consumer knows committed offsets; `Consumer` turns this into `At`
             // before it gets here.
             Offset::Committed => Err(Error::Config {
@@ -268,6 +272,24 @@ impl PartitionConsumer {
                 reason: format!("{topic}-{partition}: starting at the committed offset needs a consumer group"),
             }),
         }
+    }
+
+    /// The first offset whose record's timestamp is at or after `timestamp` (ms since the
+    /// epoch), for each partition; `None` where no record is that recent.
+    pub async fn offsets_for_times(&self, partitions: &[(String, i32, i64)]) -> Result<Vec<((String, i32), Option<i64>)>> {
+        let mut out = Vec::with_capacity(partitions.len());
+        for (topic, partition, ts) in partitions {
+            out.push(((topic.clone(), *partition), self.offset_for_time(topic, *partition, *ts).await?));
+        }
+        Ok(out)
+    }
+
+    async fn offset_for_time(&self, topic: &str, partition: i32, timestamp: i64) -> Result<Option<i64>> {
+        if timestamp < 0 {
+            return Err(Error::Config { key: "timestamp".into(), reason: format!("{topic}-{partition}: {timestamp} is before 1970") });
+        }
+        // Kafka answers -1 when no record is at or after the time.
+        Ok(Some(self.list_offset(topic, partition, timestamp).await?).filter(|o| *o >= 0))
     }
 
     async fn list_offset(&self, topic: &str, partition: i32, timestamp: i64) -> Result<i64> {
