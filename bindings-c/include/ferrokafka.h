@@ -118,6 +118,21 @@ typedef struct fk_topic_list_t fk_topic_list_t;
 typedef int fk_resp_err_t;
 
 /**
+ * Asked for an OAUTHBEARER token on every authentication (first connection to a broker and
+ * each re-authentication) when `sasl.mechanism` is OAUTHBEARER; on a library thread, possibly
+ * on several at once, so `opaque` must be safe to use from any thread. Write the token (e.g.
+ * a JWT, NUL-terminated) into `token`, a buffer of `token_size` bytes, and return 0; to
+ * refuse, write the reason into `errstr` (`errstr_size` bytes) and return nonzero: that
+ * connection then fails with FK_ERR__AUTHENTICATION, naming the reason. It must not throw
+ * (C++) or longjmp.
+ */
+typedef int (*fk_oauthbearer_token_cb)(void *opaque,
+                                       char *token,
+                                       size_t token_size,
+                                       char *errstr,
+                                       size_t errstr_size);
+
+/**
  * A topic partition with an offset, for fk_assign, fk_commit, fk_committed, fk_position,
  * fk_pause and fk_resume; the caller owns the array and the topic strings. `offset` is an
  * offset or an FK_OFFSET_* constant. `err` is written FK_OK by fk_committed and fk_position
@@ -421,6 +436,18 @@ fk_broker_t *fk_broker_start(const char *data_dir,
                              size_t errstr_size);
 
 /**
+ * Like fk_broker_start, with broker settings by their Kafka names (see the README's broker
+ * section): `settings` is an array of key, value, key, value, ... ended by NULL (NULL itself
+ * means none), e.g. {"listeners", "SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms",
+ * "OAUTHBEARER", NULL}. "listen" defaults to "127.0.0.1:0". An unknown key or a bad value
+ * is NULL with `errstr` naming it.
+ */
+fk_broker_t *fk_broker_start_with(const char *data_dir,
+                                  const char *const *settings,
+                                  char *errstr,
+                                  size_t errstr_size);
+
+/**
  * "host:port" to give clients as `bootstrap.servers` (owned by the broker handle), or NULL
  * for NULL.
  */
@@ -448,6 +475,15 @@ fk_resp_err_t fk_conf_set(fk_conf_t *conf,
                           const char *value,
                           char *errstr,
                           size_t errstr_size);
+
+/**
+ * Sets the OAUTHBEARER token callback (see fk_oauthbearer_token_cb) and the `opaque` given to
+ * it. Clients created from this configuration keep using it until they are destroyed.
+ * FK_ERR__INVALID_ARG for a NULL conf or callback.
+ */
+fk_resp_err_t fk_conf_set_oauthbearer_token_cb(fk_conf_t *conf,
+                                               fk_oauthbearer_token_cb cb,
+                                               void *opaque);
 
 /**
  * Frees a configuration (NULL is fine).

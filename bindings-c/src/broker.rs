@@ -5,7 +5,8 @@ use std::ffi::{CString, c_char};
 use ferrokafka_broker::{Broker, BrokerConfig};
 
 use crate::{
-    FK_ERR__FAIL, FK_OK, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime,
+    FK_ERR__FAIL, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid,
+    runtime,
 };
 
 /// A running broker (opaque). Any thread may use it; fk_broker_stop must come after every
@@ -40,17 +41,60 @@ pub unsafe extern "C" fn fk_broker_start(
             data_dir: data_dir.into(),
             ..Default::default()
         };
-        let broker = runtime()?.block_on(Broker::start(config)).map_err(|e| {
-            (
-                FK_ERR__FAIL,
-                format!("starting the broker on {listen} with data in {data_dir}: {e}"),
-            )
-        })?;
-        let bootstrap = CString::new(broker.bootstrap()).unwrap_or_default();
-        Ok(Box::into_raw(Box::new(fk_broker_t {
-            broker: Some(broker),
-            bootstrap,
-        })))
+        start(config)
+    })
+}
+
+fn start(config: BrokerConfig) -> Result<*mut fk_broker_t, Failure> {
+    let (listen, data_dir) = (config.listen.clone(), config.data_dir.display().to_string());
+    let broker = runtime()?.block_on(Broker::start(config)).map_err(|e| {
+        (
+            FK_ERR__FAIL,
+            format!("starting the broker on {listen} with data in {data_dir}: {e}"),
+        )
+    })?;
+    let bootstrap = CString::new(broker.bootstrap()).unwrap_or_default();
+    Ok(Box::into_raw(Box::new(fk_broker_t {
+        broker: Some(broker),
+        bootstrap,
+    })))
+}
+
+/// Like fk_broker_start, with broker settings by their Kafka names (see the README's broker
+/// section): `settings` is an array of key, value, key, value, ... ended by NULL (NULL itself
+/// means none), e.g. {"listeners", "SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms",
+/// "OAUTHBEARER", NULL}. "listen" defaults to "127.0.0.1:0". An unknown key or a bad value
+/// is NULL with `errstr` naming it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_broker_start_with(
+    data_dir: *const c_char,
+    settings: *const *const c_char,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> *mut fk_broker_t {
+    guard_ptr(errstr, errstr_size, || {
+        let data_dir =
+            unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
+        let mut config = BrokerConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.into(),
+            ..Default::default()
+        };
+        let mut i = 0;
+        while !settings.is_null() {
+            // SAFETY: a NULL-terminated array of strings (header contract); read up to its NULL.
+            let key = unsafe { *settings.add(i) };
+            if key.is_null() {
+                break;
+            }
+            let key = unsafe { cstr(key) }.ok_or_else(|| invalid(format!("setting {} is not UTF-8", i / 2)))?;
+            let value = unsafe { *settings.add(i + 1) };
+            let value = unsafe { cstr(value) }
+                .ok_or_else(|| invalid(format!("the value of {key} is missing, NULL or not UTF-8")))?;
+            config.set(key, value).map_err(|e| invalid(e.to_string()))?;
+            i += 2;
+        }
+        start(config)
     })
 }
 

@@ -108,7 +108,7 @@ fn every_c_test_program_is_run() {
         })
         .collect();
     found.sort();
-    assert_eq!(found, ["test_client", "test_errors", "test_group"]);
+    assert_eq!(found, ["test_client", "test_errors", "test_group", "test_oauthbearer"]);
 }
 
 #[test]
@@ -124,6 +124,11 @@ fn errors_null_handles_and_fork() {
 #[test]
 fn consumer_group_rebalances_across_threads() {
     test_program("test_group");
+}
+
+#[test]
+fn oauthbearer_token_callback_and_a_broker_with_settings() {
+    test_program("test_oauthbearer");
 }
 
 #[test]
