@@ -249,7 +249,12 @@ export interface ConsumerRunConfig {
   autoCommitThreshold?: number
   /** Default true: a batch whose handler resolves counts as handled whole. */
   eachBatchAutoResolve?: boolean
-  /** Accepted for kafkajs compatibility; partitions are handled one at a time. */
+  /**
+   * Default 1: how many partitions are handled at once. Records of one partition are
+   * handed out one after another (the next once the handler's promise settled); with
+   * more than one, each partition of a round of fetched records is handled on its own,
+   * up to this many at a time, and a failing handler stops only its partition.
+   */
   partitionsConsumedConcurrently?: number
   eachMessage?: (payload: EachMessagePayload) => Promise<void>
   eachBatch?: (payload: EachBatchPayload) => Promise<void>
