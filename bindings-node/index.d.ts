@@ -383,8 +383,13 @@ export interface KafkaConfig {
    * SASL_SSL). The broker's chain is always verified (`rejectUnauthorized: false` is refused).
    */
   ssl?: boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }
-  /** `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`. */
-  sasl?: { mechanism: string, username?: string, password?: string }
+  /**
+   * `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`, or
+   * `{ mechanism: 'oauthbearer', oauthBearerProvider }`: an async function resolving to
+   * `{ value: token }`, called on every authentication (first connect and
+   * re-authentication); a throw or rejection fails the authentication with its message.
+   */
+  sasl?: { mechanism: string, username?: string, password?: string, oauthBearerProvider?: () => Promise<OauthbearerProviderResponse> }
   /** `socket.connection.setup.timeout.ms`. */
   connectionTimeout?: number
   /** `request.timeout.ms`. */
@@ -441,6 +446,12 @@ export interface Message {
   headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>
   /** Milliseconds since the epoch (a string, as kafkajs takes it, or a number). */
   timestamp?: string | number
+}
+
+/** What `sasl.oauthBearerProvider` resolves to. */
+export interface OauthbearerProviderResponse {
+  /** The token: for Kafka's default (unsecured) validator, a JWT with `sub` and `exp`. */
+  value: string
 }
 
 /** The core's assignors, under kafkajs-style names: pass them as `partitionAssigners`. */
