@@ -101,6 +101,9 @@ fn settle<T, S: Sink<T>>(once: &Once<S>, value: T) {
     }
 }
 
+/// A promise's `then`, called with its two callbacks.
+type Then<'env> = Function<'env, FnArgs<(Function<'env, Unknown<'env>, ()>, Function<'env, Unknown<'env>, ()>)>, Unknown<'env>>;
+
 /// Calls `value.then(resolve, reject)` if it is a promise, settling with what `read` makes of
 /// the resolved value; settles at once otherwise.
 fn await_value_in_js<T: 'static, S: Sink<Result<T, Failure>> + 'static>(
@@ -114,8 +117,7 @@ fn await_value_in_js<T: 'static, S: Sink<Result<T, Failure>> + 'static>(
         return Ok(());
     }
     let promise: Object = value.coerce_to_object()?;
-    let then: Function<'_, FnArgs<(Function<'_, Unknown, ()>, Function<'_, Unknown, ()>)>, Unknown> =
-        promise.get_named_property("then")?;
+    let then: Then<'_> = promise.get_named_property("then")?;
     let ok = Rc::clone(&once);
     let resolved = env.create_function_from_closure("resolved", move |ctx| {
         let value: Unknown = ctx.get(0)?;
