@@ -249,7 +249,12 @@ export interface ConsumerRunConfig {
   autoCommitThreshold?: number
   /** Default true: a batch whose handler resolves counts as handled whole. */
   eachBatchAutoResolve?: boolean
-  /** Accepted for kafkajs compatibility; partitions are handled one at a time. */
+  /**
+   * Default 1: how many partitions are handled at once. Records of one partition are
+   * handed out one after another (the next once the handler's promise settled); with
+   * more than one, each partition of a round of fetched records is handled on its own,
+   * up to this many at a time, and a failing handler stops only its partition.
+   */
   partitionsConsumedConcurrently?: number
   eachMessage?: (payload: EachMessagePayload) => Promise<void>
   eachBatch?: (payload: EachBatchPayload) => Promise<void>
@@ -378,8 +383,13 @@ export interface KafkaConfig {
    * SASL_SSL). The broker's chain is always verified (`rejectUnauthorized: false` is refused).
    */
   ssl?: boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }
-  /** `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`. */
-  sasl?: { mechanism: string, username?: string, password?: string }
+  /**
+   * `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`, or
+   * `{ mechanism: 'oauthbearer', oauthBearerProvider }`: an async function resolving to
+   * `{ value: token }`, called on every authentication (first connect and
+   * re-authentication); a throw or rejection fails the authentication with its message.
+   */
+  sasl?: { mechanism: string, username?: string, password?: string, oauthBearerProvider?: () => Promise<OauthbearerProviderResponse> }
   /** `socket.connection.setup.timeout.ms`. */
   connectionTimeout?: number
   /** `request.timeout.ms`. */
@@ -436,6 +446,12 @@ export interface Message {
   headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>
   /** Milliseconds since the epoch (a string, as kafkajs takes it, or a number). */
   timestamp?: string | number
+}
+
+/** What `sasl.oauthBearerProvider` resolves to. */
+export interface OauthbearerProviderResponse {
+  /** The token: for Kafka's default (unsecured) validator, a JWT with `sub` and `exp`. */
+  value: string
 }
 
 /** The core's assignors, under kafkajs-style names: pass them as `partitionAssigners`. */

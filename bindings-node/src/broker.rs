@@ -67,6 +67,8 @@ fn start(env: &Env, options: BrokerOptions) -> napi::Result<AsyncBlock<Broker>> 
 
 /// Starts the bundled broker in this process; resolves once clients can connect.
 #[napi(catch_unwind)]
+// napi registers free functions only outside `cfg(test)`: unit tests see no use of it.
+#[cfg_attr(test, allow(dead_code))]
 pub fn start_broker(env: Env, options: BrokerOptions) -> napi::Result<AsyncBlock<Broker>> {
     start(&env, options)
 }

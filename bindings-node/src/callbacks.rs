@@ -1,10 +1,13 @@
 //! Calling JavaScript functions from the runtime's threads: a thread-safe function whose
-//! arguments are built on the JavaScript thread, and three ways to call it — and forget
+//! arguments are built on the JavaScript thread, and four ways to call it — and forget
 //! (events), and await the promise it returns (`eachMessage`, `eachBatch`), or block the
-//! calling runtime thread for a plain value (a custom partitioner).
+//! calling runtime thread for a plain value (a custom partitioner) or for what the returned
+//! promise resolves to (an OAUTHBEARER token provider).
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, JsValue, Object, Unknown};
 use napi::threadsafe_function::{ThreadsafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -71,25 +74,50 @@ impl<const WEAK: bool> std::fmt::Debug for JsCallback<WEAK> {
     }
 }
 
-/// Sends at most once, from whichever of the promise's two callbacks runs.
-type Once<T> = Rc<Cell<Option<oneshot::Sender<T>>>>;
+/// Where a settled call's outcome goes: to an awaiting task, or to a blocked thread.
+trait Sink<T> {
+    /// Gives `value` to the receiver; nothing happens if it has gone.
+    fn put(self, value: T);
+}
 
-fn settle<T>(once: &Once<T>, value: T) {
-    if let Some(tx) = once.take() {
-        let _ = tx.send(value);
+impl<T> Sink<T> for oneshot::Sender<T> {
+    fn put(self, value: T) {
+        let _ = self.send(value);
     }
 }
 
+impl<T> Sink<T> for mpsc::SyncSender<T> {
+    fn put(self, value: T) {
+        let _ = self.send(value);
+    }
+}
+
+/// Sends at most once, from whichever of the promise's two callbacks runs.
+type Once<S> = Rc<Cell<Option<S>>>;
+
+fn settle<T, S: Sink<T>>(once: &Once<S>, value: T) {
+    if let Some(tx) = once.take() {
+        tx.put(value);
+    }
+}
+
+/// A promise's `then`, called with its two callbacks.
+type Then<'env> = Function<'env, FnArgs<(Function<'env, Unknown<'env>, ()>, Function<'env, Unknown<'env>, ()>)>, Unknown<'env>>;
+
 /// Calls `value.then(resolve, reject)` if it is a promise, settling with what `read` makes of
 /// the resolved value; settles at once otherwise.
-fn await_value_in_js<T: 'static>(env: &Env, value: Unknown<'_>, once: Once<Result<T, Failure>>, read: fn(&Unknown<'_>) -> T) -> napi::Result<()> {
+fn await_value_in_js<T: 'static, S: Sink<Result<T, Failure>> + 'static>(
+    env: &Env,
+    value: Unknown<'_>,
+    once: Once<S>,
+    read: fn(&Unknown<'_>) -> T,
+) -> napi::Result<()> {
     if !value.is_promise()? {
         settle(&once, Ok(read(&value)));
         return Ok(());
     }
     let promise: Object = value.coerce_to_object()?;
-    let then: Function<'_, FnArgs<(Function<'_, Unknown, ()>, Function<'_, Unknown, ()>)>, Unknown> =
-        promise.get_named_property("then")?;
+    let then: Then<'_> = promise.get_named_property("then")?;
     let ok = Rc::clone(&once);
     let resolved = env.create_function_from_closure("resolved", move |ctx| {
         let value: Unknown = ctx.get(0)?;
@@ -156,6 +184,34 @@ impl<const WEAK: bool> JsCallback<WEAK> {
         })
     }
 
+    /// As [`call_for`](Self::call_for), blocking this thread until the promise settles, for
+    /// at most `timeout`. For sync call sites on runtime threads only, as
+    /// [`call_blocking`](Self::call_blocking): on the JavaScript thread it would wait for
+    /// itself (the caller must check).
+    pub(crate) fn call_blocking_for<T: Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T, timeout: Duration) -> Result<T, Failure> {
+        let (tx, rx) = mpsc::sync_channel::<Result<T, Failure>>(1);
+        let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
+            let once: Once<_> = Rc::new(Cell::new(Some(tx)));
+            match ret {
+                Ok(value) => {
+                    if let Err(e) = await_value_in_js(&env, value, Rc::clone(&once), read) {
+                        settle(&once, Err(Failure::thrown(&e)));
+                    }
+                }
+                Err(e) => settle(&once, Err(Failure::thrown(&e))),
+            }
+            Ok(())
+        });
+        if status != Status::Ok {
+            return Err(Failure::new(format!("the callback could not be called ({status})")));
+        }
+        match block_runtime_thread(|| rx.recv_timeout(timeout)) {
+            Ok(settled) => settled,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::new(format!("the promise did not settle within {} ms", timeout.as_millis()))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::new("the callback was dropped before it settled")),
+        }
+    }
+
     /// Calls and blocks this thread until the call returns, reading its value with `read`
     /// (on the JavaScript thread). For sync call sites on runtime threads only: the runtime
     /// is told the thread blocks, so its other tasks move on.
@@ -175,11 +231,16 @@ impl<const WEAK: bool> JsCallback<WEAK> {
         if status != Status::Ok {
             return Err(Failure { name: "Error".into(), message: format!("the callback could not be called ({status})"), stack: None });
         }
-        let wait = || rx.recv();
-        let received = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
-            _ => wait(),
-        };
-        received.unwrap_or_else(|_| Err(Failure { name: "Error".into(), message: "the callback was dropped before it returned".into(), stack: None }))
+        block_runtime_thread(|| rx.recv())
+            .unwrap_or_else(|_| Err(Failure { name: "Error".into(), message: "the callback was dropped before it returned".into(), stack: None }))
+    }
+}
+
+/// Runs `wait`, which blocks this thread; on a worker of a multi-threaded runtime the runtime
+/// is told first, so its other tasks move to another thread meanwhile.
+fn block_runtime_thread<R>(wait: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
+        _ => wait(),
     }
 }

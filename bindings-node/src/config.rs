@@ -1,13 +1,19 @@
 //! kafkajs's options, converted to the core's Kafka-named settings. Each option either maps
-//! to a core setting, is refused with an error saying why (transactions, OAUTHBEARER), or is
-//! listed in README.md as accepted without effect.
+//! to a core setting, is refused with an error saying why (transactions), or is listed in
+//! README.md as accepted without effect. `sasl.oauthBearerProvider`, a JavaScript function,
+//! goes with the settings to every core client (see [`crate::oauthbearer`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ferrokafka::ClientConfig;
+use napi::ValueType;
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, JsValue, Object, Unknown};
 use napi_derive::napi;
 
+use crate::callbacks::JsFn;
 use crate::errors::{Error, Result};
+use crate::oauthbearer::JsTokenProvider;
 
 /// kafkajs's `logLevel`.
 #[napi]
@@ -34,9 +40,8 @@ pub struct RetryOptions {
 }
 
 /// `new Kafka(config)`.
-#[napi(object)]
-#[derive(Debug, Clone, Default)]
-pub struct KafkaConfig {
+#[napi(object, object_to_js = false)]
+pub struct KafkaConfig<'a> {
     /// `client.id`.
     pub client_id: Option<String>,
     /// `host:port` of the brokers to bootstrap from.
@@ -45,9 +50,14 @@ pub struct KafkaConfig {
     /// SASL_SSL). The broker's chain is always verified (`rejectUnauthorized: false` is refused).
     #[napi(ts_type = "boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }")]
     pub ssl: Option<serde_json::Value>,
-    /// `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`.
-    #[napi(ts_type = "{ mechanism: string, username?: string, password?: string }")]
-    pub sasl: Option<serde_json::Value>,
+    /// `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`, or
+    /// `{ mechanism: 'oauthbearer', oauthBearerProvider }`: an async function resolving to
+    /// `{ value: token }`, called on every authentication (first connect and
+    /// re-authentication); a throw or rejection fails the authentication with its message.
+    #[napi(
+        ts_type = "{ mechanism: string, username?: string, password?: string, oauthBearerProvider?: () => Promise<OauthbearerProviderResponse> }"
+    )]
+    pub sasl: Option<Unknown<'a>>,
     /// `socket.connection.setup.timeout.ms`.
     pub connection_timeout: Option<u32>,
     /// `request.timeout.ms`.
@@ -60,12 +70,66 @@ pub struct KafkaConfig {
     pub settings: Option<HashMap<String, String>>,
 }
 
-/// Refuses what the core cannot do, rather than ignoring it.
-pub(crate) fn check_kafka(config: &KafkaConfig) -> Result<()> {
-    if config.brokers.is_empty() {
-        return Err(Error::invalid("brokers: at least one host:port is required"));
+/// What `sasl.oauthBearerProvider` resolves to.
+#[napi(object, object_from_js = false)]
+// Declared for the TypeScript types: the provider's result is read in crate::oauthbearer.
+#[allow(dead_code)]
+pub struct OauthbearerProviderResponse {
+    /// The token: for Kafka's default (unsecured) validator, a JWT with `sub` and `exp`.
+    pub value: String,
+}
+
+/// `sasl` as given: the mechanism, credentials, and the token provider.
+#[derive(Default)]
+struct Sasl<'a> {
+    mechanism: String,
+    username: Option<String>,
+    password: Option<String>,
+    token_provider: Option<JsFn<'a>>,
+}
+
+/// Reads `sasl`: `None` for null or undefined; an unknown key is an error, not ignored.
+fn read_sasl<'a>(sasl: &Unknown<'a>) -> Result<Option<Sasl<'a>>> {
+    let napi_err = |key: &str, e: napi::Error| Error::invalid(format!("sasl.{key}: {}", e.reason));
+    match sasl.get_type().map_err(|e| napi_err("", e))? {
+        ValueType::Null | ValueType::Undefined => return Ok(None),
+        ValueType::Object => {}
+        _ => return Err(Error::invalid("sasl: an object { mechanism, username, password } or { mechanism, oauthBearerProvider }")),
     }
-    security_settings(config).map(drop)
+    let obj: Object<'a> = sasl.coerce_to_object().map_err(|e| napi_err("", e))?;
+    let names = obj.get_property_names().map_err(|e| napi_err("", e))?;
+    let mut sasl = Sasl::default();
+    for i in 0..names.get_array_length().map_err(|e| napi_err("", e))? {
+        let key: String = names.get_element(i).map_err(|e| napi_err("", e))?;
+        let value: Unknown = obj.get_named_property(&key).map_err(|e| napi_err(&key, e))?;
+        let kind = value.get_type().map_err(|e| napi_err(&key, e))?;
+        if kind == ValueType::Undefined {
+            continue;
+        }
+        let text = || -> Result<String> {
+            if kind != ValueType::String {
+                return Err(Error::invalid(format!("sasl.{key}: a string expected")));
+            }
+            value.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).map_err(|e| napi_err(&key, e))
+        };
+        match key.as_str() {
+            "mechanism" => sasl.mechanism = text()?,
+            "username" => sasl.username = Some(text()?),
+            "password" => sasl.password = Some(text()?),
+            "oauthBearerProvider" => {
+                if kind != ValueType::Function {
+                    return Err(Error::invalid("sasl.oauthBearerProvider: a function expected (async () => ({ value: token }))"));
+                }
+                sasl.token_provider = Some(JsFn::from_unknown(value).map_err(|e| napi_err(&key, e))?);
+            }
+            other => {
+                return Err(Error::invalid(format!(
+                    "sasl.{other}: not supported (sasl takes mechanism, username, password, oauthBearerProvider)"
+                )));
+            }
+        }
+    }
+    Ok(Some(sasl))
 }
 
 /// A PEM option of `ssl`: a string, or an array of strings (kafkajs passes them to Node's
@@ -82,9 +146,16 @@ fn pem(key: &str, v: &serde_json::Value) -> Result<String> {
     }
 }
 
+/// What `ssl` and `sasl` come to: core settings, and the OAUTHBEARER token provider.
+struct Security<'a> {
+    settings: Vec<(&'static str, String)>,
+    token_provider: Option<JsFn<'a>>,
+}
+
 /// kafkajs's `ssl` and `sasl` options as the core's settings (`security.protocol`,
-/// `ssl.*.pem`, `sasl.*`). What the core cannot honour is an error naming it.
-pub(crate) fn security_settings(config: &KafkaConfig) -> Result<Vec<(&'static str, String)>> {
+/// `ssl.*.pem`, `sasl.*`), and the OAUTHBEARER token provider. What the core cannot honour is
+/// an error naming it.
+fn security_settings<'a>(config: &KafkaConfig<'a>) -> Result<Security<'a>> {
     let mut out = Vec::new();
     let tls = match &config.ssl {
         None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
@@ -114,39 +185,39 @@ pub(crate) fn security_settings(config: &KafkaConfig) -> Result<Vec<(&'static st
         }
         Some(_) => return Err(Error::invalid("ssl: true, false or an object of TLS options")),
     };
-    let sasl = match &config.sasl {
-        None | Some(serde_json::Value::Null) => false,
-        Some(serde_json::Value::Object(o)) => {
-            let mechanism = o.get("mechanism").and_then(|m| m.as_str()).unwrap_or_default().to_ascii_lowercase();
+    let mut token_provider = None;
+    let sasl = match config.sasl.as_ref().map(read_sasl).transpose()?.flatten() {
+        None => false,
+        Some(sasl) => {
+            let mechanism = sasl.mechanism.to_ascii_lowercase();
             let core = match mechanism.as_str() {
                 "plain" => "PLAIN",
                 "scram-sha-256" => "SCRAM-SHA-256",
                 "scram-sha-512" => "SCRAM-SHA-512",
-                "oauthbearer" => {
-                    return Err(Error::not_implemented(
-                        "sasl.mechanism oauthbearer: the token provider is not exposed to JavaScript yet (the core supports it)",
-                    ));
-                }
+                "oauthbearer" => "OAUTHBEARER",
                 other => {
                     return Err(Error::invalid(format!(
-                        "sasl.mechanism {other:?}: expected plain, scram-sha-256 or scram-sha-512"
+                        "sasl.mechanism {other:?}: expected plain, scram-sha-256, scram-sha-512 or oauthbearer"
                     )));
                 }
             };
             out.push(("sasl.mechanism", core.to_owned()));
-            for (k, v) in o {
-                match k.as_str() {
-                    "mechanism" => {}
-                    "username" | "password" => {
-                        let text = v.as_str().ok_or_else(|| Error::invalid(format!("sasl.{k}: a string expected")))?;
-                        out.push((if k == "username" { "sasl.username" } else { "sasl.password" }, text.to_owned()));
-                    }
-                    other => return Err(Error::invalid(format!("sasl.{other}: not supported (sasl takes mechanism, username, password)"))),
+            if core == "OAUTHBEARER" {
+                if sasl.username.is_some() || sasl.password.is_some() {
+                    return Err(Error::invalid("sasl: oauthbearer takes oauthBearerProvider, not username and password"));
                 }
+                token_provider = Some(sasl.token_provider.ok_or_else(|| {
+                    Error::invalid("sasl.oauthBearerProvider: required for oauthbearer (an async function resolving to { value: token })")
+                })?);
+            } else {
+                if sasl.token_provider.is_some() {
+                    return Err(Error::invalid(format!("sasl.oauthBearerProvider: for oauthbearer only, not {mechanism}")));
+                }
+                out.extend(sasl.username.map(|u| ("sasl.username", u)));
+                out.extend(sasl.password.map(|p| ("sasl.password", p)));
             }
             true
         }
-        Some(_) => return Err(Error::invalid("sasl: an object { mechanism, username, password }")),
     };
     let protocol = match (tls, sasl) {
         (false, false) => None,
@@ -157,12 +228,13 @@ pub(crate) fn security_settings(config: &KafkaConfig) -> Result<Vec<(&'static st
     if let Some(p) = protocol {
         out.push(("security.protocol", p.to_owned()));
     }
-    Ok(out)
+    Ok(Security { settings: out, token_provider })
 }
 
-/// Core settings as `(key, value)` pairs, built up from the `Kafka` down to one client.
+/// Core settings as `(key, value)` pairs, built up from the `Kafka` down to one client, and
+/// the OAUTHBEARER token provider, if any.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Settings(Vec<(String, String)>);
+pub(crate) struct Settings(Vec<(String, String)>, Option<Arc<JsTokenProvider>>);
 
 impl Settings {
     pub(crate) fn set(&mut self, key: &str, value: impl ToString) {
@@ -190,7 +262,12 @@ impl Settings {
 
     /// The core's config; every key and value is checked there.
     pub(crate) fn client_config(&self) -> Result<ClientConfig> {
-        Ok(ClientConfig::from_pairs(self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))?)
+        let mut config = ClientConfig::from_pairs(self.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        if let Some(provider) = &self.1 {
+            let for_client = JsTokenProvider::for_client(provider, config.get("request.timeout.ms"));
+            config.set_oauthbearer_token_provider(for_client);
+        }
+        Ok(config)
     }
 
     pub(crate) fn retry(&mut self, retry: Option<&RetryOptions>) {
@@ -201,18 +278,26 @@ impl Settings {
     }
 }
 
-/// The settings every client of a `Kafka` shares.
-pub(crate) fn kafka_settings(config: &KafkaConfig) -> Settings {
+/// The settings every client of a `Kafka` shares; refuses what the core cannot do, rather
+/// than ignoring it. On the JavaScript thread (the token provider is made there).
+pub(crate) fn kafka_settings(config: &KafkaConfig<'_>) -> Result<Settings> {
+    if config.brokers.is_empty() {
+        return Err(Error::invalid("brokers: at least one host:port is required"));
+    }
+    let Security { settings: security, token_provider } = security_settings(config)?;
     let mut s = Settings::default();
     s.set("bootstrap.servers", config.brokers.join(","));
     s.set_opt("client.id", config.client_id.as_deref());
     s.set_opt("socket.connection.setup.timeout.ms", config.connection_timeout);
     s.set_opt("request.timeout.ms", config.request_timeout);
     s.retry(config.retry.as_ref());
-    // Checked when the Kafka was made (check_kafka).
-    for (k, v) in security_settings(config).unwrap_or_default() {
+    for (k, v) in security {
         s.set(k, v);
     }
     s.extend(config.settings.as_ref());
-    s
+    if let Some(f) = token_provider {
+        let provider = JsTokenProvider::new(&f).map_err(|e| Error::invalid(format!("sasl.oauthBearerProvider: {}", e.reason)))?;
+        s.1 = Some(Arc::new(provider));
+    }
+    Ok(s)
 }

@@ -7,13 +7,20 @@
 //! busy: what waits is at most the core's one fetch response (bounded by `maxBytes` and
 //! `maxBytesPerPartition`).
 //!
+//! With `partitionsConsumedConcurrently: N`, the records of one round (what a fetch brought)
+//! are split by partition and up to N partitions are handled at once, each in order; the next
+//! round is read once every partition of this one is done, as kafkajs reads the next fetch.
+//!
 //! Calls that need the core consumer while it runs (`seek`, `pause`, `resume`,
 //! `commitOffsets`) are sent to the task, which applies them between polls and also while
 //! it awaits a handler — so a handler may call them without deadlocking.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ferrokafka::consumer::Tp;
@@ -96,7 +103,10 @@ pub struct ConsumerRunConfig<'a> {
     pub auto_commit_threshold: Option<u32>,
     /// Default true: a batch whose handler resolves counts as handled whole.
     pub each_batch_auto_resolve: Option<bool>,
-    /// Accepted for kafkajs compatibility; partitions are handled one at a time.
+    /// Default 1: how many partitions are handled at once. Records of one partition are
+    /// handed out one after another (the next once the handler's promise settled); with
+    /// more than one, each partition of a round of fetched records is handled on its own,
+    /// up to this many at a time, and a failing handler stops only its partition.
     pub partitions_consumed_concurrently: Option<u32>,
     #[napi(ts_type = "(payload: EachMessagePayload) => Promise<void>")]
     pub each_message: Option<JsFn<'a>>,
@@ -518,9 +528,14 @@ impl Consumer {
     /// yields the first poll's outcome.
     fn start(&self, env: &Env, config: Option<ConsumerRunConfig<'_>>) -> Result<oneshot::Receiver<Result<()>>> {
         let config = config.ok_or_else(|| Error::invalid("run: give eachMessage or eachBatch"))?;
+        let concurrency = match config.partitions_consumed_concurrently {
+            None => 1,
+            Some(0) => return Err(Error::invalid("partitionsConsumedConcurrently: at least 1")),
+            Some(n) => n as usize,
+        };
         let handler = match (&config.each_message, &config.each_batch) {
             (Some(f), None) => {
-                let driver = message_driver(env, f, &self.shared).map_err(|e| Error::invalid(e.reason.clone()))?;
+                let driver = message_driver(env, f, &self.shared, concurrency).map_err(|e| Error::invalid(e.reason.clone()))?;
                 Handler::Message(Arc::new(JsCallback::new(&driver).map_err(|e| Error::invalid(e.reason.clone()))?))
             }
             (None, Some(f)) => Handler::Batch {
@@ -572,6 +587,7 @@ impl Consumer {
             applied_pauses: BTreeSet::new(),
             pending_seeks: Vec::new(),
             binding_commits: auto_commit,
+            concurrency,
         };
         napi::bindgen_prelude::spawn(async move {
             runner.run(ready_tx).await;
@@ -601,6 +617,8 @@ struct Runner {
     pending_seeks: Vec<(Tp, Offset)>,
     /// autoCommit: the binding commits positions after each round (the core does not).
     binding_commits: bool,
+    /// partitionsConsumedConcurrently: how many partitions of a round are handled at once.
+    concurrency: usize,
 }
 
 fn bytes_to_buffer(b: bytes::Bytes) -> Buffer {
@@ -667,12 +685,21 @@ fn pause_fn(shared: &Arc<Shared>, topic: &str, partition: i32) -> impl Fn(&Env) 
     }
 }
 
-/// Runs `eachMessage` over a round of payloads inside JavaScript, awaiting each call before
-/// the next. Resolves to -1 when all were handled, to the index of the first payload it did
-/// not hand out (its partition paused, or the consumer stopping), or to `{ index, error }`
-/// when the handler failed there.
-const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartition) {
+/// Runs `eachMessage` over a round of payloads inside JavaScript.
+///
+/// With a concurrency of 1, awaits each call before the next, across partitions. Resolves to
+/// -1 when all were handled, to the index of the first payload it did not hand out (its
+/// partition paused, or the consumer stopping), or to `{ index, error }` when the handler
+/// failed there: nothing from there on was handled, in any partition.
+///
+/// With more, the round is split by partition (in the order partitions first occur) and up to
+/// `concurrency` partitions are run at once, each awaiting its calls one after another and
+/// stopping as above on its own. Resolves to -1 when all were handled, otherwise to an array
+/// with one such stop (an index or `{ index, error }`) per partition that stopped: that
+/// partition's records from there on were not handled, other partitions' were.
+const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartition, concurrency) {
   const heartbeat = async () => {};
+  if (concurrency > 1) return concurrently(eachMessage, deliverable, pausePartition, concurrency, heartbeat);
   return async function ([topics, data, meta, headers]) {
     const pauses = new Map();
     const n = meta.length / 9;
@@ -696,12 +723,57 @@ const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartit
     }
     return -1;
   };
+
+  function concurrently(eachMessage, deliverable, pausePartition, concurrency, heartbeat) {
+    return async function ([topics, data, meta, headers]) {
+      const n = meta.length / 9;
+      const partitions = new Map();
+      for (let i = 0; i < n; i++) {
+        const key = meta[i * 9] + ':' + meta[i * 9 + 1];
+        const indexes = partitions.get(key);
+        if (indexes === undefined) partitions.set(key, [i]); else indexes.push(i);
+      }
+      const one = async (indexes) => {
+        const first = indexes[0] * 9;
+        const topic = topics[meta[first]], partition = meta[first + 1];
+        const pause = () => pausePartition(topic, partition);
+        for (const i of indexes) {
+          if (!deliverable(topic, partition)) return i;
+          const o = i * 9;
+          const ks = meta[o + 4], kl = meta[o + 5], vs = meta[o + 6], vl = meta[o + 7], h = meta[o + 8];
+          const message = {
+            key: kl < 0 ? null : data.subarray(ks, ks + kl),
+            value: vl < 0 ? null : data.subarray(vs, vs + vl),
+            timestamp: String(meta[o + 3]),
+            attributes: 0,
+            offset: String(meta[o + 2]),
+            headers: h < 0 ? {} : headers[h],
+          };
+          try { await eachMessage({ topic, partition, message, heartbeat, pause }); } catch (error) { return { index: i, error }; }
+        }
+        return -1;
+      };
+      const queue = [...partitions.values()];
+      const stops = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < queue.length) {
+          const stop = await one(queue[next++]);
+          if (stop !== -1) stops.push(stop);
+        }
+      };
+      const workers = [];
+      for (let w = 0; w < Math.min(concurrency, queue.length); w++) workers.push(worker());
+      await Promise.all(workers);
+      return stops.length === 0 ? -1 : stops;
+    };
+  }
 })"#;
 
 /// The driver for this `eachMessage`; `deliverable` reads the consumer's pause and stop
 /// state, `pausePartition` is a payload's `pause()`.
-fn message_driver<'env>(env: &'env Env, each_message: &JsFn<'_>, shared: &Arc<Shared>) -> napi::Result<JsFn<'env>> {
-    let make: Function<'env, FnArgs<(Unknown<'env>, Unknown<'env>, Unknown<'env>)>, Unknown<'env>> = env.run_script(MESSAGE_DRIVER)?;
+fn message_driver<'env>(env: &'env Env, each_message: &JsFn<'_>, shared: &Arc<Shared>, concurrency: usize) -> napi::Result<JsFn<'env>> {
+    let make: Function<'env, FnArgs<(Unknown<'env>, Unknown<'env>, Unknown<'env>, f64)>, Unknown<'env>> = env.run_script(MESSAGE_DRIVER)?;
     let state = Arc::clone(shared);
     let deliverable = env.create_function_from_closure::<FnArgs<(String, i32)>, bool, _>("deliverable", move |ctx| {
         let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
@@ -713,7 +785,7 @@ fn message_driver<'env>(env: &'env Env, each_message: &JsFn<'_>, shared: &Arc<Sh
         let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
         pause_fn(&pauser, &topic, partition)(ctx.env)
     })?;
-    let driver = make.call(FnArgs::from((each_message.to_unknown(), deliverable.to_unknown(), pause.to_unknown())))?;
+    let driver = make.call(FnArgs::from((each_message.to_unknown(), deliverable.to_unknown(), pause.to_unknown(), concurrency as f64)))?;
     JsFn::from_unknown(driver)
 }
 
@@ -766,18 +838,60 @@ fn round_args(records: Vec<ConsumerRecord>) -> Args {
     })
 }
 
-/// How a round of `eachMessage` ended.
-enum Outcome {
-    Done,
-    Undeliverable(usize),
-    Failed(usize, Failure),
+/// A batch handed to `eachBatch`, for when its handler settles.
+struct StartedBatch {
+    tp: Tp,
+    first_offset: i64,
+    last_offset: i64,
+    /// The highest offset `resolveOffset` was given.
+    resolved: Arc<Mutex<Option<i64>>>,
+    /// The `START_BATCH_PROCESS` payload.
+    info: serde_json::Value,
+    started: Instant,
 }
 
-fn read_outcome(value: &Unknown<'_>) -> Outcome {
-    if let Ok(n) = value.coerce_to_number().and_then(|n| n.get_double())
-        && value.get_type().ok() == Some(ValueType::Number)
+/// An `eachBatch` call in progress: the batch's key, and how the handler settled.
+type BatchCall = Pin<Box<dyn Future<Output = (usize, Result<(), Failure>)> + Send>>;
+
+/// Awaits whichever of `calls` settles first and removes it; `None` when there are none.
+async fn first_done<T>(calls: &mut Vec<Pin<Box<dyn Future<Output = T> + Send>>>) -> Option<T> {
+    if calls.is_empty() {
+        return None;
+    }
+    std::future::poll_fn(|cx| {
+        for i in 0..calls.len() {
+            if let Poll::Ready(out) = calls[i].as_mut().poll(cx) {
+                drop(calls.swap_remove(i));
+                return Poll::Ready(Some(out));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Where handling stopped in a round of `eachMessage` (see [`MESSAGE_DRIVER`]): the index of
+/// the first record not handled and, when the handler failed on it, how.
+type Stop = (usize, Option<Failure>);
+
+/// The stops of a round: none when every record was handled.
+fn read_outcome(value: &Unknown<'_>) -> Vec<Stop> {
+    if value.get_type().ok() == Some(ValueType::Number) && value.coerce_to_number().and_then(|n| n.get_double()).is_ok_and(|n| n < 0.0) {
+        return Vec::new();
+    }
+    if value.is_array().unwrap_or(false) {
+        let stops = value.coerce_to_object().and_then(|a| (0..a.get_array_length()?).map(|i| Ok(read_stop(&a.get_element::<Unknown>(i)?))).collect());
+        return stops.unwrap_or_else(|e| vec![(0, Some(Failure::new(format!("eachMessage driver: unexpected result ({e})"))))]);
+    }
+    vec![read_stop(value)]
+}
+
+/// One stop: an index (a record not handed out), or `{ index, error }` (the handler failed).
+fn read_stop(value: &Unknown<'_>) -> Stop {
+    if value.get_type().ok() == Some(ValueType::Number)
+        && let Ok(n) = value.coerce_to_number().and_then(|n| n.get_double())
     {
-        return if n < 0.0 { Outcome::Done } else { Outcome::Undeliverable(n as usize) };
+        return (n.max(0.0) as usize, None);
     }
     let failed = value.coerce_to_object().and_then(|o| {
         let index: f64 = o.get_named_property("index")?;
@@ -785,8 +899,8 @@ fn read_outcome(value: &Unknown<'_>) -> Outcome {
         Ok((index as usize, Failure::of(&error)))
     });
     match failed {
-        Ok((i, f)) => Outcome::Failed(i, f),
-        Err(e) => Outcome::Failed(0, Failure::new(format!("eachMessage driver: unexpected result ({e})"))),
+        Ok((i, f)) => (i, Some(f)),
+        Err(e) => (0, Some(Failure::new(format!("eachMessage driver: unexpected result ({e})")))),
     }
 }
 
@@ -1018,73 +1132,77 @@ impl Runner {
 
     /// `eachMessage` for a round of records in one call into JavaScript: the driver (see
     /// [`message_driver`]) awaits the handler record by record, so each record is handled
-    /// after the one before it, and stops at the first failure or at a record whose
-    /// partition was paused (or the consumer stopped) meanwhile. A JavaScript round trip per
-    /// record would cost more than the record.
+    /// after the one before it (of its partition, with partitionsConsumedConcurrently), and
+    /// stops at the first failure or at a record whose partition was paused (or the consumer
+    /// stopped) meanwhile. A JavaScript round trip per record would cost more than the record.
     async fn each_messages(&mut self, driver: Arc<JsCallback<false>>, first: ConsumerRecord) {
         let records = self.gather(first).await;
         let args = round_args(records.clone());
         let outcome = self.serving_ops(async move { driver.call_for(args, read_outcome).await }).await;
-        let stopped_at = match outcome {
-            Ok(Outcome::Done) => None,
-            Ok(Outcome::Undeliverable(i)) => Some((i, None)),
-            Ok(Outcome::Failed(i, failure)) => Some((i, Some(failure))),
-            Err(failure) => Some((0, Some(failure))),
+        // Whether a stop means that nothing from it on was handled, in any partition (one
+        // partition at a time, or the driver not called); otherwise only in its partition.
+        let (stops, across_partitions) = match outcome {
+            Ok(stops) => (stops, self.concurrency == 1),
+            Err(failure) => (vec![(0, Some(failure))], true),
         };
-        if let Some((i, failure)) = stopped_at {
+        if stops.is_empty() {
+            // Every record was handled.
+        } else if across_partitions {
+            let i = stops[0].0;
             self.rewind_all(&records[i.min(records.len())..]).await;
-            self.apply_pauses_and_seeks().await;
-            if let Some(failure) = failure {
-                self.crash(failure);
-                self.backoff().await;
+        } else {
+            // A stop per partition that did not finish: its records from there on.
+            for (i, _) in &stops {
+                if let Some(r) = records.get(*i) {
+                    self.rewind(&(r.topic.clone(), r.partition), r.offset).await;
+                }
             }
+        }
+        let mut failed = false;
+        if !stops.is_empty() {
+            self.apply_pauses_and_seeks().await;
+            for (_, failure) in stops {
+                if let Some(failure) = failure {
+                    self.crash(failure);
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            self.backoff().await;
         }
         if self.binding_commits {
             self.commit_positions().await;
         }
     }
 
+    /// `eachBatch` for a round of records: a batch per partition, handed out in the order
+    /// the partitions first occur, up to `concurrency` at a time.
     async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, first: ConsumerRecord) {
         let records = self.gather(first).await;
-        let mut batches: Vec<(Tp, Vec<ConsumerRecord>)> = Vec::new();
+        let mut batches: VecDeque<(Tp, Vec<ConsumerRecord>)> = VecDeque::new();
         for r in records {
             let tp = (r.topic.clone(), r.partition);
             match batches.iter_mut().find(|(t, _)| *t == tp) {
                 Some((_, v)) => v.push(r),
-                None => batches.push((tp, vec![r])),
+                None => batches.push_back((tp, vec![r])),
             }
         }
+        let mut started: Vec<StartedBatch> = Vec::new();
+        let mut calls: Vec<BatchCall> = Vec::new();
         let mut failed = None;
-        for (tp, records) in batches {
-            let first_offset = records.first().map_or(0, |r| r.offset);
-            if self.paused_since_fetch(&tp, first_offset).await {
-                continue;
+        loop {
+            while calls.len() < self.concurrency
+                && let Some((tp, records)) = batches.pop_front()
+            {
+                let Some((batch, args)) = self.start_batch(tp, records).await else { continue };
+                let key = started.len();
+                started.push(batch);
+                let cb = Arc::clone(&callback);
+                calls.push(Box::pin(async move { (key, cb.call(args).await) }));
             }
-            let last_offset = records.last().map_or(0, |r| r.offset);
-            let position = self.consumer.position(&tp.0, tp.1).unwrap_or(last_offset + 1);
-            let high_watermark = position + self.consumer.lag(&tp.0, tp.1).unwrap_or(0);
-            let resolved: Arc<Mutex<Option<i64>>> = Arc::default();
-            let started = Instant::now();
-            let batch_info = serde_json::json!({
-                "topic": tp.0, "partition": tp.1, "highWatermark": high_watermark.to_string(),
-                "offsetLag": (high_watermark - 1 - last_offset).max(0).to_string(),
-                "offsetLagLow": (high_watermark - 1 - first_offset).max(0).to_string(),
-                "batchSize": records.len(), "firstOffset": first_offset.to_string(), "lastOffset": last_offset.to_string(),
-            });
-            self.shared.events.emit(CONSUMER_EVENTS.start_batch_process, batch_info.clone());
-            let args = self.batch_args(tp.clone(), records, high_watermark, Arc::clone(&resolved));
-            let cb = Arc::clone(&callback);
-            let result = self.serving_ops(async move { cb.call(args).await }).await;
-            let mut end = batch_info;
-            end["duration"] = serde_json::json!(started.elapsed().as_millis() as u64);
-            self.shared.events.emit(CONSUMER_EVENTS.end_batch_process, end);
-            let handled_to = match (&result, auto_resolve) {
-                (Ok(()), true) => last_offset + 1,
-                _ => resolved.lock().unwrap_or_else(|p| p.into_inner()).map_or(first_offset, |o| o + 1),
-            };
-            if handled_to <= last_offset {
-                self.rewind(&tp, handled_to).await;
-            }
+            let Some((key, result)) = self.serving_ops(first_done(&mut calls)).await else { break };
+            self.finish_batch(&started[key], auto_resolve, result.is_ok()).await;
             if let Err(f) = result {
                 failed = Some(f);
             }
@@ -1095,6 +1213,46 @@ impl Runner {
         if let Some(f) = failed {
             self.crash(f);
             self.backoff().await;
+        }
+    }
+
+    /// Emits `START_BATCH_PROCESS` and makes the payload of a batch, unless its partition was
+    /// paused since the fetch.
+    async fn start_batch(&mut self, tp: Tp, records: Vec<ConsumerRecord>) -> Option<(StartedBatch, Args)> {
+        let first_offset = records.first().map_or(0, |r| r.offset);
+        if self.paused_since_fetch(&tp, first_offset).await {
+            return None;
+        }
+        let last_offset = records.last().map_or(0, |r| r.offset);
+        let position = self.consumer.position(&tp.0, tp.1).unwrap_or(last_offset + 1);
+        let high_watermark = position + self.consumer.lag(&tp.0, tp.1).unwrap_or(0);
+        let resolved: Arc<Mutex<Option<i64>>> = Arc::default();
+        let started = Instant::now();
+        let info = serde_json::json!({
+            "topic": tp.0, "partition": tp.1, "highWatermark": high_watermark.to_string(),
+            "offsetLag": (high_watermark - 1 - last_offset).max(0).to_string(),
+            "offsetLagLow": (high_watermark - 1 - first_offset).max(0).to_string(),
+            "batchSize": records.len(), "firstOffset": first_offset.to_string(), "lastOffset": last_offset.to_string(),
+        });
+        self.shared.events.emit(CONSUMER_EVENTS.start_batch_process, info.clone());
+        let args = self.batch_args(tp.clone(), records, high_watermark, Arc::clone(&resolved));
+        Some((StartedBatch { tp, first_offset, last_offset, resolved, info, started }, args))
+    }
+
+    /// Emits `END_BATCH_PROCESS` and rewinds the partition to the first record not handled:
+    /// with auto resolve, none when the handler succeeded; otherwise the one after the last
+    /// resolved offset.
+    async fn finish_batch(&mut self, batch: &StartedBatch, auto_resolve: bool, succeeded: bool) {
+        let mut end = batch.info.clone();
+        end["duration"] = serde_json::json!(batch.started.elapsed().as_millis() as u64);
+        self.shared.events.emit(CONSUMER_EVENTS.end_batch_process, end);
+        let handled_to = if succeeded && auto_resolve {
+            batch.last_offset + 1
+        } else {
+            batch.resolved.lock().unwrap_or_else(|p| p.into_inner()).map_or(batch.first_offset, |o| o + 1)
+        };
+        if handled_to <= batch.last_offset {
+            self.rewind(&batch.tp, handled_to).await;
         }
     }
 

@@ -4,7 +4,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::admin::{Admin, AdminConfig};
-use crate::config::{KafkaConfig, Settings, check_kafka, kafka_settings, logLevel};
+use crate::config::{KafkaConfig, Settings, kafka_settings, logLevel};
 use crate::consumer::{Consumer, ConsumerConfig};
 use crate::errors::throw;
 use crate::producer::{Producer, ProducerConfig};
@@ -17,10 +17,10 @@ pub struct Kafka {
 #[napi]
 impl Kafka {
     #[napi(constructor, catch_unwind)]
-    pub fn new(env: Env, config: KafkaConfig) -> napi::Result<Self> {
-        throw(&env, check_kafka(&config))?;
+    pub fn new(env: Env, config: KafkaConfig<'_>) -> napi::Result<Self> {
+        let settings = throw(&env, kafka_settings(&config))?;
         crate::logging::enable(&config.log_level.unwrap_or(logLevel::INFO));
-        Ok(Kafka { settings: kafka_settings(&config) })
+        Ok(Kafka { settings })
     }
 
     #[napi(catch_unwind)]

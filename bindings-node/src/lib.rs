@@ -3,9 +3,10 @@
 //! Only conversions live here — of types, errors and threads; Kafka behaviour is the core's.
 //!
 //! Threads: every network and Kafka call runs on one tokio runtime ([`init`]) and returns a
-//! promise. JavaScript callbacks (`eachMessage`, `eachBatch`, a custom partitioner, event
-//! listeners) are called through thread-safe functions, on the JavaScript thread; the
-//! consumer awaits the promise `eachMessage` returns before it reads the next record.
+//! promise. JavaScript callbacks (`eachMessage`, `eachBatch`, a custom partitioner, an
+//! OAUTHBEARER token provider, event listeners) are called through thread-safe functions, on
+//! the JavaScript thread; the consumer awaits the promise `eachMessage` returns before it
+//! reads the next record.
 
 // napi's macros expand to `unsafe` FFI glue (module registration, class wrapping, value
 // conversions); the workspace denies unsafe code, so it is allowed here for the generated code
@@ -23,6 +24,7 @@ mod errors;
 mod events;
 mod kafka;
 mod logging;
+mod oauthbearer;
 mod producer;
 
 // The embedded broker decodes untrusted requests: the same protection as the broker binary

@@ -95,6 +95,9 @@ pub struct PartitionerMessage {
     pub key: Option<Buffer>,
 }
 
+/// Headers of a record to send, by name: a value, or several for a name that repeats.
+type MessageHeaders = indexmap::IndexMap<String, Option<Either3<Buffer, String, Vec<Either<Buffer, String>>>>>;
+
 /// One record of `send`. Keys, values and header values are Buffers or strings.
 #[napi(object, object_to_js = false)]
 pub struct Message {
@@ -104,7 +107,7 @@ pub struct Message {
     pub value: Option<Either<Buffer, String>>,
     pub partition: Option<i32>,
     #[napi(ts_type = "Record<string, Buffer | string | (Buffer | string)[] | undefined>")]
-    pub headers: Option<indexmap::IndexMap<String, Option<Either3<Buffer, String, Vec<Either<Buffer, String>>>>>>,
+    pub headers: Option<MessageHeaders>,
     /// Milliseconds since the epoch (a string, as kafkajs takes it, or a number).
     pub timestamp: Option<Either<String, f64>>,
 }

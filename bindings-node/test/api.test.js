@@ -1,6 +1,6 @@
 // Parts of the kafkajs API the compatibility suite does not reach: Broker.start with port 0,
 // a custom partitioner function, regex subscriptions, eachBatch with resolveOffset, seek and
-// partitionsConsumedConcurrently (skipped: not implemented yet). Against the bundled broker started in-process.
+// partitionsConsumedConcurrently. Against the bundled broker started in-process.
 const { test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
@@ -135,13 +135,7 @@ test('seek moves a running consumer back', async () => {
   assert.deepStrictEqual(offsets, ['0', '1', '2', '3', '4', '2', '3', '4']);
 });
 
-// TODO(#8): the binding accepts partitionsConsumedConcurrently but hands records to the
-// handler one at a time across all partitions (src/consumer.rs never reads the option), so
-// this test would wait forever: skipped until the eachMessage driver runs partitions
-// concurrently.
-test('partitionsConsumedConcurrently: one slow partition does not hold up another', {
-  skip: 'partitionsConsumedConcurrently is accepted but not implemented yet',
-}, async () => {
+test('partitionsConsumedConcurrently: one slow partition does not hold up another', async () => {
   const topic = unique('concurrent');
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
   await produce(topic, [{ value: 'slow', partition: 0 }, { value: 'fast', partition: 1 }]);
@@ -163,4 +157,151 @@ test('partitionsConsumedConcurrently: one slow partition does not hold up anothe
   });
   await until('both records', () => seen.length >= 2);
   assert.deepStrictEqual([...seen].sort(), ['fast', 'slow']);
+});
+
+// Two partitions of 50 records each, handlers awaiting a random few milliseconds: each
+// partition's records arrive in offset order, one handler at a time per partition, and the
+// handlers of the two partitions run at the same time.
+test('partitionsConsumedConcurrently: records of a partition stay in order, partitions overlap', async () => {
+  const topic = unique('ordered');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  const per = 50;
+  await produce(topic, [0, 1].flatMap((partition) =>
+    Array.from({ length: per }, (_, i) => ({ partition, value: `${partition}-${i}` }))));
+  const consumer = track(kafka.consumer(groupOptions(unique('ordered'))));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const offsets = { 0: [], 1: [] };
+  const busy = { 0: 0, 1: 0 };
+  let inProgress = 0;
+  let mostInProgress = 0;
+  let mostPerPartition = 0;
+  await consumer.run({
+    partitionsConsumedConcurrently: 2,
+    eachMessage: async ({ partition, message }) => {
+      inProgress++;
+      busy[partition]++;
+      mostInProgress = Math.max(mostInProgress, inProgress);
+      mostPerPartition = Math.max(mostPerPartition, busy[partition]);
+      try {
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 4)));
+        offsets[partition].push(Number(message.offset));
+        assert.strictEqual(message.value.toString(), `${partition}-${message.offset}`);
+      } finally {
+        busy[partition]--;
+        inProgress--;
+      }
+    },
+  });
+  await until('every record', () => offsets[0].length + offsets[1].length >= 2 * per);
+  const expected = Array.from({ length: per }, (_, i) => i);
+  assert.deepStrictEqual(offsets[0], expected, 'partition 0 in offset order, each once');
+  assert.deepStrictEqual(offsets[1], expected, 'partition 1 in offset order, each once');
+  assert.strictEqual(mostPerPartition, 1, 'a partition\'s next record waits for its handler to settle');
+  assert.strictEqual(mostInProgress, 2, 'the two partitions\' handlers overlapped');
+});
+
+test('partitionsConsumedConcurrently: a failed record is read again in its partition only', async () => {
+  const topic = unique('failing');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  const per = 20;
+  await produce(topic, [0, 1].flatMap((partition) =>
+    Array.from({ length: per }, (_, i) => ({ partition, value: `${partition}-${i}` }))));
+  const groupId = unique('failing');
+  const consumer = track(kafka.consumer({ ...groupOptions(groupId), retry: { initialRetryTime: 10 } }));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const crashes = [];
+  consumer.on(consumer.events.CRASH, (e) => crashes.push(e.payload.error.message));
+  const commits = [];
+  consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
+    for (const t of e.payload.topics) commits.push(...t.partitions.map((p) => [p.partition, p.offset]));
+  });
+  const offsets = { 0: [], 1: [] };
+  let failedOnce = false;
+  await consumer.run({
+    partitionsConsumedConcurrently: 2,
+    eachMessage: async ({ partition, message }) => {
+      if (partition === 0 && message.offset === '5' && !failedOnce) {
+        failedOnce = true;
+        throw new Error('partition 0 failed at offset 5');
+      }
+      offsets[partition].push(Number(message.offset));
+    },
+  });
+  await until('every record', () => offsets[0].length + offsets[1].length >= 2 * per);
+  const expected = Array.from({ length: per }, (_, i) => i);
+  assert.deepStrictEqual(offsets[0], expected, 'offset 5 again after its failure, nothing after it first');
+  assert.deepStrictEqual(offsets[1], expected, 'partition 1 was not read again');
+  await until('the crash event', () => crashes.length >= 1);
+  assert.deepStrictEqual(crashes, ['partition 0 failed at offset 5']);
+  await consumer.stop();
+  assert.ok(commits.some(([p, o]) => p === 0 && o === '5'),
+    `after the failure partition 0 was committed up to the failed record: ${JSON.stringify(commits)}`);
+  const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+  assert.deepStrictEqual(committed[0].partitions.map((p) => [p.partition, p.offset]).sort(), [[0, '20'], [1, '20']]);
+});
+
+test('partitionsConsumedConcurrently: pause() stops its partition only; resume() goes on in order', async () => {
+  const topic = unique('pausing');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  const per = 30;
+  await produce(topic, [0, 1].flatMap((partition) =>
+    Array.from({ length: per }, (_, i) => ({ partition, value: `${partition}-${i}` }))));
+  const consumer = track(kafka.consumer(groupOptions(unique('pausing'))));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const offsets = { 0: [], 1: [] };
+  let resume = null;
+  await consumer.run({
+    partitionsConsumedConcurrently: 2,
+    eachMessage: async ({ partition, message, pause }) => {
+      offsets[partition].push(Number(message.offset));
+      if (partition === 0 && offsets[0].length === 10) resume = pause();
+      await new Promise((r) => setImmediate(r));
+    },
+  });
+  await until('partition 1 read and partition 0 paused', () => offsets[1].length >= per && resume !== null);
+  const expected = Array.from({ length: per }, (_, i) => i);
+  assert.deepStrictEqual(offsets[0], expected.slice(0, 10), 'nothing of partition 0 after pause()');
+  assert.deepStrictEqual(consumer.paused(), [{ topic, partitions: [0] }]);
+  resume();
+  await until('partition 0 after resume', () => offsets[0].length >= per);
+  assert.deepStrictEqual(offsets[0], expected);
+  assert.deepStrictEqual(offsets[1], expected);
+});
+
+test('partitionsConsumedConcurrently with eachBatch: batches of two partitions are handled at once', async () => {
+  const topic = unique('batches');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  await produce(topic, [0, 1].flatMap((partition) =>
+    Array.from({ length: 5 }, (_, i) => ({ partition, value: `${partition}-${i}` }))));
+  const consumer = track(kafka.consumer(groupOptions(unique('batches'))));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  // Each partition's handler waits until the other's has started: handled one after the
+  // other, the first would wait forever.
+  const started = {};
+  const bothStarted = Promise.all([0, 1].map((p) => new Promise((r) => { started[p] = r; })));
+  const offsets = { 0: [], 1: [] };
+  await consumer.run({
+    partitionsConsumedConcurrently: 2,
+    eachBatch: async ({ batch }) => {
+      started[batch.partition]();
+      await bothStarted;
+      offsets[batch.partition].push(...batch.messages.map((m) => Number(m.offset)));
+    },
+  });
+  await until('both batches', () => offsets[0].length + offsets[1].length >= 10);
+  assert.deepStrictEqual(offsets, { 0: [0, 1, 2, 3, 4], 1: [0, 1, 2, 3, 4] });
+});
+
+test('partitionsConsumedConcurrently: 0 is refused', async () => {
+  const topic = unique('zero');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  const consumer = track(kafka.consumer(groupOptions(unique('zero'))));
+  await consumer.connect();
+  await consumer.subscribe({ topic });
+  await assert.rejects(async () => consumer.run({ partitionsConsumedConcurrently: 0, eachMessage: async () => {} }),
+    /partitionsConsumedConcurrently/);
 });
