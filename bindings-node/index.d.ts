@@ -193,6 +193,16 @@ export interface ConsumerConfig {
   groupId: string
   /** `partition.assignment.strategy`, in order of preference (default range, roundrobin). */
   partitionAssigners?: Array<PartitionAssigners | string>
+  /**
+   * `group.protocol` (a ferrokafka extension; kafkajs has only the classic protocol):
+   * `'consumer'` for KIP-848, where the broker assigns (Kafka 4.0+ and the bundled broker).
+   */
+  groupProtocol?: 'classic' | 'consumer'
+  /**
+   * `group.remote.assignor` with `groupProtocol: 'consumer'`: the broker's assignor
+   * (`'uniform'`, `'range'`); unset, the broker's default.
+   */
+  groupRemoteAssignor?: string
   /** `session.timeout.ms`. */
   sessionTimeout?: number
   /** `max.poll.interval.ms`, which the core also uses as the rebalance timeout. */

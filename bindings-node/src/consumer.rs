@@ -57,6 +57,13 @@ pub struct ConsumerConfig {
     /// `partition.assignment.strategy`, in order of preference (default range, roundrobin).
     #[napi(ts_type = "Array<PartitionAssigners | string>")]
     pub partition_assigners: Option<Vec<String>>,
+    /// `group.protocol` (a ferrokafka extension; kafkajs has only the classic protocol):
+    /// `'consumer'` for KIP-848, where the broker assigns (Kafka 4.0+ and the bundled broker).
+    #[napi(ts_type = "'classic' | 'consumer'")]
+    pub group_protocol: Option<String>,
+    /// `group.remote.assignor` with `groupProtocol: 'consumer'`: the broker's assignor
+    /// (`'uniform'`, `'range'`); unset, the broker's default.
+    pub group_remote_assignor: Option<String>,
     /// `session.timeout.ms`.
     pub session_timeout: Option<u32>,
     /// `max.poll.interval.ms`, which the core also uses as the rebalance timeout.
@@ -340,6 +347,8 @@ impl Consumer {
         }
         settings.set("group.id", &config.group_id);
         settings.set_opt("partition.assignment.strategy", config.partition_assigners.map(|a| a.join(",")));
+        settings.set_opt("group.protocol", config.group_protocol);
+        settings.set_opt("group.remote.assignor", config.group_remote_assignor);
         settings.set_opt("session.timeout.ms", config.session_timeout);
         settings.set_opt("max.poll.interval.ms", config.rebalance_timeout);
         settings.set_opt("heartbeat.interval.ms", config.heartbeat_interval);
@@ -352,6 +361,8 @@ impl Consumer {
         settings.retry(config.retry.as_ref());
         settings.extend(config.settings.as_ref());
         let checked = settings.client_config()?;
+        // The core makes its consumer at run(); what it would refuse is refused here, at once.
+        checked.validate_consumer()?;
         let retry_backoff = Duration::from_millis(checked.get("retry.backoff.ms").and_then(|v| v.parse().ok()).unwrap_or(100).max(100));
         Ok(Consumer {
             shared: Arc::new(Shared {

@@ -305,3 +305,19 @@ test('partitionsConsumedConcurrently: 0 is refused', async () => {
   await assert.rejects(async () => consumer.run({ partitionsConsumedConcurrently: 0, eachMessage: async () => {} }),
     /partitionsConsumedConcurrently/);
 });
+
+test("groupProtocol: 'consumer' (KIP-848): the broker assigns, and classic-only options are refused", async () => {
+  const topic = unique('kip848');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  await produce(topic, [{ value: 'p0', partition: 0 }, { value: 'p1', partition: 1 }]);
+  assert.throws(() => kafka.consumer({ groupId: unique('kip848'), groupProtocol: 'consumer', sessionTimeout: 10_000 }),
+    /session\.timeout\.ms/);
+  const groupId = unique('kip848');
+  const consumer = track(kafka.consumer({ groupId, groupProtocol: 'consumer', groupRemoteAssignor: 'uniform' }));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = [];
+  await consumer.run({ eachMessage: async ({ partition, message }) => { seen.push([partition, message.value.toString()]); } });
+  await until('both records', () => seen.length >= 2);
+  assert.deepStrictEqual(seen.sort(), [[0, 'p0'], [1, 'p1']]);
+});

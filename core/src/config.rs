@@ -255,8 +255,9 @@ impl ClientConfig {
         Ok(())
     }
 
-    /// Checks consumer settings that depend on each other.
-    pub(crate) fn validate_consumer(&self) -> Result<()> {
+    /// Checks consumer settings that depend on each other (what `Consumer::new` refuses), for
+    /// a binding that reports them before it makes the consumer.
+    pub fn validate_consumer(&self) -> Result<()> {
         let kip848 = self.get("group.protocol") == Some("consumer");
         if kip848 {
             // With KIP-848 the broker assigns and times sessions: these would do nothing.
