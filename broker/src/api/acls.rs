@@ -11,6 +11,7 @@ use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionRespon
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
 
 use super::{NONE, Session, str_bytes};
 use crate::security::acl::{self, AclBinding, AclFilter};
@@ -26,7 +27,7 @@ pub(super) fn allowed(state: &BrokerState, session: &Session, op: i8, resource_t
     ok
 }
 
-pub(super) fn cluster_allowed(state: &BrokerState, session: &Session, op: i8) -> bool {
+fn cluster_allowed(state: &BrokerState, session: &Session, op: i8) -> bool {
     allowed(state, session, op, acl::CLUSTER, acl::CLUSTER_NAME)
 }
 
@@ -41,6 +42,7 @@ pub(super) fn group_allowed(state: &BrokerState, session: &Session, op: i8, grou
 const CLUSTER_DENIED: i16 = E::ClusterAuthorizationFailed.code();
 const TOPIC_DENIED: i16 = E::TopicAuthorizationFailed.code();
 pub(super) const GROUP_DENIED: i16 = E::GroupAuthorizationFailed.code();
+const TRANSACTIONAL_ID_DENIED: i16 = E::TransactionalIdAuthorizationFailed.code();
 
 fn binding_of(c: &create_acls_request::AclCreation) -> AclBinding {
     AclBinding {
@@ -361,6 +363,224 @@ pub(super) fn filter_delete_topics(
         ok
     });
     denied
+}
+
+/// Takes the items `denied` gives an error code for out of `items` and returns them with it
+/// (none with ACLs off).
+fn take_denied_with<T>(state: &BrokerState, items: &mut Vec<T>, denied: impl Fn(&T) -> Option<i16>) -> Vec<(T, i16)> {
+    if !state.acls.enabled() {
+        return Vec::new();
+    }
+    let mut refused = Vec::new();
+    let mut kept = Vec::with_capacity(items.len());
+    for t in items.drain(..) {
+        match denied(&t) {
+            Some(code) => refused.push((t, code)),
+            None => kept.push(t),
+        }
+    }
+    *items = kept;
+    refused
+}
+
+/// The message Kafka sends with a refusal's error code.
+fn denied_message(code: i16) -> Option<StrBytes> {
+    let text = match code {
+        TOPIC_DENIED => "Topic authorization failed.",
+        GROUP_DENIED => "Group authorization failed.",
+        CLUSTER_DENIED => "Cluster authorization failed.",
+        TRANSACTIONAL_ID_DENIED => "Transactional Id authorization failed.",
+        _ => return None,
+    };
+    Some(str_bytes(text))
+}
+
+/// CreatePartitions: ALTER on each topic.
+pub(super) fn filter_create_partitions(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut CreatePartitionsRequest,
+) -> Vec<create_partitions_response::CreatePartitionsTopicResult> {
+    take_denied(state, &mut req.topics, |t| topic_allowed(state, session, acl::ALTER, &t.name.0))
+        .into_iter()
+        .map(|t| {
+            create_partitions_response::CreatePartitionsTopicResult::default()
+                .with_name(t.name)
+                .with_error_code(TOPIC_DENIED)
+                .with_error_message(denied_message(TOPIC_DENIED))
+        })
+        .collect()
+}
+
+/// DeleteRecords: DELETE on each topic; every partition named of a refused topic is answered.
+pub(super) fn filter_delete_records(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut DeleteRecordsRequest,
+) -> Vec<delete_records_response::DeleteRecordsTopicResult> {
+    take_denied(state, &mut req.topics, |t| topic_allowed(state, session, acl::DELETE, &t.name.0))
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    delete_records_response::DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(TOPIC_DENIED)
+                        .with_low_watermark(-1)
+                })
+                .collect();
+            delete_records_response::DeleteRecordsTopicResult::default().with_name(t.name).with_partitions(partitions)
+        })
+        .collect()
+}
+
+/// Config resource types (Kafka's ConfigResource.Type).
+const CONFIG_TOPIC: i8 = 2;
+const CONFIG_BROKER: i8 = 4;
+
+/// Describing or altering a config resource (`op` DESCRIBE_CONFIGS or ALTER_CONFIGS), as Kafka
+/// checks it: a topic's on the topic (else TOPIC_AUTHORIZATION_FAILED), the broker's on the
+/// cluster (else CLUSTER_AUTHORIZATION_FAILED). Other types are left to the handler, which
+/// answers INVALID_REQUEST for them.
+fn config_denied(state: &BrokerState, session: &Session, op: i8, resource_type: i8, name: &str) -> Option<i16> {
+    match resource_type {
+        CONFIG_TOPIC if !topic_allowed(state, session, op, name) => Some(TOPIC_DENIED),
+        CONFIG_BROKER if !cluster_allowed(state, session, op) => Some(CLUSTER_DENIED),
+        _ => None,
+    }
+}
+
+/// DescribeConfigs: DESCRIBE_CONFIGS per resource.
+pub(super) fn filter_describe_configs(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut DescribeConfigsRequest,
+) -> Vec<describe_configs_response::DescribeConfigsResult> {
+    take_denied_with(state, &mut req.resources, |r| {
+        config_denied(state, session, acl::DESCRIBE_CONFIGS, r.resource_type, &r.resource_name)
+    })
+    .into_iter()
+    .map(|(r, code)| {
+        describe_configs_response::DescribeConfigsResult::default()
+            .with_error_code(code)
+            .with_error_message(denied_message(code))
+            .with_resource_type(r.resource_type)
+            .with_resource_name(r.resource_name)
+    })
+    .collect()
+}
+
+/// AlterConfigs: ALTER_CONFIGS per resource.
+pub(super) fn filter_alter_configs(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut AlterConfigsRequest,
+) -> Vec<alter_configs_response::AlterConfigsResourceResponse> {
+    take_denied_with(state, &mut req.resources, |r| {
+        config_denied(state, session, acl::ALTER_CONFIGS, r.resource_type, &r.resource_name)
+    })
+    .into_iter()
+    .map(|(r, code)| {
+        alter_configs_response::AlterConfigsResourceResponse::default()
+            .with_error_code(code)
+            .with_error_message(denied_message(code))
+            .with_resource_type(r.resource_type)
+            .with_resource_name(r.resource_name)
+    })
+    .collect()
+}
+
+/// IncrementalAlterConfigs: ALTER_CONFIGS per resource.
+pub(super) fn filter_incremental_alter_configs(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut IncrementalAlterConfigsRequest,
+) -> Vec<incremental_alter_configs_response::AlterConfigsResourceResponse> {
+    take_denied_with(state, &mut req.resources, |r| {
+        config_denied(state, session, acl::ALTER_CONFIGS, r.resource_type, &r.resource_name)
+    })
+    .into_iter()
+    .map(|(r, code)| {
+        incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+            .with_error_code(code)
+            .with_error_message(denied_message(code))
+            .with_resource_type(r.resource_type)
+            .with_resource_name(r.resource_name)
+    })
+    .collect()
+}
+
+/// FindCoordinator key types.
+const COORDINATOR_GROUP: i8 = 0;
+const COORDINATOR_TRANSACTION: i8 = 1;
+
+/// FindCoordinator, per key: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or on the
+/// transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). Returns the code and its message.
+pub(super) fn coordinator_denied(state: &BrokerState, session: &Session, key_type: i8, key: &str) -> Option<(i16, StrBytes)> {
+    let code = match key_type {
+        COORDINATOR_GROUP if !group_allowed(state, session, acl::DESCRIBE, key) => GROUP_DENIED,
+        COORDINATOR_TRANSACTION if !allowed(state, session, acl::DESCRIBE, acl::TRANSACTIONAL_ID, key) => {
+            TRANSACTIONAL_ID_DENIED
+        }
+        _ => return None,
+    };
+    Some((code, denied_message(code).unwrap_or_default()))
+}
+
+/// ConsumerGroupDescribe, as Kafka answers it: groups without DESCRIBE get
+/// GROUP_AUTHORIZATION_FAILED (listed first), and a group whose members' assignment or target
+/// assignment names a topic the principal may not DESCRIBE gets TOPIC_AUTHORIZATION_FAILED
+/// with no members, so the topic's name and partitions stay hidden.
+pub(super) fn consumer_group_describe_authorized(
+    state: &BrokerState,
+    session: &Session,
+    denied: Vec<GroupId>,
+    mut resp: ConsumerGroupDescribeResponse,
+) -> ConsumerGroupDescribeResponse {
+    use consumer_group_describe_response::DescribedGroup;
+    if !state.acls.enabled() {
+        return resp;
+    }
+    let hides_a_topic = |g: &DescribedGroup| {
+        g.members
+            .iter()
+            .flat_map(|m| m.assignment.topic_partitions.iter().chain(&m.target_assignment.topic_partitions))
+            .any(|t| !topic_allowed(state, session, acl::DESCRIBE, &t.topic_name.0))
+    };
+    let refused = denied.into_iter().map(|g| {
+        DescribedGroup::default().with_group_id(g).with_error_code(GROUP_DENIED).with_error_message(denied_message(GROUP_DENIED))
+    });
+    let described: Vec<DescribedGroup> = resp
+        .groups
+        .drain(..)
+        .map(|g| {
+            if hides_a_topic(&g) {
+                DescribedGroup::default().with_group_id(g.group_id).with_error_code(TOPIC_DENIED).with_error_message(Some(
+                    str_bytes("the group's assignment names a topic the client is not authorized to describe"),
+                ))
+            } else {
+                g
+            }
+        })
+        .collect();
+    resp.groups = refused.chain(described).collect();
+    resp
+}
+
+/// DescribeCluster is answered to everyone, as Kafka does: DESCRIBE on the cluster only
+/// decides the authorized operations a client asks for, none (0) without it. With it they stay
+/// "not provided", as this broker computes no authorized operations.
+pub(super) fn describe_cluster_operations(
+    state: &BrokerState,
+    session: &Session,
+    wants_operations: bool,
+    resp: &mut DescribeClusterResponse,
+) {
+    if wants_operations && state.acls.enabled() && !cluster_allowed(state, session, acl::DESCRIBE) {
+        resp.cluster_authorized_operations = 0;
+    }
 }
 
 /// InitProducerId without a transactional id: IDEMPOTENT_WRITE on the cluster, or WRITE on

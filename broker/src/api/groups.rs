@@ -31,47 +31,54 @@ const KEY_TYPE_GROUP: i8 = 0;
 
 type PartitionsByTopic = Vec<(String, Vec<i32>)>;
 
+/// FindCoordinator; `denied` gives the refusal (code, message) of a key the client may not
+/// look up, answered with no node as Kafka does.
 pub(super) fn find_coordinator(
     state: &BrokerState,
     session: &super::Session,
     req: FindCoordinatorRequest,
     version: i16,
+    denied: impl Fn(i8, &str) -> Option<(i16, StrBytes)>,
 ) -> FindCoordinatorResponse {
     let (host, port) = &session.listener.advertised;
     let node = BrokerId(state.config.node_id);
-    let answer = |key_type: i8| -> (i16, Option<StrBytes>) {
-        if key_type == KEY_TYPE_GROUP {
-            (NONE, None)
+    // (error, message, whether to name this node)
+    let answer = |key: &str| -> (i16, Option<StrBytes>, bool) {
+        if let Some((code, message)) = denied(req.key_type, key) {
+            (code, Some(message), false)
+        } else if req.key_type == KEY_TYPE_GROUP {
+            (NONE, None, true)
         } else {
             // Transactions (and share groups) are not implemented: say so rather than
             // pointing a client at a coordinator that cannot serve it.
-            (E::CoordinatorNotAvailable.code(), Some(str_bytes("this broker coordinates consumer groups only")))
+            (E::CoordinatorNotAvailable.code(), Some(str_bytes("this broker coordinates consumer groups only")), true)
         }
     };
+    let (no_node, no_host, no_port) = (BrokerId(-1), StrBytes::default(), -1);
     let mut resp = FindCoordinatorResponse::default();
     if version >= 4 {
         resp.coordinators = req
             .coordinator_keys
-            .into_iter()
+            .iter()
             .map(|key| {
-                let (error_code, error_message) = answer(req.key_type);
-                find_coordinator_response::Coordinator::default()
-                    .with_key(key)
-                    .with_node_id(node)
-                    .with_host(str_bytes(host.clone()))
-                    .with_port(*port)
-                    .with_error_code(error_code)
-                    .with_error_message(error_message)
+                let (error_code, error_message, named) = answer(key);
+                let coordinator = find_coordinator_response::Coordinator::default().with_key(key.clone());
+                let coordinator = if named {
+                    coordinator.with_node_id(node).with_host(str_bytes(host.clone())).with_port(*port)
+                } else {
+                    coordinator.with_node_id(no_node).with_host(no_host.clone()).with_port(no_port)
+                };
+                coordinator.with_error_code(error_code).with_error_message(error_message)
             })
             .collect();
     } else {
-        let (error_code, error_message) = answer(req.key_type);
-        resp = resp
-            .with_error_code(error_code)
-            .with_error_message(error_message)
-            .with_node_id(node)
-            .with_host(str_bytes(host.clone()))
-            .with_port(*port);
+        let (error_code, error_message, named) = answer(&req.key);
+        resp = resp.with_error_code(error_code).with_error_message(error_message);
+        resp = if named {
+            resp.with_node_id(node).with_host(str_bytes(host.clone())).with_port(*port)
+        } else {
+            resp.with_node_id(no_node).with_host(no_host).with_port(no_port)
+        };
     }
     resp
 }

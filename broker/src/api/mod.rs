@@ -120,17 +120,6 @@ fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
 }
 
-/// Requests the authorizer checks only at cluster level (ACLs on): what they need.
-fn coarse_cluster_operation(key: ApiKey) -> Option<i8> {
-    match key {
-        ApiKey::DescribeConfigs | ApiKey::ConsumerGroupDescribe => Some(acl::DESCRIBE),
-        ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs | ApiKey::CreatePartitions | ApiKey::DeleteRecords => {
-            Some(acl::ALTER)
-        }
-        _ => None,
-    }
-}
-
 /// Encodes a response frame: size, response header, body.
 fn encode_response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Outcome {
     let header_version = key.response_header_version(version);
@@ -164,12 +153,6 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
     };
     if let Some(reason) = session.refusal(key) {
         return Outcome::Close(reason);
-    }
-    if let Some(op) = coarse_cluster_operation(key) {
-        // Admin requests without per-resource checks yet need the cluster-wide permission.
-        if !acls::cluster_allowed(state, session, op) {
-            return Outcome::Close(format!("{key:?} denied by ACLs: needs {} on the cluster", if op == acl::ALTER { "ALTER" } else { "DESCRIBE" }));
-        }
     }
     if key == ApiKey::ApiVersions && version > max {
         // KIP-511: answer in v0 so the client can read our ranges and retry.
@@ -288,15 +271,52 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
             resp.responses.extend(denied);
             reply!(resp)
         }
-        ApiKey::CreatePartitions => reply!(admin::create_partitions(state, decode!(CreatePartitionsRequest))),
-        ApiKey::DeleteRecords => reply!(admin::delete_records(state, decode!(DeleteRecordsRequest))),
-        ApiKey::DescribeConfigs => reply!(admin::describe_configs(state, decode!(DescribeConfigsRequest))),
-        ApiKey::DescribeCluster => reply!(admin::describe_cluster(state, session, decode!(DescribeClusterRequest))),
-        ApiKey::AlterConfigs => reply!(admin::alter_configs(state, decode!(AlterConfigsRequest))),
-        ApiKey::IncrementalAlterConfigs => {
-            reply!(admin::incremental_alter_configs(state, decode!(IncrementalAlterConfigsRequest)))
+        ApiKey::CreatePartitions => {
+            let mut req = decode!(CreatePartitionsRequest);
+            let denied = acls::filter_create_partitions(state, session, &mut req);
+            let mut resp = admin::create_partitions(state, req);
+            resp.results.extend(denied);
+            reply!(resp)
         }
-        ApiKey::FindCoordinator => reply!(groups::find_coordinator(state, session, decode!(FindCoordinatorRequest), version)),
+        ApiKey::DeleteRecords => {
+            let mut req = decode!(DeleteRecordsRequest);
+            let denied = acls::filter_delete_records(state, session, &mut req);
+            let mut resp = admin::delete_records(state, req);
+            resp.topics.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::DescribeConfigs => {
+            let mut req = decode!(DescribeConfigsRequest);
+            let denied = acls::filter_describe_configs(state, session, &mut req);
+            let mut resp = admin::describe_configs(state, req);
+            resp.results.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::DescribeCluster => {
+            let req = decode!(DescribeClusterRequest);
+            let wants_operations = req.include_cluster_authorized_operations;
+            let mut resp = admin::describe_cluster(state, session, req);
+            acls::describe_cluster_operations(state, session, wants_operations, &mut resp);
+            reply!(resp)
+        }
+        ApiKey::AlterConfigs => {
+            let mut req = decode!(AlterConfigsRequest);
+            let denied = acls::filter_alter_configs(state, session, &mut req);
+            let mut resp = admin::alter_configs(state, req);
+            resp.responses.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let mut req = decode!(IncrementalAlterConfigsRequest);
+            let denied = acls::filter_incremental_alter_configs(state, session, &mut req);
+            let mut resp = admin::incremental_alter_configs(state, req);
+            resp.responses.extend(denied);
+            reply!(resp)
+        }
+        ApiKey::FindCoordinator => {
+            let denied = |key_type: i8, key: &str| acls::coordinator_denied(state, session, key_type, key);
+            reply!(groups::find_coordinator(state, session, decode!(FindCoordinatorRequest), version, denied))
+        }
         ApiKey::JoinGroup => {
             let client_id = header.client_id.as_deref().unwrap_or("");
             let caller = groups::Caller { client_id, peer };
@@ -385,7 +405,10 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
             reply!(groups::consumer_group_heartbeat(state, caller, req).await)
         }
         ApiKey::ConsumerGroupDescribe => {
-            reply!(groups::consumer_group_describe(state, decode!(ConsumerGroupDescribeRequest)).await)
+            let mut req = decode!(ConsumerGroupDescribeRequest);
+            let denied = acls::filter_groups(state, session, acl::DESCRIBE, &mut req.group_ids);
+            let resp = groups::consumer_group_describe(state, req).await;
+            reply!(acls::consumer_group_describe_authorized(state, session, denied, resp))
         }
         _ => Outcome::Close(format!("API {key:?} is not supported by this broker")),
     }
