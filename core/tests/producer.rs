@@ -121,3 +121,36 @@ async fn purge_drops_what_was_not_sent_and_the_producer_goes_on() {
     assert_eq!(producer.stats().failed_records, 10);
     broker.shutdown().await.unwrap();
 }
+
+/// A topic the cluster does not know yet is looked up again until max.block.ms: one created
+/// while a send waits is written to; one that never appears is an error naming it.
+#[tokio::test]
+async fn a_send_waits_up_to_max_block_ms_for_a_topic_to_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), auto_create_topics: false, ..Default::default() };
+    let broker = Broker::start(config).await.unwrap();
+    let bs = broker.bootstrap();
+    let producer =
+        Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("max.block.ms", "5000"), ("retry.backoff.ms", "20")]).unwrap())
+            .unwrap();
+    let admin = ferrokafka::Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    // The topic appears 200 ms after the send started: its first lookups find nothing (a
+    // send that did not look again would fail within milliseconds).
+    let create = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        admin.create_topics(&[ferrokafka::NewTopic::new("late", 1)]).await.unwrap();
+    };
+    let send = producer.send_and_wait(ProducerRecord::new("late").value("v"));
+    let ((), sent) = tokio::join!(create, send);
+    assert_eq!(sent.unwrap().offset, 0);
+
+    let quick =
+        Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("max.block.ms", "300"), ("retry.backoff.ms", "20")]).unwrap())
+            .unwrap();
+    let started = tokio::time::Instant::now();
+    let e = quick.send(ProducerRecord::new("never").value("v")).await.unwrap_err();
+    assert_eq!(e.kafka_code(), Some(kafka_protocol::ResponseError::UnknownTopicOrPartition), "{e}");
+    assert!(e.to_string().contains("never"), "{e}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300), "looked up again until max.block.ms");
+    broker.shutdown().await.unwrap();
+}

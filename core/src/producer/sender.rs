@@ -127,6 +127,22 @@ impl Shared {
         self.lock().producer.unwrap_or((-1, -1))
     }
 
+    /// The topic's metadata. A topic the cluster does not know is asked for again every
+    /// `retry.backoff.ms` for up to `max.block.ms`, as the Java client waits: a topic created
+    /// a moment ago is not in every broker's metadata at once (Apache Kafka answers
+    /// UNKNOWN_TOPIC_OR_PARTITION for a while after CreateTopics returned).
+    async fn topic_metadata(&self, topic: &str) -> Result<crate::cluster::TopicMetadata> {
+        let deadline = tokio::time::Instant::now() + self.max_block;
+        loop {
+            match self.cluster.topic(topic).await {
+                Err(e) if e.kafka_code() == Some(ResponseError::UnknownTopicOrPartition) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(self.cluster.retry_backoff()).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Queues a record, waiting at most `block` for queue space (`None`: `max.block.ms`).
     pub(super) async fn enqueue(&self, rec: ProducerRecord, block: Option<Duration>) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
         let deadline = tokio::time::Instant::now() + block.unwrap_or(self.max_block);
@@ -134,7 +150,7 @@ impl Shared {
         if size > self.message_max_bytes {
             return Err(Error::MessageTooLarge { size, max: self.message_max_bytes });
         }
-        let meta = self.cluster.topic(&rec.topic).await?;
+        let meta = self.topic_metadata(&rec.topic).await?;
         let count = meta.leaders.len();
         let partition = match rec.partition {
             Some(p) if p >= 0 && (p as usize) < count => p,
