@@ -257,6 +257,9 @@ pub struct DeleteTopicRecordsOptions {
 pub struct Admin {
     settings: Settings,
     events: Arc<Emitter>,
+    /// The core client, made by the first call and kept until `disconnect`: its connections
+    /// (and their TLS handshakes and SASL authentications) serve every call in between.
+    core: Arc<std::sync::Mutex<Option<ferrokafka::Admin>>>,
 }
 
 fn offset_of(s: &str) -> Result<i64> {
@@ -293,7 +296,7 @@ impl Admin {
     pub(crate) fn create(mut settings: Settings, config: AdminConfig) -> Result<Admin> {
         settings.retry(config.retry.as_ref());
         settings.client_config()?;
-        Ok(Admin { settings, events: Arc::new(Emitter::client("admin")) })
+        Ok(Admin { settings, events: Arc::new(Emitter::client("admin")), core: Arc::default() })
     }
 
     /// Runs `work` with a core admin client, as a promise.
@@ -303,8 +306,17 @@ impl Admin {
         F: FnOnce(ferrokafka::Admin) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
     {
-        let settings = self.settings.clone();
-        promise(env, async move { work(core(&settings)?).await })
+        let (settings, slot) = (self.settings.clone(), Arc::clone(&self.core));
+        promise(env, async move {
+            let admin = {
+                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                match slot.as_ref() {
+                    Some(admin) => admin.clone(),
+                    None => slot.insert(core(&settings)?).clone(),
+                }
+            };
+            work(admin).await
+        })
     }
 }
 
@@ -324,7 +336,9 @@ impl Admin {
     #[napi(catch_unwind)]
     pub fn disconnect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
         let events = Arc::clone(&self.events);
-        self.run(&env, |_| async move {
+        // Calls still running keep their clone; the next call after this connects afresh.
+        self.core.lock().unwrap_or_else(|p| p.into_inner()).take();
+        promise(&env, async move {
             events.emit(&ClientEvents::of("admin").disconnect, serde_json::Value::Null);
             Ok(())
         })
