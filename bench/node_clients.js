@@ -38,7 +38,11 @@ async function startBroker() {
     readline.createInterface({ input: proc.stdout }).once('line', resolve);
     proc.once('exit', (c) => reject(new Error(`broker exited ${c}`)));
   });
-  return { bootstrap: line.split(' ').at(-1).trim(), stop: () => { proc.kill('SIGTERM'); fs.rmSync(dataDir, { recursive: true, force: true }); } };
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  // The data directory goes once the broker has finished writing it (its shutdown flushes
+  // the logs and the group coordinator's state).
+  const stop = async () => { proc.kill('SIGTERM'); await exited; fs.rmSync(dataDir, { recursive: true, force: true }); };
+  return { bootstrap: line.split(' ').at(-1).trim(), stop };
 }
 
 async function run(lib, bootstrap, n) {
@@ -102,7 +106,7 @@ async function main() {
       }
     }
   } finally {
-    broker.stop();
+    await broker.stop();
   }
   const cpu = os.cpus();
   const lines = [SECTION, '',
