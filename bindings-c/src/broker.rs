@@ -29,19 +29,23 @@ pub unsafe extern "C" fn fk_broker_start(
     errstr_size: usize,
 ) -> *mut fk_broker_t {
     guard_ptr(errstr, errstr_size, || {
-        let data_dir =
-            unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
-        let listen = if listen.is_null() {
-            "127.0.0.1:0"
-        } else {
-            unsafe { cstr(listen) }.ok_or_else(|| invalid("listen is not UTF-8"))?
-        };
-        let config = BrokerConfig {
-            listen: listen.to_owned(),
-            data_dir: data_dir.into(),
-            ..Default::default()
-        };
+        let mut config = unsafe { config_in(data_dir) }?;
+        if !listen.is_null() {
+            let listen = unsafe { cstr(listen) }.ok_or_else(|| invalid("listen is not UTF-8"))?;
+            config.listen = listen.to_owned();
+        }
         start(config)
+    })
+}
+
+/// The defaults with `data_dir` (borrowed C string) and listening on 127.0.0.1, any port.
+unsafe fn config_in(data_dir: *const c_char) -> Result<BrokerConfig, Failure> {
+    let data_dir =
+        unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
+    Ok(BrokerConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.into(),
+        ..Default::default()
     })
 }
 
@@ -73,13 +77,7 @@ pub unsafe extern "C" fn fk_broker_start_with(
     errstr_size: usize,
 ) -> *mut fk_broker_t {
     guard_ptr(errstr, errstr_size, || {
-        let data_dir =
-            unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
-        let mut config = BrokerConfig {
-            listen: "127.0.0.1:0".into(),
-            data_dir: data_dir.into(),
-            ..Default::default()
-        };
+        let mut config = unsafe { config_in(data_dir) }?;
         let mut i = 0;
         while !settings.is_null() {
             // SAFETY: a NULL-terminated array of strings (header contract); read up to its NULL.

@@ -164,24 +164,8 @@ impl<const WEAK: bool> JsCallback<WEAK> {
     /// of the returned value, when it is not a promise).
     pub(crate) async fn call_for<T: Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T) -> Result<T, Failure> {
         let (tx, rx) = oneshot::channel::<Result<T, Failure>>();
-        let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
-            let once: Once<_> = Rc::new(Cell::new(Some(tx)));
-            match ret {
-                Ok(value) => {
-                    if let Err(e) = await_value_in_js(&env, value, Rc::clone(&once), read) {
-                        settle(&once, Err(Failure::thrown(&e)));
-                    }
-                }
-                Err(e) => settle(&once, Err(Failure::thrown(&e))),
-            }
-            Ok(())
-        });
-        if status != Status::Ok {
-            return Err(Failure { name: "Error".into(), message: format!("the callback could not be called ({status})"), stack: None });
-        }
-        rx.await.unwrap_or_else(|_| {
-            Err(Failure { name: "Error".into(), message: "the callback was dropped before it settled".into(), stack: None })
-        })
+        self.call_into(args, read, tx)?;
+        rx.await.unwrap_or_else(|_| Err(Failure::new("the callback was dropped before it settled")))
     }
 
     /// As [`call_for`](Self::call_for), blocking this thread until the promise settles, for
@@ -190,6 +174,17 @@ impl<const WEAK: bool> JsCallback<WEAK> {
     /// itself (the caller must check).
     pub(crate) fn call_blocking_for<T: Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T, timeout: Duration) -> Result<T, Failure> {
         let (tx, rx) = mpsc::sync_channel::<Result<T, Failure>>(1);
+        self.call_into(args, read, tx)?;
+        match block_runtime_thread(|| rx.recv_timeout(timeout)) {
+            Ok(settled) => settled,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::new(format!("the promise did not settle within {} ms", timeout.as_millis()))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::new("the callback was dropped before it settled")),
+        }
+    }
+
+    /// Queues the call; `tx` gets what `read` makes of its value (or of the promise's, once it
+    /// settled), or the throw or rejection.
+    fn call_into<T: 'static, S: Sink<Result<T, Failure>> + Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T, tx: S) -> Result<(), Failure> {
         let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
             let once: Once<_> = Rc::new(Cell::new(Some(tx)));
             match ret {
@@ -205,11 +200,7 @@ impl<const WEAK: bool> JsCallback<WEAK> {
         if status != Status::Ok {
             return Err(Failure::new(format!("the callback could not be called ({status})")));
         }
-        match block_runtime_thread(|| rx.recv_timeout(timeout)) {
-            Ok(settled) => settled,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::new(format!("the promise did not settle within {} ms", timeout.as_millis()))),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::new("the callback was dropped before it settled")),
-        }
+        Ok(())
     }
 
     /// Calls and blocks this thread until the call returns, reading its value with `read`

@@ -718,15 +718,7 @@ const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartit
       const o = i * 9;
       const topic = topics[meta[o]], partition = meta[o + 1];
       if (!deliverable(topic, partition)) return i;
-      const ks = meta[o + 4], kl = meta[o + 5], vs = meta[o + 6], vl = meta[o + 7], h = meta[o + 8];
-      const message = {
-        key: kl < 0 ? null : data.subarray(ks, ks + kl),
-        value: vl < 0 ? null : data.subarray(vs, vs + vl),
-        timestamp: String(meta[o + 3]),
-        attributes: 0,
-        offset: String(meta[o + 2]),
-        headers: h < 0 ? {} : headers[h],
-      };
+      const message = messageAt(data, meta, headers, o);
       const tp = topic + '\0' + partition;
       let pause = pauses.get(tp);
       if (pause === undefined) { pause = () => pausePartition(topic, partition); pauses.set(tp, pause); }
@@ -734,6 +726,19 @@ const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartit
     }
     return -1;
   };
+
+  // The kafkajs message of the record whose 9 meta entries start at `o`.
+  function messageAt(data, meta, headers, o) {
+    const ks = meta[o + 4], kl = meta[o + 5], vs = meta[o + 6], vl = meta[o + 7], h = meta[o + 8];
+    return {
+      key: kl < 0 ? null : data.subarray(ks, ks + kl),
+      value: vl < 0 ? null : data.subarray(vs, vs + vl),
+      timestamp: String(meta[o + 3]),
+      attributes: 0,
+      offset: String(meta[o + 2]),
+      headers: h < 0 ? {} : headers[h],
+    };
+  }
 
   function concurrently(eachMessage, deliverable, pausePartition, concurrency, heartbeat) {
     return async function ([topics, data, meta, headers]) {
@@ -750,16 +755,7 @@ const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartit
         const pause = () => pausePartition(topic, partition);
         for (const i of indexes) {
           if (!deliverable(topic, partition)) return i;
-          const o = i * 9;
-          const ks = meta[o + 4], kl = meta[o + 5], vs = meta[o + 6], vl = meta[o + 7], h = meta[o + 8];
-          const message = {
-            key: kl < 0 ? null : data.subarray(ks, ks + kl),
-            value: vl < 0 ? null : data.subarray(vs, vs + vl),
-            timestamp: String(meta[o + 3]),
-            attributes: 0,
-            offset: String(meta[o + 2]),
-            headers: h < 0 ? {} : headers[h],
-          };
+          const message = messageAt(data, meta, headers, i * 9);
           try { await eachMessage({ topic, partition, message, heartbeat, pause }); } catch (error) { return { index: i, error }; }
         }
         return -1;

@@ -6,8 +6,7 @@
 
 mod common;
 
-use bytes::Bytes;
-use common::{TestClient, batch, create_topic, list_offset, produce, start_broker};
+use common::{TestClient, batch, create_topic, list_offset, produce, sasl_handshake, sasl_plain, start_broker};
 use ferrokafka_broker::Broker;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -58,10 +57,8 @@ async fn acl_broker(allow_if_no_acl: bool) -> (Broker, tempfile::TempDir) {
 /// A connection authenticated as `user` (SASL PLAIN).
 async fn login(broker: &Broker, user: &str) -> TestClient {
     let mut c = TestClient::connect(broker.local_addr()).await;
-    let handshake = c.send(&SaslHandshakeRequest::default().with_mechanism(s("PLAIN")), 1).await;
-    assert_eq!(handshake.error_code, NONE);
-    let token = Bytes::from(format!("\0{user}\0{user}-secret"));
-    let auth = c.send(&SaslAuthenticateRequest::default().with_auth_bytes(token), 2).await;
+    assert_eq!(sasl_handshake(&mut c, "PLAIN").await.error_code, NONE);
+    let auth = sasl_plain(&mut c, user, &format!("{user}-secret")).await;
     assert_eq!(auth.error_code, NONE, "{user} authenticates");
     c
 }

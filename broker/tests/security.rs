@@ -4,8 +4,7 @@
 
 mod common;
 
-use bytes::Bytes;
-use common::{TestClient, start_broker};
+use common::{TestClient, sasl_handshake as handshake, sasl_plain as plain, start_broker};
 use ferrokafka_broker::Broker;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::*;
@@ -19,15 +18,6 @@ async fn sasl_broker(reauth_ms: &str) -> (Broker, tempfile::TempDir) {
         c.set("connections.max.reauth.ms", reauth_ms).unwrap();
     })
     .await
-}
-
-async fn handshake(c: &mut TestClient, mechanism: &'static str) -> SaslHandshakeResponse {
-    c.send(&SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism)), 1).await
-}
-
-async fn plain(c: &mut TestClient, user: &str, password: &str) -> SaslAuthenticateResponse {
-    let bytes = format!("\0{user}\0{password}");
-    c.send(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes)), 2).await
 }
 
 fn metadata() -> MetadataRequest {

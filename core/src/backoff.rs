@@ -2,7 +2,8 @@
 //! alone after failing to connect to it. Each failure in a row doubles the wait, up to the
 //! cap, and every wait is spread ±20% (as Kafka's clients do) so that many clients that lost
 //! one broker together do not come back in step. A connection that succeeds starts over; the
-//! first reconnect after a working connection dropped is immediate.
+//! first reconnect after a working connection dropped is immediate. Also the one loop that
+//! retries a request until a deadline.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,26 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 const JITTER: f64 = 0.2;
+
+/// Runs `op` until it succeeds, fails with an error `again` does not accept, or `deadline`
+/// has passed, pausing `pause` between attempts.
+pub(crate) async fn retry_until<T, F, Fut>(
+    deadline: Instant,
+    pause: Duration,
+    again: impl Fn(&crate::Error) -> bool,
+    mut op: F,
+) -> crate::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::Result<T>>,
+{
+    loop {
+        match op().await {
+            Err(e) if again(&e) && Instant::now() < deadline => tokio::time::sleep(pause).await,
+            other => return other,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct ReconnectBackoff {

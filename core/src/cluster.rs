@@ -142,18 +142,17 @@ impl Cluster {
     pub(crate) async fn any_connection(&self) -> Result<Arc<BrokerConnection>> {
         let known: Vec<String> = self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.values().cloned().collect();
         let addrs: Vec<&String> = known.iter().chain(self.bootstrap.iter()).collect();
-        let mut last = None;
         for addr in &addrs {
-            match self.connection_to(addr, false).await {
-                Ok(c) => return Ok(c),
-                Err(e) => last = Some(e),
+            if let Ok(c) = self.connection_to(addr, false).await {
+                return Ok(c);
             }
         }
-        // None answered: try again the one whose backoff ends first, once it has.
+        // None answered: try again the one whose backoff ends first, once it has; its error
+        // is the answer if that fails too. (The bootstrap list is never empty.)
         let soonest = addrs.iter().min_by_key(|a| self.backoff.not_before(a));
         match soonest {
             Some(addr) => self.connection_to(addr, true).await,
-            None => Err(last.unwrap_or(Error::Connection { broker: self.bootstrap.join(","), reason: "no brokers".into() })),
+            None => Err(Error::Connection { broker: self.bootstrap.join(","), reason: "no brokers".into() }),
         }
     }
 

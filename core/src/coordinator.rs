@@ -8,6 +8,7 @@ use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
+use crate::backoff::retry_until;
 use crate::cluster::Cluster;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
@@ -43,14 +44,11 @@ impl Member {
 /// its offsets topic), asks again, for up to `request.timeout.ms`.
 pub(crate) async fn find(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnection>> {
     let deadline = tokio::time::Instant::now() + cluster.request_timeout();
-    loop {
-        match find_once(cluster, group).await {
-            Err(e) if e.kafka_code().is_some_and(is_coordinator_error) && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(cluster.retry_backoff()).await;
-            }
-            other => return other,
-        }
-    }
+    retry_until(deadline, cluster.retry_backoff(), moved, || find_once(cluster, group)).await
+}
+
+fn moved(e: &Error) -> bool {
+    e.kafka_code().is_some_and(is_coordinator_error)
 }
 
 /// Runs `op` against the group's coordinator, finding it again (and retrying) when the
@@ -64,9 +62,7 @@ where
     loop {
         let conn = find(cluster, group).await?;
         match op(conn).await {
-            Err(e) if e.kafka_code().is_some_and(is_coordinator_error) && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(cluster.retry_backoff()).await;
-            }
+            Err(e) if moved(&e) && tokio::time::Instant::now() < deadline => tokio::time::sleep(cluster.retry_backoff()).await,
             other => return other,
         }
     }

@@ -180,12 +180,7 @@ pub(super) fn delete_acls(state: &BrokerState, session: &Session, req: DeleteAcl
 
 /// Takes the items `allowed` refuses out of `items` and returns them (none with ACLs off).
 fn take_denied<T>(state: &BrokerState, items: &mut Vec<T>, allowed: impl Fn(&T) -> bool) -> Vec<T> {
-    if !state.acls.enabled() {
-        return Vec::new();
-    }
-    let (ok, denied): (Vec<_>, Vec<_>) = items.drain(..).partition(|t| allowed(t));
-    *items = ok;
-    denied
+    take_denied_with(state, items, |t| (!allowed(t)).then_some(0)).into_iter().map(|(t, _)| t).collect()
 }
 
 /// Produce: topics without WRITE are answered TOPIC_AUTHORIZATION_FAILED, never appended.
@@ -452,65 +447,47 @@ fn config_denied(state: &BrokerState, session: &Session, op: i8, resource_type: 
     }
 }
 
-/// DescribeConfigs: DESCRIBE_CONFIGS per resource.
-pub(super) fn filter_describe_configs(
-    state: &BrokerState,
-    session: &Session,
-    req: &mut DescribeConfigsRequest,
-) -> Vec<describe_configs_response::DescribeConfigsResult> {
-    take_denied_with(state, &mut req.resources, |r| {
-        config_denied(state, session, acl::DESCRIBE_CONFIGS, r.resource_type, &r.resource_name)
-    })
-    .into_iter()
-    .map(|(r, code)| {
-        describe_configs_response::DescribeConfigsResult::default()
-            .with_error_code(code)
-            .with_error_message(denied_message(code))
-            .with_resource_type(r.resource_type)
-            .with_resource_name(r.resource_name)
-    })
-    .collect()
+/// A filter for a config API: its resources checked with `config_denied` for `op`, the
+/// refused ones answered with their code. The three APIs differ only in their types.
+macro_rules! config_filter {
+    ($(#[$doc:meta])* $name:ident, $req:ty, $result:ty, $op:expr) => {
+        $(#[$doc])*
+        pub(super) fn $name(state: &BrokerState, session: &Session, req: &mut $req) -> Vec<$result> {
+            take_denied_with(state, &mut req.resources, |r| config_denied(state, session, $op, r.resource_type, &r.resource_name))
+                .into_iter()
+                .map(|(r, code)| {
+                    <$result>::default()
+                        .with_error_code(code)
+                        .with_error_message(denied_message(code))
+                        .with_resource_type(r.resource_type)
+                        .with_resource_name(r.resource_name)
+                })
+                .collect()
+        }
+    };
 }
 
-/// AlterConfigs: ALTER_CONFIGS per resource.
-pub(super) fn filter_alter_configs(
-    state: &BrokerState,
-    session: &Session,
-    req: &mut AlterConfigsRequest,
-) -> Vec<alter_configs_response::AlterConfigsResourceResponse> {
-    take_denied_with(state, &mut req.resources, |r| {
-        config_denied(state, session, acl::ALTER_CONFIGS, r.resource_type, &r.resource_name)
-    })
-    .into_iter()
-    .map(|(r, code)| {
-        alter_configs_response::AlterConfigsResourceResponse::default()
-            .with_error_code(code)
-            .with_error_message(denied_message(code))
-            .with_resource_type(r.resource_type)
-            .with_resource_name(r.resource_name)
-    })
-    .collect()
-}
-
-/// IncrementalAlterConfigs: ALTER_CONFIGS per resource.
-pub(super) fn filter_incremental_alter_configs(
-    state: &BrokerState,
-    session: &Session,
-    req: &mut IncrementalAlterConfigsRequest,
-) -> Vec<incremental_alter_configs_response::AlterConfigsResourceResponse> {
-    take_denied_with(state, &mut req.resources, |r| {
-        config_denied(state, session, acl::ALTER_CONFIGS, r.resource_type, &r.resource_name)
-    })
-    .into_iter()
-    .map(|(r, code)| {
-        incremental_alter_configs_response::AlterConfigsResourceResponse::default()
-            .with_error_code(code)
-            .with_error_message(denied_message(code))
-            .with_resource_type(r.resource_type)
-            .with_resource_name(r.resource_name)
-    })
-    .collect()
-}
+config_filter!(
+    /// DescribeConfigs: DESCRIBE_CONFIGS per resource.
+    filter_describe_configs,
+    DescribeConfigsRequest,
+    describe_configs_response::DescribeConfigsResult,
+    acl::DESCRIBE_CONFIGS
+);
+config_filter!(
+    /// AlterConfigs: ALTER_CONFIGS per resource.
+    filter_alter_configs,
+    AlterConfigsRequest,
+    alter_configs_response::AlterConfigsResourceResponse,
+    acl::ALTER_CONFIGS
+);
+config_filter!(
+    /// IncrementalAlterConfigs: ALTER_CONFIGS per resource.
+    filter_incremental_alter_configs,
+    IncrementalAlterConfigsRequest,
+    incremental_alter_configs_response::AlterConfigsResourceResponse,
+    acl::ALTER_CONFIGS
+);
 
 /// FindCoordinator key types.
 const COORDINATOR_GROUP: i8 = 0;

@@ -183,6 +183,18 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
         };
     }
 
+    // Decodes a request, takes out what the ACLs refuse (answered by `$filter`), handles the
+    // rest as `$handle` (with the request named `$req`) and answers both in `$field`.
+    macro_rules! filtered {
+        ($ty:ty, $filter:path, $req:ident => $handle:expr, $field:ident) => {{
+            let mut $req = decode!($ty);
+            let denied = $filter(state, session, &mut $req);
+            let mut resp = $handle;
+            resp.$field.extend(denied);
+            reply!(resp)
+        }};
+    }
+
     match key {
         ApiKey::ApiVersions => reply!(api_versions::handle(decode!(ApiVersionsRequest), version)),
         ApiKey::Metadata => {
@@ -232,20 +244,13 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
                 }
             }
         }
-        ApiKey::Fetch => {
-            let mut req = decode!(FetchRequest);
-            let denied = acls::filter_fetch(state, session, &mut req);
-            let mut resp = fetch::handle(state, req, version).await;
-            resp.responses.extend(denied);
-            reply!(resp)
-        }
-        ApiKey::ListOffsets => {
-            let mut req = decode!(ListOffsetsRequest);
-            let denied = acls::filter_list_offsets(state, session, &mut req);
-            let mut resp = list_offsets::handle(state, req, version);
-            resp.topics.extend(denied);
-            reply!(resp)
-        }
+        ApiKey::Fetch => filtered!(FetchRequest, acls::filter_fetch, req => fetch::handle(state, req, version).await, responses),
+        ApiKey::ListOffsets => filtered!(
+            ListOffsetsRequest,
+            acls::filter_list_offsets,
+            req => list_offsets::handle(state, req, version),
+            topics
+        ),
         ApiKey::InitProducerId => {
             let req = decode!(InitProducerIdRequest);
             if acls::idempotent_write_allowed(state, session) {
@@ -257,41 +262,36 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
                     .with_producer_epoch(-1))
             }
         }
-        ApiKey::CreateTopics => {
-            let mut req = decode!(CreateTopicsRequest);
-            let denied = acls::filter_create_topics(state, session, &mut req);
-            let mut resp = admin::create_topics(state, req, version);
-            resp.topics.extend(denied);
-            reply!(resp)
-        }
-        ApiKey::DeleteTopics => {
-            let mut req = decode!(DeleteTopicsRequest);
-            let denied = acls::filter_delete_topics(state, session, &mut req);
-            let mut resp = admin::delete_topics(state, req, version);
-            resp.responses.extend(denied);
-            reply!(resp)
-        }
-        ApiKey::CreatePartitions => {
-            let mut req = decode!(CreatePartitionsRequest);
-            let denied = acls::filter_create_partitions(state, session, &mut req);
-            let mut resp = admin::create_partitions(state, req);
-            resp.results.extend(denied);
-            reply!(resp)
-        }
-        ApiKey::DeleteRecords => {
-            let mut req = decode!(DeleteRecordsRequest);
-            let denied = acls::filter_delete_records(state, session, &mut req);
-            let mut resp = admin::delete_records(state, req);
-            resp.topics.extend(denied);
-            reply!(resp)
-        }
-        ApiKey::DescribeConfigs => {
-            let mut req = decode!(DescribeConfigsRequest);
-            let denied = acls::filter_describe_configs(state, session, &mut req);
-            let mut resp = admin::describe_configs(state, req);
-            resp.results.extend(denied);
-            reply!(resp)
-        }
+        ApiKey::CreateTopics => filtered!(
+            CreateTopicsRequest,
+            acls::filter_create_topics,
+            req => admin::create_topics(state, req, version),
+            topics
+        ),
+        ApiKey::DeleteTopics => filtered!(
+            DeleteTopicsRequest,
+            acls::filter_delete_topics,
+            req => admin::delete_topics(state, req, version),
+            responses
+        ),
+        ApiKey::CreatePartitions => filtered!(
+            CreatePartitionsRequest,
+            acls::filter_create_partitions,
+            req => admin::create_partitions(state, req),
+            results
+        ),
+        ApiKey::DeleteRecords => filtered!(
+            DeleteRecordsRequest,
+            acls::filter_delete_records,
+            req => admin::delete_records(state, req),
+            topics
+        ),
+        ApiKey::DescribeConfigs => filtered!(
+            DescribeConfigsRequest,
+            acls::filter_describe_configs,
+            req => admin::describe_configs(state, req),
+            results
+        ),
         ApiKey::DescribeCluster => {
             let req = decode!(DescribeClusterRequest);
             let wants_operations = req.include_cluster_authorized_operations;
@@ -299,20 +299,18 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
             acls::describe_cluster_operations(state, session, wants_operations, &mut resp);
             reply!(resp)
         }
-        ApiKey::AlterConfigs => {
-            let mut req = decode!(AlterConfigsRequest);
-            let denied = acls::filter_alter_configs(state, session, &mut req);
-            let mut resp = admin::alter_configs(state, req);
-            resp.responses.extend(denied);
-            reply!(resp)
-        }
-        ApiKey::IncrementalAlterConfigs => {
-            let mut req = decode!(IncrementalAlterConfigsRequest);
-            let denied = acls::filter_incremental_alter_configs(state, session, &mut req);
-            let mut resp = admin::incremental_alter_configs(state, req);
-            resp.responses.extend(denied);
-            reply!(resp)
-        }
+        ApiKey::AlterConfigs => filtered!(
+            AlterConfigsRequest,
+            acls::filter_alter_configs,
+            req => admin::alter_configs(state, req),
+            responses
+        ),
+        ApiKey::IncrementalAlterConfigs => filtered!(
+            IncrementalAlterConfigsRequest,
+            acls::filter_incremental_alter_configs,
+            req => admin::incremental_alter_configs(state, req),
+            responses
+        ),
         ApiKey::FindCoordinator => {
             let denied = |key_type: i8, key: &str| acls::coordinator_denied(state, session, key_type, key);
             reply!(groups::find_coordinator(state, session, decode!(FindCoordinatorRequest), version, denied))

@@ -210,3 +210,14 @@ pub async fn init_producer_id(c: &mut TestClient) -> (i64, i16) {
     assert_eq!(resp.error_code, 0);
     (resp.producer_id.0, resp.producer_epoch)
 }
+
+/// SaslHandshake for `mechanism`.
+pub async fn sasl_handshake(c: &mut TestClient, mechanism: &'static str) -> SaslHandshakeResponse {
+    c.send(&SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism)), 1).await
+}
+
+/// SaslAuthenticate with a PLAIN token for `user`.
+pub async fn sasl_plain(c: &mut TestClient, user: &str, password: &str) -> SaslAuthenticateResponse {
+    let bytes = format!("\0{user}\0{password}");
+    c.send(&SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes)), 2).await
+}

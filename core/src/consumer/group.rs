@@ -57,8 +57,9 @@ pub(crate) enum GroupProtocol {
 #[derive(Debug, Default)]
 struct Membership {
     member_id: String,
+    /// Classic: the generation. KIP-848: the member epoch (0 while joining).
     generation: i32,
-    /// Between a completed SyncGroup and the next rebalance.
+    /// Classic: between a completed SyncGroup and the next rebalance.
     stable: bool,
     coordinator: Option<Arc<BrokerConnection>>,
 }

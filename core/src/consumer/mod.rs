@@ -392,10 +392,7 @@ impl Consumer {
         if let GroupProtocol::Consumer { .. } = group.protocol() {
             return self.reconcile(&group).await;
         }
-        if group.take_lost() && !self.owned.is_empty() {
-            let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
-            self.fetcher.remove(&lost);
-            self.notify(RebalanceEvent::Lost(lost)).await;
+        if group.take_lost() && self.lose_all().await {
             self.join_needed = true;
         }
         if !self.join_needed && self.last_metadata_check.elapsed() >= self.metadata_interval {
@@ -422,18 +419,12 @@ impl Consumer {
         let revoked: Vec<Tp> = self.owned.difference(&assigned).cloned().collect();
         let added: Vec<Tp> = assigned.difference(&self.owned).cloned().collect();
         if !revoked.is_empty() {
-            self.commit_before_release(&revoked).await;
-            self.notify(RebalanceEvent::Revoked(revoked.clone())).await;
-            self.fetcher.remove(&revoked);
-            for tp in &revoked {
-                self.owned.remove(tp);
-            }
+            self.revoke(revoked, true).await;
             // Cooperative: what was given up can now go to its new owner in another round.
             self.join_needed = true;
         }
         if !added.is_empty() {
-            let (starts, missing) = self.committed_starts(&added).await?;
-            self.fetcher.add(starts).await?;
+            let missing = self.start(&added).await?;
             // Partitions without a start (auto.offset.reset=error) stay owned but unread, as
             // in librdkafka: the error is reported once, and the group still sees them held.
             self.owned.extend(added.iter().cloned());
@@ -451,11 +442,7 @@ impl Consumer {
     async fn reconcile(&mut self, group: &Group) -> Result<()> {
         if group.take_lost() {
             self.pending_target = None;
-            if !self.owned.is_empty() {
-                let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
-                self.fetcher.remove(&lost);
-                self.notify(RebalanceEvent::Lost(lost)).await;
-            }
+            self.lose_all().await;
             group.lost_released();
         }
         let recheck = self.last_metadata_check.elapsed() >= self.metadata_interval;
@@ -500,14 +487,7 @@ impl Consumer {
         }
         let revoked: Vec<Tp> = self.owned.difference(&target).cloned().collect();
         let added: Vec<Tp> = target.difference(&self.owned).cloned().collect();
-        if !revoked.is_empty() {
-            self.commit_before_release(&revoked).await;
-            self.notify(RebalanceEvent::Revoked(revoked.clone())).await;
-            self.fetcher.remove(&revoked);
-            for tp in &revoked {
-                self.owned.remove(tp);
-            }
-        }
+        self.revoke(revoked, true).await;
         let mut result = Ok(());
         if !added.is_empty() {
             match self.start(&added).await {
@@ -541,16 +521,36 @@ impl Consumer {
 
     /// Eager protocol: everything is given up before rejoining.
     async fn release_all(&mut self, commit: bool) {
-        if self.owned.is_empty() {
+        let all: Vec<Tp> = self.owned.iter().cloned().collect();
+        self.revoke(all, commit).await;
+    }
+
+    /// Gives `tps` up: their positions committed first (with auto commit, when `commit`),
+    /// then the listener told, while they are still held; then they are no longer read.
+    async fn revoke(&mut self, tps: Vec<Tp>, commit: bool) {
+        if tps.is_empty() {
             return;
         }
-        let all: Vec<Tp> = self.owned.iter().cloned().collect();
         if commit {
-            self.commit_before_release(&all).await;
+            self.commit_before_release(&tps).await;
         }
-        self.notify(RebalanceEvent::Revoked(all.clone())).await;
-        self.fetcher.remove(&all);
-        self.owned.clear();
+        self.notify(RebalanceEvent::Revoked(tps.clone())).await;
+        self.fetcher.remove(&tps);
+        for tp in &tps {
+            self.owned.remove(tp);
+        }
+    }
+
+    /// The membership is gone: what was held is reported lost (nothing is committed: the
+    /// partitions may be another member's already). Whether anything was held.
+    async fn lose_all(&mut self) -> bool {
+        if self.owned.is_empty() {
+            return false;
+        }
+        let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
+        self.fetcher.remove(&lost);
+        self.notify(RebalanceEvent::Lost(lost)).await;
+        true
     }
 
     async fn commit_before_release(&mut self, tps: &[Tp]) {

@@ -132,14 +132,15 @@ impl Shared {
     /// a moment ago is not in every broker's metadata at once (Apache Kafka answers
     /// UNKNOWN_TOPIC_OR_PARTITION for a while after CreateTopics returned).
     async fn topic_metadata(&self, topic: &str) -> Result<crate::cluster::TopicMetadata> {
-        let deadline = tokio::time::Instant::now() + self.max_block;
-        loop {
-            match self.cluster.topic(topic).await {
-                Err(e) if e.kafka_code() == Some(ResponseError::UnknownTopicOrPartition) && tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(self.cluster.retry_backoff()).await;
-                }
-                other => return other,
+        let unknown = |e: &Error| e.kafka_code() == Some(ResponseError::UnknownTopicOrPartition);
+        match self.cluster.topic(topic).await {
+            // The common case, a known topic, reads no clock.
+            Err(e) if unknown(&e) => {
+                let deadline = tokio::time::Instant::now() + self.max_block;
+                tokio::time::sleep(self.cluster.retry_backoff()).await;
+                crate::backoff::retry_until(deadline, self.cluster.retry_backoff(), unknown, || self.cluster.topic(topic)).await
             }
+            known => known,
         }
     }
 

@@ -39,8 +39,6 @@ pub(crate) struct Exchange {
     owned: IdPartitions,
     /// An assignment the coordinator sent that the poll path has not taken yet.
     target: Option<IdPartitions>,
-    /// The interval the coordinator asks for.
-    interval: Option<Duration>,
 }
 
 impl Group {
@@ -104,11 +102,7 @@ pub(super) async fn leave(group: &Group) -> Result<()> {
         .with_member_epoch(leaving)
         .with_instance_id(st.instance_id.as_deref().map(s));
     let resp = coordinator.send(&req).await?;
-    {
-        let mut m = group.membership();
-        m.generation = JOINING;
-        m.stable = false;
-    }
+    group.membership().generation = JOINING;
     match E::try_from_code(resp.error_code) {
         // Already gone from the coordinator's view: nothing left to leave.
         None | Some(E::UnknownMemberId | E::FencedMemberEpoch) => Ok(()),
@@ -131,6 +125,8 @@ pub(super) async fn heartbeat_loop(sh: Arc<Shared>) {
     let st = &sh.settings;
     let max_poll = Duration::from_millis(st.max_poll_interval_ms as u64);
     let mut due = tokio::time::Instant::now();
+    // What the coordinator asks for once it has answered.
+    let mut interval = st.heartbeat_interval;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(due) => {}
@@ -157,7 +153,7 @@ pub(super) async fn heartbeat_loop(sh: Arc<Shared>) {
             due = retry;
             continue;
         }
-        due = match heartbeat_once(&group).await {
+        due = match heartbeat_once(&group, &mut interval).await {
             Ok(Next::After(wait)) => tokio::time::Instant::now() + wait,
             Ok(Next::Stop) => return,
             Err(e) => {
@@ -172,11 +168,7 @@ pub(super) async fn heartbeat_loop(sh: Arc<Shared>) {
 /// The partitions are gone with the membership: the poll path reports them lost, then the
 /// member joins again (epoch 0, same member id, as KIP-848 asks).
 fn drop_membership(group: &Group) {
-    {
-        let mut m = group.membership();
-        m.generation = JOINING;
-        m.stable = false;
-    }
+    group.membership().generation = JOINING;
     {
         let mut x = group.exchange();
         x.target = None;
@@ -185,7 +177,7 @@ fn drop_membership(group: &Group) {
     group.shared.lost.store(true, Ordering::Release);
 }
 
-async fn heartbeat_once(group: &Group) -> Result<Next> {
+async fn heartbeat_once(group: &Group, interval: &mut Duration) -> Result<Next> {
     let sh = &group.shared;
     let st = &sh.settings;
     let GroupProtocol::Consumer { remote_assignor } = &st.protocol else { return Ok(Next::Stop) };
@@ -264,7 +256,9 @@ async fn heartbeat_once(group: &Group) -> Result<Next> {
             return Ok(Next::Stop);
         }
     }
-    let interval = (resp.heartbeat_interval_ms > 0).then(|| Duration::from_millis(resp.heartbeat_interval_ms as u64));
+    if resp.heartbeat_interval_ms > 0 {
+        *interval = Duration::from_millis(resp.heartbeat_interval_ms as u64);
+    }
     {
         let mut m = group.membership();
         if let Some(id) = resp.member_id.as_ref().filter(|id| !id.is_empty()) {
@@ -274,18 +268,13 @@ async fn heartbeat_once(group: &Group) -> Result<Next> {
             tracing::debug!(group = %st.group_id, epoch = resp.member_epoch, "member epoch");
         }
         m.generation = resp.member_epoch;
-        m.stable = true;
-    }
-    let mut x = group.exchange();
-    if let Some(i) = interval {
-        x.interval = Some(i);
     }
     if let Some(assignment) = resp.assignment {
         let target: IdPartitions = assignment.topic_partitions.into_iter().map(|t| (t.topic_id, t.partitions)).collect();
         tracing::debug!(group = %st.group_id, ?target, "assignment");
-        x.target = Some(target);
+        group.exchange().target = Some(target);
     }
-    Ok(Next::After(x.interval.unwrap_or(st.heartbeat_interval)))
+    Ok(Next::After(*interval))
 }
 
 fn fatal(group: &Group, e: Error) {
