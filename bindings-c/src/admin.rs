@@ -39,9 +39,7 @@ pub unsafe extern "C" fn fk_admin_new(
 
 fn admin<'a>(a: *const fk_admin_t) -> Result<&'a Admin, Failure> {
     // SAFETY: from fk_admin_new, alive for the call (header contract).
-    unsafe { a.as_ref() }
-        .map(|a| &a.admin)
-        .ok_or_else(|| invalid("admin is NULL"))
+    unsafe { a.as_ref() }.map(|a| &a.admin).ok_or_else(|| invalid("admin is NULL"))
 }
 
 /// Creates `topic` (borrowed) with `partitions` partitions and `replication_factor` replicas
@@ -59,9 +57,7 @@ pub unsafe extern "C" fn fk_admin_create_topic(
         let admin = admin(a)?;
         let topic = unsafe { cstr(topic) }.ok_or_else(|| invalid("topic is NULL or not UTF-8"))?;
         let t = NewTopic::new(topic, partitions).replication_factor(replication_factor);
-        let mut results = runtime()?
-            .block_on(admin.create_topics(&[t]))
-            .map_err(fail)?;
+        let mut results = runtime()?.block_on(admin.create_topics(&[t])).map_err(fail)?;
         results.pop().map_or(Ok(()), |(_, r)| r.map_err(fail))
     })
 }
@@ -77,9 +73,7 @@ pub unsafe extern "C" fn fk_admin_delete_topic(
     guard(errstr, errstr_size, || {
         let admin = admin(a)?;
         let topic = unsafe { cstr(topic) }.ok_or_else(|| invalid("topic is NULL or not UTF-8"))?;
-        let mut results = runtime()?
-            .block_on(admin.delete_topics(&[topic]))
-            .map_err(fail)?;
+        let mut results = runtime()?.block_on(admin.delete_topics(&[topic])).map_err(fail)?;
         results.pop().map_or(Ok(()), |(_, r)| r.map_err(fail))
     })
 }
@@ -100,11 +94,7 @@ pub unsafe extern "C" fn fk_admin_list_topics(
         }
         let topics = runtime()?.block_on(admin.list_topics()).map_err(fail)?;
         let list = fk_topic_list_t {
-            topics: topics
-                .into_iter()
-                .filter(|t| !t.internal)
-                .map(|t| (c_string(t.name), t.partitions))
-                .collect(),
+            topics: topics.into_iter().filter(|t| !t.internal).map(|t| (c_string(t.name), t.partitions)).collect(),
         };
         // SAFETY: the caller's out-parameter.
         unsafe { *out = Box::into_raw(Box::new(list)) };
@@ -124,9 +114,7 @@ pub unsafe extern "C" fn fk_topic_list_count(l: *const fk_topic_list_t) -> usize
 pub unsafe extern "C" fn fk_topic_list_name(l: *const fk_topic_list_t, i: usize) -> *const c_char {
     boundary(std::ptr::null(), || {
         // SAFETY: from fk_admin_list_topics (header contract).
-        unsafe { l.as_ref() }
-            .and_then(|l| l.topics.get(i))
-            .map_or(std::ptr::null(), |(n, _)| n.as_ptr())
+        unsafe { l.as_ref() }.and_then(|l| l.topics.get(i)).map_or(std::ptr::null(), |(n, _)| n.as_ptr())
     })
 }
 
@@ -135,9 +123,7 @@ pub unsafe extern "C" fn fk_topic_list_name(l: *const fk_topic_list_t, i: usize)
 pub unsafe extern "C" fn fk_topic_list_partitions(l: *const fk_topic_list_t, i: usize) -> i32 {
     boundary(-1, || {
         // SAFETY: from fk_admin_list_topics (header contract).
-        unsafe { l.as_ref() }
-            .and_then(|l| l.topics.get(i))
-            .map_or(-1, |(_, p)| *p)
+        unsafe { l.as_ref() }.and_then(|l| l.topics.get(i)).map_or(-1, |(_, p)| *p)
     })
 }
 

@@ -4,10 +4,7 @@ use std::ffi::{CString, c_char};
 
 use ferrokafka_broker::{Broker, BrokerConfig};
 
-use crate::{
-    FK_ERR__FAIL, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid,
-    runtime,
-};
+use crate::{FK_ERR__FAIL, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
 
 /// A running broker (opaque). Any thread may use it; fk_broker_stop must come after every
 /// other call on it has returned.
@@ -40,28 +37,17 @@ pub unsafe extern "C" fn fk_broker_start(
 
 /// The defaults with `data_dir` (borrowed C string) and listening on 127.0.0.1, any port.
 unsafe fn config_in(data_dir: *const c_char) -> Result<BrokerConfig, Failure> {
-    let data_dir =
-        unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
-    Ok(BrokerConfig {
-        listen: "127.0.0.1:0".into(),
-        data_dir: data_dir.into(),
-        ..Default::default()
-    })
+    let data_dir = unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
+    Ok(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: data_dir.into(), ..Default::default() })
 }
 
 fn start(config: BrokerConfig) -> Result<*mut fk_broker_t, Failure> {
     let (listen, data_dir) = (config.listen.clone(), config.data_dir.display().to_string());
-    let broker = runtime()?.block_on(Broker::start(config)).map_err(|e| {
-        (
-            FK_ERR__FAIL,
-            format!("starting the broker on {listen} with data in {data_dir}: {e}"),
-        )
-    })?;
+    let broker = runtime()?
+        .block_on(Broker::start(config))
+        .map_err(|e| (FK_ERR__FAIL, format!("starting the broker on {listen} with data in {data_dir}: {e}")))?;
     let bootstrap = CString::new(broker.bootstrap()).unwrap_or_default();
-    Ok(Box::into_raw(Box::new(fk_broker_t {
-        broker: Some(broker),
-        bootstrap,
-    })))
+    Ok(Box::into_raw(Box::new(fk_broker_t { broker: Some(broker), bootstrap })))
 }
 
 /// Like fk_broker_start, with broker settings by their Kafka names (see the README's broker
@@ -121,9 +107,7 @@ pub unsafe extern "C" fn fk_broker_stop(b: *mut fk_broker_t) -> fk_resp_err_t {
             return Ok(());
         };
         match runtime() {
-            Ok(rt) => rt
-                .block_on(broker.shutdown())
-                .map_err(|e| (FK_ERR__FAIL, format!("stopping the broker: {e}"))),
+            Ok(rt) => rt.block_on(broker.shutdown()).map_err(|e| (FK_ERR__FAIL, format!("stopping the broker: {e}"))),
             Err(after_fork) => {
                 // The broker's tasks are in the parent process; the child must not touch them.
                 std::mem::forget(broker);

@@ -15,11 +15,7 @@ pub struct fk_conf_t {
 /// A new, empty configuration, owned by the caller: free it with fk_conf_destroy.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_conf_new() -> *mut fk_conf_t {
-    boundary(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(fk_conf_t {
-            config: ClientConfig::new(),
-        }))
-    })
+    boundary(std::ptr::null_mut(), || Box::into_raw(Box::new(fk_conf_t { config: ClientConfig::new() })))
 }
 
 /// Sets `key` (a Kafka property name such as "bootstrap.servers") to `value` (both borrowed
@@ -37,8 +33,8 @@ pub unsafe extern "C" fn fk_conf_set(
         // SAFETY: `conf` came from fk_conf_new and is not used elsewhere during the call.
         let conf = unsafe { conf.as_mut() }.ok_or_else(|| invalid("conf is NULL"))?;
         let key = unsafe { cstr(key) }.ok_or_else(|| invalid("key is NULL or not UTF-8"))?;
-        let value = unsafe { cstr(value) }
-            .ok_or_else(|| invalid(format!("the value of {key} is NULL or not UTF-8")))?;
+        let value =
+            unsafe { cstr(value) }.ok_or_else(|| invalid(format!("the value of {key} is NULL or not UTF-8")))?;
         conf.config.set(key, value).map(|_| ()).map_err(fail)
     })
 }
@@ -127,7 +123,5 @@ pub unsafe extern "C" fn fk_conf_destroy(conf: *mut fk_conf_t) {
 
 pub(crate) fn borrow_conf<'a>(conf: *const fk_conf_t) -> Result<&'a ClientConfig, Failure> {
     // SAFETY: from fk_conf_new and alive for the call (header contract).
-    unsafe { conf.as_ref() }
-        .map(|c| &c.config)
-        .ok_or_else(|| invalid("conf is NULL"))
+    unsafe { conf.as_ref() }.map(|c| &c.config).ok_or_else(|| invalid("conf is NULL"))
 }

@@ -11,13 +11,10 @@ use ferrokafka::{Consumer, RebalanceEvent};
 use crate::conf::{borrow_conf, fk_conf_t};
 use crate::errors::{code_of, fail};
 use crate::message::{
-    FK_OFFSET_BEGINNING, FK_OFFSET_END, FK_OFFSET_INVALID, FK_OFFSET_STORED, c_string,
-    fk_message_t, fk_topic_partition_t,
+    FK_OFFSET_BEGINNING, FK_OFFSET_END, FK_OFFSET_INVALID, FK_OFFSET_STORED, c_string, fk_message_t,
+    fk_topic_partition_t,
 };
-use crate::{
-    FK_ERR__DESTROY, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid,
-    runtime,
-};
+use crate::{FK_ERR__DESTROY, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
 
 /// Partitions were assigned to this consumer; reading starts at their committed offsets (else
 /// `auto.offset.reset`).
@@ -71,10 +68,7 @@ pub unsafe extern "C" fn fk_consumer_new(
 ) -> *mut fk_consumer_t {
     guard_ptr(errstr, errstr_size, || {
         let config = borrow_conf(conf)?.clone();
-        let reset_earliest = matches!(
-            config.get("auto.offset.reset"),
-            Some("earliest" | "smallest")
-        );
+        let reset_earliest = matches!(config.get("auto.offset.reset"), Some("earliest" | "smallest"));
         let _rt = runtime()?.enter();
         let mut consumer = Consumer::new(config).map_err(fail)?;
         let events: Arc<Mutex<Vec<Event>>> = Arc::default();
@@ -103,26 +97,19 @@ fn consumer<'a>(c: *mut fk_consumer_t) -> Result<&'a mut fk_consumer_t, Failure>
 }
 
 fn live(c: &mut fk_consumer_t) -> Result<&mut Consumer, Failure> {
-    c.consumer
-        .as_mut()
-        .ok_or_else(|| (FK_ERR__DESTROY, "the consumer is closed".into()))
+    c.consumer.as_mut().ok_or_else(|| (FK_ERR__DESTROY, "the consumer is closed".into()))
 }
 
 /// Reads the caller's `n` entries at `p` (NULL with 0 is an empty list).
 unsafe fn partitions(p: *const fk_topic_partition_t, n: usize) -> Result<Vec<Entry>, Failure> {
     if p.is_null() {
-        return if n == 0 {
-            Ok(Vec::new())
-        } else {
-            Err(invalid("partitions is NULL"))
-        };
+        return if n == 0 { Ok(Vec::new()) } else { Err(invalid("partitions is NULL")) };
     }
     // SAFETY: `n` readable entries at `p` (header contract).
     let list = unsafe { std::slice::from_raw_parts(p, n) };
     list.iter()
         .map(|tp| {
-            let topic =
-                unsafe { cstr(tp.topic) }.ok_or_else(|| invalid("a topic is NULL or not UTF-8"))?;
+            let topic = unsafe { cstr(tp.topic) }.ok_or_else(|| invalid("a topic is NULL or not UTF-8"))?;
             Ok((topic.to_owned(), tp.partition, tp.offset))
         })
         .collect()
@@ -240,35 +227,22 @@ pub unsafe extern "C" fn fk_assign(
 ) -> fk_resp_err_t {
     guard(errstr, errstr_size, || {
         let me = consumer(c)?;
-        let reset = if me.reset_earliest {
-            Offset::Beginning
-        } else {
-            Offset::End
-        };
+        let reset = if me.reset_earliest { Offset::Beginning } else { Offset::End };
         let list = unsafe { partitions(parts, count) }?;
         let c = live(me)?;
         let is_stored = |o: i64| o == FK_OFFSET_STORED || o == FK_OFFSET_INVALID;
-        if let Some((t, p, o)) = list.iter().find(|(_, _, o)| {
-            *o < 0 && *o != FK_OFFSET_BEGINNING && *o != FK_OFFSET_END && !is_stored(*o)
-        }) {
-            return Err(invalid(format!(
-                "{t}-{p}: offset {o} is neither an offset nor an FK_OFFSET_* constant"
-            )));
+        if let Some((t, p, o)) =
+            list.iter().find(|(_, _, o)| *o < 0 && *o != FK_OFFSET_BEGINNING && *o != FK_OFFSET_END && !is_stored(*o))
+        {
+            return Err(invalid(format!("{t}-{p}: offset {o} is neither an offset nor an FK_OFFSET_* constant")));
         }
         // FK_OFFSET_STORED is resolved here as the core resolves a group member's new
         // partitions: the committed offset, else the reset policy.
-        let stored: Vec<(String, i32)> = list
-            .iter()
-            .filter(|(_, _, o)| is_stored(*o))
-            .map(|(t, p, _)| (t.clone(), *p))
-            .collect();
+        let stored: Vec<(String, i32)> =
+            list.iter().filter(|(_, _, o)| is_stored(*o)).map(|(t, p, _)| (t.clone(), *p)).collect();
         runtime()?
             .block_on(async {
-                let committed = if stored.is_empty() {
-                    Vec::new()
-                } else {
-                    c.committed(&stored).await?
-                };
+                let committed = if stored.is_empty() { Vec::new() } else { c.committed(&stored).await? };
                 let starts: Vec<(String, i32, Offset)> = list
                     .iter()
                     .map(|(t, p, o)| {
@@ -298,25 +272,15 @@ pub unsafe extern "C" fn fk_assign(
 /// Group work happens here: joining, heartbeat-detected rebalances, auto commits; rebalance
 /// callbacks run before this returns.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fk_consumer_poll(
-    c: *mut fk_consumer_t,
-    timeout_ms: c_int,
-) -> *mut fk_message_t {
-    let message = boundary(
-        Some(fk_message_t::error(
-            crate::FK_ERR__FAIL,
-            "internal error (a panic in libferrokafka)",
-        )),
-        || {
+pub unsafe extern "C" fn fk_consumer_poll(c: *mut fk_consumer_t, timeout_ms: c_int) -> *mut fk_message_t {
+    let message =
+        boundary(Some(fk_message_t::error(crate::FK_ERR__FAIL, "internal error (a panic in libferrokafka)")), || {
             let me = match consumer(c) {
                 Ok(me) => me,
                 Err((code, msg)) => return Some(fk_message_t::error(code, &msg)),
             };
             let Some(inner) = me.consumer.as_mut() else {
-                return Some(fk_message_t::error(
-                    FK_ERR__DESTROY,
-                    "the consumer is closed",
-                ));
+                return Some(fk_message_t::error(FK_ERR__DESTROY, "the consumer is closed"));
             };
             let rt = match runtime() {
                 Ok(rt) => rt,
@@ -327,8 +291,7 @@ pub unsafe extern "C" fn fk_consumer_poll(
                 Ok(None) => None,
                 Err(e) => Some(fk_message_t::error(code_of(&e), &e.to_string())),
             }
-        },
-    );
+        });
     dispatch(c);
     message.map_or(std::ptr::null_mut(), |m| Box::into_raw(Box::new(m)))
 }
@@ -347,11 +310,7 @@ pub unsafe extern "C" fn fk_commit(
     errstr_size: usize,
 ) -> fk_resp_err_t {
     guard(errstr, errstr_size, || {
-        let explicit = if offsets.is_null() {
-            None
-        } else {
-            Some(unsafe { partitions(offsets, count) }?)
-        };
+        let explicit = if offsets.is_null() { None } else { Some(unsafe { partitions(offsets, count) }?) };
         let c = live(consumer(c)?)?;
         let rt = runtime()?;
         match (explicit, async_ != 0) {
@@ -384,13 +343,7 @@ pub unsafe extern "C" fn fk_committed(
         let c = live(consumer(c)?)?;
         let tps: Vec<(String, i32)> = list.into_iter().map(|(t, p, _)| (t, p)).collect();
         let got = runtime()?.block_on(c.committed(&tps)).map_err(fail)?;
-        unsafe {
-            write_offsets(
-                parts,
-                got.into_iter()
-                    .map(|(_, v)| v.map_or(FK_OFFSET_INVALID, |(o, _)| o)),
-            )
-        };
+        unsafe { write_offsets(parts, got.into_iter().map(|(_, v)| v.map_or(FK_OFFSET_INVALID, |(o, _)| o))) };
         Ok(())
     })
 }
@@ -407,10 +360,7 @@ pub unsafe extern "C" fn fk_position(
     guard(std::ptr::null_mut(), 0, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;
-        let positions: Vec<i64> = list
-            .iter()
-            .map(|(t, p, _)| c.position(t, *p).unwrap_or(FK_OFFSET_INVALID))
-            .collect();
+        let positions: Vec<i64> = list.iter().map(|(t, p, _)| c.position(t, *p).unwrap_or(FK_OFFSET_INVALID)).collect();
         unsafe { write_offsets(parts, positions) };
         Ok(())
     })
@@ -434,23 +384,14 @@ pub unsafe extern "C" fn fk_seek(
             FK_OFFSET_END => Offset::End,
             o if o >= 0 => Offset::At(o),
             o => {
-                return Err(invalid(format!(
-                    "fk_seek takes an offset, FK_OFFSET_BEGINNING or FK_OFFSET_END, not {o}"
-                )));
+                return Err(invalid(format!("fk_seek takes an offset, FK_OFFSET_BEGINNING or FK_OFFSET_END, not {o}")));
             }
         };
-        runtime()?
-            .block_on(c.seek(topic, partition, at))
-            .map_err(fail)
+        runtime()?.block_on(c.seek(topic, partition, at)).map_err(fail)
     })
 }
 
-fn pause_resume(
-    c: *mut fk_consumer_t,
-    parts: *const fk_topic_partition_t,
-    count: usize,
-    pause: bool,
-) -> fk_resp_err_t {
+fn pause_resume(c: *mut fk_consumer_t, parts: *const fk_topic_partition_t, count: usize, pause: bool) -> fk_resp_err_t {
     guard(std::ptr::null_mut(), 0, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;

@@ -182,17 +182,11 @@ pub(crate) fn set_last_error(code: c_int, msg: &str) {
 /// library; valid until the next failing call on this thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_last_error() -> *const c_char {
-    boundary(c"".as_ptr(), || {
-        LAST_ERROR
-            .try_with(|l| l.borrow().1.as_ptr())
-            .unwrap_or(c"".as_ptr())
-    })
+    boundary(c"".as_ptr(), || LAST_ERROR.try_with(|l| l.borrow().1.as_ptr()).unwrap_or(c"".as_ptr()))
 }
 
 /// The code of the last error on the calling thread (FK_OK if none); see fk_last_error.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_last_error_code() -> fk_resp_err_t {
-    boundary(FK_ERR__FAIL, || {
-        LAST_ERROR.try_with(|l| l.borrow().0).unwrap_or(FK_OK)
-    })
+    boundary(FK_ERR__FAIL, || LAST_ERROR.try_with(|l| l.borrow().0).unwrap_or(FK_OK))
 }

@@ -87,10 +87,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
 /// A C timeout in milliseconds: negative means no limit (a year: deadlines are computed by
 /// adding it to now, so it must not overflow).
 fn timeout(ms: c_int) -> std::time::Duration {
-    u64::try_from(ms).map_or(
-        std::time::Duration::from_secs(365 * 24 * 3600),
-        std::time::Duration::from_millis,
-    )
+    u64::try_from(ms).map_or(std::time::Duration::from_secs(365 * 24 * 3600), std::time::Duration::from_millis)
 }
 
 // The thread-safety the header promises, checked at compile time: producers, admin clients and
@@ -134,11 +131,7 @@ fn boundary<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
 
 /// Runs `f` inside the panic boundary: FK_OK, or the error's code with its message written to
 /// `errstr` and kept as the thread's last error. A panic is FK_ERR__FAIL.
-fn guard(
-    errstr: *mut c_char,
-    errstr_size: usize,
-    f: impl FnOnce() -> Result<(), Failure>,
-) -> c_int {
+fn guard(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Result<(), Failure>) -> c_int {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(())) => FK_OK,
         Ok(Err((code, msg))) => report(errstr, errstr_size, code, &msg),
@@ -147,11 +140,7 @@ fn guard(
 }
 
 /// Like [`guard`] for functions returning a pointer: NULL on failure.
-fn guard_ptr<T>(
-    errstr: *mut c_char,
-    errstr_size: usize,
-    f: impl FnOnce() -> Result<*mut T, Failure>,
-) -> *mut T {
+fn guard_ptr<T>(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Result<*mut T, Failure>) -> *mut T {
     let failed = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(p)) => return p,
         Ok(Err(failure)) => failure,
@@ -192,19 +181,12 @@ mod tests {
 
     fn text(buf: &[c_char]) -> String {
         // SAFETY: write_errstr NUL-terminates within the buffer.
-        unsafe { CStr::from_ptr(buf.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
     }
 
     fn last() -> (c_int, String) {
         // SAFETY: fk_last_error returns a NUL-terminated thread-local string.
-        (
-            fk_last_error_code(),
-            unsafe { CStr::from_ptr(fk_last_error()) }
-                .to_string_lossy()
-                .into_owned(),
-        )
+        (fk_last_error_code(), unsafe { CStr::from_ptr(fk_last_error()) }.to_string_lossy().into_owned())
     }
 
     #[test]
@@ -212,32 +194,21 @@ mod tests {
         let mut buf = [0 as c_char; 128];
         let rc = guard(buf.as_mut_ptr(), buf.len(), || panic!("boom {}", 42));
         assert_eq!(rc, FK_ERR__FAIL);
-        assert_eq!(
-            text(&buf),
-            "internal error (a panic in libferrokafka: boom 42)"
-        );
+        assert_eq!(text(&buf), "internal error (a panic in libferrokafka: boom 42)");
         assert_eq!(last(), (FK_ERR__FAIL, text(&buf)));
         let p: *mut u8 = guard_ptr(buf.as_mut_ptr(), buf.len(), || panic!("static"));
         assert!(p.is_null());
-        assert_eq!(
-            text(&buf),
-            "internal error (a panic in libferrokafka: static)"
-        );
+        assert_eq!(text(&buf), "internal error (a panic in libferrokafka: static)");
         assert_eq!(boundary(7, || -> i32 { panic!("x") }), 7);
     }
 
     #[test]
     fn errors_are_truncated_to_the_buffer_and_kept_per_thread() {
         let mut buf = [1 as c_char; 8];
-        let rc = guard(buf.as_mut_ptr(), buf.len(), || {
-            Err(invalid("a rather long message"))
-        });
+        let rc = guard(buf.as_mut_ptr(), buf.len(), || Err(invalid("a rather long message")));
         assert_eq!(rc, FK_ERR__INVALID_ARG);
         assert_eq!(text(&buf), "a rathe");
-        assert_eq!(
-            last(),
-            (FK_ERR__INVALID_ARG, "a rather long message".to_string())
-        );
+        assert_eq!(last(), (FK_ERR__INVALID_ARG, "a rather long message".to_string()));
         // A buffer of one byte holds only the NUL; no buffer at all is fine.
         let mut one = [1 as c_char; 1];
         guard(one.as_mut_ptr(), 1, || Err(invalid("x")));
@@ -245,9 +216,7 @@ mod tests {
         guard(std::ptr::null_mut(), 100, || Err(invalid("y")));
         // Another thread has its own last error.
         let other = std::thread::spawn(|| {
-            guard(std::ptr::null_mut(), 0, || {
-                Err((FK_ERR__TIMED_OUT, "elsewhere".into()))
-            });
+            guard(std::ptr::null_mut(), 0, || Err((FK_ERR__TIMED_OUT, "elsewhere".into())));
             last()
         })
         .join()
@@ -259,16 +228,9 @@ mod tests {
     #[test]
     fn kafka_codes_have_names() {
         // SAFETY: fk_err2str returns static NUL-terminated strings.
-        let s = |c| {
-            unsafe { CStr::from_ptr(fk_err2str(c)) }
-                .to_string_lossy()
-                .into_owned()
-        };
+        let s = |c| unsafe { CStr::from_ptr(fk_err2str(c)) }.to_string_lossy().into_owned();
         assert_eq!(s(FK_ERR_TOPIC_ALREADY_EXISTS), "Broker: TopicAlreadyExists");
-        assert_eq!(
-            s(FK_ERR_UNKNOWN_TOPIC_OR_PART),
-            "Broker: UnknownTopicOrPartition"
-        );
+        assert_eq!(s(FK_ERR_UNKNOWN_TOPIC_OR_PART), "Broker: UnknownTopicOrPartition");
         assert_eq!(s(FK_ERR__QUEUE_FULL), "Local: queue full");
         assert_eq!(s(FK_OK), "Success");
         assert_eq!(s(30000), "Broker: unknown error code 30000");

@@ -74,11 +74,7 @@ impl fk_message_t {
             timestamp: r.timestamp,
             key: r.key,
             value: r.value,
-            headers: r
-                .headers
-                .into_iter()
-                .map(|(k, v)| (c_string(k), v))
-                .collect(),
+            headers: r.headers.into_iter().map(|(k, v)| (c_string(k), v)).collect(),
             err: FK_OK,
             errstr: CString::default(),
             opaque: std::ptr::null_mut(),
@@ -158,10 +154,7 @@ pub unsafe extern "C" fn fk_message_key(m: *const fk_message_t, len: *mut usize)
 /// The value (owned by the message; NULL for a null value), its length in `*len` when `len`
 /// is not NULL. Bytes, not NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn fk_message_value(
-    m: *const fk_message_t,
-    len: *mut usize,
-) -> *const c_void {
+pub unsafe extern "C" fn fk_message_value(m: *const fk_message_t, len: *mut usize) -> *const c_void {
     boundary(std::ptr::null(), || {
         // SAFETY: a message from this library, alive for the call (header contract).
         bytes(unsafe { m.as_ref() }.and_then(|m| m.value.as_ref()), len)

@@ -21,8 +21,7 @@ use crate::{Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, r
 /// where; fk_message_opaque gives fk_produce's `msg_opaque`. The message is lent for the call
 /// (do not destroy it); `opaque` is the one given to fk_producer_new. The callback may call
 /// fk_produce, but must not destroy the producer, and must not throw (C++) or longjmp.
-pub type fk_delivery_cb =
-    Option<unsafe extern "C" fn(message: *const fk_message_t, opaque: *mut c_void)>;
+pub type fk_delivery_cb = Option<unsafe extern "C" fn(message: *const fk_message_t, opaque: *mut c_void)>;
 
 /// (topic, partition, offset, timestamp), or (code, message, topic).
 type Outcome = Result<(String, i32, i64, i64), (c_int, String, String)>;
@@ -63,12 +62,7 @@ pub unsafe extern "C" fn fk_producer_new(
         let config = borrow_conf(conf)?.clone();
         let _rt = runtime()?.enter();
         let producer = Producer::new(config).map_err(fail)?;
-        Ok(Box::into_raw(Box::new(fk_producer_t {
-            producer,
-            reports: Arc::default(),
-            cb,
-            opaque: opaque as usize,
-        })))
+        Ok(Box::into_raw(Box::new(fk_producer_t { producer, reports: Arc::default(), cb, opaque: opaque as usize })))
     })
 }
 
@@ -109,9 +103,7 @@ pub unsafe extern "C" fn fk_produce(
 ) -> fk_resp_err_t {
     guard(errstr, errstr_size, || {
         let p = producer(p)?;
-        let topic = unsafe { cstr(topic) }
-            .ok_or_else(|| invalid("topic is NULL or not UTF-8"))?
-            .to_owned();
+        let topic = unsafe { cstr(topic) }.ok_or_else(|| invalid("topic is NULL or not UTF-8"))?.to_owned();
         let mut record = ProducerRecord::new(topic.clone());
         record.partition = (partition >= 0).then_some(partition);
         record.key = unsafe { slice(key, key_len) }.map(|k| k.to_vec().into());
@@ -120,19 +112,15 @@ pub unsafe extern "C" fn fk_produce(
         if !headers.is_null() {
             // SAFETY: `header_count` headers at `headers` (header contract).
             for h in unsafe { std::slice::from_raw_parts(headers, header_count) } {
-                let name = unsafe { cstr(h.name) }
-                    .ok_or_else(|| invalid("header name is NULL or not UTF-8"))?;
-                record.headers.push((
-                    name.to_owned(),
-                    unsafe { slice(h.value, h.value_len) }.map(|v| v.to_vec().into()),
-                ));
+                let name = unsafe { cstr(h.name) }.ok_or_else(|| invalid("header name is NULL or not UTF-8"))?;
+                record
+                    .headers
+                    .push((name.to_owned(), unsafe { slice(h.value, h.value_len) }.map(|v| v.to_vec().into())));
             }
         }
         let producer = p.producer.clone();
         let rt = runtime()?;
-        let delivery = rt
-            .block_on(async move { producer.try_send(record).await })
-            .map_err(fail)?;
+        let delivery = rt.block_on(async move { producer.try_send(record).await }).map_err(fail)?;
         p.reports.queue.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
         let reports = Arc::clone(&p.reports);
         let msg_opaque = msg_opaque as usize;
@@ -207,15 +195,11 @@ pub unsafe extern "C" fn fk_poll(p: *mut fk_producer_t, timeout_ms: c_int) -> c_
 pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> fk_resp_err_t {
     guard(std::ptr::null_mut(), 0, || {
         let p = producer(p)?;
-        let deadline = u64::try_from(timeout_ms)
-            .ok()
-            .map(|ms| Instant::now() + Duration::from_millis(ms));
+        let deadline = u64::try_from(timeout_ms).ok().map(|ms| Instant::now() + Duration::from_millis(ms));
         let producer = p.producer.clone();
         let flushed = async move {
             match deadline {
-                Some(d) => tokio::time::timeout_at(d.into(), producer.flush())
-                    .await
-                    .unwrap_or(Ok(())),
+                Some(d) => tokio::time::timeout_at(d.into(), producer.flush()).await.unwrap_or(Ok(())),
                 None => producer.flush().await,
             }
         };
@@ -224,9 +208,7 @@ pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> f
         let _ = runtime()?.block_on(flushed);
         let outstanding = {
             let q = p.reports.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let left = deadline.map_or(Duration::MAX, |d| {
-                d.saturating_duration_since(Instant::now())
-            });
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
             p.reports
                 .ready
                 .wait_timeout_while(q, left, |q| q.1 > 0)
@@ -235,10 +217,7 @@ pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> f
         };
         serve(p, Duration::ZERO);
         if outstanding > 0 {
-            Err((
-                crate::FK_ERR__TIMED_OUT,
-                format!("{outstanding} messages not delivered after {timeout_ms} ms"),
-            ))
+            Err((crate::FK_ERR__TIMED_OUT, format!("{outstanding} messages not delivered after {timeout_ms} ms")))
         } else {
             Ok(())
         }

@@ -26,47 +26,24 @@ fn static_lib() -> PathBuf {
 }
 
 fn compiler(var: &str, default: &str) -> String {
-    std::env::var(var)
-        .ok()
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| default.to_owned())
+    std::env::var(var).ok().filter(|c| !c.is_empty()).unwrap_or_else(|| default.to_owned())
 }
 
 /// Compiles `source` into a fresh temporary directory and returns the executable.
 fn compile(source: &Path, cxx: bool) -> (tempfile::TempDir, PathBuf) {
     let name = source.file_stem().unwrap().to_string_lossy().into_owned();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("fk-{name}-"))
-        .tempdir()
-        .expect("tmp");
+    let tmp = tempfile::Builder::new().prefix(&format!("fk-{name}-")).tempdir().expect("tmp");
     let exe = tmp.path().join(&name);
-    let (cc, std) = if cxx {
-        (compiler("CXX", "c++"), "-std=c++17")
-    } else {
-        (compiler("CC", "cc"), "-std=c11")
-    };
+    let (cc, std) = if cxx { (compiler("CXX", "c++"), "-std=c++17") } else { (compiler("CC", "cc"), "-std=c11") };
     let out = Command::new(&cc)
-        .args([
-            std,
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-g",
-            "-I",
-            &format!("{DIR}/include"),
-        ])
+        .args([std, "-Wall", "-Wextra", "-Werror", "-g", "-I", &format!("{DIR}/include")])
         .arg(source)
         .arg(static_lib())
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)
         .output()
         .unwrap_or_else(|e| panic!("running the C compiler {cc}: {e}"));
-    assert!(
-        out.status.success(),
-        "compiling {}:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "compiling {}:\n{}", source.display(), String::from_utf8_lossy(&out.stderr));
     (tmp, exe)
 }
 
@@ -87,10 +64,7 @@ fn run(source: &Path, cxx: bool) -> String {
 }
 
 fn test_program(name: &str) {
-    let stdout = run(
-        &Path::new(DIR).join("tests/c").join(format!("{name}.c")),
-        false,
-    );
+    let stdout = run(&Path::new(DIR).join("tests/c").join(format!("{name}.c")), false);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
@@ -99,13 +73,7 @@ fn every_c_test_program_is_run() {
     // A new tests/c/*.c needs a #[test] below.
     let mut found: Vec<String> = std::fs::read_dir(Path::new(DIR).join("tests/c"))
         .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_suffix(".c")
-                .map(str::to_owned)
-        })
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".c").map(str::to_owned))
         .collect();
     found.sort();
     assert_eq!(found, ["test_client", "test_errors", "test_group", "test_oauthbearer"]);
@@ -133,10 +101,7 @@ fn oauthbearer_token_callback_and_a_broker_with_settings() {
 
 #[test]
 fn c_example_runs() {
-    let stdout = run(
-        &Path::new(DIR).join("../examples/c/produce_consume.c"),
-        false,
-    );
+    let stdout = run(&Path::new(DIR).join("../examples/c/produce_consume.c"), false);
     assert!(stdout.contains("consumed  1000 records"), "{stdout}");
 }
 

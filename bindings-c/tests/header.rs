@@ -4,8 +4,7 @@
 #[test]
 fn checked_in_header_matches_the_code() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let config =
-        cbindgen::Config::from_file(format!("{dir}/cbindgen.toml")).expect("cbindgen.toml");
+    let config = cbindgen::Config::from_file(format!("{dir}/cbindgen.toml")).expect("cbindgen.toml");
     let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_crate(dir)

@@ -363,9 +363,12 @@ impl Admin {
                 .iter()
                 .map(|t| {
                     if t.replica_assignment.as_ref().is_some_and(|v| !v.is_null()) {
-                        return Err(Error::not_implemented("replicaAssignment: not supported by ferrokafka's admin client"));
+                        return Err(Error::not_implemented(
+                            "replicaAssignment: not supported by ferrokafka's admin client",
+                        ));
                     }
-                    let mut nt = NewTopic::new(&t.topic, t.num_partitions.unwrap_or(-1)).replication_factor(t.replication_factor.unwrap_or(-1) as i16);
+                    let mut nt = NewTopic::new(&t.topic, t.num_partitions.unwrap_or(-1))
+                        .replication_factor(t.replication_factor.unwrap_or(-1) as i16);
                     for c in t.config_entries.iter().flatten() {
                         nt = nt.config(&c.name, &c.value);
                     }
@@ -409,14 +412,19 @@ impl Admin {
             if options.topic_partitions.iter().any(|t| t.assignments.as_ref().is_some_and(|v| !v.is_null())) {
                 return Err(Error::not_implemented("assignments: not supported by ferrokafka's admin client"));
             }
-            let counts: Vec<(&str, i32)> = options.topic_partitions.iter().map(|t| (t.topic.as_str(), t.count)).collect();
+            let counts: Vec<(&str, i32)> =
+                options.topic_partitions.iter().map(|t| (t.topic.as_str(), t.count)).collect();
             first_error(admin.create_partitions(&counts).await?)?;
             Ok(true)
         })
     }
 
     #[napi(catch_unwind)]
-    pub fn fetch_topic_metadata(&self, env: Env, options: Option<FetchTopicMetadataOptions>) -> napi::Result<AsyncBlock<TopicsMetadata>> {
+    pub fn fetch_topic_metadata(
+        &self,
+        env: Env,
+        options: Option<FetchTopicMetadataOptions>,
+    ) -> napi::Result<AsyncBlock<TopicsMetadata>> {
         self.run(&env, move |admin| async move {
             let counts = partition_counts(&admin).await?;
             let names: Vec<String> = match options.and_then(|o| o.topics) {
@@ -429,7 +437,9 @@ impl Admin {
             };
             let mut topics = Vec::with_capacity(names.len());
             for name in names {
-                let n = *counts.get(&name).ok_or_else(|| Error::Core(ferrokafka::Error::UnknownTopicOrPartition(name.clone())))?;
+                let n = *counts
+                    .get(&name)
+                    .ok_or_else(|| Error::Core(ferrokafka::Error::UnknownTopicOrPartition(name.clone())))?;
                 let partitions = (0..n)
                     .map(|partition_id| PartitionMetadataOut {
                         partition_error_code: 0,
@@ -470,12 +480,22 @@ impl Admin {
     /// The first offset at or after `timestamp` (ms) of every partition; the high watermark
     /// where there is none. Without `timestamp`: the high watermarks.
     #[napi(catch_unwind)]
-    pub fn fetch_topic_offsets_by_timestamp(&self, env: Env, topic: String, timestamp: Option<f64>) -> napi::Result<AsyncBlock<Vec<PartitionOffset>>> {
+    pub fn fetch_topic_offsets_by_timestamp(
+        &self,
+        env: Env,
+        topic: String,
+        timestamp: Option<f64>,
+    ) -> napi::Result<AsyncBlock<Vec<PartitionOffset>>> {
         self.run(&env, move |admin| async move {
             let n = partitions_of(&admin, &topic).await?;
             let tps: Vec<(String, i32)> = (0..n).map(|p| (topic.clone(), p)).collect();
             let spec = timestamp.map_or(OffsetSpec::Latest, |t| OffsetSpec::Timestamp(t as i64));
-            Ok(admin.list_offsets(&tps, spec).await?.into_iter().map(|((_, partition), o)| PartitionOffset { partition, offset: o.to_string() }).collect())
+            Ok(admin
+                .list_offsets(&tps, spec)
+                .await?
+                .into_iter()
+                .map(|((_, partition), o)| PartitionOffset { partition, offset: o.to_string() })
+                .collect())
         })
     }
 
@@ -484,7 +504,11 @@ impl Admin {
         self.run(&env, move |admin| async move {
             let c = admin.describe_cluster().await?;
             Ok(ClusterDescription {
-                brokers: c.brokers.into_iter().map(|b| BrokerDescription { node_id: b.id, host: b.host, port: b.port }).collect(),
+                brokers: c
+                    .brokers
+                    .into_iter()
+                    .map(|b| BrokerDescription { node_id: b.id, host: b.host, port: b.port })
+                    .collect(),
                 controller: (c.controller >= 0).then_some(c.controller),
                 cluster_id: c.cluster_id,
             })
@@ -495,7 +519,12 @@ impl Admin {
     pub fn list_groups(&self, env: Env) -> napi::Result<AsyncBlock<GroupOverviews>> {
         self.run(&env, move |admin| async move {
             let groups = admin.list_groups().await?;
-            Ok(GroupOverviews { groups: groups.into_iter().map(|g| GroupOverview { group_id: g.group_id, protocol_type: g.protocol_type }).collect() })
+            Ok(GroupOverviews {
+                groups: groups
+                    .into_iter()
+                    .map(|g| GroupOverview { group_id: g.group_id, protocol_type: g.protocol_type })
+                    .collect(),
+            })
         })
     }
 
@@ -556,7 +585,11 @@ impl Admin {
 
     /// A group's committed offsets, per topic; `-1` for partitions without one.
     #[napi(catch_unwind)]
-    pub fn fetch_offsets(&self, env: Env, options: FetchOffsetsOptions) -> napi::Result<AsyncBlock<Vec<TopicCommitted>>> {
+    pub fn fetch_offsets(
+        &self,
+        env: Env,
+        options: FetchOffsetsOptions,
+    ) -> napi::Result<AsyncBlock<Vec<TopicCommitted>>> {
         self.run(&env, move |admin| async move {
             let committed = admin.list_group_offsets(&options.group_id).await?;
             let topics: Vec<String> = match options.topics {
@@ -635,8 +668,17 @@ impl Admin {
     }
 
     /// Adds an event listener; returns the function that removes it.
-    #[napi(catch_unwind, ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void", ts_return_type = "() => void")]
-    pub fn on<'env>(&self, env: &'env Env, event_name: String, listener: JsFn<'_>) -> napi::Result<Function<'env, (), ()>> {
+    #[napi(
+        catch_unwind,
+        ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void",
+        ts_return_type = "() => void"
+    )]
+    pub fn on<'env>(
+        &self,
+        env: &'env Env,
+        event_name: String,
+        listener: JsFn<'_>,
+    ) -> napi::Result<Function<'env, (), ()>> {
         self.events.on(env, event_name, listener)
     }
 }

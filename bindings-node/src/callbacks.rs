@@ -36,16 +36,25 @@ impl Failure {
     }
 
     pub(crate) fn of(value: &Unknown<'_>) -> Failure {
-        let text = |v: &Unknown<'_>| v.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).unwrap_or_default();
+        let text = |v: &Unknown<'_>| {
+            v.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).unwrap_or_default()
+        };
         if value.get_type().ok() == Some(ValueType::Object)
-            && let Ok(obj) = value.coerce_to_object() {
-                let field = |name: &str| obj.get::<Unknown>(name).ok().flatten().filter(|v| v.get_type().ok() == Some(ValueType::String)).map(|v| text(&v));
-                return Failure {
-                    name: field("name").unwrap_or_else(|| "Error".into()),
-                    message: field("message").unwrap_or_else(|| text(value)),
-                    stack: field("stack"),
-                };
-            }
+            && let Ok(obj) = value.coerce_to_object()
+        {
+            let field = |name: &str| {
+                obj.get::<Unknown>(name)
+                    .ok()
+                    .flatten()
+                    .filter(|v| v.get_type().ok() == Some(ValueType::String))
+                    .map(|v| text(&v))
+            };
+            return Failure {
+                name: field("name").unwrap_or_else(|| "Error".into()),
+                message: field("message").unwrap_or_else(|| text(value)),
+                stack: field("stack"),
+            };
+        }
         Failure { name: "Error".into(), message: text(value), stack: None }
     }
 
@@ -102,7 +111,8 @@ fn settle<T, S: Sink<T>>(once: &Once<S>, value: T) {
 }
 
 /// A promise's `then`, called with its two callbacks.
-type Then<'env> = Function<'env, FnArgs<(Function<'env, Unknown<'env>, ()>, Function<'env, Unknown<'env>, ()>)>, Unknown<'env>>;
+type Then<'env> =
+    Function<'env, FnArgs<(Function<'env, Unknown<'env>, ()>, Function<'env, Unknown<'env>, ()>)>, Unknown<'env>>;
 
 /// Calls `value.then(resolve, reject)` if it is a promise, settling with what `read` makes of
 /// the resolved value; settles at once otherwise.
@@ -162,7 +172,11 @@ impl<const WEAK: bool> JsCallback<WEAK> {
 
     /// As [`call`](Self::call), resolving to what `read` makes of the promise's value (or
     /// of the returned value, when it is not a promise).
-    pub(crate) async fn call_for<T: Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T) -> Result<T, Failure> {
+    pub(crate) async fn call_for<T: Send + 'static>(
+        &self,
+        args: Args,
+        read: fn(&Unknown<'_>) -> T,
+    ) -> Result<T, Failure> {
         let (tx, rx) = oneshot::channel::<Result<T, Failure>>();
         self.call_into(args, read, tx)?;
         rx.await.unwrap_or_else(|_| Err(Failure::new("the callback was dropped before it settled")))
@@ -172,31 +186,46 @@ impl<const WEAK: bool> JsCallback<WEAK> {
     /// at most `timeout`. For sync call sites on runtime threads only, as
     /// [`call_blocking`](Self::call_blocking): on the JavaScript thread it would wait for
     /// itself (the caller must check).
-    pub(crate) fn call_blocking_for<T: Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T, timeout: Duration) -> Result<T, Failure> {
+    pub(crate) fn call_blocking_for<T: Send + 'static>(
+        &self,
+        args: Args,
+        read: fn(&Unknown<'_>) -> T,
+        timeout: Duration,
+    ) -> Result<T, Failure> {
         let (tx, rx) = mpsc::sync_channel::<Result<T, Failure>>(1);
         self.call_into(args, read, tx)?;
         match block_runtime_thread(|| rx.recv_timeout(timeout)) {
             Ok(settled) => settled,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::new(format!("the promise did not settle within {} ms", timeout.as_millis()))),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::new("the callback was dropped before it settled")),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(Failure::new(format!("the promise did not settle within {} ms", timeout.as_millis())))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Failure::new("the callback was dropped before it settled"))
+            }
         }
     }
 
     /// Queues the call; `tx` gets what `read` makes of its value (or of the promise's, once it
     /// settled), or the throw or rejection.
-    fn call_into<T: 'static, S: Sink<Result<T, Failure>> + Send + 'static>(&self, args: Args, read: fn(&Unknown<'_>) -> T, tx: S) -> Result<(), Failure> {
-        let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
-            let once: Once<_> = Rc::new(Cell::new(Some(tx)));
-            match ret {
-                Ok(value) => {
-                    if let Err(e) = await_value_in_js(&env, value, Rc::clone(&once), read) {
-                        settle(&once, Err(Failure::thrown(&e)));
+    fn call_into<T: 'static, S: Sink<Result<T, Failure>> + Send + 'static>(
+        &self,
+        args: Args,
+        read: fn(&Unknown<'_>) -> T,
+        tx: S,
+    ) -> Result<(), Failure> {
+        let status =
+            self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, env| {
+                let once: Once<_> = Rc::new(Cell::new(Some(tx)));
+                match ret {
+                    Ok(value) => {
+                        if let Err(e) = await_value_in_js(&env, value, Rc::clone(&once), read) {
+                            settle(&once, Err(Failure::thrown(&e)));
+                        }
                     }
+                    Err(e) => settle(&once, Err(Failure::thrown(&e))),
                 }
-                Err(e) => settle(&once, Err(Failure::thrown(&e))),
-            }
-            Ok(())
-        });
+                Ok(())
+            });
         if status != Status::Ok {
             return Err(Failure::new(format!("the callback could not be called ({status})")));
         }
@@ -212,18 +241,28 @@ impl<const WEAK: bool> JsCallback<WEAK> {
         read: impl FnOnce(Unknown<'_>) -> Result<R, Failure> + 'static,
     ) -> Result<R, Failure> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, Failure>>(1);
-        let status = self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, _env| {
-            let _ = tx.send(match ret {
-                Ok(value) => read(value),
-                Err(e) => Err(Failure::thrown(&e)),
+        let status =
+            self.tsfn.call_with_return_value(args, ThreadsafeFunctionCallMode::NonBlocking, move |ret, _env| {
+                let _ = tx.send(match ret {
+                    Ok(value) => read(value),
+                    Err(e) => Err(Failure::thrown(&e)),
+                });
+                Ok(())
             });
-            Ok(())
-        });
         if status != Status::Ok {
-            return Err(Failure { name: "Error".into(), message: format!("the callback could not be called ({status})"), stack: None });
+            return Err(Failure {
+                name: "Error".into(),
+                message: format!("the callback could not be called ({status})"),
+                stack: None,
+            });
         }
-        block_runtime_thread(|| rx.recv())
-            .unwrap_or_else(|_| Err(Failure { name: "Error".into(), message: "the callback was dropped before it returned".into(), stack: None }))
+        block_runtime_thread(|| rx.recv()).unwrap_or_else(|_| {
+            Err(Failure {
+                name: "Error".into(),
+                message: "the callback was dropped before it returned".into(),
+                stack: None,
+            })
+        })
     }
 }
 

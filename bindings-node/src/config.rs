@@ -48,7 +48,9 @@ pub struct KafkaConfig<'a> {
     pub brokers: Vec<String>,
     /// `true`, or `{ ca, cert, key }` as PEM strings: TLS (`security.protocol` SSL or
     /// SASL_SSL). The broker's chain is always verified (`rejectUnauthorized: false` is refused).
-    #[napi(ts_type = "boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }")]
+    #[napi(
+        ts_type = "boolean | { ca?: string | string[], cert?: string, key?: string, servername?: string, rejectUnauthorized?: boolean }"
+    )]
     pub ssl: Option<serde_json::Value>,
     /// `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`, or
     /// `{ mechanism: 'oauthbearer', oauthBearerProvider }`: an async function resolving to
@@ -94,7 +96,11 @@ fn read_sasl<'a>(sasl: &Unknown<'a>) -> Result<Option<Sasl<'a>>> {
     match sasl.get_type().map_err(|e| napi_err("", e))? {
         ValueType::Null | ValueType::Undefined => return Ok(None),
         ValueType::Object => {}
-        _ => return Err(Error::invalid("sasl: an object { mechanism, username, password } or { mechanism, oauthBearerProvider }")),
+        _ => {
+            return Err(Error::invalid(
+                "sasl: an object { mechanism, username, password } or { mechanism, oauthBearerProvider }",
+            ));
+        }
     }
     let obj: Object<'a> = sasl.coerce_to_object().map_err(|e| napi_err("", e))?;
     let names = obj.get_property_names().map_err(|e| napi_err("", e))?;
@@ -110,7 +116,11 @@ fn read_sasl<'a>(sasl: &Unknown<'a>) -> Result<Option<Sasl<'a>>> {
             if kind != ValueType::String {
                 return Err(Error::invalid(format!("sasl.{key}: a string expected")));
             }
-            value.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).map_err(|e| napi_err(&key, e))
+            value
+                .coerce_to_string()
+                .and_then(|s| s.into_utf8())
+                .and_then(|s| s.into_owned())
+                .map_err(|e| napi_err(&key, e))
         };
         match key.as_str() {
             "mechanism" => sasl.mechanism = text()?,
@@ -118,7 +128,9 @@ fn read_sasl<'a>(sasl: &Unknown<'a>) -> Result<Option<Sasl<'a>>> {
             "password" => sasl.password = Some(text()?),
             "oauthBearerProvider" => {
                 if kind != ValueType::Function {
-                    return Err(Error::invalid("sasl.oauthBearerProvider: a function expected (async () => ({ value: token }))"));
+                    return Err(Error::invalid(
+                        "sasl.oauthBearerProvider: a function expected (async () => ({ value: token }))",
+                    ));
                 }
                 sasl.token_provider = Some(JsFn::from_unknown(value).map_err(|e| napi_err(&key, e))?);
             }
@@ -139,10 +151,14 @@ fn pem(key: &str, v: &serde_json::Value) -> Result<String> {
         serde_json::Value::String(s) => Ok(s.clone()),
         serde_json::Value::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| Error::invalid(format!("ssl.{key}: PEM strings expected"))))
+            .map(|i| {
+                i.as_str().map(str::to_owned).ok_or_else(|| Error::invalid(format!("ssl.{key}: PEM strings expected")))
+            })
             .collect::<Result<Vec<_>>>()
             .map(|all| all.join("\n")),
-        _ => Err(Error::invalid(format!("ssl.{key}: a PEM string (or an array of them) expected; read files with fs.readFileSync(path, 'utf8')"))),
+        _ => Err(Error::invalid(format!(
+            "ssl.{key}: a PEM string (or an array of them) expected; read files with fs.readFileSync(path, 'utf8')"
+        ))),
     }
 }
 
@@ -204,14 +220,18 @@ fn security_settings<'a>(config: &KafkaConfig<'a>) -> Result<Security<'a>> {
             out.push(("sasl.mechanism", core.to_owned()));
             if core == "OAUTHBEARER" {
                 if sasl.username.is_some() || sasl.password.is_some() {
-                    return Err(Error::invalid("sasl: oauthbearer takes oauthBearerProvider, not username and password"));
+                    return Err(Error::invalid(
+                        "sasl: oauthbearer takes oauthBearerProvider, not username and password",
+                    ));
                 }
                 token_provider = Some(sasl.token_provider.ok_or_else(|| {
                     Error::invalid("sasl.oauthBearerProvider: required for oauthbearer (an async function resolving to { value: token })")
                 })?);
             } else {
                 if sasl.token_provider.is_some() {
-                    return Err(Error::invalid(format!("sasl.oauthBearerProvider: for oauthbearer only, not {mechanism}")));
+                    return Err(Error::invalid(format!(
+                        "sasl.oauthBearerProvider: for oauthbearer only, not {mechanism}"
+                    )));
                 }
                 out.extend(sasl.username.map(|u| ("sasl.username", u)));
                 out.extend(sasl.password.map(|p| ("sasl.password", p)));
@@ -296,7 +316,8 @@ pub(crate) fn kafka_settings(config: &KafkaConfig<'_>) -> Result<Settings> {
     }
     s.extend(config.settings.as_ref());
     if let Some(f) = token_provider {
-        let provider = JsTokenProvider::new(&f).map_err(|e| Error::invalid(format!("sasl.oauthBearerProvider: {}", e.reason)))?;
+        let provider =
+            JsTokenProvider::new(&f).map_err(|e| Error::invalid(format!("sasl.oauthBearerProvider: {}", e.reason)))?;
         s.1 = Some(Arc::new(provider));
     }
     Ok(s)

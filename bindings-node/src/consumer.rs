@@ -25,7 +25,10 @@ use std::time::{Duration, Instant};
 
 use ferrokafka::consumer::Tp;
 use ferrokafka::{ConsumerRecord, Offset, RebalanceEvent};
-use napi::bindgen_prelude::{AsyncBlock, Buffer, Either, Float64Array, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{
+    AsyncBlock, Buffer, Either, Float64Array, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object,
+    ToNapiValue, Unknown,
+};
 use napi::{Env, ValueType, sys};
 use napi_derive::napi;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -294,7 +297,10 @@ impl Shared {
     /// Sends `op` to the run task; fails when the consumer is not running.
     fn send(&self, op: Op) -> Result<()> {
         let state = self.state();
-        let running = state.running.as_ref().ok_or_else(|| Error::state("Consumer group was not initialized, consumer#run must be called first"))?;
+        let running = state
+            .running
+            .as_ref()
+            .ok_or_else(|| Error::state("Consumer group was not initialized, consumer#run must be called first"))?;
         running.ops.send(op).map_err(|_| Error::state("the consumer has stopped"))
     }
 
@@ -357,13 +363,17 @@ impl Consumer {
         settings.set_opt("fetch.min.bytes", config.min_bytes);
         settings.set_opt("fetch.max.bytes", config.max_bytes);
         settings.set_opt("fetch.max.wait.ms", config.max_wait_time_in_ms);
-        settings.set_opt("isolation.level", config.read_uncommitted.map(|u| if u { "read_uncommitted" } else { "read_committed" }));
+        settings.set_opt(
+            "isolation.level",
+            config.read_uncommitted.map(|u| if u { "read_uncommitted" } else { "read_committed" }),
+        );
         settings.retry(config.retry.as_ref());
         settings.extend(config.settings.as_ref());
         let checked = settings.client_config()?;
         // The core makes its consumer at run(); what it would refuse is refused here, at once.
         checked.validate_consumer()?;
-        let retry_backoff = Duration::from_millis(checked.get("retry.backoff.ms").and_then(|v| v.parse().ok()).unwrap_or(100).max(100));
+        let retry_backoff =
+            Duration::from_millis(checked.get("retry.backoff.ms").and_then(|v| v.parse().ok()).unwrap_or(100).max(100));
         Ok(Consumer {
             shared: Arc::new(Shared {
                 settings,
@@ -429,7 +439,9 @@ impl Consumer {
     #[napi(catch_unwind)]
     pub fn run(&self, env: Env, config: Option<ConsumerRunConfig<'_>>) -> napi::Result<AsyncBlock<()>> {
         let started = throw(&env, self.start(&env, config))?;
-        promise(&env, async move { started.await.unwrap_or_else(|_| Err(Error::state("the consumer stopped while starting"))) })
+        promise(&env, async move {
+            started.await.unwrap_or_else(|_| Err(Error::state("the consumer stopped while starting")))
+        })
     }
 
     /// Stops reading, commits (with auto commit) and leaves the group; `run` may be called again.
@@ -502,12 +514,15 @@ impl Consumer {
     #[napi(catch_unwind)]
     pub fn paused(&self) -> Vec<TopicPartitionsSelection> {
         let p = self.shared.paused();
-        let mut out: Vec<TopicPartitionsSelection> = p.topics.iter().map(|t| TopicPartitionsSelection { topic: t.clone(), partitions: None }).collect();
+        let mut out: Vec<TopicPartitionsSelection> =
+            p.topics.iter().map(|t| TopicPartitionsSelection { topic: t.clone(), partitions: None }).collect();
         let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for (t, part) in p.partitions.iter().filter(|(t, _)| !p.topics.contains(t)) {
             by_topic.entry(t).or_default().push(*part);
         }
-        out.extend(by_topic.into_iter().map(|(t, ps)| TopicPartitionsSelection { topic: t.to_owned(), partitions: Some(ps) }));
+        out.extend(
+            by_topic.into_iter().map(|(t, ps)| TopicPartitionsSelection { topic: t.to_owned(), partitions: Some(ps) }),
+        );
         out
     }
 
@@ -518,8 +533,17 @@ impl Consumer {
     }
 
     /// Adds an event listener; returns the function that removes it.
-    #[napi(catch_unwind, ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void", ts_return_type = "() => void")]
-    pub fn on<'env>(&self, env: &'env Env, event_name: String, listener: JsFn<'_>) -> napi::Result<Function<'env, (), ()>> {
+    #[napi(
+        catch_unwind,
+        ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void",
+        ts_return_type = "() => void"
+    )]
+    pub fn on<'env>(
+        &self,
+        env: &'env Env,
+        event_name: String,
+        listener: JsFn<'_>,
+    ) -> napi::Result<Function<'env, (), ()>> {
         self.shared.events.on(env, event_name, listener)
     }
 }
@@ -546,7 +570,8 @@ impl Consumer {
         };
         let handler = match (&config.each_message, &config.each_batch) {
             (Some(f), None) => {
-                let driver = message_driver(env, f, &self.shared, concurrency).map_err(|e| Error::invalid(e.reason.clone()))?;
+                let driver =
+                    message_driver(env, f, &self.shared, concurrency).map_err(|e| Error::invalid(e.reason.clone()))?;
                 Handler::Message(Arc::new(JsCallback::new(&driver).map_err(|e| Error::invalid(e.reason.clone()))?))
             }
             (None, Some(f)) => Handler::Batch {
@@ -684,14 +709,20 @@ where
 }
 
 /// `pause()` of a payload: pauses the partition, returns `resume`.
-fn pause_fn(shared: &Arc<Shared>, topic: &str, partition: i32) -> impl Fn(&Env) -> napi::Result<sys::napi_value> + 'static {
+fn pause_fn(
+    shared: &Arc<Shared>,
+    topic: &str,
+    partition: i32,
+) -> impl Fn(&Env) -> napi::Result<sys::napi_value> + 'static {
     let shared = Arc::clone(shared);
     let topic = topic.to_owned();
     move |env: &Env| {
         let sel = vec![TopicPartitionsSelection { topic: topic.clone(), partitions: Some(vec![partition]) }];
         throw(env, shared.pause(sel.clone()))?;
         let shared = Arc::clone(&shared);
-        let resume = env.create_function_from_closure::<(), _, _>("resume", move |ctx| throw(ctx.env, shared.resume(sel.clone())))?;
+        let resume = env.create_function_from_closure::<(), _, _>("resume", move |ctx| {
+            throw(ctx.env, shared.resume(sel.clone()))
+        })?;
         Ok(resume.raw())
     }
 }
@@ -779,20 +810,32 @@ const MESSAGE_DRIVER: &str = r#"(function (eachMessage, deliverable, pausePartit
 
 /// The driver for this `eachMessage`; `deliverable` reads the consumer's pause and stop
 /// state, `pausePartition` is a payload's `pause()`.
-fn message_driver<'env>(env: &'env Env, each_message: &JsFn<'_>, shared: &Arc<Shared>, concurrency: usize) -> napi::Result<JsFn<'env>> {
-    let make: Function<'env, FnArgs<(Unknown<'env>, Unknown<'env>, Unknown<'env>, f64)>, Unknown<'env>> = env.run_script(MESSAGE_DRIVER)?;
+fn message_driver<'env>(
+    env: &'env Env,
+    each_message: &JsFn<'_>,
+    shared: &Arc<Shared>,
+    concurrency: usize,
+) -> napi::Result<JsFn<'env>> {
+    let make: Function<'env, FnArgs<(Unknown<'env>, Unknown<'env>, Unknown<'env>, f64)>, Unknown<'env>> =
+        env.run_script(MESSAGE_DRIVER)?;
     let state = Arc::clone(shared);
-    let deliverable = env.create_function_from_closure::<FnArgs<(String, i32)>, bool, _>("deliverable", move |ctx| {
-        let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
-        let running = state.state().running.as_ref().is_some_and(|r| !r.stop.load(Ordering::Acquire));
-        Ok(running && !state.paused().covers(&(topic, partition)))
-    })?;
+    let deliverable =
+        env.create_function_from_closure::<FnArgs<(String, i32)>, bool, _>("deliverable", move |ctx| {
+            let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
+            let running = state.state().running.as_ref().is_some_and(|r| !r.stop.load(Ordering::Acquire));
+            Ok(running && !state.paused().covers(&(topic, partition)))
+        })?;
     let pauser = Arc::clone(shared);
     let pause = env.create_function_from_closure::<FnArgs<(String, i32)>, _, _>("pause", move |ctx| {
         let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
         pause_fn(&pauser, &topic, partition)(ctx.env)
     })?;
-    let driver = make.call(FnArgs::from((each_message.to_unknown(), deliverable.to_unknown(), pause.to_unknown(), concurrency as f64)))?;
+    let driver = make.call(FnArgs::from((
+        each_message.to_unknown(),
+        deliverable.to_unknown(),
+        pause.to_unknown(),
+        concurrency as f64,
+    )))?;
     JsFn::from_unknown(driver)
 }
 
@@ -805,7 +848,12 @@ fn message_driver<'env>(env: &'env Env, each_message: &JsFn<'_>, shared: &Arc<Sh
 fn round_args(records: Vec<ConsumerRecord>) -> Args {
     Box::new(move |env: &Env| {
         let mut topics: Vec<String> = Vec::new();
-        let mut data: Vec<u8> = Vec::with_capacity(records.iter().map(|r| r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())).sum());
+        let mut data: Vec<u8> = Vec::with_capacity(
+            records
+                .iter()
+                .map(|r| r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()))
+                .sum(),
+        );
         let mut meta: Vec<f64> = Vec::with_capacity(records.len() * 9);
         let mut headers = env.create_array(0)?;
         let mut header_count = 0u32;
@@ -834,7 +882,17 @@ fn round_args(records: Vec<ConsumerRecord>) -> Args {
                 header_count += 1;
                 f64::from(header_count - 1)
             };
-            meta.extend_from_slice(&[t as f64, f64::from(r.partition), r.offset as f64, r.timestamp as f64, ks, kl, vs, vl, h]);
+            meta.extend_from_slice(&[
+                t as f64,
+                f64::from(r.partition),
+                r.offset as f64,
+                r.timestamp as f64,
+                ks,
+                kl,
+                vs,
+                vl,
+                h,
+            ]);
         }
         let mut round = env.create_array(4)?;
         round.set(0, topics)?;
@@ -883,12 +941,17 @@ type Stop = (usize, Option<Failure>);
 
 /// The stops of a round: none when every record was handled.
 fn read_outcome(value: &Unknown<'_>) -> Vec<Stop> {
-    if value.get_type().ok() == Some(ValueType::Number) && value.coerce_to_number().and_then(|n| n.get_double()).is_ok_and(|n| n < 0.0) {
+    if value.get_type().ok() == Some(ValueType::Number)
+        && value.coerce_to_number().and_then(|n| n.get_double()).is_ok_and(|n| n < 0.0)
+    {
         return Vec::new();
     }
     if value.is_array().unwrap_or(false) {
-        let stops = value.coerce_to_object().and_then(|a| (0..a.get_array_length()?).map(|i| Ok(read_stop(&a.get_element::<Unknown>(i)?))).collect());
-        return stops.unwrap_or_else(|e| vec![(0, Some(Failure::new(format!("eachMessage driver: unexpected result ({e})"))))]);
+        let stops = value
+            .coerce_to_object()
+            .and_then(|a| (0..a.get_array_length()?).map(|i| Ok(read_stop(&a.get_element::<Unknown>(i)?))).collect());
+        return stops
+            .unwrap_or_else(|e| vec![(0, Some(Failure::new(format!("eachMessage driver: unexpected result ({e})"))))]);
     }
     vec![read_stop(value)]
 }
@@ -1003,7 +1066,8 @@ impl Runner {
             assigned.iter().filter(|tp| paused.covers(tp)).cloned().collect()
         };
         let to_pause: Vec<Tp> = wanted.difference(&self.applied_pauses).cloned().collect();
-        let to_resume: Vec<Tp> = self.applied_pauses.difference(&wanted).filter(|tp| assigned.contains(*tp)).cloned().collect();
+        let to_resume: Vec<Tp> =
+            self.applied_pauses.difference(&wanted).filter(|tp| assigned.contains(*tp)).cloned().collect();
         if !to_pause.is_empty() {
             self.consumer.pause(&to_pause);
         }
@@ -1029,7 +1093,10 @@ impl Runner {
         let member_id = self.consumer.group_membership().map(|(m, _)| m);
         for e in &events {
             if matches!(e, RebalanceEvent::Revoked(_) | RebalanceEvent::Lost(_)) {
-                self.shared.events.emit(CONSUMER_EVENTS.rebalancing, serde_json::json!({ "groupId": self.shared.group_id, "memberId": member_id }));
+                self.shared.events.emit(
+                    CONSUMER_EVENTS.rebalancing,
+                    serde_json::json!({ "groupId": self.shared.group_id, "memberId": member_id }),
+                );
             }
         }
         let membership = self.consumer.group_membership();
@@ -1077,15 +1144,20 @@ impl Runner {
 
     fn crash(&self, failure: Failure) {
         tracing::error!(group = %self.shared.group_id, error = %failure, "a message handler failed; its records will be read again");
-        self.shared.events.emit_error(CONSUMER_EVENTS.crash, serde_json::json!({ "groupId": self.shared.group_id, "restart": true }), failure);
+        self.shared.events.emit_error(
+            CONSUMER_EVENTS.crash,
+            serde_json::json!({ "groupId": self.shared.group_id, "restart": true }),
+            failure,
+        );
     }
 
     /// Reads `tp` again from `offset` (after a handler failed, or left records unresolved).
     async fn rewind(&mut self, tp: &Tp, offset: i64) {
         if self.consumer.assignment().contains(tp)
-            && let Err(e) = self.consumer.seek(&tp.0, tp.1, Offset::At(offset)).await {
-                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "could not rewind after a handler failure");
-            }
+            && let Err(e) = self.consumer.seek(&tp.0, tp.1, Offset::At(offset)).await
+        {
+            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "could not rewind after a handler failure");
+        }
     }
 
     /// Whether `tp` is paused now. A record fetched before `pause()` returned is not handed
@@ -1263,7 +1335,13 @@ impl Runner {
         }
     }
 
-    fn batch_args(&self, tp: Tp, records: Vec<ConsumerRecord>, high_watermark: i64, resolved: Arc<Mutex<Option<i64>>>) -> Args {
+    fn batch_args(
+        &self,
+        tp: Tp,
+        records: Vec<ConsumerRecord>,
+        high_watermark: i64,
+        resolved: Arc<Mutex<Option<i64>>>,
+    ) -> Args {
         let shared = Arc::clone(&self.shared);
         let stop = Arc::clone(&self.stop);
         let ops = self.ops_tx.clone();
@@ -1318,11 +1396,13 @@ impl Runner {
                 let upto = resolved.lock().unwrap_or_else(|p| p.into_inner()).map(|o| o + 1);
                 let (tx, rx) = oneshot::channel();
                 let sent = match upto {
-                    Some(o) => ops.send(Op::Commit(vec![(topic.clone(), partition, o, None)], tx)).map_err(|_| Error::state("the consumer has stopped")),
+                    Some(o) => ops
+                        .send(Op::Commit(vec![(topic.clone(), partition, o, None)], tx))
+                        .map_err(|_| Error::state("the consumer has stopped")),
                     None => {
                         let _: () = drop(tx);
                         Ok(())
-                    },
+                    }
                 };
                 promise(env, async move {
                     sent?;
@@ -1339,8 +1419,12 @@ impl Runner {
     }
 
     async fn commit_positions(&mut self) {
-        let positions: Vec<(Tp, i64)> =
-            self.consumer.assignment().into_iter().filter_map(|tp| self.consumer.position(&tp.0, tp.1).map(|o| (tp, o))).collect();
+        let positions: Vec<(Tp, i64)> = self
+            .consumer
+            .assignment()
+            .into_iter()
+            .filter_map(|tp| self.consumer.position(&tp.0, tp.1).map(|o| (tp, o)))
+            .collect();
         match self.consumer.commit().await {
             Ok(()) => self.emit_commit(positions),
             Err(e) => tracing::warn!(group = %self.shared.group_id, error = %e, "commit failed"),

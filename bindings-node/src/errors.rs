@@ -18,7 +18,11 @@ pub(crate) enum Error {
     Broker(ferrokafka_broker::Error),
     /// Found by the binding before any Kafka work (a bad or unsupported argument, a call in
     /// the wrong state), or a JavaScript handler that failed.
-    Local { name: &'static str, kind: &'static str, message: String },
+    Local {
+        name: &'static str,
+        kind: &'static str,
+        message: String,
+    },
 }
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
@@ -121,9 +125,13 @@ pub(crate) fn describe(e: &Error) -> Described {
             E::Purged => local("KafkaJSError", "PURGED", core),
             _ => local("KafkaJSError", "UNKNOWN", core),
         },
-        Error::Broker(b) => {
-            Described { name: "FerrokafkaBrokerError", kind: "BROKER".into(), code: None, retriable: false, message: b.to_string() }
-        }
+        Error::Broker(b) => Described {
+            name: "FerrokafkaBrokerError",
+            kind: "BROKER".into(),
+            code: None,
+            retriable: false,
+            message: b.to_string(),
+        },
         Error::Local { name, kind, message } => {
             Described { name, kind: (*kind).to_owned(), code: None, retriable: false, message: message.clone() }
         }
@@ -162,7 +170,9 @@ where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
 {
-    AsyncBlockBuilder::build_with_map(env, async move { Ok(fut.await) }, |env, r: Result<T>| r.map_err(|e| to_js(&env, &e)))
+    AsyncBlockBuilder::build_with_map(env, async move { Ok(fut.await) }, |env, r: Result<T>| {
+        r.map_err(|e| to_js(&env, &e))
+    })
 }
 
 #[cfg(test)]
@@ -178,7 +188,10 @@ mod tests {
     #[test]
     fn local_errors_have_no_kafka_code() {
         let d = describe(&Error::Core(ferrokafka::Error::Connection { broker: "b".into(), reason: "refused".into() }));
-        assert_eq!((d.name, d.kind.as_str(), d.code, d.retriable), ("KafkaJSConnectionError", "CONNECTION", None, true));
+        assert_eq!(
+            (d.name, d.kind.as_str(), d.code, d.retriable),
+            ("KafkaJSConnectionError", "CONNECTION", None, true)
+        );
         let d = describe(&Error::invalid("x"));
         assert_eq!((d.kind.as_str(), d.retriable), ("INVALID_ARGUMENT", false));
     }

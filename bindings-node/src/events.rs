@@ -172,7 +172,10 @@ impl Emitter {
     }
 
     pub(crate) fn client(prefix: &str) -> Emitter {
-        Emitter { names: ClientEvents::of(prefix).names().iter().map(|s| (*s).to_owned()).collect(), ..Default::default() }
+        Emitter {
+            names: ClientEvents::of(prefix).names().iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Listener>> {
@@ -180,10 +183,18 @@ impl Emitter {
     }
 
     /// Adds a listener; returns the function that removes it.
-    pub(crate) fn on<'env>(self: &Arc<Self>, env: &'env Env, name: String, listener: JsFn<'_>) -> napi::Result<Function<'env, (), ()>> {
+    pub(crate) fn on<'env>(
+        self: &Arc<Self>,
+        env: &'env Env,
+        name: String,
+        listener: JsFn<'_>,
+    ) -> napi::Result<Function<'env, (), ()>> {
         if !self.names.contains(&name) {
             let known = self.names.join(", ");
-            return crate::errors::throw(env, Err(Error::invalid(format!("Event name should be one of {known}, got {name:?}"))));
+            return crate::errors::throw(
+                env,
+                Err(Error::invalid(format!("Event name should be one of {known}, got {name:?}"))),
+            );
         }
         let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
         let callback = Arc::new(JsCallback::<true>::new(&listener)?);
@@ -212,7 +223,8 @@ impl Emitter {
     }
 
     fn emit_event(&self, name: &str, payload: serde_json::Value, error: Option<Failure>) {
-        let targets: Vec<Arc<JsCallback<true>>> = self.lock().iter().filter(|(_, n, _)| n == name).map(|(_, _, c)| Arc::clone(c)).collect();
+        let targets: Vec<Arc<JsCallback<true>>> =
+            self.lock().iter().filter(|(_, n, _)| n == name).map(|(_, _, c)| Arc::clone(c)).collect();
         if targets.is_empty() {
             return;
         }
@@ -226,7 +238,12 @@ impl Emitter {
 }
 
 fn build_event(env: &Env, event: &Event) -> napi::Result<sys::napi_value> {
-    let value = InstrumentationEvent { id: event.id, kind: event.kind.clone(), timestamp: event.timestamp, payload: event.payload.clone() };
+    let value = InstrumentationEvent {
+        id: event.id,
+        kind: event.kind.clone(),
+        timestamp: event.timestamp,
+        payload: event.payload.clone(),
+    };
     let built = napi::bindgen_prelude::ToNapiValue::into_unknown(value, env)?;
     if let Some(failure) = &event.error {
         let obj = built.coerce_to_object()?;
@@ -237,7 +254,10 @@ fn build_event(env: &Env, event: &Event) -> napi::Result<sys::napi_value> {
 }
 
 /// An `Error` with the name, message and stack of a failed callback.
-pub(crate) fn error_object<'env>(env: &'env Env, failure: &Failure) -> napi::Result<napi::bindgen_prelude::Object<'env>> {
+pub(crate) fn error_object<'env>(
+    env: &'env Env,
+    failure: &Failure,
+) -> napi::Result<napi::bindgen_prelude::Object<'env>> {
     let mut obj = env.create_error(napi::Error::from_reason(failure.message.clone()))?;
     obj.set("name", failure.name.as_str())?;
     if let Some(stack) = &failure.stack {

@@ -33,7 +33,11 @@ impl<'a> MakeWriter<'a> for Gate {
     }
 
     fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
-        if kafkajs_level(meta.level()) <= LEVEL.load(Ordering::Relaxed) { OptionalWriter::some(io::stderr()) } else { OptionalWriter::none() }
+        if kafkajs_level(meta.level()) <= LEVEL.load(Ordering::Relaxed) {
+            OptionalWriter::some(io::stderr())
+        } else {
+            OptionalWriter::none()
+        }
     }
 }
 
@@ -49,6 +53,11 @@ pub(crate) fn enable(level: &logLevel) {
     LEVEL.fetch_max(n, Ordering::Relaxed);
     INSTALL.call_once(|| {
         // Another tracing subscriber may already be installed by the host: keep it.
-        let _ = tracing_subscriber::fmt().with_writer(Gate).with_max_level(tracing::Level::DEBUG).with_target(false).with_ansi(io::IsTerminal::is_terminal(&io::stderr())).try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_writer(Gate)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_target(false)
+            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+            .try_init();
     });
 }

@@ -40,7 +40,8 @@ fn read_token(resolved: &Unknown<'_>) -> Result<String, String> {
     if resolved.get_type().ok() != Some(ValueType::Object) {
         return Err(wrong());
     }
-    let value: Option<Unknown> = resolved.coerce_to_object().and_then(|o| o.get("value")).map_err(|e| e.reason.clone())?;
+    let value: Option<Unknown> =
+        resolved.coerce_to_object().and_then(|o| o.get("value")).map_err(|e| e.reason.clone())?;
     match value {
         Some(v) if v.get_type().ok() == Some(ValueType::String) => {
             v.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.into_owned()).map_err(|e| e.reason.clone())
@@ -71,7 +72,10 @@ impl JsTokenProvider {
 
     /// The core's provider for a client whose `request.timeout.ms` is `timeout_ms`: how long
     /// it waits for the JavaScript provider.
-    pub(crate) fn for_client(provider: &Arc<Self>, timeout_ms: Option<&str>) -> impl OAuthBearerTokenProvider + 'static {
+    pub(crate) fn for_client(
+        provider: &Arc<Self>,
+        timeout_ms: Option<&str>,
+    ) -> impl OAuthBearerTokenProvider + 'static {
         let wait = timeout_ms.and_then(|t| t.trim().parse().ok()).map_or(DEFAULT_WAIT, Duration::from_millis);
         let provider = Arc::clone(provider);
         move || provider.token(wait)

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use ferrokafka::partitioner::{BuiltinPartitioner, Partitioner};
-use napi::bindgen_prelude::{AsyncBlock, Buffer, Either, Either3, FromNapiValue, Function, JsValue, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{
+    AsyncBlock, Buffer, Either, Either3, FromNapiValue, Function, JsValue, ToNapiValue, Unknown,
+};
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
@@ -198,23 +200,28 @@ fn convert(topic: &str, messages: Vec<Message>) -> Result<Records> {
             rec.key = m.key.map(bytes);
             rec.value = m.value.map(bytes);
             rec.partition = m.partition;
-            rec.timestamp = match m.timestamp {
-                None => None,
-                Some(Either::A(s)) => {
-                    Some(s.trim().parse::<i64>().map_err(|_| Error::invalid(format!("timestamp: {s:?} is not milliseconds since the epoch")))?)
-                }
-                Some(Either::B(n)) => Some(n as i64),
-            };
+            rec.timestamp =
+                match m.timestamp {
+                    None => None,
+                    Some(Either::A(s)) => Some(s.trim().parse::<i64>().map_err(|_| {
+                        Error::invalid(format!("timestamp: {s:?} is not milliseconds since the epoch"))
+                    })?),
+                    Some(Either::B(n)) => Some(n as i64),
+                };
             for (name, value) in m.headers.into_iter().flatten() {
                 match value {
                     None => {}
                     Some(Either3::A(b)) => rec.headers.push((name, Some(Bytes::copy_from_slice(&b)))),
                     Some(Either3::B(s)) => rec.headers.push((name, Some(Bytes::from(s)))),
-                    Some(Either3::C(mut many)) if many.len() <= 1 => rec.headers.extend(many.pop().map(|v| (name, Some(bytes(v))))),
+                    Some(Either3::C(mut many)) if many.len() <= 1 => {
+                        rec.headers.extend(many.pop().map(|v| (name, Some(bytes(v)))))
+                    }
                     Some(Either3::C(_)) => {
                         // The core's record keys headers by name (kafka-protocol's Record):
                         // repeated names would silently keep only the last value.
-                        return Err(Error::not_implemented(format!("headers.{name}: repeated header names are not supported by ferrokafka yet")));
+                        return Err(Error::not_implemented(format!(
+                            "headers.{name}: repeated header names are not supported by ferrokafka yet"
+                        )));
                     }
                 }
             }
@@ -238,7 +245,8 @@ impl Shared {
         settings.set("compression.type", flavour.compression.setting());
         settings.set_opt("request.timeout.ms", flavour.timeout);
         let config = settings.client_config()?;
-        let custom = self.partitioner.as_ref().map(|p| Box::new(SharedPartitioner(Arc::clone(p))) as Box<dyn Partitioner>);
+        let custom =
+            self.partitioner.as_ref().map(|p| Box::new(SharedPartitioner(Arc::clone(p))) as Box<dyn Partitioner>);
         let producer = ferrokafka::Producer::with_partitioner(config, custom)?;
         state.producers.insert(flavour, producer.clone());
         Ok(producer)
@@ -282,7 +290,10 @@ fn flavour(acks: Option<i32>, timeout: Option<u32>, compression: Option<Compress
 impl Producer {
     pub(crate) fn create(env: &Env, mut settings: Settings, config: ProducerConfig<'_>) -> napi::Result<Producer> {
         if config.transactional_id.is_some() {
-            return throw(env, Err(Error::not_implemented("transactionalId: transactions are not supported by ferrokafka yet")));
+            return throw(
+                env,
+                Err(Error::not_implemented("transactionalId: transactions are not supported by ferrokafka yet")),
+            );
         }
         settings.set_opt("enable.idempotence", config.idempotent);
         settings.set_opt("max.in.flight.requests.per.connection", config.max_in_flight_requests);
@@ -295,7 +306,12 @@ impl Producer {
             Some(Either::B(factory)) => {
                 let partition_fn: Unknown = factory.call(())?;
                 if partition_fn.get_type()? != ValueType::Function {
-                    return throw(env, Err(Error::invalid("createPartitioner must return a function ({ topic, partitionMetadata, message }) => partition")));
+                    return throw(
+                        env,
+                        Err(Error::invalid(
+                            "createPartitioner must return a function ({ topic, partitionMetadata, message }) => partition",
+                        )),
+                    );
                 }
                 let f = JsFn::from_unknown(partition_fn)?;
                 partitioner = Some(Arc::new(JsPartitioner::new(&f, settings.get("batch.size"))?));
@@ -355,7 +371,8 @@ impl Producer {
     /// -1), to one entry per partition written.
     #[napi(catch_unwind)]
     pub fn send(&self, env: Env, record: ProducerRecord) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
-        let converted = flavour(record.acks, record.timeout, record.compression).and_then(|f| Ok((f, convert(&record.topic, record.messages)?)));
+        let converted = flavour(record.acks, record.timeout, record.compression)
+            .and_then(|f| Ok((f, convert(&record.topic, record.messages)?)));
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
             let (flavour, records) = converted?;
@@ -393,8 +410,17 @@ impl Producer {
     }
 
     /// Adds an event listener; returns the function that removes it.
-    #[napi(catch_unwind, ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void", ts_return_type = "() => void")]
-    pub fn on<'env>(&self, env: &'env Env, event_name: String, listener: JsFn<'_>) -> napi::Result<Function<'env, (), ()>> {
+    #[napi(
+        catch_unwind,
+        ts_args_type = "eventName: string, listener: (event: InstrumentationEvent) => void",
+        ts_return_type = "() => void"
+    )]
+    pub fn on<'env>(
+        &self,
+        env: &'env Env,
+        event_name: String,
+        listener: JsFn<'_>,
+    ) -> napi::Result<Function<'env, (), ()>> {
         self.shared.events.on(env, event_name, listener)
     }
 }
@@ -436,13 +462,20 @@ impl Partitioner for SharedPartitioner {
         };
         let args: crate::callbacks::Args = Box::new(move |env: &Env| Ok(args.into_unknown(env)?.raw()));
         let chosen = self.0.callback.call_blocking(args, move |v: Unknown<'_>| match v.get_type() {
-            Ok(ValueType::Number) => v.coerce_to_number().and_then(|n| n.get_double()).map_err(|e| Failure::new(e.reason.clone())),
+            Ok(ValueType::Number) => {
+                v.coerce_to_number().and_then(|n| n.get_double()).map_err(|e| Failure::new(e.reason.clone()))
+            }
             _ => Err(Failure::new("the partitioner did not return a number")),
         });
         match chosen {
             Ok(p) if p >= 0.0 && p.fract() == 0.0 && (p as usize) < partitions => p as usize,
             Ok(p) => {
-                tracing::warn!(topic, partition = p, partitions, "the custom partitioner returned no partition of the topic; using the default partitioner");
+                tracing::warn!(
+                    topic,
+                    partition = p,
+                    partitions,
+                    "the custom partitioner returned no partition of the topic; using the default partitioner"
+                );
                 self.0.fallback.partition_record(topic, key, size, partitions)
             }
             Err(e) => {
@@ -452,4 +485,3 @@ impl Partitioner for SharedPartitioner {
         }
     }
 }
-

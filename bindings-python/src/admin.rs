@@ -66,7 +66,10 @@ impl NativeAdmin {
 
     /// (cluster id, controller id, [(broker id, host, port)], [(topic, partitions, internal)]).
     #[allow(clippy::type_complexity)]
-    fn list_topics(&self, py: Python<'_>) -> PyResult<(String, i32, Vec<(i32, String, i32)>, Vec<(String, i32, bool)>)> {
+    fn list_topics(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<(String, i32, Vec<(i32, String, i32)>, Vec<(String, i32, bool)>)> {
         self.owner.check()?;
         let admin = self.admin.clone();
         block_on(py, async move {
@@ -96,7 +99,9 @@ impl NativeAdmin {
         &self,
         py: Python<'_>,
         groups: Vec<String>,
-    ) -> PyResult<Vec<(String, String, String, String, Vec<(String, Option<String>, String, String, Vec<(String, i32)>)>)>> {
+    ) -> PyResult<
+        Vec<(String, String, String, String, Vec<(String, Option<String>, String, String, Vec<(String, i32)>)>)>,
+    > {
         self.owner.check()?;
         let admin = self.admin.clone();
         let described = block_on(py, async move {
@@ -107,7 +112,11 @@ impl NativeAdmin {
         Ok(described
             .into_iter()
             .map(|g| {
-                let members = g.members.into_iter().map(|m| (m.member_id, m.instance_id, m.client_id, m.host, m.assignment)).collect();
+                let members = g
+                    .members
+                    .into_iter()
+                    .map(|m| (m.member_id, m.instance_id, m.client_id, m.host, m.assignment))
+                    .collect();
                 (g.group_id, g.state, g.protocol_type, g.protocol, members)
             })
             .collect())
@@ -139,7 +148,12 @@ impl NativeAdmin {
     }
 
     /// `spec`: -2 earliest, -1 latest, else a timestamp.
-    fn list_offsets(&self, py: Python<'_>, partitions: Vec<(String, i32)>, spec: i64) -> PyResult<Vec<(String, i32, i64)>> {
+    fn list_offsets(
+        &self,
+        py: Python<'_>,
+        partitions: Vec<(String, i32)>,
+        spec: i64,
+    ) -> PyResult<Vec<(String, i32, i64)>> {
         self.owner.check()?;
         let admin = self.admin.clone();
         let spec = match spec {

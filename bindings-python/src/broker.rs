@@ -80,9 +80,11 @@ impl NativeBroker {
 /// info, debug, trace), as the broker binary does; for `python -m ferrokafka.broker`.
 #[pyfunction]
 pub(crate) fn init_logging(level: &str) -> PyResult<()> {
-    let level: tracing::Level = level
-        .parse()
-        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("log level {level:?}: expected error, warn, info, debug or trace")))?;
+    let level: tracing::Level = level.parse().map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "log level {level:?}: expected error, warn, info, debug or trace"
+        ))
+    })?;
     // A second call keeps the first subscriber.
     let _ = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).try_init();
     Ok(())

@@ -51,7 +51,9 @@ impl RevokeHook {
     fn run(&self, tps: &[(String, i32)], commits: &mut RebalanceCommits) -> bool {
         Python::attach(|py| {
             let target = self.target.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.clone_ref(py));
-            let Some(consumer) = target.and_then(|weak| weak.call0(py).ok()).filter(|c| !c.is_none(py)) else { return false };
+            let Some(consumer) = target.and_then(|weak| weak.call0(py).ok()).filter(|c| !c.is_none(py)) else {
+                return false;
+            };
             let context = RevokeContext {
                 positions: commits.positions().map(|((t, p), o)| (t.clone(), *p, o)).collect(),
                 commit_positions: false,
@@ -264,7 +266,12 @@ impl NativeConsumer {
     /// Commits the consumed positions, or explicit (topic, partition, offset, metadata).
     /// Synchronous: returns what was committed (topic, partition, offset, metadata).
     #[pyo3(signature = (offsets=None, asynchronous=false))]
-    fn commit(&self, py: Python<'_>, offsets: Option<Vec<CommitOffset>>, asynchronous: bool) -> PyResult<Option<Vec<CommitOffset>>> {
+    fn commit(
+        &self,
+        py: Python<'_>,
+        offsets: Option<Vec<CommitOffset>>,
+        asynchronous: bool,
+    ) -> PyResult<Option<Vec<CommitOffset>>> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let work = async move {
@@ -320,9 +327,15 @@ impl NativeConsumer {
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
             let guard = consumer.lock().await;
-            guard
-                .as_ref()
-                .map(|c| partitions.into_iter().map(|(t, p)| { let o = c.position(&t, p).unwrap_or(OFFSET_INVALID); (t, p, o) }).collect())
+            guard.as_ref().map(|c| {
+                partitions
+                    .into_iter()
+                    .map(|(t, p)| {
+                        let o = c.position(&t, p).unwrap_or(OFFSET_INVALID);
+                        (t, p, o)
+                    })
+                    .collect()
+            })
         })
         .ok_or_else(closed)
     }
@@ -372,7 +385,11 @@ impl NativeConsumer {
     /// after it, or -1 (librdkafka's answer) when there is none. The core answers "none"
     /// with the log end offset; a record's offset is always below the log end read after
     /// it, so an answer at or past that log end is "none".
-    fn offsets_for_times(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<Vec<(String, i32, i64)>> {
+    fn offsets_for_times(
+        &self,
+        py: Python<'_>,
+        partitions: Vec<(String, i32, i64)>,
+    ) -> PyResult<Vec<(String, i32, i64)>> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         block_on(py, async move {
@@ -380,7 +397,9 @@ impl NativeConsumer {
             let Some(c) = guard.as_ref() else { return Ok(None) };
             // confluent-kafka's answer where no record is that recent: OFFSET_END.
             let found = c.offsets_for_times(&partitions).await?;
-            Ok::<_, ferrokafka::Error>(Some(found.into_iter().map(|((t, p), o)| (t, p, o.unwrap_or(OFFSET_END))).collect()))
+            Ok::<_, ferrokafka::Error>(Some(
+                found.into_iter().map(|((t, p), o)| (t, p, o.unwrap_or(OFFSET_END))).collect(),
+            ))
         })
         .py_err()?
         .ok_or_else(closed)

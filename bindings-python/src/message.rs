@@ -67,7 +67,11 @@ impl Message {
             None => Ok(None),
             Some(h) => {
                 let h = h.bind(py);
-                if h.is_truthy()? { Ok(Some(PyList::new(py, h.try_iter()?.collect::<PyResult<Vec<_>>>()?)?)) } else { Ok(None) }
+                if h.is_truthy()? {
+                    Ok(Some(PyList::new(py, h.try_iter()?.collect::<PyResult<Vec<_>>>()?)?))
+                } else {
+                    Ok(None)
+                }
             }
         }
     }
@@ -129,7 +133,15 @@ pub(crate) fn headers_list<'py>(
     }
     let items = headers
         .iter()
-        .map(|(k, v)| PyTuple::new(py, [k.into_pyobject(py)?.into_any(), crate::producer::bytes_or_none(py, v.as_deref()).into_pyobject(py)?.into_any()]))
+        .map(|(k, v)| {
+            PyTuple::new(
+                py,
+                [
+                    k.into_pyobject(py)?.into_any(),
+                    crate::producer::bytes_or_none(py, v.as_deref()).into_pyobject(py)?.into_any(),
+                ],
+            )
+        })
         .collect::<PyResult<Vec<_>>>()?;
     Ok(Some(PyList::new(py, items)?.into_any().unbind()))
 }

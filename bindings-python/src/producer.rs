@@ -81,7 +81,8 @@ pub(crate) fn config_from(mut conf: Vec<(String, String)>, oauth_cb: Option<Py<P
                     if got.len().map_err(describe)? >= 4 {
                         let ext = got.get_item(3).map_err(describe)?;
                         if !ext.is_none() {
-                            extensions = ext.cast::<PyDict>().map_err(|e| describe(e.into()))?.extract().map_err(describe)?;
+                            extensions =
+                                ext.cast::<PyDict>().map_err(|e| describe(e.into()))?.extract().map_err(describe)?;
                         }
                     }
                     Ok(ferrokafka::OAuthBearerToken { value: token, extensions })
@@ -237,12 +238,30 @@ impl NativeProducer {
             let Attached { callback, topic, partition, key, value, headers } = *a;
             let (error, message) = match result {
                 Ok(m) => {
-                    let msg = Message { topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp, key, value, headers, error: None };
+                    let msg = Message {
+                        topic,
+                        partition: m.partition,
+                        offset: m.offset,
+                        timestamp: m.timestamp,
+                        key,
+                        value,
+                        headers,
+                        error: None,
+                    };
                     (py.None(), msg)
                 }
                 Err(e) => {
                     let err = kafka_error(py, &e)?;
-                    let msg = Message { topic, partition, offset: OFFSET_INVALID, timestamp: -1, key, value, headers, error: Some(err.clone_ref(py)) };
+                    let msg = Message {
+                        topic,
+                        partition,
+                        offset: OFFSET_INVALID,
+                        timestamp: -1,
+                        key,
+                        value,
+                        headers,
+                        error: Some(err.clone_ref(py)),
+                    };
                     (err, msg)
                 }
             };
@@ -263,7 +282,12 @@ impl NativeProducer {
     /// `conf`: Kafka-named settings as string pairs; `on_delivery`: the default callback.
     #[new]
     #[pyo3(signature = (conf, on_delivery=None, oauth_cb=None))]
-    fn new(py: Python<'_>, conf: Vec<(String, String)>, on_delivery: Option<Py<PyAny>>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        conf: Vec<(String, String)>,
+        on_delivery: Option<Py<PyAny>>,
+        oauth_cb: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         let config = config_from(conf, oauth_cb)?;
         // The producer's background task lives on the runtime.
         let _guard = runtime().enter();
@@ -357,7 +381,9 @@ impl NativeProducer {
         for value in values.try_iter()? {
             let value = value?;
             let key = match keys.as_mut() {
-                Some(it) => Some(it.next().ok_or_else(|| PyTypeError::new_err("produce_batch: fewer keys than values"))??),
+                Some(it) => {
+                    Some(it.next().ok_or_else(|| PyTypeError::new_err("produce_batch: fewer keys than values"))??)
+                }
                 None => None,
             };
             let (value, value_obj) = payload("value", Some(&value))?;
@@ -408,7 +434,11 @@ impl NativeProducer {
     /// flight.
     fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<usize> {
         self.owner.check()?;
-        let limit = if timeout < 0.0 { Duration::from_secs(u32::MAX as u64) } else { Duration::from_secs_f64(timeout.min(1e6)) };
+        let limit = if timeout < 0.0 {
+            Duration::from_secs(u32::MAX as u64)
+        } else {
+            Duration::from_secs_f64(timeout.min(1e6))
+        };
         let started = Instant::now();
         // The core's flush is cancel-safe: a timed-out wait simply stops waiting.
         let producer = self.producer.clone();
@@ -420,7 +450,11 @@ impl NativeProducer {
         let reports = Arc::clone(&self.reports);
         let outstanding = py.detach(move || {
             let q = reports.lock();
-            let q = reports.ready.wait_timeout_while(q, left, |q| q.outstanding > 0).map(|(q, _)| q).unwrap_or_else(|p| p.into_inner().0);
+            let q = reports
+                .ready
+                .wait_timeout_while(q, left, |q| q.outstanding > 0)
+                .map(|(q, _)| q)
+                .unwrap_or_else(|p| p.into_inner().0);
             q.outstanding
         });
         Ok(outstanding)

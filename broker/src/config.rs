@@ -20,7 +20,8 @@ pub struct AuthorizerSettings {
 }
 
 /// The `authorizer.class.name` values that turn ACLs on (Kafka's KRaft and ZooKeeper-era names).
-const AUTHORIZERS: &[&str] = &["org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"];
+const AUTHORIZERS: &[&str] =
+    &["org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"];
 
 /// The SASL mechanisms this broker implements. All but OAUTHBEARER are enabled by default:
 /// its tokens are checked the way Kafka's default (unsecured, for testing) validator does.
@@ -98,21 +99,42 @@ impl Default for BrokerConfig {
 
 /// The keys a config file or `--set` accepts, with what each means (printed by `--help`).
 pub const KEYS: &[(&str, &str)] = &[
-    ("listen", "address to bind, host:port (port 0 picks a free one); one PLAINTEXT listener unless `listeners` is set"),
+    (
+        "listen",
+        "address to bind, host:port (port 0 picks a free one); one PLAINTEXT listener unless `listeners` is set",
+    ),
     ("listeners", "NAME://host:port,... e.g. PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094 (overrides listen)"),
-    ("listener.security.protocol.map", "NAME:PROTOCOL,... for listener names that are not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    (
+        "listener.security.protocol.map",
+        "NAME:PROTOCOL,... for listener names that are not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    ),
     ("advertised.listeners", "NAME://host:port,...: what Metadata reports to clients of each listener"),
     ("ssl.certificate.location", "PEM certificate chain of SSL / SASL_SSL listeners"),
     ("ssl.key.location", "PEM private key (unencrypted) of that certificate"),
     ("ssl.ca.location", "PEM CA certificates that client certificates must chain to (mutual TLS)"),
     ("ssl.client.auth", "none, requested or required: whether TLS clients must present a certificate (default none)"),
-    ("listener.name.<name>.ssl.client.auth", "ssl.client.auth for one listener, e.g. listener.name.mtls.ssl.client.auth = \"required\""),
-    ("sasl.enabled.mechanisms", "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512; also OAUTHBEARER with unsecured JWTs, for testing)"),
+    (
+        "listener.name.<name>.ssl.client.auth",
+        "ssl.client.auth for one listener, e.g. listener.name.mtls.ssl.client.auth = \"required\"",
+    ),
+    (
+        "sasl.enabled.mechanisms",
+        "SASL mechanisms of SASL listeners (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512; also OAUTHBEARER with unsecured JWTs, for testing)",
+    ),
     ("users.<name>", "a SASL user and its password (PLAIN and SCRAM; stored salted), e.g. [users] alice = \"...\""),
-    ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on; empty (default) off"),
+    (
+        "authorizer.class.name",
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on; empty (default) off",
+    ),
     ("super.users", "principals allowed everything, separated by ';', e.g. User:admin;User:CN=ops"),
-    ("allow.everyone.if.no.acl.found", "with ACLs on, whether a resource without any ACL is open to all (default false)"),
-    ("connections.max.reauth.ms", "SASL session lifetime; clients re-authenticate before it ends (KIP-368; default 0, never)"),
+    (
+        "allow.everyone.if.no.acl.found",
+        "with ACLs on, whether a resource without any ACL is open to all (default false)",
+    ),
+    (
+        "connections.max.reauth.ms",
+        "SASL session lifetime; clients re-authenticate before it ends (KIP-368; default 0, never)",
+    ),
     ("advertised.listener", "host:port that Metadata reports to clients"),
     ("data.dir", "directory holding the logs and broker metadata"),
     ("node.id", "this broker's id in Metadata (default 1)"),
@@ -142,14 +164,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("offsets.retention.check.interval.ms", "how often expired offsets are removed (default 600000)"),
     ("offset.metadata.max.bytes", "largest metadata string of a committed offset (default 4096)"),
     ("group.consumer.session.timeout.ms", "KIP-848 consumer groups: drop a member silent this long (default 45000)"),
-    ("group.consumer.heartbeat.interval.ms", "KIP-848 consumer groups: heartbeat interval given to members (default 5000)"),
+    (
+        "group.consumer.heartbeat.interval.ms",
+        "KIP-848 consumer groups: heartbeat interval given to members (default 5000)",
+    ),
 ];
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| Error::Config(format!("{key}: {value:?} is not {what}")))
+    value.trim().parse().map_err(|_| Error::Config(format!("{key}: {value:?} is not {what}")))
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
@@ -216,8 +238,12 @@ impl BrokerConfig {
                 self.groups.offsets_retention_check_interval_ms = parse_positive(key, value)?
             }
             "offset.metadata.max.bytes" => self.groups.offset_metadata_max_bytes = parse_positive(key, value)?,
-            "group.consumer.session.timeout.ms" => self.groups.consumer_session_timeout_ms = parse_positive(key, value)?,
-            "group.consumer.heartbeat.interval.ms" => self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?,
+            "group.consumer.session.timeout.ms" => {
+                self.groups.consumer_session_timeout_ms = parse_positive(key, value)?
+            }
+            "group.consumer.heartbeat.interval.ms" => {
+                self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?
+            }
             // Checked together with the protocol map at start (file keys arrive in any order).
             "listeners" => self.listeners = Some(value.to_owned()),
             "listener.security.protocol.map" => {
@@ -244,18 +270,24 @@ impl BrokerConfig {
             "authorizer.class.name" => {
                 let v = value.trim();
                 if !v.is_empty() && !AUTHORIZERS.contains(&v) {
-                    return Err(Error::Config(format!("{key}: {v:?} is not empty or one of {}", AUTHORIZERS.join(", "))));
+                    return Err(Error::Config(format!(
+                        "{key}: {v:?} is not empty or one of {}",
+                        AUTHORIZERS.join(", ")
+                    )));
                 }
                 self.authorizer.enabled = !v.is_empty();
             }
             "super.users" => {
-                let users: Vec<String> = value.split(';').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
+                let users: Vec<String> =
+                    value.split(';').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect();
                 if let Some(bad) = users.iter().find(|u| !u.contains(':')) {
                     return Err(Error::Config(format!("{key}: {bad:?} is not a principal like User:alice")));
                 }
                 self.authorizer.super_users = users;
             }
-            "allow.everyone.if.no.acl.found" => self.authorizer.allow_everyone_if_no_acl_found = parse_bool(key, value)?,
+            "allow.everyone.if.no.acl.found" => {
+                self.authorizer.allow_everyone_if_no_acl_found = parse_bool(key, value)?
+            }
             "connections.max.reauth.ms" => self.max_reauth_ms = parse(key, value, "an integer")?,
             _ if key.starts_with("users.") => self.users.add(&key["users.".len()..], value)?,
             _ => {
@@ -269,10 +301,9 @@ impl BrokerConfig {
     /// Applies the settings in a TOML file. Dotted keys may be written bare
     /// (`num.partitions = 3`, which TOML reads as nested tables) or quoted.
     pub fn apply_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(Error::io(format!("reading config file {}", path.display())))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(Error::io(format!("reading config file {}", path.display())))?;
+        let table: toml::Table = text.parse().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         let mut flat = BTreeMap::new();
         flatten("", &toml::Value::Table(table), &mut flat)?;
         for (key, value) in flat {
@@ -282,8 +313,7 @@ impl BrokerConfig {
                 "advertised-listener" => "advertised.listener".to_owned(),
                 _ => key,
             };
-            self.set(&key, &value)
-                .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+            self.set(&key, &value).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         }
         Ok(())
     }
@@ -292,7 +322,11 @@ impl BrokerConfig {
     pub fn listener_specs(&self) -> Result<Vec<ListenerSpec>> {
         match &self.listeners {
             Some(l) => crate::security::parse_listeners(l, &self.listener_protocol_map),
-            None => Ok(vec![ListenerSpec { name: "PLAINTEXT".into(), protocol: SecurityProtocol::Plaintext, addr: self.listen.clone() }]),
+            None => Ok(vec![ListenerSpec {
+                name: "PLAINTEXT".into(),
+                protocol: SecurityProtocol::Plaintext,
+                addr: self.listen.clone(),
+            }]),
         }
     }
 
@@ -414,7 +448,9 @@ pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result
             log.flush_interval_messages = if v < 0 { u64::MAX } else { v as u64 }
         }
         "flush.ms" => log.flush_interval_ms = int(value)?,
-        "index.interval.bytes" => log.index_interval_bytes = int(value)?.try_into().map_err(|_| bad("must be positive"))?,
+        "index.interval.bytes" => {
+            log.index_interval_bytes = int(value)?.try_into().map_err(|_| bad("must be positive"))?
+        }
         "message.timestamp.type" => {
             log.timestamp_type = parse_timestamp_type(key, value).map_err(|_| bad("CreateTime or LogAppendTime"))?
         }
@@ -477,7 +513,10 @@ const PASSIVE_TOPIC_CONFIGS: &[(&str, &str, Passive)] = &[
 /// the values of the passive ones).
 pub fn describe_topic_config(log: &LogConfig, overrides: &BTreeMap<String, String>) -> Vec<(&'static str, String)> {
     let mut out = describe_active_topic_config(log);
-    out.push(("unclean.leader.election.enable", overrides.get("unclean.leader.election.enable").cloned().unwrap_or_else(|| "false".into())));
+    out.push((
+        "unclean.leader.election.enable",
+        overrides.get("unclean.leader.election.enable").cloned().unwrap_or_else(|| "false".into()),
+    ));
     for (k, default, _) in PASSIVE_TOPIC_CONFIGS {
         out.push((k, overrides.get(*k).cloned().unwrap_or_else(|| (*default).to_owned())));
     }
@@ -495,7 +534,10 @@ fn describe_active_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> 
         ("retention.bytes", log.retention_bytes.to_string()),
         ("max.message.bytes", log.max_message_bytes.to_string()),
         ("flush.messages", never(log.flush_interval_messages)),
-        ("flush.ms", if log.flush_interval_ms < 0 { "9223372036854775807".into() } else { log.flush_interval_ms.to_string() }),
+        (
+            "flush.ms",
+            if log.flush_interval_ms < 0 { "9223372036854775807".into() } else { log.flush_interval_ms.to_string() },
+        ),
         ("index.interval.bytes", log.index_interval_bytes.to_string()),
         (
             "message.timestamp.type",

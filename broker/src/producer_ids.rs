@@ -49,10 +49,7 @@ pub(crate) struct ProducerIdAllocator {
 impl ProducerIdAllocator {
     pub(crate) fn open(data_dir: &Path) -> Result<Self> {
         let path = data_dir.join(FILE);
-        let reserved_end = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .unwrap_or(0);
+        let reserved_end = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
         // Ids below the recorded end may have been handed out before a crash: skip them.
         Ok(ProducerIdAllocator { path, state: Mutex::new((reserved_end, reserved_end)), epochs: RwLock::default() })
     }

@@ -59,16 +59,18 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task), acls) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
-            let cluster_id = load_cluster_id(&open_config)?;
-            let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
-            let groups = GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
-            let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
-            Ok((topics, cluster_id, producer_ids, groups, acls))
-        })
-        .await
-        .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
+        let (topics, cluster_id, producer_ids, (groups, group_task), acls) =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
+                let cluster_id = load_cluster_id(&open_config)?;
+                let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
+                let groups =
+                    GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
+                let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
+                Ok((topics, cluster_id, producer_ids, groups, acls))
+            })
+            .await
+            .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
 
         let specs = config.listener_specs()?;
         let mut bound = Vec::with_capacity(specs.len());
@@ -91,7 +93,8 @@ impl Broker {
         let addr = bound[0].2;
         let advertised = bound[0].1.advertised.clone();
         let (stop, shutdown) = watch::channel(false);
-        let state = Arc::new(BrokerState { config, topics, producer_ids, groups, acls, cluster_id, advertised, shutdown });
+        let state =
+            Arc::new(BrokerState { config, topics, producer_ids, groups, acls, cluster_id, advertised, shutdown });
 
         let mut tasks = JoinSet::new();
         tasks.spawn(group_task.run(state.shutdown.clone(), flush_interval(&state.config)));

@@ -194,7 +194,8 @@ impl TopicRegistry {
 
     fn open_partition(&self, topic: &str, index: i32, cfg: &LogConfig, now: i64) -> Result<Arc<Partition>> {
         let dir = partition_dir(&self.data_dir, topic, index);
-        let log = PartitionLog::open(&dir, cfg.clone(), now).map_err(Error::io(format!("opening log {}", dir.display())))?;
+        let log =
+            PartitionLog::open(&dir, cfg.clone(), now).map_err(Error::io(format!("opening log {}", dir.display())))?;
         Ok(Arc::new(Partition {
             topic: topic.to_owned(),
             index,
@@ -311,7 +312,13 @@ impl TopicRegistry {
     /// Changes a topic's overrides: each `(key, Some(value))` sets, `(key, None)` goes back to
     /// the broker default. With `replace`, the overrides become exactly `changes` (AlterConfigs).
     /// Open logs take the new settings at once; they are persisted with the topic.
-    pub fn alter_configs(&self, name: &str, changes: &[(String, Option<String>)], replace: bool, validate_only: bool) -> Result<()> {
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+        replace: bool,
+        validate_only: bool,
+    ) -> Result<()> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.get(name).ok_or_else(|| Error::UnknownTopicOrPartition(name.to_owned()))?;
         let mut overrides = if replace { BTreeMap::new() } else { topic.overrides() };
@@ -332,7 +339,8 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        *topic.settings.write().unwrap_or_else(|p| p.into_inner()) = TopicSettings { overrides, log_config: log_config.clone() };
+        *topic.settings.write().unwrap_or_else(|p| p.into_inner()) =
+            TopicSettings { overrides, log_config: log_config.clone() };
         for p in topic.partitions() {
             p.with_log(|log| {
                 log.set_config(log_config.clone());

@@ -111,15 +111,17 @@ async fn fixture() -> (Broker, tempfile::TempDir, TestClient) {
 
 /// The connection is still served after a refusal: a Metadata request is answered.
 async fn still_served(c: &mut TestClient) {
-    let req = MetadataRequest::default()
-        .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s("mine"))))]));
+    let req = MetadataRequest::default().with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s("mine")))),
+    ]));
     let resp = c.send(&req, 12).await;
     assert_eq!(resp.brokers.len(), 1);
 }
 
 async fn partition_count(admin: &mut TestClient, topic: &str) -> usize {
-    let req = MetadataRequest::default()
-        .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s(topic))))]));
+    let req = MetadataRequest::default().with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s(topic)))),
+    ]));
     let resp = admin.send(&req, 12).await;
     resp.topics[0].partitions.len()
 }
@@ -129,7 +131,9 @@ fn create_partitions(topics: &[(&str, i32)]) -> CreatePartitionsRequest {
         topics
             .iter()
             .map(|&(name, count)| {
-                create_partitions_request::CreatePartitionsTopic::default().with_name(TopicName(s(name))).with_count(count)
+                create_partitions_request::CreatePartitionsTopic::default()
+                    .with_name(TopicName(s(name)))
+                    .with_count(count)
             })
             .collect(),
     )
@@ -207,7 +211,8 @@ fn describe_configs(resources: &[(i8, &str)]) -> DescribeConfigsRequest {
 }
 
 fn config_codes(resp: &DescribeConfigsResponse) -> Vec<(i8, String, i16)> {
-    let mut out: Vec<_> = resp.results.iter().map(|r| (r.resource_type, r.resource_name.to_string(), r.error_code)).collect();
+    let mut out: Vec<_> =
+        resp.results.iter().map(|r| (r.resource_type, r.resource_name.to_string(), r.error_code)).collect();
     out.sort();
     out
 }
@@ -224,7 +229,8 @@ async fn topic_config(admin: &mut TestClient, topic: &str, key: &str) -> String 
 async fn describe_configs_needs_describe_configs_on_the_topic_or_cluster() {
     let (broker, _dir, _admin) = fixture().await;
     let mut bob = login(&broker, "bob").await;
-    let resp = bob.send(&describe_configs(&[(CONFIG_TOPIC, "mine"), (CONFIG_TOPIC, "theirs"), (CONFIG_BROKER, "1")]), 4).await;
+    let resp =
+        bob.send(&describe_configs(&[(CONFIG_TOPIC, "mine"), (CONFIG_TOPIC, "theirs"), (CONFIG_BROKER, "1")]), 4).await;
     assert_eq!(
         config_codes(&resp),
         [
@@ -235,7 +241,10 @@ async fn describe_configs_needs_describe_configs_on_the_topic_or_cluster() {
     );
     let mine = resp.results.iter().find(|r| r.resource_name.as_str() == "mine").unwrap();
     assert!(mine.configs.iter().any(|c| c.name.as_str() == "retention.ms"), "ALTER_CONFIGS implies DESCRIBE_CONFIGS");
-    assert!(resp.results.iter().filter(|r| r.error_code != NONE).all(|r| r.configs.is_empty()), "nothing of a refused resource");
+    assert!(
+        resp.results.iter().filter(|r| r.error_code != NONE).all(|r| r.configs.is_empty()),
+        "nothing of a refused resource"
+    );
     still_served(&mut bob).await;
 
     // alice may describe the broker's configs but not topic mine.
@@ -253,9 +262,12 @@ async fn alter_configs_needs_alter_configs_on_the_topic_or_cluster() {
     let before = topic_config(&mut admin, "theirs", "retention.ms").await;
     let mut bob = login(&broker, "bob").await;
     let resource = |t: i8, name: &str, key: &str, value: &str| {
-        alter_configs_request::AlterConfigsResource::default().with_resource_type(t).with_resource_name(s(name)).with_configs(
-            vec![alter_configs_request::AlterableConfig::default().with_name(s(key)).with_value(Some(s(value)))],
-        )
+        alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(t)
+            .with_resource_name(s(name))
+            .with_configs(vec![
+                alter_configs_request::AlterableConfig::default().with_name(s(key)).with_value(Some(s(value))),
+            ])
     };
     let req = AlterConfigsRequest::default().with_resources(vec![
         resource(CONFIG_TOPIC, "mine", "retention.ms", "3600000"),
@@ -271,7 +283,17 @@ async fn alter_configs_needs_alter_configs_on_the_topic_or_cluster() {
     assert_eq!(topic_config(&mut admin, "theirs", "retention.ms").await, before, "the refused topic keeps its config");
     still_served(&mut bob).await;
     // Permitted, a broker resource gets the handler's answer (broker settings are static).
-    let resp = admin.send(&AlterConfigsRequest::default().with_resources(vec![resource(CONFIG_BROKER, "1", "message.max.bytes", "1000")]), 2).await;
+    let resp = admin
+        .send(
+            &AlterConfigsRequest::default().with_resources(vec![resource(
+                CONFIG_BROKER,
+                "1",
+                "message.max.bytes",
+                "1000",
+            )]),
+            2,
+        )
+        .await;
     assert_eq!(resp.responses[0].error_code, INVALID_REQUEST);
 }
 
@@ -316,10 +338,15 @@ async fn find_coordinator_needs_describe_on_each_key() {
     let req = FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s("bob-g"), s("alice-g")]);
     let resp = bob.send(&req, 4).await;
     let key = |k: &str| resp.coordinators.iter().find(|c| c.key.as_str() == k).unwrap();
-    assert_eq!((key("bob-g").error_code, key("bob-g").node_id.0, key("bob-g").port), (NONE, 1, port), "READ implies DESCRIBE");
+    assert_eq!(
+        (key("bob-g").error_code, key("bob-g").node_id.0, key("bob-g").port),
+        (NONE, 1, port),
+        "READ implies DESCRIBE"
+    );
     assert_eq!((key("alice-g").error_code, key("alice-g").node_id.0, key("alice-g").port), (GROUP_DENIED, -1, -1));
     // Transactional ids: the permitted one learns there is no transaction coordinator.
-    let req = FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("bob-tx"), s("alice-tx")]);
+    let req =
+        FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("bob-tx"), s("alice-tx")]);
     let resp = bob.send(&req, 4).await;
     let key = |k: &str| resp.coordinators.iter().find(|c| c.key.as_str() == k).unwrap().error_code;
     assert_eq!((key("bob-tx"), key("alice-tx")), (COORDINATOR_NOT_AVAILABLE, TRANSACTIONAL_ID_DENIED));
@@ -350,7 +377,10 @@ async fn join_consumer_group(admin: &mut TestClient, group: &str, topics: &[&str
         .with_topic_partitions(Some(vec![]));
     let resp = admin.send(&req, 1).await;
     assert_eq!(resp.error_code, NONE);
-    assert!(resp.assignment.is_some_and(|a| a.topic_partitions.len() == topics.len()), "{group} is assigned its topics");
+    assert!(
+        resp.assignment.is_some_and(|a| a.topic_partitions.len() == topics.len()),
+        "{group} is assigned its topics"
+    );
 }
 
 #[tokio::test]
@@ -390,7 +420,8 @@ async fn consumer_group_describe_needs_describe_on_the_group_and_its_topics() {
 #[tokio::test]
 async fn describe_cluster_is_answered_to_all_and_describe_decides_authorized_operations() {
     let (broker, _dir, _admin) = fixture().await;
-    let describe = |include: bool| DescribeClusterRequest::default().with_include_cluster_authorized_operations(include);
+    let describe =
+        |include: bool| DescribeClusterRequest::default().with_include_cluster_authorized_operations(include);
     // As in Kafka, DescribeCluster is not refused (Metadata tells as much); without DESCRIBE
     // on the cluster the authorized operations asked for are none.
     let mut bob = login(&broker, "bob").await;
@@ -421,7 +452,8 @@ async fn super_users_and_resources_without_acls_follow_the_settings() {
     assert_eq!((code_of(codes(), "open"), code_of(codes(), "closed")), (NONE, TOPIC_DENIED));
     let resp = bob.send(&describe_configs(&[(CONFIG_BROKER, "1"), (CONFIG_TOPIC, "closed")]), 4).await;
     assert_eq!(config_codes(&resp), [(CONFIG_TOPIC, "closed".into(), TOPIC_DENIED), (CONFIG_BROKER, "1".into(), NONE)]);
-    let req = FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s("open-g"), s("closed-g")]);
+    let req =
+        FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s("open-g"), s("closed-g")]);
     let resp = bob.send(&req, 4).await;
     let key = |k: &str| resp.coordinators.iter().find(|c| c.key.as_str() == k).unwrap().error_code;
     assert_eq!((key("open-g"), key("closed-g")), (NONE, GROUP_DENIED));
@@ -431,6 +463,8 @@ async fn super_users_and_resources_without_acls_follow_the_settings() {
     assert_eq!(resp.results[0].error_code, NONE);
     let resp = admin.send(&describe_configs(&[(CONFIG_TOPIC, "closed"), (CONFIG_BROKER, "1")]), 4).await;
     assert!(resp.results.iter().all(|r| r.error_code == NONE));
-    let resp = admin.send(&FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("any-tx")]), 4).await;
+    let resp = admin
+        .send(&FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("any-tx")]), 4)
+        .await;
     assert_eq!(resp.coordinators[0].error_code, COORDINATOR_NOT_AVAILABLE);
 }

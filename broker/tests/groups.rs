@@ -51,7 +51,14 @@ struct Join<'a> {
 
 impl<'a> Join<'a> {
     fn new(group: &'a str, member: &'a str) -> Self {
-        Join { group, member, instance: None, session_ms: 10_000, rebalance_ms: 10_000, protocols: vec![("range", subscription(&["t"]))] }
+        Join {
+            group,
+            member,
+            instance: None,
+            session_ms: 10_000,
+            rebalance_ms: 10_000,
+            protocols: vec![("range", subscription(&["t"]))],
+        }
     }
 
     fn request(&self) -> JoinGroupRequest {
@@ -66,7 +73,9 @@ impl<'a> Join<'a> {
             .with_protocols(
                 self.protocols
                     .iter()
-                    .map(|(n, m)| join_group_request::JoinGroupRequestProtocol::default().with_name(s(n)).with_metadata(m.clone()))
+                    .map(|(n, m)| {
+                        join_group_request::JoinGroupRequestProtocol::default().with_name(s(n)).with_metadata(m.clone())
+                    })
                     .collect(),
             )
     }
@@ -85,7 +94,13 @@ async fn join_new(c: &mut TestClient, join: Join<'_>) -> JoinGroupResponse {
     Join { member: &id, ..join }.send(c).await
 }
 
-async fn sync(c: &mut TestClient, group: &str, generation: i32, member: &str, assignments: &[(&str, &[u8])]) -> SyncGroupResponse {
+async fn sync(
+    c: &mut TestClient,
+    group: &str,
+    generation: i32,
+    member: &str,
+    assignments: &[(&str, &[u8])],
+) -> SyncGroupResponse {
     let req = SyncGroupRequest::default()
         .with_group_id(GroupId(s(group)))
         .with_generation_id(generation)
@@ -116,19 +131,32 @@ async fn heartbeat(c: &mut TestClient, group: &str, generation: i32, member: &st
 }
 
 #[allow(clippy::too_many_arguments)] // one per field of the request, as the call sites read
-async fn commit(c: &mut TestClient, group: &str, generation: i32, member: &str, topic: &str, partition: i32, offset: i64, metadata: &str) -> i16 {
+async fn commit(
+    c: &mut TestClient,
+    group: &str,
+    generation: i32,
+    member: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    metadata: &str,
+) -> i16 {
     let req = OffsetCommitRequest::default()
         .with_group_id(GroupId(s(group)))
         .with_generation_id_or_member_epoch(generation)
         .with_member_id(s(member))
         .with_group_instance_id(None)
-        .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
-            .with_name(TopicName(s(topic)))
-            .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default()
-                .with_partition_index(partition)
-                .with_committed_offset(offset)
-                .with_committed_leader_epoch(-1)
-                .with_committed_metadata(Some(s(metadata)))])]);
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default().with_name(TopicName(s(topic))).with_partitions(
+                vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default()
+                        .with_partition_index(partition)
+                        .with_committed_offset(offset)
+                        .with_committed_leader_epoch(-1)
+                        .with_committed_metadata(Some(s(metadata))),
+                ],
+            ),
+        ]);
     c.send(&req, 8).await.topics[0].partitions[0].error_code
 }
 
@@ -138,9 +166,13 @@ async fn fetch_offsets(c: &mut TestClient, groups: &[&str], topic: &str) -> Vec<
         groups
             .iter()
             .map(|g| {
-                offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id(GroupId(s(g))).with_topics(Some(vec![
-                    offset_fetch_request::OffsetFetchRequestTopics::default().with_name(TopicName(s(topic))).with_partition_indexes(vec![0]),
-                ]))
+                offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id(GroupId(s(g))).with_topics(Some(
+                    vec![
+                        offset_fetch_request::OffsetFetchRequestTopics::default()
+                            .with_name(TopicName(s(topic)))
+                            .with_partition_indexes(vec![0]),
+                    ],
+                ))
             })
             .collect(),
     );
@@ -159,7 +191,12 @@ async fn leave(c: &mut TestClient, group: &str, members: &[(&str, Option<&str>)]
     let req = LeaveGroupRequest::default().with_group_id(GroupId(s(group))).with_members(
         members
             .iter()
-            .map(|(m, i)| leave_group_request::MemberIdentity::default().with_member_id(s(m)).with_group_instance_id(i.map(s)).with_reason(None))
+            .map(|(m, i)| {
+                leave_group_request::MemberIdentity::default()
+                    .with_member_id(s(m))
+                    .with_group_instance_id(i.map(s))
+                    .with_reason(None)
+            })
             .collect(),
     );
     let resp = c.send(&req, 5).await;
@@ -181,7 +218,12 @@ async fn connect(broker: &Broker) -> TestClient {
 }
 
 /// Two members: `a` leads generation 1 alone, then `b` joins and both are in generation 2.
-async fn two_member_group(addr: SocketAddr, group: &str, session_ms: i32, rebalance_ms: i32) -> (TestClient, TestClient, String, String, i32) {
+async fn two_member_group(
+    addr: SocketAddr,
+    group: &str,
+    session_ms: i32,
+    rebalance_ms: i32,
+) -> (TestClient, TestClient, String, String, i32) {
     let mut a = TestClient::connect(addr).await;
     let mut b = TestClient::connect(addr).await;
     let j = join_new(&mut a, Join { session_ms, rebalance_ms, ..Join::new(group, "") }).await;
@@ -242,7 +284,8 @@ async fn membership_commits_and_admin_follow_kafkas_rules() {
     let (mut a, mut b, a_id, b_id, generation) = two_member_group(broker.local_addr(), "g", 10_000, 10_000).await;
 
     // A member with protocols the group does not share cannot join.
-    let other = Join { protocols: vec![("roundrobin", subscription(&["t"]))], ..Join::new("g", "") }.send(&mut admin).await;
+    let other =
+        Join { protocols: vec![("roundrobin", subscription(&["t"]))], ..Join::new("g", "") }.send(&mut admin).await;
     assert_eq!(other.error_code, INCONSISTENT_GROUP_PROTOCOL);
 
     assert_eq!(heartbeat(&mut a, "g", generation, &a_id, None).await, NONE);
@@ -272,9 +315,9 @@ async fn membership_commits_and_admin_follow_kafkas_rules() {
     // Live groups are not deleted, nor offsets of topics they subscribe to.
     assert_eq!(delete_group(&mut admin, "g").await, NON_EMPTY_GROUP);
     let od = OffsetDeleteRequest::default().with_group_id(GroupId(s("g"))).with_topics(vec![
-        offset_delete_request::OffsetDeleteRequestTopic::default()
-            .with_name(TopicName(s("t")))
-            .with_partitions(vec![offset_delete_request::OffsetDeleteRequestPartition::default().with_partition_index(0)]),
+        offset_delete_request::OffsetDeleteRequestTopic::default().with_name(TopicName(s("t"))).with_partitions(vec![
+            offset_delete_request::OffsetDeleteRequestPartition::default().with_partition_index(0),
+        ]),
     ]);
     let resp = admin.send(&od, 0).await;
     assert_eq!(resp.topics[0].partitions[0].error_code, GROUP_SUBSCRIBED_TO_TOPIC);
@@ -380,7 +423,8 @@ async fn a_returning_static_member_takes_its_place_and_fences_the_old_id() {
 #[tokio::test]
 async fn offsets_and_stable_groups_survive_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+    let config =
+        || BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
     let broker = Broker::start(config()).await.unwrap();
     let mut c = connect(&broker).await;
     create_topic(&mut c, "t", 1, &[]).await;
@@ -428,7 +472,13 @@ async fn find_coordinator_answers_batched_keys_and_refuses_transactions() {
 }
 
 /// ConsumerGroupHeartbeat with `owned` partitions (None: unchanged); returns the response.
-async fn cg_heartbeat(c: &mut TestClient, member: &str, epoch: i32, owned: Option<Vec<i32>>, topic_id: uuid::Uuid) -> ConsumerGroupHeartbeatResponse {
+async fn cg_heartbeat(
+    c: &mut TestClient,
+    member: &str,
+    epoch: i32,
+    owned: Option<Vec<i32>>,
+    topic_id: uuid::Uuid,
+) -> ConsumerGroupHeartbeatResponse {
     let req = ConsumerGroupHeartbeatRequest::default()
         .with_group_id(GroupId(s("kip848")))
         .with_member_id(s(member))
@@ -436,7 +486,11 @@ async fn cg_heartbeat(c: &mut TestClient, member: &str, epoch: i32, owned: Optio
         .with_rebalance_timeout_ms(10_000)
         .with_subscribed_topic_names(if epoch == 0 { Some(vec![TopicName(s("t"))]) } else { None })
         .with_topic_partitions(owned.map(|ps| {
-            vec![consumer_group_heartbeat_request::TopicPartitions::default().with_topic_id(topic_id).with_partitions(ps)]
+            vec![
+                consumer_group_heartbeat_request::TopicPartitions::default()
+                    .with_topic_id(topic_id)
+                    .with_partitions(ps),
+            ]
         }));
     c.send(&req, 1).await
 }
@@ -469,7 +523,11 @@ async fn kip848_members_reconcile_without_sharing_a_partition() {
     let kept = assigned(&a2).unwrap();
     assert_eq!(kept.len(), 2);
     assert_eq!(a2.member_epoch, a.member_epoch);
-    assert_eq!(assigned(&cg_heartbeat(&mut c, "member-b", b.member_epoch, None, topic_id).await), None, "nothing released yet");
+    assert_eq!(
+        assigned(&cg_heartbeat(&mut c, "member-b", b.member_epoch, None, topic_id).await),
+        None,
+        "nothing released yet"
+    );
     let a3 = cg_heartbeat(&mut c, "member-a", a.member_epoch, Some(kept.clone()), topic_id).await;
     assert_eq!(a3.member_epoch, b.member_epoch, "revocation confirmed: a moves to the new epoch");
     let b2 = cg_heartbeat(&mut c, "member-b", b.member_epoch, None, topic_id).await;
@@ -479,7 +537,11 @@ async fn kip848_members_reconcile_without_sharing_a_partition() {
 
     assert_eq!(cg_heartbeat(&mut c, "member-a", 999, None, topic_id).await.error_code, 110, "FENCED_MEMBER_EPOCH");
     assert_eq!(cg_heartbeat(&mut c, "stranger", 3, None, topic_id).await.error_code, UNKNOWN_MEMBER_ID);
-    assert_eq!(commit(&mut c, "kip848", a.member_epoch - 1, "member-a", "t", kept[0], 1, "").await, 113, "STALE_MEMBER_EPOCH");
+    assert_eq!(
+        commit(&mut c, "kip848", a.member_epoch - 1, "member-a", "t", kept[0], 1, "").await,
+        113,
+        "STALE_MEMBER_EPOCH"
+    );
     assert_eq!(commit(&mut c, "kip848", a3.member_epoch, "member-a", "t", kept[0], 1, "").await, NONE);
     // A classic member cannot join a consumer-protocol group.
     assert_eq!(Join::new("kip848", "").send(&mut c).await.error_code, INCONSISTENT_GROUP_PROTOCOL);

@@ -63,7 +63,8 @@ async fn metadata_auto_creates_and_reports_this_node_as_leader() {
     assert!(!t.topic_id.is_nil());
 
     let no_create = MetadataRequest::default().with_allow_auto_topic_creation(false).with_topics(Some(vec![
-        metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("absent")))),
+        metadata_request::MetadataRequestTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_static_str("absent")))),
     ]));
     assert_eq!(c.send(&no_create, 12).await.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
     broker.shutdown().await.unwrap();
@@ -92,8 +93,14 @@ async fn produce_then_fetch_returns_records_with_their_offsets() {
     // Partition 0 is untouched.
     assert_eq!(fetch(&mut c, "t", 0, 0).await.1, 0);
     // Unknown partition and topic.
-    assert_eq!(produce(&mut c, "t", 7, batch(&[(None, b"x", 1)], None, Compression::None)).await.0, UNKNOWN_TOPIC_OR_PARTITION);
-    assert_eq!(produce(&mut c, "nope", 0, batch(&[(None, b"x", 1)], None, Compression::None)).await.0, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(
+        produce(&mut c, "t", 7, batch(&[(None, b"x", 1)], None, Compression::None)).await.0,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert_eq!(
+        produce(&mut c, "nope", 0, batch(&[(None, b"x", 1)], None, Compression::None)).await.0,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
     broker.shutdown().await.unwrap();
 }
 
@@ -154,7 +161,13 @@ async fn idempotent_retries_are_not_appended_twice_and_gaps_are_refused() {
     assert_eq!(produce(&mut c, "idem", 0, gap).await.0, OUT_OF_ORDER_SEQUENCE_NUMBER);
     // An epoch bump (KIP-360) restarts sequences at 0; the old epoch is then fenced.
     let bumped = c
-        .send(&InitProducerIdRequest::default().with_transaction_timeout_ms(60000).with_producer_id(ProducerId(pid)).with_producer_epoch(epoch), 4)
+        .send(
+            &InitProducerIdRequest::default()
+                .with_transaction_timeout_ms(60000)
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch),
+            4,
+        )
         .await;
     assert_eq!((bumped.error_code, bumped.producer_id.0, bumped.producer_epoch), (0, pid, epoch + 1));
     let fresh = batch(&[(None, b"e", 1)], Some((pid, epoch + 1, 0)), Compression::None);
@@ -192,7 +205,11 @@ async fn an_epoch_bump_needs_the_current_epoch_and_fences_the_old_one_on_every_p
     assert_eq!(produce(&mut c, "bump", 0, old(1, b"b")).await.0, INVALID_PRODUCER_EPOCH);
     assert_eq!(produce(&mut c, "bump", 1, old(0, b"c")).await.0, INVALID_PRODUCER_EPOCH);
     let new = |seq, v: &'static [u8]| batch(&[(None, v, 1)], Some((pid, epoch + 1, seq)), Compression::None);
-    assert_eq!(produce(&mut c, "bump", 0, new(1, b"d")).await.0, OUT_OF_ORDER_SEQUENCE_NUMBER, "a new epoch starts at 0");
+    assert_eq!(
+        produce(&mut c, "bump", 0, new(1, b"d")).await.0,
+        OUT_OF_ORDER_SEQUENCE_NUMBER,
+        "a new epoch starts at 0"
+    );
     assert_eq!(produce(&mut c, "bump", 0, new(0, b"e")).await, (0, 1));
     assert_eq!(produce(&mut c, "bump", 1, new(0, b"f")).await, (0, 0));
     assert_eq!(produce(&mut c, "bump", 0, old(1, b"g")).await.0, INVALID_PRODUCER_EPOCH);
@@ -217,7 +234,13 @@ async fn list_offsets_by_time_finds_the_first_record_at_or_after() {
     let (broker, _dir) = start_broker(|_| {}).await;
     let mut c = TestClient::connect(broker.local_addr()).await;
     create_topic(&mut c, "time", 1, &[]).await;
-    produce(&mut c, "time", 0, batch(&[(None, b"a", 1000), (None, b"b", 1500), (None, b"c", 2000)], None, Compression::Lz4)).await;
+    produce(
+        &mut c,
+        "time",
+        0,
+        batch(&[(None, b"a", 1000), (None, b"b", 1500), (None, b"c", 2000)], None, Compression::Lz4),
+    )
+    .await;
     produce(&mut c, "time", 0, batch(&[(None, b"d", 3000), (None, b"e", 4000)], None, Compression::None)).await;
     assert_eq!(list_offset(&mut c, "time", 0, 1200).await, (0, 1, 1500));
     assert_eq!(list_offset(&mut c, "time", 0, 2000).await, (0, 2, 2000));
@@ -288,4 +311,3 @@ async fn topic_admin_errors_are_kafkas() {
     assert_eq!(cluster.brokers.len(), 1);
     broker.shutdown().await.unwrap();
 }
-

@@ -60,7 +60,11 @@ async fn acknowledged_records_survive_kill_9_and_torn_tails_are_cut() {
     let frames: Vec<_> = (0..total)
         .map(|i| {
             let value = format!("record-{i}");
-            let b = batch(&[(Some(value.as_bytes()), value.as_bytes(), i as i64)], Some((pid, epoch, i)), Compression::None);
+            let b = batch(
+                &[(Some(value.as_bytes()), value.as_bytes(), i as i64)],
+                Some((pid, epoch, i)),
+                Compression::None,
+            );
             c.encode(&produce_request("crash", 0, b, -1), 9)
         })
         .collect();

@@ -26,10 +26,16 @@ async fn topics_and_records_survive_a_clean_restart() {
     let t0 = ferrokafka_broker::log::now_ms();
     for i in 0..20 {
         let v = format!("value-{i}");
-        assert_eq!(produce(&mut c, "keep", 1, batch(&[(None, v.as_bytes(), t0 + i)], None, Compression::None)).await, (0, i));
+        assert_eq!(
+            produce(&mut c, "keep", 1, batch(&[(None, v.as_bytes(), t0 + i)], None, Compression::None)).await,
+            (0, i)
+        );
     }
     broker.shutdown().await.unwrap();
-    let segments = std::fs::read_dir(dir.path().join("keep-1")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log")).count();
+    let segments = std::fs::read_dir(dir.path().join("keep-1"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "log"))
+        .count();
     assert!(segments > 1, "segment.bytes=300 rolled segments ({segments})");
 
     let broker = Broker::start(config_in(dir.path())).await.unwrap();
@@ -64,7 +70,9 @@ async fn delete_records_moves_the_log_start() {
     let req = DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
         delete_records_request::DeleteRecordsTopic::default()
             .with_name(TopicName(StrBytes::from_static_str("dr")))
-            .with_partitions(vec![delete_records_request::DeleteRecordsPartition::default().with_partition_index(0).with_offset(6)]),
+            .with_partitions(vec![
+                delete_records_request::DeleteRecordsPartition::default().with_partition_index(0).with_offset(6),
+            ]),
     ]);
     let resp = c.send(&req, 2).await;
     assert_eq!(resp.topics[0].partitions[0].error_code, 0);

@@ -125,7 +125,10 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(config: ClientConfig) -> Result<Admin> {
-        Ok(Admin { cluster: Cluster::without_auto_create(&config)?, timeout_ms: config.int("request.timeout.ms") as i32 })
+        Ok(Admin {
+            cluster: Cluster::without_auto_create(&config)?,
+            timeout_ms: config.int("request.timeout.ms") as i32,
+        })
     }
 
     /// The controller (topic changes go there; in KRaft any broker forwards them).
@@ -152,7 +155,12 @@ impl Admin {
                         .with_name(TopicName(s(&t.name)))
                         .with_num_partitions(t.partitions)
                         .with_replication_factor(t.replication_factor)
-                        .with_configs(t.configs.iter().map(|(k, v)| CreatableTopicConfig::default().with_name(s(k)).with_value(Some(s(v)))).collect())
+                        .with_configs(
+                            t.configs
+                                .iter()
+                                .map(|(k, v)| CreatableTopicConfig::default().with_name(s(k)).with_value(Some(s(v))))
+                                .collect(),
+                        )
                 })
                 .collect(),
         );
@@ -162,7 +170,10 @@ impl Admin {
             let r = resp.topics.iter().find(|r| r.name.0.as_str() == t.name);
             let result = match r {
                 Some(r) => check(r.error_code, r.error_message.as_ref(), format!("creating topic {}", t.name)),
-                None => Err(Error::Protocol { broker: conn.addr().to_owned(), reason: format!("no result for topic {}", t.name) }),
+                None => Err(Error::Protocol {
+                    broker: conn.addr().to_owned(),
+                    reason: format!("no result for topic {}", t.name),
+                }),
             };
             if result.is_ok() {
                 self.cluster.invalidate(&t.name);
@@ -177,10 +188,15 @@ impl Admin {
         let version = conn.version_of::<DeleteTopicsRequest>()?;
         let req = if version >= 6 {
             DeleteTopicsRequest::default().with_timeout_ms(self.timeout_ms).with_topics(
-                names.iter().map(|n| delete_topics_request::DeleteTopicState::default().with_name(Some(TopicName(s(n))))).collect(),
+                names
+                    .iter()
+                    .map(|n| delete_topics_request::DeleteTopicState::default().with_name(Some(TopicName(s(n)))))
+                    .collect(),
             )
         } else {
-            DeleteTopicsRequest::default().with_timeout_ms(self.timeout_ms).with_topic_names(names.iter().map(|n| TopicName(s(n))).collect())
+            DeleteTopicsRequest::default()
+                .with_timeout_ms(self.timeout_ms)
+                .with_topic_names(names.iter().map(|n| TopicName(s(n))).collect())
         };
         let resp = conn.send(&req).await?;
         Ok(names
@@ -190,7 +206,10 @@ impl Admin {
                 let r = resp.responses.iter().find(|r| r.name.as_ref().is_some_and(|x| x.0.as_str() == *n));
                 let result = match r {
                     Some(r) => check(r.error_code, r.error_message.as_ref(), format!("deleting topic {n}")),
-                    None => Err(Error::Protocol { broker: conn.addr().to_owned(), reason: format!("no result for topic {n}") }),
+                    None => Err(Error::Protocol {
+                        broker: conn.addr().to_owned(),
+                        reason: format!("no result for topic {n}"),
+                    }),
                 };
                 (n.to_string(), result)
             })
@@ -203,7 +222,12 @@ impl Admin {
         let req = CreatePartitionsRequest::default().with_timeout_ms(self.timeout_ms).with_topics(
             counts
                 .iter()
-                .map(|(t, n)| create_partitions_request::CreatePartitionsTopic::default().with_name(TopicName(s(t))).with_count(*n).with_assignments(None))
+                .map(|(t, n)| {
+                    create_partitions_request::CreatePartitionsTopic::default()
+                        .with_name(TopicName(s(t)))
+                        .with_count(*n)
+                        .with_assignments(None)
+                })
                 .collect(),
         );
         let resp = conn.send(&req).await?;
@@ -214,7 +238,10 @@ impl Admin {
                 let r = resp.results.iter().find(|r| r.name.0.as_str() == *t);
                 let result = match r {
                     Some(r) => check(r.error_code, r.error_message.as_ref(), format!("adding partitions to {t}")),
-                    None => Err(Error::Protocol { broker: conn.addr().to_owned(), reason: format!("no result for topic {t}") }),
+                    None => Err(Error::Protocol {
+                        broker: conn.addr().to_owned(),
+                        reason: format!("no result for topic {t}"),
+                    }),
                 };
                 (t.to_string(), result)
             })
@@ -224,7 +251,8 @@ impl Admin {
     /// Every topic, sorted by name.
     pub async fn list_topics(&self) -> Result<Vec<TopicListing>> {
         let conn = self.cluster.any_connection().await?;
-        let resp = conn.send(&MetadataRequest::default().with_topics(None).with_allow_auto_topic_creation(false)).await?;
+        let resp =
+            conn.send(&MetadataRequest::default().with_topics(None).with_allow_auto_topic_creation(false)).await?;
         let mut out: Vec<TopicListing> = resp
             .topics
             .iter()
@@ -245,8 +273,11 @@ impl Admin {
     pub async fn describe_cluster(&self) -> Result<ClusterDescription> {
         let conn = self.cluster.any_connection().await?;
         let resp = conn.send(&MetadataRequest::default().with_topics(Some(Vec::new()))).await?;
-        let mut brokers: Vec<BrokerInfo> =
-            resp.brokers.iter().map(|b| BrokerInfo { id: b.node_id.0, host: b.host.to_string(), port: b.port }).collect();
+        let mut brokers: Vec<BrokerInfo> = resp
+            .brokers
+            .iter()
+            .map(|b| BrokerInfo { id: b.node_id.0, host: b.host.to_string(), port: b.port })
+            .collect();
         brokers.sort_by_key(|b| b.id);
         Ok(ClusterDescription {
             cluster_id: resp.cluster_id.map(|c| c.to_string()).unwrap_or_default(),
@@ -266,10 +297,16 @@ impl Admin {
                 .with_configuration_keys(None),
         ]);
         let resp = conn.send(&req).await?;
-        let r = resp.results.first().ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty DescribeConfigs".into() })?;
+        let r = resp.results.first().ok_or_else(|| Error::Protocol {
+            broker: conn.addr().to_owned(),
+            reason: "empty DescribeConfigs".into(),
+        })?;
         check(r.error_code, r.error_message.as_ref(), format!("describing configs of {topic}"))?;
-        let mut out: Vec<(String, String)> =
-            r.configs.iter().map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()).unwrap_or_default())).collect();
+        let mut out: Vec<(String, String)> = r
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()).unwrap_or_default()))
+            .collect();
         out.sort();
         Ok(out)
     }
@@ -284,7 +321,10 @@ impl Admin {
                 changes
                     .iter()
                     .map(|(k, v)| {
-                        AlterableConfig::default().with_name(s(k)).with_config_operation(if v.is_some() { 0 } else { 1 }).with_value(v.map(s))
+                        AlterableConfig::default()
+                            .with_name(s(k))
+                            .with_config_operation(if v.is_some() { 0 } else { 1 })
+                            .with_value(v.map(s))
                     })
                     .collect(),
             ),
@@ -322,7 +362,10 @@ impl Admin {
         for group in groups {
             let conn = coordinator::find(&self.cluster, group).await?;
             let resp = conn.send(&DescribeGroupsRequest::default().with_groups(vec![GroupId(s(group))])).await?;
-            let g = resp.groups.first().ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty DescribeGroups".into() })?;
+            let g = resp.groups.first().ok_or_else(|| Error::Protocol {
+                broker: conn.addr().to_owned(),
+                reason: "empty DescribeGroups".into(),
+            })?;
             check(g.error_code, g.error_message.as_ref(), format!("describing group {group}"))?;
             let consumer = g.protocol_type.as_str() == "consumer";
             out.push(GroupDescription {
@@ -363,9 +406,10 @@ impl Admin {
 
     /// Every committed offset of a group: (partition, offset, metadata), sorted.
     pub async fn list_group_offsets(&self, group: &str) -> Result<Vec<(Tp, i64, String)>> {
-        let offsets =
-            coordinator::with_retries(&self.cluster, group, |conn| async move { coordinator::fetch_offsets(&conn, group, None).await })
-                .await?;
+        let offsets = coordinator::with_retries(&self.cluster, group, |conn| async move {
+            coordinator::fetch_offsets(&conn, group, None).await
+        })
+        .await?;
         Ok(offsets.into_iter().filter_map(|(tp, v)| v.map(|(o, m)| (tp, o, m))).collect())
     }
 
@@ -373,8 +417,10 @@ impl Admin {
     pub async fn alter_group_offsets(&self, group: &str, offsets: &[(Tp, i64)]) -> Result<()> {
         let offsets: Vec<(Tp, i64, Option<String>)> = offsets.iter().map(|(tp, o)| (tp.clone(), *o, None)).collect();
         let offsets = &offsets;
-        coordinator::with_retries(&self.cluster, group, |conn| async move { coordinator::commit(&conn, group, &Member::none(), offsets).await })
-            .await
+        coordinator::with_retries(&self.cluster, group, |conn| async move {
+            coordinator::commit(&conn, group, &Member::none(), offsets).await
+        })
+        .await
     }
 
     /// Moves a group's offsets on every partition of `topic` to `to` (earliest, latest or a time).
@@ -409,15 +455,16 @@ impl Admin {
         use list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
         let (_, conn) = self.cluster.leader(topic, partition).await?;
         let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(TopicName(s(topic)))
-                .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp)]),
+            ListOffsetsTopic::default().with_name(TopicName(s(topic))).with_partitions(vec![
+                ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp),
+            ]),
         ]);
         let resp = conn.send(&req).await?;
-        let p = resp.topics.first().and_then(|t| t.partitions.first()).ok_or_else(|| Error::Protocol {
-            broker: conn.addr().to_owned(),
-            reason: "empty ListOffsets".into(),
-        })?;
+        let p = resp
+            .topics
+            .first()
+            .and_then(|t| t.partitions.first())
+            .ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty ListOffsets".into() })?;
         check(p.error_code, None, format!("ListOffsets {topic}-{partition}"))?;
         Ok(p.offset)
     }
@@ -429,9 +476,9 @@ impl Admin {
         for ((topic, partition), offset) in before {
             let (_, conn) = self.cluster.leader(topic, *partition).await?;
             let req = DeleteRecordsRequest::default().with_timeout_ms(self.timeout_ms).with_topics(vec![
-                DeleteRecordsTopic::default()
-                    .with_name(TopicName(s(topic)))
-                    .with_partitions(vec![DeleteRecordsPartition::default().with_partition_index(*partition).with_offset(*offset)]),
+                DeleteRecordsTopic::default().with_name(TopicName(s(topic))).with_partitions(vec![
+                    DeleteRecordsPartition::default().with_partition_index(*partition).with_offset(*offset),
+                ]),
             ]);
             let resp = conn.send(&req).await?;
             let p = resp.topics.first().and_then(|t| t.partitions.first()).ok_or_else(|| Error::Protocol {
@@ -466,7 +513,10 @@ impl Admin {
                 }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Timeout { what: format!("topic {topic} to be ready"), ms: timeout.as_millis() as u64 });
+                return Err(Error::Timeout {
+                    what: format!("topic {topic} to be ready"),
+                    ms: timeout.as_millis() as u64,
+                });
             }
             tokio::time::sleep(self.cluster.retry_backoff()).await;
         }

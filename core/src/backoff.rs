@@ -82,7 +82,10 @@ mod tests {
     fn doubles_up_to_the_cap_within_the_jitter() {
         let b = ReconnectBackoff::new(Duration::from_millis(50), Duration::from_millis(1000));
         let ms = |failures, unit| b.wait_after(failures, unit).as_millis();
-        assert_eq!([ms(1, 0.5), ms(2, 0.5), ms(3, 0.5), ms(5, 0.5), ms(6, 0.5), ms(40, 0.5)], [50, 100, 200, 800, 1000, 1000]);
+        assert_eq!(
+            [ms(1, 0.5), ms(2, 0.5), ms(3, 0.5), ms(5, 0.5), ms(6, 0.5), ms(40, 0.5)],
+            [50, 100, 200, 800, 1000, 1000]
+        );
         assert_eq!((ms(1, 0.0), ms(6, 0.0)), (40, 800), "20% under");
         assert_eq!((ms(1, 0.999_999), ms(6, 0.999_999)), (59, 1199), "20% over");
     }

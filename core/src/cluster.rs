@@ -76,7 +76,10 @@ impl Cluster {
             retry_backoff: config.duration("retry.backoff.ms"),
             snapshot: Default::default(),
             connections: Mutex::new(HashMap::new()),
-            backoff: ReconnectBackoff::new(config.duration("reconnect.backoff.ms"), config.duration("reconnect.backoff.max.ms")),
+            backoff: ReconnectBackoff::new(
+                config.duration("reconnect.backoff.ms"),
+                config.duration("reconnect.backoff.max.ms"),
+            ),
         }))
     }
 
@@ -118,7 +121,10 @@ impl Cluster {
         let Some(at) = self.backoff.not_before(addr) else { return Ok(()) };
         if !wait {
             let left = at.saturating_duration_since(tokio::time::Instant::now()).as_millis();
-            return Err(Error::Connection { broker: addr.to_owned(), reason: format!("backing off after failed attempts ({left} ms left)") });
+            return Err(Error::Connection {
+                broker: addr.to_owned(),
+                reason: format!("backing off after failed attempts ({left} ms left)"),
+            });
         }
         tokio::time::sleep_until(at).await;
         Ok(())
@@ -140,7 +146,8 @@ impl Cluster {
     /// A connection to any broker: known brokers first, then the bootstrap list; brokers
     /// backing off are passed over while another answers.
     pub(crate) async fn any_connection(&self) -> Result<Arc<BrokerConnection>> {
-        let known: Vec<String> = self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.values().cloned().collect();
+        let known: Vec<String> =
+            self.snapshot.read().unwrap_or_else(|p| p.into_inner()).brokers.values().cloned().collect();
         let addrs: Vec<&String> = known.iter().chain(self.bootstrap.iter()).collect();
         for addr in &addrs {
             if let Ok(c) = self.connection_to(addr, false).await {
@@ -169,16 +176,20 @@ impl Cluster {
     /// auto-creates.
     pub(crate) async fn refresh(&self, topics: &[String]) -> Result<()> {
         let conn = self.any_connection().await?;
-        let req = MetadataRequest::default().with_allow_auto_topic_creation(self.auto_create).with_topics(if topics.is_empty() {
-            None
-        } else {
-            Some(
-                topics
-                    .iter()
-                    .map(|t| MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t.clone())))))
-                    .collect(),
-            )
-        });
+        let req = MetadataRequest::default().with_allow_auto_topic_creation(self.auto_create).with_topics(
+            if topics.is_empty() {
+                None
+            } else {
+                Some(
+                    topics
+                        .iter()
+                        .map(|t| {
+                            MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                        })
+                        .collect(),
+                )
+            },
+        );
         let resp = conn.send(&req).await?;
         let mut snap = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
         for b in &resp.brokers {
@@ -207,7 +218,8 @@ impl Cluster {
     /// Every topic the cluster has (internal ones excluded) with its partition count, fresh.
     pub(crate) async fn all_topics(&self) -> Result<std::collections::BTreeMap<String, usize>> {
         let conn = self.any_connection().await?;
-        let resp = conn.send(&MetadataRequest::default().with_topics(None).with_allow_auto_topic_creation(false)).await?;
+        let resp =
+            conn.send(&MetadataRequest::default().with_topics(None).with_allow_auto_topic_creation(false)).await?;
         Ok(resp
             .topics
             .iter()

@@ -48,18 +48,57 @@ keys![
     ("reconnect.backoff.max.ms", Some("1000"), Kind::Int { min: 0, max: I32 }, "reconnect backoff cap"),
     ("metadata.max.age.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "refresh metadata at least this often"),
     ("retry.backoff.ms", Some("100"), Kind::Int { min: 0, max: I32 }, "wait between retries"),
-    ("security.protocol", Some("PLAINTEXT"), Kind::OneOf(&["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", "plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]), "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)"),
+    (
+        "security.protocol",
+        Some("PLAINTEXT"),
+        Kind::OneOf(&[
+            "PLAINTEXT",
+            "SSL",
+            "SASL_PLAINTEXT",
+            "SASL_SSL",
+            "plaintext",
+            "ssl",
+            "sasl_plaintext",
+            "sasl_ssl"
+        ]),
+        "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)"
+    ),
     // TLS
-    ("ssl.ca.location", None, Kind::Text, "PEM file of CA certificates that sign the broker's certificate (default: the system CA bundle)"),
+    (
+        "ssl.ca.location",
+        None,
+        Kind::Text,
+        "PEM file of CA certificates that sign the broker's certificate (default: the system CA bundle)"
+    ),
     ("ssl.ca.pem", None, Kind::Text, "the same as PEM text"),
     ("ssl.certificate.location", None, Kind::Text, "PEM file of this client's certificate chain, for mutual TLS"),
     ("ssl.certificate.pem", None, Kind::Text, "the same as PEM text"),
-    ("ssl.key.location", None, Kind::Text, "PEM file of this client's private key (unencrypted PKCS#8, PKCS#1 or SEC1), for mutual TLS"),
+    (
+        "ssl.key.location",
+        None,
+        Kind::Text,
+        "PEM file of this client's private key (unencrypted PKCS#8, PKCS#1 or SEC1), for mutual TLS"
+    ),
     ("ssl.key.pem", None, Kind::Text, "the same as PEM text"),
-    ("ssl.endpoint.identification.algorithm", Some("https"), Kind::OneOf(&["https", "none"]), "https: the broker certificate must name the host connected to; none: skip that check (the chain is still verified)"),
+    (
+        "ssl.endpoint.identification.algorithm",
+        Some("https"),
+        Kind::OneOf(&["https", "none"]),
+        "https: the broker certificate must name the host connected to; none: skip that check (the chain is still verified)"
+    ),
     // SASL
-    ("sasl.mechanism", Some("PLAIN"), Kind::OneOf(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]), "SASL mechanism for SASL_PLAINTEXT / SASL_SSL (OAUTHBEARER needs set_oauthbearer_token_provider)"),
-    ("sasl.mechanisms", None, Kind::OneOf(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]), "librdkafka's name for sasl.mechanism"),
+    (
+        "sasl.mechanism",
+        Some("PLAIN"),
+        Kind::OneOf(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]),
+        "SASL mechanism for SASL_PLAINTEXT / SASL_SSL (OAUTHBEARER needs set_oauthbearer_token_provider)"
+    ),
+    (
+        "sasl.mechanisms",
+        None,
+        Kind::OneOf(&["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]),
+        "librdkafka's name for sasl.mechanism"
+    ),
     ("sasl.username", None, Kind::Text, "SASL PLAIN / SCRAM user name"),
     ("sasl.password", None, Kind::Text, "SASL PLAIN / SCRAM password"),
     // Producer
@@ -70,32 +109,107 @@ keys![
     ("enable.idempotence", Some("true"), Kind::Bool, "exactly-once delivery per partition (needs acks=all)"),
     ("retries", Some("2147483647"), Kind::Int { min: 0, max: I32 }, "retries of a failed batch"),
     ("delivery.timeout.ms", Some("120000"), Kind::Int { min: 1, max: I32 }, "give up on a record after this long"),
-    ("max.in.flight.requests.per.connection", Some("5"), Kind::Int { min: 1, max: 1_000_000 }, "pipelined requests per broker"),
-    ("queue.buffering.max.messages", Some("100000"), Kind::Int { min: 1, max: I32 }, "records queued before send waits"),
-    ("max.block.ms", Some("60000"), Kind::Int { min: 0, max: I32 }, "how long send waits for queue space before QUEUE_FULL (0: fail at once)"),
-    ("queue.buffering.max.kbytes", Some("1048576"), Kind::Int { min: 1, max: I32 }, "kilobytes queued before send waits"),
-    ("message.max.bytes", Some("1000000"), Kind::Int { min: 1000, max: 1_000_000_000 }, "largest record accepted by send"),
-    ("partitioner", Some("murmur2_random"), Kind::OneOf(&["murmur2_random", "murmur2", "consistent_random", "random", "round_robin"]), "how records pick a partition"),
+    (
+        "max.in.flight.requests.per.connection",
+        Some("5"),
+        Kind::Int { min: 1, max: 1_000_000 },
+        "pipelined requests per broker"
+    ),
+    (
+        "queue.buffering.max.messages",
+        Some("100000"),
+        Kind::Int { min: 1, max: I32 },
+        "records queued before send waits"
+    ),
+    (
+        "max.block.ms",
+        Some("60000"),
+        Kind::Int { min: 0, max: I32 },
+        "how long send waits for queue space before QUEUE_FULL (0: fail at once)"
+    ),
+    (
+        "queue.buffering.max.kbytes",
+        Some("1048576"),
+        Kind::Int { min: 1, max: I32 },
+        "kilobytes queued before send waits"
+    ),
+    (
+        "message.max.bytes",
+        Some("1000000"),
+        Kind::Int { min: 1000, max: 1_000_000_000 },
+        "largest record accepted by send"
+    ),
+    (
+        "partitioner",
+        Some("murmur2_random"),
+        Kind::OneOf(&["murmur2_random", "murmur2", "consistent_random", "random", "round_robin"]),
+        "how records pick a partition"
+    ),
     // Consumer
     ("group.id", None, Kind::Text, "consumer group to join on subscribe and to commit offsets to"),
-    ("group.protocol", Some("classic"), Kind::OneOf(&["classic", "consumer"]), "classic: JoinGroup/SyncGroup, a member assigns; consumer: KIP-848, the broker assigns (Kafka 4.0+)"),
-    ("group.remote.assignor", None, Kind::Text, "group.protocol=consumer: the broker's assignor to use (uniform, range); unset: the broker's default"),
+    (
+        "group.protocol",
+        Some("classic"),
+        Kind::OneOf(&["classic", "consumer"]),
+        "classic: JoinGroup/SyncGroup, a member assigns; consumer: KIP-848, the broker assigns (Kafka 4.0+)"
+    ),
+    (
+        "group.remote.assignor",
+        None,
+        Kind::Text,
+        "group.protocol=consumer: the broker's assignor to use (uniform, range); unset: the broker's default"
+    ),
     ("group.instance.id", None, Kind::Text, "static membership: a restart within the session keeps the assignment"),
     ("session.timeout.ms", Some("45000"), Kind::Int { min: 1, max: I32 }, "the group drops a member silent this long"),
     ("heartbeat.interval.ms", Some("3000"), Kind::Int { min: 1, max: I32 }, "how often a member heartbeats"),
-    ("max.poll.interval.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "leave the group when poll is not called this long; also the rebalance timeout"),
-    ("partition.assignment.strategy", Some("range,roundrobin"), Kind::Text, "assignors in order of preference: range, roundrobin, cooperative-sticky"),
-    ("topic.metadata.refresh.interval.ms", Some("300000"), Kind::Int { min: 1, max: I32 }, "how often a group member checks its subscription for new topics and partitions"),
+    (
+        "max.poll.interval.ms",
+        Some("300000"),
+        Kind::Int { min: 1, max: I32 },
+        "leave the group when poll is not called this long; also the rebalance timeout"
+    ),
+    (
+        "partition.assignment.strategy",
+        Some("range,roundrobin"),
+        Kind::Text,
+        "assignors in order of preference: range, roundrobin, cooperative-sticky"
+    ),
+    (
+        "topic.metadata.refresh.interval.ms",
+        Some("300000"),
+        Kind::Int { min: 1, max: I32 },
+        "how often a group member checks its subscription for new topics and partitions"
+    ),
     ("auto.commit.interval.ms", Some("5000"), Kind::Int { min: 0, max: I32 }, "how often auto commit stores positions"),
-    ("auto.offset.reset", Some("latest"), Kind::OneOf(&["earliest", "latest", "error", "smallest", "largest"]), "where to start without a valid offset"),
+    (
+        "auto.offset.reset",
+        Some("latest"),
+        Kind::OneOf(&["earliest", "latest", "error", "smallest", "largest"]),
+        "where to start without a valid offset"
+    ),
     ("enable.auto.commit", Some("true"), Kind::Bool, "commit positions periodically (needs group.id)"),
     ("fetch.min.bytes", Some("1"), Kind::Int { min: 0, max: I32 }, "bytes a fetch waits for"),
     ("fetch.max.wait.ms", Some("500"), Kind::Int { min: 0, max: I32 }, "longest a fetch waits"),
     ("fetch.max.bytes", Some("52428800"), Kind::Int { min: 0, max: I32 }, "bytes per fetch response"),
     ("max.partition.fetch.bytes", Some("1048576"), Kind::Int { min: 1, max: I32 }, "bytes per partition per fetch"),
-    ("queued.max.messages.kbytes", Some("65536"), Kind::Int { min: 1, max: 2_097_151 }, "prefetch stops while the records fetched and not yet returned by poll hold this many kilobytes"),
-    ("queued.min.messages", Some("100000"), Kind::Int { min: 1, max: 10_000_000 }, "prefetch stops while this many fetched records are not yet returned by poll"),
-    ("isolation.level", Some("read_uncommitted"), Kind::OneOf(&["read_uncommitted", "read_committed"]), "transaction visibility"),
+    (
+        "queued.max.messages.kbytes",
+        Some("65536"),
+        Kind::Int { min: 1, max: 2_097_151 },
+        "prefetch stops while the records fetched and not yet returned by poll hold this many kilobytes"
+    ),
+    (
+        "queued.min.messages",
+        Some("100000"),
+        Kind::Int { min: 1, max: 10_000_000 },
+        "prefetch stops while this many fetched records are not yet returned by poll"
+    ),
+    (
+        "isolation.level",
+        Some("read_uncommitted"),
+        Kind::OneOf(&["read_uncommitted", "read_committed"]),
+        "transaction visibility"
+    ),
 ];
 
 /// Keys whose values are secrets: shown as `[redacted]` by `Debug`.
@@ -155,7 +269,9 @@ fn check(key: &Key, value: &str) -> Result<()> {
             "true" | "false" => Ok(()),
             _ => bad(format!("{value:?} is not true or false")),
         },
-        Kind::OneOf(allowed) if !allowed.contains(&value) => bad(format!("{value:?} is not one of {}", allowed.join(", "))),
+        Kind::OneOf(allowed) if !allowed.contains(&value) => {
+            bad(format!("{value:?} is not one of {}", allowed.join(", ")))
+        }
         Kind::OneOf(_) => Ok(()),
         Kind::Text if value.trim().is_empty() => bad("must not be empty".into()),
         Kind::Text => Ok(()),
@@ -203,10 +319,7 @@ impl ClientConfig {
 
     /// The value in force: set, or the default.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(String::as_str)
-            .or_else(|| KEYS.iter().find(|k| k.name == key).and_then(|k| k.default))
+        self.values.get(key).map(String::as_str).or_else(|| KEYS.iter().find(|k| k.name == key).and_then(|k| k.default))
     }
 
     pub(crate) fn int(&self, key: &str) -> i64 {
@@ -230,7 +343,10 @@ impl ClientConfig {
             .filter(|s| !s.is_empty())
             .collect();
         if servers.is_empty() {
-            return Err(Error::Config { key: "bootstrap.servers".into(), reason: "required, e.g. 127.0.0.1:9092".into() });
+            return Err(Error::Config {
+                key: "bootstrap.servers".into(),
+                reason: "required, e.g. 127.0.0.1:9092".into(),
+            });
         }
         Ok(servers)
     }
@@ -274,7 +390,10 @@ impl ClientConfig {
                 }
             }
         } else if self.values.contains_key("group.remote.assignor") {
-            return Err(Error::Config { key: "group.remote.assignor".into(), reason: "only used with group.protocol=consumer".into() });
+            return Err(Error::Config {
+                key: "group.remote.assignor".into(),
+                reason: "only used with group.protocol=consumer".into(),
+            });
         }
         if let Some(list) = self.get("partition.assignment.strategy") {
             crate::consumer::validate_assignors(list)?;

@@ -186,7 +186,9 @@ impl BrokerConnection {
             },
             Error::Connection { broker, reason } => Error::Tls {
                 broker,
-                reason: format!("{reason} right after the TLS handshake: the broker may have rejected the client certificate"),
+                reason: format!(
+                    "{reason} right after the TLS handshake: the broker may have rejected the client certificate"
+                ),
             },
             other => other,
         }
@@ -242,7 +244,11 @@ impl BrokerConnection {
     }
 
     /// Waits for a queued request's response and decodes it.
-    pub(crate) async fn wait<R: Request>(&self, rx: oneshot::Receiver<Result<Bytes>>, version: i16) -> Result<R::Response> {
+    pub(crate) async fn wait<R: Request>(
+        &self,
+        rx: oneshot::Receiver<Result<Bytes>>,
+        version: i16,
+    ) -> Result<R::Response> {
         self.wait_up_to::<R>(rx, version, self.settings.request_timeout).await
     }
 
@@ -273,7 +279,11 @@ impl BrokerConnection {
     }
 }
 
-async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(write: W, mut rx: mpsc::UnboundedReceiver<Bytes>, closed: Arc<AtomicBool>) {
+async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
+    write: W,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    closed: Arc<AtomicBool>,
+) {
     let mut w = BufWriter::with_capacity(64 * 1024, write);
     while let Some(frame) = rx.recv().await {
         let mut ok = w.write_all(&frame).await.is_ok();
@@ -290,7 +300,12 @@ async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(write: W, mut rx: mpsc::Un
     closed.store(true, Ordering::Release);
 }
 
-async fn read_loop<R: tokio::io::AsyncRead + Unpin>(mut read: R, pending: Pending, closed: Arc<AtomicBool>, addr: String) {
+async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+    mut read: R,
+    pending: Pending,
+    closed: Arc<AtomicBool>,
+    addr: String,
+) {
     loop {
         let len = match read.read_i32().await {
             Ok(l) if l >= 4 => l as usize,

@@ -62,7 +62,9 @@ where
     loop {
         let conn = find(cluster, group).await?;
         match op(conn).await {
-            Err(e) if moved(&e) && tokio::time::Instant::now() < deadline => tokio::time::sleep(cluster.retry_backoff()).await,
+            Err(e) if moved(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(cluster.retry_backoff()).await
+            }
             other => return other,
         }
     }
@@ -88,7 +90,12 @@ async fn find_once(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnectio
 }
 
 /// OffsetCommit of (partition, next offset to read, metadata); the first partition error wins.
-pub(crate) async fn commit(conn: &BrokerConnection, group: &str, member: &Member, offsets: &[(Tp, i64, Option<String>)]) -> Result<()> {
+pub(crate) async fn commit(
+    conn: &BrokerConnection,
+    group: &str,
+    member: &Member,
+    offsets: &[(Tp, i64, Option<String>)],
+) -> Result<()> {
     let mut by_topic: BTreeMap<&str, Vec<offset_commit_request::OffsetCommitRequestPartition>> = BTreeMap::new();
     for ((topic, partition), offset, metadata) in offsets {
         by_topic.entry(topic.as_str()).or_default().push(
@@ -108,14 +115,22 @@ pub(crate) async fn commit(conn: &BrokerConnection, group: &str, member: &Member
         .with_topics(
             by_topic
                 .into_iter()
-                .map(|(t, ps)| offset_commit_request::OffsetCommitRequestTopic::default().with_name(TopicName(s(t))).with_partitions(ps))
+                .map(|(t, ps)| {
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(s(t)))
+                        .with_partitions(ps)
+                })
                 .collect(),
         );
     let resp = conn.send(&req).await?;
     for t in &resp.topics {
         for p in &t.partitions {
             if p.error_code != 0 {
-                return Err(Error::code(p.error_code, None, format!("OffsetCommit {}-{} for group {group}", t.name.0, p.partition_index)));
+                return Err(Error::code(
+                    p.error_code,
+                    None,
+                    format!("OffsetCommit {}-{} for group {group}", t.name.0, p.partition_index),
+                ));
             }
         }
     }
@@ -138,17 +153,27 @@ pub(crate) async fn fetch_offsets(
     });
     let version = conn.version_of::<OffsetFetchRequest>()?;
     let req = if version >= 8 {
-        OffsetFetchRequest::default().with_groups(vec![offset_fetch_request::OffsetFetchRequestGroup::default()
-            .with_group_id(GroupId(s(group)))
-            .with_topics(by_topic.as_ref().map(|by| {
-                by.iter()
-                    .map(|(t, ps)| offset_fetch_request::OffsetFetchRequestTopics::default().with_name(TopicName(s(t))).with_partition_indexes(ps.clone()))
-                    .collect()
-            }))])
+        OffsetFetchRequest::default().with_groups(vec![
+            offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id(GroupId(s(group))).with_topics(
+                by_topic.as_ref().map(|by| {
+                    by.iter()
+                        .map(|(t, ps)| {
+                            offset_fetch_request::OffsetFetchRequestTopics::default()
+                                .with_name(TopicName(s(t)))
+                                .with_partition_indexes(ps.clone())
+                        })
+                        .collect()
+                }),
+            ),
+        ])
     } else {
         OffsetFetchRequest::default().with_group_id(GroupId(s(group))).with_topics(by_topic.as_ref().map(|by| {
             by.iter()
-                .map(|(t, ps)| offset_fetch_request::OffsetFetchRequestTopic::default().with_name(TopicName(s(t))).with_partition_indexes(ps.clone()))
+                .map(|(t, ps)| {
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(TopicName(s(t)))
+                        .with_partition_indexes(ps.clone())
+                })
                 .collect()
         }))
     };

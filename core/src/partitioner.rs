@@ -97,7 +97,12 @@ impl BuiltinPartitioner {
             "round_robin" => Strategy::RoundRobin,
             _ => return None,
         };
-        Some(BuiltinPartitioner { strategy, sticky_bytes: 1_000_000, sticky: Mutex::default(), next: AtomicUsize::new(0) })
+        Some(BuiltinPartitioner {
+            strategy,
+            sticky_bytes: 1_000_000,
+            sticky: Mutex::default(),
+            next: AtomicUsize::new(0),
+        })
     }
 
     /// Moves unkeyed records to a new partition after this many bytes (`batch.size`).
@@ -111,11 +116,8 @@ impl BuiltinPartitioner {
         let entry = sticky.entry(topic.to_owned()).or_insert_with(|| (rand::random_range(0..partitions), 0));
         if entry.0 >= partitions || entry.1 >= self.sticky_bytes {
             // Another partition than the last, when there is one.
-            let next = if partitions > 1 {
-                (entry.0 + 1 + rand::random_range(0..partitions - 1)) % partitions
-            } else {
-                0
-            };
+            let next =
+                if partitions > 1 { (entry.0 + 1 + rand::random_range(0..partitions - 1)) % partitions } else { 0 };
             *entry = (next, 0);
         }
         entry.1 += size;
@@ -133,7 +135,9 @@ impl Partitioner for BuiltinPartitioner {
             (Strategy::Murmur2Random | Strategy::Murmur2, Some(k)) => murmur2_partition(k, partitions),
             (Strategy::Murmur2, None) => murmur2_partition(&[], partitions),
             (Strategy::ConsistentRandom, Some(k)) => crc32_partition(k, partitions),
-            (Strategy::Murmur2Random | Strategy::ConsistentRandom, None) => self.sticky_partition(topic, size, partitions),
+            (Strategy::Murmur2Random | Strategy::ConsistentRandom, None) => {
+                self.sticky_partition(topic, size, partitions)
+            }
             (Strategy::Random, _) => rand::random_range(0..partitions),
             (Strategy::RoundRobin, _) => self.next.fetch_add(1, Ordering::Relaxed) % partitions,
         }

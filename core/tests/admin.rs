@@ -48,7 +48,10 @@ async fn topics_configs_and_cluster() {
 
     let configs = admin.describe_topic_configs("a").await.unwrap();
     assert!(configs.contains(&("retention.ms".into(), "60000".into())));
-    admin.alter_topic_configs("a", &[("retention.ms", Some("120000")), ("segment.bytes", Some("1048576"))]).await.unwrap();
+    admin
+        .alter_topic_configs("a", &[("retention.ms", Some("120000")), ("segment.bytes", Some("1048576"))])
+        .await
+        .unwrap();
     admin.alter_topic_configs("a", &[("retention.ms", None)]).await.unwrap();
     let configs = admin.describe_topic_configs("a").await.unwrap();
     assert!(configs.contains(&("segment.bytes".into(), "1048576".into())));
@@ -74,7 +77,10 @@ async fn groups_offsets_and_records() {
     admin.create_topics(&[NewTopic::new("t", 2)]).await.unwrap();
     let producer = Producer::new(config(&bs, &[])).unwrap();
     for i in 0..10 {
-        producer.send(ProducerRecord::new("t").partition(i % 2).value(format!("v{i}")).timestamp(1000 * i as i64)).await.unwrap();
+        producer
+            .send(ProducerRecord::new("t").partition(i % 2).value(format!("v{i}")).timestamp(1000 * i as i64))
+            .await
+            .unwrap();
     }
     producer.flush().await.unwrap();
 
@@ -85,7 +91,11 @@ async fn groups_offsets_and_records() {
     assert_eq!(by_time[0].1, 2, "records 0, 2, 4 … went to partition 0; 4000 is its third");
 
     // A live member makes the group show up, described with its assignment.
-    let mut consumer = Consumer::new(config(&bs, &[("group.id", "g"), ("auto.offset.reset", "earliest"), ("enable.auto.commit", "false")])).unwrap();
+    let mut consumer = Consumer::new(config(
+        &bs,
+        &[("group.id", "g"), ("auto.offset.reset", "earliest"), ("enable.auto.commit", "false")],
+    ))
+    .unwrap();
     consumer.subscribe(&["t"]).unwrap();
     let mut read = 0;
     while read < 10 {
@@ -100,7 +110,10 @@ async fn groups_offsets_and_records() {
     assert_eq!(described.protocol, "range");
     assert_eq!(described.members[0].assignment, tps);
     assert_eq!(code(&admin.delete_groups(&["g"]).await.unwrap()[0].1), Some(ResponseError::NonEmptyGroup));
-    assert_eq!(admin.alter_group_offsets("g", &[(tps[0].clone(), 1)]).await.unwrap_err().kafka_code(), Some(ResponseError::UnknownMemberId));
+    assert_eq!(
+        admin.alter_group_offsets("g", &[(tps[0].clone(), 1)]).await.unwrap_err().kafka_code(),
+        Some(ResponseError::UnknownMemberId)
+    );
     consumer.close().await.unwrap();
 
     let offsets = admin.list_group_offsets("g").await.unwrap();

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{Admin, ClientConfig, Consumer, Error, NewTopic, OffsetSpec, PartitionConsumer, Producer, ProducerRecord, RebalanceEvent};
+use ferrokafka::{
+    Admin, ClientConfig, Consumer, Error, NewTopic, OffsetSpec, PartitionConsumer, Producer, ProducerRecord,
+    RebalanceEvent,
+};
 use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
 
 #[global_allocator]
@@ -23,7 +26,8 @@ impl TestCluster {
             return TestCluster { bootstrap, local: None };
         }
         let dir = tempfile::tempdir().unwrap();
-        let mut config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+        let mut config =
+            BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
         // As the interop suite's Apache Kafka: KIP-848 members hear of a released partition
         // within half a second, not Kafka's default five.
         config.groups.consumer_heartbeat_interval_ms = 500;
@@ -156,7 +160,8 @@ async fn idempotent_batches_pipelined_five_deep_keep_send_order() {
     const N: usize = 2000;
     let mut deliveries = Vec::with_capacity(N);
     for i in 0..N {
-        deliveries.push(producer.send(ProducerRecord::new(&topic).partition(0).value(format!("{i:0>90}"))).await.unwrap());
+        deliveries
+            .push(producer.send(ProducerRecord::new(&topic).partition(0).value(format!("{i:0>90}"))).await.unwrap());
     }
     producer.flush().await.unwrap();
     let mut offsets = Vec::with_capacity(N);
@@ -181,7 +186,8 @@ async fn a_batch_refused_for_good_makes_the_idempotent_producer_bump_its_epoch_a
     let bs = cluster.bootstrap.clone();
     // The broker refuses batches over 1000 bytes; the client's own limit lets them through.
     let topic = cluster.topic_with("refused", 1, &[("max.message.bytes", "1000")]).await;
-    let producer = Producer::new(config(&bs, &[("linger.ms", "0"), ("batch.size", "500"), ("retry.backoff.ms", "10")])).unwrap();
+    let producer =
+        Producer::new(config(&bs, &[("linger.ms", "0"), ("batch.size", "500"), ("retry.backoff.ms", "10")])).unwrap();
     let small = |i: usize| ProducerRecord::new(&topic).partition(0).value(format!("{i:03}"));
     for i in 0..5 {
         assert_eq!(producer.send_and_wait(small(i)).await.unwrap().offset, i as i64);
@@ -189,7 +195,8 @@ async fn a_batch_refused_for_good_makes_the_idempotent_producer_bump_its_epoch_a
     let before = producer.stats();
     // This batch took the next sequence numbers and will never be written: a gap the broker
     // would refuse every later batch behind.
-    let err = producer.send_and_wait(ProducerRecord::new(&topic).partition(0).value(vec![b'x'; 2000])).await.unwrap_err();
+    let err =
+        producer.send_and_wait(ProducerRecord::new(&topic).partition(0).value(vec![b'x'; 2000])).await.unwrap_err();
     assert_eq!(err.kafka_code(), Some(kafka_protocol::ResponseError::MessageTooLarge), "{err}");
     // Pipelined, so batches wait while the epoch is bumped and are numbered under the new one.
     let mut deliveries = Vec::new();
@@ -203,7 +210,11 @@ async fn a_batch_refused_for_good_makes_the_idempotent_producer_bump_its_epoch_a
     let after = producer.stats();
     assert_eq!((after.epoch_bumps, after.failed_records), (1, 1), "{after:?}");
     if cluster.local.is_some() {
-        assert_eq!((after.producer_id, after.producer_epoch), (before.producer_id, before.producer_epoch + 1), "KIP-360 bump");
+        assert_eq!(
+            (after.producer_id, after.producer_epoch),
+            (before.producer_id, before.producer_epoch + 1),
+            "KIP-360 bump"
+        );
     } else {
         // Apache Kafka answers an idempotent producer's (no transactional.id) InitProducerId
         // with a new id at epoch 0 even when it names its current one; that resets just as well.
@@ -225,7 +236,8 @@ async fn acks_variants_and_explicit_partitions() {
     let topic = cluster.topic("acks", 2).await;
     for (n, acks) in ["0", "1", "all"].into_iter().enumerate() {
         let producer = Producer::new(config(&bs, &[("acks", acks), ("delivery.timeout.ms", "10000")])).unwrap();
-        let meta = producer.send_and_wait(ProducerRecord::new(&topic).partition(1).value(acks.to_owned())).await.unwrap();
+        let meta =
+            producer.send_and_wait(ProducerRecord::new(&topic).partition(1).value(acks.to_owned())).await.unwrap();
         assert_eq!(meta.partition, 1);
         if acks == "0" {
             assert_eq!(meta.offset, -1, "acks=0 learns no offset");
@@ -274,11 +286,16 @@ fn spawn_member(
     tx: tokio::sync::mpsc::UnboundedSender<(&'static str, Event)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let mut cfg = config(bootstrap, &[("group.id", group), ("auto.offset.reset", "earliest"), ("enable.auto.commit", "false")]);
+    let mut cfg =
+        config(bootstrap, &[("group.id", group), ("auto.offset.reset", "earliest"), ("enable.auto.commit", "false")]);
     // `consumer`: KIP-848, where the broker assigns and sets the session's timings.
     let settings: &[(&str, &str)] = match strategy {
         "consumer" => &[("group.protocol", "consumer")],
-        _ => &[("partition.assignment.strategy", strategy), ("session.timeout.ms", "6000"), ("heartbeat.interval.ms", "200")],
+        _ => &[
+            ("partition.assignment.strategy", strategy),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "200"),
+        ],
     };
     for (k, v) in settings {
         cfg.set(k, *v).unwrap();
@@ -359,7 +376,8 @@ async fn group_shares_partitions_and_hands_over_on_close(strategy: &str) {
             values.push((who, v));
         }
     }
-    let read: std::collections::BTreeSet<&str> = values.iter().map(|(_, v)| v.as_str()).filter(|v| v.starts_with('v')).collect();
+    let read: std::collections::BTreeSet<&str> =
+        values.iter().map(|(_, v)| v.as_str()).filter(|v| v.starts_with('v')).collect();
     assert_eq!(read.len(), 200, "every record once");
     assert!(values.iter().any(|(w, _)| *w == "a") && values.iter().any(|(w, _)| *w == "b"));
 
@@ -425,8 +443,14 @@ async fn offsets_for_times_and_starting_at_a_time() {
         producer.send_and_wait(ProducerRecord::new(&topic).partition(0).timestamp(at).value(value)).await.unwrap();
     }
     let mut consumer = Consumer::new(config(&bs, &[])).unwrap();
-    let asks = [(topic.clone(), 0, now - 3500), (topic.clone(), 0, now - 2500), (topic.clone(), 0, now - 1000), (topic.clone(), 0, now + 60_000)];
-    let found: Vec<Option<i64>> = consumer.offsets_for_times(&asks).await.unwrap().into_iter().map(|(_, o)| o).collect();
+    let asks = [
+        (topic.clone(), 0, now - 3500),
+        (topic.clone(), 0, now - 2500),
+        (topic.clone(), 0, now - 1000),
+        (topic.clone(), 0, now + 60_000),
+    ];
+    let found: Vec<Option<i64>> =
+        consumer.offsets_for_times(&asks).await.unwrap().into_iter().map(|(_, o)| o).collect();
     assert_eq!(found, [Some(0), Some(1), Some(2), None]);
     assert!(consumer.offsets_for_times(&[(topic.clone(), 0, -5)]).await.is_err(), "a time before 1970 is refused");
 
@@ -450,7 +474,8 @@ async fn committed_offsets_and_metadata_round_trip() {
     consumer.commit_offsets(&[(c.clone(), 1, 1, Some("note".into()))]).await.unwrap();
     let got = consumer.committed(&[(c.clone(), 0), (c.clone(), 1)]).await.unwrap();
     assert_eq!(got, vec![((c.clone(), 0), None), ((c.clone(), 1), Some((1, "note".into())))]);
-    let bad = Consumer::new(config(&bs, &[("group.id", "x"), ("partition.assignment.strategy", "range,cooperative-sticky")]));
+    let bad =
+        Consumer::new(config(&bs, &[("group.id", "x"), ("partition.assignment.strategy", "range,cooperative-sticky")]));
     assert!(matches!(bad, Err(Error::Config { .. })), "eager and cooperative assignors do not mix");
     cluster.stop().await;
 }

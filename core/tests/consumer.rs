@@ -12,7 +12,8 @@ static ALLOC: AllocGuard = AllocGuard;
 #[tokio::test]
 async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
     let dir = tempfile::tempdir().unwrap();
-    let (broker, bs, admin, producer) = start(dir.path(), &[NewTopic::new("orders-eu", 1), NewTopic::new("audit", 1)]).await;
+    let (broker, bs, admin, producer) =
+        start(dir.path(), &[NewTopic::new("orders-eu", 1), NewTopic::new("audit", 1)]).await;
 
     let mut consumer = Consumer::new(
         ClientConfig::from_pairs([
@@ -32,7 +33,11 @@ async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
     consumer.subscribe(&["^orders-.*"]).unwrap();
 
     // Waits, polling, until the consumer holds exactly `want`.
-    async fn holds(consumer: &mut Consumer, rx: &mut tokio::sync::mpsc::UnboundedReceiver<RebalanceEvent>, want: &[(&str, i32)]) {
+    async fn holds(
+        consumer: &mut Consumer,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<RebalanceEvent>,
+        want: &[(&str, i32)],
+    ) {
         let want: Vec<(String, i32)> = want.iter().map(|(t, p)| (t.to_string(), *p)).collect();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
@@ -98,8 +103,12 @@ async fn committed_starts_and_reset_error() {
     }
     let strict = |group: &str| {
         Consumer::new(
-            ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("group.id", group), ("auto.offset.reset", "error")])
-                .unwrap(),
+            ClientConfig::from_pairs([
+                ("bootstrap.servers", bs.as_str()),
+                ("group.id", group),
+                ("auto.offset.reset", "error"),
+            ])
+            .unwrap(),
         )
         .unwrap()
     };
@@ -158,7 +167,10 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
         async move {
             for p in 0..2 {
                 for i in 0..3 {
-                    producer.send_and_wait(ProducerRecord::new("handover").partition(p).value(format!("{round}-{i}"))).await.unwrap();
+                    producer
+                        .send_and_wait(ProducerRecord::new("handover").partition(p).value(format!("{round}-{i}")))
+                        .await
+                        .unwrap();
                 }
             }
         }
@@ -181,7 +193,8 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
     a.on_rebalance_committing(move |e, commits| {
         if let RebalanceEvent::Revoked(tps) = e {
             commits.commit();
-            let at: Vec<((String, i32), Option<i64>)> = tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
+            let at: Vec<((String, i32), Option<i64>)> =
+                tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
             let _ = tx.send(Some(at));
         } else if let RebalanceEvent::Assigned(_) = e {
             let _ = tx.send(None);
@@ -225,7 +238,8 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
             }
         }
     };
-    let (revoked, first) = tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(a_side, b_side) }).await.unwrap();
+    let (revoked, first) =
+        tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(a_side, b_side) }).await.unwrap();
     let mut revoked = revoked;
     revoked.sort();
     assert_eq!(revoked, vec![(("handover".to_string(), 0), Some(3)), (("handover".to_string(), 1), Some(3))]);
@@ -285,7 +299,10 @@ async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() 
     let (broker, bs, _admin, producer) = start(dir.path(), &[NewTopic::new("kip848", 2)]).await;
     for p in 0..2 {
         for i in 0..3 {
-            producer.send_and_wait(ProducerRecord::new("kip848").partition(p).value(format!("first-{i}"))).await.unwrap();
+            producer
+                .send_and_wait(ProducerRecord::new("kip848").partition(p).value(format!("first-{i}")))
+                .await
+                .unwrap();
         }
     }
     let mut a = kip848_member(&bs, "kip848-handover", &[]);
@@ -293,7 +310,8 @@ async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() 
     a.on_rebalance_committing(move |e, commits| {
         if let RebalanceEvent::Revoked(tps) = e {
             commits.commit();
-            let at: Vec<((String, i32), Option<i64>)> = tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
+            let at: Vec<((String, i32), Option<i64>)> =
+                tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
             let _ = tx.send(Ok(at));
         } else {
             let _ = tx.send(Err(e.clone()));
@@ -334,11 +352,16 @@ async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() 
             }
         }
     };
-    let (revoked, first) = tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(a_side, b_side) }).await.unwrap();
+    let (revoked, first) =
+        tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(a_side, b_side) }).await.unwrap();
     assert_eq!(revoked.len(), 1, "one partition moves, not both: {revoked:?}");
     let ((_, moved), at) = revoked[0].clone();
     assert_eq!(at, Some(3));
-    assert_eq!((first.partition, first.offset, first.value.as_deref()), (moved, 3, Some(&b"second"[..])), "b starts where a committed");
+    assert_eq!(
+        (first.partition, first.offset, first.value.as_deref()),
+        (moved, 3, Some(&b"second"[..])),
+        "b starts where a committed"
+    );
     assert_eq!(a.assignment(), vec![("kip848".to_string(), 1 - moved)], "a keeps the other");
     assert_eq!(b.assignment(), vec![("kip848".to_string(), moved)]);
     let (member, epoch) = b.group_membership().unwrap();
@@ -440,7 +463,12 @@ async fn topic_in_batches(dir: &std::path::Path, topic: &str, batches: usize, pe
     let (broker, bs, _admin, producer) = start(dir, &[NewTopic::new(topic, 1)]).await;
     for b in 0..batches {
         for i in 0..per_batch {
-            drop(producer.send(ProducerRecord::new(topic).partition(0).value((b * per_batch + i).to_string())).await.unwrap());
+            drop(
+                producer
+                    .send(ProducerRecord::new(topic).partition(0).value((b * per_batch + i).to_string()))
+                    .await
+                    .unwrap(),
+            );
         }
         producer.flush().await.unwrap();
     }

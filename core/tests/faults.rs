@@ -101,7 +101,10 @@ async fn idempotent_producer_loses_and_duplicates_nothing_when_connections_drop(
     assert!(cuts.load(Ordering::Relaxed) > 0, "connections were cut");
     assert!(stats.retries > 0, "some batch was in flight when its connection dropped: {stats:?}");
     // max.in.flight.requests.per.connection defaults to 5: order held with batches pipelined.
-    assert!((2..=5).contains(&stats.max_partition_batches_in_flight), "several batches of a partition in flight: {stats:?}");
+    assert!(
+        (2..=5).contains(&stats.max_partition_batches_in_flight),
+        "several batches of a partition in flight: {stats:?}"
+    );
 
     let mut consumer = PartitionConsumer::new(config).unwrap();
     consumer.assign((0..3).map(|p| ("drops".to_owned(), p, Offset::Beginning))).await.unwrap();
@@ -126,7 +129,12 @@ async fn idempotent_producer_loses_and_duplicates_nothing_when_connections_drop(
 /// forwards no more responses, and no more requests either if `lose_requests` (what is not
 /// forwarded is read and dropped, as by a network that lost it); when it is cleared again that
 /// connection is closed: the client sees requests go unanswered, then a reset, and reconnects.
-async fn stalling_proxy(listener: TcpListener, target: std::net::SocketAddr, stalled: watch::Receiver<bool>, lose_requests: bool) {
+async fn stalling_proxy(
+    listener: TcpListener,
+    target: std::net::SocketAddr,
+    stalled: watch::Receiver<bool>,
+    lose_requests: bool,
+) {
     loop {
         let Ok((client, _)) = listener.accept().await else { return };
         let stalled = stalled.clone();
@@ -146,7 +154,11 @@ async fn stalling_proxy(listener: TcpListener, target: std::net::SocketAddr, sta
     }
 }
 
-async fn pipe(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, mut stalled: watch::Receiver<bool>) {
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut stalled: watch::Receiver<bool>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -192,7 +204,8 @@ async fn stall_then_go_on(lose_requests: bool) {
     tokio::spawn(stalling_proxy(listener, broker.local_addr(), stalled, lose_requests));
 
     let producer = Producer::new(config.clone()).unwrap();
-    let send = |phase: &'static str, i: usize| ProducerRecord::new("stalls").partition(0).value(format!("{phase}-{i:03}"));
+    let send =
+        |phase: &'static str, i: usize| ProducerRecord::new("stalls").partition(0).value(format!("{phase}-{i:03}"));
 
     // Under the first epoch: acknowledged, so the broker expects the next sequence after them.
     let mut in_log = BTreeMap::new();
@@ -310,7 +323,9 @@ async fn unknown_producer_proxy(listener: TcpListener, target: std::net::SocketA
                 use tokio::io::AsyncWriteExt;
                 while let Some(f) = read_frame(&mut client_rx).await {
                     let is_produce = i16::from_be_bytes([f[4], f[5]]) == 0;
-                    if is_produce && refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    if is_produce
+                        && refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+                    {
                         if to_client.send(unknown_producer_answer(&f)).is_err() {
                             return;
                         }
@@ -365,7 +380,10 @@ fn unknown_producer_answer(frame: &[u8]) -> Vec<u8> {
                         .with_log_start_offset(-1)
                 })
                 .collect();
-            TopicProduceResponse::default().with_name(t.name).with_topic_id(t.topic_id).with_partition_responses(partitions)
+            TopicProduceResponse::default()
+                .with_name(t.name)
+                .with_topic_id(t.topic_id)
+                .with_partition_responses(partitions)
         })
         .collect();
     let mut out = bytes::BytesMut::from(&[0u8; 4][..]);
@@ -457,6 +475,10 @@ async fn failed_connections_back_off_exponentially_up_to_the_cap() {
     for (i, pair) in at.windows(2).enumerate() {
         let exact = (100u64 << i).min(400);
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(exact * 8 / 10 - 5), "attempt {} came {gap:?} after the one before (want ~{exact} ms)", i + 2);
+        assert!(
+            gap >= Duration::from_millis(exact * 8 / 10 - 5),
+            "attempt {} came {gap:?} after the one before (want ~{exact} ms)",
+            i + 2
+        );
     }
 }

@@ -10,7 +10,12 @@ static ALLOC: AllocGuard = AllocGuard;
 
 async fn broker() -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), num_partitions: 4, ..Default::default() };
+    let config = BrokerConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_owned(),
+        num_partitions: 4,
+        ..Default::default()
+    };
     (Broker::start(config).await.unwrap(), dir)
 }
 
@@ -50,7 +55,8 @@ async fn a_full_queue_fails_fast_or_after_max_block_ms_and_stats_count_what_was_
 #[tokio::test]
 async fn unkeyed_records_fill_one_partition_at_a_time() {
     let (broker, _dir) = broker().await;
-    let config = ClientConfig::from_pairs([("bootstrap.servers", broker.bootstrap().as_str()), ("batch.size", "2000")]).unwrap();
+    let config =
+        ClientConfig::from_pairs([("bootstrap.servers", broker.bootstrap().as_str()), ("batch.size", "2000")]).unwrap();
     let producer = Producer::new(config).unwrap();
     let mut partitions = Vec::new();
     for i in 0..100 {
@@ -107,7 +113,8 @@ async fn purge_drops_what_was_not_sent_and_the_producer_goes_on() {
     let producer = Producer::new(config).unwrap();
     let mut deliveries = Vec::new();
     for i in 0..10 {
-        deliveries.push(producer.send(ProducerRecord::new("purged").partition(i % 2).value(format!("{i}"))).await.unwrap());
+        deliveries
+            .push(producer.send(ProducerRecord::new("purged").partition(i % 2).value(format!("{i}"))).await.unwrap());
     }
     assert_eq!(producer.purge(), 10);
     assert_eq!(producer.in_flight(), 0);
@@ -127,13 +134,25 @@ async fn purge_drops_what_was_not_sent_and_the_producer_goes_on() {
 #[tokio::test]
 async fn a_send_waits_up_to_max_block_ms_for_a_topic_to_appear() {
     let dir = tempfile::tempdir().unwrap();
-    let config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), auto_create_topics: false, ..Default::default() };
+    let config = BrokerConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_owned(),
+        auto_create_topics: false,
+        ..Default::default()
+    };
     let broker = Broker::start(config).await.unwrap();
     let bs = broker.bootstrap();
-    let producer =
-        Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("max.block.ms", "5000"), ("retry.backoff.ms", "20")]).unwrap())
-            .unwrap();
-    let admin = ferrokafka::Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    let producer = Producer::new(
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bs.as_str()),
+            ("max.block.ms", "5000"),
+            ("retry.backoff.ms", "20"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let admin =
+        ferrokafka::Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
     // The topic appears 200 ms after the send started: its first lookups find nothing (a
     // send that did not look again would fail within milliseconds).
     let create = async {
@@ -144,9 +163,15 @@ async fn a_send_waits_up_to_max_block_ms_for_a_topic_to_appear() {
     let ((), sent) = tokio::join!(create, send);
     assert_eq!(sent.unwrap().offset, 0);
 
-    let quick =
-        Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str()), ("max.block.ms", "300"), ("retry.backoff.ms", "20")]).unwrap())
-            .unwrap();
+    let quick = Producer::new(
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bs.as_str()),
+            ("max.block.ms", "300"),
+            ("retry.backoff.ms", "20"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
     let started = tokio::time::Instant::now();
     let e = quick.send(ProducerRecord::new("never").value("v")).await.unwrap_err();
     assert_eq!(e.kafka_code(), Some(kafka_protocol::ResponseError::UnknownTopicOrPartition), "{e}");

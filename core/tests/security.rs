@@ -232,14 +232,20 @@ async fn mutual_tls_requires_a_trusted_client_certificate() {
     let rogue = other_ca.issue(f.dir.path(), "rogue", &[]);
     let rogue_config = f.config(
         "SSL",
-        &[("ssl.certificate.location", rogue.cert_path.to_str().unwrap()), ("ssl.key.location", rogue.key_path.to_str().unwrap())],
+        &[
+            ("ssl.certificate.location", rogue.cert_path.to_str().unwrap()),
+            ("ssl.key.location", rogue.key_path.to_str().unwrap()),
+        ],
     );
     assert!(matches!(connect_error(rogue_config).await, Error::Tls { .. }));
     // A certificate from the broker's CA works.
     let cert = f.client_cert("alice");
     let config = f.config(
         "SSL",
-        &[("ssl.certificate.location", cert.cert_path.to_str().unwrap()), ("ssl.key.location", cert.key_path.to_str().unwrap())],
+        &[
+            ("ssl.certificate.location", cert.cert_path.to_str().unwrap()),
+            ("ssl.key.location", cert.key_path.to_str().unwrap()),
+        ],
     );
     round_trip(config, "mtls").await;
 }
@@ -352,7 +358,10 @@ async fn acls_let_one_user_produce_and_refuse_another_durably() {
     }
     // ... GROUP_AUTHORIZATION_FAILED for a group, CLUSTER_AUTHORIZATION_FAILED for ACL changes.
     let bob_admin = Admin::new(as_user(&broker, "bob", &[])).unwrap();
-    let e = bob_admin.create_acls(&[AclBinding::allow(ResourceType::Topic, "orders", "User:bob", AclOperation::All)]).await.unwrap();
+    let e = bob_admin
+        .create_acls(&[AclBinding::allow(ResourceType::Topic, "orders", "User:bob", AclOperation::All)])
+        .await
+        .unwrap();
     assert_eq!(e[0].as_ref().unwrap_err().kafka_code(), Some(ResponseError::ClusterAuthorizationFailed));
     let mut group_member = Consumer::new(as_user(&broker, "bob", &[("group.id", "alice-group")])).unwrap();
     group_member.subscribe(&["orders"]).unwrap();
@@ -379,7 +388,10 @@ async fn acls_let_one_user_produce_and_refuse_another_durably() {
     let alice = Producer::new(as_user(&broker, "alice", &[("delivery.timeout.ms", "10000")])).unwrap();
     let e = alice.send_and_wait(ProducerRecord::new("orders").value("late")).await.unwrap_err();
     assert!(
-        matches!(e.kafka_code(), Some(ResponseError::TopicAuthorizationFailed | ResponseError::ClusterAuthorizationFailed)),
+        matches!(
+            e.kafka_code(),
+            Some(ResponseError::TopicAuthorizationFailed | ResponseError::ClusterAuthorizationFailed)
+        ),
         "{e}"
     );
 }
@@ -390,13 +402,14 @@ async fn acls_let_one_user_produce_and_refuse_another_durably() {
 #[tokio::test]
 async fn scram_over_sasl_ssl_against_any_broker() {
     let local;
-    let (bootstrap, ca) = match (std::env::var("FERROKAFKA_TEST_SASL_SSL_BOOTSTRAP"), std::env::var("FERROKAFKA_TEST_SASL_SSL_CA")) {
-        (Ok(b), Ok(ca)) => (b, ca),
-        _ => {
-            local = fixture("requested").await;
-            (local.broker.bootstrap_for("SASL_SSL").unwrap(), local.ca_path.to_str().unwrap().to_owned())
-        }
-    };
+    let (bootstrap, ca) =
+        match (std::env::var("FERROKAFKA_TEST_SASL_SSL_BOOTSTRAP"), std::env::var("FERROKAFKA_TEST_SASL_SSL_CA")) {
+            (Ok(b), Ok(ca)) => (b, ca),
+            _ => {
+                local = fixture("requested").await;
+                (local.broker.bootstrap_for("SASL_SSL").unwrap(), local.ca_path.to_str().unwrap().to_owned())
+            }
+        };
     let config = |mechanism: &str, password: &str| {
         ClientConfig::from_pairs([
             ("bootstrap.servers", bootstrap.as_str()),
@@ -429,7 +442,11 @@ async fn scram_over_sasl_ssl_against_any_broker() {
 async fn connections_renew_their_sasl_session_before_it_expires() {
     let data = tempfile::tempdir().unwrap();
     let mut config = BrokerConfig { data_dir: data.path().to_owned(), ..Default::default() };
-    for (k, v) in [("listeners", "SASL_PLAINTEXT://127.0.0.1:0"), ("users.alice", "alice-secret"), ("connections.max.reauth.ms", "1000")] {
+    for (k, v) in [
+        ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+        ("users.alice", "alice-secret"),
+        ("connections.max.reauth.ms", "1000"),
+    ] {
         config.set(k, v).unwrap();
     }
     let broker = Broker::start(config).await.unwrap();
@@ -502,7 +519,8 @@ async fn oauthbearer_tokens_come_from_the_provider() {
     round_trip(good, "oauth").await;
     assert!(asked.load(Ordering::Relaxed) >= 1, "the provider was asked for the token");
 
-    let expired = with_provider(Box::new(|| Ok(OAuthBearerToken { value: unsecured_jwt("alice", -60), extensions: vec![] })));
+    let expired =
+        with_provider(Box::new(|| Ok(OAuthBearerToken { value: unsecured_jwt("alice", -60), extensions: vec![] })));
     match connect_error(expired).await {
         Error::Authentication { mechanism, reason, .. } => {
             assert_eq!(mechanism, "OAUTHBEARER");

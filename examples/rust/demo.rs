@@ -26,7 +26,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let started = Instant::now();
     let broker = Broker::start(broker_config).await?;
-    println!("broker     listening on {} (data in {}), ready in {:?}", broker.bootstrap(), data_dir.path().display(), started.elapsed());
+    println!(
+        "broker     listening on {} (data in {}), ready in {:?}",
+        broker.bootstrap(),
+        data_dir.path().display(),
+        started.elapsed()
+    );
 
     let producer = Producer::new(ClientConfig::from_pairs([
         ("bootstrap.servers", broker.bootstrap().as_str()),
@@ -71,7 +76,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     consumer.commit().await?;
     let took = started.elapsed();
-    println!("consumed   {read} records through group demo-readers in {took:?} (join included): {:.0} records/s, committed", read as f64 / took.as_secs_f64());
+    println!(
+        "consumed   {read} records through group demo-readers in {took:?} (join included): {:.0} records/s, committed",
+        read as f64 / took.as_secs_f64()
+    );
     if let Some(r) = first {
         println!(
             "first one  {}-{}@{} key={} value={} headers={:?}",
@@ -80,7 +88,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.offset,
             String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()),
             String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()),
-            r.headers.iter().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned())).collect::<Vec<_>>()
+            r.headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_deref().unwrap_or_default()).into_owned()))
+                .collect::<Vec<_>>()
         );
     }
     let admin = Admin::new(ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())])?)?;

@@ -104,7 +104,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let Some(r) = record else { continue };
         let value = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned();
         // Report (process), then commit: at least once, as the librdkafka member does.
-        emit(format!(r#"{{"event": "record", "partition": {}, "offset": {}, "value": {}}}"#, r.partition, r.offset, json_str(&value)));
+        emit(format!(
+            r#"{{"event": "record", "partition": {}, "offset": {}, "value": {}}}"#,
+            r.partition,
+            r.offset,
+            json_str(&value)
+        ));
         if let Err(e) = consumer.commit().await {
             emit(format!(
                 r#"{{"event": "commit_failed", "partition": {}, "offset": {}, "error": {}}}"#,

@@ -29,10 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let printer = tokio::spawn(async move {
         let mut failed = 0usize;
         while let Some((i, delivery)) = rx.recv().await {
-            let result: ferrokafka::Result<ferrokafka::RecordMetadata> = match tokio::time::timeout(Duration::from_secs(180), delivery).await {
-                Ok(r) => r,
-                Err(_) => Err(ferrokafka::Error::Timeout { what: format!("record {i}"), ms: 180_000 }),
-            };
+            let result: ferrokafka::Result<ferrokafka::RecordMetadata> =
+                match tokio::time::timeout(Duration::from_secs(180), delivery).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ferrokafka::Error::Timeout { what: format!("record {i}"), ms: 180_000 }),
+                };
             // Locked per line: the lock guard must not live across an await.
             let mut out = std::io::stdout().lock();
             match result {

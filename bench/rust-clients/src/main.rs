@@ -28,7 +28,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn run_ferrokafka(bootstrap: &str, topic: &str, partitions: i32, records: usize, size: usize, acks: &str) -> (Duration, Vec<f64>) {
+async fn run_ferrokafka(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: usize,
+    size: usize,
+    acks: &str,
+) -> (Duration, Vec<f64>) {
     use ferrokafka::{ClientConfig, Producer, ProducerRecord};
     let idempotent = if acks == "all" { "true" } else { "false" };
     let config = ClientConfig::from_pairs([
@@ -64,7 +71,14 @@ async fn run_ferrokafka(bootstrap: &str, topic: &str, partitions: i32, records: 
     (started.elapsed(), latencies)
 }
 
-async fn run_rdkafka(bootstrap: &str, topic: &str, partitions: i32, records: usize, size: usize, acks: &str) -> (Duration, Vec<f64>) {
+async fn run_rdkafka(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: usize,
+    size: usize,
+    acks: &str,
+) -> (Duration, Vec<f64>) {
     use rdkafka::config::ClientConfig;
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
     use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -119,7 +133,9 @@ async fn main() {
         Some("consume") => consume(&args[2..]).await,
         Some("e2e") => e2e(&args[2..]).await,
         _ => {
-            eprintln!("usage: bench-clients <produce|consume|e2e> <ferrokafka|rdkafka> <bootstrap> <topic> ... (see the source)");
+            eprintln!(
+                "usage: bench-clients <produce|consume|e2e> <ferrokafka|rdkafka> <bootstrap> <topic> ... (see the source)"
+            );
             std::process::exit(2);
         }
     }
@@ -127,7 +143,9 @@ async fn main() {
 
 async fn produce(args: &[String]) {
     let [client, bootstrap, topic, partitions, records, size, acks] = args else {
-        eprintln!("usage: bench-clients produce <ferrokafka|rdkafka> <bootstrap> <topic> <partitions> <records> <size> <acks>");
+        eprintln!(
+            "usage: bench-clients produce <ferrokafka|rdkafka> <bootstrap> <topic> <partitions> <records> <size> <acks>"
+        );
         std::process::exit(2);
     };
     let (partitions, records, size): (i32, usize, usize) =
@@ -162,19 +180,29 @@ async fn consume(args: &[String]) {
         eprintln!("usage: bench-clients consume <ferrokafka|rdkafka> <bootstrap> <topic> <partitions> <records>");
         std::process::exit(2);
     };
-    let (partitions, records): (i32, usize) = (partitions.parse().expect("partitions"), records.parse().expect("records"));
+    let (partitions, records): (i32, usize) =
+        (partitions.parse().expect("partitions"), records.parse().expect("records"));
     let (first, elapsed, bytes) = match client.as_str() {
         "ferrokafka" => {
             let (bootstrap, topic) = (bootstrap.clone(), topic.clone());
             on_own_thread(async move {
-                let mut consumer =
-                    ferrokafka::Consumer::new(ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap()).unwrap();
+                let mut consumer = ferrokafka::Consumer::new(
+                    ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap(),
+                )
+                .unwrap();
                 let assigned = Instant::now();
-                consumer.assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning))).await.expect("assign");
+                consumer
+                    .assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning)))
+                    .await
+                    .expect("assign");
                 let (mut first, mut started) = (Duration::ZERO, Instant::now());
                 let mut bytes = 0;
                 for i in 0..records {
-                    let r = consumer.poll(Duration::from_secs(30)).await.expect("ferrokafka poll").expect("a record within 30 s");
+                    let r = consumer
+                        .poll(Duration::from_secs(30))
+                        .await
+                        .expect("ferrokafka poll")
+                        .expect("a record within 30 s");
                     if i == 0 {
                         (first, started) = (assigned.elapsed(), Instant::now());
                     }
@@ -191,7 +219,8 @@ async fn consume(args: &[String]) {
             tokio::task::spawn_blocking(move || {
                 use rdkafka::consumer::{BaseConsumer, Consumer};
                 use rdkafka::message::Message;
-                let consumer: BaseConsumer = rdkafka_consumer_config(&bootstrap, tuned).create().expect("rdkafka consumer");
+                let consumer: BaseConsumer =
+                    rdkafka_consumer_config(&bootstrap, tuned).create().expect("rdkafka consumer");
                 let assigned = Instant::now();
                 consumer.assign(&beginning(&topic, partitions)).expect("assign");
                 let (mut first, mut started) = (Duration::ZERO, Instant::now());
@@ -230,7 +259,10 @@ async fn consume(args: &[String]) {
 fn rdkafka_consumer_config(bootstrap: &str, tuned: bool) -> rdkafka::config::ClientConfig {
     let mut c = rdkafka::config::ClientConfig::new();
     // librdkafka wants a group.id even to assign; nothing is committed.
-    c.set("bootstrap.servers", bootstrap).set("group.id", "bench-unused").set("enable.auto.commit", "false").set("enable.partition.eof", "false");
+    c.set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench-unused")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
     if tuned {
         c.set("fetch.queue.backoff.ms", "0");
     }
@@ -251,11 +283,17 @@ fn beginning(topic: &str, partitions: i32) -> rdkafka::TopicPartitionList {
 /// warm-up (connections, first fetches) and not counted.
 async fn e2e(args: &[String]) {
     let [client, bootstrap, topic, partitions, rate, seconds, size] = args else {
-        eprintln!("usage: bench-clients e2e <ferrokafka|rdkafka> <bootstrap> <topic> <partitions> <rate> <seconds> <size>");
+        eprintln!(
+            "usage: bench-clients e2e <ferrokafka|rdkafka> <bootstrap> <topic> <partitions> <rate> <seconds> <size>"
+        );
         std::process::exit(2);
     };
-    let (partitions, rate, seconds, size): (i32, u64, u64, usize) =
-        (partitions.parse().expect("partitions"), rate.parse().expect("rate"), seconds.parse().expect("seconds"), size.parse().expect("size"));
+    let (partitions, rate, seconds, size): (i32, u64, u64, usize) = (
+        partitions.parse().expect("partitions"),
+        rate.parse().expect("rate"),
+        seconds.parse().expect("seconds"),
+        size.parse().expect("size"),
+    );
     let records = (rate * seconds) as usize;
     let clock = Instant::now();
     let micros = move || clock.elapsed().as_micros() as u64;
@@ -267,13 +305,22 @@ async fn e2e(args: &[String]) {
         "ferrokafka" => {
             let (bootstrap, topic) = (bootstrap.clone(), topic.clone());
             on_own_thread(async move {
-                let mut consumer =
-                    ferrokafka::Consumer::new(ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap()).unwrap();
-                consumer.assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning))).await.expect("assign");
+                let mut consumer = ferrokafka::Consumer::new(
+                    ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap(),
+                )
+                .unwrap();
+                consumer
+                    .assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning)))
+                    .await
+                    .expect("assign");
                 let _ = ready_tx.send(());
                 let mut latencies = Vec::with_capacity(records);
                 while latencies.len() < records {
-                    let r = consumer.poll(Duration::from_secs(30)).await.expect("ferrokafka poll").expect("a record within 30 s");
+                    let r = consumer
+                        .poll(Duration::from_secs(30))
+                        .await
+                        .expect("ferrokafka poll")
+                        .expect("a record within 30 s");
                     let sent = stamp(r.value.as_deref().expect("value"));
                     latencies.push((sent, micros() - sent));
                 }
@@ -285,7 +332,8 @@ async fn e2e(args: &[String]) {
             tokio::task::spawn_blocking(move || {
                 use rdkafka::consumer::{BaseConsumer, Consumer};
                 use rdkafka::message::Message;
-                let consumer: BaseConsumer = rdkafka_consumer_config(&bootstrap, false).create().expect("rdkafka consumer");
+                let consumer: BaseConsumer =
+                    rdkafka_consumer_config(&bootstrap, false).create().expect("rdkafka consumer");
                 consumer.assign(&beginning(&topic, partitions)).expect("assign");
                 let _ = ready_tx.send(());
                 let mut latencies = Vec::with_capacity(records);
@@ -307,7 +355,10 @@ async fn e2e(args: &[String]) {
     ready_rx.await.expect("consumer ready");
 
     use ferrokafka::{ClientConfig, Producer, ProducerRecord};
-    let producer = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str()), ("linger.ms", "0")]).unwrap()).unwrap();
+    let producer = Producer::new(
+        ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str()), ("linger.ms", "0")]).unwrap(),
+    )
+    .unwrap();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -315,12 +366,18 @@ async fn e2e(args: &[String]) {
         ticker.tick().await;
         let mut value = vec![b'x'; size.max(8)];
         value[..8].copy_from_slice(&micros().to_be_bytes());
-        drop(producer.send(ProducerRecord::new(topic).value(value).partition(i as i32 % partitions)).await.expect("send"));
+        drop(
+            producer
+                .send(ProducerRecord::new(topic).value(value).partition(i as i32 % partitions))
+                .await
+                .expect("send"),
+        );
     }
     producer.flush().await.expect("flush");
     let samples = consumer.await.expect("consumer task");
     let warm_up = 1_000_000;
-    let mut latencies: Vec<f64> = samples.iter().filter(|(sent, _)| *sent >= warm_up).map(|(_, l)| *l as f64 / 1000.0).collect();
+    let mut latencies: Vec<f64> =
+        samples.iter().filter(|(sent, _)| *sent >= warm_up).map(|(_, l)| *l as f64 / 1000.0).collect();
     latencies.sort_by(f64::total_cmp);
     println!(
         "{}",
@@ -337,6 +394,10 @@ async fn e2e(args: &[String]) {
 /// Runs a consumer on a thread with a current-thread runtime of its own, as librdkafka's
 /// consumer has threads of its own: in `e2e` the producer's tasks then do not share its
 /// scheduler, and both consumers have the same shape.
-fn on_own_thread<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> tokio::task::JoinHandle<T> {
-    tokio::task::spawn_blocking(move || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("consumer runtime").block_on(work))
+fn on_own_thread<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("consumer runtime").block_on(work)
+    })
 }

@@ -56,7 +56,12 @@ fn binding_of(c: &create_acls_request::AclCreation) -> AclBinding {
     }
 }
 
-pub(super) fn create_acls(state: &BrokerState, session: &Session, req: CreateAclsRequest, version: i16) -> CreateAclsResponse {
+pub(super) fn create_acls(
+    state: &BrokerState,
+    session: &Session,
+    req: CreateAclsRequest,
+    version: i16,
+) -> CreateAclsResponse {
     let result = |code: i16, message: Option<String>| {
         AclCreationResult::default().with_error_code(code).with_error_message(message.map(str_bytes))
     };
@@ -109,7 +114,9 @@ pub(super) fn describe_acls(state: &BrokerState, session: &Session, req: Describ
             .with_operation(b.operation)
             .with_permission_type(b.permission_type);
         match resources.iter_mut().find(|r| {
-            r.resource_type == b.resource_type && r.pattern_type == b.pattern_type && *r.resource_name == *b.resource_name
+            r.resource_type == b.resource_type
+                && r.pattern_type == b.pattern_type
+                && *r.resource_name == *b.resource_name
         }) {
             Some(r) => r.acls.push(description),
             None => resources.push(
@@ -126,7 +133,8 @@ pub(super) fn describe_acls(state: &BrokerState, session: &Session, req: Describ
 
 pub(super) fn delete_acls(state: &BrokerState, session: &Session, req: DeleteAclsRequest) -> DeleteAclsResponse {
     if !cluster_allowed(state, session, acl::ALTER) {
-        let results = req.filters.iter().map(|_| DeleteAclsFilterResult::default().with_error_code(CLUSTER_DENIED)).collect();
+        let results =
+            req.filters.iter().map(|_| DeleteAclsFilterResult::default().with_error_code(CLUSTER_DENIED)).collect();
         return DeleteAclsResponse::default().with_filter_results(results);
     }
     let filters: Vec<AclFilter> = req
@@ -184,7 +192,11 @@ fn take_denied<T>(state: &BrokerState, items: &mut Vec<T>, allowed: impl Fn(&T) 
 }
 
 /// Produce: topics without WRITE are answered TOPIC_AUTHORIZATION_FAILED, never appended.
-pub(super) fn filter_produce(state: &BrokerState, session: &Session, req: &mut ProduceRequest) -> Vec<TopicProduceResponse> {
+pub(super) fn filter_produce(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut ProduceRequest,
+) -> Vec<TopicProduceResponse> {
     take_denied(state, &mut req.topic_data, |t| topic_allowed(state, session, acl::WRITE, &t.name.0))
         .into_iter()
         .map(|t| {
@@ -200,13 +212,20 @@ pub(super) fn filter_produce(state: &BrokerState, session: &Session, req: &mut P
                         .with_log_start_offset(-1)
                 })
                 .collect();
-            TopicProduceResponse::default().with_name(t.name).with_topic_id(t.topic_id).with_partition_responses(partitions)
+            TopicProduceResponse::default()
+                .with_name(t.name)
+                .with_topic_id(t.topic_id)
+                .with_partition_responses(partitions)
         })
         .collect()
 }
 
 /// Fetch: topics without READ are answered TOPIC_AUTHORIZATION_FAILED with no records.
-pub(super) fn filter_fetch(state: &BrokerState, session: &Session, req: &mut FetchRequest) -> Vec<FetchableTopicResponse> {
+pub(super) fn filter_fetch(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut FetchRequest,
+) -> Vec<FetchableTopicResponse> {
     let name_of = |t: &fetch_request::FetchTopic| -> Option<String> {
         if !t.topic.0.is_empty() {
             return Some(t.topic.0.to_string());
@@ -214,28 +233,34 @@ pub(super) fn filter_fetch(state: &BrokerState, session: &Session, req: &mut Fet
         state.topics.get_by_id(t.topic_id).map(|topic| topic.name.to_string())
     };
     // Unknown ids are the handler's to report.
-    take_denied(state, &mut req.topics, |t| name_of(t).is_none_or(|name| topic_allowed(state, session, acl::READ, &name)))
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    PartitionData::default()
-                        .with_partition_index(p.partition)
-                        .with_error_code(TOPIC_DENIED)
-                        .with_high_watermark(-1)
-                        .with_last_stable_offset(-1)
-                        .with_log_start_offset(-1)
-                })
-                .collect();
-            FetchableTopicResponse::default().with_topic(t.topic).with_topic_id(t.topic_id).with_partitions(partitions)
-        })
-        .collect()
+    take_denied(state, &mut req.topics, |t| {
+        name_of(t).is_none_or(|name| topic_allowed(state, session, acl::READ, &name))
+    })
+    .into_iter()
+    .map(|t| {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                PartitionData::default()
+                    .with_partition_index(p.partition)
+                    .with_error_code(TOPIC_DENIED)
+                    .with_high_watermark(-1)
+                    .with_last_stable_offset(-1)
+                    .with_log_start_offset(-1)
+            })
+            .collect();
+        FetchableTopicResponse::default().with_topic(t.topic).with_topic_id(t.topic_id).with_partitions(partitions)
+    })
+    .collect()
 }
 
 /// ListOffsets: topics without DESCRIBE are answered TOPIC_AUTHORIZATION_FAILED.
-pub(super) fn filter_list_offsets(state: &BrokerState, session: &Session, req: &mut ListOffsetsRequest) -> Vec<ListOffsetsTopicResponse> {
+pub(super) fn filter_list_offsets(
+    state: &BrokerState,
+    session: &Session,
+    req: &mut ListOffsetsRequest,
+) -> Vec<ListOffsetsTopicResponse> {
     take_denied(state, &mut req.topics, |t| topic_allowed(state, session, acl::DESCRIBE, &t.name.0))
         .into_iter()
         .map(|t| {
@@ -340,12 +365,20 @@ pub(super) fn filter_delete_topics(
     req.topic_names.retain(|n| {
         let ok = topic_allowed(state, session, acl::DELETE, n);
         if !ok {
-            denied.push(delete_topics_response::DeletableTopicResult::default().with_name(Some(n.clone())).with_error_code(TOPIC_DENIED));
+            denied.push(
+                delete_topics_response::DeletableTopicResult::default()
+                    .with_name(Some(n.clone()))
+                    .with_error_code(TOPIC_DENIED),
+            );
         }
         ok
     });
     req.topics.retain(|t| {
-        let name = t.name.as_ref().map(|n| n.0.to_string()).or_else(|| state.topics.get_by_id(t.topic_id).map(|x| x.name.to_string()));
+        let name = t
+            .name
+            .as_ref()
+            .map(|n| n.0.to_string())
+            .or_else(|| state.topics.get_by_id(t.topic_id).map(|x| x.name.to_string()));
         let ok = name.as_ref().is_none_or(|n| topic_allowed(state, session, acl::DELETE, n));
         if !ok {
             denied.push(
@@ -495,7 +528,12 @@ const COORDINATOR_TRANSACTION: i8 = 1;
 
 /// FindCoordinator, per key: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or on the
 /// transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). Returns the code and its message.
-pub(super) fn coordinator_denied(state: &BrokerState, session: &Session, key_type: i8, key: &str) -> Option<(i16, StrBytes)> {
+pub(super) fn coordinator_denied(
+    state: &BrokerState,
+    session: &Session,
+    key_type: i8,
+    key: &str,
+) -> Option<(i16, StrBytes)> {
     let code = match key_type {
         COORDINATOR_GROUP if !group_allowed(state, session, acl::DESCRIBE, key) => GROUP_DENIED,
         COORDINATOR_TRANSACTION if !allowed(state, session, acl::DESCRIBE, acl::TRANSACTIONAL_ID, key) => {
@@ -527,16 +565,19 @@ pub(super) fn consumer_group_describe_authorized(
             .any(|t| !topic_allowed(state, session, acl::DESCRIBE, &t.topic_name.0))
     };
     let refused = denied.into_iter().map(|g| {
-        DescribedGroup::default().with_group_id(g).with_error_code(GROUP_DENIED).with_error_message(denied_message(GROUP_DENIED))
+        DescribedGroup::default()
+            .with_group_id(g)
+            .with_error_code(GROUP_DENIED)
+            .with_error_message(denied_message(GROUP_DENIED))
     });
     let described: Vec<DescribedGroup> = resp
         .groups
         .drain(..)
         .map(|g| {
             if hides_a_topic(&g) {
-                DescribedGroup::default().with_group_id(g.group_id).with_error_code(TOPIC_DENIED).with_error_message(Some(
-                    str_bytes("the group's assignment names a topic the client is not authorized to describe"),
-                ))
+                DescribedGroup::default().with_group_id(g.group_id).with_error_code(TOPIC_DENIED).with_error_message(
+                    Some(str_bytes("the group's assignment names a topic the client is not authorized to describe")),
+                )
             } else {
                 g
             }
@@ -567,7 +608,8 @@ pub(super) fn idempotent_write_allowed(state: &BrokerState, session: &Session) -
         return true;
     }
     let host = session.peer.ip().to_string();
-    cluster_allowed(state, session, acl::IDEMPOTENT_WRITE) || state.acls.any_topic_allows(&session.principal, &host, acl::WRITE)
+    cluster_allowed(state, session, acl::IDEMPOTENT_WRITE)
+        || state.acls.any_topic_allows(&session.principal, &host, acl::WRITE)
 }
 
 /// Takes the groups `op` is denied on out of `groups` and returns them.
@@ -583,9 +625,16 @@ pub(super) fn offset_commit_denied(req: &OffsetCommitRequest, code: i16) -> Offs
             let partitions = t
                 .partitions
                 .iter()
-                .map(|p| offset_commit_response::OffsetCommitResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code))
+                .map(|p| {
+                    offset_commit_response::OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
                 .collect();
-            offset_commit_response::OffsetCommitResponseTopic::default().with_name(t.name.clone()).with_topic_id(t.topic_id).with_partitions(partitions)
+            offset_commit_response::OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_topic_id(t.topic_id)
+                .with_partitions(partitions)
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
@@ -595,7 +644,11 @@ pub(super) fn offset_fetch_denied(req: &OffsetFetchRequest) -> OffsetFetchRespon
     let groups = req
         .groups
         .iter()
-        .map(|g| offset_fetch_response::OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_error_code(GROUP_DENIED))
+        .map(|g| {
+            offset_fetch_response::OffsetFetchResponseGroup::default()
+                .with_group_id(g.group_id.clone())
+                .with_error_code(GROUP_DENIED)
+        })
         .collect();
     OffsetFetchResponse::default().with_error_code(GROUP_DENIED).with_groups(groups)
 }

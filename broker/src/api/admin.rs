@@ -48,7 +48,9 @@ pub(super) fn create_topics(state: &BrokerState, req: CreateTopicsRequest, _vers
                     return Err(Error::InvalidReplicationFactor(t.replication_factor));
                 }
                 if t.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != state.config.node_id)) {
-                    return Err(Error::InvalidPartitions("replica assignment names a broker other than this one".into()));
+                    return Err(Error::InvalidPartitions(
+                        "replica assignment names a broker other than this one".into(),
+                    ));
                 }
                 let mut configs = BTreeMap::new();
                 for c in &t.configs {
@@ -64,7 +66,8 @@ pub(super) fn create_topics(state: &BrokerState, req: CreateTopicsRequest, _vers
                     let configs = describe_topic_config(&topic.log_config(), &topic.overrides())
                         .into_iter()
                         .map(|(k, v)| {
-                            let source = if topic.overrides().contains_key(k) { SOURCE_TOPIC_CONFIG } else { SOURCE_DEFAULT };
+                            let source =
+                                if topic.overrides().contains_key(k) { SOURCE_TOPIC_CONFIG } else { SOURCE_DEFAULT };
                             CreatableTopicConfigs::default()
                                 .with_name(str_bytes(k))
                                 .with_value(Some(str_bytes(v)))
@@ -207,7 +210,9 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
         .map(|r| {
             // Null (and, leniently, an empty list) asks for every config.
             let wanted = |name: &str| {
-                r.configuration_keys.as_ref().is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
+                r.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
             };
             let result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
@@ -219,7 +224,11 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
                             .into_iter()
                             .filter(|(k, _)| wanted(k))
                             .map(|(k, v)| {
-                                let source = if topic.overrides().contains_key(k) { SOURCE_TOPIC_CONFIG } else { SOURCE_DEFAULT };
+                                let source = if topic.overrides().contains_key(k) {
+                                    SOURCE_TOPIC_CONFIG
+                                } else {
+                                    SOURCE_DEFAULT
+                                };
                                 config_entry(k, v, source, false)
                             })
                             .collect();
@@ -246,7 +255,11 @@ pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest)
     DescribeConfigsResponse::default().with_results(results)
 }
 
-pub(super) fn describe_cluster(state: &BrokerState, session: &super::Session, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub(super) fn describe_cluster(
+    state: &BrokerState,
+    session: &super::Session,
+    _req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let (host, port) = &session.listener.advertised;
     DescribeClusterResponse::default()
         .with_error_code(NONE)
@@ -263,20 +276,28 @@ pub(super) fn describe_cluster(state: &BrokerState, session: &super::Session, _r
 }
 
 /// The result of altering one resource's configs.
-fn alter_result(resource_type: i8, name: &str, apply: impl FnOnce() -> crate::error::Result<()>) -> (i16, Option<String>) {
+fn alter_result(
+    resource_type: i8,
+    name: &str,
+    apply: impl FnOnce() -> crate::error::Result<()>,
+) -> (i16, Option<String>) {
     match resource_type {
         RESOURCE_TOPIC => match apply() {
             Ok(()) => (NONE, None),
             Err(e) => (e.code(), Some(e.to_string())),
         },
-        RESOURCE_BROKER => {
-            (ResponseError::InvalidRequest.code(), Some(format!("broker {name}: settings are static; set them in the config file")))
-        }
+        RESOURCE_BROKER => (
+            ResponseError::InvalidRequest.code(),
+            Some(format!("broker {name}: settings are static; set them in the config file")),
+        ),
         other => (ResponseError::InvalidRequest.code(), Some(format!("resource type {other} is not supported"))),
     }
 }
 
-pub(super) fn incremental_alter_configs(state: &BrokerState, req: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+pub(super) fn incremental_alter_configs(
+    state: &BrokerState,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
     use incremental_alter_configs_response::AlterConfigsResourceResponse;
     const SET: i8 = 0;
     const DELETE: i8 = 1;
@@ -289,10 +310,18 @@ pub(super) fn incremental_alter_configs(state: &BrokerState, req: IncrementalAlt
                 let mut changes = Vec::new();
                 for c in &r.configs {
                     match c.config_operation {
-                        SET => changes.push((c.name.to_string(), Some(c.value.as_ref().map(|v| v.to_string()).unwrap_or_default()))),
+                        SET => changes.push((
+                            c.name.to_string(),
+                            Some(c.value.as_ref().map(|v| v.to_string()).unwrap_or_default()),
+                        )),
                         DELETE => changes.push((c.name.to_string(), None)),
                         // APPEND / SUBTRACT apply to list configs; none of ours is a list.
-                        op => return Err(Error::InvalidConfig(format!("{}: operation {op} applies to list configs only", c.name))),
+                        op => {
+                            return Err(Error::InvalidConfig(format!(
+                                "{}: operation {op} applies to list configs only",
+                                c.name
+                            )));
+                        }
                     }
                 }
                 state.topics.alter_configs(&name, &changes, false, req.validate_only)

@@ -9,7 +9,9 @@ use super::{NONE, SUPPORTED};
 fn api_keys() -> Vec<ApiVersion> {
     SUPPORTED
         .iter()
-        .map(|&(key, min, max)| ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max))
+        .map(|&(key, min, max)| {
+            ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
+        })
         .collect()
 }
 
@@ -19,7 +21,5 @@ pub(super) fn handle(_req: ApiVersionsRequest, _version: i16) -> ApiVersionsResp
 
 /// The v0-shaped answer to an ApiVersions request of a version newer than ours.
 pub(super) fn unsupported_version() -> ApiVersionsResponse {
-    ApiVersionsResponse::default()
-        .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_api_keys(api_keys())
+    ApiVersionsResponse::default().with_error_code(ResponseError::UnsupportedVersion.code()).with_api_keys(api_keys())
 }

@@ -83,7 +83,12 @@ pub(super) fn find_coordinator(
     resp
 }
 
-pub(super) async fn join_group(state: &BrokerState, caller: Caller<'_>, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
+pub(super) async fn join_group(
+    state: &BrokerState,
+    caller: Caller<'_>,
+    req: JoinGroupRequest,
+    version: i16,
+) -> JoinGroupResponse {
     let request = JoinRequest {
         group_id: req.group_id.0.to_string(),
         member_id: req.member_id.to_string(),
@@ -204,7 +209,9 @@ pub(super) async fn offset_commit(state: &BrokerState, req: OffsetCommitRequest,
     for (ti, t) in req.topics.iter().enumerate() {
         let topic = state.topics.get(t.name.0.as_str());
         for (pi, p) in t.partitions.iter().enumerate() {
-            let known = topic.as_ref().is_some_and(|tp| p.partition_index >= 0 && (p.partition_index as usize) < tp.partition_count());
+            let known = topic
+                .as_ref()
+                .is_some_and(|tp| p.partition_index >= 0 && (p.partition_index as usize) < tp.partition_count());
             if !known {
                 answers.push((ti, pi, E::UnknownTopicOrPartition.code()));
                 continue;
@@ -259,9 +266,10 @@ pub(super) async fn offset_fetch(state: &BrokerState, req: OffsetFetchRequest, v
         req.groups
             .iter()
             .map(|g| {
-                let topics = g.topics.as_ref().map(|ts| {
-                    ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect()
-                });
+                let topics = g
+                    .topics
+                    .as_ref()
+                    .map(|ts| ts.iter().map(|t| (t.name.0.to_string(), t.partition_indexes.clone())).collect());
                 (g.group_id.0.to_string(), topics)
             })
             .collect()
@@ -274,14 +282,18 @@ pub(super) async fn offset_fetch(state: &BrokerState, req: OffsetFetchRequest, v
     };
     let fetched = state
         .groups
-        .call(move |c| wanted.into_iter().map(|(g, topics)| (g.clone(), c.fetch_offsets(&g, topics))).collect::<Vec<_>>())
+        .call(move |c| {
+            wanted.into_iter().map(|(g, topics)| (g.clone(), c.fetch_offsets(&g, topics))).collect::<Vec<_>>()
+        })
         .await;
     let Ok(fetched) = fetched else {
         let mut resp = OffsetFetchResponse::default().with_error_code(unavailable());
         resp.groups = req
             .groups
             .iter()
-            .map(|g| OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_error_code(unavailable()))
+            .map(|g| {
+                OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_error_code(unavailable())
+            })
             .collect();
         return resp;
     };
@@ -316,9 +328,11 @@ pub(super) async fn offset_fetch(state: &BrokerState, req: OffsetFetchRequest, v
         let groups = fetched
             .into_iter()
             .map(|(group, topics)| {
-                OffsetFetchResponseGroup::default()
-                    .with_group_id(GroupId(str_bytes(group)))
-                    .with_topics(topics!(topics, OffsetFetchResponseTopics, OffsetFetchResponsePartitions))
+                OffsetFetchResponseGroup::default().with_group_id(GroupId(str_bytes(group))).with_topics(topics!(
+                    topics,
+                    OffsetFetchResponseTopics,
+                    OffsetFetchResponsePartitions
+                ))
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
@@ -358,7 +372,8 @@ pub(super) async fn describe_groups(state: &BrokerState, req: DescribeGroupsRequ
         .into_iter()
         .enumerate()
         .map(|(i, id)| {
-            let base = DescribedGroup::default().with_group_id(GroupId(str_bytes(id))).with_authorized_operations(i32::MIN);
+            let base =
+                DescribedGroup::default().with_group_id(GroupId(str_bytes(id))).with_authorized_operations(i32::MIN);
             match &described {
                 Err(_) => base.with_error_code(unavailable()),
                 // Kafka describes an unknown group as a dead one, without an error.
@@ -484,12 +499,17 @@ pub(super) async fn consumer_group_heartbeat(
         .with_heartbeat_interval_ms(r.heartbeat_interval_ms)
         .with_assignment(r.assignment.map(|tps| {
             Assignment::default().with_topic_partitions(
-                tps.into_iter().map(|(id, ps)| TopicPartitions::default().with_topic_id(id).with_partitions(ps)).collect(),
+                tps.into_iter()
+                    .map(|(id, ps)| TopicPartitions::default().with_topic_id(id).with_partitions(ps))
+                    .collect(),
             )
         }))
 }
 
-pub(super) async fn consumer_group_describe(state: &BrokerState, req: ConsumerGroupDescribeRequest) -> ConsumerGroupDescribeResponse {
+pub(super) async fn consumer_group_describe(
+    state: &BrokerState,
+    req: ConsumerGroupDescribeRequest,
+) -> ConsumerGroupDescribeResponse {
     use consumer_group_describe_response::{Assignment, DescribedGroup, Member, TopicPartitions};
     let topics = topics_snapshot(state);
     let ids: Vec<String> = req.group_ids.iter().map(|g| g.0.to_string()).collect();
@@ -517,7 +537,10 @@ pub(super) async fn consumer_group_describe(state: &BrokerState, req: ConsumerGr
                                     subscribed,
                                     m.regex.as_ref().map(|(p, _)| p.clone()),
                                     m.current.iter().cloned().collect::<Vec<_>>(),
-                                    cg.target.get(&m.id).map(|t| t.iter().cloned().collect::<Vec<_>>()).unwrap_or_default(),
+                                    cg.target
+                                        .get(&m.id)
+                                        .map(|t| t.iter().cloned().collect::<Vec<_>>())
+                                        .unwrap_or_default(),
                                 )
                             })
                             .collect();
@@ -537,7 +560,10 @@ pub(super) async fn consumer_group_describe(state: &BrokerState, req: ConsumerGr
             by.into_iter()
                 .map(|(t, ps)| {
                     let id = topics.iter().find(|x| x.name == t).map(|x| x.id).unwrap_or_default();
-                    TopicPartitions::default().with_topic_id(id).with_topic_name(TopicName(str_bytes(t))).with_partitions(ps)
+                    TopicPartitions::default()
+                        .with_topic_id(id)
+                        .with_topic_name(TopicName(str_bytes(t)))
+                        .with_partitions(ps)
                 })
                 .collect(),
         )
@@ -546,7 +572,9 @@ pub(super) async fn consumer_group_describe(state: &BrokerState, req: ConsumerGr
         .into_iter()
         .enumerate()
         .map(|(i, id)| {
-            let base = DescribedGroup::default().with_group_id(GroupId(str_bytes(id.clone()))).with_authorized_operations(i32::MIN);
+            let base = DescribedGroup::default()
+                .with_group_id(GroupId(str_bytes(id.clone())))
+                .with_authorized_operations(i32::MIN);
             match &described {
                 Err(_) => base.with_error_code(unavailable()),
                 Ok(all) => match &all[i] {
@@ -561,18 +589,32 @@ pub(super) async fn consumer_group_describe(state: &BrokerState, req: ConsumerGr
                         .with_members(
                             members
                                 .iter()
-                                .map(|(mid, instance, member_epoch, client_id, host, subscribed, regex, current, target)| {
-                                    Member::default()
-                                        .with_member_id(str_bytes(mid.clone()))
-                                        .with_instance_id(instance.clone().map(str_bytes))
-                                        .with_member_epoch(*member_epoch)
-                                        .with_client_id(str_bytes(client_id.clone()))
-                                        .with_client_host(str_bytes(host.clone()))
-                                        .with_subscribed_topic_names(subscribed.iter().map(|t| TopicName(str_bytes(t.clone()))).collect())
-                                        .with_subscribed_topic_regex(regex.clone().map(str_bytes))
-                                        .with_assignment(assignment(current))
-                                        .with_target_assignment(assignment(target))
-                                })
+                                .map(
+                                    |(
+                                        mid,
+                                        instance,
+                                        member_epoch,
+                                        client_id,
+                                        host,
+                                        subscribed,
+                                        regex,
+                                        current,
+                                        target,
+                                    )| {
+                                        Member::default()
+                                            .with_member_id(str_bytes(mid.clone()))
+                                            .with_instance_id(instance.clone().map(str_bytes))
+                                            .with_member_epoch(*member_epoch)
+                                            .with_client_id(str_bytes(client_id.clone()))
+                                            .with_client_host(str_bytes(host.clone()))
+                                            .with_subscribed_topic_names(
+                                                subscribed.iter().map(|t| TopicName(str_bytes(t.clone()))).collect(),
+                                            )
+                                            .with_subscribed_topic_regex(regex.clone().map(str_bytes))
+                                            .with_assignment(assignment(current))
+                                            .with_target_assignment(assignment(target))
+                                    },
+                                )
                                 .collect(),
                         ),
                 },

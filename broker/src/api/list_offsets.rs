@@ -32,8 +32,10 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64)> {
             let (Some((slice, header)), log_start) = found else { return Ok((-1, -1)) };
             // The batch may start before the target time: find the exact record inside it.
             let mut bytes = slice.read()?;
-            let set = RecordBatchDecoder::decode(&mut bytes)
-                .map_err(|e| Error::Io { context: format!("decoding stored batch at offset {}", header.base_offset), source: std::io::Error::other(e.to_string()) })?;
+            let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| Error::Io {
+                context: format!("decoding stored batch at offset {}", header.base_offset),
+                source: std::io::Error::other(e.to_string()),
+            })?;
             Ok(set
                 .records
                 .iter()

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
 use super::{NONE, str_bytes};
@@ -48,13 +50,20 @@ fn error_entry(name: Option<TopicName>, id: uuid::Uuid, code: ResponseError) -> 
         .with_topic_authorized_operations(OPERATIONS_OMITTED)
 }
 
-pub(super) fn handle(state: &BrokerState, session: &super::Session, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub(super) fn handle(
+    state: &BrokerState,
+    session: &super::Session,
+    req: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
     // v0-3 have no flag: they always allowed auto-creation.
     let allow_create = state.config.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
     let topics: Vec<MetadataResponseTopic> = match req.topics {
         // v0 sends an empty list to mean "all topics"; later versions send null.
         None => state.topics.all().iter().map(|t| topic_entry(state, t)).collect(),
-        Some(list) if list.is_empty() && version == 0 => state.topics.all().iter().map(|t| topic_entry(state, t)).collect(),
+        Some(list) if list.is_empty() && version == 0 => {
+            state.topics.all().iter().map(|t| topic_entry(state, t)).collect()
+        }
         Some(list) => list
             .into_iter()
             .map(|wanted| match wanted.name {

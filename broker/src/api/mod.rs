@@ -51,8 +51,20 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(peer: std::net::SocketAddr, listener: std::sync::Arc<crate::server::Listener>, principal: String) -> Self {
-        Session { peer, listener, principal, authenticated_as: None, mechanism: None, sasl: SaslStep::Idle, expires: None }
+    pub(crate) fn new(
+        peer: std::net::SocketAddr,
+        listener: std::sync::Arc<crate::server::Listener>,
+        principal: String,
+    ) -> Self {
+        Session {
+            peer,
+            listener,
+            principal,
+            authenticated_as: None,
+            mechanism: None,
+            sasl: SaslStep::Idle,
+            expires: None,
+        }
     }
 
     /// Whether this is a SASL listener's connection that has not authenticated yet.
@@ -62,16 +74,18 @@ impl Session {
 
     /// Why a request other than ApiVersions / SASL may not be served now, if it may not.
     fn refusal(&self, key: ApiKey) -> Option<String> {
-        if !self.listener.protocol.sasl() || matches!(key, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
+        if !self.listener.protocol.sasl()
+            || matches!(key, ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate)
+        {
             return None;
         }
         if self.authenticated_as.is_none() {
             return Some(format!("{key:?} before SASL authentication on listener {}", self.listener.name));
         }
         match self.expires {
-            Some(t) if t <= std::time::Instant::now() => {
-                Some(format!("{key:?} after the SASL session expired (connections.max.reauth.ms) without re-authentication"))
-            }
+            Some(t) if t <= std::time::Instant::now() => Some(format!(
+                "{key:?} after the SASL session expired (connections.max.reauth.ms) without re-authentication"
+            )),
             _ => None,
         }
     }
@@ -244,7 +258,9 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
                 }
             }
         }
-        ApiKey::Fetch => filtered!(FetchRequest, acls::filter_fetch, req => fetch::handle(state, req, version).await, responses),
+        ApiKey::Fetch => {
+            filtered!(FetchRequest, acls::filter_fetch, req => fetch::handle(state, req, version).await, responses)
+        }
         ApiKey::ListOffsets => filtered!(
             ListOffsetsRequest,
             acls::filter_list_offsets,
@@ -256,10 +272,12 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
             if acls::idempotent_write_allowed(state, session) {
                 reply!(init_producer_id::handle(state, req, version))
             } else {
-                reply!(InitProducerIdResponse::default()
-                    .with_error_code(acls::CLUSTER_AUTHORIZATION_FAILED)
-                    .with_producer_id((-1).into())
-                    .with_producer_epoch(-1))
+                reply!(
+                    InitProducerIdResponse::default()
+                        .with_error_code(acls::CLUSTER_AUTHORIZATION_FAILED)
+                        .with_producer_id((-1).into())
+                        .with_producer_epoch(-1)
+                )
             }
         }
         ApiKey::CreateTopics => filtered!(
@@ -382,7 +400,9 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
             let denied = acls::filter_groups(state, session, acl::DELETE, &mut req.groups_names);
             let mut resp = groups::delete_groups(state, req).await;
             resp.results.extend(denied.into_iter().map(|g| {
-                delete_groups_response::DeletableGroupResult::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
+                delete_groups_response::DeletableGroupResult::default()
+                    .with_group_id(g)
+                    .with_error_code(acls::GROUP_DENIED)
             }));
             reply!(resp)
         }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::{SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse};
+use kafka_protocol::messages::{
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+};
 
 use super::{NONE, Session, str_bytes};
 use crate::security::scram::{Mechanism, ScramServer};
@@ -27,7 +29,11 @@ pub(crate) enum SaslStep {
     Scram(Box<ScramServer>, String),
 }
 
-pub(super) fn handshake(state: &BrokerState, session: &mut Session, req: SaslHandshakeRequest) -> (SaslHandshakeResponse, bool) {
+pub(super) fn handshake(
+    state: &BrokerState,
+    session: &mut Session,
+    req: SaslHandshakeRequest,
+) -> (SaslHandshakeResponse, bool) {
     let enabled: Vec<_> = state.config.sasl_mechanisms.iter().map(|m| str_bytes(m.clone())).collect();
     let resp = SaslHandshakeResponse::default().with_mechanisms(enabled);
     if !session.listener.protocol.sasl() {
@@ -70,10 +76,20 @@ pub(super) fn authenticate(
             let mut parts = req.auth_bytes.split(|b| *b == 0);
             let (_authzid, user, password) = (parts.next(), parts.next(), parts.next());
             let (Some(user), Some(password), None) = (user, password, parts.next()) else {
-                return fail(session, &mechanism, "malformed PLAIN message".into(), "malformed SASL PLAIN message".into());
+                return fail(
+                    session,
+                    &mechanism,
+                    "malformed PLAIN message".into(),
+                    "malformed SASL PLAIN message".into(),
+                );
             };
             let (Ok(user), Ok(password)) = (std::str::from_utf8(user), std::str::from_utf8(password)) else {
-                return fail(session, &mechanism, "PLAIN message is not UTF-8".into(), "malformed SASL PLAIN message".into());
+                return fail(
+                    session,
+                    &mechanism,
+                    "PLAIN message is not UTF-8".into(),
+                    "malformed SASL PLAIN message".into(),
+                );
             };
             match state.config.users.check_password(user, password) {
                 Ok(()) => success(state, session, mechanism, user.to_owned(), Bytes::new()),
@@ -99,18 +115,26 @@ pub(super) fn authenticate(
                     }
                     (resp.with_session_lifetime_ms(lifetime), ok)
                 }
-                Err(reason) => fail(session, &mechanism, reason.clone(), format!("invalid OAUTHBEARER token: {reason}")),
+                Err(reason) => {
+                    fail(session, &mechanism, reason.clone(), format!("invalid OAUTHBEARER token: {reason}"))
+                }
             }
         }
         SaslStep::Handshaken(mechanism) => {
             let Some(m) = Mechanism::from_name(&mechanism) else {
-                return fail(session, &mechanism, "mechanism not implemented".into(), "mechanism not implemented".into());
+                return fail(
+                    session,
+                    &mechanism,
+                    "mechanism not implemented".into(),
+                    "mechanism not implemented".into(),
+                );
             };
             let users = &state.config.users;
             match ScramServer::start(m, &req.auth_bytes, |user| users.scram(user, m).cloned()) {
                 Ok((server, reply)) => {
                     session.sasl = SaslStep::Scram(Box::new(server), mechanism);
-                    let resp = SaslAuthenticateResponse::default().with_error_code(NONE).with_auth_bytes(Bytes::from(reply));
+                    let resp =
+                        SaslAuthenticateResponse::default().with_error_code(NONE).with_auth_bytes(Bytes::from(reply));
                     (resp, true)
                 }
                 Err(f) => fail(session, &mechanism, f.log_reason(), f.client_message(&mechanism)),

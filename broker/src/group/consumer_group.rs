@@ -111,7 +111,9 @@ impl ConsumerGroup {
             "Empty"
         } else if self.assignment_epoch < self.epoch {
             "Assigning"
-        } else if self.members.values().any(|m| m.epoch < self.assignment_epoch || m.current != self.target.get(&m.id).cloned().unwrap_or_default()) {
+        } else if self.members.values().any(|m| {
+            m.epoch < self.assignment_epoch || m.current != self.target.get(&m.id).cloned().unwrap_or_default()
+        }) {
             "Reconciling"
         } else {
             "Stable"
@@ -119,10 +121,18 @@ impl ConsumerGroup {
     }
 
     /// One heartbeat: join, leave, or keep reconciling.
-    pub(crate) fn heartbeat(&mut self, req: HeartbeatRequest, settings: ConsumerGroupSettings, now: Instant) -> HeartbeatResponse {
+    pub(crate) fn heartbeat(
+        &mut self,
+        req: HeartbeatRequest,
+        settings: ConsumerGroupSettings,
+        now: Instant,
+    ) -> HeartbeatResponse {
         if let Some(assignor) = req.server_assignor.as_deref() {
             if !matches!(assignor, "uniform" | "range") {
-                return HeartbeatResponse::error(E::UnsupportedAssignor, format!("server assignor {assignor:?}: this broker has uniform and range"));
+                return HeartbeatResponse::error(
+                    E::UnsupportedAssignor,
+                    format!("server assignor {assignor:?}: this broker has uniform and range"),
+                );
             }
         }
         let by_id: HashMap<uuid::Uuid, &TopicInfo> = req.topics.iter().map(|t| (t.id, t)).collect();
@@ -132,13 +142,20 @@ impl ConsumerGroup {
                 self.epoch += 1;
                 tracing::info!(group = %req.group_id, member = %req.member_id, epoch = self.epoch, "consumer left the group");
             }
-            return HeartbeatResponse { member_id: req.member_id, member_epoch: req.member_epoch, ..Default::default() };
+            return HeartbeatResponse {
+                member_id: req.member_id,
+                member_epoch: req.member_epoch,
+                ..Default::default()
+            };
         }
         let member_id = if req.member_epoch == 0 {
             let id = if req.member_id.is_empty() { uuid::Uuid::new_v4().to_string() } else { req.member_id.clone() };
             if let Some(instance) = &req.instance_id {
                 if self.members.values().any(|m| m.instance_id.as_ref() == Some(instance) && m.id != id) {
-                    return HeartbeatResponse::error(E::UnreleasedInstanceId, format!("instance {instance} is still held by another member"));
+                    return HeartbeatResponse::error(
+                        E::UnreleasedInstanceId,
+                        format!("instance {instance} is still held by another member"),
+                    );
                 }
             }
             if !self.members.contains_key(&id) {
@@ -166,7 +183,10 @@ impl ConsumerGroup {
             id
         } else {
             let Some(m) = self.members.get(&req.member_id) else {
-                return HeartbeatResponse::error(E::UnknownMemberId, format!("member {} is not in group {}", req.member_id, req.group_id));
+                return HeartbeatResponse::error(
+                    E::UnknownMemberId,
+                    format!("member {} is not in group {}", req.member_id, req.group_id),
+                );
             };
             if req.member_epoch > m.epoch || req.member_epoch < m.epoch - 1 {
                 return HeartbeatResponse::error(
@@ -197,7 +217,9 @@ impl ConsumerGroup {
                 } else {
                     match regex::Regex::new(&format!("^(?:{pattern})$")) {
                         Ok(r) => member.regex = Some((pattern, r)),
-                        Err(e) => return HeartbeatResponse::error(E::InvalidRegularExpression, format!("{pattern:?}: {e}")),
+                        Err(e) => {
+                            return HeartbeatResponse::error(E::InvalidRegularExpression, format!("{pattern:?}: {e}"));
+                        }
                     }
                 }
                 changed = true;
@@ -274,7 +296,9 @@ impl ConsumerGroup {
             let previous = self.target.get(id).cloned().unwrap_or_default();
             let mut keep: Vec<Tp> = previous
                 .into_iter()
-                .filter(|tp| m.subscribes_to(&tp.0) && self.metadata.get(&tp.0).is_some_and(|&c| tp.1 < c) && !taken.contains(tp))
+                .filter(|tp| {
+                    m.subscribes_to(&tp.0) && self.metadata.get(&tp.0).is_some_and(|&c| tp.1 < c) && !taken.contains(tp)
+                })
                 .collect();
             let cap = if keep.len() > quota && extra > 0 {
                 extra -= 1;

@@ -183,7 +183,9 @@ impl Coordinator {
                 let response = self.current_join_response(&id, &req.member_id, false);
                 let _ = reply.send(response);
             }
-            GroupState::CompletingRebalance | GroupState::Stable => self.update_member_and_rebalance(&id, req, reply, now),
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                self.update_member_and_rebalance(&id, req, reply, now)
+            }
             GroupState::Empty => {
                 let _ = reply.send(join_error(E::UnknownMemberId, &req.member_id));
             }
@@ -251,7 +253,13 @@ impl Coordinator {
         self.check_join_complete(id, now);
     }
 
-    fn update_member_and_rebalance(&mut self, id: &str, req: JoinRequest, reply: oneshot::Sender<JoinResponse>, now: Instant) {
+    fn update_member_and_rebalance(
+        &mut self,
+        id: &str,
+        req: JoinRequest,
+        reply: oneshot::Sender<JoinResponse>,
+        now: Instant,
+    ) {
         let (session_timeout, rebalance_timeout) = (session(&req), rebalance(&req));
         let group = self.groups.get_mut(id).expect("group exists");
         if let Some(member) = group.members.get_mut(&req.member_id) {
@@ -425,11 +433,8 @@ impl Coordinator {
         }
         let protocol = group.select_protocol();
         group.protocol_name = protocol.clone();
-        let leader_ok = group
-            .leader
-            .as_ref()
-            .and_then(|l| group.members.get(l))
-            .is_some_and(|m| m.join_reply.is_some());
+        let leader_ok =
+            group.leader.as_ref().and_then(|l| group.members.get(l)).is_some_and(|m| m.join_reply.is_some());
         if !leader_ok {
             group.leader = group
                 .members
@@ -495,7 +500,11 @@ impl Coordinator {
             GroupState::Stable => {
                 let member = group.members.get_mut(&req.member_id).expect("checked");
                 member.heartbeat_deadline = now + member.session_timeout;
-                let _ = reply.send(SyncResponse::ok(group.protocol_type.clone(), group.protocol_name.clone(), member.assignment.clone()));
+                let _ = reply.send(SyncResponse::ok(
+                    group.protocol_type.clone(),
+                    group.protocol_name.clone(),
+                    member.assignment.clone(),
+                ));
             }
             GroupState::CompletingRebalance => {
                 let is_leader = group.leader.as_deref() == Some(req.member_id.as_str());
@@ -528,7 +537,13 @@ impl Coordinator {
 
     // ---- Heartbeat, LeaveGroup -------------------------------------------------------------
 
-    pub(crate) fn heartbeat(&mut self, group_id: &str, member_id: &str, instance_id: Option<&str>, generation: i32) -> i16 {
+    pub(crate) fn heartbeat(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
         let now = Instant::now();
         let Some(group) = self.groups.get_mut(group_id) else { return code(E::UnknownMemberId) };
         if let Some(err) = member_check(group, member_id, instance_id) {
@@ -766,7 +781,8 @@ impl Coordinator {
                 }
             }
             None => {
-                let mut by_topic: std::collections::BTreeMap<String, Vec<(i32, Option<OffsetValue>)>> = Default::default();
+                let mut by_topic: std::collections::BTreeMap<String, Vec<(i32, Option<OffsetValue>)>> =
+                    Default::default();
                 if let Some(g) = group {
                     for ((t, p), v) in &g.offsets {
                         by_topic.entry(t.clone()).or_default().push((*p, Some(v.clone())));
@@ -829,7 +845,8 @@ impl Coordinator {
                     None if empty && uses_group_management => state_ts + retention <= now_ms,
                     None if empty => v.commit_timestamp_ms + retention <= now_ms,
                     None => {
-                        !subscribed.as_ref().is_some_and(|s| s.contains(topic)) && v.commit_timestamp_ms + retention <= now_ms
+                        !subscribed.as_ref().is_some_and(|s| s.contains(topic))
+                            && v.commit_timestamp_ms + retention <= now_ms
                     }
                 };
                 if expired {
@@ -898,7 +915,10 @@ impl Coordinator {
     }
 
     /// ConsumerGroupHeartbeat (KIP-848).
-    pub(crate) fn consumer_heartbeat(&mut self, req: consumer_group::HeartbeatRequest) -> consumer_group::HeartbeatResponse {
+    pub(crate) fn consumer_heartbeat(
+        &mut self,
+        req: consumer_group::HeartbeatRequest,
+    ) -> consumer_group::HeartbeatResponse {
         use consumer_group::HeartbeatResponse as R;
         if req.group_id.is_empty() {
             return R::error(E::InvalidGroupId, "the group id is empty");
@@ -980,7 +1000,8 @@ impl Coordinator {
 
     pub(crate) fn close(&mut self) -> Result<()> {
         // Persist the members of stable groups, so they can carry on after a clean restart.
-        let ids: Vec<String> = self.groups.iter().filter(|(_, g)| g.is(GroupState::Stable)).map(|(k, _)| k.clone()).collect();
+        let ids: Vec<String> =
+            self.groups.iter().filter(|(_, g)| g.is(GroupState::Stable)).map(|(k, _)| k.clone()).collect();
         for id in ids {
             self.persist(&id);
         }

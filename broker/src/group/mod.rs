@@ -21,8 +21,8 @@ use crate::error::Result;
 use crate::log::LogConfig;
 pub(crate) use consumer_group::{HeartbeatRequest as ConsumerHeartbeat, TopicInfo};
 pub(crate) use coordinator::Coordinator;
-pub(crate) use store::OffsetValue;
 use store::GroupStore;
+pub(crate) use store::OffsetValue;
 
 /// Coordinator settings, under Kafka's names in [`crate::BrokerConfig`].
 #[derive(Debug, Clone, PartialEq)]

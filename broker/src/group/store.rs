@@ -115,8 +115,11 @@ impl GroupStore {
             let from = offset;
             let mut progressed = false;
             // The read may end inside a batch; that batch is read whole on the next pass.
-            while buf.len() >= 12 && buf.len() >= 12 + i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]).max(0) as usize {
-                let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| corrupt(format!("undecodable batch: {e}")))?;
+            while buf.len() >= 12
+                && buf.len() >= 12 + i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]).max(0) as usize
+            {
+                let set =
+                    RecordBatchDecoder::decode(&mut buf).map_err(|e| corrupt(format!("undecodable batch: {e}")))?;
                 for record in set.records {
                     if record.offset < from {
                         continue;
@@ -232,8 +235,12 @@ fn encode(entries: &[(StoreKey, Option<StoreValue>)]) -> Result<Bytes> {
         });
     }
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .map_err(|e| corrupt(format!("encoding batch: {e}")))?;
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .map_err(|e| corrupt(format!("encoding batch: {e}")))?;
     Ok(buf.freeze())
 }
 

@@ -53,14 +53,12 @@ impl fmt::Display for BatchError {
                 write!(f, "record batch magic {m} is not supported (only magic 2)")
             }
             BatchError::InvalidLength(l) => write!(f, "record batch length {l} is invalid"),
-            BatchError::CorruptCrc { stored, computed } => write!(
-                f,
-                "record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
-            ),
-            BatchError::InvalidRecordCount { count, last_offset_delta } => write!(
-                f,
-                "record batch holds {count} records but its last offset delta is {last_offset_delta}"
-            ),
+            BatchError::CorruptCrc { stored, computed } => {
+                write!(f, "record batch CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")
+            }
+            BatchError::InvalidRecordCount { count, last_offset_delta } => {
+                write!(f, "record batch holds {count} records but its last offset delta is {last_offset_delta}")
+            }
         }
     }
 }

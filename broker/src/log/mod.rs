@@ -9,7 +9,6 @@ mod time_index;
 
 pub use partition_log::{AppendOutcome, PartitionLog, ReadSlice};
 
-
 /// Whether a record's timestamp is the producer's or the broker's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampType {
@@ -58,8 +57,5 @@ impl Default for LogConfig {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{self, BatchError, BatchHeader, BatchIter};
-use crate::error::{Error, Result};
 use super::producer_state::{ProducerStateTable, SequenceCheck};
 use super::segment::LogSegment;
 use super::{LogConfig, TimestampType};
+use crate::error::{Error, Result};
 
 const CHECKPOINT_FILE: &str = "checkpoint";
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
@@ -297,7 +297,8 @@ impl PartitionLog {
         if offset == end {
             return Ok(None);
         }
-        for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..)) {
+        for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
+        {
             if let Some((pos, first)) = seg.position_of(offset)? {
                 let available = (seg.size() - pos) as usize;
                 let len = available.min(max_bytes.max(first.total_len()));
@@ -311,7 +312,8 @@ impl PartitionLog {
     /// says stop. Used by timestamp lookups.
     fn headers_from(&self, offset: i64, mut f: impl FnMut(u64, &BatchHeader, &LogSegment) -> bool) -> io::Result<()> {
         let mut go_on = true;
-        for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..)) {
+        for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
+        {
             if !go_on {
                 break;
             }
@@ -338,10 +340,7 @@ impl PartitionLog {
         let mut found = None;
         self.headers_from(start, |pos, h, seg| {
             if h.max_timestamp >= timestamp && h.last_offset() >= self.log_start_offset {
-                found = Some((
-                    ReadSlice { file: Arc::clone(seg.file()), position: pos, len: h.total_len() },
-                    *h,
-                ));
+                found = Some((ReadSlice { file: Arc::clone(seg.file()), position: pos, len: h.total_len() }, *h));
                 return false;
             }
             true
@@ -379,7 +378,8 @@ impl PartitionLog {
             let seg = self.segments.remove(&base).expect("present");
             seg.delete()?;
         }
-        if self.segments.len() == 1 && self.active().next_offset() <= self.log_start_offset && !self.active().is_empty() {
+        if self.segments.len() == 1 && self.active().next_offset() <= self.log_start_offset && !self.active().is_empty()
+        {
             // Everything was deleted: start a fresh empty segment at the new start.
             let start = self.log_start_offset;
             let interval = self.config.index_interval_bytes;
@@ -401,7 +401,8 @@ impl PartitionLog {
             let too_old = self.config.retention_ms >= 0
                 && first.max_timestamp() >= 0
                 && now_ms - first.max_timestamp() > self.config.retention_ms;
-            let too_big = self.config.retention_bytes >= 0 && total - first.size() as i64 >= self.config.retention_bytes;
+            let too_big =
+                self.config.retention_bytes >= 0 && total - first.size() as i64 >= self.config.retention_bytes;
             if !(too_old || too_big) {
                 break;
             }

@@ -65,10 +65,8 @@ impl ProducerStateTable {
                 SequenceCheck::OutOfOrder { expected: 0, got: header.base_sequence }
             };
         }
-        if let Some(dup) = entry
-            .batches
-            .iter()
-            .find(|b| b.first_seq == header.base_sequence && b.last_seq == header.last_sequence())
+        if let Some(dup) =
+            entry.batches.iter().find(|b| b.first_seq == header.base_sequence && b.last_seq == header.last_sequence())
         {
             return SequenceCheck::Duplicate { base_offset: dup.base_offset, timestamp: dup.timestamp };
         }
@@ -138,7 +136,10 @@ mod tests {
         }
         // A client with 5 requests in flight may retry any of the last 5 batches.
         for i in 1..6 {
-            assert_eq!(t.check(&header(2, 9, i * 2, 99)), SequenceCheck::Duplicate { base_offset: i64::from(i) * 2, timestamp: 1 });
+            assert_eq!(
+                t.check(&header(2, 9, i * 2, 99)),
+                SequenceCheck::Duplicate { base_offset: i64::from(i) * 2, timestamp: 1 }
+            );
         }
         // The sixth-from-last has been forgotten: it can no longer be told from a gap.
         assert_eq!(t.check(&header(2, 9, 0, 99)), SequenceCheck::OutOfOrder { expected: 12, got: 0 });

@@ -227,8 +227,7 @@ impl LogSegment {
         let mut header_buf = [0u8; batch::HEADER_LEN];
         while pos + batch::HEADER_LEN as u64 <= self.size {
             self.file.read_exact_at(&mut header_buf, pos)?;
-            let header = BatchHeader::parse(&header_buf)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let header = BatchHeader::parse(&header_buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             if header.last_offset() >= offset {
                 return Ok(Some((pos, header)));
             }
@@ -242,8 +241,7 @@ impl LogSegment {
         let mut header_buf = [0u8; batch::HEADER_LEN];
         while pos + batch::HEADER_LEN as u64 <= self.size {
             self.file.read_exact_at(&mut header_buf, pos)?;
-            let header = BatchHeader::parse(&header_buf)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let header = BatchHeader::parse(&header_buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             if !f(pos, &header) {
                 break;
             }

@@ -192,7 +192,10 @@ impl Authorizer {
         }
         let bindings = self.bindings.read().unwrap_or_else(|p| p.into_inner());
         let deny_all = bindings.iter().any(|b| {
-            b.resource_type == TOPIC && b.permission_type == DENY && b.operation == ALL && b.resource_name == "*"
+            b.resource_type == TOPIC
+                && b.permission_type == DENY
+                && b.operation == ALL
+                && b.resource_name == "*"
                 && (b.principal == principal || b.principal == "User:*")
         });
         // As Kafka's authorizeByResourceType: with allow.everyone.if.no.acl.found any topic
@@ -200,11 +203,11 @@ impl Authorizer {
         !deny_all
             && (self.allow_if_no_acl
                 || bindings.iter().any(|b| {
-                b.resource_type == TOPIC
-                    && b.permission_type == ALLOW
-                    && grants(b.operation, operation)
-                    && (b.principal == principal || b.principal == "User:*")
-                    && (b.host == "*" || b.host == host)
+                    b.resource_type == TOPIC
+                        && b.permission_type == ALLOW
+                        && grants(b.operation, operation)
+                        && (b.principal == principal || b.principal == "User:*")
+                        && (b.host == "*" || b.host == host)
                 }))
     }
 
@@ -232,7 +235,8 @@ impl Authorizer {
         let mut bindings = self.bindings.write().unwrap_or_else(|p| p.into_inner());
         let removed: Vec<Vec<AclBinding>> =
             filters.iter().map(|f| bindings.iter().filter(|b| f.matches(b)).cloned().collect()).collect();
-        let next: Vec<AclBinding> = bindings.iter().filter(|b| !filters.iter().any(|f| f.matches(b))).cloned().collect();
+        let next: Vec<AclBinding> =
+            bindings.iter().filter(|b| !filters.iter().any(|f| f.matches(b))).cloned().collect();
         if next.len() != bindings.len() {
             self.persist(&next)?;
             *bindings = next;
@@ -316,8 +320,11 @@ mod tests {
     fn filters_and_durability() {
         let dir = tempfile::tempdir().unwrap();
         let a = authorizer(dir.path(), false);
-        a.create(vec![binding(TOPIC, "t", LITERAL, "User:a", READ, ALLOW), binding(TOPIC, "t-", PREFIXED, "User:b", WRITE, ALLOW)])
-            .unwrap();
+        a.create(vec![
+            binding(TOPIC, "t", LITERAL, "User:a", READ, ALLOW),
+            binding(TOPIC, "t-", PREFIXED, "User:b", WRITE, ALLOW),
+        ])
+        .unwrap();
         let any = AclFilter {
             resource_type: RESOURCE_ANY,
             resource_name: None,
@@ -328,7 +335,12 @@ mod tests {
             permission_type: PERMISSION_ANY,
         };
         assert_eq!(a.describe(&any).len(), 2);
-        let matching = AclFilter { resource_type: TOPIC, resource_name: Some("t-1".into()), pattern_type: PATTERN_MATCH, ..any.clone() };
+        let matching = AclFilter {
+            resource_type: TOPIC,
+            resource_name: Some("t-1".into()),
+            pattern_type: PATTERN_MATCH,
+            ..any.clone()
+        };
         assert_eq!(a.describe(&matching).len(), 1, "MATCH finds the prefixed binding covering t-1");
         let removed = a.delete(&[AclFilter { principal: Some("User:a".into()), ..any.clone() }]).unwrap();
         assert_eq!(removed[0].len(), 1);

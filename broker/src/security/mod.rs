@@ -179,7 +179,9 @@ impl TlsSettings {
                 })?;
                 let mut roots = RootCertStore::empty();
                 for cert in certificates("ssl.ca.location", ca_path)? {
-                    roots.add(cert).map_err(|e| Error::Config(format!("ssl.ca.location: unusable CA certificate: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| Error::Config(format!("ssl.ca.location: unusable CA certificate: {e}")))?;
                 }
                 let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
                 let verifier = if auth == ClientAuth::Requested { verifier.allow_unauthenticated() } else { verifier };

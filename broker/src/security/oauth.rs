@@ -13,13 +13,11 @@ pub(crate) fn validate_unsecured(message: &[u8]) -> Result<(String, i64), String
     // GS2 header "n,," (or "n,a=authzid,"), then key=value pairs separated by 0x01.
     let rest = text.strip_prefix("n,").ok_or("no GS2 header")?;
     let (_authzid, pairs) = rest.split_once(',').ok_or("no GS2 header")?;
-    let auth = pairs
-        .split('\x01')
-        .find_map(|kv| kv.strip_prefix("auth="))
-        .ok_or("no auth= value")?;
+    let auth = pairs.split('\x01').find_map(|kv| kv.strip_prefix("auth=")).ok_or("no auth= value")?;
     let token = auth.strip_prefix("Bearer ").ok_or("auth is not a Bearer token")?;
     let mut parts = token.split('.');
-    let (Some(_header), Some(payload), Some(_signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("token is not a JWT (header.payload.signature)".into());
     };

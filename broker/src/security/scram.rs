@@ -67,7 +67,10 @@ pub struct ScramCredential {
 
 impl std::fmt::Debug for ScramCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScramCredential").field("mechanism", &self.mechanism).field("iterations", &self.iterations).finish()
+        f.debug_struct("ScramCredential")
+            .field("mechanism", &self.mechanism)
+            .field("iterations", &self.iterations)
+            .finish()
     }
 }
 
@@ -131,7 +134,9 @@ impl ScramFailure {
     pub(crate) fn client_message(&self, mechanism: &str) -> String {
         match self {
             ScramFailure::Malformed(m) => format!("malformed {mechanism} message: {m}"),
-            _ => format!("Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"),
+            _ => format!(
+                "Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
+            ),
         }
     }
 }
@@ -198,9 +203,8 @@ impl ScramServer {
     /// Handles client-final: checks the proof and returns server-final and the user name.
     pub(crate) fn finish(self, client_final: &[u8]) -> Result<(String, Vec<u8>), ScramFailure> {
         let text = std::str::from_utf8(client_final).map_err(|_| ScramFailure::Malformed("not UTF-8".into()))?;
-        let (without_proof, proof) = text
-            .rsplit_once(",p=")
-            .ok_or_else(|| ScramFailure::Malformed("client-final lacks p=".into()))?;
+        let (without_proof, proof) =
+            text.rsplit_once(",p=").ok_or_else(|| ScramFailure::Malformed("client-final lacks p=".into()))?;
         let mut nonce = None;
         for attr in without_proof.split(',') {
             if let Some(v) = attr.strip_prefix("r=") {

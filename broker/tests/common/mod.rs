@@ -20,7 +20,8 @@ static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
 
 pub async fn start_broker(configure: impl FnOnce(&mut BrokerConfig)) -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+    let mut config =
+        BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
     configure(&mut config);
     let broker = Broker::start(config).await.expect("broker starts");
     (broker, dir)
@@ -58,7 +59,8 @@ impl TestClient {
         let frame = self.encode(req, version);
         self.stream.write_all(&frame).await.unwrap();
         let mut body = self.read_frame().await.expect("a response, not a closed connection");
-        let header = ResponseHeader::decode(&mut body, <R::Response as HeaderVersion>::header_version(version)).unwrap();
+        let header =
+            ResponseHeader::decode(&mut body, <R::Response as HeaderVersion>::header_version(version)).unwrap();
         assert_eq!(header.correlation_id, self.correlation_id, "responses come back in request order");
         <R::Response as Decodable>::decode(&mut body, version).unwrap()
     }
@@ -206,7 +208,16 @@ pub async fn list_offset(c: &mut TestClient, topic: &str, partition: i32, timest
 }
 
 pub async fn init_producer_id(c: &mut TestClient) -> (i64, i16) {
-    let resp = c.send(&InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1), 4).await;
+    let resp = c
+        .send(
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+            4,
+        )
+        .await;
     assert_eq!(resp.error_code, 0);
     (resp.producer_id.0, resp.producer_epoch)
 }

@@ -114,7 +114,15 @@ fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
 }
 
-fn from_wire(resource_type: i8, name: &StrBytes, pattern: i8, principal: &StrBytes, host: &StrBytes, op: i8, perm: i8) -> AclBinding {
+fn from_wire(
+    resource_type: i8,
+    name: &StrBytes,
+    pattern: i8,
+    principal: &StrBytes,
+    host: &StrBytes,
+    op: i8,
+    perm: i8,
+) -> AclBinding {
     use AclOperation as O;
     let resource_type = match resource_type {
         2 => ResourceType::Topic,
@@ -124,10 +132,22 @@ fn from_wire(resource_type: i8, name: &StrBytes, pattern: i8, principal: &StrByt
         _ => ResourceType::Any,
     };
     let pattern_type = if pattern == 4 { PatternType::Prefixed } else { PatternType::Literal };
-    let operation = [O::All, O::Read, O::Write, O::Create, O::Delete, O::Alter, O::Describe, O::ClusterAction, O::DescribeConfigs, O::AlterConfigs, O::IdempotentWrite]
-        .into_iter()
-        .find(|o| *o as i8 == op)
-        .unwrap_or(O::Any);
+    let operation = [
+        O::All,
+        O::Read,
+        O::Write,
+        O::Create,
+        O::Delete,
+        O::Alter,
+        O::Describe,
+        O::ClusterAction,
+        O::DescribeConfigs,
+        O::AlterConfigs,
+        O::IdempotentWrite,
+    ]
+    .into_iter()
+    .find(|o| *o as i8 == op)
+    .unwrap_or(O::Any);
     let permission = match perm {
         2 => AclPermission::Deny,
         3 => AclPermission::Allow,
@@ -187,7 +207,15 @@ impl Admin {
             .iter()
             .flat_map(|r| {
                 r.acls.iter().map(move |a| {
-                    from_wire(r.resource_type, &r.resource_name, r.pattern_type, &a.principal, &a.host, a.operation, a.permission_type)
+                    from_wire(
+                        r.resource_type,
+                        &r.resource_name,
+                        r.pattern_type,
+                        &a.principal,
+                        &a.host,
+                        a.operation,
+                        a.permission_type,
+                    )
                 })
             })
             .collect())
@@ -217,7 +245,17 @@ impl Admin {
                 check(r.error_code, r.error_message.as_ref(), "deleting ACLs".to_owned())?;
                 Ok(r.matching_acls
                     .iter()
-                    .map(|a| from_wire(a.resource_type, &a.resource_name, a.pattern_type, &a.principal, &a.host, a.operation, a.permission_type))
+                    .map(|a| {
+                        from_wire(
+                            a.resource_type,
+                            &a.resource_name,
+                            a.pattern_type,
+                            &a.principal,
+                            &a.host,
+                            a.operation,
+                            a.permission_type,
+                        )
+                    })
                     .collect())
             })
             .collect())

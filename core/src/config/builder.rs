@@ -125,11 +125,14 @@ impl ConfigBuilder {
     // Producer
 
     pub fn acks(self, acks: Acks) -> Self {
-        self.set("acks", match acks {
-            Acks::None => "0",
-            Acks::Leader => "1",
-            Acks::All => "all",
-        })
+        self.set(
+            "acks",
+            match acks {
+                Acks::None => "0",
+                Acks::Leader => "1",
+                Acks::All => "all",
+            },
+        )
     }
 
     pub fn linger(self, linger: Duration) -> Self {
@@ -141,13 +144,16 @@ impl ConfigBuilder {
     }
 
     pub fn compression(self, compression: Compression) -> Self {
-        self.set("compression.type", match compression {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Snappy => "snappy",
-            Compression::Lz4 => "lz4",
-            Compression::Zstd => "zstd",
-        })
+        self.set(
+            "compression.type",
+            match compression {
+                Compression::None => "none",
+                Compression::Gzip => "gzip",
+                Compression::Snappy => "snappy",
+                Compression::Lz4 => "lz4",
+                Compression::Zstd => "zstd",
+            },
+        )
     }
 
     pub fn enable_idempotence(self, on: bool) -> Self {
@@ -168,7 +174,8 @@ impl ConfigBuilder {
 
     /// `queue.buffering.max.messages` and `queue.buffering.max.kbytes`.
     pub fn queue_buffering_max(self, messages: usize, kbytes: usize) -> Self {
-        self.set("queue.buffering.max.messages", messages.to_string()).set("queue.buffering.max.kbytes", kbytes.to_string())
+        self.set("queue.buffering.max.messages", messages.to_string())
+            .set("queue.buffering.max.kbytes", kbytes.to_string())
     }
 
     /// `max.block.ms`: how long `send` waits for queue space (zero: QUEUE_FULL at once).
@@ -196,18 +203,24 @@ impl ConfigBuilder {
     }
 
     pub fn group_protocol(self, protocol: GroupProtocol) -> Self {
-        self.set("group.protocol", match protocol {
-            GroupProtocol::Classic => "classic",
-            GroupProtocol::Consumer => "consumer",
-        })
+        self.set(
+            "group.protocol",
+            match protocol {
+                GroupProtocol::Classic => "classic",
+                GroupProtocol::Consumer => "consumer",
+            },
+        )
     }
 
     pub fn auto_offset_reset(self, reset: AutoOffsetReset) -> Self {
-        self.set("auto.offset.reset", match reset {
-            AutoOffsetReset::Earliest => "earliest",
-            AutoOffsetReset::Latest => "latest",
-            AutoOffsetReset::Error => "error",
-        })
+        self.set(
+            "auto.offset.reset",
+            match reset {
+                AutoOffsetReset::Earliest => "earliest",
+                AutoOffsetReset::Latest => "latest",
+                AutoOffsetReset::Error => "error",
+            },
+        )
     }
 
     /// `enable.auto.commit`, and with `Some`, `auto.commit.interval.ms`.
@@ -278,10 +291,11 @@ mod tests {
             .partition_assignment_strategy(["cooperative-sticky", "range"])
             .build()
             .unwrap();
-        let got: Vec<Option<&str>> = ["bootstrap.servers", "acks", "linger.ms", "compression.type", "enable.auto.commit", "group.protocol"]
-            .iter()
-            .map(|k| c.get(k))
-            .collect();
+        let got: Vec<Option<&str>> =
+            ["bootstrap.servers", "acks", "linger.ms", "compression.type", "enable.auto.commit", "group.protocol"]
+                .iter()
+                .map(|k| c.get(k))
+                .collect();
         assert_eq!(got, [Some("a:1,b:2"), Some("1"), Some("7"), Some("zstd"), Some("false"), Some("consumer")]);
         assert_eq!(c.get("partition.assignment.strategy"), Some("cooperative-sticky,range"));
         assert_eq!(c.bootstrap_servers().unwrap(), ["a:1", "b:2"]);

@@ -62,7 +62,8 @@ impl Assignor {
             // Kafka's rule: eager and cooperative assignors never mix in one group.
             return Err(Error::Config {
                 key: "partition.assignment.strategy".into(),
-                reason: "eager (range, roundrobin) and cooperative (cooperative-sticky) assignors cannot be mixed".into(),
+                reason: "eager (range, roundrobin) and cooperative (cooperative-sticky) assignors cannot be mixed"
+                    .into(),
             });
         }
         Ok(list)
@@ -88,7 +89,11 @@ impl Assignor {
     }
 
     /// Assigns `partitions` (partition count per topic) to `members`.
-    pub(crate) fn assign(self, partitions: &BTreeMap<String, i32>, members: &[Subscription]) -> BTreeMap<String, Vec<Tp>> {
+    pub(crate) fn assign(
+        self,
+        partitions: &BTreeMap<String, i32>,
+        members: &[Subscription],
+    ) -> BTreeMap<String, Vec<Tp>> {
         let mut out: BTreeMap<String, Vec<Tp>> = members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
         // Kafka orders members by instance id when static, else by member id.
         let mut sorted: Vec<&Subscription> = members.iter().collect();
@@ -177,10 +182,8 @@ fn sticky(partitions: &BTreeMap<String, i32>, members: &[&Subscription], out: &m
     }
     // Hand out the rest, each to the least loaded member that may take it.
     for tp in all.into_iter().filter(|tp| !taken.contains(tp)) {
-        let target = members
-            .iter()
-            .filter(|m| subscribed(m, &tp))
-            .min_by_key(|m| out.get(&m.member_id).map_or(0, Vec::len));
+        let target =
+            members.iter().filter(|m| subscribed(m, &tp)).min_by_key(|m| out.get(&m.member_id).map_or(0, Vec::len));
         if let Some(m) = target {
             out.get_mut(&m.member_id).expect("entry").push(tp);
         }
@@ -190,7 +193,8 @@ fn sticky(partitions: &BTreeMap<String, i32>, members: &[&Subscription], out: &m
 /// KIP-429: a partition moving between members is first only taken away; the new owner gets
 /// it in the next rebalance, which the revoking member asks for.
 pub(crate) fn hold_back_transfers(assignment: &mut BTreeMap<String, Vec<Tp>>, members: &[Subscription]) {
-    let owner: HashMap<&Tp, &str> = members.iter().flat_map(|m| m.owned.iter().map(move |tp| (tp, m.member_id.as_str()))).collect();
+    let owner: HashMap<&Tp, &str> =
+        members.iter().flat_map(|m| m.owned.iter().map(move |tp| (tp, m.member_id.as_str()))).collect();
     for (member, tps) in assignment.iter_mut() {
         tps.retain(|tp| owner.get(tp).is_none_or(|o| o == member));
     }
@@ -246,7 +250,11 @@ pub(crate) fn decode_subscription(member_id: &str, instance_id: Option<String>, 
         member_id: member_id.to_owned(),
         instance_id,
         topics: sub.topics.iter().map(|t| t.to_string()).collect(),
-        owned: sub.owned_partitions.iter().flat_map(|t| t.partitions.iter().map(|p| (t.topic.0.to_string(), *p))).collect(),
+        owned: sub
+            .owned_partitions
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.topic.0.to_string(), *p)))
+            .collect(),
         generation: if version >= 2 { sub.generation_id } else { -1 },
     })
 }

@@ -23,8 +23,8 @@ use tokio::task::JoinHandle;
 
 use super::assignor::{self, Assignor, RebalanceProtocol, Subscription, Tp};
 use crate::cluster::Cluster;
-use crate::coordinator;
 use crate::connection::BrokerConnection;
+use crate::coordinator;
 use crate::error::{Error, Result};
 
 fn s(v: &str) -> StrBytes {
@@ -186,7 +186,10 @@ impl Group {
                 return Err(e);
             }
             if Instant::now() > deadline {
-                return Err(Error::Timeout { what: format!("joining group {}", st.group_id), ms: st.max_poll_interval_ms as u64 * 2 });
+                return Err(Error::Timeout {
+                    what: format!("joining group {}", st.group_id),
+                    ms: st.max_poll_interval_ms as u64 * 2,
+                });
             }
             match self.join_once(topics, owned).await {
                 Ok(Some(joined)) => {
@@ -231,7 +234,11 @@ impl Group {
             .with_protocols(
                 st.assignors
                     .iter()
-                    .map(|a| join_group_request::JoinGroupRequestProtocol::default().with_name(s(a.name())).with_metadata(metadata.clone()))
+                    .map(|a| {
+                        join_group_request::JoinGroupRequestProtocol::default()
+                            .with_name(s(a.name()))
+                            .with_metadata(metadata.clone())
+                    })
                     .collect(),
             );
         let wait = Duration::from_millis(st.max_poll_interval_ms as u64) + Duration::from_secs(5);
@@ -270,7 +277,11 @@ impl Group {
             .with_assignments(
                 assignments
                     .into_iter()
-                    .map(|(m, a)| sync_group_request::SyncGroupRequestAssignment::default().with_member_id(s(&m)).with_assignment(a))
+                    .map(|(m, a)| {
+                        sync_group_request::SyncGroupRequestAssignment::default()
+                            .with_member_id(s(&m))
+                            .with_assignment(a)
+                    })
                     .collect(),
             );
         let synced = coordinator.send_with_timeout(&sync, wait).await.inspect_err(|_| self.forget_coordinator())?;
@@ -349,7 +360,11 @@ impl Group {
         let result = loop {
             let member = {
                 let m = self.membership();
-                coordinator::Member { id: m.member_id.clone(), generation: m.generation, instance_id: st.instance_id.clone() }
+                coordinator::Member {
+                    id: m.member_id.clone(),
+                    generation: m.generation,
+                    instance_id: st.instance_id.clone(),
+                }
             };
             let attempt = match self.coordinator().await {
                 Ok(conn) => coordinator::commit(&conn, &st.group_id, &member, offsets).await,
@@ -357,7 +372,8 @@ impl Group {
             };
             let transient = match &attempt {
                 Err(e) => {
-                    e.kafka_code().is_some_and(is_coordinator_error) || matches!(e, Error::Connection { .. } | Error::Timeout { .. })
+                    e.kafka_code().is_some_and(is_coordinator_error)
+                        || matches!(e, Error::Connection { .. } | Error::Timeout { .. })
                 }
                 Ok(()) => false,
             };
@@ -398,7 +414,10 @@ impl Group {
                 // Moved, loading, or the connection broke: find it again, with retries.
                 self.forget_coordinator();
                 let cluster = &self.shared.cluster;
-                coordinator::with_retries(cluster, group, |conn| async move { coordinator::fetch_offsets(&conn, group, Some(tps)).await }).await
+                coordinator::with_retries(cluster, group, |conn| async move {
+                    coordinator::fetch_offsets(&conn, group, Some(tps)).await
+                })
+                .await
             }
             other => other,
         }
@@ -422,7 +441,9 @@ impl Group {
         let version = coordinator.version_of::<LeaveGroupRequest>()?;
         let req = if version >= 3 {
             LeaveGroupRequest::default().with_group_id(GroupId(s(&st.group_id))).with_members(vec![
-                leave_group_request::MemberIdentity::default().with_member_id(s(&member_id)).with_reason(Some(s("the consumer is closing"))),
+                leave_group_request::MemberIdentity::default()
+                    .with_member_id(s(&member_id))
+                    .with_reason(Some(s("the consumer is closing"))),
             ])
         } else {
             LeaveGroupRequest::default().with_group_id(GroupId(s(&st.group_id))).with_member_id(s(&member_id))
@@ -486,8 +507,11 @@ async fn heartbeat_loop(sh: Arc<Shared>) {
                 sh.rejoin.store(true, Ordering::Release);
             }
             Some(E::FencedInstanceId) => {
-                *sh.fatal.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(Error::kafka(E::FencedInstanceId, None, format!("another consumer took group.instance.id in group {}", st.group_id)));
+                *sh.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(Error::kafka(
+                    E::FencedInstanceId,
+                    None,
+                    format!("another consumer took group.instance.id in group {}", st.group_id),
+                ));
                 return;
             }
             Some(c) if is_coordinator_error(c) => group.forget_coordinator(),

@@ -157,10 +157,13 @@ impl Consumer {
         config.validate_consumer()?;
         let cluster = Cluster::new(&config)?;
         let fetcher = PartitionConsumer::with_cluster(std::sync::Arc::clone(&cluster), config.clone())?;
-        let assignors = Assignor::parse_list(config.get("partition.assignment.strategy").unwrap_or("range,roundrobin"))?;
+        let assignors =
+            Assignor::parse_list(config.get("partition.assignment.strategy").unwrap_or("range,roundrobin"))?;
         let protocol = assignors[0].protocol();
         let group_protocol = match config.get("group.protocol") {
-            Some("consumer") => GroupProtocol::Consumer { remote_assignor: config.get("group.remote.assignor").map(str::to_owned) },
+            Some("consumer") => {
+                GroupProtocol::Consumer { remote_assignor: config.get("group.remote.assignor").map(str::to_owned) }
+            }
             _ => GroupProtocol::Classic,
         };
         let group = config.get("group.id").map(|id| {
@@ -178,7 +181,8 @@ impl Consumer {
                 },
             )
         });
-        let auto_commit = (group.is_some() && config.flag("enable.auto.commit")).then(|| config.duration("auto.commit.interval.ms"));
+        let auto_commit =
+            (group.is_some() && config.flag("enable.auto.commit")).then(|| config.duration("auto.commit.interval.ms"));
         let reset = match config.get("auto.offset.reset") {
             Some("earliest" | "smallest") => Offset::Beginning,
             _ => Offset::End,
@@ -215,7 +219,10 @@ impl Consumer {
     /// Like [`on_rebalance`](Consumer::on_rebalance), and the listener may commit through
     /// [`RebalanceCommits`]: e.g. the positions of revoked partitions, so their next owner
     /// starts exactly there.
-    pub fn on_rebalance_committing(&mut self, listener: impl FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send + 'static) {
+    pub fn on_rebalance_committing(
+        &mut self,
+        listener: impl FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send + 'static,
+    ) {
         self.listener = Some(std::sync::Mutex::new(Box::new(listener)));
     }
 
@@ -250,7 +257,9 @@ impl Consumer {
 
     /// The topics the subscription names now, with their partition counts. Takes what it
     /// needs by value, so `poll`'s future holds no `&Consumer` (keeping it `Send`).
-    fn resolve_subscription(&self) -> impl std::future::Future<Output = Result<BTreeMap<String, usize>>> + Send + 'static {
+    fn resolve_subscription(
+        &self,
+    ) -> impl std::future::Future<Output = Result<BTreeMap<String, usize>>> + Send + 'static {
         let cluster = std::sync::Arc::clone(&self.cluster);
         let patterns = self.patterns.clone();
         let names: Vec<String> = self.subscription.iter().filter(|t| !t.starts_with('^')).cloned().collect();
@@ -452,7 +461,8 @@ impl Consumer {
             if self.join_needed || resolved != self.resolved {
                 // Named topics go as named (the coordinator follows them, even before they
                 // exist); patterns as the topics they match now.
-                let mut names: BTreeSet<String> = self.subscription.iter().filter(|t| !t.starts_with('^')).cloned().collect();
+                let mut names: BTreeSet<String> =
+                    self.subscription.iter().filter(|t| !t.starts_with('^')).cloned().collect();
                 names.extend(resolved.keys().cloned());
                 self.resolved = resolved;
                 group.subscribe_topics(names.into_iter().collect());
@@ -571,7 +581,10 @@ impl Consumer {
         let Some(l) = self.listener.as_mut() else { return };
         let held = self.fetcher.assignment();
         let mut commits = RebalanceCommits {
-            positions: held.iter().filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o))).collect(),
+            positions: held
+                .iter()
+                .filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o)))
+                .collect(),
             staged: Vec::new(),
         };
         (l.get_mut().unwrap_or_else(|p| p.into_inner()))(&event, &mut commits);
@@ -579,7 +592,9 @@ impl Consumer {
             return;
         }
         if matches!(event, RebalanceEvent::Lost(_)) {
-            tracing::warn!("commit asked for in a listener for lost partitions: not sent, they may be another member's");
+            tracing::warn!(
+                "commit asked for in a listener for lost partitions: not sent, they may be another member's"
+            );
             return;
         }
         let result = match &self.group {
@@ -616,7 +631,8 @@ impl Consumer {
 
     /// Commits explicit offsets: (topic, partition, next offset to read, metadata).
     pub async fn commit_offsets(&self, offsets: &[(String, i32, i64, Option<String>)]) -> Result<()> {
-        let offsets: Vec<(Tp, i64, Option<String>)> = offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())).collect();
+        let offsets: Vec<(Tp, i64, Option<String>)> =
+            offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())).collect();
         self.group()?.commit(&offsets).await
     }
 
@@ -692,7 +708,11 @@ impl Consumer {
 }
 
 /// What is held, by topic id, as the coordinator's assignment named it.
-fn held(target: &IdPartitions, names: &std::collections::HashMap<uuid::Uuid, String>, owned: &BTreeSet<Tp>) -> IdPartitions {
+fn held(
+    target: &IdPartitions,
+    names: &std::collections::HashMap<uuid::Uuid, String>,
+    owned: &BTreeSet<Tp>,
+) -> IdPartitions {
     target
         .iter()
         .filter_map(|(id, ps)| {

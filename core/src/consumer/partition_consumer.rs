@@ -276,7 +276,10 @@ impl PartitionConsumer {
 
     /// The first offset whose record's timestamp is at or after `timestamp` (ms since the
     /// epoch), for each partition; `None` where no record is that recent.
-    pub async fn offsets_for_times(&self, partitions: &[(String, i32, i64)]) -> Result<Vec<((String, i32), Option<i64>)>> {
+    pub async fn offsets_for_times(
+        &self,
+        partitions: &[(String, i32, i64)],
+    ) -> Result<Vec<((String, i32), Option<i64>)>> {
         let mut out = Vec::with_capacity(partitions.len());
         for (topic, partition, ts) in partitions {
             out.push(((topic.clone(), *partition), self.offset_for_time(topic, *partition, *ts).await?));
@@ -286,7 +289,10 @@ impl PartitionConsumer {
 
     async fn offset_for_time(&self, topic: &str, partition: i32, timestamp: i64) -> Result<Option<i64>> {
         if timestamp < 0 {
-            return Err(Error::Config { key: "timestamp".into(), reason: format!("{topic}-{partition}: {timestamp} is before 1970") });
+            return Err(Error::Config {
+                key: "timestamp".into(),
+                reason: format!("{topic}-{partition}: {timestamp} is before 1970"),
+            });
         }
         // Kafka answers -1 when no record is at or after the time.
         Ok(Some(self.list_offset(topic, partition, timestamp).await?).filter(|o| *o >= 0))
@@ -295,16 +301,15 @@ impl PartitionConsumer {
     async fn list_offset(&self, topic: &str, partition: i32, timestamp: i64) -> Result<i64> {
         let (_, conn) = self.cluster.leader(topic, partition).await?;
         let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
-                .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp)]),
+            ListOffsetsTopic::default().with_name(TopicName(StrBytes::from_string(topic.to_owned()))).with_partitions(
+                vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp)],
+            ),
         ]);
         let resp = conn.send(&req).await?;
-        let p = resp
-            .topics
-            .first()
-            .and_then(|t| t.partitions.first())
-            .ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty ListOffsets response".into() })?;
+        let p = resp.topics.first().and_then(|t| t.partitions.first()).ok_or_else(|| Error::Protocol {
+            broker: conn.addr().to_owned(),
+            reason: "empty ListOffsets response".into(),
+        })?;
         if p.error_code != 0 {
             return Err(Error::code(p.error_code, None, format!("ListOffsets {topic}-{partition}")));
         }
@@ -321,7 +326,10 @@ impl PartitionConsumer {
             while let Some(done) = std::future::poll_fn(|cx| Poll::Ready(self.in_flight.poll_next(cx))).await {
                 self.take_in(done).await?;
             }
-            if self.fetch_needed && self.below_read_ahead_limits() && self.retry_at.is_none_or(|at| Instant::now() >= at) {
+            if self.fetch_needed
+                && self.below_read_ahead_limits()
+                && self.retry_at.is_none_or(|at| Instant::now() >= at)
+            {
                 self.send_fetches().await?;
             }
             if let Some(r) = self.pop_buffered() {
@@ -432,7 +440,9 @@ impl PartitionConsumer {
                 continue;
             }
             match self.cluster.leader(&tp.0, tp.1).await {
-                Ok((leader, conn)) => by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push((tp.clone(), pos)),
+                Ok((leader, conn)) => {
+                    by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push((tp.clone(), pos))
+                }
                 // A leader that is moving or down: skip the partition for now.
                 Err(e) if e.is_retriable() => {
                     tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "no leader to fetch from");
@@ -449,7 +459,9 @@ impl PartitionConsumer {
             for ((topic, partition), pos) in &asked {
                 let entry = match topics.entry(topic.as_str()) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(e) => e.insert((self.cluster.topic(topic).await?.id, Vec::new())),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert((self.cluster.topic(topic).await?.id, Vec::new()))
+                    }
                 };
                 entry.1.push(
                     FetchPartition::default()
@@ -461,7 +473,8 @@ impl PartitionConsumer {
                         .with_last_fetched_epoch(-1),
                 );
             }
-            let ids: HashMap<uuid::Uuid, String> = topics.iter().map(|(name, (id, _))| (*id, (*name).to_owned())).collect();
+            let ids: HashMap<uuid::Uuid, String> =
+                topics.iter().map(|(name, (id, _))| (*id, (*name).to_owned())).collect();
             let req = FetchRequest::default()
                 .with_replica_id(BrokerId(-1))
                 .with_max_wait_ms(self.settings.max_wait_ms)
@@ -472,7 +485,12 @@ impl PartitionConsumer {
                 .with_topics(
                     topics
                         .into_iter()
-                        .map(|(t, (id, ps))| FetchTopic::default().with_topic(TopicName(StrBytes::from_string(t.to_owned()))).with_topic_id(id).with_partitions(ps))
+                        .map(|(t, (id, ps))| {
+                            FetchTopic::default()
+                                .with_topic(TopicName(StrBytes::from_string(t.to_owned())))
+                                .with_topic_id(id)
+                                .with_partitions(ps)
+                        })
                         .collect(),
                 );
             for (tp, pos) in &asked {
@@ -588,14 +606,22 @@ fn record_bytes(r: &ConsumerRecord) -> usize {
 }
 
 /// Decodes a fetch response: one entry per partition asked, in the order asked.
-fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<uuid::Uuid, String>, asked: &[(Tp, i64)]) -> Result<Vec<PartitionFetched>> {
+fn decode_response(
+    resp: kafka_protocol::messages::FetchResponse,
+    ids: &HashMap<uuid::Uuid, String>,
+    asked: &[(Tp, i64)],
+) -> Result<Vec<PartitionFetched>> {
     if resp.error_code != 0 {
         return Err(Error::code(resp.error_code, None, "fetch"));
     }
     let mut by_tp: HashMap<Tp, kafka_protocol::messages::fetch_response::PartitionData> = HashMap::new();
     for t in resp.responses {
         // v13+ answers by topic id, earlier versions by name.
-        let topic = if t.topic.0.is_empty() { ids.get(&t.topic_id).cloned().unwrap_or_default() } else { t.topic.0.to_string() };
+        let topic = if t.topic.0.is_empty() {
+            ids.get(&t.topic_id).cloned().unwrap_or_default()
+        } else {
+            t.topic.0.to_string()
+        };
         for p in t.partitions {
             by_tp.insert((topic.clone(), p.partition_index), p);
         }
@@ -603,7 +629,14 @@ fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<
     asked
         .iter()
         .map(|(tp, pos)| {
-            let mut out = PartitionFetched { tp: tp.clone(), error_code: 0, high_watermark: -1, records: Vec::new(), bytes: 0, next: *pos };
+            let mut out = PartitionFetched {
+                tp: tp.clone(),
+                error_code: 0,
+                high_watermark: -1,
+                records: Vec::new(),
+                bytes: 0,
+                next: *pos,
+            };
             // A partition the broker left out of its answer: nothing new, ask again.
             if let Some(p) = by_tp.remove(tp) {
                 out.error_code = p.error_code;
@@ -620,7 +653,13 @@ fn decode_response(resp: kafka_protocol::messages::FetchResponse, ids: &HashMap<
 /// Decodes the whole batches in a fetch response into `out`, skipping records below `pos`
 /// (a batch is served whole from its start) and a partial batch cut at the end; adds what
 /// they count against the read-ahead limit to `out_bytes`. Returns the next position.
-fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRecord>, out_bytes: &mut usize) -> Result<i64> {
+fn decode_into(
+    tp: &Tp,
+    mut pos: i64,
+    mut bytes: Bytes,
+    out: &mut Vec<ConsumerRecord>,
+    out_bytes: &mut usize,
+) -> Result<i64> {
     while bytes.remaining() >= 12 {
         let len = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         let total = len.max(0) as usize + 12;
@@ -628,8 +667,10 @@ fn decode_into(tp: &Tp, mut pos: i64, mut bytes: Bytes, out: &mut Vec<ConsumerRe
             break;
         }
         let mut one = bytes.split_to(total);
-        let set = RecordBatchDecoder::decode(&mut one)
-            .map_err(|e| Error::Protocol { broker: format!("{}-{}", tp.0, tp.1), reason: format!("record batch: {e}") })?;
+        let set = RecordBatchDecoder::decode(&mut one).map_err(|e| Error::Protocol {
+            broker: format!("{}-{}", tp.0, tp.1),
+            reason: format!("record batch: {e}"),
+        })?;
         out.reserve(set.records.len());
         for r in set.records {
             if r.offset < pos || r.control {

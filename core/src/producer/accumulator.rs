@@ -44,7 +44,17 @@ pub(super) struct Batch {
 
 impl Batch {
     fn new(tp: TopicPartition) -> Self {
-        Batch { tp, records: Vec::new(), waiters: Vec::new(), bytes: 0, created: Instant::now(), encoded: None, attempts: 0, base_seq: -1, outcome_unknown: false }
+        Batch {
+            tp,
+            records: Vec::new(),
+            waiters: Vec::new(),
+            bytes: 0,
+            created: Instant::now(),
+            encoded: None,
+            attempts: 0,
+            base_seq: -1,
+            outcome_unknown: false,
+        }
     }
 }
 
@@ -205,7 +215,9 @@ impl Accumulator {
     /// Whether the epoch bump can go ahead: nothing in flight, and no batch waiting whose
     /// outcome under the current epoch is still unknown.
     pub(super) fn ready_to_bump(&self) -> bool {
-        self.bump_needed && self.in_flight.is_empty() && !self.ready.iter().any(|b| b.base_seq >= 0 && b.outcome_unknown)
+        self.bump_needed
+            && self.in_flight.is_empty()
+            && !self.ready.iter().any(|b| b.base_seq >= 0 && b.outcome_unknown)
     }
 
     /// The epoch was bumped (or a new producer id given): every partition's sequence starts

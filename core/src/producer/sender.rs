@@ -18,8 +18,8 @@ use tokio::sync::{Notify, oneshot};
 use super::accumulator::{Accumulator, Batch};
 use super::{ProducerRecord, RecordMetadata};
 use crate::cluster::Cluster;
-use crate::connection::BrokerConnection as Connection;
 use crate::config::ClientConfig;
+use crate::connection::BrokerConnection as Connection;
 use crate::error::{Error, Result};
 use crate::partitioner::Partitioner;
 
@@ -67,11 +67,17 @@ fn now_ms() -> i64 {
 }
 
 impl Shared {
-    pub(super) fn start(cluster: Arc<Cluster>, config: ClientConfig, partitioner: Box<dyn Partitioner>, mut acc: Accumulator) -> Arc<Self> {
+    pub(super) fn start(
+        cluster: Arc<Cluster>,
+        config: ClientConfig,
+        partitioner: Box<dyn Partitioner>,
+        mut acc: Accumulator,
+    ) -> Arc<Self> {
         acc.idempotent = config.idempotent();
         // Without idempotence a retry could overtake a later batch: one at a time. With it the
         // broker dedups and orders up to the 5 batches it remembers per producer.
-        acc.max_in_flight = if acc.idempotent { (config.int("max.in.flight.requests.per.connection") as usize).clamp(1, 5) } else { 1 };
+        acc.max_in_flight =
+            if acc.idempotent { (config.int("max.in.flight.requests.per.connection") as usize).clamp(1, 5) } else { 1 };
         let compression = match config.get("compression.type") {
             Some("gzip") => Compression::Gzip,
             Some("snappy") => Compression::Snappy,
@@ -138,14 +144,21 @@ impl Shared {
             Err(e) if unknown(&e) => {
                 let deadline = tokio::time::Instant::now() + self.max_block;
                 tokio::time::sleep(self.cluster.retry_backoff()).await;
-                crate::backoff::retry_until(deadline, self.cluster.retry_backoff(), unknown, || self.cluster.topic(topic)).await
+                crate::backoff::retry_until(deadline, self.cluster.retry_backoff(), unknown, || {
+                    self.cluster.topic(topic)
+                })
+                .await
             }
             known => known,
         }
     }
 
     /// Queues a record, waiting at most `block` for queue space (`None`: `max.block.ms`).
-    pub(super) async fn enqueue(&self, rec: ProducerRecord, block: Option<Duration>) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
+    pub(super) async fn enqueue(
+        &self,
+        rec: ProducerRecord,
+        block: Option<Duration>,
+    ) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
         let deadline = tokio::time::Instant::now() + block.unwrap_or(self.max_block);
         let size = rec.approx_size();
         if size > self.message_max_bytes {
@@ -181,7 +194,9 @@ impl Shared {
             waiting.as_mut().enable();
             {
                 let mut acc = self.lock();
-                if acc.queued_records < self.max_queued_records && acc.queued_bytes + size <= self.max_queued_bytes.max(size) {
+                if acc.queued_records < self.max_queued_records
+                    && acc.queued_bytes + size <= self.max_queued_bytes.max(size)
+                {
                     let (record, tx) = pending.take().expect("pushed once");
                     if acc.push((rec.topic.clone(), partition), record, size, tx, self.batch_size) {
                         self.wake.notify_one();
@@ -327,7 +342,12 @@ impl Shared {
         let current = self.lock().producer;
         let result = match self.init_producer_id(current).await {
             // Fenced: the broker no longer takes this id's epoch as ours; a new id is as good.
-            Err(e) if matches!(e.kafka_code(), Some(ResponseError::ProducerFenced | ResponseError::InvalidProducerEpoch)) => {
+            Err(e)
+                if matches!(
+                    e.kafka_code(),
+                    Some(ResponseError::ProducerFenced | ResponseError::InvalidProducerEpoch)
+                ) =>
+            {
                 self.init_producer_id(None).await
             }
             other => other,
@@ -383,8 +403,12 @@ impl Shared {
             r.sequence = if base_seq >= 0 { base_seq.wrapping_add(i as i32) & i32::MAX } else { i as i32 - 1 };
         }
         let mut buf = BytesMut::with_capacity(batch.bytes + 128);
-        RecordBatchEncoder::encode(&mut buf, batch.records.iter(), &RecordEncodeOptions { version: 2, compression: self.compression })
-            .map_err(|e| Error::Protocol { broker: "-".into(), reason: format!("encoding a record batch: {e}") })?;
+        RecordBatchEncoder::encode(
+            &mut buf,
+            batch.records.iter(),
+            &RecordEncodeOptions { version: 2, compression: self.compression },
+        )
+        .map_err(|e| Error::Protocol { broker: "-".into(), reason: format!("encoding a record batch: {e}") })?;
         let bytes = buf.freeze();
         batch.encoded = Some(bytes.clone());
         Ok(bytes)
@@ -406,7 +430,9 @@ impl Shared {
                 TopicProduceData::default()
                     .with_name(TopicName(StrBytes::from_string(topic.clone())))
                     .with_topic_id(topic_id)
-                    .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(records))]),
+                    .with_partition_data(vec![
+                        PartitionProduceData::default().with_index(partition).with_records(Some(records)),
+                    ]),
             ]);
         let version = conn.version_of::<ProduceRequest>()?;
         Ok(match conn.enqueue(&req, version, self.acks != 0)? {
@@ -416,14 +442,19 @@ impl Shared {
     }
 
     /// The attempt's outcome: `(base offset, log append time)`.
-    async fn response(&self, batch: &Batch, conn: &Arc<Connection>, rx: oneshot::Receiver<Result<Bytes>>, version: i16) -> Result<(i64, i64)> {
+    async fn response(
+        &self,
+        batch: &Batch,
+        conn: &Arc<Connection>,
+        rx: oneshot::Receiver<Result<Bytes>>,
+        version: i16,
+    ) -> Result<(i64, i64)> {
         let (topic, partition) = &batch.tp;
         let resp = conn.wait::<ProduceRequest>(rx, version).await?;
-        let p = resp
-            .responses
-            .first()
-            .and_then(|t| t.partition_responses.first())
-            .ok_or_else(|| Error::Protocol { broker: conn.addr().to_owned(), reason: "empty produce response".into() })?;
+        let p = resp.responses.first().and_then(|t| t.partition_responses.first()).ok_or_else(|| Error::Protocol {
+            broker: conn.addr().to_owned(),
+            reason: "empty produce response".into(),
+        })?;
         if p.error_code == ResponseError::DuplicateSequenceNumber.code() {
             // Written before, by an attempt whose answer was lost; the broker no longer knows
             // where (Kafka clients treat it as success with the offset unknown).
@@ -465,12 +496,22 @@ impl Shared {
             (behind_a_gap, renumber)
         };
         match result {
-            Err(e) if (e.is_retriable() || behind_a_gap || renumber) && batch.attempts <= self.retries && batch.created.elapsed() < self.delivery_timeout => {
+            Err(e)
+                if (e.is_retriable() || behind_a_gap || renumber)
+                    && batch.attempts <= self.retries
+                    && batch.created.elapsed() < self.delivery_timeout =>
+            {
                 tracing::debug!(%topic, partition, attempt = batch.attempts, error = %e, "retrying batch");
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 self.lock().failed(&batch.tp);
-                if matches!(e.kafka_code(), Some(ResponseError::NotLeaderOrFollower | ResponseError::UnknownTopicOrPartition | ResponseError::LeaderNotAvailable))
-                    || matches!(e, Error::Connection { .. })
+                if matches!(
+                    e.kafka_code(),
+                    Some(
+                        ResponseError::NotLeaderOrFollower
+                            | ResponseError::UnknownTopicOrPartition
+                            | ResponseError::LeaderNotAvailable
+                    )
+                ) || matches!(e, Error::Connection { .. })
                 {
                     self.cluster.invalidate(&topic);
                 }
@@ -484,7 +525,9 @@ impl Shared {
                 match result {
                     Ok((base, log_append_time)) => {
                         self.stats.records.fetch_add(n as u64, Ordering::Relaxed);
-                        self.stats.bytes.fetch_add(batch.encoded.as_ref().map_or(0, |b| b.len()) as u64, Ordering::Relaxed);
+                        self.stats
+                            .bytes
+                            .fetch_add(batch.encoded.as_ref().map_or(0, |b| b.len()) as u64, Ordering::Relaxed);
                         self.stats.batches.fetch_add(1, Ordering::Relaxed);
                         for (i, (tx, r)) in batch.waiters.drain(..).zip(&batch.records).enumerate() {
                             let timestamp = if log_append_time >= 0 { log_append_time } else { r.timestamp };

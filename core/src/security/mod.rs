@@ -75,9 +75,7 @@ impl fmt::Debug for Security {
 }
 
 fn required<'a>(config: &'a ClientConfig, key: &str, why: &str) -> Result<&'a str> {
-    config
-        .get(key)
-        .ok_or_else(|| Error::Config { key: key.to_owned(), reason: format!("required {why}") })
+    config.get(key).ok_or_else(|| Error::Config { key: key.to_owned(), reason: format!("required {why}") })
 }
 
 impl Security {
@@ -118,7 +116,8 @@ impl Security {
                     None => {
                         return Err(Error::Config {
                             key: "sasl.mechanism".into(),
-                            reason: "OAUTHBEARER needs a token provider: ClientConfig::set_oauthbearer_token_provider".into(),
+                            reason: "OAUTHBEARER needs a token provider: ClientConfig::set_oauthbearer_token_provider"
+                                .into(),
                         });
                     }
                 },

@@ -101,13 +101,17 @@ impl ScramClient {
 
     /// Answers the server-first message with the client-final message carrying the proof.
     pub(crate) fn respond(&mut self, server_first: &[u8]) -> Result<Vec<u8>, String> {
-        let server_first = std::str::from_utf8(server_first).map_err(|_| "server-first message is not UTF-8".to_owned())?;
+        let server_first =
+            std::str::from_utf8(server_first).map_err(|_| "server-first message is not UTF-8".to_owned())?;
         let (mut nonce, mut salt, mut iterations) = (None, None, None);
         for attr in server_first.split(',') {
             match attr.split_once('=') {
                 Some(("r", v)) => nonce = Some(v),
                 Some(("s", v)) => salt = Some(B64.decode(v).map_err(|_| "server salt is not base64".to_owned())?),
-                Some(("i", v)) => iterations = Some(v.parse::<u32>().map_err(|_| "server iteration count is not a number".to_owned())?),
+                Some(("i", v)) => {
+                    iterations =
+                        Some(v.parse::<u32>().map_err(|_| "server iteration count is not a number".to_owned())?)
+                }
                 Some(("e", v)) => return Err(format!("server refused: {v}")),
                 _ => {}
             }

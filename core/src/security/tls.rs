@@ -60,7 +60,8 @@ fn roots(config: &ClientConfig) -> Result<RootCertStore> {
             let Some(path) = SYSTEM_CA_BUNDLES.iter().find(|p| std::path::Path::new(p).exists()) else {
                 return Err(config_error("ssl.ca.location", "required: no system CA bundle found"));
             };
-            let bytes = std::fs::read(path).map_err(|e| config_error("ssl.ca.location", format!("cannot read {path}: {e}")))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| config_error("ssl.ca.location", format!("cannot read {path}: {e}")))?;
             ("ssl.ca.location".to_owned(), bytes)
         }
     };
@@ -91,8 +92,9 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
         (None, None) => Ok(builder.with_no_client_auth()),
         (Some((cert_key, cert_pem)), Some((key_key, key_pem))) => {
             let chain = certificates(&cert_key, &cert_pem)?;
-            let private = PrivateKeyDer::from_pem_slice(&key_pem)
-                .map_err(|e| config_error(&key_key, format!("no usable PEM private key (PKCS#8, PKCS#1 or SEC1; unencrypted): {e}")))?;
+            let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+                config_error(&key_key, format!("no usable PEM private key (PKCS#8, PKCS#1 or SEC1; unencrypted): {e}"))
+            })?;
             builder
                 .with_client_auth_cert(chain, private)
                 .map_err(|e| config_error(&key_key, format!("does not match the certificate: {e}")))
@@ -156,7 +158,8 @@ pub(crate) async fn handshake(
 ) -> Result<TlsStream<TcpStream>> {
     let tls_error = |reason: String| Error::Tls { broker: addr.to_owned(), reason };
     let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr).trim_matches(['[', ']']);
-    let name = ServerName::try_from(host.to_owned()).map_err(|e| tls_error(format!("{host:?} is not a valid server name: {e}")))?;
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| tls_error(format!("{host:?} is not a valid server name: {e}")))?;
     let connector = tokio_rustls::TlsConnector::from(config);
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Err(_) => Err(tls_error(format!("no TLS handshake within {} ms", timeout.as_millis()))),

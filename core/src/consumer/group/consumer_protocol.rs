@@ -106,7 +106,9 @@ pub(super) async fn leave(group: &Group) -> Result<()> {
     match E::try_from_code(resp.error_code) {
         // Already gone from the coordinator's view: nothing left to leave.
         None | Some(E::UnknownMemberId | E::FencedMemberEpoch) => Ok(()),
-        Some(code) => Err(Error::kafka(code, resp.error_message.map(|m| m.to_string()), format!("leaving group {}", st.group_id))),
+        Some(code) => {
+            Err(Error::kafka(code, resp.error_message.map(|m| m.to_string()), format!("leaving group {}", st.group_id)))
+        }
     }
 }
 
@@ -221,7 +223,10 @@ async fn heartbeat_once(group: &Group, interval: &mut Duration) -> Result<Next> 
         .with_subscribed_topic_names(Some(subscription.iter().map(|t| TopicName(s(t))).collect()))
         .with_server_assignor(remote_assignor.as_deref().map(s))
         .with_topic_partitions(Some(
-            owned.iter().map(|(id, ps)| TopicPartitions::default().with_topic_id(*id).with_partitions(ps.clone())).collect(),
+            owned
+                .iter()
+                .map(|(id, ps)| TopicPartitions::default().with_topic_id(*id).with_partitions(ps.clone()))
+                .collect(),
         ));
     let resp = coordinator.send(&req).await?;
     let message = resp.error_message.as_ref().map(|m| m.to_string());
@@ -241,7 +246,8 @@ async fn heartbeat_once(group: &Group, interval: &mut Duration) -> Result<Next> 
             return Ok(Next::After(st.retry_backoff));
         }
         Some(code @ (E::FencedInstanceId | E::UnreleasedInstanceId)) => {
-            let reason = message.unwrap_or_else(|| format!("another consumer holds group.instance.id in group {}", st.group_id));
+            let reason =
+                message.unwrap_or_else(|| format!("another consumer holds group.instance.id in group {}", st.group_id));
             fatal(group, Error::kafka(code, Some(reason), what()));
             return Ok(Next::Stop);
         }
@@ -270,7 +276,8 @@ async fn heartbeat_once(group: &Group, interval: &mut Duration) -> Result<Next> 
         m.generation = resp.member_epoch;
     }
     if let Some(assignment) = resp.assignment {
-        let target: IdPartitions = assignment.topic_partitions.into_iter().map(|t| (t.topic_id, t.partitions)).collect();
+        let target: IdPartitions =
+            assignment.topic_partitions.into_iter().map(|t| (t.topic_id, t.partitions)).collect();
         tracing::debug!(group = %st.group_id, ?target, "assignment");
         group.exchange().target = Some(target);
     }
