@@ -38,7 +38,7 @@ pub enum Error {
     #[error("unknown topic or partition: {0}")]
     UnknownTopicOrPartition(String),
     #[error("invalid topic name {name:?}: {reason}")]
-    InvalidTopic { name: String, reason: &'static str },
+    InvalidTopic { name: String, reason: String },
     #[error("topic {0:?} already exists")]
     TopicAlreadyExists(String),
     #[error("invalid partition count: {0}")]

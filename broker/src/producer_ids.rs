@@ -58,9 +58,9 @@ impl ProducerIdAllocator {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.0 >= state.1 {
             let end = state.1 + BLOCK;
-            let tmp = self.path.with_extension("tmp");
-            std::fs::write(&tmp, format!("{end}\n"))
-                .and_then(|_| std::fs::rename(&tmp, &self.path))
+            // Durable before the first id of the block is handed out, or a power loss could
+            // hand the same ids out again.
+            crate::log::disk::replace_file(&self.path, format!("{end}\n").as_bytes(), true)
                 .map_err(Error::io("recording producer id block"))?;
             state.1 = end;
         }

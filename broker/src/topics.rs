@@ -12,13 +12,13 @@ use uuid::Uuid;
 
 use crate::config::apply_topic_config;
 use crate::error::{Error, Result};
-use crate::log::{LogConfig, PartitionLog};
+use crate::log::{LogConfig, PartitionLog, disk};
 
 const TOPICS_FILE: &str = "topics.json";
 
 /// Kafka's rule for topic names.
 pub fn validate_topic_name(name: &str) -> Result<()> {
-    let invalid = |reason| Err(Error::InvalidTopic { name: name.to_owned(), reason });
+    let invalid = |reason: &str| Err(Error::InvalidTopic { name: name.to_owned(), reason: reason.to_owned() });
     if name.is_empty() {
         return invalid("empty");
     }
@@ -32,6 +32,39 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
         return invalid("only ASCII letters, digits, '.', '_' and '-' are allowed");
     }
     Ok(())
+}
+
+/// `name` as it appears in metric names, where '.' becomes '_'.
+fn fold_metric_name(name: &str) -> String {
+    name.replace('.', "_")
+}
+
+/// Each open partition holds three descriptors (log, offset index, time index) for its
+/// active segment, and one more per older segment.
+const DESCRIPTORS_PER_PARTITION: u64 = 3;
+
+/// Refuses to open `new_partitions` more partitions when their descriptors would not fit in
+/// the process's limit with a quarter of it left for connections and everything else: better
+/// a clear error up front than "Too many open files" half-way through creating a topic.
+fn check_descriptor_budget(new_partitions: i32) -> Result<()> {
+    let Some(limit) = descriptor_limit() else { return Ok(()) };
+    let open = std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0);
+    let needed = new_partitions.max(0) as u64 * DESCRIPTORS_PER_PARTITION;
+    let budget = limit - limit / 4;
+    if open + needed > budget {
+        return Err(Error::InvalidPartitions(format!(
+            "{new_partitions} new partitions need about {needed} file descriptors; {open} are open and the \
+             process may have {limit} (RLIMIT_NOFILE), a quarter of which is kept for connections: \
+             raise the limit or create fewer partitions"
+        )));
+    }
+    Ok(())
+}
+
+fn descriptor_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// One partition: its log (None once the topic is deleted) and the fetches waiting on it.
@@ -74,7 +107,7 @@ impl Partition {
     fn close(&self) -> Result<()> {
         let mut guard = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(log) = guard.as_mut() {
-            log.close()?;
+            log.close().map_err(Error::io(format!("closing {}", log.dir().display())))?;
         }
         Ok(())
     }
@@ -235,6 +268,18 @@ impl TopicRegistry {
         if self.get(name).is_some() {
             return Err(Error::TopicAlreadyExists(name.to_owned()));
         }
+        // Kafka's rule: '.' and '_' read the same in metric names, so `a.b` and `a_b` cannot both exist.
+        let folded = fold_metric_name(name);
+        if let Some(other) = self.all().into_iter().find(|t| fold_metric_name(&t.name) == folded) {
+            return Err(Error::InvalidTopic {
+                name: name.to_owned(),
+                reason: format!(
+                    "collides with existing topic {:?} ('.' and '_' are the same in metric names)",
+                    other.name
+                ),
+            });
+        }
+        check_descriptor_budget(partitions)?;
         let topic = Arc::new(Topic {
             name: name.to_owned(),
             id: Uuid::new_v4(),
@@ -244,21 +289,61 @@ impl TopicRegistry {
         if validate_only {
             return Ok(topic);
         }
-        let now = crate::log::now_ms();
-        let mut parts = Vec::with_capacity(partitions as usize);
-        for index in 0..partitions {
-            // A directory left by an earlier topic of this name must not leak its records.
-            let dir = partition_dir(&self.data_dir, name, index);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
-            }
-            parts.push(self.open_partition(name, index, &topic.log_config(), now)?);
-        }
+        let parts = self.open_new_partitions(name, 0..partitions, &topic.log_config())?;
         *topic.partitions.write().unwrap_or_else(|p| p.into_inner()) = parts;
         self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), Arc::clone(&topic));
-        self.persist()?;
+        if let Err(e) = self.persist() {
+            // Not recorded, so not created: nothing of it may outlive this call.
+            self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+            self.discard_partitions(topic.partitions());
+            return Err(e);
+        }
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
+    }
+
+    /// Opens fresh, empty logs for partitions `indexes` of `topic`. All or nothing: on a
+    /// failure every directory made here is removed again.
+    fn open_new_partitions(
+        &self,
+        topic: &str,
+        indexes: std::ops::Range<i32>,
+        cfg: &LogConfig,
+    ) -> Result<Vec<Arc<Partition>>> {
+        let now = crate::log::now_ms();
+        let mut parts = Vec::with_capacity(indexes.len());
+        for index in indexes {
+            let opened = (|| {
+                // A directory left by an earlier topic of this name must not leak its records.
+                let dir = partition_dir(&self.data_dir, topic, index);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
+                }
+                self.open_partition(topic, index, cfg, now)
+            })();
+            match opened {
+                Ok(p) => parts.push(p),
+                Err(e) => {
+                    self.discard_partitions(parts);
+                    let _ = std::fs::remove_dir_all(partition_dir(&self.data_dir, topic, index));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Closes and removes partitions that were never made visible.
+    fn discard_partitions(&self, parts: Vec<Arc<Partition>>) {
+        for p in parts {
+            let dir = partition_dir(&self.data_dir, &p.topic, p.index);
+            drop(p.take_log());
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(dir = %dir.display(), error = %e, "removing a partition that was not created failed");
+                }
+            }
+        }
     }
 
     /// Deletes a topic and its data. Fetches already reading keep what they read.
@@ -293,20 +378,18 @@ impl TopicRegistry {
                 "topic {name} has {current} partitions; the new count {total} must be larger"
             )));
         }
+        check_descriptor_budget(total - current)?;
         if validate_only {
             return Ok(());
         }
-        let now = crate::log::now_ms();
-        let mut new = Vec::new();
-        for index in current..total {
-            let dir = partition_dir(&self.data_dir, name, index);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(Error::io(format!("clearing {}", dir.display())))?;
-            }
-            new.push(self.open_partition(name, index, &topic.log_config(), now)?);
-        }
+        let new = self.open_new_partitions(name, current..total, &topic.log_config())?;
         topic.partitions.write().unwrap_or_else(|p| p.into_inner()).extend(new);
-        self.persist()
+        if let Err(e) = self.persist() {
+            let added = topic.partitions.write().unwrap_or_else(|p| p.into_inner()).split_off(current as usize);
+            self.discard_partitions(added);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Changes a topic's overrides: each `(key, Some(value))` sets, `(key, None)` goes back to
@@ -363,16 +446,7 @@ impl TopicRegistry {
             })
             .collect();
         let json = serde_json::to_vec_pretty(&records).map_err(|e| Error::Config(e.to_string()))?;
-        let tmp = self.data_dir.join(format!("{TOPICS_FILE}.tmp"));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&json)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, self.data_dir.join(TOPICS_FILE))?;
-            std::fs::File::open(&self.data_dir)?.sync_all()
-        };
-        write().map_err(Error::io("writing topics.json"))
+        disk::replace_file(&self.data_dir.join(TOPICS_FILE), &json, true).map_err(Error::io("writing topics.json"))
     }
 
     /// Every partition of every topic.
@@ -380,11 +454,17 @@ impl TopicRegistry {
         self.all().iter().flat_map(|t| t.partitions()).collect()
     }
 
-    /// Flushes and closes every log, marking a clean stop.
-    pub fn close(&self) -> Result<()> {
+    /// Flushes and closes every log it can, marking each a clean stop. A log that cannot be
+    /// flushed (a full or failing disk) is left unmarked, so the next start recovers it; the
+    /// others still close cleanly. Returns how many could not.
+    pub fn close(&self) -> usize {
+        let mut failed = 0;
         for p in self.all_partitions() {
-            p.close()?;
+            if let Err(e) = p.close() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flushing at shutdown failed; the next start recovers this log");
+                failed += 1;
+            }
         }
-        Ok(())
+        failed
     }
 }

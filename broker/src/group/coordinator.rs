@@ -741,6 +741,7 @@ impl Coordinator {
         let commit_ts = now_ms();
         let mut results = Vec::with_capacity(n);
         let mut entries = Vec::with_capacity(n);
+        let mut accepted = Vec::with_capacity(n);
         for o in req.offsets {
             if o.metadata.as_ref().is_some_and(|m| m.len() > max_meta) {
                 results.push(code(E::OffsetMetadataTooLarge));
@@ -757,13 +758,15 @@ impl Coordinator {
                 StoreKey::Offset { group: req.group_id.clone(), topic: o.topic.clone(), partition: o.partition },
                 Some(StoreValue::Offset(value.clone())),
             ));
-            group.offsets.insert((o.topic, o.partition), value);
+            accepted.push(((o.topic, o.partition), value));
             results.push(0);
         }
+        // Stored first, then visible: a commit the store refused must not be served either.
         if let Err(e) = self.store.write(&entries) {
             tracing::error!(group = %req.group_id, error = %e, "could not store offsets");
             return all(E::KafkaStorageError);
         }
+        group.offsets.extend(accepted);
         self.maybe_compact();
         results
     }

@@ -124,7 +124,7 @@ impl BatchHeader {
         };
         if header.last_offset_delta < 0
             || header.records_count < 0
-            || (header.records_count > 0 && header.last_offset_delta + 1 < header.records_count)
+            || (header.records_count > 0 && (header.last_offset_delta as i64) + 1 < header.records_count as i64)
         {
             return Err(BatchError::InvalidRecordCount {
                 count: header.records_count,
@@ -139,8 +139,9 @@ impl BatchHeader {
         self.batch_length as usize + LOG_OVERHEAD
     }
 
+    /// The offset of the last record. Saturates rather than overflowing on a corrupt header.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        self.base_offset.saturating_add(self.last_offset_delta as i64)
     }
 
     pub fn is_log_append_time(&self) -> bool {
@@ -322,6 +323,17 @@ pub(crate) mod tests {
         set_base_offset(&mut b, 0);
         let h = BatchHeader::parse(&b).unwrap();
         assert_eq!(h.last_sequence(), 0);
+    }
+
+    #[test]
+    fn extreme_header_fields_are_refused_or_saturate_without_panicking() {
+        let mut b = sample_batch(1, 0, -1, -1);
+        b[LAST_OFFSET_DELTA_OFFSET..LAST_OFFSET_DELTA_OFFSET + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        b[RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4].copy_from_slice(&i32::MAX.to_be_bytes());
+        let h = BatchHeader::parse(&b).unwrap();
+        assert_eq!(h.last_offset(), i32::MAX as i64);
+        set_base_offset(&mut b, i64::MAX - 1);
+        assert_eq!(BatchHeader::parse(&b).unwrap().last_offset(), i64::MAX);
     }
 
     #[test]

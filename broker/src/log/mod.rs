@@ -1,6 +1,7 @@
 //! The storage layer: each partition is a directory of append-only segments.
 
 pub mod batch;
+pub mod disk;
 mod offset_index;
 mod partition_log;
 mod producer_state;

@@ -6,13 +6,16 @@
 //! rebuilt from the log instead of trusted.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::disk;
 
 const ENTRY_LEN: usize = 8;
 
 #[derive(Debug)]
 pub(super) struct OffsetIndex {
+    path: PathBuf,
     file: File,
     /// `(relative offset, position)`, both strictly increasing.
     entries: Vec<(u32, u32)>,
@@ -21,8 +24,8 @@ pub(super) struct OffsetIndex {
 impl OffsetIndex {
     /// Opens an index file empty, discarding anything it held.
     pub(super) fn create(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
-        Ok(OffsetIndex { file, entries: Vec::new() })
+        let file = disk::create_segment_file(path)?;
+        Ok(OffsetIndex { path: path.to_owned(), file, entries: Vec::new() })
     }
 
     /// Loads an index written earlier. Returns `None` when the file is missing or is not a
@@ -52,7 +55,7 @@ impl OffsetIndex {
             entries.push((rel, pos));
         }
         let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Some(OffsetIndex { file, entries }))
+        Ok(Some(OffsetIndex { path: path.to_owned(), file, entries }))
     }
 
     pub(super) fn append(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
@@ -64,7 +67,7 @@ impl OffsetIndex {
         let mut entry = [0u8; ENTRY_LEN];
         entry[0..4].copy_from_slice(&relative_offset.to_be_bytes());
         entry[4..8].copy_from_slice(&position.to_be_bytes());
-        self.file.write_all(&entry)?;
+        disk::append_index_entry(&self.path, &self.file, &entry)?;
         self.entries.push((relative_offset, position));
         Ok(())
     }
@@ -83,16 +86,23 @@ impl OffsetIndex {
         self.entries.last().copied()
     }
 
-    /// Drops entries at or after `position` (the log was truncated there).
-    pub(super) fn truncate_to_position(&mut self, position: u32) -> io::Result<()> {
-        let keep = self.entries.partition_point(|&(_, pos)| pos < position);
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Forgets the entries after the first `keep` (an append rolled back); the file is cut by
+    /// [`OffsetIndex::cut_file`].
+    pub(super) fn forget_after(&mut self, keep: usize) {
         self.entries.truncate(keep);
-        self.file.set_len((keep * ENTRY_LEN) as u64)?;
-        Ok(())
+    }
+
+    /// Cuts the file to the entries held in memory.
+    pub(super) fn cut_file(&self) -> io::Result<()> {
+        disk::truncate(&self.path, &self.file, (self.entries.len() * ENTRY_LEN) as u64)
     }
 
     pub(super) fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        disk::sync(&self.path, &self.file)
     }
 }
 

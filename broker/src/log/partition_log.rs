@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{self, BatchError, BatchHeader, BatchIter};
+use super::disk;
 use super::producer_state::{ProducerStateTable, SequenceCheck};
 use super::segment::LogSegment;
 use super::{LogConfig, TimestampType};
@@ -69,7 +70,7 @@ fn read_checkpoint(dir: &Path) -> (i64, i64) {
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`, recovering it if the last stop was not clean.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        disk::create_dir_all(dir)?;
         let clean_marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = clean_marker.exists();
         let (mut log_start_offset, recovery_point) = read_checkpoint(dir);
@@ -146,7 +147,10 @@ impl PartitionLog {
         log.log_start_offset = log_start_offset;
         log.recovery_point = log.next_offset();
         let _ = std::fs::remove_file(&clean_marker);
-        log.write_checkpoint()?;
+        // Best effort: a broker restarted on a full disk still serves what it has.
+        if let Err(e) = log.write_checkpoint() {
+            tracing::warn!(dir = %dir.display(), error = %e, "writing the recovery checkpoint failed");
+        }
         Ok(log)
     }
 
@@ -237,31 +241,27 @@ impl PartitionLog {
         }
 
         let total: usize = batches.iter().map(|(_, r)| r.len()).sum();
-        self.maybe_roll(total as u64, now_ms)?;
+        self.maybe_roll(total as u64, now_ms).map_err(self.io_error("rolling a new segment"))?;
         let base_offset = self.next_offset();
         let log_append = self.config.timestamp_type == TimestampType::LogAppendTime;
-        let mut next = base_offset;
-        let mut record_count = 0u64;
-        for (header, range) in &batches {
-            let mut stamped = *header;
-            stamped.base_offset = next;
-            let bytes = &records[range.clone()];
-            if log_append {
-                let mut copy = bytes.to_vec();
-                batch::set_base_offset(&mut copy, next);
-                batch::set_log_append_time(&mut copy, now_ms);
-                stamped.max_timestamp = now_ms;
-                self.active_mut().append(&stamped, &copy)?;
-            } else {
-                self.active_mut().append(&stamped, bytes)?;
-            }
-            next = stamped.last_offset() + 1;
-            record_count += header.records_count as u64;
-            self.producers.record(&stamped, stamped.max_timestamp);
+        let mark = self.active().mark();
+        let written = self.write_batches(records, &mut batches, base_offset, log_append, now_ms);
+        let record_count: u64 = batches.iter().map(|(h, _)| h.records_count as u64).sum();
+        let due = self.unflushed_records + record_count >= self.config.flush_interval_messages;
+        // With flush.messages due, the append is acknowledged only once on stable storage.
+        let written = written.and_then(|()| if due { self.active_mut().flush() } else { Ok(()) });
+        if let Err(e) = written {
+            // Nothing of a failed request stays: the next append starts where this one did,
+            // and a reader never sees its bytes (reads stop at the recorded size).
+            self.active_mut().rollback(mark);
+            return Err(self.io_error("appending to the log")(e));
+        }
+        for (header, _) in &batches {
+            self.producers.record(header, header.max_timestamp);
         }
         self.unflushed_records += record_count;
-        if self.unflushed_records >= self.config.flush_interval_messages {
-            self.flush(now_ms)?;
+        if due {
+            self.flushed(now_ms);
         }
         Ok(AppendOutcome {
             base_offset,
@@ -269,6 +269,38 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Writes the checked batches at `base_offset` on, stamping each header in `batches` with
+    /// the offsets (and timestamp) it was written with.
+    fn write_batches(
+        &mut self,
+        records: &[u8],
+        batches: &mut [(BatchHeader, std::ops::Range<usize>)],
+        base_offset: i64,
+        log_append: bool,
+        now_ms: i64,
+    ) -> io::Result<()> {
+        let mut next = base_offset;
+        for (header, range) in batches.iter_mut() {
+            header.base_offset = next;
+            let bytes = &records[range.clone()];
+            if log_append {
+                let mut copy = bytes.to_vec();
+                batch::set_base_offset(&mut copy, next);
+                batch::set_log_append_time(&mut copy, now_ms);
+                header.max_timestamp = now_ms;
+                self.active_mut().append(header, &copy)?;
+            } else {
+                self.active_mut().append(header, bytes)?;
+            }
+            next = header.last_offset() + 1;
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, what: &str) -> impl FnOnce(io::Error) -> Error + use<> {
+        Error::io(format!("{what} {}", self.dir.display()))
     }
 
     fn maybe_roll(&mut self, incoming: u64, now_ms: i64) -> io::Result<()> {
@@ -281,7 +313,7 @@ impl PartitionLog {
         let base = active.next_offset();
         let interval = self.config.index_interval_bytes;
         // The closed segment will never change again: make it durable before moving on.
-        active.flush()?;
+        self.active_mut().flush()?;
         self.segments.insert(base, LogSegment::create(&self.dir, base, interval, now_ms)?);
         Ok(())
     }
@@ -381,12 +413,14 @@ impl PartitionLog {
         if self.segments.len() == 1 && self.active().next_offset() <= self.log_start_offset && !self.active().is_empty()
         {
             // Everything was deleted: start a fresh empty segment at the new start.
+            // The new segment exists before the old one goes, so the log always has one.
             let start = self.log_start_offset;
             let interval = self.config.index_interval_bytes;
+            let fresh = LogSegment::create(&self.dir, start, interval, super::now_ms())?;
             let old_base = *self.segments.keys().next().expect("one");
             let old = self.segments.remove(&old_base).expect("present");
+            self.segments.insert(start, fresh);
             old.delete()?;
-            self.segments.insert(start, LogSegment::create(&self.dir, start, interval, super::now_ms())?);
         }
         Ok(())
     }
@@ -433,23 +467,32 @@ impl PartitionLog {
 
     /// Forces the active segment to stable storage and moves the recovery point to the end.
     pub fn flush(&mut self, now_ms: i64) -> io::Result<()> {
-        self.active().flush()?;
+        self.active_mut().flush()?;
+        self.flushed(now_ms);
+        Ok(())
+    }
+
+    /// Records that everything appended so far is on stable storage.
+    fn flushed(&mut self, now_ms: i64) {
         self.unflushed_records = 0;
         self.last_flush_ms = now_ms;
         self.recovery_point = self.next_offset();
-        self.write_checkpoint()
+        // The checkpoint only spares work at the next recovery: losing it loses nothing.
+        if let Err(e) = self.write_checkpoint() {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "writing the recovery checkpoint failed");
+        }
     }
 
     fn write_checkpoint(&self) -> io::Result<()> {
-        let tmp = self.dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-        std::fs::write(&tmp, format!("{} {}\n", self.log_start_offset, self.recovery_point))?;
-        std::fs::rename(&tmp, self.dir.join(CHECKPOINT_FILE))
+        let text = format!("{} {}\n", self.log_start_offset, self.recovery_point);
+        disk::replace_file(&self.dir.join(CHECKPOINT_FILE), text.as_bytes(), false)
     }
 
-    /// Flushes everything and marks the stop as clean, so the next open trusts the indexes.
+    /// Flushes everything and marks the stop as clean. The next open still checks each
+    /// segment's tail, but need not verify whole segments.
     pub fn close(&mut self) -> io::Result<()> {
         self.flush(super::now_ms())?;
-        std::fs::write(self.dir.join(CLEAN_SHUTDOWN_FILE), b"")
+        disk::create_marker(&self.dir.join(CLEAN_SHUTDOWN_FILE))
     }
 
     pub fn dir(&self) -> &Path {

@@ -2,33 +2,19 @@
 //! the offset of its first record, with its offset and time indexes.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{self, BatchHeader, LOG_OVERHEAD};
+use super::disk;
 use super::offset_index::OffsetIndex;
 use super::time_index::TimeIndex;
 
 /// File name stem of the segment whose first offset is `base_offset` (Kafka's naming).
 pub(super) fn file_stem(base_offset: i64) -> String {
     format!("{base_offset:020}")
-}
-
-/// Writes `head` then `tail` with as few system calls as the kernel allows.
-fn write_all_vectored(file: &File, mut head: &[u8], mut tail: &[u8]) -> io::Result<()> {
-    let mut out = file;
-    while !head.is_empty() || !tail.is_empty() {
-        let n = out.write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(tail)])?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        let from_head = n.min(head.len());
-        head = &head[from_head..];
-        tail = &tail[n - from_head..];
-    }
-    Ok(())
 }
 
 /// Removes a segment's files without opening it.
@@ -50,6 +36,7 @@ pub(super) struct LogSegment {
     /// Shared with fetches in progress, which read outside the partition lock; a deleted
     /// segment stays readable to them until they drop it.
     file: Arc<File>,
+    /// Bytes of whole, appended batches. The file may be longer only while `dirty`.
     size: u64,
     /// Offset after the last record in this segment.
     next_offset: i64,
@@ -60,6 +47,9 @@ pub(super) struct LogSegment {
     index_interval_bytes: u64,
     /// Wall-clock ms when the segment was opened for appends; it rolls by age from here.
     created_ms: i64,
+    /// A failed append could not be cut back: the files hold bytes past what is recorded in
+    /// memory. Nothing is appended (the file is in append mode) until they are cut.
+    dirty: bool,
 }
 
 /// What a scan of a segment's file found.
@@ -71,13 +61,35 @@ pub(super) struct ScanOutcome {
     pub(super) truncated: bool,
 }
 
+/// The state of a segment before an append, to go back to if the append fails.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AppendMark {
+    size: u64,
+    next_offset: i64,
+    max_timestamp: i64,
+    bytes_since_index_entry: u64,
+    index_entries: usize,
+    time_entries: usize,
+}
+
 impl LogSegment {
-    /// Creates a new empty segment in `dir`.
+    /// Creates a new empty segment in `dir`. On failure no file of it is left behind.
     pub(super) fn create(dir: &Path, base_offset: i64, index_interval_bytes: u64, now_ms: i64) -> io::Result<Self> {
         let stem = file_stem(base_offset);
         let log_path = dir.join(format!("{stem}.log"));
-        let file = OpenOptions::new().create(true).read(true).append(true).truncate(false).open(&log_path)?;
-        file.set_len(0)?;
+        let made = (|| {
+            let file = disk::create_segment_file(&log_path)?;
+            let index = OffsetIndex::create(&dir.join(format!("{stem}.index")))?;
+            let time_index = TimeIndex::create(&dir.join(format!("{stem}.timeindex")))?;
+            Ok((file, index, time_index))
+        })();
+        let (file, index, time_index) = match made {
+            Ok(parts) => parts,
+            Err(e) => {
+                let _ = remove_files(dir, base_offset);
+                return Err(e);
+            }
+        };
         Ok(LogSegment {
             base_offset,
             log_path,
@@ -85,24 +97,29 @@ impl LogSegment {
             size: 0,
             next_offset: base_offset,
             max_timestamp: -1,
-            index: OffsetIndex::create(&dir.join(format!("{stem}.index")))?,
-            time_index: TimeIndex::create(&dir.join(format!("{stem}.timeindex")))?,
+            index,
+            time_index,
             bytes_since_index_entry: 0,
             index_interval_bytes,
             created_ms: now_ms,
+            dirty: false,
         })
     }
 
-    /// Opens an existing segment. With `verify`, every batch is read whole and its CRC
-    /// checked, and the file is cut at the first bad byte (recovery after an unclean stop);
-    /// without, the indexes are trusted where whole and only the tail after the last index
-    /// entry is walked (headers only). `on_batch` sees each batch walked.
+    /// Opens an existing segment and checks its tail.
+    ///
+    /// With `verify_all` (recovery after an unclean stop), every batch is read whole, its CRC
+    /// checked and the indexes rebuilt. Otherwise the indexes are trusted where whole, and the
+    /// batches after the last index entry are read whole and CRC-checked, so a torn or
+    /// corrupt tail is found even after a clean stop; if anything there is wrong, the segment
+    /// is verified whole after all. Either way the file is cut at the first bad byte.
+    /// `on_batch` sees each batch walked, in order.
     pub(super) fn open(
         dir: &Path,
         base_offset: i64,
         index_interval_bytes: u64,
         max_batch_bytes: usize,
-        verify: bool,
+        verify_all: bool,
         now_ms: i64,
         mut on_batch: impl FnMut(&BatchHeader),
     ) -> io::Result<(Self, ScanOutcome)> {
@@ -110,44 +127,57 @@ impl LogSegment {
         let log_path = dir.join(format!("{stem}.log"));
         let index_path = dir.join(format!("{stem}.index"));
         let time_path = dir.join(format!("{stem}.timeindex"));
-        let file = OpenOptions::new().read(true).append(true).open(&log_path)?;
+        let file = Arc::new(OpenOptions::new().read(true).append(true).open(&log_path)?);
         let file_len = file.metadata()?.len();
-
-        let trusted = if verify {
-            None
-        } else {
-            match (OffsetIndex::load(&index_path, file_len)?, TimeIndex::load(&time_path)?) {
-                (Some(i), Some(t)) => Some((i, t)),
-                _ => None,
-            }
-        };
-        let rebuilding = trusted.is_none();
-        let (index, time_index) = match trusted {
-            Some(pair) => pair,
-            None => (OffsetIndex::create(&index_path)?, TimeIndex::create(&time_path)?),
-        };
-        let mut seg = LogSegment {
+        let segment = |index, time_index| LogSegment {
             base_offset,
-            log_path,
-            file: Arc::new(file),
+            log_path: log_path.clone(),
+            file: Arc::clone(&file),
             size: 0,
             next_offset: base_offset,
-            max_timestamp: time_index.max_timestamp().unwrap_or(-1),
+            max_timestamp: -1,
             index,
             time_index,
             bytes_since_index_entry: 0,
             index_interval_bytes,
             created_ms: now_ms,
+            dirty: false,
         };
-        let start = if rebuilding { 0 } else { seg.index.last().map_or(0, |(_, pos)| pos as u64) };
-        let valid_len = seg.walk(start, file_len, verify, max_batch_bytes, rebuilding, &mut on_batch)?;
+
+        if !verify_all {
+            if let (Some(index), Some(time_index)) =
+                (OffsetIndex::load(&index_path, file_len)?, TimeIndex::load(&time_path)?)
+            {
+                let mut seg = segment(index, time_index);
+                let start = seg.index.last().map_or(0, |(_, pos)| pos as u64);
+                let mut walked = Vec::new();
+                let end = seg.walk(start, file_len, true, max_batch_bytes, false, &mut |h| walked.push(*h))?;
+                // A last index entry that points at a torn batch leaves nothing to trust from it.
+                if end == file_len && (start == 0 || !walked.is_empty()) {
+                    walked.iter().for_each(&mut on_batch);
+                    seg.finish_open(end)?;
+                    return Ok((seg, ScanOutcome { valid_len: end, truncated: false }));
+                }
+            }
+        }
+        let mut seg = segment(OffsetIndex::create(&index_path)?, TimeIndex::create(&time_path)?);
+        let valid_len = seg.walk(0, file_len, true, max_batch_bytes, true, &mut on_batch)?;
         let truncated = valid_len < file_len;
         if truncated {
-            seg.file.set_len(valid_len)?;
-            seg.index.truncate_to_position(valid_len as u32)?;
+            disk::truncate(&seg.log_path, &seg.file, valid_len)?;
         }
-        seg.size = valid_len;
+        seg.finish_open(valid_len)?;
         Ok((seg, ScanOutcome { valid_len, truncated }))
+    }
+
+    /// Records the walked length and drops time index entries past the last offset walked
+    /// (an index written ahead of a torn append).
+    fn finish_open(&mut self, valid_len: u64) -> io::Result<()> {
+        self.size = valid_len;
+        let rel_end = (self.next_offset - self.base_offset) as u32;
+        self.time_index.truncate_to_offset(rel_end)?;
+        self.max_timestamp = self.max_timestamp.max(self.time_index.max_timestamp().unwrap_or(-1));
+        Ok(())
     }
 
     /// Walks batches from `pos` to `end`, updating offsets, timestamps and (when `reindex`)
@@ -171,7 +201,10 @@ impl LogSegment {
             if pos + len > end || len as usize > max_batch_bytes.saturating_add(LOG_OVERHEAD) {
                 break;
             }
-            if header.base_offset < self.base_offset || expected_base.is_some_and(|e| header.base_offset < e) {
+            if header.base_offset < self.base_offset
+                || header.last_offset() - self.base_offset > u32::MAX as i64
+                || expected_base.is_some_and(|e| header.base_offset < e)
+            {
                 break;
             }
             if verify {
@@ -206,17 +239,57 @@ impl LogSegment {
         Ok(())
     }
 
+    /// Where the segment stands, for [`LogSegment::rollback`].
+    pub(super) fn mark(&self) -> AppendMark {
+        AppendMark {
+            size: self.size,
+            next_offset: self.next_offset,
+            max_timestamp: self.max_timestamp,
+            bytes_since_index_entry: self.bytes_since_index_entry,
+            index_entries: self.index.len(),
+            time_entries: self.time_index.len(),
+        }
+    }
+
+    /// Undoes the appends since `mark`: the log and its indexes are cut back to it. When a
+    /// file cannot be cut (the device is failing), the segment stays dirty and refuses appends
+    /// until a later attempt succeeds; reads never go past the recorded size either way.
+    pub(super) fn rollback(&mut self, mark: AppendMark) {
+        self.size = mark.size;
+        self.next_offset = mark.next_offset;
+        self.max_timestamp = mark.max_timestamp;
+        self.bytes_since_index_entry = mark.bytes_since_index_entry;
+        self.index.forget_after(mark.index_entries);
+        self.time_index.forget_after(mark.time_entries);
+        self.dirty = true;
+        if let Err(e) = self.repair() {
+            tracing::error!(segment = %self.log_path.display(), error = %e, "cannot cut back a failed append; the partition refuses writes until it can");
+        }
+    }
+
+    /// Cuts the files back to what memory records, if a rollback left them longer.
+    fn repair(&mut self) -> io::Result<()> {
+        if self.dirty {
+            disk::truncate(&self.log_path, &self.file, self.size)?;
+            self.index.cut_file()?;
+            self.time_index.cut_file()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
     /// Appends one batch as `bytes` holds it, but with `header.base_offset` written in place
-    /// of the producer's base offset (which lies outside the CRC).
+    /// of the producer's base offset (which lies outside the CRC). On an error the segment
+    /// may hold part of the batch: the caller rolls back to a mark taken before.
     pub(super) fn append(&mut self, header: &BatchHeader, bytes: &[u8]) -> io::Result<()> {
-        let position = self.size as u32;
+        self.repair()?;
+        let position = u32::try_from(self.size).map_err(|_| io::Error::other("segment larger than 4 GiB"))?;
         let base = header.base_offset.to_be_bytes();
-        write_all_vectored(&self.file, &base, &bytes[8..])?;
-        self.index_batch(header, position, bytes.len() as u64)?;
+        disk::append(&self.log_path, &self.file, &[&base, &bytes[8..]])?;
         self.size += bytes.len() as u64;
         self.next_offset = header.last_offset() + 1;
         self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
-        Ok(())
+        self.index_batch(header, position, bytes.len() as u64)
     }
 
     /// Finds the file position of the first batch holding an offset >= `offset`, or `None`
@@ -255,8 +328,9 @@ impl LogSegment {
         self.base_offset + self.time_index.lookup(timestamp) as i64
     }
 
-    pub(super) fn flush(&self) -> io::Result<()> {
-        self.file.sync_data()?;
+    pub(super) fn flush(&mut self) -> io::Result<()> {
+        self.repair()?;
+        disk::sync(&self.log_path, &self.file)?;
         self.index.sync()?;
         self.time_index.sync()
     }

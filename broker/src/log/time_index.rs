@@ -3,13 +3,16 @@
 //! Rebuilt with the offset index whenever that one is.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::disk;
 
 const ENTRY_LEN: usize = 12;
 
 #[derive(Debug)]
 pub(super) struct TimeIndex {
+    path: PathBuf,
     file: File,
     /// `(timestamp, relative offset)`, timestamps strictly increasing.
     entries: Vec<(i64, u32)>,
@@ -17,8 +20,8 @@ pub(super) struct TimeIndex {
 
 impl TimeIndex {
     pub(super) fn create(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
-        Ok(TimeIndex { file, entries: Vec::new() })
+        let file = disk::create_segment_file(path)?;
+        Ok(TimeIndex { path: path.to_owned(), file, entries: Vec::new() })
     }
 
     /// Loads an index written earlier; `None` when missing or not whole.
@@ -42,7 +45,7 @@ impl TimeIndex {
             entries.push((ts, rel));
         }
         let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Some(TimeIndex { file, entries }))
+        Ok(Some(TimeIndex { path: path.to_owned(), file, entries }))
     }
 
     pub(super) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
@@ -52,7 +55,7 @@ impl TimeIndex {
         let mut entry = [0u8; ENTRY_LEN];
         entry[0..8].copy_from_slice(&timestamp.to_be_bytes());
         entry[8..12].copy_from_slice(&relative_offset.to_be_bytes());
-        self.file.write_all(&entry)?;
+        disk::append_index_entry(&self.path, &self.file, &entry)?;
         self.entries.push((timestamp, relative_offset));
         Ok(())
     }
@@ -71,8 +74,34 @@ impl TimeIndex {
         self.entries.last().map(|&(t, _)| t)
     }
 
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Forgets the entries after the first `keep` (an append rolled back); the file is cut by
+    /// [`TimeIndex::cut_file`].
+    pub(super) fn forget_after(&mut self, keep: usize) {
+        self.entries.truncate(keep);
+    }
+
+    /// Cuts the file to the entries held in memory.
+    pub(super) fn cut_file(&self) -> io::Result<()> {
+        disk::truncate(&self.path, &self.file, (self.entries.len() * ENTRY_LEN) as u64)
+    }
+
+    /// Drops entries for offsets at or past `relative_end` (the log ends there after a torn
+    /// tail was cut), in memory and on disk.
+    pub(super) fn truncate_to_offset(&mut self, relative_end: u32) -> io::Result<()> {
+        let keep = self.entries.partition_point(|&(_, rel)| rel < relative_end);
+        if keep < self.entries.len() {
+            self.entries.truncate(keep);
+            self.cut_file()?;
+        }
+        Ok(())
+    }
+
     pub(super) fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        disk::sync(&self.path, &self.file)
     }
 }
 
