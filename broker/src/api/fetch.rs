@@ -129,6 +129,7 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
     };
 
     // Read the bytes outside every partition lock.
+    let partitions = found.len();
     let reads = tokio::task::spawn_blocking(move || {
         found
             .into_iter()
@@ -141,8 +142,18 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
             })
             .collect::<Vec<_>>()
     })
-    .await
-    .unwrap_or_default();
+    .await;
+    // A read task that died answers every partition with a storage error, never an empty
+    // success a consumer would take for "no new records".
+    let reads = reads.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "fetch read task failed");
+        (0..partitions)
+            .map(|_| {
+                let failed = Found { error: NONE, high_watermark: -1, log_start_offset: -1, slice: None };
+                (failed, Err(std::io::Error::other("fetch read task failed")))
+            })
+            .collect()
+    });
 
     for (w, (f, records)) in wanted.iter().zip(reads) {
         let (error, records) = match records {

@@ -259,7 +259,14 @@ impl CoordinatorTask {
             tokio::select! {
                 _ = crate::server::stopped(&mut shutdown) => break,
                 job = self.jobs.recv() => match job {
-                    Some(job) => job(c),
+                    // One request's bug must not take every group down: the panicking job's
+                    // reply channel is dropped (its caller answers COORDINATOR_NOT_AVAILABLE,
+                    // and retries) and the coordinator goes on serving.
+                    Some(job) => {
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))).is_err() {
+                            tracing::error!("a group coordinator request panicked; the coordinator carries on");
+                        }
+                    }
                     None => break,
                 },
                 _ = tokio::time::sleep_until(next) => c.fire_timers(Instant::now()),
@@ -274,7 +281,26 @@ impl CoordinatorTask {
         // Pending joins and syncs are answered by their dropped reply channels.
         self.jobs.close();
         if let Err(e) = c.close() {
-            tracing::error!(error = %e, "closing the group coordinator log failed");
+            tracing::error!(error = %e, "flushing the group coordinator log at shutdown failed; the next start recovers it");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_request_does_not_stop_the_coordinator() {
+        let dir = tempfile::tempdir().unwrap();
+        let (handle, task) =
+            GroupCoordinator::open(dir.path(), &LogConfig::default(), GroupSettings::default()).unwrap();
+        let (stop, shutdown) = watch::channel(false);
+        let running = tokio::spawn(task.run(shutdown, Duration::from_secs(1)));
+        let failed: Result<(), CoordinatorGone> = handle.call(|_| panic!("a bug in one request")).await;
+        assert!(failed.is_err(), "the panicking request gets no answer");
+        assert_eq!(handle.call(|_| 7).await.ok(), Some(7), "the next request is served");
+        stop.send(true).unwrap();
+        running.await.unwrap();
     }
 }
