@@ -1,15 +1,22 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust
+.PHONY: demo test test-deps lint test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
 	cargo run --release -p ferrokafka-examples --example demo
 
-# Install what the suites need (Python venv + peer clients, kafkajs), then run every suite.
-test: test-deps test-rust test-interop test-bindings
+# Install what the suites need (Python venv + peer clients, kafkajs), check formatting and lints,
+# then run every suite.
+test: test-deps lint test-rust test-interop test-bindings
 
 test-deps:
 	scripts/install-test-deps.sh
+
+# rustfmt.toml sets the width; clippy covers every crate of the workspace, bindings included.
+lint:
+	cargo fmt --all -- --check
+	cd bench/rust-clients && cargo fmt -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
 test-rust:
 	cargo test

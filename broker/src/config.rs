@@ -139,7 +139,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("data.dir", "directory holding the logs and broker metadata"),
     ("node.id", "this broker's id in Metadata (default 1)"),
     ("num.partitions", "partitions of auto-created topics (default 1)"),
-    ("auto.create.topics.enable", "create unknown topics on Metadata/Produce (default true)"),
+    (
+        "auto.create.topics.enable",
+        "create a topic a Metadata request names that does not exist, as Kafka 4 does (Produce to an unknown topic is refused) (default true)",
+    ),
     ("log.segment.bytes", "roll a segment past this size (default 1073741824)"),
     ("log.roll.ms", "roll a segment this old (default 604800000, 7 days)"),
     ("log.retention.ms", "delete segments older than this, -1 never (default 604800000)"),
