@@ -51,7 +51,10 @@ def test_ctrl_c_stops_a_blocking_poll_promptly(bootstrap, new_topic, tmp_path):
     topic = new_topic(1)
     script = tmp_path / "blocked.py"
     script.write_text(
-        "import sys, ferrokafka\n"
+        "import signal, sys, ferrokafka\n"
+        # A shell that starts `make test` in the background hands its children SIGINT ignored,
+        # and CPython then installs no KeyboardInterrupt handler: set the one this test needs.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"c = ferrokafka.Consumer({{'bootstrap.servers': '{bootstrap}', 'group.id': 'ctrl-c'}})\n"
         f"c.assign([ferrokafka.TopicPartition('{topic}', 0, ferrokafka.OFFSET_END)])\n"
         "print('polling', flush=True)\n"
