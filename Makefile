@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps lint test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust
+.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -20,6 +20,12 @@ lint:
 
 test-rust:
 	cargo test
+
+# The request fuzzer for ten minutes (make test runs it for five seconds); FUZZ_SECS to change.
+# A debug build, so that arithmetic overflow panics too.
+FUZZ_SECS ?= 600
+fuzz:
+	FERROKAFKA_FUZZ_SECS=$(FUZZ_SECS) cargo test -p ferrokafka-broker --test fuzz_requests -- --nocapture
 
 # Each binding's script installs its own build tools into .cache, builds, and runs its tests.
 test-bindings: test-python test-node test-c
