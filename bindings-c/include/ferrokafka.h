@@ -205,6 +205,11 @@ typedef struct {
 #define FK_ERR__TRANSPORT -195
 
 /**
+ * Local: the partition does not exist in the topic, or is not assigned to this consumer.
+ */
+#define FK_ERR__UNKNOWN_PARTITION -190
+
+/**
  * Local: a bad argument: unknown configuration key, bad value, NULL handle, invalid string.
  */
 #define FK_ERR__INVALID_ARG -186
@@ -607,8 +612,9 @@ fk_resp_err_t fk_consumer_close(fk_consumer_t *c, char *errstr, size_t errstr_si
 void fk_consumer_destroy(fk_consumer_t *c);
 
 /**
- * A description of an error code: "Local: ..." or "Broker: <Kafka's name for it>". Never
- * NULL; owned by the library and valid until the process ends.
+ * A description of an error code, librdkafka's text where it has one ("Local: Timed out",
+ * "Broker: Unknown topic or partition"). Never NULL; owned by the library and valid until the
+ * process ends.
  */
 const char *fk_err2str(fk_resp_err_t code);
 

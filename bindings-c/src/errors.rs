@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::ffi::{CString, c_char, c_int};
 use std::sync::Mutex;
 
-use kafka_protocol::ResponseError;
-
 use crate::boundary;
 
 /// An error code: FK_OK (0), one of Kafka's codes (FK_ERR_*: positive, or -1) or a local one
@@ -28,6 +26,8 @@ pub const FK_ERR__DESTROY: fk_resp_err_t = -197;
 pub const FK_ERR__FAIL: fk_resp_err_t = -196;
 /// Local: no broker could be reached, or a connection failed.
 pub const FK_ERR__TRANSPORT: fk_resp_err_t = -195;
+/// Local: the partition does not exist in the topic, or is not assigned to this consumer.
+pub const FK_ERR__UNKNOWN_PARTITION: fk_resp_err_t = -190;
 /// Local: a bad argument: unknown configuration key, bad value, NULL handle, invalid string.
 pub const FK_ERR__INVALID_ARG: fk_resp_err_t = -186;
 /// Local: the operation did not finish in time.
@@ -95,26 +95,9 @@ pub const FK_ERR_GROUP_ID_NOT_FOUND: fk_resp_err_t = 69;
 /// Kafka: a static member (`group.instance.id`) was replaced by a newer instance.
 pub const FK_ERR_FENCED_INSTANCE_ID: fk_resp_err_t = 82;
 
-/// The code for an error from the core: the one mapping. `ferrokafka::Error` is
-/// `#[non_exhaustive]`, so a variant added later is FK_ERR__FAIL until it is named here.
+/// The code for an error from the core: the core's own classification, as it is.
 pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
-    use ferrokafka::Error as E;
-    match e {
-        E::Config { .. } => FK_ERR__INVALID_ARG,
-        E::Connection { .. } => FK_ERR__TRANSPORT,
-        E::Kafka { code, .. } => c_int::from(code.code()),
-        E::Protocol { .. } => FK_ERR__BAD_MSG,
-        E::UnsupportedVersion { .. } => FK_ERR__UNSUPPORTED_FEATURE,
-        E::Timeout { .. } => FK_ERR__TIMED_OUT,
-        E::QueueFull(_) => FK_ERR__QUEUE_FULL,
-        E::MessageTooLarge { .. } => FK_ERR_MSG_SIZE_TOO_LARGE,
-        E::UnknownTopicOrPartition(_) => FK_ERR_UNKNOWN_TOPIC_OR_PART,
-        E::Closed => FK_ERR__DESTROY,
-        E::Tls { .. } => FK_ERR__SSL,
-        E::Authentication { .. } => FK_ERR__AUTHENTICATION,
-        E::Purged => FK_ERR__PURGE_QUEUE,
-        _ => FK_ERR__FAIL,
-    }
+    e.code()
 }
 
 /// An error from the core as a code and its message.
@@ -123,33 +106,22 @@ pub(crate) fn fail(e: ferrokafka::Error) -> crate::Failure {
 }
 
 fn describe(code: c_int) -> String {
-    let local = match code {
-        FK_OK => "Success",
-        FK_ERR__BAD_MSG => "Local: bad message format",
-        FK_ERR__DESTROY => "Local: handle is closed",
-        FK_ERR__FAIL => "Local: internal failure",
-        FK_ERR__TRANSPORT => "Local: broker transport failure",
-        FK_ERR__INVALID_ARG => "Local: invalid argument or configuration",
-        FK_ERR__TIMED_OUT => "Local: timed out",
-        FK_ERR__QUEUE_FULL => "Local: queue full",
-        FK_ERR__UNSUPPORTED_FEATURE => "Local: required feature not supported by broker",
-        FK_ERR__SSL => "Local: TLS failure",
-        FK_ERR__AUTHENTICATION => "Local: authentication failure",
-        FK_ERR__PURGE_QUEUE => "Local: purged from the queue",
-        c if c < -1 => return format!("Local: unknown error code {c}"),
-        c => {
-            // Kafka's codes: their names from the protocol's table.
-            return match i16::try_from(c).ok().and_then(ResponseError::try_from_code) {
-                Some(ResponseError::Unknown(_)) | None => format!("Broker: unknown error code {c}"),
-                Some(e) => format!("Broker: {e}"),
-            };
-        }
-    };
-    local.to_owned()
+    if let Some(text) = ferrokafka::error::librdkafka_description(code) {
+        return text.to_owned();
+    }
+    match code {
+        c if c < -1 => format!("Local: unknown error code {c}"),
+        // Kafka's codes newer than librdkafka's table: their names from the protocol's.
+        c => match ferrokafka::error::kafka_name(c) {
+            Some(name) => format!("Broker: {name}"),
+            None => format!("Broker: unknown error code {c}"),
+        },
+    }
 }
 
-/// A description of an error code: "Local: ..." or "Broker: <Kafka's name for it>". Never
-/// NULL; owned by the library and valid until the process ends.
+/// A description of an error code, librdkafka's text where it has one ("Local: Timed out",
+/// "Broker: Unknown topic or partition"). Never NULL; owned by the library and valid until the
+/// process ends.
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_err2str(code: fk_resp_err_t) -> *const c_char {
     boundary(c"Local: internal failure".as_ptr(), || {

@@ -225,13 +225,26 @@ mod tests {
         assert_eq!(last(), (FK_ERR__INVALID_ARG, "y".to_string()));
     }
 
+    /// The agreement test's C third (the Python and Node bindings have the same): every kind
+    /// of core error reaches C with the core's code.
+    #[test]
+    fn c_codes_are_the_cores() {
+        for e in ferrokafka::Error::examples() {
+            assert_eq!(crate::errors::code_of(&e), e.code(), "{e:?}");
+        }
+        assert_eq!(
+            crate::errors::code_of(&ferrokafka::Error::UnknownTopicOrPartition("t-9".into())),
+            FK_ERR__UNKNOWN_PARTITION
+        );
+    }
+
     #[test]
     fn kafka_codes_have_names() {
         // SAFETY: fk_err2str returns static NUL-terminated strings.
         let s = |c| unsafe { CStr::from_ptr(fk_err2str(c)) }.to_string_lossy().into_owned();
-        assert_eq!(s(FK_ERR_TOPIC_ALREADY_EXISTS), "Broker: TopicAlreadyExists");
-        assert_eq!(s(FK_ERR_UNKNOWN_TOPIC_OR_PART), "Broker: UnknownTopicOrPartition");
-        assert_eq!(s(FK_ERR__QUEUE_FULL), "Local: queue full");
+        assert_eq!(s(FK_ERR_TOPIC_ALREADY_EXISTS), "Broker: Topic already exists");
+        assert_eq!(s(FK_ERR_UNKNOWN_TOPIC_OR_PART), "Broker: Unknown topic or partition");
+        assert_eq!(s(FK_ERR__QUEUE_FULL), "Local: Queue full");
         assert_eq!(s(FK_OK), "Success");
         assert_eq!(s(30000), "Broker: unknown error code 30000");
         assert_eq!(s(-1000), "Local: unknown error code -1000");

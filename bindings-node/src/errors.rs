@@ -1,7 +1,8 @@
 //! The one mapping from the core's errors to JavaScript: an `Error` carrying kafkajs's `name`
-//! (`KafkaJSProtocolError`, `KafkaJSConnectionError`, ...), `type` (the Kafka error's name,
-//! e.g. `UNKNOWN_TOPIC_OR_PARTITION`, or a local kind such as `CONNECTION`), `code` (the Kafka
-//! error code, when there is one) and `retriable`.
+//! (`KafkaJSProtocolError`, `KafkaJSConnectionError`, ...), `type` (Kafka's name of the error,
+//! e.g. `UNKNOWN_TOPIC_OR_PARTITION`, or a local kind such as `CONNECTION`), `code` (the core's
+//! code: Kafka's for an error the broker sent, librdkafka's negative number for a local one,
+//! the same in every binding), `retriable` and `fatal`.
 //!
 //! Errors cross threads as Rust values; the JavaScript object is built on the JavaScript thread
 //! ([`to_js`]), when a promise settles ([`promise`]) or when a sync call throws ([`throw`]).
@@ -56,85 +57,72 @@ impl Error {
     }
 }
 
-/// What the JavaScript error says: kafkajs's class name, the type, the Kafka code, whether a
-/// retry may succeed, and the message.
+/// What the JavaScript error says: kafkajs's class name, the type, the code, whether a retry
+/// may succeed, whether the client is unusable now, and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Described {
     pub(crate) name: &'static str,
     pub(crate) kind: String,
     pub(crate) code: Option<i32>,
     pub(crate) retriable: bool,
+    pub(crate) fatal: bool,
     pub(crate) message: String,
 }
 
-/// `UnknownTopicOrPartition` → `UNKNOWN_TOPIC_OR_PARTITION`, as Kafka spells its errors.
-fn screaming(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 8);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
-fn local(name: &'static str, kind: &str, e: &ferrokafka::Error) -> Described {
-    Described { name, kind: kind.to_owned(), code: None, retriable: e.is_retriable(), message: e.to_string() }
-}
-
-/// The mapping, in one place. `ferrokafka::Error` is `#[non_exhaustive]`: a variant added
-/// later is reported as a generic `KafkaJSError` until it gets its own arm here.
-pub(crate) fn describe(e: &Error) -> Described {
+/// The kafkajs class and type of a core error; code and flags are the core's as they are.
+/// `ferrokafka::Error` is `#[non_exhaustive]`: a variant added later is a generic
+/// `KafkaJSError` named by its code until it gets its own arm here.
+fn kafkajs_shape(e: &ferrokafka::Error) -> (&'static str, String) {
     use ferrokafka::Error as E;
+    let kafka = || ferrokafka::error::kafka_name(e.code()).unwrap_or_else(|| e.code_name());
     match e {
-        Error::Core(core) => match core {
-            E::Kafka { code, .. } => {
-                let debug = format!("{code:?}");
-                Described {
-                    name: "KafkaJSProtocolError",
-                    kind: screaming(debug.split('(').next().unwrap_or(&debug)),
-                    code: Some(i32::from(code.code())),
-                    retriable: core.is_retriable(),
-                    message: core.to_string(),
-                }
+        E::Kafka { .. } | E::UnknownTopicOrPartition(_) | E::MessageTooLarge { .. } => {
+            ("KafkaJSProtocolError", kafka())
+        }
+        E::Config { .. } => ("KafkaJSNonRetriableError", "INVALID_CONFIG".into()),
+        E::Connection { .. } => ("KafkaJSConnectionError", "CONNECTION".into()),
+        E::Protocol { .. } => ("KafkaJSError", "PROTOCOL".into()),
+        E::UnsupportedVersion { .. } => ("KafkaJSServerDoesNotSupportApiKey", "UNSUPPORTED_VERSION".into()),
+        E::Timeout { .. } => ("KafkaJSTimeout", "TIMEOUT".into()),
+        E::QueueFull(_) => ("KafkaJSError", "QUEUE_FULL".into()),
+        E::Closed => ("KafkaJSError", "CLOSED".into()),
+        E::Tls { .. } => ("KafkaJSConnectionError", "SSL".into()),
+        E::Authentication { .. } => ("KafkaJSSASLAuthenticationError", "SASL_AUTHENTICATION_FAILED".into()),
+        E::Purged => ("KafkaJSError", "PURGED".into()),
+        _ => ("KafkaJSError", e.code_name()),
+    }
+}
+
+/// The mapping, in one place.
+pub(crate) fn describe(e: &Error) -> Described {
+    match e {
+        Error::Core(core) => {
+            let (name, kind) = kafkajs_shape(core);
+            Described {
+                name,
+                kind,
+                code: Some(core.code()),
+                retriable: core.is_retriable(),
+                fatal: core.is_fatal(),
+                message: core.to_string(),
             }
-            E::UnknownTopicOrPartition(_) => Described {
-                name: "KafkaJSProtocolError",
-                kind: "UNKNOWN_TOPIC_OR_PARTITION".into(),
-                code: Some(3),
-                retriable: core.is_retriable(),
-                message: core.to_string(),
-            },
-            E::MessageTooLarge { .. } => Described {
-                name: "KafkaJSProtocolError",
-                kind: "MESSAGE_TOO_LARGE".into(),
-                code: Some(10),
-                retriable: core.is_retriable(),
-                message: core.to_string(),
-            },
-            E::Config { .. } => local("KafkaJSNonRetriableError", "INVALID_CONFIG", core),
-            E::Connection { .. } => local("KafkaJSConnectionError", "CONNECTION", core),
-            E::Protocol { .. } => local("KafkaJSError", "PROTOCOL", core),
-            E::UnsupportedVersion { .. } => local("KafkaJSServerDoesNotSupportApiKey", "UNSUPPORTED_VERSION", core),
-            E::Timeout { .. } => local("KafkaJSTimeout", "TIMEOUT", core),
-            E::QueueFull(_) => local("KafkaJSError", "QUEUE_FULL", core),
-            E::Closed => local("KafkaJSError", "CLOSED", core),
-            E::Tls { .. } => local("KafkaJSConnectionError", "SSL", core),
-            E::Authentication { .. } => local("KafkaJSSASLAuthenticationError", "SASL_AUTHENTICATION_FAILED", core),
-            E::Purged => local("KafkaJSError", "PURGED", core),
-            _ => local("KafkaJSError", "UNKNOWN", core),
-        },
+        }
         Error::Broker(b) => Described {
             name: "FerrokafkaBrokerError",
             kind: "BROKER".into(),
             code: None,
             retriable: false,
+            fatal: false,
             message: b.to_string(),
         },
-        Error::Local { name, kind, message } => {
-            Described { name, kind: (*kind).to_owned(), code: None, retriable: false, message: message.clone() }
-        }
+        Error::Local { name, kind, message } => Described {
+            name,
+            kind: (*kind).to_owned(),
+            code: None,
+            retriable: false,
+            fatal: false,
+            message: message.clone(),
+        },
     }
 }
 
@@ -147,6 +135,7 @@ pub(crate) fn to_js(env: &Env, e: &Error) -> napi::Error {
         obj.set("name", d.name)?;
         obj.set("type", d.kind.as_str())?;
         obj.set("retriable", d.retriable)?;
+        obj.set("fatal", d.fatal)?;
         match d.code {
             Some(code) => obj.set("code", code)?,
             None => {
@@ -179,20 +168,24 @@ where
 mod tests {
     use super::*;
 
+    /// The agreement test's Node third (the Python and C bindings have the same): every kind of
+    /// core error reaches JavaScript with the core's code and flags.
     #[test]
-    fn names_follow_kafkas_spelling() {
-        assert_eq!(screaming("UnknownTopicOrPartition"), "UNKNOWN_TOPIC_OR_PARTITION");
-        assert_eq!(screaming("NotLeaderOrFollower"), "NOT_LEADER_OR_FOLLOWER");
-    }
-
-    #[test]
-    fn local_errors_have_no_kafka_code() {
+    fn js_errors_carry_the_cores_classification() {
+        for e in ferrokafka::Error::examples() {
+            let (code, retriable, fatal) = (e.code(), e.is_retriable(), e.is_fatal());
+            let d = describe(&Error::Core(e));
+            assert_eq!((d.code, d.retriable, d.fatal), (Some(code), retriable, fatal));
+        }
+        let unknown_topic = ferrokafka::Error::examples().into_iter().find(|e| e.code() == 3).unwrap();
+        let d = describe(&Error::Core(unknown_topic));
+        assert_eq!((d.name, d.kind.as_str(), d.code), ("KafkaJSProtocolError", "UNKNOWN_TOPIC_OR_PARTITION", Some(3)));
         let d = describe(&Error::Core(ferrokafka::Error::Connection { broker: "b".into(), reason: "refused".into() }));
         assert_eq!(
             (d.name, d.kind.as_str(), d.code, d.retriable),
-            ("KafkaJSConnectionError", "CONNECTION", None, true)
+            ("KafkaJSConnectionError", "CONNECTION", Some(-195), true)
         );
         let d = describe(&Error::invalid("x"));
-        assert_eq!((d.kind.as_str(), d.retriable), ("INVALID_ARGUMENT", false));
+        assert_eq!((d.kind.as_str(), d.code, d.retriable), ("INVALID_ARGUMENT", None, false));
     }
 }

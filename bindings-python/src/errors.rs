@@ -1,16 +1,14 @@
 //! The one mapping from `ferrokafka::Error` to Python. A core error becomes
-//! `NativeError(code, name, message, retriable, fatal)` with librdkafka's code and name (so
-//! they are what confluent-kafka users compare against); the package's `_call` turns it
-//! into confluent-kafka's `KafkaException(KafkaError)`. A full producer queue is `BufferError`, as
-//! confluent-kafka raises it.
+//! `NativeError(code, name, message, retriable, fatal)` with the core's code and name (which
+//! are librdkafka's, what confluent-kafka users compare against); the package's `_call` turns
+//! it into confluent-kafka's `KafkaException(KafkaError)`. A full producer queue is
+//! `BufferError`, as confluent-kafka raises it.
 
 use ferrokafka::Error;
-use kafka_protocol::ResponseError;
+use ferrokafka::error::{kafka_name, librdkafka_name};
 use pyo3::exceptions::{PyBufferError, PyException, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-
-use crate::error_codes::LIBRDKAFKA_CODES;
 
 pyo3::create_exception!(
     _native,
@@ -18,57 +16,6 @@ pyo3::create_exception!(
     PyException,
     "An error from the ferrokafka core: args are (code, name, message, retriable, fatal)."
 );
-
-/// librdkafka's local (negative) codes this binding reports.
-pub(crate) const ERR_INVALID_ARG: i32 = -186;
-const ERR_TRANSPORT: i32 = -195;
-const ERR_TIMED_OUT: i32 = -185;
-const ERR_BAD_MSG: i32 = -199;
-const ERR_UNSUPPORTED_FEATURE: i32 = -165;
-const ERR_DESTROY: i32 = -197;
-const ERR_UNKNOWN_PARTITION: i32 = -190;
-const ERR_QUEUE_FULL: i32 = -184;
-const ERR_UNKNOWN: i32 = -1;
-const ERR_SSL: i32 = -181;
-const ERR_AUTHENTICATION: i32 = -169;
-const ERR_PURGE_QUEUE: i32 = -152;
-/// Kafka's own code, under the same number in librdkafka.
-const ERR_MSG_SIZE_TOO_LARGE: i32 = 10;
-
-/// librdkafka's name of a code, when librdkafka knows it.
-pub(crate) fn librdkafka_name(code: i32) -> Option<&'static str> {
-    LIBRDKAFKA_CODES.binary_search_by_key(&code, |(c, _, _)| *c).ok().map(|i| LIBRDKAFKA_CODES[i].1)
-}
-
-/// `UnknownTopicOrPartition` → `UNKNOWN_TOPIC_OR_PARTITION`.
-fn screaming(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 8);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
-/// Kafka's own name of a protocol error code (`NOT_LEADER_OR_FOLLOWER`), if the protocol
-/// crate knows the code.
-pub(crate) fn kafka_name(code: i16) -> Option<String> {
-    match ResponseError::try_from_code(code)? {
-        ResponseError::Unknown(_) => None,
-        known => Some(screaming(&known.to_string())),
-    }
-}
-
-/// The name of a Kafka error code: librdkafka's where it has one (`UNKNOWN_TOPIC_OR_PART`),
-/// else Kafka's (for codes newer than librdkafka).
-fn name_of_kafka_code(code: i16) -> String {
-    librdkafka_name(i32::from(code))
-        .map(str::to_owned)
-        .or_else(|| kafka_name(code))
-        .unwrap_or_else(|| format!("UNKNOWN_{code}"))
-}
 
 /// What Python is told about an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,31 +27,15 @@ pub(crate) struct Described {
     pub(crate) fatal: bool,
 }
 
-/// Code, name, message and flags of a core error: an exhaustive match over the variants the
-/// core has today (the enum is `#[non_exhaustive]`, so a later variant lands in `_UNKNOWN`
-/// with its message until it is added here).
+/// Code, name, message and flags of a core error: the core's classification as it is.
 pub(crate) fn describe(e: &Error) -> Described {
-    let local = |code: i32| (code, librdkafka_name(code).unwrap_or("_UNKNOWN").to_owned());
-    let (code, name) = match e {
-        Error::Config { .. } => local(ERR_INVALID_ARG),
-        Error::Connection { .. } => local(ERR_TRANSPORT),
-        Error::Kafka { code, .. } => (i32::from(code.code()), name_of_kafka_code(code.code())),
-        Error::Protocol { .. } => local(ERR_BAD_MSG),
-        Error::UnsupportedVersion { .. } => local(ERR_UNSUPPORTED_FEATURE),
-        Error::Timeout { .. } => local(ERR_TIMED_OUT),
-        Error::QueueFull(_) => local(ERR_QUEUE_FULL),
-        Error::MessageTooLarge { .. } => local(ERR_MSG_SIZE_TOO_LARGE),
-        // The core raises it for a partition the topic does not have (or that is not
-        // assigned): librdkafka's local "unknown partition". A topic missing from the
-        // cluster comes as `Error::Kafka` with UNKNOWN_TOPIC_OR_PART.
-        Error::UnknownTopicOrPartition(_) => local(ERR_UNKNOWN_PARTITION),
-        Error::Closed => local(ERR_DESTROY),
-        Error::Tls { .. } => local(ERR_SSL),
-        Error::Authentication { .. } => local(ERR_AUTHENTICATION),
-        Error::Purged => local(ERR_PURGE_QUEUE),
-        _ => (ERR_UNKNOWN, "_UNKNOWN".to_owned()),
-    };
-    Described { code, name, message: e.to_string(), retriable: e.is_retriable(), fatal: false }
+    Described {
+        code: e.code(),
+        name: e.code_name(),
+        message: e.to_string(),
+        retriable: e.is_retriable(),
+        fatal: e.is_fatal(),
+    }
 }
 
 /// An invalid argument detected by the binding (e.g. a logical offset `seek` cannot take),
@@ -185,7 +116,7 @@ impl<T> IntoPy<T> for Result<T, Error> {
 
 /// `(code, name, description)` of every librdkafka code, for `KafkaError`'s constants.
 pub(crate) fn librdkafka_codes() -> Vec<(i32, &'static str, &'static str)> {
-    LIBRDKAFKA_CODES.to_vec()
+    ferrokafka::error::librdkafka_codes().to_vec()
 }
 
 /// `(code, Kafka's name)` of each protocol error whose Kafka name differs from librdkafka's
@@ -193,8 +124,7 @@ pub(crate) fn librdkafka_codes() -> Vec<(i32, &'static str, &'static str)> {
 pub(crate) fn kafka_aliases() -> Vec<(i32, String)> {
     (1..=1000)
         .filter_map(|code| Some((code, kafka_name(code)?)))
-        .filter(|(code, name)| librdkafka_name(i32::from(*code)) != Some(name.as_str()))
-        .map(|(code, name)| (i32::from(code), name))
+        .filter(|(code, name)| librdkafka_name(*code) != Some(name.as_str()))
         .collect()
 }
 
@@ -202,37 +132,19 @@ pub(crate) fn kafka_aliases() -> Vec<(i32, String)> {
 mod tests {
     use super::*;
 
+    /// The agreement test's Python third (the C and Node bindings have the same): every kind
+    /// of core error reaches Python with the core's code, name and flags.
     #[test]
-    fn names_follow_kafkas_spelling() {
-        assert_eq!(screaming("UnknownTopicOrPartition"), "UNKNOWN_TOPIC_OR_PARTITION");
-        assert_eq!(screaming("NotLeaderOrFollower"), "NOT_LEADER_OR_FOLLOWER");
-    }
-
-    #[test]
-    fn kafka_codes_get_librdkafkas_names_and_keep_their_numbers() {
-        let e = Error::Kafka { code: ResponseError::UnknownTopicOrPartition, message: None, context: "t".into() };
-        let d = describe(&e);
-        assert_eq!((d.code, d.name.as_str()), (3, "UNKNOWN_TOPIC_OR_PART"));
-        let e = Error::Kafka { code: ResponseError::NotLeaderOrFollower, message: None, context: "t".into() };
-        assert_eq!(describe(&e).name, "NOT_LEADER_FOR_PARTITION");
-        assert!(describe(&e).retriable);
+    fn python_errors_carry_the_cores_classification() {
+        for e in Error::examples() {
+            let d = describe(&e);
+            assert_eq!(
+                (d.code, d.name.as_str(), d.retriable, d.fatal),
+                (e.code(), e.code_name().as_str(), e.is_retriable(), e.is_fatal()),
+                "{e:?}"
+            );
+        }
         assert!(kafka_aliases().contains(&(3, "UNKNOWN_TOPIC_OR_PARTITION".to_owned())));
         assert!(!kafka_aliases().iter().any(|(c, _)| *c == 36), "TOPIC_ALREADY_EXISTS is spelled the same");
-    }
-
-    #[test]
-    fn local_errors_get_librdkafkas_local_codes() {
-        let d = describe(&Error::Config { key: "linger.mss".into(), reason: "unknown key".into() });
-        assert_eq!((d.code, d.name.as_str()), (-186, "_INVALID_ARG"));
-        assert!(d.message.contains("linger.mss"));
-        let d = describe(&Error::UnknownTopicOrPartition("t-9".into()));
-        assert_eq!((d.code, d.name.as_str()), (-190, "_UNKNOWN_PARTITION"));
-        let d = describe(&Error::Timeout { what: "x".into(), ms: 1 });
-        assert_eq!((d.code, d.name.as_str(), d.retriable), (-185, "_TIMED_OUT", true));
-    }
-
-    #[test]
-    fn the_table_is_sorted_for_binary_search() {
-        assert!(LIBRDKAFKA_CODES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

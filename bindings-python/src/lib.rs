@@ -12,7 +12,6 @@
 mod admin;
 mod broker;
 mod consumer;
-mod error_codes;
 mod errors;
 mod message;
 mod producer;

@@ -131,10 +131,10 @@ def test_kafka_error_matches_confluent_kafkas():
 
 
 def test_the_generated_error_table_is_current():
-    """src/error_codes.rs is what tools/gen_error_codes.py makes from the installed
+    """core/src/error_codes.rs is what tools/gen_error_codes.py makes from the installed
     confluent-kafka: regenerate it when confluent-kafka (librdkafka) moves."""
     pytest.importorskip("confluent_kafka")
     sys.path.insert(0, os.path.join(HERE, "..", "tools"))
     import gen_error_codes
-    with open(os.path.join(HERE, "..", "src", "error_codes.rs")) as f:
+    with open(os.path.join(HERE, "..", "..", "core", "src", "error_codes.rs")) as f:
         assert f.read() == gen_error_codes.render(), "run tools/gen_error_codes.py"

@@ -25,7 +25,7 @@ fn s(v: &str) -> StrBytes {
 }
 
 fn check(code: i16, message: Option<&StrBytes>, context: impl Into<String>) -> Result<()> {
-    if code == 0 { Ok(()) } else { Err(Error::code(code, message.map(|m| m.to_string()), context)) }
+    if code == 0 { Ok(()) } else { Err(Error::from_code(code, message.map(|m| m.to_string()), context)) }
 }
 
 /// A topic to create.

@@ -243,7 +243,7 @@ impl Cluster {
         let snap = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
         snap.topics.get(topic).cloned().ok_or_else(|| match snap.topic_errors.get(topic) {
             Some(&code) if code == ResponseError::TopicAuthorizationFailed.code() => {
-                Error::code(code, None, format!("metadata for {topic}"))
+                Error::from_code(code, None, format!("metadata for {topic}"))
             }
             _ => Error::kafka(ResponseError::UnknownTopicOrPartition, None, format!("metadata for {topic}")),
         })

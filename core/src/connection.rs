@@ -138,7 +138,7 @@ impl BrokerConnection {
                 continue;
             }
             if resp.error_code != 0 {
-                return Err(Error::code(resp.error_code, None, format!("ApiVersions from {}", self.addr)));
+                return Err(Error::from_code(resp.error_code, None, format!("ApiVersions from {}", self.addr)));
             }
             return Ok(resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect());
         }

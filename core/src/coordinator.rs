@@ -84,7 +84,7 @@ async fn find_once(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnectio
         _ => (resp.error_code, resp.host.to_string(), resp.port),
     };
     if code != 0 {
-        return Err(Error::code(code, None, format!("FindCoordinator for group {group}")));
+        return Err(Error::from_code(code, None, format!("FindCoordinator for group {group}")));
     }
     cluster.dedicated_connection(&format!("{host}:{port}")).await
 }
@@ -126,7 +126,7 @@ pub(crate) async fn commit(
     for t in &resp.topics {
         for p in &t.partitions {
             if p.error_code != 0 {
-                return Err(Error::code(
+                return Err(Error::from_code(
                     p.error_code,
                     None,
                     format!("OffsetCommit {}-{} for group {group}", t.name.0, p.partition_index),
@@ -181,7 +181,7 @@ pub(crate) async fn fetch_offsets(
     let mut out = BTreeMap::new();
     let mut record = |topic: &str, p: i32, offset: i64, meta: Option<&StrBytes>, code: i16| -> Result<()> {
         if code != 0 {
-            return Err(Error::code(code, None, format!("OffsetFetch {topic}-{p} for group {group}")));
+            return Err(Error::from_code(code, None, format!("OffsetFetch {topic}-{p} for group {group}")));
         }
         let value = (offset >= 0).then(|| (offset, meta.map(|m| m.to_string()).unwrap_or_default()));
         out.insert((topic.to_owned(), p), value);
@@ -190,7 +190,7 @@ pub(crate) async fn fetch_offsets(
     if version >= 8 {
         for g in &resp.groups {
             if g.error_code != 0 {
-                return Err(Error::code(g.error_code, None, format!("OffsetFetch for group {group}")));
+                return Err(Error::from_code(g.error_code, None, format!("OffsetFetch for group {group}")));
             }
             for t in &g.topics {
                 for p in &t.partitions {
@@ -200,7 +200,7 @@ pub(crate) async fn fetch_offsets(
         }
     } else {
         if resp.error_code != 0 {
-            return Err(Error::code(resp.error_code, None, format!("OffsetFetch for group {group}")));
+            return Err(Error::from_code(resp.error_code, None, format!("OffsetFetch for group {group}")));
         }
         for t in &resp.topics {
             for p in &t.partitions {

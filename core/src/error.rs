@@ -1,6 +1,14 @@
-//! The client crate's one error type.
+//! The client crate's one error type, and its one classification: every error has a stable
+//! numeric code ([`Error::code`]: Kafka's own code for an error a broker sent, librdkafka's
+//! negative number for a local one), a name ([`Error::code_name`]) and flags saying what the
+//! application can do about it ([`Error::is_retriable`], [`Error::is_fatal`],
+//! [`Error::txn_requires_abort`]). Each language binding maps this one table to its idiom and
+//! nothing else, so the same failure carries the same code in Rust, Python, Node and C.
 
 use kafka_protocol::ResponseError;
+
+#[path = "error_codes.rs"]
+mod table;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -47,9 +55,149 @@ pub enum Error {
     Purged,
 }
 
+/// librdkafka's numbers for local errors (negative), as [`Error::code`] returns them.
+pub mod codes {
+    /// The broker's answer could not be understood.
+    pub const BAD_MSG: i32 = -199;
+    /// The client (or handle) is closed.
+    pub const DESTROY: i32 = -197;
+    /// An internal failure: a bug caught at a binding's boundary, a use after `fork()`.
+    pub const FAIL: i32 = -196;
+    /// No broker could be reached, or a connection failed.
+    pub const TRANSPORT: i32 = -195;
+    /// The partition does not exist in the topic (or is not assigned to this consumer).
+    pub const UNKNOWN_PARTITION: i32 = -190;
+    /// An unknown configuration key, a bad value or a bad argument.
+    pub const INVALID_ARG: i32 = -186;
+    pub const TIMED_OUT: i32 = -185;
+    /// The producer queue is full.
+    pub const QUEUE_FULL: i32 = -184;
+    /// A TLS handshake or certificate failed.
+    pub const SSL: i32 = -181;
+    /// SASL authentication failed.
+    pub const AUTHENTICATION: i32 = -169;
+    /// The broker and this client share no version of an API.
+    pub const UNSUPPORTED_FEATURE: i32 = -165;
+    /// The record was purged from the queue before it was sent.
+    pub const PURGE_QUEUE: i32 = -152;
+    /// Kafka's own MESSAGE_TOO_LARGE, also raised locally above `message.max.bytes`.
+    pub const MSG_SIZE_TOO_LARGE: i32 = 10;
+    /// Kafka's "unknown server error".
+    pub const UNKNOWN: i32 = -1;
+}
+
+/// librdkafka's name for `code` (`UNKNOWN_TOPIC_OR_PART`, `_TIMED_OUT`), when librdkafka has one.
+pub fn librdkafka_name(code: i32) -> Option<&'static str> {
+    table::LIBRDKAFKA_CODES.binary_search_by_key(&code, |(c, _, _)| *c).ok().map(|i| table::LIBRDKAFKA_CODES[i].1)
+}
+
+/// librdkafka's description of `code` ("Local: Timed out", "Broker: Unknown topic or
+/// partition"), when librdkafka has one.
+pub fn librdkafka_description(code: i32) -> Option<&'static str> {
+    table::LIBRDKAFKA_CODES.binary_search_by_key(&code, |(c, _, _)| *c).ok().map(|i| table::LIBRDKAFKA_CODES[i].2)
+}
+
+/// Every `(code, name, description)` librdkafka knows, by code.
+pub fn librdkafka_codes() -> &'static [(i32, &'static str, &'static str)] {
+    table::LIBRDKAFKA_CODES
+}
+
+/// Kafka's own name of a protocol error code (`NOT_LEADER_OR_FOLLOWER`,
+/// `UNKNOWN_TOPIC_OR_PARTITION`), when the protocol knows the code.
+pub fn kafka_name(code: i32) -> Option<String> {
+    match ResponseError::try_from_code(i16::try_from(code).ok()?)? {
+        ResponseError::Unknown(_) => None,
+        known => Some(screaming(&format!("{known:?}"))),
+    }
+}
+
+/// `UnknownTopicOrPartition` → `UNKNOWN_TOPIC_OR_PARTITION`.
+fn screaming(name: &str) -> String {
+    let name = name.split('(').next().unwrap_or(name);
+    let mut out = String::with_capacity(name.len() + 8);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 impl Error {
+    /// The stable code of this error: Kafka's code for an error the broker sent, librdkafka's
+    /// negative number (see [`codes`]) for a local one.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Kafka { code, .. } => i32::from(code.code()),
+            Error::Config { .. } => codes::INVALID_ARG,
+            Error::Connection { .. } => codes::TRANSPORT,
+            Error::Tls { .. } => codes::SSL,
+            Error::Authentication { .. } => codes::AUTHENTICATION,
+            Error::Protocol { .. } => codes::BAD_MSG,
+            Error::UnsupportedVersion { .. } => codes::UNSUPPORTED_FEATURE,
+            Error::Timeout { .. } => codes::TIMED_OUT,
+            Error::QueueFull(_) => codes::QUEUE_FULL,
+            Error::MessageTooLarge { .. } => codes::MSG_SIZE_TOO_LARGE,
+            // Raised for a partition number the topic does not have, or one not assigned to
+            // this consumer (librdkafka's local "unknown partition"); a topic the cluster does
+            // not know comes from the broker as `Kafka` UNKNOWN_TOPIC_OR_PARTITION (3).
+            Error::UnknownTopicOrPartition(_) => codes::UNKNOWN_PARTITION,
+            Error::Closed => codes::DESTROY,
+            Error::Purged => codes::PURGE_QUEUE,
+        }
+    }
+
+    /// The name of [`Error::code`]: librdkafka's (`UNKNOWN_TOPIC_OR_PART`, `_TIMED_OUT`), or
+    /// Kafka's for codes newer than librdkafka, or `UNKNOWN_<code>`.
+    pub fn code_name(&self) -> String {
+        let code = self.code();
+        librdkafka_name(code)
+            .map(str::to_owned)
+            .or_else(|| kafka_name(code))
+            .unwrap_or_else(|| format!("UNKNOWN_{code}"))
+    }
+
+    /// Whether the operation failed for good and the client cannot recover: it must be
+    /// closed and made anew. Nothing the core does today leaves a client in that state; the
+    /// transactional producer will (a fenced producer).
+    pub fn is_fatal(&self) -> bool {
+        false
+    }
+
+    /// Whether, in a transaction, the error leaves the transaction needing an abort (the
+    /// application aborts and carries on with the next one).
+    pub fn txn_requires_abort(&self) -> bool {
+        false
+    }
+
+    /// One error of each kind, for the bindings' tests that their mapping agrees with
+    /// [`Error::code`] and the flags.
+    #[doc(hidden)]
+    pub fn examples() -> Vec<Error> {
+        let s = String::new;
+        vec![
+            Error::Config { key: "linger.mss".into(), reason: "unknown key".into() },
+            Error::Connection { broker: "b:9092".into(), reason: "refused".into() },
+            Error::Kafka { code: ResponseError::UnknownTopicOrPartition, message: None, context: s() },
+            Error::Kafka { code: ResponseError::NotLeaderOrFollower, message: Some("moved".into()), context: s() },
+            Error::Kafka { code: ResponseError::TopicAlreadyExists, message: None, context: s() },
+            Error::Kafka { code: ResponseError::Unknown(-1), message: None, context: s() },
+            Error::Tls { broker: s(), reason: "bad certificate".into() },
+            Error::Authentication { broker: s(), mechanism: "PLAIN".into(), reason: "bad password".into() },
+            Error::Protocol { broker: s(), reason: "garbage".into() },
+            Error::UnsupportedVersion { broker: s(), api: "Fetch".into() },
+            Error::Timeout { what: "flush".into(), ms: 1 },
+            Error::QueueFull("100000 records".into()),
+            Error::MessageTooLarge { size: 2, max: 1 },
+            Error::UnknownTopicOrPartition("t-9".into()),
+            Error::Closed,
+            Error::Purged,
+        ]
+    }
+
     /// An error from a response's error code (non-zero).
-    pub(crate) fn code(code: i16, message: Option<String>, context: impl Into<String>) -> Self {
+    pub(crate) fn from_code(code: i16, message: Option<String>, context: impl Into<String>) -> Self {
         let code = ResponseError::try_from_code(code).unwrap_or(ResponseError::Unknown(code));
         Error::Kafka { code, message, context: context.into() }
     }
@@ -73,5 +221,34 @@ impl Error {
             Error::Kafka { code, .. } => Some(*code),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_follow_librdkafka_then_kafka() {
+        let e = Error::Kafka { code: ResponseError::UnknownTopicOrPartition, message: None, context: String::new() };
+        assert_eq!((e.code(), e.code_name().as_str()), (3, "UNKNOWN_TOPIC_OR_PART"));
+        assert_eq!(kafka_name(3).as_deref(), Some("UNKNOWN_TOPIC_OR_PARTITION"));
+        assert_eq!(kafka_name(6).as_deref(), Some("NOT_LEADER_OR_FOLLOWER"));
+        let e = Error::Timeout { what: "x".into(), ms: 1 };
+        assert_eq!((e.code(), e.code_name().as_str(), e.is_retriable()), (-185, "_TIMED_OUT", true));
+        assert_eq!(Error::UnknownTopicOrPartition("t-9".into()).code_name(), "_UNKNOWN_PARTITION");
+        assert_eq!(librdkafka_description(-185), Some("Local: Timed out"));
+    }
+
+    #[test]
+    fn every_example_has_a_named_code() {
+        for e in Error::examples() {
+            assert_ne!(e.code_name(), format!("UNKNOWN_{}", e.code()), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_is_sorted_for_binary_search() {
+        assert!(table::LIBRDKAFKA_CODES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         int rc = fk_produce(p, "c-api", i % 2, key, strlen(key), value, strlen(value), &h, 1, 1000 + i, (void *)(intptr_t)7, err, sizeof err);
         CHECK(rc == FK_OK, "produce: %s", err);
     }
-    CHECK(fk_produce(p, "c-api", 9, NULL, 0, "x", 1, NULL, 0, 0, NULL, err, sizeof err) == FK_ERR_UNKNOWN_TOPIC_OR_PART, "bad partition: %s", err);
+    CHECK(fk_produce(p, "c-api", 9, NULL, 0, "x", 1, NULL, 0, 0, NULL, err, sizeof err) == FK_ERR__UNKNOWN_PARTITION, "bad partition: %s", err);
     CHECK(fk_flush(p, 10000) == FK_OK, "flush");
     CHECK(delivered == 100 && delivery_errors == 0, "delivered %d, errors %d", delivered, delivery_errors);
     CHECK(fk_outq_len(p) == 0, "queue drained");

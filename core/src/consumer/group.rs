@@ -286,7 +286,7 @@ impl Group {
             );
         let synced = coordinator.send_with_timeout(&sync, wait).await.inspect_err(|_| self.forget_coordinator())?;
         if synced.error_code != 0 {
-            return Err(Error::code(synced.error_code, None, format!("SyncGroup {}", st.group_id)));
+            return Err(Error::from_code(synced.error_code, None, format!("SyncGroup {}", st.group_id)));
         }
         let assigned = assignor::decode_assignment(synced.assignment)?;
         tracing::debug!(group = %st.group_id, generation = resp.generation_id, ?assigned, "joined");
@@ -451,7 +451,7 @@ impl Group {
         let resp = coordinator.send(&req).await?;
         self.reset_member();
         if resp.error_code != 0 {
-            return Err(Error::code(resp.error_code, None, format!("LeaveGroup {}", st.group_id)));
+            return Err(Error::from_code(resp.error_code, None, format!("LeaveGroup {}", st.group_id)));
         }
         Ok(())
     }

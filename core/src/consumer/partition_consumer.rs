@@ -311,7 +311,7 @@ impl PartitionConsumer {
             reason: "empty ListOffsets response".into(),
         })?;
         if p.error_code != 0 {
-            return Err(Error::code(p.error_code, None, format!("ListOffsets {topic}-{partition}")));
+            return Err(Error::from_code(p.error_code, None, format!("ListOffsets {topic}-{partition}")));
         }
         Ok(p.offset)
     }
@@ -612,7 +612,7 @@ fn decode_response(
     asked: &[(Tp, i64)],
 ) -> Result<Vec<PartitionFetched>> {
     if resp.error_code != 0 {
-        return Err(Error::code(resp.error_code, None, "fetch"));
+        return Err(Error::from_code(resp.error_code, None, "fetch"));
     }
     let mut by_tp: HashMap<Tp, kafka_protocol::messages::fetch_response::PartitionData> = HashMap::new();
     for t in resp.responses {

@@ -331,7 +331,7 @@ impl Shared {
             .with_producer_epoch(epoch);
         let resp = conn.send_at(&req, version).await?;
         if resp.error_code != 0 {
-            return Err(Error::code(resp.error_code, None, "InitProducerId"));
+            return Err(Error::from_code(resp.error_code, None, "InitProducerId"));
         }
         Ok((resp.producer_id.0, resp.producer_epoch))
     }
@@ -462,7 +462,7 @@ impl Shared {
         }
         if p.error_code != 0 {
             let message = p.error_message.as_ref().map(|m| m.to_string());
-            return Err(Error::code(p.error_code, message, format!("producing to {topic}-{partition}")));
+            return Err(Error::from_code(p.error_code, message, format!("producing to {topic}-{partition}")));
         }
         Ok((p.base_offset, p.log_append_time_ms))
     }
