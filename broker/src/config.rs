@@ -49,6 +49,15 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// `socket.request.max.bytes`: larger request frames close the connection.
     pub socket_request_max_bytes: usize,
+    /// `connections.max.idle.ms`: a connection waiting this long for a request is closed, and a
+    /// request frame must arrive whole within this long of its first byte.
+    pub connections_max_idle_ms: u64,
+    /// `max.connections`: open client connections across all listeners; more are accepted and
+    /// closed at once. Defaults to three quarters of the open-file soft limit (`RLIMIT_NOFILE`).
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: open connections from one client address (default unlimited,
+    /// 2147483647, as in Kafka).
+    pub max_connections_per_ip: usize,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
     /// `listeners` (`NAME://host:port,...`); when unset, one PLAINTEXT listener on `listen`.
@@ -83,6 +92,9 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             retention_check_interval_ms: 300_000,
             socket_request_max_bytes: 104_857_600,
+            connections_max_idle_ms: 600_000,
+            max_connections: crate::connection_limits::default_max_connections(),
+            max_connections_per_ip: crate::connection_limits::UNLIMITED,
             groups: GroupSettings::default(),
             listeners: None,
             listener_protocol_map: String::new(),
@@ -156,6 +168,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("log.message.timestamp.type", "CreateTime or LogAppendTime (default CreateTime)"),
     ("socket.request.max.bytes", "largest request frame accepted (default 104857600)"),
     (
+        "connections.max.idle.ms",
+        "close a connection that has sent no request for this long; a request must also arrive whole \
+         within this long of its first byte (default 600000, 10 minutes)",
+    ),
+    (
+        "max.connections",
+        "most client connections open at once, all listeners together; more are accepted and closed \
+         (default: three quarters of the open-file soft limit, RLIMIT_NOFILE, leaving the rest for logs)",
+    ),
+    ("max.connections.per.ip", "most connections open at once from one client address (default 2147483647)"),
+    (
         "group.initial.rebalance.delay.ms",
         "wait this long for more members before the first rebalance of an empty group (default 0: \
          the first consumer starts at once, which suits tests and small deployments; Kafka uses 3000)",
@@ -227,6 +250,11 @@ impl BrokerConfig {
             "log.index.interval.bytes" => self.log.index_interval_bytes = parse_positive(key, value)?,
             "log.message.timestamp.type" => self.log.timestamp_type = parse_timestamp_type(key, value)?,
             "socket.request.max.bytes" => self.socket_request_max_bytes = parse_positive(key, value)?,
+            // Kafka reads a negative idle limit as "never"; refused here, since idle and stalled
+            // connections would then be kept forever, which is what this limit is for.
+            "connections.max.idle.ms" => self.connections_max_idle_ms = parse_positive(key, value)?,
+            "max.connections" => self.max_connections = parse_positive(key, value)?,
+            "max.connections.per.ip" => self.max_connections_per_ip = parse_positive(key, value)?,
             "group.initial.rebalance.delay.ms" => {
                 self.groups.initial_rebalance_delay_ms = parse(key, value, "a non-negative integer")?
             }

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::api::{self, Outcome, Session};
+use crate::connection_limits::ConnectionSlot;
 use crate::security::{ANONYMOUS, tls_principal};
 use crate::server::{BrokerState, Listener};
 
@@ -29,8 +30,15 @@ const SASL_MAX_RECEIVE: usize = 512 * 1024;
 /// The first byte of a TLS record carrying a handshake message (the ClientHello).
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
-/// Runs the listener's TLS handshake when it has one, then serves requests.
-pub(crate) async fn accept(stream: TcpStream, peer: SocketAddr, listener: Arc<Listener>, state: Arc<BrokerState>) {
+/// Runs the listener's TLS handshake when it has one, then serves requests. `_slot` holds the
+/// connection's place under `max.connections` until this returns.
+pub(crate) async fn accept(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<Listener>,
+    state: Arc<BrokerState>,
+    _slot: ConnectionSlot,
+) {
     let Some(tls) = listener.tls.clone() else {
         let session = Session::new(peer, listener, ANONYMOUS.to_owned());
         let (reader, writer) = stream.into_split();
@@ -75,14 +83,21 @@ where
     let writer = tokio::spawn(write_loop(writer, rx));
     let mut shutdown = state.shutdown.clone();
     let max = state.config.socket_request_max_bytes;
+    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
     loop {
+        let max = if session.awaits_authentication() { SASL_MAX_RECEIVE.min(max) } else { max };
         let frame = tokio::select! {
             _ = crate::server::stopped(&mut shutdown) => break,
-            frame = read_frame(&mut reader, if session.awaits_authentication() { SASL_MAX_RECEIVE.min(max) } else { max }) => frame,
+            frame = read_frame(&mut reader, max, idle) => frame,
         };
         let frame = match frame {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
+            Ok(Frame::Request(frame)) => frame,
+            Ok(Frame::End) => break,
+            // Routine (clients reconnect transparently), so not worth more than a debug line.
+            Ok(Frame::Idle) => {
+                tracing::debug!(%peer, ?idle, "closing idle connection (connections.max.idle.ms)");
+                break;
+            }
             Err(reason) => {
                 tracing::warn!(%peer, %reason, "closing connection");
                 break;
@@ -110,24 +125,55 @@ where
     let _ = writer.await;
 }
 
-/// Reads one request frame. `Ok(None)` on a clean end of stream between frames.
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Option<BytesMut>, String> {
+/// What [`read_frame`] found.
+enum Frame {
+    Request(BytesMut),
+    /// The client closed the connection between frames.
+    End,
+    /// No frame began within `connections.max.idle.ms`.
+    Idle,
+}
+
+/// Reads one request frame, waiting at most `idle` for it to begin and at most `idle` again
+/// from its first byte for the rest.
+///
+/// The second deadline is what stops a client that sends part of a frame and stalls (or trickles
+/// a byte at a time) from holding the connection forever. Kafka only closes such a connection
+/// once it has received nothing for `connections.max.idle.ms`, so a trickle keeps it alive; here
+/// the deadline runs from the first byte and is not pushed back by later ones. It is the idle
+/// limit rather than a smaller fixed bound because a frame may legitimately be as large as
+/// `socket.request.max.bytes` (100 MiB) on a slow link: 10 minutes asks for about 170 KiB/s,
+/// and a stalled frame then ties up a connection no longer than an idle one may.
+async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max: usize, idle: Duration) -> Result<Frame, String> {
     let mut len_buf = [0u8; 4];
-    match reader.read_exact(&mut len_buf).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(format!("read failed: {e}")),
-    }
-    let len = i32::from_be_bytes(len_buf);
-    if len < 0 || len as usize > max {
-        return Err(format!("request frame of {len} bytes is outside 0..={max} (socket.request.max.bytes)"));
-    }
-    let mut frame = BytesMut::zeroed(len as usize);
-    reader
-        .read_exact(&mut frame)
-        .await
-        .map_err(|e| format!("connection ended inside a {len}-byte request frame: {e}"))?;
-    Ok(Some(frame))
+    let first = match tokio::time::timeout(idle, reader.read(&mut len_buf)).await {
+        Err(_) => return Ok(Frame::Idle),
+        Ok(Ok(0)) => return Ok(Frame::End),
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => return Err(format!("read failed: {e}")),
+    };
+    let rest = async {
+        reader
+            .read_exact(&mut len_buf[first..])
+            .await
+            .map_err(|e| format!("connection ended inside a request size prefix: {e}"))?;
+        let len = i32::from_be_bytes(len_buf);
+        if len < 0 || len as usize > max {
+            return Err(format!("request frame of {len} bytes is outside 0..={max} (socket.request.max.bytes)"));
+        }
+        let mut frame = BytesMut::zeroed(len as usize);
+        reader
+            .read_exact(&mut frame)
+            .await
+            .map_err(|e| format!("connection ended inside a {len}-byte request frame: {e}"))?;
+        Ok(Frame::Request(frame))
+    };
+    tokio::time::timeout(idle, rest).await.unwrap_or_else(|_| {
+        Err(format!(
+            "a request frame did not arrive whole within {} ms of its first byte (connections.max.idle.ms)",
+            idle.as_millis()
+        ))
+    })
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Bytes>) {

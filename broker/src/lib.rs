@@ -16,6 +16,7 @@ mod alloc_guard;
 mod api;
 pub mod config;
 mod connection;
+mod connection_limits;
 pub mod error;
 mod group;
 pub mod log;

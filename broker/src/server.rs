@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::config::BrokerConfig;
+use crate::connection_limits::{ConnectionCounts, LogThrottle, Refusal, STORM_LOG_INTERVAL};
 use crate::error::{Error, Result};
 use crate::group::GroupCoordinator;
 use crate::producer_ids::ProducerIdAllocator;
@@ -27,6 +29,8 @@ pub(crate) struct BrokerState {
     /// Host and port that Metadata reports to clients of the first listener.
     pub(crate) advertised: (String, i32),
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Open client connections against `max.connections` and `max.connections.per.ip`.
+    pub(crate) connections: Arc<ConnectionCounts>,
 }
 
 /// A running broker. Dropping it without [`Broker::shutdown`] stops accepting but skips the
@@ -93,8 +97,19 @@ impl Broker {
         let addr = bound[0].2;
         let advertised = bound[0].1.advertised.clone();
         let (stop, shutdown) = watch::channel(false);
-        let state =
-            Arc::new(BrokerState { config, topics, producer_ids, groups, acls, cluster_id, advertised, shutdown });
+        let connections = ConnectionCounts::new(config.max_connections, config.max_connections_per_ip);
+        log_connection_limits(&config);
+        let state = Arc::new(BrokerState {
+            config,
+            topics,
+            producer_ids,
+            groups,
+            acls,
+            cluster_id,
+            advertised,
+            shutdown,
+            connections,
+        });
 
         let mut tasks = JoinSet::new();
         tasks.spawn(group_task.run(state.shutdown.clone(), flush_interval(&state.config)));
@@ -184,26 +199,127 @@ pub(crate) struct Listener {
 async fn accept_loop(listener: TcpListener, config: Arc<Listener>, state: Arc<BrokerState>) {
     let mut shutdown = state.shutdown.clone();
     let mut connections = JoinSet::new();
+    let mut refused_total = LogThrottle::new(STORM_LOG_INTERVAL);
+    let mut refused_per_ip = LogThrottle::new(STORM_LOG_INTERVAL);
+    let mut failed_accepts = LogThrottle::new(STORM_LOG_INTERVAL);
     loop {
+        // Counts held back by a throttle are logged when due even if the storm has stopped.
+        let tail_due =
+            [&refused_total, &refused_per_ip, &failed_accepts].into_iter().filter_map(LogThrottle::due).min();
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(crate::connection::accept(stream, peer, Arc::clone(&config), Arc::clone(&state)));
-                }
+                Ok((stream, peer)) => match state.connections.try_open(peer.ip()) {
+                    Ok(slot) => {
+                        let _ = stream.set_nodelay(true);
+                        let connection =
+                            crate::connection::accept(stream, peer, Arc::clone(&config), Arc::clone(&state), slot);
+                        connections.spawn(connection);
+                    }
+                    // Accepted only to be closed at once (dropping the stream), as Kafka does past
+                    // `max.connections.per.ip`. Past `max.connections` Kafka stops accepting
+                    // instead, and newcomers wait in the listen backlog until their connect times
+                    // out; closing tells them at once, and they back off and retry.
+                    Err(cap) => {
+                        let throttle = match cap {
+                            Refusal::MaxConnections => &mut refused_total,
+                            Refusal::MaxConnectionsPerIp => &mut refused_per_ip,
+                        };
+                        if let Some(count) = throttle.record(Instant::now()) {
+                            log_refused(&config, &state.config, cap, count, Some(peer));
+                        }
+                    }
+                },
                 Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let out_of_resources = is_out_of_resources(&e);
+                    if let Some(count) = failed_accepts.record(Instant::now()) {
+                        log_failed_accepts(&config, count, &e);
+                    }
+                    // The connection stays queued and accept fails again at once until a
+                    // descriptor frees up: back off instead of spinning. Other errors concern
+                    // one connection only; the next accept is not held up by them.
+                    if out_of_resources {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::time::sleep_until(tail_due.unwrap_or_else(Instant::now)), if tail_due.is_some() => {
+                let now = Instant::now();
+                for (cap, throttle) in
+                    [(Refusal::MaxConnections, &mut refused_total), (Refusal::MaxConnectionsPerIp, &mut refused_per_ip)]
+                {
+                    if let Some(count) = throttle.take_due(now) {
+                        log_refused(&config, &state.config, cap, count, None);
+                    }
+                }
+                if let Some(count) = failed_accepts.take_due(now) {
+                    tracing::warn!(listener = %config.name, count, "accepts failed");
+                }
+            }
         }
     }
     drop(listener);
     // Connections see the same shutdown signal and finish their current request.
     while connections.join_next().await.is_some() {}
+}
+
+/// EMFILE, ENFILE (out of descriptors) and ENOBUFS, ENOMEM: accept fails for every queued
+/// connection until something is freed.
+fn is_out_of_resources(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+fn log_refused(listener: &Listener, config: &BrokerConfig, cap: Refusal, count: u64, peer: Option<SocketAddr>) {
+    let (setting, every) = (cap.setting(), STORM_LOG_INTERVAL.as_secs());
+    let limit = match cap {
+        Refusal::MaxConnections => config.max_connections,
+        Refusal::MaxConnectionsPerIp => config.max_connections_per_ip,
+    };
+    match peer {
+        Some(peer) => tracing::warn!(
+            listener = %listener.name, %peer, count, limit,
+            "refusing connections: {setting} reached; more refusals are counted and reported every {every} s"
+        ),
+        None => tracing::warn!(listener = %listener.name, count, limit, "connections refused: {setting} reached"),
+    }
+}
+
+fn log_failed_accepts(listener: &Listener, count: u64, e: &std::io::Error) {
+    let every = STORM_LOG_INTERVAL.as_secs();
+    let hint = match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => {
+            " (out of file descriptors: raise the open-file limit, ulimit -n, or lower max.connections)"
+        }
+        _ => "",
+    };
+    tracing::warn!(
+        listener = %listener.name, error = %e, count,
+        "accept failed{hint}; more failures are counted and reported every {every} s"
+    );
+}
+
+/// Says at start how many connections the broker takes, and warns when the open-file limit
+/// would run out before `max.connections` is reached (accept then fails with EMFILE instead of
+/// refusing cleanly, and the logs compete with clients for descriptors).
+fn log_connection_limits(config: &BrokerConfig) {
+    let open_files = crate::connection_limits::open_file_limit();
+    tracing::info!(
+        max_connections = config.max_connections,
+        max_connections_per_ip = config.max_connections_per_ip,
+        open_file_limit = open_files.map_or_else(|| "unlimited".to_owned(), |n| n.to_string()),
+        "connection limits"
+    );
+    if let Some(limit) = open_files {
+        if config.max_connections as u64 >= limit {
+            tracing::warn!(
+                max_connections = config.max_connections,
+                open_file_limit = limit,
+                "max.connections is not below the open-file limit: a connection storm can exhaust descriptors \
+                 the logs need; raise the limit (ulimit -n) or lower max.connections"
+            );
+        }
+    }
 }
 
 /// How often to look for data due to be flushed.

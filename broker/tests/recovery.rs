@@ -3,48 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 
 use common::*;
 use kafka_protocol::records::Compression;
 
-/// Kills the broker process when the test ends, however it ends.
-struct BrokerProcess(Child);
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn spawn_broker(data_dir: &std::path::Path) -> (BrokerProcess, std::net::SocketAddr) {
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_ferrokafka-broker"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(["--log-level", "warn"])
-            .stdout(Stdio::piped())
-            .spawn()
-    };
-    // ETXTBSY: exec of a binary cargo has just written can fail while another process still
-    // holds a descriptor to it open for writing (seen once in a full `cargo test`); it clears
-    // as soon as that descriptor closes.
-    let mut attempts = 0;
-    let mut child = loop {
-        match spawn() {
-            Err(e) if e.raw_os_error() == Some(26) && attempts < 100 => {
-                attempts += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => break other.expect("broker binary runs"),
-        }
-    };
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("ferrokafka-broker listening on ").expect("ready line").parse().unwrap();
-    (BrokerProcess(child), addr)
+    spawn_broker_process(data_dir, ProcessOptions::default())
 }
 
 #[tokio::test]

@@ -2,7 +2,10 @@
 //! and decoded with the kafka-protocol crate, so these tests check the broker, not a client.
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use ferrokafka_broker::{Broker, BrokerConfig};
@@ -12,7 +15,7 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 // The in-process broker gets the same protection as the binary.
 #[global_allocator]
@@ -65,8 +68,23 @@ impl TestClient {
         <R::Response as Decodable>::decode(&mut body, version).unwrap()
     }
 
+    /// Connects from `local`, e.g. 127.0.0.2 (all of 127/8 is loopback on Linux), to appear as
+    /// another client address; `None` where that address cannot be bound.
+    pub async fn connect_from(local: IpAddr, addr: SocketAddr) -> Option<Self> {
+        let socket = if local.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.ok()?;
+        socket.bind(SocketAddr::new(local, 0)).ok()?;
+        let stream = socket.connect(addr).await.ok()?;
+        Some(TestClient { stream, correlation_id: 0 })
+    }
+
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// As [`TestClient::send_raw`], for a connection the broker may have closed: false when the
+    /// write failed.
+    pub async fn try_send_raw(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).await.is_ok()
     }
 
     /// Reads one response frame; `None` once the broker closed the connection.
@@ -82,6 +100,73 @@ impl TestClient {
         let mut b = [0u8; 1];
         matches!(self.stream.read(&mut b).await, Ok(0) | Err(_))
     }
+}
+
+/// The broker binary in a child process, killed when dropped, however the test ends.
+pub struct BrokerProcess(pub Child);
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How a test wants the broker binary started.
+#[derive(Default)]
+pub struct ProcessOptions<'a> {
+    /// More arguments, e.g. `["--set", "max.connections=10"]`.
+    pub args: &'a [&'a str],
+    /// The broker's soft open-file limit (`ulimit -Sn`, set by a shell that then execs the broker).
+    pub open_files: Option<u64>,
+    /// Pipe the broker's log (stderr) to the test, which must then keep reading it.
+    pub capture_log: bool,
+}
+
+/// Starts the broker binary on 127.0.0.1:0 over `data_dir` at log level warn and waits for its
+/// ready line.
+pub fn spawn_broker_process(data_dir: &Path, options: ProcessOptions<'_>) -> (BrokerProcess, SocketAddr) {
+    let bin = env!("CARGO_BIN_EXE_ferrokafka-broker");
+    let spawn = || {
+        let mut command = match options.open_files {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c").arg(format!("ulimit -Sn {n} && exec \"$0\" \"$@\"")).arg(bin);
+                sh
+            }
+        };
+        command
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(["--log-level", "warn"])
+            .args(options.args)
+            .stdout(Stdio::piped())
+            .stderr(if options.capture_log { Stdio::piped() } else { Stdio::inherit() })
+            .spawn()
+    };
+    // ETXTBSY: exec of a binary cargo has just written can fail while another process still
+    // holds a descriptor to it open for writing (seen once in a full `cargo test`); it clears
+    // as soon as that descriptor closes. Through the shell it shows as exit status 126.
+    const ETXTBSY: i32 = 26;
+    for _ in 0..100 {
+        let mut child = match spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            other => other.expect("broker binary runs"),
+        };
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        if line.is_empty() && child.wait().unwrap().code() == Some(126) && options.open_files.is_some() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        }
+        let addr = line.trim().strip_prefix("ferrokafka-broker listening on ").expect("ready line").parse().unwrap();
+        return (BrokerProcess(child), addr);
+    }
+    panic!("the broker binary stayed busy (ETXTBSY)");
 }
 
 /// A record for [`batch`]: key, value, timestamp.
