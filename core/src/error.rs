@@ -7,6 +7,8 @@
 
 use kafka_protocol::ResponseError;
 
+// Generated: rustfmt leaves it as the generator wrote it (a test compares the two).
+#[rustfmt::skip]
 #[path = "error_codes.rs"]
 mod table;
 
