@@ -3,7 +3,6 @@
 //! (or fk_consumer_close) returns, so the callback may call back into the consumer.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::{Arc, Mutex};
 
 use ferrokafka::consumer::Offset;
 use ferrokafka::{Consumer, RebalanceEvent};
@@ -42,7 +41,6 @@ pub type fk_rebalance_cb = Option<
     ),
 >;
 
-type Event = (c_int, Vec<(String, i32)>);
 /// A caller's partition entry, read: topic, partition, offset.
 type Entry = (String, i32, i64);
 
@@ -51,7 +49,8 @@ type Entry = (String, i32, i64);
 /// leaves the group when fk_consumer_poll is not called for `max.poll.interval.ms`.
 pub struct fk_consumer_t {
     consumer: Option<Consumer>,
-    events: Arc<Mutex<Vec<Event>>>,
+    /// The events of fk_consumer_close's last release, for its dispatch.
+    closing_events: Vec<RebalanceEvent>,
     cb: fk_rebalance_cb,
     opaque: *mut c_void,
     reset_earliest: bool,
@@ -71,19 +70,10 @@ pub unsafe extern "C" fn fk_consumer_new(
         let reset_earliest = matches!(config.get("auto.offset.reset"), Some("earliest" | "smallest"));
         let _rt = runtime()?.enter();
         let mut consumer = Consumer::new(config).map_err(fail)?;
-        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-        let sink = Arc::clone(&events);
-        consumer.on_rebalance(move |e| {
-            let ev = match e {
-                RebalanceEvent::Assigned(t) => (FK_REBALANCE_ASSIGN, t.clone()),
-                RebalanceEvent::Revoked(t) => (FK_REBALANCE_REVOKE, t.clone()),
-                RebalanceEvent::Lost(t) => (FK_REBALANCE_LOST, t.clone()),
-            };
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
-        });
+        consumer.queue_rebalance_events();
         Ok(Box::into_raw(Box::new(fk_consumer_t {
             consumer: Some(consumer),
-            events,
+            closing_events: Vec::new(),
             cb: None,
             opaque: std::ptr::null_mut(),
             reset_earliest,
@@ -128,16 +118,24 @@ unsafe fn write_offsets(p: *mut fk_topic_partition_t, offsets: impl IntoIterator
     }
 }
 
-/// Hands the events queued during the last call to the rebalance callback.
+/// Hands the events the core queued during the last call to the rebalance callback.
 fn dispatch(c: *mut fk_consumer_t) {
     boundary((), || {
         let Ok(me) = consumer(c) else { return };
-        let events = std::mem::take(&mut *me.events.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut events = std::mem::take(&mut me.closing_events);
+        if let Some(inner) = me.consumer.as_mut() {
+            events.extend(inner.take_rebalance_events());
+        }
         let (Some(cb), opaque) = (me.cb, me.opaque) else {
             return;
         };
         // `me` is not used past this point: the callback may call back into the consumer.
-        for (kind, tps) in events {
+        for event in events {
+            let (kind, tps) = match &event {
+                RebalanceEvent::Assigned(t) => (FK_REBALANCE_ASSIGN, t),
+                RebalanceEvent::Revoked(t) => (FK_REBALANCE_REVOKE, t),
+                RebalanceEvent::Lost(t) => (FK_REBALANCE_LOST, t),
+            };
             let names: Vec<_> = tps.iter().map(|(t, _)| c_string(t.clone())).collect();
             let list: Vec<fk_topic_partition_t> = tps
                 .iter()
@@ -318,11 +316,11 @@ pub unsafe extern "C" fn fk_commit(
                 let _rt = rt.enter();
                 c.commit_async().map(drop).map_err(fail)
             }
-            (None, false) => rt.block_on(c.commit()).map_err(fail),
+            (None, false) => rt.block_on(c.commit()).map(drop).map_err(fail),
             (Some(list), _) => {
                 let offsets: Vec<(String, i32, i64, Option<String>)> =
                     list.into_iter().map(|(t, p, o)| (t, p, o, None)).collect();
-                rt.block_on(c.commit_offsets(&offsets)).map_err(fail)
+                rt.block_on(c.commit_offsets(&offsets)).map(drop).map_err(fail)
             }
         }
     })
@@ -439,7 +437,7 @@ pub unsafe extern "C" fn fk_consumer_close(
         let me = consumer(c)?;
         let rt = runtime()?;
         match me.consumer.take() {
-            Some(inner) => rt.block_on(inner.close()).map_err(fail),
+            Some(inner) => rt.block_on(inner.close()).map(|events| me.closing_events = events).map_err(fail),
             None => Ok(()),
         }
     });
@@ -458,7 +456,7 @@ pub unsafe extern "C" fn fk_consumer_destroy(c: *mut fk_consumer_t) {
     let mut me = unsafe { Box::from_raw(c) };
     boundary((), || match (me.consumer.take(), runtime()) {
         (Some(inner), Ok(rt)) => {
-            if let Err(e) = rt.block_on(inner.close()) {
+            if let Err(e) = rt.block_on(inner.close()).map(drop) {
                 crate::errors::set_last_error(code_of(&e), &e.to_string());
             }
         }

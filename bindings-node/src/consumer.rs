@@ -599,9 +599,7 @@ impl Consumer {
         // handled after each round instead of the core's auto commit.
         settings.set("enable.auto.commit", false);
         let mut consumer = ferrokafka::Consumer::new(settings.client_config()?)?;
-        let rebalances: Arc<Mutex<Vec<RebalanceEvent>>> = Arc::default();
-        let sink = Arc::clone(&rebalances);
-        consumer.on_rebalance(move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
+        consumer.queue_rebalance_events();
         let refs: Vec<&str> = state.subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&refs)?;
 
@@ -618,7 +616,6 @@ impl Consumer {
             ops: ops_rx,
             ops_tx,
             stop,
-            rebalances,
             membership: None,
             applied_pauses: BTreeSet::new(),
             pending_seeks: Vec::new(),
@@ -646,7 +643,6 @@ struct Runner {
     ops: mpsc::UnboundedReceiver<Op>,
     ops_tx: mpsc::UnboundedSender<Op>,
     stop: Arc<AtomicBool>,
-    rebalances: Arc<Mutex<Vec<RebalanceEvent>>>,
     membership: Option<(String, i32)>,
     /// Partitions paused in the core.
     applied_pauses: BTreeSet<Tp>,
@@ -987,7 +983,9 @@ impl Runner {
             }
             self.apply_pauses_and_seeks().await;
             let started = Instant::now();
-            let polled = self.consumer.poll(POLL).await;
+            // A round: what one fetch brought. Only the first record waits and does the group's
+            // upkeep, so no rebalance happens between the records of a round.
+            let polled = self.consumer.poll_batch(MAX_BATCH_RECORDS, POLL).await;
             self.after_poll(started.elapsed());
             if let Some(tx) = ready.take() {
                 let failed = polled.as_ref().err().cloned();
@@ -998,15 +996,15 @@ impl Runner {
                 }
             }
             match polled {
-                Ok(None) => {}
-                Ok(Some(record)) => match &self.handler {
+                Ok(records) if records.is_empty() => {}
+                Ok(records) => match &self.handler {
                     Handler::Message(cb) => {
                         let cb = Arc::clone(cb);
-                        self.each_messages(cb, record).await;
+                        self.each_messages(cb, records).await;
                     }
                     Handler::Batch { callback, auto_resolve } => {
                         let (cb, auto_resolve) = (Arc::clone(callback), *auto_resolve);
-                        self.each_batch(cb, auto_resolve, record).await;
+                        self.each_batch(cb, auto_resolve, records).await;
                     }
                 },
                 Err(e) => {
@@ -1036,7 +1034,7 @@ impl Runner {
         if self.binding_commits {
             self.commit_positions().await;
         }
-        if let Err(e) = self.consumer.close().await {
+        if let Err(e) = self.consumer.close().await.map(drop) {
             tracing::warn!(group = %self.shared.group_id, error = %e, "leaving the group failed");
         }
     }
@@ -1048,10 +1046,10 @@ impl Runner {
             Op::Wake => {}
             Op::Commit(offsets, reply) => {
                 let result = self.consumer.commit_offsets(&offsets).await.map_err(Error::from);
-                if result.is_ok() {
-                    self.emit_commit(offsets.iter().map(|(t, p, o, _)| ((t.clone(), *p), *o)).collect());
+                if let Ok(committed) = &result {
+                    self.emit_commit(committed);
                 }
-                let _ = reply.send(result);
+                let _ = reply.send(result.map(drop));
             }
         }
         self.apply_pauses_and_seeks().await;
@@ -1088,8 +1086,8 @@ impl Runner {
     }
 
     /// Rebalance events become kafkajs events; a new generation is a `GROUP_JOIN`.
-    fn after_poll(&mut self, took: Duration) -> Vec<RebalanceEvent> {
-        let events = std::mem::take(&mut *self.rebalances.lock().unwrap_or_else(|p| p.into_inner()));
+    fn after_poll(&mut self, took: Duration) {
+        let events = self.consumer.take_rebalance_events();
         let member_id = self.consumer.group_membership().map(|(m, _)| m);
         for e in &events {
             if matches!(e, RebalanceEvent::Revoked(_) | RebalanceEvent::Lost(_)) {
@@ -1122,7 +1120,6 @@ impl Runner {
                 }),
             );
         }
-        events
     }
 
     /// Awaits `fut` (a handler's promise), applying operations sent meanwhile.
@@ -1172,30 +1169,6 @@ impl Runner {
         true
     }
 
-    /// What the last fetch brought, after `first`, without waiting for more; records of
-    /// partitions revoked meanwhile are dropped (not ours to handle).
-    async fn gather(&mut self, first: ConsumerRecord) -> Vec<ConsumerRecord> {
-        let mut records = vec![first];
-        while records.len() < MAX_BATCH_RECORDS {
-            match self.consumer.poll(Duration::ZERO).await {
-                Ok(Some(r)) => records.push(r),
-                _ => break,
-            }
-        }
-        let events = self.after_poll(Duration::ZERO);
-        let gone: BTreeSet<Tp> = events
-            .into_iter()
-            .flat_map(|e| match e {
-                RebalanceEvent::Revoked(tps) | RebalanceEvent::Lost(tps) => tps,
-                RebalanceEvent::Assigned(_) => Vec::new(),
-            })
-            .collect();
-        if !gone.is_empty() {
-            records.retain(|r| !gone.contains(&(r.topic.clone(), r.partition)));
-        }
-        records
-    }
-
     /// Rewinds each partition of `records` to its first record there (they were not handled).
     async fn rewind_all(&mut self, records: &[ConsumerRecord]) {
         let mut firsts: Vec<(Tp, i64)> = Vec::new();
@@ -1214,8 +1187,7 @@ impl Runner {
     /// after the one before it (of its partition, with partitionsConsumedConcurrently), and
     /// stops at the first failure or at a record whose partition was paused (or the consumer
     /// stopped) meanwhile. A JavaScript round trip per record would cost more than the record.
-    async fn each_messages(&mut self, driver: Arc<JsCallback<false>>, first: ConsumerRecord) {
-        let records = self.gather(first).await;
+    async fn each_messages(&mut self, driver: Arc<JsCallback<false>>, records: Vec<ConsumerRecord>) {
         let args = round_args(records.clone());
         let outcome = self.serving_ops(async move { driver.call_for(args, read_outcome).await }).await;
         // Whether a stop means that nothing from it on was handled, in any partition (one
@@ -1257,8 +1229,7 @@ impl Runner {
 
     /// `eachBatch` for a round of records: a batch per partition, handed out in the order
     /// the partitions first occur, up to `concurrency` at a time.
-    async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, first: ConsumerRecord) {
-        let records = self.gather(first).await;
+    async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, records: Vec<ConsumerRecord>) {
         let mut batches: VecDeque<(Tp, Vec<ConsumerRecord>)> = VecDeque::new();
         for r in records {
             let tp = (r.topic.clone(), r.partition);
@@ -1419,25 +1390,19 @@ impl Runner {
     }
 
     async fn commit_positions(&mut self) {
-        let positions: Vec<(Tp, i64)> = self
-            .consumer
-            .assignment()
-            .into_iter()
-            .filter_map(|tp| self.consumer.position(&tp.0, tp.1).map(|o| (tp, o)))
-            .collect();
         match self.consumer.commit().await {
-            Ok(()) => self.emit_commit(positions),
+            Ok(committed) => self.emit_commit(&committed),
             Err(e) => tracing::warn!(group = %self.shared.group_id, error = %e, "commit failed"),
         }
     }
 
-    fn emit_commit(&self, offsets: Vec<(Tp, i64)>) {
+    fn emit_commit(&self, offsets: &[ferrokafka::consumer::CommittedOffset]) {
         if offsets.is_empty() || !self.shared.events.wants(CONSUMER_EVENTS.commit_offsets) {
             return;
         }
         let mut topics: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-        for ((t, p), o) in offsets {
-            topics.entry(t).or_default().push(serde_json::json!({ "partition": p, "offset": o.to_string() }));
+        for ((t, p), o, _) in offsets {
+            topics.entry(t.clone()).or_default().push(serde_json::json!({ "partition": p, "offset": o.to_string() }));
         }
         let (member_id, generation) = self.membership.clone().unwrap_or_default();
         self.shared.events.emit(

@@ -31,7 +31,6 @@ type CommitOffset = (String, i32, i64, Option<String>);
 pub(crate) struct NativeConsumer {
     /// `None` once closed. Held across a poll: one thread drives a consumer at a time.
     consumer: Arc<tokio::sync::Mutex<Option<Consumer>>>,
-    events: Arc<Mutex<Vec<Event>>>,
     revoke: Arc<RevokeHook>,
     owner: Owner,
 }
@@ -153,10 +152,16 @@ fn start_of(offset: i64) -> Offset {
     }
 }
 
-impl NativeConsumer {
-    fn take_events(&self) -> Vec<Event> {
-        std::mem::take(&mut *self.events.lock().unwrap_or_else(|p| p.into_inner()))
-    }
+/// The core's rebalance events as the Python layer takes them: (kind, partitions).
+fn events_for_python(events: Vec<RebalanceEvent>) -> Vec<Event> {
+    events
+        .into_iter()
+        .map(|e| match e {
+            RebalanceEvent::Assigned(tps) => ("assign", tps),
+            RebalanceEvent::Revoked(tps) => ("revoke", tps),
+            RebalanceEvent::Lost(tps) => ("lost", tps),
+        })
+        .collect()
 }
 
 #[pymethods]
@@ -166,21 +171,18 @@ impl NativeConsumer {
     fn new(conf: Vec<(String, String)>, oauth_cb: Option<Py<PyAny>>) -> PyResult<Self> {
         let config = config_from(conf, oauth_cb)?;
         let mut consumer = Consumer::new(config).py_err()?;
-        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+        consumer.queue_rebalance_events();
         let revoke: Arc<RevokeHook> = Arc::default();
-        let (sink, hook) = (Arc::clone(&events), Arc::clone(&revoke));
+        let hook = Arc::clone(&revoke);
         consumer.on_rebalance_committing(move |e, commits| {
-            let event = match e {
-                RebalanceEvent::Revoked(tps) if hook.run(tps, commits) => return,
-                RebalanceEvent::Assigned(tps) => ("assign", tps.clone()),
-                RebalanceEvent::Revoked(tps) => ("revoke", tps.clone()),
-                RebalanceEvent::Lost(tps) => ("lost", tps.clone()),
-            };
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+            if let RebalanceEvent::Revoked(tps) = e {
+                if hook.run(tps, commits) {
+                    commits.mark_handled();
+                }
+            }
         });
         Ok(NativeConsumer {
             consumer: Arc::new(tokio::sync::Mutex::new(Some(consumer))),
-            events,
             revoke,
             owner: Owner::here("Consumer"),
         })
@@ -242,25 +244,16 @@ impl NativeConsumer {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
         let wait = Duration::from_secs_f64(timeout.clamp(0.0, 1e6));
-        let records = block_on(py, async move {
+        let polled = block_on(py, async move {
             let mut guard = consumer.lock().await;
             let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
-            let mut out = Vec::new();
-            if let Some(r) = c.poll(wait).await? {
-                out.push(r);
-                // Whatever else is already here, without waiting.
-                while out.len() < max {
-                    match c.poll(Duration::ZERO).await? {
-                        Some(r) => out.push(r),
-                        None => break,
-                    }
-                }
-            }
-            Ok::<_, ferrokafka::Error>(out)
+            // The events are taken even when the poll failed: they happened.
+            let records = c.poll_batch(max, wait).await;
+            Ok::<_, ferrokafka::Error>((records, c.take_rebalance_events()))
         });
-        let events = self.take_events();
-        let records = records.py_err()?;
-        Ok((messages(py, records)?, events))
+        let (records, events) = polled.py_err()?;
+        let events = events_for_python(events);
+        Ok((messages(py, records.py_err()?)?, events))
     }
 
     /// Commits the consumed positions, or explicit (topic, partition, offset, metadata).
@@ -277,19 +270,11 @@ impl NativeConsumer {
         let work = async move {
             let mut guard = consumer.lock().await;
             let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
-            match offsets {
-                Some(o) => c.commit_offsets(&o).await.map(|()| o),
-                None => {
-                    // What the core's commit() stores: the position of each assigned
-                    // partition that has one (read under the same lock, so they agree).
-                    let positions: Vec<CommitOffset> = c
-                        .assignment()
-                        .into_iter()
-                        .filter_map(|(t, p)| c.position(&t, p).map(|o| (t, p, o, None)))
-                        .collect();
-                    c.commit().await.map(|()| positions)
-                }
-            }
+            let committed = match offsets {
+                Some(o) => c.commit_offsets(&o).await?,
+                None => c.commit().await?,
+            };
+            Ok::<_, ferrokafka::Error>(committed.into_iter().map(|((t, p), o, m)| (t, p, o, m)).collect::<Vec<_>>())
         };
         if asynchronous {
             // Not awaited: the result is only logged, as with confluent-kafka without an
@@ -408,14 +393,12 @@ impl NativeConsumer {
     fn close(&self, py: Python<'_>) -> PyResult<Vec<Event>> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
-        let result = block_on(py, async move {
+        let events = block_on(py, async move {
             match consumer.lock().await.take() {
                 Some(c) => c.close().await,
-                None => Ok(()),
+                None => Ok(Vec::new()),
             }
         });
-        let events = self.take_events();
-        result.py_err()?;
-        Ok(events)
+        Ok(events_for_python(events.py_err()?))
     }
 }

@@ -76,6 +76,7 @@ async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
 fn futures_are_send(consumer: &mut Consumer, producer: &Producer, admin: &Admin) {
     fn send<T: Send>(_: T) {}
     send(consumer.poll(Duration::ZERO));
+    send(consumer.poll_batch(10, Duration::ZERO));
     send(consumer.commit());
     send(producer.send(ProducerRecord::new("t")));
     send(producer.try_send(ProducerRecord::new("t")));
@@ -541,4 +542,70 @@ async fn fetches_run_ahead_of_the_application_within_queued_min_messages() {
         assert!(consumer.queued().0 < 20, "read-ahead held to one batch, at record {want}: {:?}", consumer.queued());
         work().await;
     }
+}
+
+#[tokio::test]
+async fn poll_batch_queued_events_and_commit_report_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, bs, _admin, producer) = start(dir.path(), &[NewTopic::new("batched", 2)]).await;
+    for p in 0..2 {
+        for i in 0..50 {
+            producer
+                .send_and_wait(ProducerRecord::new("batched").partition(p).value(format!("{p}-{i}")))
+                .await
+                .unwrap();
+        }
+    }
+    let mut consumer = Consumer::new(
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bs.as_str()),
+            ("group.id", "batches"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    consumer.queue_rebalance_events();
+    consumer.subscribe(&["batched"]).unwrap();
+
+    // Batches of at most 30, in offset order per partition, until all 100 are read.
+    let mut seen: Vec<(i32, i64)> = Vec::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 100 {
+        assert!(tokio::time::Instant::now() < deadline, "read {} of 100", seen.len());
+        let batch = consumer.poll_batch(30, Duration::from_millis(200)).await.unwrap();
+        assert!(batch.len() <= 30);
+        seen.extend(batch.iter().map(|r| (r.partition, r.offset)));
+        events.extend(consumer.take_rebalance_events());
+    }
+    for p in 0..2 {
+        let offsets: Vec<i64> = seen.iter().filter(|(q, _)| *q == p).map(|(_, o)| *o).collect();
+        assert_eq!(offsets, (0..50).collect::<Vec<_>>(), "partition {p} in order, once each");
+    }
+    let mut assigned: Vec<(String, i32)> =
+        events.iter().flat_map(|e| if let RebalanceEvent::Assigned(tps) = e { tps.clone() } else { vec![] }).collect();
+    assigned.sort();
+    assert_eq!(assigned, vec![("batched".to_string(), 0), ("batched".to_string(), 1)], "{events:?}");
+    assert!(consumer.poll_batch(0, Duration::ZERO).await.unwrap().is_empty());
+
+    let mut committed = consumer.commit().await.unwrap();
+    committed.sort();
+    assert_eq!(
+        committed,
+        vec![(("batched".to_string(), 0), 50, None), (("batched".to_string(), 1), 50, None)],
+        "commit returns what it stored"
+    );
+    let stored = consumer.committed(&[("batched".to_string(), 0)]).await.unwrap();
+    assert_eq!(stored[0].1.as_ref().map(|(o, _)| *o), Some(50));
+    let explicit = consumer.commit_offsets(&[("batched".into(), 1, 7, Some("m".into()))]).await.unwrap();
+    assert_eq!(explicit, vec![(("batched".to_string(), 1), 7, Some("m".to_string()))]);
+
+    let last = consumer.close().await.unwrap();
+    assert!(
+        matches!(last.as_slice(), [RebalanceEvent::Revoked(tps)] if tps.len() == 2),
+        "close returns the final revocation: {last:?}"
+    );
+    broker.shutdown().await.unwrap();
 }

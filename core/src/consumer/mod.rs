@@ -77,6 +77,7 @@ type Listener = Box<dyn FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send>;
 pub struct RebalanceCommits {
     positions: Vec<(Tp, i64)>,
     staged: Vec<(Tp, i64, Option<String>)>,
+    handled: bool,
 }
 
 impl RebalanceCommits {
@@ -99,7 +100,16 @@ impl RebalanceCommits {
     pub fn commit_offsets(&mut self, offsets: &[(String, i32, i64, Option<String>)]) {
         self.staged.extend(offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())));
     }
+
+    /// The listener delivered this event to the application itself: it is not also queued
+    /// for [`Consumer::take_rebalance_events`].
+    pub fn mark_handled(&mut self) {
+        self.handled = true;
+    }
 }
+
+/// An offset a commit stored: (topic and partition, next offset to read, metadata).
+pub type CommittedOffset = (Tp, i64, Option<String>);
 
 /// A consumer: `subscribe` to topics through the group named by `group.id`, or `assign`
 /// partitions by hand. Positions advance as [`poll`](Consumer::poll) returns records;
@@ -131,6 +141,8 @@ pub struct Consumer {
     listener: Option<std::sync::Mutex<Listener>>,
     /// A commit asked for inside a rebalance listener that failed, for the next `poll`.
     listener_commit_error: Option<Error>,
+    /// Rebalance events for [`Consumer::take_rebalance_events`], once asked for.
+    events: Option<Vec<RebalanceEvent>>,
     /// When `poll` last did the group upkeep.
     last_upkeep: tokio::time::Instant,
     /// `group.protocol=consumer`: an assignment naming topics this consumer's metadata does
@@ -205,6 +217,7 @@ impl Consumer {
             reset_is_error: config.get("auto.offset.reset") == Some("error"),
             listener: None,
             listener_commit_error: None,
+            events: None,
             last_upkeep: tokio::time::Instant::now(),
             pending_target: None,
             pending_retry: Instant::now(),
@@ -224,6 +237,20 @@ impl Consumer {
         listener: impl FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send + 'static,
     ) {
         self.listener = Some(std::sync::Mutex::new(Box::new(listener)));
+    }
+
+    /// Keeps every rebalance event (in the order they happened) for
+    /// [`take_rebalance_events`](Consumer::take_rebalance_events), beside any listener: the
+    /// way for a caller that cannot be called back from inside `poll` (another language's
+    /// event loop) to learn of them. An event a committing listener marks handled is not kept.
+    pub fn queue_rebalance_events(&mut self) {
+        self.events.get_or_insert_with(Vec::new);
+    }
+
+    /// The rebalance events since the last call, oldest first (empty unless
+    /// [`queue_rebalance_events`](Consumer::queue_rebalance_events) was called).
+    pub fn take_rebalance_events(&mut self) -> Vec<RebalanceEvent> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     fn group(&self) -> Result<&Group> {
@@ -390,6 +417,27 @@ impl Consumer {
                 tokio::time::sleep(slice.min(Duration::from_millis(100))).await;
             }
         }
+    }
+
+    /// Up to `max` records, waiting up to `timeout` for the first; the rest are those already
+    /// fetched, taken without waiting. The shape every binding's batch call sits on
+    /// (confluent-kafka's `consume(n)`, kafkajs's rounds, C's poll).
+    pub async fn poll_batch(&mut self, max: usize, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let mut out = Vec::new();
+        if max == 0 {
+            return Ok(out);
+        }
+        if let Some(first) = self.poll(timeout).await? {
+            out.reserve(max.min(1024));
+            out.push(first);
+            while out.len() < max {
+                match self.fetcher.pop_buffered() {
+                    Some(r) => out.push(r),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Joins or rejoins when the group asks, calling the listener around the change.
@@ -575,10 +623,19 @@ impl Consumer {
         }
     }
 
-    /// Calls the listener (no lock of the group's is held), then sends what it committed.
+    /// Calls the listener (no lock of the group's is held), then sends what it committed, and
+    /// queues the event when events are queued.
     async fn notify(&mut self, event: RebalanceEvent) {
         tracing::debug!(?event, "rebalance");
-        let Some(l) = self.listener.as_mut() else { return };
+        let handled = self.call_listener(&event).await;
+        if let (Some(events), false) = (self.events.as_mut(), handled) {
+            events.push(event);
+        }
+    }
+
+    /// Whether the listener marked the event handled.
+    async fn call_listener(&mut self, event: &RebalanceEvent) -> bool {
+        let Some(l) = self.listener.as_mut() else { return false };
         let held = self.fetcher.assignment();
         let mut commits = RebalanceCommits {
             positions: held
@@ -586,16 +643,17 @@ impl Consumer {
                 .filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o)))
                 .collect(),
             staged: Vec::new(),
+            handled: false,
         };
-        (l.get_mut().unwrap_or_else(|p| p.into_inner()))(&event, &mut commits);
+        (l.get_mut().unwrap_or_else(|p| p.into_inner()))(event, &mut commits);
         if commits.staged.is_empty() {
-            return;
+            return commits.handled;
         }
         if matches!(event, RebalanceEvent::Lost(_)) {
             tracing::warn!(
                 "commit asked for in a listener for lost partitions: not sent, they may be another member's"
             );
-            return;
+            return commits.handled;
         }
         let result = match &self.group {
             Some(g) => g.commit(&commits.staged).await,
@@ -605,6 +663,7 @@ impl Consumer {
             tracing::warn!(error = %e, "commit from the rebalance listener failed");
             self.listener_commit_error = Some(e);
         }
+        commits.handled
     }
 
     fn positions_of(&self, tps: &[Tp]) -> Vec<(Tp, i64, Option<String>)> {
@@ -622,25 +681,29 @@ impl Consumer {
         }
     }
 
-    /// Commits the positions of every assigned partition (what `poll` has returned), and
-    /// waits for the group coordinator to store them.
-    pub async fn commit(&mut self) -> Result<()> {
+    /// Commits the positions of every assigned partition (what `poll` has returned), waits
+    /// for the group coordinator to store them, and returns what was stored.
+    pub async fn commit(&mut self) -> Result<Vec<CommittedOffset>> {
         let offsets = self.positions_of(&self.fetcher.assignment());
-        self.group()?.commit(&offsets).await
+        self.group()?.commit(&offsets).await?;
+        Ok(offsets)
     }
 
-    /// Commits explicit offsets: (topic, partition, next offset to read, metadata).
-    pub async fn commit_offsets(&self, offsets: &[(String, i32, i64, Option<String>)]) -> Result<()> {
-        let offsets: Vec<(Tp, i64, Option<String>)> =
+    /// Commits explicit offsets: (topic, partition, next offset to read, metadata), and
+    /// returns what was stored.
+    pub async fn commit_offsets(&self, offsets: &[(String, i32, i64, Option<String>)]) -> Result<Vec<CommittedOffset>> {
+        let offsets: Vec<CommittedOffset> =
             offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())).collect();
-        self.group()?.commit(&offsets).await
+        self.group()?.commit(&offsets).await?;
+        Ok(offsets)
     }
 
-    /// Commits the current positions on a task of its own; await the handle for the result.
-    pub fn commit_async(&self) -> Result<tokio::task::JoinHandle<Result<()>>> {
+    /// Commits the current positions on a task of its own; await the handle for what was
+    /// stored.
+    pub fn commit_async(&self) -> Result<tokio::task::JoinHandle<Result<Vec<CommittedOffset>>>> {
         let offsets = self.positions_of(&self.fetcher.assignment());
         let group = self.group()?.clone();
-        Ok(tokio::spawn(async move { group.commit(&offsets).await }))
+        Ok(tokio::spawn(async move { group.commit(&offsets).await.map(|()| offsets) }))
     }
 
     /// Committed offsets (with metadata) of partitions; `None` where nothing is committed.
@@ -692,8 +755,9 @@ impl Consumer {
     }
 
     /// Commits (with auto commit on), gives the partitions back and leaves the group, so the
-    /// others take over at once rather than after the session timeout.
-    pub async fn close(mut self) -> Result<()> {
+    /// others take over at once rather than after the session timeout. Returns the rebalance
+    /// events of that last release not yet taken (when events are queued).
+    pub async fn close(mut self) -> Result<Vec<RebalanceEvent>> {
         if self.auto_commit.is_some() && !self.owned.is_empty() {
             if let Err(e) = self.commit().await {
                 tracing::warn!(error = %e, "final commit failed");
@@ -703,7 +767,7 @@ impl Consumer {
         if let Some(g) = &self.group {
             g.leave().await?;
         }
-        Ok(())
+        Ok(self.take_rebalance_events())
     }
 }
 
