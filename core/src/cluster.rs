@@ -35,6 +35,9 @@ struct Snapshot {
     refreshed: Option<Instant>,
 }
 
+/// The connection to one broker address, once made; locked while connecting.
+type ConnectionSlot = Arc<Mutex<Option<Arc<BrokerConnection>>>>;
+
 #[derive(Debug)]
 pub(crate) struct Cluster {
     /// Whether Metadata lookups ask the broker to create unknown topics (producers and
@@ -45,9 +48,11 @@ pub(crate) struct Cluster {
     max_age: Duration,
     retry_backoff: Duration,
     snapshot: std::sync::RwLock<Snapshot>,
-    /// Connections by address. An async lock: connecting happens under it so two callers
-    /// never open two connections to one broker.
-    connections: Mutex<HashMap<String, Arc<BrokerConnection>>>,
+    /// One slot per broker address. Connecting happens under the slot's own async lock, so two
+    /// callers never open two connections to one broker, while a slow connect (TCP, TLS,
+    /// SASL) to one broker holds up no request to the others; the map's lock is held only to
+    /// find or add a slot.
+    connections: std::sync::Mutex<HashMap<String, ConnectionSlot>>,
     backoff: ReconnectBackoff,
 }
 
@@ -75,7 +80,7 @@ impl Cluster {
             max_age: config.duration("metadata.max.age.ms"),
             retry_backoff: config.duration("retry.backoff.ms"),
             snapshot: Default::default(),
-            connections: Mutex::new(HashMap::new()),
+            connections: std::sync::Mutex::new(HashMap::new()),
             backoff: ReconnectBackoff::new(
                 config.duration("reconnect.backoff.ms"),
                 config.duration("reconnect.backoff.max.ms"),
@@ -101,19 +106,18 @@ impl Cluster {
     /// The shared connection to `addr`, opened if there is none. While the broker is backing
     /// off after failed attempts, waits that out (`wait`) or fails at once.
     async fn connection_to(&self, addr: &str, wait: bool) -> Result<Arc<BrokerConnection>> {
-        {
-            let conns = self.connections.lock().await;
-            if let Some(c) = conns.get(addr).filter(|c| !c.is_closed()) {
-                return Ok(Arc::clone(c));
-            }
+        let slot =
+            Arc::clone(self.connections.lock().unwrap_or_else(|p| p.into_inner()).entry(addr.to_owned()).or_default());
+        if let Some(c) = slot.lock().await.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(c));
         }
         self.wait_for_backoff(addr, wait).await?;
-        let mut conns = self.connections.lock().await;
-        if let Some(c) = conns.get(addr).filter(|c| !c.is_closed()) {
+        let mut held = slot.lock().await;
+        if let Some(c) = held.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(c));
         }
         let conn = self.connect(addr).await?;
-        conns.insert(addr.to_owned(), Arc::clone(&conn));
+        *held = Some(Arc::clone(&conn));
         Ok(conn)
     }
 
@@ -278,5 +282,46 @@ impl Cluster {
             return Err(Error::kafka(ResponseError::LeaderNotAvailable, None, format!("{topic}-{partition}")));
         }
         Ok((leader, self.broker(leader).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broker that takes a long time to answer (TCP accepted, no ApiVersions reply) must not
+    /// hold up connecting to another one.
+    #[tokio::test]
+    async fn a_slow_connect_to_one_broker_does_not_stall_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ferrokafka_broker::BrokerConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_owned(),
+            ..Default::default()
+        };
+        let broker = ferrokafka_broker::Broker::start(config).await.unwrap();
+        // Accepts connections (the kernel's backlog) and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent_addr = silent.local_addr().unwrap().to_string();
+        let cluster = Cluster::new(
+            &ClientConfig::from_pairs([
+                ("bootstrap.servers", broker.bootstrap().as_str()),
+                ("socket.connection.setup.timeout.ms", "30000"),
+                ("request.timeout.ms", "30000"),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        let stuck = {
+            let cluster = Arc::clone(&cluster);
+            tokio::spawn(async move { cluster.connection_to(&silent_addr, true).await.map(drop) })
+        };
+        // Let the stuck connect take its slot first.
+        tokio::task::yield_now().await;
+        let live = tokio::time::timeout(Duration::from_secs(5), cluster.connection_to(&broker.bootstrap(), true)).await;
+        assert!(matches!(live, Ok(Ok(_))), "the live broker is reached while the other connect hangs");
+        assert!(!stuck.is_finished(), "the silent broker's connect is still waiting");
+        stuck.abort();
+        broker.shutdown().await.unwrap();
     }
 }
