@@ -49,13 +49,13 @@ fn evaluate(wanted: &[Wanted], max_bytes: usize) -> (Vec<Found>, usize) {
             let result = p.with_log(|log| {
                 let hw = log.next_offset();
                 let start = log.log_start_offset();
-                // KIP-74: the first batch of the response is served whole even past the limits.
-                let slice = if total == 0 || remaining > 0 {
-                    let limit = if total == 0 { w.max_bytes } else { w.max_bytes.min(remaining) };
-                    log.read(w.fetch_offset, limit)?.filter(|s| total == 0 || s.len <= limit)
-                } else {
-                    None
-                };
+                // KIP-74: the request's max_bytes bounds the whole response and
+                // partition_max_bytes each partition, except that the first batch of the first
+                // non-empty partition is served whole even past both, so a consumer always
+                // progresses. Past the first, a partition gets what still fits (its last batch
+                // may be cut: clients drop a partial trailing batch).
+                let limit = w.max_bytes.min(remaining);
+                let slice = if total == 0 || limit > 0 { log.read(w.fetch_offset, limit, total == 0)? } else { None };
                 Ok((hw, start, slice))
             });
             match result {

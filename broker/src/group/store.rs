@@ -109,7 +109,7 @@ impl GroupStore {
         let mut recovered = Recovered::default();
         let mut written = 0u64;
         let mut offset = log.log_start_offset();
-        while let Some(slice) = log.read(offset, 1 << 20)? {
+        while let Some(slice) = log.read(offset, 1 << 20, true)? {
             let bytes = slice.read().map_err(Error::io(format!("reading {}", dir.display())))?;
             let mut buf = bytes.clone();
             let from = offset;

@@ -318,10 +318,11 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// The bytes to serve a fetch at `offset`: whole batches from the one holding `offset`, up
-    /// to `max_bytes` (the first batch whole even if larger, so consumers always progress).
-    /// `Ok(None)` at the log end; an error when the offset is out of range.
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadSlice>> {
+    /// The bytes to serve a fetch at `offset`: batches from the one holding `offset`, up to
+    /// `max_bytes` (the last may be cut there). With `whole_first_batch`, the first batch is
+    /// served whole even if larger, so a consumer always progresses. `Ok(None)` at the log end
+    /// or when nothing fits; an error when the offset is out of range.
+    pub fn read(&self, offset: i64, max_bytes: usize, whole_first_batch: bool) -> Result<Option<ReadSlice>> {
         let end = self.next_offset();
         if offset < self.log_start_offset || offset > end {
             return Err(Error::OffsetOutOfRange { offset, log_start: self.log_start_offset, log_end: end });
@@ -333,8 +334,9 @@ impl PartitionLog {
         {
             if let Some((pos, first)) = seg.position_of(offset)? {
                 let available = (seg.size() - pos) as usize;
-                let len = available.min(max_bytes.max(first.total_len()));
-                return Ok(Some(ReadSlice { file: Arc::clone(seg.file()), position: pos, len }));
+                let limit = if whole_first_batch { max_bytes.max(first.total_len()) } else { max_bytes };
+                let len = available.min(limit);
+                return Ok((len > 0).then(|| ReadSlice { file: Arc::clone(seg.file()), position: pos, len }));
             }
         }
         Ok(None)
