@@ -80,10 +80,10 @@ where
 {
     let peer = session.peer;
     let (tx, rx) = mpsc::channel::<Bytes>(RESPONSE_QUEUE);
-    let writer = tokio::spawn(write_loop(writer, rx));
+    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
+    let mut writer = tokio::spawn(write_loop(writer, rx, idle));
     let mut shutdown = state.shutdown.clone();
     let max = state.config.socket_request_max_bytes;
-    let idle = Duration::from_millis(state.config.connections_max_idle_ms);
     loop {
         let max = if session.awaits_authentication() { SASL_MAX_RECEIVE.min(max) } else { max };
         let frame = tokio::select! {
@@ -105,7 +105,12 @@ where
         };
         match api::handle(&state, frame, &mut session).await {
             Outcome::Respond(bytes) => {
-                if tx.send(bytes).await.is_err() {
+                // A client that stops reading fills the queue: shutdown must not wait on it.
+                let sent = tokio::select! {
+                    _ = crate::server::stopped(&mut shutdown) => break,
+                    sent = tx.send(bytes) => sent,
+                };
+                if sent.is_err() {
                     break;
                 }
             }
@@ -122,8 +127,19 @@ where
         }
     }
     drop(tx);
-    let _ = writer.await;
+    // Responses already queued go out, but a shutdown waits for a client that does not read
+    // them only briefly.
+    if *shutdown.borrow() {
+        if tokio::time::timeout(SHUTDOWN_FLUSH, &mut writer).await.is_err() {
+            writer.abort();
+        }
+    } else {
+        let _ = writer.await;
+    }
 }
+
+/// How long a shutting-down broker lets a connection's queued responses drain.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
 /// What [`read_frame`] found.
 enum Frame {
@@ -176,21 +192,25 @@ async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max: usize, idle: Dura
     })
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Bytes>) {
+/// Sends queued responses. A client that takes no bytes for `idle` (it stopped reading, and
+/// the socket's buffers are full) is dropped, as an idle one is: its responses would otherwise
+/// pile up and hold the connection forever.
+async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Bytes>, idle: Duration) {
     let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    let timed = |r: Result<std::io::Result<()>, tokio::time::error::Elapsed>| matches!(r, Ok(Ok(())));
     while let Some(frame) = rx.recv().await {
-        if writer.write_all(&frame).await.is_err() {
+        if !timed(tokio::time::timeout(idle, writer.write_all(&frame)).await) {
             return;
         }
         // Coalesce whatever else is ready into one flush.
         while let Ok(frame) = rx.try_recv() {
-            if writer.write_all(&frame).await.is_err() {
+            if !timed(tokio::time::timeout(idle, writer.write_all(&frame)).await) {
                 return;
             }
         }
-        if writer.flush().await.is_err() {
+        if !timed(tokio::time::timeout(idle, writer.flush()).await) {
             return;
         }
     }
-    let _ = writer.shutdown().await;
+    let _ = tokio::time::timeout(idle, writer.shutdown()).await;
 }

@@ -305,3 +305,45 @@ async fn failed_accepts_out_of_descriptors_are_logged_once_per_interval() {
     last.send_raw(&frame).await;
     assert!(timeout(BOUND, last.read_frame()).await.expect("served once descriptors are free").is_some());
 }
+
+/// Writes `frame` over and over without reading an answer, until the socket takes no more.
+async fn flood_without_reading(addr: SocketAddr, frame: Vec<u8>) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Responses fill the broker's queue and both sockets' buffers; then its reads stop too.
+    while let Ok(Ok(())) = timeout(Duration::from_millis(500), stream.write_all(&frame)).await {}
+    stream
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_and_does_not_hold_up_shutdown() {
+    let (broker, _dir) = start_broker(|c| c.connections_max_idle_ms = 300).await;
+    let addr = broker.local_addr();
+    let mut c = TestClient::connect(addr).await;
+    assert_eq!(create_topic(&mut c, "big", 1, &[]).await, 0);
+    let value = vec![7u8; 500_000];
+    produce(&mut c, "big", 0, batch(&[(None, &value, 1)], None, kafka_protocol::records::Compression::None)).await;
+    let frame = c.encode(&fetch_request("big", 0, 0, 0, 0), 12).to_vec();
+
+    // With a short idle limit, the broker gives up on the reader that never reads.
+    let mut stuck = flood_without_reading(addr, frame.clone()).await;
+    let drained = timeout(BOUND, async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 20];
+        // Reading now only drains what was sent; the broker has closed its side.
+        while stuck.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    })
+    .await;
+    assert!(drained.is_ok(), "the broker closed the connection of a client that stopped reading");
+
+    broker.shutdown().await.unwrap();
+
+    // With the default limit (10 minutes), a shutdown does not wait on a client still stuck.
+    let (broker, _dir) = start_broker(|_| {}).await;
+    let addr = broker.local_addr();
+    let mut c = TestClient::connect(addr).await;
+    assert_eq!(create_topic(&mut c, "big", 1, &[]).await, 0);
+    produce(&mut c, "big", 0, batch(&[(None, &value, 1)], None, kafka_protocol::records::Compression::None)).await;
+    let _stuck = flood_without_reading(addr, frame).await;
+    timeout(BOUND, broker.shutdown()).await.expect("shutdown finishes though a client does not read").unwrap();
+}
