@@ -112,7 +112,10 @@ impl Broker {
         });
 
         let mut tasks = JoinSet::new();
-        tasks.spawn(group_task.run(state.shutdown.clone(), flush_interval(&state.config)));
+        tasks.spawn(run_on_own_thread(
+            "ferrokafka-groups",
+            group_task.run(state.shutdown.clone(), flush_interval(&state.config)),
+        )?);
         let mut listeners = Vec::with_capacity(bound.len());
         for (socket, listener, addr) in bound {
             tracing::info!(listener = %listener.name, protocol = listener.protocol.name(), %addr, "listening");
@@ -173,6 +176,31 @@ impl Broker {
         }
         Ok(())
     }
+}
+
+/// Runs `work` on a thread of its own with a single-threaded runtime, and returns a future that
+/// resolves when it is done. For a task that owns state kept on disk (the group coordinator
+/// appends and fsyncs its log as it handles each request): its waits on the disk then hold
+/// up no connection.
+fn run_on_own_thread(
+    name: &str,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(Error::io(format!("starting the {name} runtime")))?;
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            runtime.block_on(work);
+            let _ = done_tx.send(());
+        })
+        .map_err(Error::io(format!("starting the {name} thread")))?;
+    Ok(async move {
+        let _ = done_rx.await;
+    })
 }
 
 /// Resolves once shutdown has been signalled.

@@ -18,6 +18,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
+use std::sync::Arc;
+
 use crate::security::acl;
 use crate::server::BrokerState;
 
@@ -151,7 +153,24 @@ fn encode_response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32,
     Outcome::Respond(buf.freeze())
 }
 
-pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut Session) -> Outcome {
+/// Runs `f`, which writes to the data directory (appends, fsyncs, topic files), on the
+/// blocking pool, so that no runtime worker, and no connection served by it, waits on the
+/// disk. `None` when `f` panicked.
+async fn on_storage<T: Send + 'static>(
+    state: &Arc<BrokerState>,
+    f: impl FnOnce(&BrokerState) -> T + Send + 'static,
+) -> Option<T> {
+    let state = Arc::clone(state);
+    match tokio::task::spawn_blocking(move || f(&state)).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::error!(error = %e, "a storage task failed");
+            None
+        }
+    }
+}
+
+pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &mut Session) -> Outcome {
     let peer = session.peer;
     if frame.len() < 8 {
         return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
@@ -199,6 +218,19 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
 
     // Decodes a request, takes out what the ACLs refuse (answered by `$filter`), handles the
     // rest as `$handle` (with the request named `$req`) and answers both in `$field`.
+    // As `filtered!`, with the handling on the blocking pool (see `on_storage`).
+    macro_rules! filtered_storage {
+        ($ty:ty, $filter:path, |$state:ident, $req:ident| $handle:expr, $field:ident) => {{
+            let mut $req = decode!($ty);
+            let denied = $filter(state, session, &mut $req);
+            let Some(mut resp) = on_storage(state, move |$state| $handle).await else {
+                return Outcome::Close(format!("{key:?} v{version}: the storage task failed"));
+            };
+            resp.$field.extend(denied);
+            reply!(resp)
+        }};
+    }
+
     macro_rules! filtered {
         ($ty:ty, $filter:path, $req:ident => $handle:expr, $field:ident) => {{
             let mut $req = decode!($ty);
@@ -249,7 +281,10 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
                     _ => reply!(ProduceResponse::default().with_responses(denied)),
                 }
             } else {
-                match produce::handle(state, req, version) {
+                let Some(handled) = on_storage(state, move |state| produce::handle(state, req, version)).await else {
+                    return Outcome::Close(format!("{key:?} v{version}: the storage task failed"));
+                };
+                match handled {
                     Some(mut resp) => {
                         resp.responses.extend(denied);
                         reply!(resp)
@@ -270,7 +305,11 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
         ApiKey::InitProducerId => {
             let req = decode!(InitProducerIdRequest);
             if acls::idempotent_write_allowed(state, session) {
-                reply!(init_producer_id::handle(state, req, version))
+                // A new block of producer ids is fsynced before its first id is handed out.
+                match on_storage(state, move |state| init_producer_id::handle(state, req, version)).await {
+                    Some(resp) => reply!(resp),
+                    None => Outcome::Close(format!("{key:?} v{version}: the storage task failed")),
+                }
             } else {
                 reply!(
                     InitProducerIdResponse::default()
@@ -280,28 +319,28 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
                 )
             }
         }
-        ApiKey::CreateTopics => filtered!(
+        ApiKey::CreateTopics => filtered_storage!(
             CreateTopicsRequest,
             acls::filter_create_topics,
-            req => admin::create_topics(state, req, version),
+            |state, req| admin::create_topics(state, req, version),
             topics
         ),
-        ApiKey::DeleteTopics => filtered!(
+        ApiKey::DeleteTopics => filtered_storage!(
             DeleteTopicsRequest,
             acls::filter_delete_topics,
-            req => admin::delete_topics(state, req, version),
+            |state, req| admin::delete_topics(state, req, version),
             responses
         ),
-        ApiKey::CreatePartitions => filtered!(
+        ApiKey::CreatePartitions => filtered_storage!(
             CreatePartitionsRequest,
             acls::filter_create_partitions,
-            req => admin::create_partitions(state, req),
+            |state, req| admin::create_partitions(state, req),
             results
         ),
-        ApiKey::DeleteRecords => filtered!(
+        ApiKey::DeleteRecords => filtered_storage!(
             DeleteRecordsRequest,
             acls::filter_delete_records,
-            req => admin::delete_records(state, req),
+            |state, req| admin::delete_records(state, req),
             topics
         ),
         ApiKey::DescribeConfigs => filtered!(
@@ -317,16 +356,16 @@ pub(crate) async fn handle(state: &BrokerState, frame: BytesMut, session: &mut S
             acls::describe_cluster_operations(state, session, wants_operations, &mut resp);
             reply!(resp)
         }
-        ApiKey::AlterConfigs => filtered!(
+        ApiKey::AlterConfigs => filtered_storage!(
             AlterConfigsRequest,
             acls::filter_alter_configs,
-            req => admin::alter_configs(state, req),
+            |state, req| admin::alter_configs(state, req),
             responses
         ),
-        ApiKey::IncrementalAlterConfigs => filtered!(
+        ApiKey::IncrementalAlterConfigs => filtered_storage!(
             IncrementalAlterConfigsRequest,
             acls::filter_incremental_alter_configs,
-            req => admin::incremental_alter_configs(state, req),
+            |state, req| admin::incremental_alter_configs(state, req),
             responses
         ),
         ApiKey::FindCoordinator => {
