@@ -286,3 +286,14 @@ fn a_producer_made_outside_a_runtime_is_an_error() {
     let _entered = rt.enter();
     Producer::new(config).unwrap();
 }
+
+// The bindings drain reports from threads of their own and (Node) from tasks on any worker.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<ferrokafka::DeliveryReports>();
+    send_sync::<ferrokafka::DeliveryReport>();
+};
+#[allow(dead_code)]
+fn recv_is_send(reports: &ferrokafka::DeliveryReports) -> impl Send + '_ {
+    reports.recv(1)
+}

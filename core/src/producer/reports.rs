@@ -73,11 +73,12 @@ impl DeliveryReports {
             let arrived = self.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            let queue = self.lock();
-            if !queue.is_empty() {
-                return self.take(queue, max);
+            {
+                let queue = self.lock();
+                if !queue.is_empty() {
+                    return self.take(queue, max);
+                }
             }
-            drop(queue);
             arrived.await;
         }
     }
