@@ -18,7 +18,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::records::Record;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Record, TimestampType};
 use tokio::sync::oneshot;
 
 use super::RecordMetadata;
@@ -33,6 +34,31 @@ pub(super) enum Delivery {
     Future(oneshot::Sender<Result<RecordMetadata>>),
     /// The delivery-report queue, with the caller's token.
     Report(u64),
+}
+
+/// A record as it waits in a batch: the producer id, epoch, offset and sequence are written
+/// when the batch is encoded.
+pub(super) fn unsent_record(
+    timestamp: i64,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    headers: Vec<(String, Option<Bytes>)>,
+) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp,
+        key,
+        value,
+        headers: headers.into_iter().map(|(k, v)| (StrBytes::from_string(k), v)).collect(),
+    }
 }
 
 /// A batch's outcome: `(base offset, log append time)` (-1 when unknown), or why it failed.
@@ -348,24 +374,6 @@ impl Accumulator {
 mod tests {
     use super::*;
 
-    fn record() -> Record {
-        Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: kafka_protocol::records::TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 0,
-            key: None,
-            value: None,
-            headers: Default::default(),
-        }
-    }
-
     /// Tokens delivered, in order, when batches are settled in `order` (indexes into the
     /// batches made: one record each, tokens 0, 1, 2... on partition 0, 100... on partition 1).
     fn delivered_when_settled(order: &[usize]) -> Vec<u64> {
@@ -373,7 +381,7 @@ mod tests {
         for i in 0..order.len() as u64 {
             // A batch size of 1 byte closes every batch at its first record.
             let (p, token) = if i % 2 == 0 { (0, i / 2) } else { (1, 100 + i / 2) };
-            acc.push(("t".into(), p), record(), 10, Delivery::Report(token), 1);
+            acc.push(("t".into(), p), unsent_record(0, None, None, Vec::new()), 10, Delivery::Report(token), 1);
         }
         let (mut batches, _) = acc.drain(Duration::ZERO, Instant::now());
         let made: Vec<u64> = batches.iter().map(|b| b.ordinal).collect();

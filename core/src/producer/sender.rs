@@ -12,10 +12,10 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
 use tokio::sync::{Notify, oneshot};
 
-use super::accumulator::{Accumulator, Batch, Delivery, Outcome};
+use super::accumulator::{Accumulator, Batch, Delivery, Outcome, unsent_record};
 use super::reports::{Delivered, DeliveryReport, DeliveryReports};
 use super::{ProducerRecord, RecordMetadata};
 use crate::cluster::Cluster;
@@ -173,21 +173,8 @@ impl Shared {
             Some(p) => return Err(Error::UnknownTopicOrPartition(format!("{}-{p}", rec.topic))),
             None => self.partitioner.partition_record(&rec.topic, rec.key.as_deref(), size, count) as i32,
         };
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: rec.timestamp.unwrap_or_else(now_ms),
-            key: rec.key,
-            value: rec.value,
-            headers: rec.headers.into_iter().map(|(k, v)| (StrBytes::from_string(k), v)).collect(),
-        };
+        let timestamp = rec.timestamp.unwrap_or_else(now_ms);
+        let record = unsent_record(timestamp, rec.key, rec.value, rec.headers);
         let mut pending = Some((record, delivery));
         let mut topic = Some(rec.topic);
         loop {
