@@ -5,6 +5,7 @@
 //! runtime) with `msg_opaque` as its report token; nothing here runs per record on the runtime.
 
 use std::ffi::{CString, c_char, c_int, c_void};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,7 +106,20 @@ pub unsafe extern "C" fn fk_produce(
         }
         // The token is the address: it only comes back to C.
         let token = msg_opaque as usize as u64;
-        runtime()?.block_on(p.producer.try_send_with_report(record, token)).map_err(fail)
+        let rt = runtime()?;
+        let mut queued = std::pin::pin!(p.producer.try_send_with_report(record, token));
+        // With the topic's metadata cached, queueing needs no I/O and finishes on the first
+        // poll: no hand-off to the runtime. Otherwise (a topic's first record) the same future
+        // is driven to the end by block_on.
+        let first = {
+            let _rt = rt.enter();
+            queued.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        };
+        match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => rt.block_on(queued),
+        }
+        .map_err(fail)
     })
 }
 
