@@ -19,6 +19,13 @@ async fn broker() -> (Broker, tempfile::TempDir) {
     (Broker::start(config).await.unwrap(), dir)
 }
 
+/// A producer that sends nothing until flushed.
+fn lingering_producer(broker: &Broker) -> Producer {
+    let config =
+        ClientConfig::from_pairs([("bootstrap.servers", broker.bootstrap().as_str()), ("linger.ms", "60000")]).unwrap();
+    Producer::new(config).unwrap()
+}
+
 #[tokio::test]
 async fn a_full_queue_fails_fast_or_after_max_block_ms_and_stats_count_what_was_sent() {
     let (broker, _dir) = broker().await;
@@ -105,12 +112,7 @@ async fn a_dropped_flush_does_not_switch_off_linger() {
 #[tokio::test]
 async fn purge_drops_what_was_not_sent_and_the_producer_goes_on() {
     let (broker, _dir) = broker().await;
-    let config = ClientConfig::from_pairs([
-        ("bootstrap.servers", broker.bootstrap().as_str()),
-        ("linger.ms", "60000"), // nothing leaves until flush
-    ])
-    .unwrap();
-    let producer = Producer::new(config).unwrap();
+    let producer = lingering_producer(&broker);
     let mut deliveries = Vec::new();
     for i in 0..10 {
         deliveries
@@ -242,12 +244,7 @@ async fn delivery_reports_come_once_each_in_offset_order_per_partition() {
 #[tokio::test]
 async fn delivery_reports_are_pending_until_taken_and_awaitable() {
     let (broker, _dir) = broker().await;
-    let config = ClientConfig::from_pairs([
-        ("bootstrap.servers", broker.bootstrap().as_str()),
-        ("linger.ms", "60000"), // nothing leaves until flush
-    ])
-    .unwrap();
-    let producer = Producer::new(config).unwrap();
+    let producer = lingering_producer(&broker);
     let reports = producer.delivery_reports();
     for i in 0..5 {
         producer.send_with_report(ProducerRecord::new("awaited").partition(0).value("v"), i).await.unwrap();
