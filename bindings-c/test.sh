@@ -42,12 +42,12 @@ run() {
     echo "bindings-c: $name FAILED"
     exit 1
   fi
-  printf '   %-16s ok in %3ds: %s\n' "$name" $((SECONDS - t0)) "$(tail -1 "$WORK/$name.out")"
+  printf '   %-19s ok in %3ds: %s\n' "$name" $((SECONDS - t0)) "$(tail -1 "$WORK/$name.out")"
   if [ ${#VG[@]} -gt 0 ]; then
     # One log per process; a forked child that ended by exec has no summary.
     for log in "$WORK/$name".valgrind.*; do
       grep -q 'ERROR SUMMARY' "$log" || continue
-      printf '   %-16s valgrind: %s, %s\n' "" \
+      printf '   %-19s valgrind: %s, %s\n' "" \
         "$(grep -o 'ERROR SUMMARY: [0-9]* errors' "$log" | sed 's/ERROR SUMMARY: //')" \
         "$(grep -o 'definitely lost: [0-9,]* bytes' "$log" || echo 'definitely lost: 0 bytes')"
     done

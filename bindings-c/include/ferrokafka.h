@@ -162,7 +162,9 @@ typedef void (*fk_rebalance_cb)(fk_consumer_t *c,
 /**
  * Called once per message fk_produce accepted, from fk_poll or fk_flush on the calling thread:
  * fk_message_error says whether it was delivered; topic, partition, offset and timestamp say
- * where; fk_message_opaque gives fk_produce's `msg_opaque`. The message is lent for the call
+ * where (offset and timestamp are -1 for one that failed); fk_message_opaque gives
+ * fk_produce's `msg_opaque`. One partition's messages are reported in the order they were
+ * produced, which with `enable.idempotence` is offset order. The message is lent for the call
  * (do not destroy it); `opaque` is the one given to fk_producer_new. The callback may call
  * fk_produce, but must not destroy the producer, and must not throw (C++) or longjmp.
  */

@@ -1,12 +1,12 @@
-//! The producer: fk_produce queues and returns; delivery reports wait in a queue until
-//! fk_poll or fk_flush runs the callback on the caller's thread.
+//! The producer: fk_produce queues and returns; delivery reports wait in the core's report
+//! queue until fk_poll or fk_flush takes them and runs the callback on the caller's thread.
 //!
 //! Threads: fk_produce hands the record to the core's sender (a task on the library's
-//! runtime); a small task per record waits for its acknowledgement and queues the report.
+//! runtime) with `msg_opaque` as its report token; nothing here runs per record on the runtime.
 
-use std::collections::VecDeque;
-use std::ffi::{c_char, c_int, c_void};
-use std::sync::{Arc, Condvar, Mutex};
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrokafka::{Producer, ProducerRecord};
@@ -18,31 +18,17 @@ use crate::{Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, r
 
 /// Called once per message fk_produce accepted, from fk_poll or fk_flush on the calling thread:
 /// fk_message_error says whether it was delivered; topic, partition, offset and timestamp say
-/// where; fk_message_opaque gives fk_produce's `msg_opaque`. The message is lent for the call
+/// where (offset and timestamp are -1 for one that failed); fk_message_opaque gives
+/// fk_produce's `msg_opaque`. One partition's messages are reported in the order they were
+/// produced, which with `enable.idempotence` is offset order. The message is lent for the call
 /// (do not destroy it); `opaque` is the one given to fk_producer_new. The callback may call
 /// fk_produce, but must not destroy the producer, and must not throw (C++) or longjmp.
 pub type fk_delivery_cb = Option<unsafe extern "C" fn(message: *const fk_message_t, opaque: *mut c_void)>;
-
-/// (topic, partition, offset, timestamp), or (code, message, topic).
-type Outcome = Result<(String, i32, i64, i64), (c_int, String, String)>;
-
-struct Report {
-    result: Outcome,
-    /// fk_produce's `msg_opaque`, carried as an address: it is only handed back to C.
-    msg_opaque: usize,
-}
-
-#[derive(Default)]
-struct Reports {
-    queue: Mutex<(VecDeque<Report>, usize)>,
-    ready: Condvar,
-}
 
 /// A producer (opaque). Any thread may use it, several at once; fk_producer_destroy must come
 /// after every other call on it has returned.
 pub struct fk_producer_t {
     producer: Producer,
-    reports: Arc<Reports>,
     cb: fk_delivery_cb,
     opaque: usize,
 }
@@ -62,7 +48,7 @@ pub unsafe extern "C" fn fk_producer_new(
         let config = borrow_conf(conf)?.clone();
         let _rt = runtime()?.enter();
         let producer = Producer::new(config).map_err(fail)?;
-        Ok(Box::into_raw(Box::new(fk_producer_t { producer, reports: Arc::default(), cb, opaque: opaque as usize })))
+        Ok(Box::into_raw(Box::new(fk_producer_t { producer, cb, opaque: opaque as usize })))
     })
 }
 
@@ -103,8 +89,8 @@ pub unsafe extern "C" fn fk_produce(
 ) -> fk_resp_err_t {
     guard(errstr, errstr_size, || {
         let p = producer(p)?;
-        let topic = unsafe { cstr(topic) }.ok_or_else(|| invalid("topic is NULL or not UTF-8"))?.to_owned();
-        let mut record = ProducerRecord::new(topic.clone());
+        let topic = unsafe { cstr(topic) }.ok_or_else(|| invalid("topic is NULL or not UTF-8"))?;
+        let mut record = ProducerRecord::new(topic);
         record.partition = (partition >= 0).then_some(partition);
         record.key = unsafe { slice(key, key_len) }.map(|k| k.to_vec().into());
         record.value = unsafe { slice(value, value_len) }.map(|v| v.to_vec().into());
@@ -118,61 +104,58 @@ pub unsafe extern "C" fn fk_produce(
                     .push((name.to_owned(), unsafe { slice(h.value, h.value_len) }.map(|v| v.to_vec().into())));
             }
         }
-        let producer = p.producer.clone();
+        // The token is the address: it only comes back to C.
+        let token = msg_opaque as usize as u64;
         let rt = runtime()?;
-        let delivery = rt.block_on(async move { producer.try_send(record).await }).map_err(fail)?;
-        p.reports.queue.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
-        let reports = Arc::clone(&p.reports);
-        let msg_opaque = msg_opaque as usize;
-        rt.spawn(async move {
-            let result = match delivery.await {
-                Ok(m) => Ok((m.topic, m.partition, m.offset, m.timestamp)),
-                Err(e) => Err((code_of(&e), e.to_string(), topic)),
-            };
-            let mut q = reports.queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.0.push_back(Report { result, msg_opaque });
-            q.1 -= 1;
-            reports.ready.notify_all();
-        });
-        Ok(())
+        let mut queued = std::pin::pin!(p.producer.try_send_with_report(record, token));
+        // With the topic's metadata cached, queueing needs no I/O and finishes on the first
+        // poll: no hand-off to the runtime. Otherwise (a topic's first record) the same future
+        // is driven to the end by block_on.
+        let first = {
+            let _rt = rt.enter();
+            queued.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        };
+        match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => rt.block_on(queued),
+        }
+        .map_err(fail)
     })
 }
 
+/// Runs the callback on every report queued, waiting up to `wait` for the first; returns how
+/// many there were.
 fn serve(p: &fk_producer_t, wait: Duration) -> c_int {
-    let ready: Vec<Report> = {
-        let mut q = p.reports.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if q.0.is_empty() && !wait.is_zero() {
-            q = p
-                .reports
-                .ready
-                .wait_timeout_while(q, wait, |q| q.0.is_empty())
-                .map(|(q, _)| q)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-        q.0.drain(..).collect()
-    };
+    let ready = p.producer.delivery_reports().poll(usize::MAX, wait);
     let n = ready.len();
-    if let Some(cb) = p.cb {
-        for r in ready {
-            let mut m = match r.result {
-                Ok((topic, partition, offset, timestamp)) => {
-                    let mut m = fk_message_t::error(0, "");
-                    m.topic = c_string(topic);
-                    (m.partition, m.offset, m.timestamp) = (partition, offset, timestamp);
-                    m
-                }
-                Err((code, msg, topic)) => {
-                    let mut m = fk_message_t::error(code, &msg);
-                    m.topic = c_string(topic);
-                    m
-                }
-            };
-            m.opaque = r.msg_opaque as *mut c_void;
-            // SAFETY: the application's callback, with the message lent for the call.
-            unsafe { cb(&m, p.opaque as *mut c_void) };
+    let Some(cb) = p.cb else { return c_int::try_from(n).unwrap_or(c_int::MAX) };
+    // One message lent to every call: only what differs from the last report is rebuilt, so a
+    // run of reports of one topic converts its name once.
+    let mut m = fk_message_t::error(crate::FK_OK, "");
+    let mut topic: Option<Arc<str>> = None;
+    for r in ready {
+        if !topic.as_ref().is_some_and(|t| Arc::ptr_eq(t, &r.topic)) {
+            m.topic = c_string(r.topic.to_string());
+            topic = Some(r.topic);
         }
+        m.partition = r.partition;
+        match r.result {
+            Ok(d) => {
+                (m.offset, m.timestamp) = (d.offset, d.timestamp);
+                if m.err != crate::FK_OK {
+                    (m.err, m.errstr) = (crate::FK_OK, CString::default());
+                }
+            }
+            Err(e) => {
+                (m.offset, m.timestamp) = (-1, -1);
+                (m.err, m.errstr) = (code_of(&e), c_string(e.to_string()));
+            }
+        }
+        m.opaque = r.token as usize as *mut c_void;
+        // SAFETY: the application's callback, with the message lent for the call.
+        unsafe { cb(&m, p.opaque as *mut c_void) };
     }
-    n as c_int
+    c_int::try_from(n).unwrap_or(c_int::MAX)
 }
 
 /// Runs the delivery callback for each finished message, on this thread, waiting up to
@@ -196,30 +179,30 @@ pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> f
     guard(std::ptr::null_mut(), 0, || {
         let p = producer(p)?;
         let deadline = u64::try_from(timeout_ms).ok().map(|ms| Instant::now() + Duration::from_millis(ms));
-        let producer = p.producer.clone();
-        let flushed = async move {
-            match deadline {
-                Some(d) => tokio::time::timeout_at(d.into(), producer.flush()).await.unwrap_or(Ok(())),
-                None => producer.flush().await,
+        let rt = runtime()?;
+        loop {
+            let flushed = async {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d.into(), p.producer.flush()).await.unwrap_or(Ok(())),
+                    None => p.producer.flush().await,
+                }
+            };
+            // The core's flush only fails if the producer is gone; each record's own outcome
+            // arrives as its delivery report, and all of them are queued once it returns.
+            let _ = rt.block_on(flushed);
+            serve(p, Duration::ZERO);
+            // Callbacks may have produced more (or another thread did meanwhile): flush
+            // those too, within the same deadline.
+            let outstanding = p.producer.delivery_reports().pending();
+            if outstanding == 0 {
+                return Ok(());
             }
-        };
-        // The core's flush only fails if the producer is gone; each record's own outcome
-        // arrives as its delivery report.
-        let _ = runtime()?.block_on(flushed);
-        let outstanding = {
-            let q = p.reports.queue.lock().unwrap_or_else(|e| e.into_inner());
-            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-            p.reports
-                .ready
-                .wait_timeout_while(q, left, |q| q.1 > 0)
-                .map(|(q, _)| q.1)
-                .unwrap_or_else(|e| e.into_inner().0.1)
-        };
-        serve(p, Duration::ZERO);
-        if outstanding > 0 {
-            Err((crate::FK_ERR__TIMED_OUT, format!("{outstanding} messages not delivered after {timeout_ms} ms")))
-        } else {
-            Ok(())
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err((
+                    crate::FK_ERR__TIMED_OUT,
+                    format!("{outstanding} messages not delivered after {timeout_ms} ms"),
+                ));
+            }
         }
     })
 }
@@ -228,10 +211,7 @@ pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> f
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fk_outq_len(p: *const fk_producer_t) -> c_int {
     boundary(0, || {
-        producer(p).map_or(0, |p| {
-            let q = p.reports.queue.lock().unwrap_or_else(|e| e.into_inner());
-            c_int::try_from(q.0.len() + q.1).unwrap_or(c_int::MAX)
-        })
+        producer(p).map_or(0, |p| c_int::try_from(p.producer.delivery_reports().pending()).unwrap_or(c_int::MAX))
     })
 }
 

@@ -76,12 +76,20 @@ fn every_c_test_program_is_run() {
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".c").map(str::to_owned))
         .collect();
     found.sort();
-    assert_eq!(found, ["test_client", "test_errors", "test_group", "test_oauthbearer"]);
+    assert_eq!(found, ["test_client", "test_delivery_order", "test_errors", "test_group", "test_oauthbearer"]);
 }
 
 #[test]
 fn produce_consume_commit_seek_admin() {
     test_program("test_client");
+}
+
+#[test]
+fn delivery_reports_come_in_offset_order_per_partition() {
+    let stdout = run(&Path::new(DIR).join("tests/c/test_delivery_order.c"), false);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    // The produce rate, for the record (cargo test --nocapture shows it).
+    println!("{}", stdout.lines().find(|l| l.starts_with("produced")).unwrap_or_default());
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The producer: `produce` queues a record and returns at once; delivery results are queued
-//! by a runtime task and handed to the thread that calls `poll`/`flush`, which runs the
-//! Python callbacks.
+//! The producer: `produce` queues a record and returns at once; its delivery report waits in
+//! the core's report queue until the thread that calls `poll`/`flush` takes it and runs the
+//! Python callback. A record's token in the core is its slot in [`Attachments`].
 //!
 //! `produce` is the per-record hot path and is called by Python directly (the package's
 //! `Producer` subclasses this class): argument conversion, the callback's bookkeeping and the
@@ -9,11 +9,11 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
-use ferrokafka::{ClientConfig, Producer, ProducerRecord, RecordMetadata};
+use ferrokafka::{ClientConfig, DeliveryReport, Producer, ProducerRecord};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -30,35 +30,48 @@ const OFFSET_INVALID: i64 = -1001;
 struct Attached {
     callback: Py<PyAny>,
     topic: Py<PyString>,
-    partition: i32,
     key: Option<Py<PyAny>>,
     value: Option<Py<PyAny>>,
     headers: Option<Py<PyAny>>,
 }
 
-/// A settled record whose callback is still to run.
-type Report = (ferrokafka::Result<RecordMetadata>, Box<Attached>);
+/// The token of a record produced without a callback: its report is only counted (as
+/// librdkafka counts it among the events `poll` served).
+const NO_CALLBACK: u64 = u64::MAX;
 
+/// The attachments of records whose report has not been served, by token: a slot is reused
+/// once its report is served, so a steady flow of records allocates nothing here.
 #[derive(Default)]
-struct Queue {
-    reports: VecDeque<Report>,
-    /// Records settled without a callback since the last `poll` (counted as served events,
-    /// as librdkafka counts their delivery reports).
-    settled_silently: usize,
-    /// Records whose delivery is still to come.
-    outstanding: usize,
+struct Attachments {
+    slots: Vec<Option<Attached>>,
+    free: Vec<usize>,
 }
 
-#[derive(Default)]
-struct Reports {
-    queue: Mutex<Queue>,
-    ready: Condvar,
-}
-
-impl Reports {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+impl Attachments {
+    fn insert(&mut self, attached: Attached) -> u64 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(attached);
+                i as u64
+            }
+            None => {
+                self.slots.push(Some(attached));
+                (self.slots.len() - 1) as u64
+            }
+        }
     }
+
+    fn remove(&mut self, token: u64) -> Option<Attached> {
+        let attached = self.slots.get_mut(usize::try_from(token).ok()?)?.take();
+        if attached.is_some() {
+            self.free.push(token as usize);
+        }
+        attached
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The core's configuration from Kafka-named settings, and `oauth_cb` (confluent-kafka's
@@ -100,16 +113,13 @@ pub(crate) fn config_from(mut conf: Vec<(String, String)>, oauth_cb: Option<Py<P
     Ok(config)
 }
 
-/// A record handed to the collector: its delivery and, with a callback, what its report needs.
-type Pending = (ferrokafka::DeliveryFuture, Option<Box<Attached>>);
-
 #[pyclass(module = "ferrokafka._native", subclass)]
 pub(crate) struct NativeProducer {
     producer: Producer,
-    reports: Arc<Reports>,
-    /// To the one task that turns deliveries into reports (a task per record costs more than
-    /// the record).
-    pending: tokio::sync::mpsc::UnboundedSender<Pending>,
+    attachments: Mutex<Attachments>,
+    /// Reports taken from the core but not served yet: a callback raised part-way through a
+    /// chunk. Served first by the next `poll`.
+    unserved: Mutex<VecDeque<DeliveryReport>>,
     /// `on_delivery` from the configuration: the callback of records produced without one.
     default_callback: Option<Py<PyAny>>,
     /// The last topic name converted, keyed by the str object: applications pass the same
@@ -117,24 +127,6 @@ pub(crate) struct NativeProducer {
     /// temporary bytes object.
     last_topic: Mutex<Option<(Py<PyString>, String)>>,
     owner: Owner,
-}
-
-/// Awaits deliveries in send order and queues their reports, waking `poll` only when the
-/// queue goes from empty to not empty or the last outstanding record is settled.
-async fn collect(mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>, reports: Arc<Reports>) {
-    while let Some((delivery, attached)) = rx.recv().await {
-        let result = delivery.await;
-        let mut q = reports.lock();
-        let was_empty = q.reports.is_empty() && q.settled_silently == 0;
-        match attached {
-            Some(a) => q.reports.push_back((result, a)),
-            None => q.settled_silently += 1,
-        }
-        q.outstanding -= 1;
-        if was_empty || q.outstanding == 0 {
-            reports.ready.notify_all();
-        }
-    }
 }
 
 /// A key or value as the core takes it, and as the delivery report hands it back: bytes as
@@ -187,11 +179,14 @@ impl NativeProducer {
         }
     }
 
-    /// Hands `record` to the core (failing at once when the queue is full) and its delivery
-    /// to the collector.
-    fn queue(&self, py: Python<'_>, record: ProducerRecord, attached: Option<Box<Attached>>) -> PyResult<()> {
-        let producer = self.producer.clone();
-        let mut queued = std::pin::pin!(async move { producer.try_send(record).await });
+    /// Hands `record` to the core, failing at once when the queue is full; its report will
+    /// find `attached` by the record's token.
+    fn queue(&self, py: Python<'_>, record: ProducerRecord, attached: Option<Attached>) -> PyResult<()> {
+        let token = match attached {
+            Some(a) => lock(&self.attachments).insert(a),
+            None => NO_CALLBACK,
+        };
+        let mut queued = std::pin::pin!(self.producer.try_send_with_report(record, token));
         // Fast path: with the topic's metadata cached, queueing needs no I/O and finishes on
         // the first poll, so the GIL is kept and no runtime hand-off happens. Otherwise (the
         // first record of a topic) the same future is driven to the end without the GIL.
@@ -200,17 +195,14 @@ impl NativeProducer {
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             queued.as_mut().poll(&mut cx)
         };
-        let delivery = match first {
+        let queued = match first {
             std::task::Poll::Ready(r) => r,
             std::task::Poll::Pending => block_on(py, queued),
+        };
+        if queued.is_err() && token != NO_CALLBACK {
+            lock(&self.attachments).remove(token);
         }
-        .py_err()?;
-        self.reports.lock().outstanding += 1;
-        if self.pending.send((delivery, attached)).is_err() {
-            self.reports.lock().outstanding -= 1;
-            return Err(crate::errors::to_py(ferrokafka::Error::Closed));
-        }
-        Ok(())
+        queued.py_err()
     }
 
     fn topic_name(&self, topic: &Bound<'_, PyString>) -> PyResult<String> {
@@ -225,24 +217,24 @@ impl NativeProducer {
         Ok(name)
     }
 
-    /// Runs the callbacks of the reports queued now; returns how many events were served.
-    /// A callback that raises stops serving: its exception propagates from `poll`/`flush`
-    /// (as in confluent-kafka) and the reports after it stay queued for the next call.
-    fn serve(&self, py: Python<'_>) -> PyResult<usize> {
-        let (mut reports, silent) = {
-            let mut q = self.reports.lock();
-            (std::mem::take(&mut q.reports), std::mem::take(&mut q.settled_silently))
-        };
-        let mut served = silent;
-        while let Some((result, a)) = reports.pop_front() {
-            let Attached { callback, topic, partition, key, value, headers } = *a;
-            let (error, message) = match result {
-                Ok(m) => {
+    /// Runs the callbacks of `reports`, in order; returns how many events were served. A
+    /// callback that raises stops serving: its exception propagates from `poll`/`flush` (as
+    /// in confluent-kafka) and the reports after it are kept for the next call.
+    fn serve(&self, py: Python<'_>, mut reports: VecDeque<DeliveryReport>) -> PyResult<usize> {
+        let mut served = 0;
+        while let Some(r) = reports.pop_front() {
+            served += 1;
+            let Some(Attached { callback, topic, key, value, headers }) = lock(&self.attachments).remove(r.token)
+            else {
+                continue;
+            };
+            let (error, message) = match r.result {
+                Ok(d) => {
                     let msg = Message {
                         topic,
-                        partition: m.partition,
-                        offset: m.offset,
-                        timestamp: m.timestamp,
+                        partition: r.partition,
+                        offset: d.offset,
+                        timestamp: d.timestamp,
                         key,
                         value,
                         headers,
@@ -254,7 +246,7 @@ impl NativeProducer {
                     let err = kafka_error(py, &e)?;
                     let msg = Message {
                         topic,
-                        partition,
+                        partition: r.partition,
                         offset: OFFSET_INVALID,
                         timestamp: -1,
                         key,
@@ -265,11 +257,11 @@ impl NativeProducer {
                     (err, msg)
                 }
             };
-            served += 1;
             if let Err(raised) = callback.call1(py, (error, message)) {
-                let mut q = self.reports.lock();
-                reports.append(&mut q.reports);
-                q.reports = reports;
+                // Older than anything a callback's own poll may have left there.
+                let mut unserved = lock(&self.unserved);
+                reports.append(&mut unserved);
+                *unserved = reports;
                 return Err(raised);
             }
         }
@@ -292,13 +284,10 @@ impl NativeProducer {
         // The producer's background task lives on the runtime.
         let _guard = runtime().enter();
         let producer = py.detach(|| Producer::new(config)).py_err()?;
-        let reports: Arc<Reports> = Arc::default();
-        let (pending, rx) = tokio::sync::mpsc::unbounded_channel();
-        runtime().spawn(collect(rx, Arc::clone(&reports)));
         Ok(NativeProducer {
             producer,
-            reports,
-            pending,
+            attachments: Mutex::default(),
+            unserved: Mutex::default(),
             default_callback: on_delivery.filter(|cb| !cb.is_none(py)),
             last_topic: Mutex::new(None),
             owner: Owner::here("Producer"),
@@ -340,15 +329,12 @@ impl NativeProducer {
         record.timestamp = (timestamp > 0).then_some(timestamp);
         record.headers = core_headers;
         let callback = self.callback_for(py, on_delivery.or(callback));
-        let attached = callback.map(|callback| {
-            Box::new(Attached {
-                callback,
-                topic: topic.clone().unbind(),
-                partition,
-                key: key_obj.map(Bound::unbind),
-                value: value_obj.map(Bound::unbind),
-                headers: headers_obj.map(|h| h.into_any().unbind()),
-            })
+        let attached = callback.map(|callback| Attached {
+            callback,
+            topic: topic.clone().unbind(),
+            key: key_obj.map(Bound::unbind),
+            value: value_obj.map(Bound::unbind),
+            headers: headers_obj.map(|h| h.into_any().unbind()),
         });
         self.queue(py, record, attached)
     }
@@ -393,15 +379,12 @@ impl NativeProducer {
             record.key = key;
             record.partition = (partition >= 0).then_some(partition);
             record.timestamp = (timestamp > 0).then_some(timestamp);
-            let attached = callback.as_ref().map(|cb| {
-                Box::new(Attached {
-                    callback: cb.clone_ref(py),
-                    topic: topic.clone().unbind(),
-                    partition,
-                    key: key_obj.map(Bound::unbind),
-                    value: value_obj.map(Bound::unbind),
-                    headers: None,
-                })
+            let attached = callback.as_ref().map(|cb| Attached {
+                callback: cb.clone_ref(py),
+                topic: topic.clone().unbind(),
+                key: key_obj.map(Bound::unbind),
+                value: value_obj.map(Bound::unbind),
+                headers: None,
             });
             match self.queue(py, record, attached) {
                 Ok(()) => queued += 1,
@@ -418,15 +401,17 @@ impl NativeProducer {
     /// the callbacks of those queued; returns how many events were served.
     fn _serve(&self, py: Python<'_>, timeout: f64) -> PyResult<usize> {
         self.owner.check()?;
-        if timeout > 0.0 {
-            let reports = Arc::clone(&self.reports);
-            py.detach(move || {
-                let q = reports.lock();
-                let wait = Duration::from_secs_f64(timeout.min(1e6));
-                drop(reports.ready.wait_timeout_while(q, wait, |q| q.reports.is_empty() && q.settled_silently == 0));
-            });
-        }
-        self.serve(py)
+        let mut reports = std::mem::take(&mut *lock(&self.unserved));
+        let wait = if reports.is_empty() && timeout > 0.0 {
+            Duration::from_secs_f64(timeout.min(1e6))
+        } else {
+            Duration::ZERO
+        };
+        let queued = self.producer.delivery_reports();
+        let taken =
+            if wait.is_zero() { queued.poll(usize::MAX, wait) } else { py.detach(|| queued.poll(usize::MAX, wait)) };
+        reports.extend(taken);
+        self.serve(py, reports)
     }
 
     /// Waits (up to `timeout` seconds; negative: no limit) until everything queued is
@@ -439,32 +424,19 @@ impl NativeProducer {
         } else {
             Duration::from_secs_f64(timeout.min(1e6))
         };
-        let started = Instant::now();
-        // The core's flush is cancel-safe: a timed-out wait simply stops waiting.
-        let producer = self.producer.clone();
+        // The core's flush is cancel-safe: a timed-out wait simply stops waiting. Once it
+        // returns, every report is in the core's queue.
+        let producer = &self.producer;
         if let Ok(result) = block_on(py, async move { tokio::time::timeout(limit, producer.flush()).await }) {
             result.py_err()?;
         }
-        // Every delivery settled so far: wait for its report to be queued too.
-        let left = limit.saturating_sub(started.elapsed());
-        let reports = Arc::clone(&self.reports);
-        let outstanding = py.detach(move || {
-            let q = reports.lock();
-            let q = reports
-                .ready
-                .wait_timeout_while(q, left, |q| q.outstanding > 0)
-                .map(|(q, _)| q)
-                .unwrap_or_else(|p| p.into_inner().0);
-            q.outstanding
-        });
-        Ok(outstanding)
+        Ok(self.producer.in_flight())
     }
 
-    /// Records queued or in flight, plus reports not yet handed out.
+    /// Records queued or in flight, plus reports not yet served.
     fn __len__(&self) -> PyResult<usize> {
         self.owner.check()?;
-        let q = self.reports.lock();
-        Ok(q.outstanding + q.reports.len())
+        Ok(self.producer.delivery_reports().pending() + lock(&self.unserved).len())
     }
 
     /// Drops every record not yet sent (their delivery reports carry _PURGE_QUEUE); returns

@@ -55,6 +55,10 @@ pub enum Error {
     /// sent.
     #[error("purged from the queue before it was sent")]
     Purged,
+    /// Called outside a tokio runtime where one is needed to spawn the client's tasks (names
+    /// the function).
+    #[error("{0} needs a tokio runtime: call it from async code or inside Runtime::enter")]
+    NoRuntime(&'static str),
 }
 
 /// librdkafka's numbers for local errors (negative), as [`Error::code`] returns them.
@@ -63,7 +67,8 @@ pub mod codes {
     pub const BAD_MSG: i32 = -199;
     /// The client (or handle) is closed.
     pub const DESTROY: i32 = -197;
-    /// An internal failure: a bug caught at a binding's boundary, a use after `fork()`.
+    /// An internal failure: a bug caught at a binding's boundary, a use after `fork()`, a
+    /// client made outside a tokio runtime.
     pub const FAIL: i32 = -196;
     /// No broker could be reached, or a connection failed.
     pub const TRANSPORT: i32 = -195;
@@ -147,6 +152,7 @@ impl Error {
             Error::UnknownTopicOrPartition(_) => codes::UNKNOWN_PARTITION,
             Error::Closed => codes::DESTROY,
             Error::Purged => codes::PURGE_QUEUE,
+            Error::NoRuntime(_) => codes::FAIL,
         }
     }
 
@@ -195,6 +201,7 @@ impl Error {
             Error::UnknownTopicOrPartition("t-9".into()),
             Error::Closed,
             Error::Purged,
+            Error::NoRuntime("Producer::new"),
         ]
     }
 

@@ -26,5 +26,7 @@ pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceCommits, RebalanceEvent};
 pub use error::{Error, Result};
-pub use producer::{DeliveryFuture, Producer, ProducerRecord, ProducerStats, RecordMetadata};
+pub use producer::{
+    Delivered, DeliveryFuture, DeliveryReport, DeliveryReports, Producer, ProducerRecord, ProducerStats, RecordMetadata,
+};
 pub use security::{OAuthBearerToken, OAuthBearerTokenProvider};

@@ -79,10 +79,9 @@ async fn idempotent_producer_loses_and_duplicates_nothing_when_connections_drop(
 
     let producer = Producer::new(config.clone()).unwrap();
     const N: usize = 6000;
-    let mut deliveries = Vec::with_capacity(N);
     for i in 0..N {
         let rec = ProducerRecord::new("drops").partition((i % 3) as i32).value(format!("{i:06}"));
-        deliveries.push(producer.send(rec).await.unwrap());
+        producer.send_with_report(rec, i as u64).await.unwrap();
         if i % 500 == 250 {
             // Cut every connection while the earlier batches are still in flight.
             cut_tx.send_modify(|n| *n += 1);
@@ -93,9 +92,23 @@ async fn idempotent_producer_loses_and_duplicates_nothing_when_connections_drop(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let mut acked = BTreeMap::new();
-    for (i, d) in deliveries.into_iter().enumerate() {
-        let meta = d.await.expect("every record is acknowledged despite the drops");
-        acked.insert((meta.partition, meta.offset), i);
+    // Batches retried after a drop settle after later ones; the reports still come in each
+    // partition's send order, at rising offsets.
+    let mut last: BTreeMap<i32, (usize, i64)> = BTreeMap::new();
+    while acked.len() < N {
+        for r in producer.delivery_reports().recv(N).await {
+            let (i, offset) =
+                (r.token as usize, r.result.expect("every record is acknowledged despite the drops").offset);
+            if let Some(&(before, at)) = last.get(&r.partition) {
+                assert!(
+                    i > before && offset > at,
+                    "partition {}: {i}@{offset} reported after {before}@{at}",
+                    r.partition
+                );
+            }
+            last.insert(r.partition, (i, offset));
+            assert!(acked.insert((r.partition, offset), i).is_none(), "{i}: one report per offset");
+        }
     }
     let stats = producer.stats();
     assert!(cuts.load(Ordering::Relaxed) > 0, "connections were cut");

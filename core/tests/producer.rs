@@ -1,6 +1,6 @@
 //! Producer queue limits, statistics and sticky partitioning against the bundled broker.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ferrokafka::{ClientConfig, Error, Producer, ProducerRecord};
 use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
@@ -17,6 +17,13 @@ async fn broker() -> (Broker, tempfile::TempDir) {
         ..Default::default()
     };
     (Broker::start(config).await.unwrap(), dir)
+}
+
+/// A producer that sends nothing until flushed.
+fn lingering_producer(broker: &Broker) -> Producer {
+    let config =
+        ClientConfig::from_pairs([("bootstrap.servers", broker.bootstrap().as_str()), ("linger.ms", "60000")]).unwrap();
+    Producer::new(config).unwrap()
 }
 
 #[tokio::test]
@@ -105,12 +112,7 @@ async fn a_dropped_flush_does_not_switch_off_linger() {
 #[tokio::test]
 async fn purge_drops_what_was_not_sent_and_the_producer_goes_on() {
     let (broker, _dir) = broker().await;
-    let config = ClientConfig::from_pairs([
-        ("bootstrap.servers", broker.bootstrap().as_str()),
-        ("linger.ms", "60000"), // nothing leaves until flush
-    ])
-    .unwrap();
-    let producer = Producer::new(config).unwrap();
+    let producer = lingering_producer(&broker);
     let mut deliveries = Vec::new();
     for i in 0..10 {
         deliveries
@@ -178,4 +180,117 @@ async fn a_send_waits_up_to_max_block_ms_for_a_topic_to_appear() {
     assert!(e.to_string().contains("never"), "{e}");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300), "looked up again until max.block.ms");
     broker.shutdown().await.unwrap();
+}
+
+/// The report queue drained by a thread outside the runtime, as the C and Python bindings do:
+/// every record reported once, each partition's reports in send order at rising offsets,
+/// handed over in chunks, and counted as pending until taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_reports_come_once_each_in_offset_order_per_partition() {
+    let (broker, _dir) = broker().await;
+    let config = ClientConfig::from_pairs([
+        ("bootstrap.servers", broker.bootstrap().as_str()),
+        ("enable.idempotence", "true"),
+        ("linger.ms", "0"),
+        // Small batches: several of a partition in flight at once, settled by tasks that race.
+        ("batch.size", "1000"),
+    ])
+    .unwrap();
+    let producer = Producer::new(config).unwrap();
+    const N: u64 = 12_000;
+    const PARTITIONS: u64 = 4;
+    let reports = producer.clone();
+    let drained = std::thread::spawn(move || {
+        let mut got = Vec::with_capacity(N as usize);
+        let mut chunks = 0;
+        while (got.len() as u64) < N {
+            let chunk = reports.delivery_reports().poll(500, std::time::Duration::from_secs(10));
+            assert!(!chunk.is_empty() && chunk.len() <= 500, "a chunk of 1 to 500: {}", chunk.len());
+            got.extend(chunk);
+            chunks += 1;
+        }
+        (got, chunks)
+    });
+    for i in 0..N {
+        let rec = ProducerRecord::new("reported").partition((i % PARTITIONS) as i32).value(format!("{i:0>60}"));
+        producer.send_with_report(rec, i).await.unwrap();
+    }
+    let (got, chunks) = tokio::task::spawn_blocking(move || drained.join().unwrap()).await.unwrap();
+    assert!(chunks < N as usize, "taken in chunks, not one by one: {chunks} takes");
+    let mut seen = vec![false; N as usize];
+    let mut last: BTreeMap<i32, (u64, i64)> = BTreeMap::new();
+    for r in &got {
+        let delivered = r.result.as_ref().expect("delivered");
+        assert_eq!((&*r.topic, r.partition), ("reported", (r.token % PARTITIONS) as i32));
+        assert!(!std::mem::replace(&mut seen[r.token as usize], true), "record {} reported once", r.token);
+        if let Some(&(token, offset)) = last.get(&r.partition) {
+            assert!(
+                r.token > token && delivered.offset > offset,
+                "partition {}: {r:?} after {token}@{offset}",
+                r.partition
+            );
+        }
+        last.insert(r.partition, (r.token, delivered.offset));
+    }
+    let reports = producer.delivery_reports();
+    assert_eq!((reports.pending(), reports.len()), (0, 0));
+    assert!(reports.poll(10, std::time::Duration::from_millis(20)).is_empty(), "nothing more");
+    assert!(producer.stats().max_partition_batches_in_flight > 1, "batches were pipelined: {:?}", producer.stats());
+    broker.shutdown().await.unwrap();
+}
+
+/// Reports awaited by a task; pending counts a record from its send until its report is
+/// taken; purged records are reported too; futures and reports mix on one producer.
+#[tokio::test]
+async fn delivery_reports_are_pending_until_taken_and_awaitable() {
+    let (broker, _dir) = broker().await;
+    let producer = lingering_producer(&broker);
+    let reports = producer.delivery_reports();
+    for i in 0..5 {
+        producer.send_with_report(ProducerRecord::new("awaited").partition(0).value("v"), i).await.unwrap();
+    }
+    let future = producer.send(ProducerRecord::new("awaited").partition(0).value("f")).await.unwrap();
+    assert_eq!((reports.pending(), reports.len(), producer.in_flight()), (5, 0, 6));
+    // recv waits for the flush's reports, and is cancel-safe: one dropped took nothing.
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(20), reports.recv(10)).await.is_err());
+    let (first, flushed) = tokio::join!(reports.recv(3), producer.flush());
+    flushed.unwrap();
+    assert_eq!(future.await.unwrap().offset, 5, "a future in the same batch");
+    let rest = reports.recv(10).await;
+    let offsets: Vec<i64> = first.iter().chain(&rest).map(|r| r.result.as_ref().unwrap().offset).collect();
+    let tokens: Vec<u64> = first.iter().chain(&rest).map(|r| r.token).collect();
+    assert_eq!((first.len(), offsets, tokens), (3, vec![0, 1, 2, 3, 4], vec![0, 1, 2, 3, 4]));
+    assert_eq!((reports.pending(), producer.in_flight()), (0, 0));
+
+    producer.send_with_report(ProducerRecord::new("awaited").partition(1).value("p"), 9).await.unwrap();
+    assert_eq!(producer.purge(), 1);
+    let purged = reports.poll(10, std::time::Duration::ZERO);
+    assert_eq!(purged.len(), 1);
+    assert!(matches!(purged[0].result, Err(Error::Purged)) && purged[0].token == 9, "{purged:?}");
+    assert_eq!(reports.pending(), 0);
+    broker.shutdown().await.unwrap();
+}
+
+/// The sender is a task: without a runtime to spawn it on, creating a producer is an error,
+/// not a panic; inside Runtime::enter it works.
+#[test]
+fn a_producer_made_outside_a_runtime_is_an_error() {
+    let config = ClientConfig::from_pairs([("bootstrap.servers", "127.0.0.1:1")]).unwrap();
+    let e = Producer::new(config.clone()).unwrap_err();
+    assert!(matches!(e, Error::NoRuntime("Producer::new")), "{e}");
+    assert_eq!(e.code(), ferrokafka::error::codes::FAIL);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _entered = rt.enter();
+    Producer::new(config).unwrap();
+}
+
+// The bindings drain reports from threads of their own and (Node) from tasks on any worker.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<ferrokafka::DeliveryReports>();
+    send_sync::<ferrokafka::DeliveryReport>();
+};
+#[allow(dead_code)]
+fn recv_is_send(reports: &ferrokafka::DeliveryReports) -> impl Send + '_ {
+    reports.recv(1)
 }

@@ -8,12 +8,18 @@
 //! the producer then bumps its epoch (KIP-360): it stops sending new batches, lets the
 //! requests in flight finish (their answers still count), gets the next epoch with
 //! InitProducerId and numbers every partition from 0 again, re-encoding the batches waiting.
+//!
+//! Batches settle out of order (each one's response is awaited by a task of its own, and a
+//! retried batch can settle after later ones its retry did not hold back), but each partition's
+//! deliveries are released in the order its batches were made: a batch settled early waits
+//! here for the ones before it. That is what puts delivery reports in offset order.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::records::Record;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Record, TimestampType};
 use tokio::sync::oneshot;
 
 use super::RecordMetadata;
@@ -21,12 +27,51 @@ use crate::error::Result;
 
 pub(super) type TopicPartition = (String, i32);
 
+/// Where one record's outcome goes.
+#[derive(Debug)]
+pub(super) enum Delivery {
+    /// A [`super::DeliveryFuture`].
+    Future(oneshot::Sender<Result<RecordMetadata>>),
+    /// The delivery-report queue, with the caller's token.
+    Report(u64),
+}
+
+/// A record as it waits in a batch: the producer id, epoch, offset and sequence are written
+/// when the batch is encoded.
+pub(super) fn unsent_record(
+    timestamp: i64,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    headers: Vec<(String, Option<Bytes>)>,
+) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp,
+        key,
+        value,
+        headers: headers.into_iter().map(|(k, v)| (StrBytes::from_string(k), v)).collect(),
+    }
+}
+
+/// A batch's outcome: `(base offset, log append time)` (-1 when unknown), or why it failed.
+pub(super) type Outcome = Result<(i64, i64)>;
+
 #[derive(Debug)]
 pub(super) struct Batch {
     pub(super) tp: TopicPartition,
     pub(super) records: Vec<Record>,
-    pub(super) waiters: Vec<oneshot::Sender<Result<RecordMetadata>>>,
+    pub(super) waiters: Vec<Delivery>,
     pub(super) bytes: usize,
+    /// The batch's place among its partition's batches, in the order they were made.
+    ordinal: u64,
     pub(super) created: Instant,
     /// Encoded once, on first send; retries resend these bytes (same producer id, epoch and
     /// sequence numbers). Dropped when an epoch bump renumbers the batch.
@@ -43,12 +88,13 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    fn new(tp: TopicPartition) -> Self {
+    fn new(tp: TopicPartition, ordinal: u64) -> Self {
         Batch {
             tp,
             records: Vec::new(),
             waiters: Vec::new(),
             bytes: 0,
+            ordinal,
             created: Instant::now(),
             encoded: None,
             attempts: 0,
@@ -56,6 +102,15 @@ impl Batch {
             outcome_unknown: false,
         }
     }
+}
+
+/// Per partition: how far its deliveries have been released, and the settled batches that
+/// wait for an earlier one.
+#[derive(Debug, Default)]
+struct Release {
+    made: u64,
+    released: u64,
+    early: Vec<(Batch, Outcome)>,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +146,7 @@ pub(super) struct Accumulator {
     /// Idempotence: a sequenced batch failed for good (or the broker lost this producer's
     /// state); no new batch is sent until the epoch is bumped.
     pub(super) bump_needed: bool,
+    release: HashMap<TopicPartition, Release>,
 }
 
 impl Accumulator {
@@ -100,15 +156,21 @@ impl Accumulator {
         tp: TopicPartition,
         record: Record,
         size: usize,
-        waiter: oneshot::Sender<Result<RecordMetadata>>,
+        waiter: Delivery,
         batch_size: usize,
     ) -> bool {
         // A record that would overflow the open batch starts a new one.
-        if self.open.get(&tp).is_some_and(|b| !b.records.is_empty() && b.bytes + size > batch_size) {
+        let fits = self.open.get(&tp).map(|b| b.records.is_empty() || b.bytes + size <= batch_size);
+        if fits == Some(false) {
             let full = self.open.remove(&tp).expect("present");
             self.ready.push_back(full);
         }
-        let batch = self.open.entry(tp.clone()).or_insert_with(|| Batch::new(tp.clone()));
+        if fits != Some(true) {
+            let release = self.release.entry(tp.clone()).or_default();
+            release.made += 1;
+            self.open.insert(tp.clone(), Batch::new(tp.clone(), release.made - 1));
+        }
+        let batch = self.open.get_mut(&tp).expect("present");
         batch.records.push(record);
         batch.waiters.push(waiter);
         batch.bytes += size;
@@ -243,10 +305,6 @@ impl Accumulator {
             .into_iter()
             .partition(|b| !b.outcome_unknown && now.duration_since(b.created) >= timeout);
         self.ready = keep;
-        for b in &expired {
-            self.queued_records -= b.records.len();
-            self.queued_bytes -= b.bytes;
-        }
         expired.into()
     }
 
@@ -259,14 +317,11 @@ impl Accumulator {
             std::mem::take(&mut self.ready).into_iter().partition(|b| b.base_seq < 0 && b.encoded.is_none());
         self.ready = keep;
         out.extend(unsent);
-        for b in &out {
-            self.queued_records -= b.records.len();
-            self.queued_bytes -= b.bytes;
-        }
         out
     }
 
-    /// A batch finished (acknowledged or failed for good).
+    /// A batch in flight finished (acknowledged or failed for good); [`settle`](Self::settle)
+    /// delivers it.
     pub(super) fn done(&mut self, batch: &Batch, acked: bool) {
         self.landed(&batch.tp);
         if acked && batch.base_seq >= 0 {
@@ -288,7 +343,71 @@ impl Accumulator {
                 self.bump_needed = true;
             }
         }
-        self.queued_records -= batch.records.len();
-        self.queued_bytes -= batch.bytes;
+    }
+
+    /// A batch is settled (acknowledged, failed for good, purged or expired): it leaves the
+    /// queue, and `deliver` gets it and every batch of its partition that settled early and
+    /// waited for it, in the order they were made. Called with the accumulator locked, so
+    /// one partition's deliveries are never interleaved.
+    pub(super) fn settle(&mut self, batch: Batch, outcome: Outcome, mut deliver: impl FnMut(Batch, Outcome)) {
+        let release = self.release.get_mut(&batch.tp).expect("made by push");
+        if batch.ordinal != release.released {
+            release.early.push((batch, outcome));
+            return;
+        }
+        let mut next = Some((batch, outcome));
+        while let Some((batch, outcome)) = next {
+            release.released += 1;
+            self.queued_records -= batch.records.len();
+            self.queued_bytes -= batch.bytes;
+            deliver(batch, outcome);
+            next = release
+                .early
+                .iter()
+                .position(|(b, _)| b.ordinal == release.released)
+                .map(|i| release.early.swap_remove(i));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens delivered, in order, when batches are settled in `order` (indexes into the
+    /// batches made: one record each, tokens 0, 1, 2... on partition 0, 100... on partition 1).
+    fn delivered_when_settled(order: &[usize]) -> Vec<u64> {
+        let mut acc = Accumulator { max_in_flight: 5, ..Default::default() };
+        for i in 0..order.len() as u64 {
+            // A batch size of 1 byte closes every batch at its first record.
+            let (p, token) = if i % 2 == 0 { (0, i / 2) } else { (1, 100 + i / 2) };
+            acc.push(("t".into(), p), unsent_record(0, None, None, Vec::new()), 10, Delivery::Report(token), 1);
+        }
+        let (mut batches, _) = acc.drain(Duration::ZERO, Instant::now());
+        let made: Vec<u64> = batches.iter().map(|b| b.ordinal).collect();
+        assert_eq!(made.len(), order.len(), "all drained: {made:?}");
+        let mut slots: Vec<Option<Batch>> = batches.drain(..).map(Some).collect();
+        let mut out = Vec::new();
+        for &i in order {
+            let batch = slots[i].take().expect("settled once");
+            acc.done(&batch, true);
+            acc.settle(batch, Ok((0, 0)), |b, _| {
+                out.extend(b.waiters.iter().map(|w| match w {
+                    Delivery::Report(t) => *t,
+                    Delivery::Future(_) => unreachable!(),
+                }))
+            });
+        }
+        assert_eq!((acc.queued_records, acc.queued_bytes), (0, 0), "every record left the queue");
+        out
+    }
+
+    #[test]
+    fn batches_settled_out_of_order_are_delivered_in_the_order_made_per_partition() {
+        // Batches alternate partitions: 0, 2, 4 are partition 0's, 1, 3, 5 partition 1's.
+        assert_eq!(delivered_when_settled(&[0, 1, 2, 3, 4, 5]), [0, 100, 1, 101, 2, 102]);
+        // Partition 0's last two settle before its first: held until it does. Partition 1
+        // is not held by partition 0.
+        assert_eq!(delivered_when_settled(&[4, 2, 1, 0, 5, 3]), [100, 0, 1, 2, 101, 102]);
     }
 }

@@ -1,7 +1,10 @@
 //! The producer: records are partitioned, gathered per partition into batches that close on
 //! `linger.ms` or `batch.size`, and sent by one background task to each partition's leader.
+//! Each record's outcome goes to a [`DeliveryFuture`], or with a token of the caller's to the
+//! producer's [`DeliveryReports`] queue (what the language bindings drain).
 
 mod accumulator;
+mod reports;
 mod sender;
 
 use std::sync::Arc;
@@ -13,7 +16,8 @@ use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::partitioner::{BuiltinPartitioner, Partitioner};
-use accumulator::Accumulator;
+use accumulator::{Accumulator, Delivery};
+pub use reports::{Delivered, DeliveryReport, DeliveryReports};
 
 /// A record to send.
 #[derive(Debug, Clone, Default)]
@@ -110,14 +114,17 @@ impl std::future::Future for DeliveryFuture {
     }
 }
 
-/// An asynchronous Kafka producer. Cheap to clone; all clones share one sender task.
+/// An asynchronous Kafka producer. Cheap to clone; all clones share one sender task (and one
+/// delivery-report queue).
 #[derive(Debug, Clone)]
 pub struct Producer {
     inner: Arc<sender::Shared>,
 }
 
 impl Producer {
-    /// Creates a producer from Kafka-named settings (`bootstrap.servers`, `acks`, ...).
+    /// Creates a producer from Kafka-named settings (`bootstrap.servers`, `acks`, ...). Its
+    /// sender task is spawned on the current tokio runtime: called outside one, it fails with
+    /// [`Error::NoRuntime`].
     pub fn new(config: ClientConfig) -> Result<Self> {
         Self::with_partitioner(config, None)
     }
@@ -137,20 +144,43 @@ impl Producer {
             }
         };
         let cluster = Cluster::new(&config)?;
-        let inner = sender::Shared::start(cluster, config, partitioner, Accumulator::default());
+        let inner = sender::Shared::start(cluster, config, partitioner, Accumulator::default())?;
         Ok(Producer { inner })
     }
 
     /// Queues a record and returns the future of its delivery. While the queue is full it
     /// waits (asynchronously) up to `max.block.ms`, then fails with [`Error::QueueFull`].
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        self.inner.enqueue(record, None).await.map(DeliveryFuture)
+        let (tx, rx) = oneshot::channel();
+        self.inner.enqueue(record, None, Delivery::Future(tx)).await?;
+        Ok(DeliveryFuture(rx))
     }
 
     /// Like [`send`](Self::send), but fails at once with [`Error::QueueFull`] when the queue
     /// is full (confluent-kafka's `produce` raising BufferError).
     pub async fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
-        self.inner.enqueue(record, Some(std::time::Duration::ZERO)).await.map(DeliveryFuture)
+        let (tx, rx) = oneshot::channel();
+        self.inner.enqueue(record, Some(std::time::Duration::ZERO), Delivery::Future(tx)).await?;
+        Ok(DeliveryFuture(rx))
+    }
+
+    /// Like [`send`](Self::send), but the record's outcome goes to the
+    /// [`delivery_reports`](Self::delivery_reports) queue with `token` (any value; the
+    /// producer never reads it). Reports of one partition come in the order its records were
+    /// sent: with idempotence, in offset order. Ok means a report will follow.
+    pub async fn send_with_report(&self, record: ProducerRecord, token: u64) -> Result<()> {
+        self.inner.enqueue(record, None, Delivery::Report(token)).await
+    }
+
+    /// [`send_with_report`](Self::send_with_report) failing at once with
+    /// [`Error::QueueFull`] when the queue is full, as [`try_send`](Self::try_send).
+    pub async fn try_send_with_report(&self, record: ProducerRecord, token: u64) -> Result<()> {
+        self.inner.enqueue(record, Some(std::time::Duration::ZERO), Delivery::Report(token)).await
+    }
+
+    /// The reports of the records sent with a token, shared by all clones of this producer.
+    pub fn delivery_reports(&self) -> &DeliveryReports {
+        &self.inner.reports
     }
 
     /// Sends and waits for the acknowledgement.
@@ -158,7 +188,8 @@ impl Producer {
         self.send(record).await?.await
     }
 
-    /// Sends everything queued now and waits until all of it is acknowledged or failed.
+    /// Sends everything queued now and waits until all of it is acknowledged or failed (and
+    /// every report of it is in the [`delivery_reports`](Self::delivery_reports) queue).
     /// Cancel-safe: dropping the future stops the wait, and `linger.ms` applies again.
     pub async fn flush(&self) -> Result<()> {
         self.inner.flush().await
@@ -171,7 +202,8 @@ impl Producer {
         self.inner.purge()
     }
 
-    /// Records queued or in flight.
+    /// Records queued or in flight, until their outcome is delivered (a batch acknowledged
+    /// before an earlier one of its partition counts until that one is too).
     pub fn in_flight(&self) -> usize {
         self.inner.queued()
     }

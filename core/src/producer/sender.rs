@@ -12,10 +12,11 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
 use tokio::sync::{Notify, oneshot};
 
-use super::accumulator::{Accumulator, Batch};
+use super::accumulator::{Accumulator, Batch, Delivery, Outcome, unsent_record};
+use super::reports::{Delivered, DeliveryReport, DeliveryReports};
 use super::{ProducerRecord, RecordMetadata};
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
@@ -46,6 +47,7 @@ pub(super) struct Shared {
     /// `max.block.ms`: how long `send` waits for queue space.
     max_block: Duration,
     pub(super) stats: Counters,
+    pub(super) reports: DeliveryReports,
 }
 
 /// Running totals behind [`super::ProducerStats`]; updated by the sender, read by anyone.
@@ -72,7 +74,9 @@ impl Shared {
         config: ClientConfig,
         partitioner: Box<dyn Partitioner>,
         mut acc: Accumulator,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>> {
+        // The sender is a task: without a runtime there is nowhere to spawn it.
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime("Producer::new"))?;
         acc.idempotent = config.idempotent();
         // Without idempotence a retry could overtake a later batch: one at a time. With it the
         // broker dedups and orders up to the 5 batches it remembers per producer.
@@ -104,16 +108,17 @@ impl Shared {
             request_timeout_ms: config.int("request.timeout.ms") as i32,
             max_block: config.duration("max.block.ms"),
             stats: Counters::default(),
+            reports: DeliveryReports::default(),
         });
         // The task holds a weak handle: dropping every Producer ends it.
         let weak = Arc::downgrade(&shared);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             loop {
                 let Some(shared) = weak.upgrade() else { break };
                 shared.run_once().await;
             }
         });
-        shared
+        Ok(shared)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Accumulator> {
@@ -153,12 +158,9 @@ impl Shared {
         }
     }
 
-    /// Queues a record, waiting at most `block` for queue space (`None`: `max.block.ms`).
-    pub(super) async fn enqueue(
-        &self,
-        rec: ProducerRecord,
-        block: Option<Duration>,
-    ) -> Result<oneshot::Receiver<Result<RecordMetadata>>> {
+    /// Queues a record whose outcome goes to `delivery`, waiting at most `block` for queue
+    /// space (`None`: `max.block.ms`).
+    pub(super) async fn enqueue(&self, rec: ProducerRecord, block: Option<Duration>, delivery: Delivery) -> Result<()> {
         let deadline = tokio::time::Instant::now() + block.unwrap_or(self.max_block);
         let size = rec.approx_size();
         if size > self.message_max_bytes {
@@ -171,23 +173,10 @@ impl Shared {
             Some(p) => return Err(Error::UnknownTopicOrPartition(format!("{}-{p}", rec.topic))),
             None => self.partitioner.partition_record(&rec.topic, rec.key.as_deref(), size, count) as i32,
         };
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: rec.timestamp.unwrap_or_else(now_ms),
-            key: rec.key,
-            value: rec.value,
-            headers: rec.headers.into_iter().map(|(k, v)| (StrBytes::from_string(k), v)).collect(),
-        };
-        let (tx, rx) = oneshot::channel();
-        let mut pending = Some((record, tx));
+        let timestamp = rec.timestamp.unwrap_or_else(now_ms);
+        let record = unsent_record(timestamp, rec.key, rec.value, rec.headers);
+        let mut pending = Some((record, delivery));
+        let mut topic = Some(rec.topic);
         loop {
             let waiting = self.progress.notified();
             tokio::pin!(waiting);
@@ -197,8 +186,12 @@ impl Shared {
                 if acc.queued_records < self.max_queued_records
                     && acc.queued_bytes + size <= self.max_queued_bytes.max(size)
                 {
-                    let (record, tx) = pending.take().expect("pushed once");
-                    if acc.push((rec.topic.clone(), partition), record, size, tx, self.batch_size) {
+                    let (record, delivery) = pending.take().expect("pushed once");
+                    if matches!(delivery, Delivery::Report(_)) {
+                        self.reports.expect_one();
+                    }
+                    let tp = (topic.take().expect("pushed once"), partition);
+                    if acc.push(tp, record, size, delivery, self.batch_size) {
                         self.wake.notify_one();
                     } else if acc.queued_records == 1 || self.linger.is_zero() {
                         // First record of an idle producer: the sender must start its linger timer.
@@ -218,20 +211,19 @@ impl Shared {
                 )));
             }
         }
-        Ok(rx)
+        Ok(())
     }
 
     /// Fails every record not yet sent with [`Error::Purged`]; returns how many. Records in
     /// flight are left to complete (their fate is the broker's).
     pub(super) fn purge(&self) -> usize {
-        let batches = self.lock().take_unsent();
-        let mut purged = 0;
-        for mut b in batches {
-            purged += b.waiters.len();
-            for tx in b.waiters.drain(..) {
-                let _ = tx.send(Err(Error::Purged));
-            }
+        let mut acc = self.lock();
+        let batches = acc.take_unsent();
+        let purged: usize = batches.iter().map(|b| b.records.len()).sum();
+        for b in batches {
+            acc.settle(b, Err(Error::Purged), |b, outcome| self.deliver(b, outcome));
         }
+        drop(acc);
         self.stats.failed_records.fetch_add(purged as u64, Ordering::Relaxed);
         self.progress.notify_waiters();
         purged
@@ -374,20 +366,53 @@ impl Shared {
     }
 
     fn fail_expired(&self, batches: Vec<Batch>, cause: &Error) {
-        let mut failed = 0;
-        for mut b in batches {
+        let failed: usize = batches.iter().map(|b| b.records.len()).sum();
+        let mut acc = self.lock();
+        for b in batches {
             let (topic, partition) = &b.tp;
             let e = Error::Timeout {
                 what: format!("delivery to {topic}-{partition} while the producer epoch could not be bumped ({cause})"),
                 ms: self.delivery_timeout.as_millis() as u64,
             };
-            failed += b.waiters.len();
-            for tx in b.waiters.drain(..) {
-                let _ = tx.send(Err(e.clone()));
-            }
+            acc.settle(b, Err(e), |b, outcome| self.deliver(b, outcome));
         }
+        drop(acc);
         self.stats.failed_records.fetch_add(failed as u64, Ordering::Relaxed);
         self.progress.notify_waiters();
+    }
+
+    /// Hands a settled batch's outcome to each record's future or report. Called by
+    /// [`Accumulator::settle`] with the accumulator locked: reports of one partition enter
+    /// the queue in the order its batches were made.
+    fn deliver(&self, batch: Batch, outcome: Outcome) {
+        let Batch { tp: (topic, partition), records, waiters, .. } = batch;
+        // One allocation per batch for its reports' topic, and none unless there are reports.
+        let mut shared_topic: Option<Arc<str>> = None;
+        self.reports.append(|queue| {
+            for (i, (waiter, record)) in waiters.into_iter().zip(&records).enumerate() {
+                let result = match &outcome {
+                    Ok((base, log_append_time)) => Ok(Delivered {
+                        offset: if *base >= 0 { base + i as i64 } else { -1 },
+                        timestamp: if *log_append_time >= 0 { *log_append_time } else { record.timestamp },
+                    }),
+                    Err(e) => Err(e.clone()),
+                };
+                match waiter {
+                    Delivery::Future(tx) => {
+                        let _ = tx.send(result.map(|d| RecordMetadata {
+                            topic: topic.clone(),
+                            partition,
+                            offset: d.offset,
+                            timestamp: d.timestamp,
+                        }));
+                    }
+                    Delivery::Report(token) => {
+                        let topic = shared_topic.get_or_insert_with(|| Arc::from(topic.as_str())).clone();
+                        queue.push_back(DeliveryReport { token, topic, partition, result });
+                    }
+                }
+            }
+        });
     }
 
     fn encode(&self, batch: &mut Batch, pid: i64, epoch: i16) -> Result<Bytes> {
@@ -519,30 +544,20 @@ impl Shared {
                 self.lock().retry(batch);
                 self.wake.notify_one();
             }
-            result => {
-                let n = batch.records.len();
-                let acked = result.is_ok();
-                match result {
-                    Ok((base, log_append_time)) => {
-                        self.stats.records.fetch_add(n as u64, Ordering::Relaxed);
-                        self.stats
-                            .bytes
-                            .fetch_add(batch.encoded.as_ref().map_or(0, |b| b.len()) as u64, Ordering::Relaxed);
-                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                        for (i, (tx, r)) in batch.waiters.drain(..).zip(&batch.records).enumerate() {
-                            let timestamp = if log_append_time >= 0 { log_append_time } else { r.timestamp };
-                            let offset = if base >= 0 { base + i as i64 } else { -1 };
-                            let _ = tx.send(Ok(RecordMetadata { topic: topic.clone(), partition, offset, timestamp }));
-                        }
-                    }
-                    Err(e) => {
-                        self.stats.failed_records.fetch_add(n as u64, Ordering::Relaxed);
-                        for tx in batch.waiters.drain(..) {
-                            let _ = tx.send(Err(e.clone()));
-                        }
-                    }
+            outcome => {
+                let n = batch.records.len() as u64;
+                if outcome.is_ok() {
+                    self.stats.records.fetch_add(n, Ordering::Relaxed);
+                    let bytes = batch.encoded.as_ref().map_or(0, |b| b.len()) as u64;
+                    self.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.stats.failed_records.fetch_add(n, Ordering::Relaxed);
                 }
-                self.lock().done(&batch, acked);
+                let mut acc = self.lock();
+                acc.done(&batch, outcome.is_ok());
+                acc.settle(batch, outcome, |b, outcome| self.deliver(b, outcome));
+                drop(acc);
                 self.progress.notify_waiters();
                 self.wake.notify_one();
             }
