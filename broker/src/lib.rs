@@ -19,6 +19,7 @@ mod connection;
 pub mod error;
 mod group;
 pub mod log;
+mod log_cleaner;
 mod producer_ids;
 pub mod security;
 mod server;
