@@ -167,10 +167,14 @@ impl<'a> BatchReader<'a> {
             return Ok(());
         }
         let len = (self.end - at).min(need.max(self.chunk) as u64) as usize;
+        // What the buffer already holds from `at` on moves to the front and is not read again.
+        let buf_end = self.buf_at + self.buf.len() as u64;
+        let kept = if self.buf_at <= at && at < buf_end { (buf_end - at) as usize } else { 0 };
+        self.buf.drain(..self.buf.len() - kept);
         self.buf.resize(len, 0);
-        self.file.read_exact_at(&mut self.buf, at)?;
+        self.file.read_exact_at(&mut self.buf[kept..], at + kept as u64)?;
         self.buf_at = at;
-        self.read += len as u64;
+        self.read += (len - kept) as u64;
         Ok(())
     }
 

@@ -404,3 +404,23 @@ fn a_failed_swap_step_in_a_running_broker_keeps_the_log_whole() {
         assert_eq!(read_all(&log).0, records, "{point:?} {fragment}");
     }
 }
+
+#[test]
+fn max_compaction_lag_makes_a_log_due_whatever_its_dirty_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig { min_cleanable_dirty_ratio: 0.99, max_compaction_lag_ms: 60_000, ..compacted() };
+    let mut log = PartitionLog::open(dir.path(), cfg, NOW).unwrap();
+    log.append(&encode(&[kv("a", Some("1")), kv("b", Some("1"))], Compression::None, None, NOW), NOW).unwrap();
+    log.roll_for_test(NOW).unwrap();
+    log.append(&encode(&[kv("a", Some("2"))], Compression::None, None, NOW), NOW).unwrap();
+    log.roll_for_test(NOW).unwrap();
+    let lock = Mutex::new(Some(log));
+    run(&lock, NOW).unwrap().unwrap();
+    with(&lock, |log| {
+        log.append(&encode(&[kv("b", Some("2"))], Compression::None, None, NOW), NOW).unwrap();
+        log.roll_for_test(NOW).unwrap();
+        assert!(log.clean_candidate(NOW).is_none(), "a little dirty, not yet due");
+        let due = log.clean_candidate(NOW + 60_001).expect("due by max.compaction.lag.ms");
+        assert!(due.overdue && due.dirty_ratio < 0.99, "{due:?}");
+    });
+}
