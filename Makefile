@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust
+.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust bench-compaction
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -48,13 +48,19 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker bench-peers bench-python bench-node bench-rust
+bench: bench-broker bench-peers bench-python bench-node bench-rust bench-compaction
 
 # The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
 # Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
 bench-broker: test-deps
 	cargo build --release -p ferrokafka-broker
 	.cache/venv/bin/python bench/broker_bench.py $(BENCH_BROKER_ARGS)
+
+# Log compaction at scale: one million updates over 10,000 keys, compacted by the release broker's
+# cleaner; the log before and after and the cleaner's MB/s. About a minute on 2 cores.
+bench-compaction: test-deps
+	cargo build --release -p ferrokafka-broker
+	.cache/venv/bin/python bench/compaction_bench.py --out BENCHMARKS.md $(BENCH_COMPACTION_ARGS)
 
 # The release broker next to Apache Kafka 4.1 (fetched from Maven Central once), both driven
 # by the Java client's perf tools; about 10 minutes on 2 cores. Charts go to bench/charts/.

@@ -27,7 +27,38 @@ const AUTHORIZERS: &[&str] =
 /// its tokens are checked the way Kafka's default (unsecured, for testing) validator does.
 pub const SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
 const DEFAULT_SASL_MECHANISMS: &[&str] = &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
-use crate::log::{LogConfig, TimestampType};
+use crate::log::{CleanupPolicy, LogConfig, TimestampType};
+
+/// The log cleaner's settings (`log.cleaner.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanerSettings {
+    /// `log.cleaner.enable`: run the cleaner threads (compacted topics are not compacted without).
+    pub enable: bool,
+    /// `log.cleaner.threads`.
+    pub threads: usize,
+    /// `log.cleaner.backoff.ms`: sleep this long when no log needs cleaning.
+    pub backoff_ms: u64,
+    /// `log.cleaner.io.max.bytes.per.second`: bytes read plus written by all cleaner threads.
+    pub io_max_bytes_per_second: f64,
+    /// `log.cleaner.dedupe.buffer.size`: memory for the key maps of all cleaner threads.
+    pub dedupe_buffer_size: usize,
+}
+
+impl Default for CleanerSettings {
+    fn default() -> Self {
+        CleanerSettings {
+            enable: true,
+            threads: 1,
+            backoff_ms: 15_000,
+            io_max_bytes_per_second: DEFAULT_CLEANER_IO_BYTES_PER_SECOND,
+            dedupe_buffer_size: 128 << 20,
+        }
+    }
+}
+
+/// Kafka leaves the cleaner's I/O unbounded; a single node serves clients from the same disk,
+/// so the bundled broker bounds it by default.
+const DEFAULT_CLEANER_IO_BYTES_PER_SECOND: f64 = 100.0 * 1024.0 * 1024.0;
 
 /// Everything a broker needs to start.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +109,8 @@ pub struct BrokerConfig {
     pub authorizer: AuthorizerSettings,
     /// `connections.max.reauth.ms`: SASL session lifetime (KIP-368); 0 keeps sessions forever.
     pub max_reauth_ms: i64,
+    /// `log.cleaner.*`: compaction of `cleanup.policy=compact` topics.
+    pub cleaner: CleanerSettings,
 }
 
 impl Default for BrokerConfig {
@@ -105,6 +138,7 @@ impl Default for BrokerConfig {
             users: Users::default(),
             max_reauth_ms: 0,
             authorizer: AuthorizerSettings::default(),
+            cleaner: CleanerSettings::default(),
         }
     }
 }
@@ -162,6 +196,34 @@ pub const KEYS: &[(&str, &str)] = &[
     ("log.retention.bytes", "delete old segments past this partition size, -1 never (default -1)"),
     ("log.retention.check.interval.ms", "how often retention runs (default 300000)"),
     ("message.max.bytes", "largest record batch accepted (default 1048588)"),
+    ("log.cleanup.policy", "delete, compact or compact,delete: the default cleanup.policy of topics (default delete)"),
+    ("log.cleaner.enable", "run the log cleaner, which compacts cleanup.policy=compact topics (default true)"),
+    ("log.cleaner.threads", "cleaner threads, each cleaning one log at a time (default 1)"),
+    ("log.cleaner.backoff.ms", "how long a cleaner thread sleeps when no log needs cleaning (default 15000)"),
+    (
+        "log.cleaner.io.max.bytes.per.second",
+        "bytes read plus written per second by all cleaner threads (default 104857600; Kafka's is unlimited)",
+    ),
+    (
+        "log.cleaner.dedupe.buffer.size",
+        "memory for the cleaners' key maps, split between the threads; about 32 bytes a key (default 134217728)",
+    ),
+    (
+        "log.cleaner.min.cleanable.ratio",
+        "default min.cleanable.dirty.ratio: clean a log once this share of it is dirty (default 0.5)",
+    ),
+    (
+        "log.cleaner.delete.retention.ms",
+        "default delete.retention.ms: keep tombstones this long after cleaning (default 86400000)",
+    ),
+    (
+        "log.cleaner.min.compaction.lag.ms",
+        "default min.compaction.lag.ms: never compact records younger than this (default 0)",
+    ),
+    (
+        "log.cleaner.max.compaction.lag.ms",
+        "default max.compaction.lag.ms: compact records older than this whatever the ratio (default 9223372036854775807)",
+    ),
     ("log.flush.interval.messages", "fsync after this many records; -1 never by count (default -1)"),
     ("log.flush.interval.ms", "fsync data older than this; -1 never by time (default 1000)"),
     ("log.index.interval.bytes", "bytes between offset index entries (default 4096)"),
@@ -249,6 +311,33 @@ impl BrokerConfig {
             "log.flush.interval.ms" => self.log.flush_interval_ms = parse(key, value, "an integer")?,
             "log.index.interval.bytes" => self.log.index_interval_bytes = parse_positive(key, value)?,
             "log.message.timestamp.type" => self.log.timestamp_type = parse_timestamp_type(key, value)?,
+            "log.cleanup.policy" => {
+                self.log.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(|| {
+                    Error::Config(format!("{key}: {value:?} is not delete, compact or compact,delete"))
+                })?
+            }
+            "log.cleaner.enable" => self.cleaner.enable = parse_bool(key, value)?,
+            "log.cleaner.threads" => self.cleaner.threads = parse_positive(key, value)?,
+            "log.cleaner.backoff.ms" => self.cleaner.backoff_ms = parse_positive(key, value)?,
+            "log.cleaner.io.max.bytes.per.second" => {
+                let rate: f64 = parse(key, value, "a number")?;
+                if rate.is_nan() || rate <= 0.0 {
+                    return Err(Error::Config(format!("{key}: {value:?} must be positive")));
+                }
+                self.cleaner.io_max_bytes_per_second = rate;
+            }
+            "log.cleaner.dedupe.buffer.size" => self.cleaner.dedupe_buffer_size = parse_positive(key, value)?,
+            "log.cleaner.min.cleanable.ratio"
+            | "log.cleaner.delete.retention.ms"
+            | "log.cleaner.min.compaction.lag.ms"
+            | "log.cleaner.max.compaction.lag.ms" => {
+                let topic_key = match key {
+                    "log.cleaner.min.cleanable.ratio" => "min.cleanable.dirty.ratio",
+                    other => &other["log.cleaner.".len()..],
+                };
+                apply_topic_config(&mut self.log, topic_key, value).map_err(|e| Error::Config(e.to_string()))?;
+                self.log.validate().map_err(|e| Error::Config(e.to_string()))?;
+            }
             "socket.request.max.bytes" => self.socket_request_max_bytes = parse_positive(key, value)?,
             // Kafka reads a negative idle limit as "never"; refused here, since idle and stalled
             // connections would then be kept forever, which is what this limit is for.
@@ -485,26 +574,38 @@ pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result
         "message.timestamp.type" => {
             log.timestamp_type = parse_timestamp_type(key, value).map_err(|_| bad("CreateTime or LogAppendTime"))?
         }
-        // Accepted for compatibility with tools that always send them; a single node has no
-        // replicas and deletes by retention only.
         "cleanup.policy" => {
-            if !matches!(value, "delete" | "compact" | "compact,delete" | "delete,compact") {
-                return Err(bad("delete or compact"));
-            }
+            log.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(|| bad("delete, compact or compact,delete"))?
         }
+        "min.cleanable.dirty.ratio" => {
+            log.min_cleanable_dirty_ratio = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| bad("not a number between 0 and 1"))?
+        }
+        "min.compaction.lag.ms" => {
+            log.min_compaction_lag_ms = Some(int(value)?).filter(|v| *v >= 0).ok_or_else(|| bad("must be >= 0"))?
+        }
+        "max.compaction.lag.ms" => {
+            log.max_compaction_lag_ms = Some(int(value)?).filter(|v| *v >= 1).ok_or_else(|| bad("must be >= 1"))?
+        }
+        "delete.retention.ms" => {
+            log.delete_retention_ms = Some(int(value)?).filter(|v| *v >= 0).ok_or_else(|| bad("must be >= 0"))?
+        }
+        // Accepted for compatibility with tools that always send them; a single node has no replicas.
         "min.insync.replicas" | "unclean.leader.election.enable" | "compression.type" => {}
         _ => match PASSIVE_TOPIC_CONFIGS.iter().find(|(k, _, _)| *k == key) {
             Some((_, _, kind)) => {
                 let ok = match kind {
                     Passive::Int => value.trim().parse::<i64>().is_ok(),
                     Passive::Bool => matches!(value.trim(), "true" | "false"),
-                    Passive::Ratio => value.trim().parse::<f64>().is_ok_and(|r| (0.0..=1.0).contains(&r)),
                 };
                 if !ok {
                     return Err(bad(match kind {
                         Passive::Int => "not an integer",
                         Passive::Bool => "not true or false",
-                        Passive::Ratio => "not a number between 0 and 1",
                     }));
                 }
             }
@@ -518,18 +619,12 @@ pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result
 enum Passive {
     Int,
     Bool,
-    Ratio,
 }
 
-/// Topic configs Kafka defines that mean nothing on a single node without compaction or
-/// tiered storage (or that we do not enforce yet): accepted and reported like Kafka, so tools
+/// Topic configs Kafka defines that mean nothing on a single node without tiered storage (or that we do not enforce yet): accepted and reported like Kafka, so tools
 /// that create topics with them work, with no effect. (name, Kafka's default, kind)
 const PASSIVE_TOPIC_CONFIGS: &[(&str, &str, Passive)] = &[
-    ("delete.retention.ms", "86400000", Passive::Int),
     ("file.delete.delay.ms", "60000", Passive::Int),
-    ("max.compaction.lag.ms", "9223372036854775807", Passive::Int),
-    ("min.compaction.lag.ms", "0", Passive::Int),
-    ("min.cleanable.dirty.ratio", "0.5", Passive::Ratio),
     ("message.timestamp.after.max.ms", "3600000", Passive::Int),
     ("message.timestamp.before.max.ms", "9223372036854775807", Passive::Int),
     ("preallocate", "false", Passive::Bool),
@@ -557,7 +652,11 @@ pub fn describe_topic_config(log: &LogConfig, overrides: &BTreeMap<String, Strin
 fn describe_active_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> {
     let never = |v: u64| if v == u64::MAX { "9223372036854775807".to_owned() } else { v.to_string() };
     vec![
-        ("cleanup.policy", "delete".into()),
+        ("cleanup.policy", log.cleanup_policy.name().into()),
+        ("min.cleanable.dirty.ratio", log.min_cleanable_dirty_ratio.to_string()),
+        ("min.compaction.lag.ms", log.min_compaction_lag_ms.to_string()),
+        ("max.compaction.lag.ms", log.max_compaction_lag_ms.to_string()),
+        ("delete.retention.ms", log.delete_retention_ms.to_string()),
         ("compression.type", "producer".into()),
         ("segment.bytes", log.segment_bytes.to_string()),
         ("segment.ms", log.segment_ms.to_string()),

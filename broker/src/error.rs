@@ -29,6 +29,9 @@ pub enum Error {
     OutOfOrderSequence { expected: i32, got: i32 },
     #[error("producer epoch {got} is older than the current epoch {current}")]
     InvalidProducerEpoch { current: i16, got: i16 },
+    /// A record Kafka refuses, e.g. one without a key on a compacted topic.
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
     #[error("produce request carries no records")]
     EmptyProduce,
     #[error("transactional and control batches are not supported by this broker")]
@@ -58,7 +61,7 @@ impl Error {
     /// The Kafka error a client gets for this error.
     pub fn kafka_code(&self) -> ResponseError {
         match self {
-            Error::InvalidBatch(_) | Error::EmptyProduce => ResponseError::InvalidRecord,
+            Error::InvalidBatch(_) | Error::EmptyProduce | Error::InvalidRecord(_) => ResponseError::InvalidRecord,
             Error::CorruptBatch(_) => ResponseError::CorruptMessage,
             Error::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
             Error::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,

@@ -20,6 +20,7 @@ mod connection_limits;
 pub mod error;
 mod group;
 pub mod log;
+mod log_cleaner;
 mod producer_ids;
 pub mod security;
 mod server;

@@ -42,6 +42,8 @@ pub struct Broker {
     state: Arc<BrokerState>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Compacts `cleanup.policy=compact` topics, unless `log.cleaner.enable=false`.
+    cleaner: Option<crate::log_cleaner::LogCleaner>,
 }
 
 fn load_cluster_id(config: &BrokerConfig) -> Result<String> {
@@ -123,8 +125,18 @@ impl Broker {
             listeners.push((listener, addr));
         }
         tasks.spawn(maintenance_loop(Arc::clone(&state)));
+        let cleaner = match state.config.cleaner.enable {
+            true => {
+                let st = Arc::clone(&state);
+                let cleaner =
+                    crate::log_cleaner::LogCleaner::start(&state.config.cleaner, move || st.topics.all_partitions())
+                        .map_err(Error::io("starting the log cleaner threads"))?;
+                Some(cleaner)
+            }
+            false => None,
+        };
         tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "broker started");
-        Ok(Broker { addr, listeners, state, stop, tasks })
+        Ok(Broker { addr, listeners, state, stop, tasks, cleaner })
     }
 
     /// The address the listener is bound to.
@@ -162,6 +174,10 @@ impl Broker {
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
+        // A cleaning in progress is abandoned before the logs close under it.
+        if let Some(cleaner) = self.cleaner.take() {
+            let _ = tokio::task::spawn_blocking(move || cleaner.stop()).await;
+        }
         let state = Arc::clone(&self.state);
         let failed = tokio::task::spawn_blocking(move || state.topics.close())
             .await

@@ -87,6 +87,18 @@ impl Partition {
         }
     }
 
+    /// Compacts this partition's log once (see `log::clean`); the log stays readable and
+    /// writable meanwhile.
+    pub fn clean(
+        &self,
+        options: &crate::log::CleaningOptions,
+        throttle: &crate::log::Throttle,
+        cancel: &std::sync::atomic::AtomicBool,
+        now_ms: i64,
+    ) -> std::io::Result<Option<crate::log::CleanerStats>> {
+        crate::log::clean(&self.log, options, throttle, cancel, now_ms)
+    }
+
     /// Wakes every fetch waiting on this partition (data was appended).
     pub fn wake_waiters(&self) {
         let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
@@ -222,6 +234,7 @@ impl TopicRegistry {
         for (k, v) in overrides {
             apply_topic_config(&mut cfg, k, v)?;
         }
+        cfg.validate()?;
         Ok(cfg)
     }
 

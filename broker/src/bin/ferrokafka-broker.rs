@@ -19,7 +19,10 @@ fn settings_help() -> String {
         "\nDurability: an acknowledged record (acks=1 or acks=all) has been written to the log\n\
          file, so it survives the broker process crashing or being killed. It reaches stable\n\
          storage at the next flush: by default within log.flush.interval.ms=1000 ms. Set\n\
-         log.flush.interval.messages=1 to fsync before acknowledging (slow, survives power loss).",
+         log.flush.interval.messages=1 to fsync before acknowledging (slow, survives power loss).\n\n\
+         Compaction: topics with cleanup.policy=compact keep the latest record of each key, at its\n\
+         offset, in order; tombstones go delete.retention.ms after the cleaning that first saw them;\n\
+         records without a key are refused. The log.cleaner.* settings above run the cleaner.",
     );
     s
 }

@@ -102,6 +102,8 @@ impl GroupStore {
             retention_ms: -1,
             retention_bytes: -1,
             max_message_bytes: 16 << 20,
+            // Compacted by its own snapshots, whatever topics default to.
+            cleanup_policy: crate::log::CleanupPolicy::DELETE,
             ..defaults.clone()
         };
         let log = PartitionLog::open(&dir, config, crate::log::now_ms())

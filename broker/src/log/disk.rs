@@ -33,6 +33,14 @@ pub enum WritePoint {
     Metadata,
     /// A directory created (a partition's, the data dir).
     CreateDir,
+    /// A file renamed: the log cleaner swapping cleaned segments in (`path_contains` matches
+    /// the name renamed from).
+    Rename,
+    /// A file removed: a segment replaced by a cleaned one, a cleaning's leftovers.
+    Remove,
+    /// Every kind above: with `skip(n)` and no `times`, the first `n` writes go through and
+    /// every later one fails, which leaves the files as a `kill -9` after `n` writes would.
+    Any,
 }
 
 /// How an injected fault fails the write.
@@ -132,7 +140,9 @@ fn due(point: WritePoint, path: &Path) -> Option<FaultKind> {
     let path = path.to_string_lossy();
     let mut armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());
     for a in armed.iter_mut() {
-        if a.fault.point != point || !path.contains(a.fault.path_contains.as_str()) {
+        if (a.fault.point != point && a.fault.point != WritePoint::Any)
+            || !path.contains(a.fault.path_contains.as_str())
+        {
             continue;
         }
         a.seen += 1;
@@ -236,6 +246,27 @@ pub(super) fn truncate(path: &Path, file: &File, len: u64) -> io::Result<()> {
 pub(super) fn sync(path: &Path, file: &File) -> io::Result<()> {
     check(WritePoint::Sync, path)?;
     file.sync_data()
+}
+
+/// Renames `from` to `to`, replacing `to` if it exists. Durable once the directory is synced.
+pub(super) fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    check(WritePoint::Rename, from)?;
+    std::fs::rename(from, to)
+}
+
+/// Forces the directory entries of `dir` (creations, renames, removals) to stable storage.
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    check(WritePoint::Sync, dir)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Removes `path`; a file that is already gone is not an error.
+pub(super) fn remove_file(path: &Path) -> io::Result<()> {
+    check(WritePoint::Remove, path)?;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Replaces `path` with `bytes` through a temporary file and a rename, so a reader sees the

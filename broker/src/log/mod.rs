@@ -1,14 +1,53 @@
 //! The storage layer: each partition is a directory of append-only segments.
 
 pub mod batch;
+mod cleaner;
 pub mod disk;
 mod offset_index;
+mod offset_map;
 mod partition_log;
 mod producer_state;
+mod record_filter;
 mod segment;
 mod time_index;
 
-pub use partition_log::{AppendOutcome, PartitionLog, ReadSlice};
+pub use cleaner::{CleanerStats, CleaningOptions, Throttle, clean};
+pub use partition_log::{AppendOutcome, CleanCandidate, PartitionLog, ReadSlice};
+
+/// `cleanup.policy`: what happens to old records. Both may be on (`compact,delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// Whole segments past `retention.ms` / `retention.bytes` are deleted.
+    pub delete: bool,
+    /// The cleaner keeps only the latest record of each key.
+    pub compact: bool,
+}
+
+impl CleanupPolicy {
+    pub const DELETE: CleanupPolicy = CleanupPolicy { delete: true, compact: false };
+
+    /// Parses Kafka's list form: `delete`, `compact`, `compact,delete` (any order, spaces allowed).
+    pub fn parse(value: &str) -> Option<CleanupPolicy> {
+        let mut policy = CleanupPolicy { delete: false, compact: false };
+        for item in value.split(',').map(str::trim) {
+            match item {
+                "delete" => policy.delete = true,
+                "compact" => policy.compact = true,
+                _ => return None,
+            }
+        }
+        Some(policy)
+    }
+
+    /// Kafka's spelling, as DescribeConfigs reports it.
+    pub fn name(&self) -> &'static str {
+        match (self.compact, self.delete) {
+            (true, true) => "compact,delete",
+            (true, false) => "compact",
+            _ => "delete",
+        }
+    }
+}
 
 /// Whether a record's timestamp is the producer's or the broker's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +77,30 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     /// `message.timestamp.type`.
     pub timestamp_type: TimestampType,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `min.cleanable.dirty.ratio`: clean once the dirty part is this share of the log.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this are never compacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a record is compacted at the latest this long after it was
+    /// written, whatever the dirty ratio (the active segment rolls by this age too).
+    pub max_compaction_lag_ms: i64,
+    /// `delete.retention.ms`: a tombstone is kept this long after the cleaning that first saw it.
+    pub delete_retention_ms: i64,
+}
+
+impl LogConfig {
+    /// Checks the settings that depend on each other, after every override is applied.
+    pub fn validate(&self) -> crate::error::Result<()> {
+        if self.min_compaction_lag_ms > self.max_compaction_lag_ms {
+            return Err(crate::error::Error::InvalidConfig(format!(
+                "min.compaction.lag.ms={} is larger than max.compaction.lag.ms={}",
+                self.min_compaction_lag_ms, self.max_compaction_lag_ms
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for LogConfig {
@@ -52,6 +115,11 @@ impl Default for LogConfig {
             flush_interval_ms: 1000,
             index_interval_bytes: 4096,
             timestamp_type: TimestampType::CreateTime,
+            cleanup_policy: CleanupPolicy::DELETE,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            delete_retention_ms: 24 * 3600 * 1000,
         }
     }
 }

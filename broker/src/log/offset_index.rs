@@ -101,6 +101,15 @@ impl OffsetIndex {
         disk::truncate(&self.path, &self.file, (self.entries.len() * ENTRY_LEN) as u64)
     }
 
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file was renamed (a cleaned segment swapped in); later writes name the new path.
+    pub(super) fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     pub(super) fn sync(&self) -> io::Result<()> {
         disk::sync(&self.path, &self.file)
     }

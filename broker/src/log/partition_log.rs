@@ -8,14 +8,29 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::batch::{self, BatchError, BatchHeader, BatchIter};
+use super::cleaner::{self, CleanJob, SegmentRef};
 use super::disk;
 use super::producer_state::{ProducerStateTable, SequenceCheck};
+use super::record_filter;
 use super::segment::LogSegment;
 use super::{LogConfig, TimestampType};
 use crate::error::{Error, Result};
 
 const CHECKPOINT_FILE: &str = "checkpoint";
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+/// The cleaner's first dirty offset (Kafka keeps one such file per data directory).
+const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
+
+/// How much a compacted log wants cleaning, for the cleaner to pick the dirtiest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CleanCandidate {
+    /// Dirty bytes over the bytes of the log the cleaner may touch.
+    pub dirty_ratio: f64,
+    pub dirty_bytes: u64,
+    /// `max.compaction.lag.ms` has passed for the oldest dirty record, or a tombstone's delete
+    /// horizon has: clean whatever the ratio.
+    pub overdue: bool,
+}
 
 /// What an append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +71,13 @@ pub struct PartitionLog {
     unflushed_records: u64,
     last_flush_ms: i64,
     producers: ProducerStateTable,
+    /// The cleaner's checkpoint: offsets below it have been compacted.
+    first_dirty_offset: i64,
+    /// The earliest delete horizon of the tombstones the last cleaning kept.
+    next_tombstone_expiry: Option<i64>,
+    /// A committed swap whose tidying failed: `(base, end, old segment bases)`, finished
+    /// before the log's segments change again.
+    pending_swap: Option<(i64, i64, Vec<i64>)>,
 }
 
 fn read_checkpoint(dir: &Path) -> (i64, i64) {
@@ -71,6 +93,7 @@ impl PartitionLog {
     /// Opens (or creates) the log in `dir`, recovering it if the last stop was not clean.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> io::Result<Self> {
         disk::create_dir_all(dir)?;
+        cleaner::recover_interrupted(dir)?;
         let clean_marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = clean_marker.exists();
         let (mut log_start_offset, recovery_point) = read_checkpoint(dir);
@@ -142,6 +165,12 @@ impl PartitionLog {
             unflushed_records: 0,
             last_flush_ms: now_ms,
             producers,
+            first_dirty_offset: std::fs::read_to_string(dir.join(CLEANER_CHECKPOINT_FILE))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0),
+            next_tombstone_expiry: None,
+            pending_swap: None,
         };
         log_start_offset = log.log_start_offset.min(log.next_offset());
         log.log_start_offset = log_start_offset;
@@ -156,6 +185,17 @@ impl PartitionLog {
 
     fn active(&self) -> &LogSegment {
         self.segments.values().next_back().expect("a log always has a segment")
+    }
+
+    /// The base offset of the segment appends go to, which the cleaner never touches.
+    #[cfg(test)]
+    pub(super) fn active_base(&self) -> i64 {
+        self.active().base_offset()
+    }
+
+    #[cfg(test)]
+    pub(super) fn roll_for_test(&mut self, now_ms: i64) -> io::Result<()> {
+        if self.active().is_empty() { Ok(()) } else { self.roll(now_ms) }
     }
 
     fn active_mut(&mut self) -> &mut LogSegment {
@@ -207,6 +247,15 @@ impl PartitionLog {
             }
             if header.is_transactional() || header.is_control() {
                 return Err(Error::TransactionsUnsupported);
+            }
+            if self.config.cleanup_policy.compact {
+                let keyed = record_filter::all_records_have_keys(&records[range.clone()])
+                    .map_err(|e| Error::InvalidRecord(e.to_string()))?;
+                if !keyed {
+                    return Err(Error::InvalidRecord(
+                        "a compacted topic cannot accept a record without a key".to_owned(),
+                    ));
+                }
             }
             batches.push((header, range));
         }
@@ -306,11 +355,21 @@ impl PartitionLog {
     fn maybe_roll(&mut self, incoming: u64, now_ms: i64) -> io::Result<()> {
         let active = self.active();
         let full = active.size() + incoming > self.config.segment_bytes;
-        let old = now_ms - active.created_ms() > self.config.segment_ms;
+        // A compacted log rolls by max.compaction.lag.ms too: the cleaner never reads the active segment.
+        let roll_ms = match self.config.cleanup_policy.compact {
+            true => self.config.segment_ms.min(self.config.max_compaction_lag_ms),
+            false => self.config.segment_ms,
+        };
+        let old = now_ms - active.created_ms() > roll_ms;
         if active.is_empty() || !(full || old) {
             return Ok(());
         }
-        let base = active.next_offset();
+        self.roll(now_ms)
+    }
+
+    /// Seals the active segment and starts a new one at the log end.
+    fn roll(&mut self, now_ms: i64) -> io::Result<()> {
+        let base = self.active().next_offset();
         let interval = self.config.index_interval_bytes;
         // The closed segment will never change again: make it durable before moving on.
         self.active_mut().flush()?;
@@ -403,6 +462,7 @@ impl PartitionLog {
     }
 
     fn drop_segments_below_start(&mut self) -> io::Result<()> {
+        self.finish_pending_swap()?;
         while self.segments.len() > 1 {
             let (&base, first) = self.segments.iter().next().expect("len > 1");
             if first.next_offset() > self.log_start_offset {
@@ -430,6 +490,10 @@ impl PartitionLog {
     /// Deletes whole segments past `retention.ms` or beyond `retention.bytes`. The active
     /// segment is never deleted. Returns how many segments went.
     pub fn enforce_retention(&mut self, now_ms: i64) -> io::Result<usize> {
+        if !self.config.cleanup_policy.delete {
+            return Ok(0);
+        }
+        self.finish_pending_swap()?;
         let mut deleted = 0;
         let mut total = self.size_bytes() as i64;
         while self.segments.len() > 1 {
@@ -439,7 +503,8 @@ impl PartitionLog {
                 && now_ms - first.max_timestamp() > self.config.retention_ms;
             let too_big =
                 self.config.retention_bytes >= 0 && total - first.size() as i64 >= self.config.retention_bytes;
-            if !(too_old || too_big) {
+            // A sealed segment the cleaner emptied holds nothing to keep.
+            if !(too_old || too_big || first.is_empty()) {
                 break;
             }
             total -= first.size() as i64;
@@ -499,5 +564,157 @@ impl PartitionLog {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The offset the cleaner never passes. Without transactions every appended record is
+    /// stable; once they exist this becomes the last stable offset, so the cleaner never
+    /// removes records of a transaction that may still abort.
+    fn last_stable_offset(&self) -> i64 {
+        self.next_offset()
+    }
+
+    /// The dirty range the cleaner may clean now: from its checkpoint to the first offset it
+    /// may not pass (the active segment, a segment younger than `min.compaction.lag.ms`, the
+    /// last stable offset). The end is always a segment base.
+    fn cleanable_range(&self, now_ms: i64) -> (i64, i64) {
+        let active_base = self.active().base_offset();
+        let mut upper = active_base.min(self.last_stable_offset());
+        let lag = self.config.min_compaction_lag_ms;
+        if lag > 0 {
+            if let Some(young) = self
+                .segments
+                .values()
+                .find(|s| s.base_offset() < upper && s.max_timestamp() > now_ms.saturating_sub(lag))
+            {
+                upper = young.base_offset();
+            }
+        }
+        let first_base = self.segments.keys().next().copied().unwrap_or(0);
+        let mut first_dirty = self.first_dirty_offset.max(self.log_start_offset).max(first_base);
+        if first_dirty > self.next_offset() {
+            // The log was emptied and refilled since: start over.
+            first_dirty = self.log_start_offset;
+        }
+        (first_dirty.min(upper), upper)
+    }
+
+    /// Whether this log wants cleaning now, and how badly. `None` if it is not compacted or
+    /// has nothing the cleaner may clean.
+    pub fn clean_candidate(&self, now_ms: i64) -> Option<CleanCandidate> {
+        if !self.config.cleanup_policy.compact {
+            return None;
+        }
+        let (first_dirty, upper) = self.cleanable_range(now_ms);
+        let (mut clean, mut dirty) = (0u64, 0u64);
+        let mut first_dirty_segment = None;
+        for s in self.segments.values().filter(|s| s.base_offset() < upper) {
+            if s.next_offset() <= first_dirty {
+                clean += s.size();
+            } else {
+                dirty += s.size();
+                first_dirty_segment.get_or_insert(s);
+            }
+        }
+        let dirty_ratio = if dirty == 0 { 0.0 } else { dirty as f64 / (clean + dirty) as f64 };
+        let max_lag = self.config.max_compaction_lag_ms;
+        let lagging = max_lag < i64::MAX
+            && first_dirty_segment.is_some_and(|s| {
+                matches!(s.position_of(first_dirty), Ok(Some((_, h))) if h.max_timestamp < now_ms.saturating_sub(max_lag))
+            });
+        let tombstones_due = self.next_tombstone_expiry.is_some_and(|t| t <= now_ms);
+        let overdue = (dirty > 0 && lagging) || tombstones_due;
+        let ready = (dirty > 0 && dirty_ratio > self.config.min_cleanable_dirty_ratio) || overdue;
+        ready.then_some(CleanCandidate { dirty_ratio, dirty_bytes: dirty, overdue })
+    }
+
+    /// What a cleaning needs, taken under the partition lock: `None` if there is nothing to do.
+    pub(super) fn begin_cleaning(&mut self, now_ms: i64) -> io::Result<Option<CleanJob>> {
+        if !self.config.cleanup_policy.compact {
+            return Ok(None);
+        }
+        self.finish_pending_swap()?;
+        let (first_dirty, upper_bound) = self.cleanable_range(now_ms);
+        let active_base = self.active().base_offset();
+        let segments: Vec<SegmentRef> = self
+            .segments
+            .values()
+            .filter(|s| s.base_offset() < active_base)
+            .map(|s| SegmentRef {
+                base: s.base_offset(),
+                next_offset: s.next_offset(),
+                size: s.size(),
+                file: Arc::clone(s.file()),
+            })
+            .collect();
+        if segments.first().is_none_or(|s| s.base >= upper_bound) {
+            self.next_tombstone_expiry = None;
+            return Ok(None);
+        }
+        Ok(Some(CleanJob {
+            dir: self.dir.clone(),
+            now_ms,
+            segment_bytes: self.config.segment_bytes,
+            index_interval_bytes: self.config.index_interval_bytes,
+            delete_retention_ms: self.config.delete_retention_ms,
+            segments,
+            first_dirty,
+            upper_bound,
+            producer_last: self.producers.last_offsets().collect(),
+        }))
+    }
+
+    /// Swaps a cleaned segment in for the segments of `group`, if they are all still there as
+    /// the cleaner read them (retention or DeleteRecords may have removed some meanwhile:
+    /// then nothing changes and `false` comes back). Fetches reading the old segments keep
+    /// reading them through their handles.
+    pub(super) fn swap_cleaned(&mut self, group: &[SegmentRef], mut cleaned: LogSegment) -> io::Result<bool> {
+        let unchanged = group
+            .iter()
+            .all(|g| self.segments.get(&g.base).is_some_and(|s| Arc::ptr_eq(s.file(), &g.file) && s.size() == g.size));
+        let (Some(first), Some(last)) = (group.first(), group.last()) else { return Ok(false) };
+        // The segment after the group bounds the range the swap replaces; the active segment
+        // always follows, so a group is never the last.
+        let end = self.segments.range(last.base + 1..).next().map(|(&b, _)| b);
+        let (true, Some(end)) = (unchanged, end) else { return Ok(false) };
+        let base = first.base;
+        disk::rename(cleaned.log_path(), &cleaner::swap_path(&self.dir, base, end))?;
+        // Committed: a start finishes whatever of the tidying below does not happen.
+        let old_bases: Vec<i64> = group.iter().map(|g| g.base).collect();
+        for b in &old_bases {
+            self.segments.remove(b);
+        }
+        cleaned.drop_suffix();
+        self.segments.insert(base, cleaned);
+        if let Err(e) = cleaner::finish_swap(&self.dir, base, end, &old_bases) {
+            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "finishing a cleaned segment's swap failed; retried before the log changes again");
+            self.pending_swap = Some((base, end, old_bases));
+        }
+        Ok(true)
+    }
+
+    fn finish_pending_swap(&mut self) -> io::Result<()> {
+        if let Some((base, end, old)) = self.pending_swap.take() {
+            if let Err(e) = cleaner::finish_swap(&self.dir, base, end, &old) {
+                self.pending_swap = Some((base, end, old));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a finished cleaning: offsets below `clean_end` are compacted.
+    pub(super) fn finish_cleaning(&mut self, clean_end: i64, next_tombstone_expiry: Option<i64>) {
+        self.first_dirty_offset = clean_end;
+        self.next_tombstone_expiry = next_tombstone_expiry;
+        // Losing the checkpoint costs only a cleaning that finds nothing to remove.
+        let path = self.dir.join(CLEANER_CHECKPOINT_FILE);
+        if let Err(e) = disk::replace_file(&path, format!("{clean_end}\n").as_bytes(), false) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "writing the cleaner checkpoint failed");
+        }
+    }
+
+    /// The number of segments, for tests and logs.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
     }
 }

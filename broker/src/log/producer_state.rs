@@ -14,6 +14,7 @@ struct BatchMeta {
     first_seq: i32,
     last_seq: i32,
     base_offset: i64,
+    last_offset: i64,
     timestamp: i64,
 }
 
@@ -78,6 +79,11 @@ impl ProducerStateTable {
         }
     }
 
+    /// The last offset of each producer's last batch, for the cleaner, which keeps that batch.
+    pub(super) fn last_offsets(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.producers.iter().filter_map(|(&pid, e)| e.batches.back().map(|b| (pid, b.last_offset)))
+    }
+
     /// Records a batch that was appended (or found in the log on load).
     pub(super) fn record(&mut self, header: &BatchHeader, timestamp: i64) {
         if !header.has_producer_id() || header.base_sequence < 0 {
@@ -95,6 +101,7 @@ impl ProducerStateTable {
             first_seq: header.base_sequence,
             last_seq: header.last_sequence(),
             base_offset: header.base_offset,
+            last_offset: header.last_offset(),
             timestamp,
         });
     }

@@ -17,14 +17,26 @@ pub(super) fn file_stem(base_offset: i64) -> String {
     format!("{base_offset:020}")
 }
 
+/// The extensions of a segment's files.
+pub(super) const EXTENSIONS: [&str; 3] = ["log", "index", "timeindex"];
+
+/// Suffix of the files of a segment the cleaner is writing, before they are swapped in.
+pub(super) const CLEANED_SUFFIX: &str = ".cleaned";
+
 /// Removes a segment's files without opening it.
 pub(super) fn remove_files(dir: &Path, base_offset: i64) -> io::Result<()> {
     let stem = file_stem(base_offset);
-    for ext in ["log", "index", "timeindex"] {
-        match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
+    for ext in EXTENSIONS {
+        disk::remove_file(&dir.join(format!("{stem}.{ext}")))?;
+    }
+    Ok(())
+}
+
+/// Removes the files of a cleaned segment that was not swapped in.
+pub(super) fn remove_cleaned_files(dir: &Path, base_offset: i64) -> io::Result<()> {
+    let stem = file_stem(base_offset);
+    for ext in EXTENSIONS {
+        disk::remove_file(&dir.join(format!("{stem}.{ext}{CLEANED_SUFFIX}")))?;
     }
     Ok(())
 }
@@ -75,18 +87,38 @@ pub(super) struct AppendMark {
 impl LogSegment {
     /// Creates a new empty segment in `dir`. On failure no file of it is left behind.
     pub(super) fn create(dir: &Path, base_offset: i64, index_interval_bytes: u64, now_ms: i64) -> io::Result<Self> {
+        Self::create_with_suffix(dir, base_offset, index_interval_bytes, now_ms, "")
+    }
+
+    /// Creates the files of a segment the cleaner writes (`*.log.cleaned` and its indexes),
+    /// which [`LogSegment::drop_suffix`] later names as the segment they replace.
+    pub(super) fn create_cleaned(dir: &Path, base_offset: i64, index_interval_bytes: u64) -> io::Result<Self> {
+        Self::create_with_suffix(dir, base_offset, index_interval_bytes, super::now_ms(), CLEANED_SUFFIX)
+    }
+
+    fn create_with_suffix(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u64,
+        now_ms: i64,
+        suffix: &str,
+    ) -> io::Result<Self> {
         let stem = file_stem(base_offset);
-        let log_path = dir.join(format!("{stem}.log"));
+        let log_path = dir.join(format!("{stem}.log{suffix}"));
         let made = (|| {
             let file = disk::create_segment_file(&log_path)?;
-            let index = OffsetIndex::create(&dir.join(format!("{stem}.index")))?;
-            let time_index = TimeIndex::create(&dir.join(format!("{stem}.timeindex")))?;
+            let index = OffsetIndex::create(&dir.join(format!("{stem}.index{suffix}")))?;
+            let time_index = TimeIndex::create(&dir.join(format!("{stem}.timeindex{suffix}")))?;
             Ok((file, index, time_index))
         })();
         let (file, index, time_index) = match made {
             Ok(parts) => parts,
             Err(e) => {
-                let _ = remove_files(dir, base_offset);
+                let _ = if suffix.is_empty() {
+                    remove_files(dir, base_offset)
+                } else {
+                    remove_cleaned_files(dir, base_offset)
+                };
                 return Err(e);
             }
         };
@@ -333,6 +365,20 @@ impl LogSegment {
         disk::sync(&self.log_path, &self.file)?;
         self.index.sync()?;
         self.time_index.sync()
+    }
+
+    /// Records that the files were renamed from their `.cleaned` names to the segment's own:
+    /// the handles stay open on the same files, only the names used for later writes change.
+    pub(super) fn drop_suffix(&mut self) {
+        let strip = |p: &Path| PathBuf::from(p.to_string_lossy().trim_end_matches(CLEANED_SUFFIX).to_owned());
+        self.log_path = strip(&self.log_path);
+        self.index.set_path(strip(self.index.path()));
+        self.time_index.set_path(strip(self.time_index.path()));
+    }
+
+    /// The `.log` file's path.
+    pub(super) fn log_path(&self) -> &Path {
+        &self.log_path
     }
 
     /// Removes the segment's files. Readers holding the file keep reading what they have.

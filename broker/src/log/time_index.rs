@@ -100,6 +100,15 @@ impl TimeIndex {
         Ok(())
     }
 
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file was renamed (a cleaned segment swapped in); later writes name the new path.
+    pub(super) fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     pub(super) fn sync(&self) -> io::Result<()> {
         disk::sync(&self.path, &self.file)
     }
