@@ -1,9 +1,9 @@
 //! `kafka.producer(config)`: `connect`, `send`, `sendBatch`, `disconnect`, as in kafkajs, over
 //! the core's `Producer`.
 //!
-//! kafkajs takes `acks`, `compression` and `timeout` per `send`; the core fixes them per
-//! producer (Kafka sets acks per request). So the binding keeps one core producer per distinct
-//! combination used, created on first use; most applications use one.
+//! kafkajs takes `acks`, `compression` and `timeout` per `send`: they go to the one core
+//! producer as `SendOptions` with each record (the core keeps records of different options
+//! in different batches and requests).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -34,13 +34,14 @@ pub enum CompressionTypes {
 }
 
 impl CompressionTypes {
-    fn setting(self) -> &'static str {
+    fn codec(self) -> ferrokafka::Compression {
+        use ferrokafka::Compression;
         match self {
-            CompressionTypes::None => "none",
-            CompressionTypes::GZIP => "gzip",
-            CompressionTypes::Snappy => "snappy",
-            CompressionTypes::LZ4 => "lz4",
-            CompressionTypes::ZSTD => "zstd",
+            CompressionTypes::None => Compression::None,
+            CompressionTypes::GZIP => Compression::Gzip,
+            CompressionTypes::Snappy => Compression::Snappy,
+            CompressionTypes::LZ4 => Compression::Lz4,
+            CompressionTypes::ZSTD => Compression::Zstd,
         }
     }
 }
@@ -158,18 +159,11 @@ pub struct RecordMetadata {
 /// A record converted on the JavaScript thread, ready for the core.
 type Records = Vec<ferrokafka::ProducerRecord>;
 
-/// Per-send settings that need a core producer of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Flavour {
-    acks: i32,
-    compression: CompressionTypes,
-    timeout: Option<u32>,
-}
-
 #[derive(Debug)]
 struct State {
-    connected: bool,
-    producers: HashMap<Flavour, ferrokafka::Producer>,
+    /// The core producer while connected: one for every send, whatever its acks, compression
+    /// and timeout (the core batches records by those).
+    producer: Option<ferrokafka::Producer>,
 }
 
 #[derive(Debug)]
@@ -231,33 +225,17 @@ fn convert(topic: &str, messages: Vec<Message>) -> Result<Records> {
 }
 
 impl Shared {
-    /// The core producer for these per-send settings, created on first use.
-    fn producer(&self, flavour: Flavour) -> Result<ferrokafka::Producer> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if !state.connected {
-            return Err(Error::state("The producer is disconnected"));
-        }
-        if let Some(p) = state.producers.get(&flavour) {
-            return Ok(p.clone());
-        }
-        let mut settings = self.settings.clone();
-        settings.set("acks", if flavour.acks < 0 { "all".to_owned() } else { flavour.acks.to_string() });
-        settings.set("compression.type", flavour.compression.setting());
-        settings.set_opt("request.timeout.ms", flavour.timeout);
-        let config = settings.client_config()?;
-        let custom =
-            self.partitioner.as_ref().map(|p| Box::new(SharedPartitioner(Arc::clone(p))) as Box<dyn Partitioner>);
-        let producer = ferrokafka::Producer::with_partitioner(config, custom)?;
-        state.producers.insert(flavour, producer.clone());
-        Ok(producer)
+    fn producer(&self) -> Result<ferrokafka::Producer> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.producer.clone().ok_or_else(|| Error::state("The producer is disconnected"))
     }
 
     /// Queues every record in order, then waits for all acknowledgements.
-    async fn send(&self, flavour: Flavour, records: Records) -> Result<Vec<RecordMetadata>> {
-        let producer = self.producer(flavour)?;
+    async fn send(&self, options: ferrokafka::SendOptions, records: Records) -> Result<Vec<RecordMetadata>> {
+        let producer = self.producer()?;
         let mut deliveries = Vec::with_capacity(records.len());
         for rec in records {
-            deliveries.push(producer.send(rec).await?);
+            deliveries.push(producer.send(rec.options(options)).await?);
         }
         let mut first: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for d in deliveries {
@@ -279,12 +257,21 @@ impl Shared {
     }
 }
 
-fn flavour(acks: Option<i32>, timeout: Option<u32>, compression: Option<CompressionTypes>) -> Result<Flavour> {
+/// kafkajs's per-send settings: acks -1 and no compression unless the send says otherwise.
+fn send_options(
+    acks: Option<i32>,
+    timeout: Option<u32>,
+    compression: Option<CompressionTypes>,
+) -> Result<ferrokafka::SendOptions> {
     let acks = acks.unwrap_or(-1);
     if !matches!(acks, -1..=1) {
         return Err(Error::invalid(format!("acks: {acks} is not -1 (all), 0 or 1")));
     }
-    Ok(Flavour { acks, compression: compression.unwrap_or(CompressionTypes::None), timeout })
+    Ok(ferrokafka::SendOptions {
+        acks: Some(acks as i16),
+        compression: Some(compression.unwrap_or(CompressionTypes::None).codec()),
+        request_timeout_ms: timeout.map(|t| t.min(i32::MAX as u32) as i32),
+    })
 }
 
 impl Producer {
@@ -323,7 +310,7 @@ impl Producer {
         let shared = Shared {
             settings,
             partitioner,
-            state: Mutex::new(State { connected: false, producers: HashMap::new() }),
+            state: Mutex::new(State { producer: None }),
             events: Arc::new(Emitter::client("producer")),
         };
         Ok(Producer { shared: Arc::new(shared) })
@@ -337,9 +324,13 @@ impl Producer {
     pub fn connect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
-            let admin = ferrokafka::Admin::new(shared.settings.client_config()?)?;
+            let config = shared.settings.client_config()?;
+            let admin = ferrokafka::Admin::new(config.clone())?;
             admin.describe_cluster().await?;
-            shared.state.lock().unwrap_or_else(|p| p.into_inner()).connected = true;
+            let custom =
+                shared.partitioner.as_ref().map(|p| Box::new(SharedPartitioner(Arc::clone(p))) as Box<dyn Partitioner>);
+            let producer = ferrokafka::Producer::with_partitioner(config, custom)?;
+            shared.state.lock().unwrap_or_else(|p| p.into_inner()).producer.get_or_insert(producer);
             shared.events.emit(&ClientEvents::of("producer").connect, serde_json::json!(null));
             Ok(())
         })
@@ -350,18 +341,9 @@ impl Producer {
     pub fn disconnect(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
-            let producers: Vec<ferrokafka::Producer> = {
-                let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-                let was = std::mem::replace(&mut state.connected, false);
-                let producers = state.producers.drain().map(|(_, p)| p).collect();
-                if !was {
-                    return Ok(());
-                }
-                producers
-            };
-            for p in producers {
-                p.flush().await?;
-            }
+            let producer = shared.state.lock().unwrap_or_else(|p| p.into_inner()).producer.take();
+            let Some(producer) = producer else { return Ok(()) };
+            producer.flush().await?;
             shared.events.emit(&ClientEvents::of("producer").disconnect, serde_json::json!(null));
             Ok(())
         })
@@ -371,29 +353,29 @@ impl Producer {
     /// -1), to one entry per partition written.
     #[napi(catch_unwind)]
     pub fn send(&self, env: Env, record: ProducerRecord) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
-        let converted = flavour(record.acks, record.timeout, record.compression)
-            .and_then(|f| Ok((f, convert(&record.topic, record.messages)?)));
+        let converted = send_options(record.acks, record.timeout, record.compression)
+            .and_then(|o| Ok((o, convert(&record.topic, record.messages)?)));
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
-            let (flavour, records) = converted?;
-            shared.send(flavour, records).await
+            let (options, records) = converted?;
+            shared.send(options, records).await
         })
     }
 
     /// `send` for several topics at once.
     #[napi(catch_unwind)]
     pub fn send_batch(&self, env: Env, batch: ProducerBatch) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
-        let converted = flavour(batch.acks, batch.timeout, batch.compression).and_then(|f| {
+        let converted = send_options(batch.acks, batch.timeout, batch.compression).and_then(|o| {
             let mut records = Vec::new();
             for t in batch.topic_messages {
                 records.extend(convert(&t.topic, t.messages)?);
             }
-            Ok((f, records))
+            Ok((o, records))
         });
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
-            let (flavour, records) = converted?;
-            shared.send(flavour, records).await
+            let (options, records) = converted?;
+            shared.send(options, records).await
         })
     }
 
@@ -445,7 +427,7 @@ impl JsPartitioner {
     }
 }
 
-/// Shares one JavaScript partitioner between the core producers of one `Producer`.
+/// The JavaScript partitioner as the core producer's `Partitioner`.
 #[derive(Debug)]
 struct SharedPartitioner(Arc<JsPartitioner>);
 

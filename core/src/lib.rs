@@ -27,6 +27,7 @@ pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceCommits, RebalanceEvent};
 pub use error::{Error, Result};
 pub use producer::{
-    Delivered, DeliveryFuture, DeliveryReport, DeliveryReports, Producer, ProducerRecord, ProducerStats, RecordMetadata,
+    Compression, Delivered, DeliveryFuture, DeliveryReport, DeliveryReports, Producer, ProducerRecord, ProducerStats,
+    RecordMetadata, SendOptions,
 };
 pub use security::{OAuthBearerToken, OAuthBearerTokenProvider};

@@ -294,3 +294,64 @@ const _: () = {
 fn recv_is_send(reports: &ferrokafka::DeliveryReports) -> impl Send + '_ {
     reports.recv(1)
 }
+
+#[tokio::test]
+async fn per_send_options_share_one_producer_and_never_share_a_batch() {
+    use ferrokafka::Compression;
+    let (broker, _dir) = broker().await;
+    let bs = broker.bootstrap();
+    let plain = Producer::new(
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bs.as_str()),
+            ("enable.idempotence", "false"),
+            ("acks", "all"),
+            ("linger.ms", "60000"),
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    let flavours = [
+        ferrokafka::SendOptions::default(),
+        ferrokafka::SendOptions { acks: Some(1), compression: Some(Compression::Gzip), request_timeout_ms: None },
+        ferrokafka::SendOptions {
+            acks: Some(-1),
+            compression: Some(Compression::Zstd),
+            request_timeout_ms: Some(5000),
+        },
+        ferrokafka::SendOptions { acks: Some(0), compression: None, request_timeout_ms: None },
+    ];
+    // Interleaved on one partition: every record keeps its place, whatever batch it went in.
+    let mut deliveries = Vec::new();
+    for i in 0..40 {
+        let rec = ProducerRecord::new("options").partition(0).value(format!("v{i}")).options(flavours[i % 4]);
+        deliveries.push(plain.send(rec).await.unwrap());
+    }
+    plain.flush().await.unwrap();
+    for (i, d) in deliveries.into_iter().enumerate() {
+        let meta = d.await.unwrap();
+        if i % 4 != 3 {
+            assert_eq!(meta.offset, i as i64, "acks=0 records are not told their offset; the others are");
+        }
+    }
+    assert_eq!(plain.stats().batches_sent, 40, "a batch per change of options: {:?}", plain.stats());
+
+    let consumer =
+        ferrokafka::PartitionConsumer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap());
+    let mut consumer = consumer.unwrap();
+    consumer.assign([("options".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    let mut values = Vec::new();
+    while values.len() < 40 {
+        let r = consumer.poll(std::time::Duration::from_secs(10)).await.unwrap().expect("all 40 arrive");
+        values.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+    }
+    assert_eq!(values, (0..40).map(|i| format!("v{i}")).collect::<Vec<_>>());
+
+    // An idempotent producer sends with acks=all only: anything else is refused, naming acks.
+    let idempotent = Producer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
+    let acks1 = ferrokafka::SendOptions { acks: Some(1), ..Default::default() };
+    match idempotent.send(ProducerRecord::new("options").value("x").options(acks1)).await {
+        Err(Error::Config { key, .. }) => assert_eq!(key, "acks"),
+        other => panic!("acks=1 on an idempotent producer: {other:?}"),
+    }
+    broker.shutdown().await.unwrap();
+}

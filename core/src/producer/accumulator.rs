@@ -22,7 +22,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Record, TimestampType};
 use tokio::sync::oneshot;
 
-use super::RecordMetadata;
+use super::{RecordMetadata, SendOptions};
 use crate::error::Result;
 
 pub(super) type TopicPartition = (String, i32);
@@ -67,6 +67,8 @@ pub(super) type Outcome = Result<(i64, i64)>;
 #[derive(Debug)]
 pub(super) struct Batch {
     pub(super) tp: TopicPartition,
+    /// The per-send settings every record of the batch was sent with.
+    pub(super) options: SendOptions,
     pub(super) records: Vec<Record>,
     pub(super) waiters: Vec<Delivery>,
     pub(super) bytes: usize,
@@ -88,9 +90,10 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    fn new(tp: TopicPartition, ordinal: u64) -> Self {
+    fn new(tp: TopicPartition, options: SendOptions, ordinal: u64) -> Self {
         Batch {
             tp,
+            options,
             records: Vec::new(),
             waiters: Vec::new(),
             bytes: 0,
@@ -154,13 +157,16 @@ impl Accumulator {
     pub(super) fn push(
         &mut self,
         tp: TopicPartition,
+        options: SendOptions,
         record: Record,
         size: usize,
         waiter: Delivery,
         batch_size: usize,
     ) -> bool {
-        // A record that would overflow the open batch starts a new one.
-        let fits = self.open.get(&tp).map(|b| b.records.is_empty() || b.bytes + size <= batch_size);
+        // A record that would overflow the open batch, or was sent with other options, starts
+        // a new one.
+        let fits =
+            self.open.get(&tp).map(|b| b.records.is_empty() || (b.bytes + size <= batch_size && b.options == options));
         if fits == Some(false) {
             let full = self.open.remove(&tp).expect("present");
             self.ready.push_back(full);
@@ -168,7 +174,7 @@ impl Accumulator {
         if fits != Some(true) {
             let release = self.release.entry(tp.clone()).or_default();
             release.made += 1;
-            self.open.insert(tp.clone(), Batch::new(tp.clone(), release.made - 1));
+            self.open.insert(tp.clone(), Batch::new(tp.clone(), options, release.made - 1));
         }
         let batch = self.open.get_mut(&tp).expect("present");
         batch.records.push(record);
@@ -381,7 +387,14 @@ mod tests {
         for i in 0..order.len() as u64 {
             // A batch size of 1 byte closes every batch at its first record.
             let (p, token) = if i % 2 == 0 { (0, i / 2) } else { (1, 100 + i / 2) };
-            acc.push(("t".into(), p), unsent_record(0, None, None, Vec::new()), 10, Delivery::Report(token), 1);
+            acc.push(
+                ("t".into(), p),
+                SendOptions::default(),
+                unsent_record(0, None, None, Vec::new()),
+                10,
+                Delivery::Report(token),
+                1,
+            );
         }
         let (mut batches, _) = acc.drain(Duration::ZERO, Instant::now());
         let made: Vec<u64> = batches.iter().map(|b| b.ordinal).collect();

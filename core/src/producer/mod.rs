@@ -30,6 +30,23 @@ pub struct ProducerRecord {
     pub headers: Vec<(String, Option<Bytes>)>,
     /// Milliseconds since the epoch; `None` stamps the send time.
     pub timestamp: Option<i64>,
+    /// This send's own `acks`, compression and request timeout, where it has them.
+    pub options: SendOptions,
+}
+
+/// A record batch's codec (`compression.type`).
+pub use kafka_protocol::records::Compression;
+
+/// Overrides of the producer's settings for one send, as kafkajs takes them per `send`: the
+/// record goes in a batch with others of the same options only (acks and the request timeout
+/// are per request, compression per batch), so one producer serves every combination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// `-1` (all), `0` or `1`. An idempotent producer takes only `-1`.
+    pub acks: Option<i16>,
+    pub compression: Option<Compression>,
+    /// How long the broker may take to answer (`request.timeout.ms`).
+    pub request_timeout_ms: Option<i32>,
 }
 
 impl ProducerRecord {
@@ -54,6 +71,10 @@ impl ProducerRecord {
     }
     pub fn timestamp(mut self, ms: i64) -> Self {
         self.timestamp = Some(ms);
+        self
+    }
+    pub fn options(mut self, options: SendOptions) -> Self {
+        self.options = options;
         self
     }
 

@@ -166,6 +166,18 @@ impl Shared {
         if size > self.message_max_bytes {
             return Err(Error::MessageTooLarge { size, max: self.message_max_bytes });
         }
+        let options = rec.options;
+        if let Some(acks) = options.acks {
+            if !matches!(acks, -1..=1) {
+                return Err(Error::Config { key: "acks".into(), reason: format!("{acks} is not -1 (all), 0 or 1") });
+            }
+            if self.idempotent && acks != -1 {
+                return Err(Error::Config {
+                    key: "acks".into(),
+                    reason: format!("acks={acks} for one send: an idempotent producer sends with acks=all only"),
+                });
+            }
+        }
         let meta = self.topic_metadata(&rec.topic).await?;
         let count = meta.leaders.len();
         let partition = match rec.partition {
@@ -191,7 +203,7 @@ impl Shared {
                         self.reports.expect_one();
                     }
                     let tp = (topic.take().expect("pushed once"), partition);
-                    if acc.push(tp, record, size, delivery, self.batch_size) {
+                    if acc.push(tp, options, record, size, delivery, self.batch_size) {
                         self.wake.notify_one();
                     } else if acc.queued_records == 1 || self.linger.is_zero() {
                         // First record of an idle producer: the sender must start its linger timer.
@@ -431,7 +443,7 @@ impl Shared {
         RecordBatchEncoder::encode(
             &mut buf,
             batch.records.iter(),
-            &RecordEncodeOptions { version: 2, compression: self.compression },
+            &RecordEncodeOptions { version: 2, compression: batch.options.compression.unwrap_or(self.compression) },
         )
         .map_err(|e| Error::Protocol { broker: "-".into(), reason: format!("encoding a record batch: {e}") })?;
         let bytes = buf.freeze();
@@ -447,10 +459,11 @@ impl Shared {
         let (_, conn) = self.cluster.leader(&topic, partition).await?;
         // Produce v13+ names topics by id (KIP-516); earlier versions by name.
         let topic_id = self.cluster.topic(&topic).await?.id;
+        let acks = batch.options.acks.unwrap_or(self.acks);
         let req = ProduceRequest::default()
             .with_transactional_id(None)
-            .with_acks(self.acks)
-            .with_timeout_ms(self.request_timeout_ms)
+            .with_acks(acks)
+            .with_timeout_ms(batch.options.request_timeout_ms.unwrap_or(self.request_timeout_ms))
             .with_topic_data(vec![
                 TopicProduceData::default()
                     .with_name(TopicName(StrBytes::from_string(topic.clone())))
@@ -460,7 +473,7 @@ impl Shared {
                     ]),
             ]);
         let version = conn.version_of::<ProduceRequest>()?;
-        Ok(match conn.enqueue(&req, version, self.acks != 0)? {
+        Ok(match conn.enqueue(&req, version, acks != 0)? {
             Some(rx) => Sent::Waiting(conn, rx, version),
             None => Sent::NoAck,
         })
