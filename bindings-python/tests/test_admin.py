@@ -1,4 +1,5 @@
 """AdminClient through the binding: futures keyed by name, as confluent-kafka returns them."""
+import time
 import uuid
 from concurrent.futures import Future
 
@@ -19,7 +20,12 @@ def test_create_list_grow_delete_topics(bootstrap):
         a.create_topics([NewTopic(name, 2, 1)])[name].result()
     assert e.value.args[0] == KafkaError.TOPIC_ALREADY_EXISTS and e.value.args[0].name() == "TOPIC_ALREADY_EXISTS"
     assert a.create_partitions([NewPartitions(name, 4)])[name].result() is None
+    # Apache Kafka's brokers learn of new partitions from the controller a moment after
+    # CreatePartitions answers: await the metadata rather than assume it.
+    deadline = time.monotonic() + 30
     md = a.list_topics()
+    while len(md.topics[name].partitions) < 4 and time.monotonic() < deadline:
+        md = a.list_topics()
     assert len(md.topics[name].partitions) == 4 and len(md.brokers) == 1 and md.cluster_id
     assert list(a.list_topics(other).topics) == [other]
     assert a.delete_topics([name, other])[name].result() is None
