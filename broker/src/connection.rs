@@ -120,21 +120,26 @@ where
                 break;
             }
             Outcome::RespondAndClose(bytes, reason) => {
-                let _ = tx.send(bytes).await;
+                tokio::select! {
+                    _ = crate::server::stopped(&mut shutdown) => {}
+                    _ = tx.send(bytes) => {}
+                }
                 tracing::info!(%peer, %reason, "closing connection");
                 break;
             }
         }
     }
     drop(tx);
-    // Responses already queued go out, but a shutdown waits for a client that does not read
-    // them only briefly.
-    if *shutdown.borrow() {
-        if tokio::time::timeout(SHUTDOWN_FLUSH, &mut writer).await.is_err() {
-            writer.abort();
+    // Responses already queued go out, but a shutdown (now or while they drain) waits for a
+    // client that does not read them only briefly.
+    if !*shutdown.borrow() {
+        tokio::select! {
+            _ = &mut writer => return,
+            _ = crate::server::stopped(&mut shutdown) => {}
         }
-    } else {
-        let _ = writer.await;
+    }
+    if tokio::time::timeout(SHUTDOWN_FLUSH, &mut writer).await.is_err() {
+        writer.abort();
     }
 }
 

@@ -303,14 +303,16 @@ impl TopicRegistry {
             return Ok(topic);
         }
         let parts = self.open_new_partitions(name, 0..partitions, &topic.log_config())?;
-        *topic.partitions.write().unwrap_or_else(|p| p.into_inner()) = parts;
-        self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), Arc::clone(&topic));
-        if let Err(e) = self.persist() {
+        // Recorded before it is published: a producer must never write to a topic that a
+        // failed topics.json write would then take away.
+        let record = TopicRecord { name: name.to_owned(), id: topic.id, partitions, configs: topic.overrides() };
+        if let Err(e) = self.persist_with(|records| records.push(record)) {
             // Not recorded, so not created: nothing of it may outlive this call.
-            self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(name);
-            self.discard_partitions(topic.partitions());
+            self.discard_partitions(parts);
             return Err(e);
         }
+        *topic.partitions.write().unwrap_or_else(|p| p.into_inner()) = parts;
+        self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), Arc::clone(&topic));
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
     }
@@ -396,12 +398,16 @@ impl TopicRegistry {
             return Ok(());
         }
         let new = self.open_new_partitions(name, current..total, &topic.log_config())?;
-        topic.partitions.write().unwrap_or_else(|p| p.into_inner()).extend(new);
-        if let Err(e) = self.persist() {
-            let added = topic.partitions.write().unwrap_or_else(|p| p.into_inner()).split_off(current as usize);
-            self.discard_partitions(added);
+        let recorded = self.persist_with(|records| {
+            if let Some(r) = records.iter_mut().find(|r| r.name == name) {
+                r.partitions = total;
+            }
+        });
+        if let Err(e) = recorded {
+            self.discard_partitions(new);
             return Err(e);
         }
+        topic.partitions.write().unwrap_or_else(|p| p.into_inner()).extend(new);
         Ok(())
     }
 
@@ -448,7 +454,13 @@ impl TopicRegistry {
     }
 
     fn persist(&self) -> Result<()> {
-        let records: Vec<TopicRecord> = self
+        self.persist_with(|_| {})
+    }
+
+    /// Writes topics.json as the registry stands, changed by `change` first: a topic or
+    /// partitions not published yet are recorded before anyone can write to them.
+    fn persist_with(&self, change: impl FnOnce(&mut Vec<TopicRecord>)) -> Result<()> {
+        let mut records: Vec<TopicRecord> = self
             .all()
             .iter()
             .map(|t| TopicRecord {
@@ -458,6 +470,7 @@ impl TopicRegistry {
                 configs: t.overrides(),
             })
             .collect();
+        change(&mut records);
         let json = serde_json::to_vec_pretty(&records).map_err(|e| Error::Config(e.to_string()))?;
         disk::replace_file(&self.data_dir.join(TOPICS_FILE), &json, true).map_err(Error::io("writing topics.json"))
     }

@@ -388,3 +388,64 @@ async fn a_real_full_tmpfs_refuses_writes_keeps_reads_and_recovers_when_space_re
     drop(c);
     assert_survives_restarts(&dir, broker, "t", acked).await;
 }
+
+#[tokio::test]
+async fn a_log_whose_fsync_failed_is_not_marked_clean_and_is_verified_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(config_in(dir.path())).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "t", 1, &[("flush.messages", "1")]).await, 0);
+    produce_ok(&mut c, "t", 0, 2).await;
+    let fault =
+        disk::inject(Fault::new(WritePoint::Sync, format!("{}/t-0/", dir.path().display()), FaultKind::Io).times(1));
+    assert_eq!(produce(&mut c, "t", 0, records(2, 2)).await.0, STORAGE_ERROR);
+    assert_eq!(fault.fired(), 1);
+    // A later fsync succeeds, but pages the failed one could not write may be gone: no
+    // clean-shutdown marker for this log.
+    produce_ok(&mut c, "t", 2, 2).await;
+    drop(c);
+    broker.shutdown().await.unwrap();
+    assert!(!dir.path().join("t-0/.clean-shutdown").exists(), "an fsync failed: not marked clean");
+    let broker = Broker::start(config_in(dir.path())).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_log_holds(&mut c, "t", 0, 4).await;
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_records_that_cannot_be_recorded_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(config_in(dir.path())).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "t", 1, &[]).await, 0);
+    produce_ok(&mut c, "t", 0, 5).await;
+    let delete = |offset: i64| {
+        DeleteRecordsRequest::default().with_timeout_ms(5000).with_topics(vec![
+            delete_records_request::DeleteRecordsTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(vec![
+                    delete_records_request::DeleteRecordsPartition::default()
+                        .with_partition_index(0)
+                        .with_offset(offset),
+                ]),
+        ])
+    };
+    let fault = disk::inject(Fault::new(
+        WritePoint::Metadata,
+        format!("{}/t-0/checkpoint", dir.path().display()),
+        FaultKind::NoSpace,
+    ));
+    let resp = c.send(&delete(3), 2).await;
+    assert_eq!(resp.topics[0].partitions[0].error_code, STORAGE_ERROR);
+    assert_eq!(list_offset(&mut c, "t", 0, -2).await.1, 0, "the log start did not move");
+    assert_log_holds(&mut c, "t", 0, 5).await;
+    fault.clear();
+    let resp = c.send(&delete(3), 2).await;
+    assert_eq!((resp.topics[0].partitions[0].error_code, resp.topics[0].partitions[0].low_watermark), (0, 3));
+    drop(c);
+    drop(broker); // a crash: the new log start was recorded before it was answered
+    let broker = Broker::start(config_in(dir.path())).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(list_offset(&mut c, "t", 0, -2).await.1, 3);
+    broker.shutdown().await.unwrap();
+}

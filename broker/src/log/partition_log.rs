@@ -78,6 +78,13 @@ pub struct PartitionLog {
     /// A committed swap whose tidying failed: `(base, end, old segment bases)`, finished
     /// before the log's segments change again.
     pending_swap: Option<(i64, i64, Vec<i64>)>,
+    /// A new segment file whose directory entry is not on stable storage yet: the next sync
+    /// makes it so, or a power loss could take the file (and what was acknowledged in it).
+    dir_unsynced: bool,
+    /// An fsync failed: Linux may have dropped the pages it could not write, so a later
+    /// successful fsync proves nothing about them. The recovery point no longer moves and no
+    /// clean-shutdown marker is written until the next start, which then verifies the log.
+    sync_failed: bool,
 }
 
 fn read_checkpoint(dir: &Path) -> (i64, i64) {
@@ -92,7 +99,13 @@ fn read_checkpoint(dir: &Path) -> (i64, i64) {
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`, recovering it if the last stop was not clean.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> io::Result<Self> {
-        disk::create_dir_all(dir)?;
+        if !dir.exists() {
+            disk::create_dir_all(dir)?;
+            // The partition's own entry in the data dir, durable before anything is written in it.
+            if let Some(parent) = dir.parent() {
+                disk::sync_dir(parent)?;
+            }
+        }
         cleaner::recover_interrupted(dir)?;
         let clean_marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = clean_marker.exists();
@@ -171,11 +184,19 @@ impl PartitionLog {
                 .unwrap_or(0),
             next_tombstone_expiry: None,
             pending_swap: None,
+            dir_unsynced: true,
+            sync_failed: false,
         };
         log_start_offset = log.log_start_offset.min(log.next_offset());
         log.log_start_offset = log_start_offset;
         log.recovery_point = log.next_offset();
-        let _ = std::fs::remove_file(&clean_marker);
+        // The marker goes before anything is appended, durably: a marker that came back after a
+        // power loss would make the next unclean stop look clean.
+        match std::fs::remove_file(&clean_marker) {
+            Ok(()) => disk::sync_dir(dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         // Best effort: a broker restarted on a full disk still serves what it has.
         if let Err(e) = log.write_checkpoint() {
             tracing::warn!(dir = %dir.display(), error = %e, "writing the recovery checkpoint failed");
@@ -298,7 +319,7 @@ impl PartitionLog {
         let record_count: u64 = batches.iter().map(|(h, _)| h.records_count as u64).sum();
         let due = self.unflushed_records + record_count >= self.config.flush_interval_messages;
         // With flush.messages due, the append is acknowledged only once on stable storage.
-        let written = written.and_then(|()| if due { self.active_mut().flush() } else { Ok(()) });
+        let written = written.and_then(|()| if due { self.sync() } else { Ok(()) });
         if let Err(e) = written {
             // Nothing of a failed request stays: the next append starts where this one did,
             // and a reader never sees its bytes (reads stop at the recorded size).
@@ -372,8 +393,31 @@ impl PartitionLog {
         let base = self.active().next_offset();
         let interval = self.config.index_interval_bytes;
         // The closed segment will never change again: make it durable before moving on.
-        self.active_mut().flush()?;
+        self.sync()?;
         self.segments.insert(base, LogSegment::create(&self.dir, base, interval, now_ms)?);
+        self.dir_unsynced = true;
+        if let Err(e) = self.sync_dir() {
+            // The next sync tries again; until then the new segment is only in the page cache.
+            tracing::warn!(dir = %self.dir.display(), error = %e, "syncing the directory of a new segment failed");
+        }
+        Ok(())
+    }
+
+    /// Forces the active segment (and, after a roll, the directory naming it) to stable
+    /// storage. A failure is remembered: see `sync_failed`.
+    fn sync(&mut self) -> io::Result<()> {
+        let result = self.sync_dir().and_then(|()| self.active_mut().flush());
+        if result.is_err() {
+            self.sync_failed = true;
+        }
+        result
+    }
+
+    fn sync_dir(&mut self) -> io::Result<()> {
+        if self.dir_unsynced {
+            disk::sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
         Ok(())
     }
 
@@ -454,9 +498,11 @@ impl PartitionLog {
             return Err(Error::OffsetOutOfRange { offset, log_start: self.log_start_offset, log_end: end });
         }
         if target > self.log_start_offset {
+            // Recorded (durably: an acknowledged deletion must not come back after a power
+            // loss) before anything changes, so a failure leaves the log as it was.
+            self.write_checkpoint_at(target, true)?;
             self.log_start_offset = target;
             self.drop_segments_below_start()?;
-            self.write_checkpoint()?;
         }
         Ok(self.log_start_offset)
     }
@@ -516,7 +562,7 @@ impl PartitionLog {
             deleted += 1;
         }
         if deleted > 0 {
-            self.write_checkpoint()?;
+            self.write_checkpoint_at(self.log_start_offset, true)?;
         }
         Ok(deleted)
     }
@@ -534,7 +580,7 @@ impl PartitionLog {
 
     /// Forces the active segment to stable storage and moves the recovery point to the end.
     pub fn flush(&mut self, now_ms: i64) -> io::Result<()> {
-        self.active_mut().flush()?;
+        self.sync()?;
         self.flushed(now_ms);
         Ok(())
     }
@@ -543,6 +589,9 @@ impl PartitionLog {
     fn flushed(&mut self, now_ms: i64) {
         self.unflushed_records = 0;
         self.last_flush_ms = now_ms;
+        if self.sync_failed {
+            return;
+        }
         self.recovery_point = self.next_offset();
         // The checkpoint only spares work at the next recovery: losing it loses nothing.
         if let Err(e) = self.write_checkpoint() {
@@ -550,15 +599,24 @@ impl PartitionLog {
         }
     }
 
+    /// The recovery checkpoint, as a hint: losing it only costs work at the next recovery.
     fn write_checkpoint(&self) -> io::Result<()> {
-        let text = format!("{} {}\n", self.log_start_offset, self.recovery_point);
-        disk::replace_file(&self.dir.join(CHECKPOINT_FILE), text.as_bytes(), false)
+        self.write_checkpoint_at(self.log_start_offset, false)
+    }
+
+    fn write_checkpoint_at(&self, log_start_offset: i64, durable: bool) -> io::Result<()> {
+        let text = format!("{} {}\n", log_start_offset, self.recovery_point);
+        disk::replace_file(&self.dir.join(CHECKPOINT_FILE), text.as_bytes(), durable)
     }
 
     /// Flushes everything and marks the stop as clean. The next open still checks each
-    /// segment's tail, but need not verify whole segments.
+    /// segment's tail, but need not verify whole segments. A log whose fsync ever failed is
+    /// not marked: the next start verifies it.
     pub fn close(&mut self) -> io::Result<()> {
         self.flush(super::now_ms())?;
+        if self.sync_failed {
+            return Err(io::Error::other("an fsync failed earlier: the next start verifies this log"));
+        }
         disk::create_marker(&self.dir.join(CLEAN_SHUTDOWN_FILE))
     }
 
