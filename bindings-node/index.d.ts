@@ -534,7 +534,10 @@ export interface ProducerBatch {
 
 /** `kafka.producer(config)`. */
 export interface ProducerConfig {
-  /** `enable.idempotence`. Unset: the core's default (on, with acks=all), unlike kafkajs. */
+  /**
+   * `enable.idempotence`. Unset: off, as in kafkajs (whose sends may ask for acks 0 or 1,
+   * which an idempotent producer refuses).
+   */
   idempotent?: boolean
   /** `max.in.flight.requests.per.connection`. */
   maxInFlightRequests?: number

@@ -62,7 +62,8 @@ pub enum Partitioners {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct ProducerConfig<'a> {
-    /// `enable.idempotence`. Unset: the core's default (on, with acks=all), unlike kafkajs.
+    /// `enable.idempotence`. Unset: off, as in kafkajs (whose sends may ask for acks 0 or 1,
+    /// which an idempotent producer refuses).
     pub idempotent: Option<bool>,
     /// `max.in.flight.requests.per.connection`.
     pub max_in_flight_requests: Option<u32>,
@@ -282,7 +283,7 @@ impl Producer {
                 Err(Error::not_implemented("transactionalId: transactions are not supported by ferrokafka yet")),
             );
         }
-        settings.set_opt("enable.idempotence", config.idempotent);
+        settings.set("enable.idempotence", config.idempotent.unwrap_or(false));
         settings.set_opt("max.in.flight.requests.per.connection", config.max_in_flight_requests);
         settings.set_opt("metadata.max.age.ms", config.metadata_max_age);
         settings.retry(config.retry.as_ref());

@@ -247,13 +247,12 @@ impl NativeConsumer {
         let polled = block_on(py, async move {
             let mut guard = consumer.lock().await;
             let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
-            // The events are taken even when the poll failed: they happened.
-            let records = c.poll_batch(max, wait).await;
+            // A poll that fails leaves its events queued for the next one, which reports them.
+            let records = c.poll_batch(max, wait).await?;
             Ok::<_, ferrokafka::Error>((records, c.take_rebalance_events()))
         });
         let (records, events) = polled.py_err()?;
-        let events = events_for_python(events);
-        Ok((messages(py, records.py_err()?)?, events))
+        Ok((messages(py, records)?, events_for_python(events)))
     }
 
     /// Commits the consumed positions, or explicit (topic, partition, offset, metadata).

@@ -756,7 +756,10 @@ impl Consumer {
 
     /// Commits (with auto commit on), gives the partitions back and leaves the group, so the
     /// others take over at once rather than after the session timeout. Returns the rebalance
-    /// events of that last release not yet taken (when events are queued).
+    /// events of that last release not yet taken (when events are queued). A LeaveGroup that
+    /// fails (the coordinator away) is logged, not returned: the partitions are released
+    /// either way and the membership ends at the session timeout, and the caller still gets
+    /// the events to hand on.
     pub async fn close(mut self) -> Result<Vec<RebalanceEvent>> {
         if self.auto_commit.is_some() && !self.owned.is_empty() {
             if let Err(e) = self.commit().await {
@@ -765,7 +768,9 @@ impl Consumer {
         }
         self.release_all(false).await;
         if let Some(g) = &self.group {
-            g.leave().await?;
+            if let Err(e) = g.leave().await {
+                tracing::warn!(group = g.group_id(), error = %e, "leaving the group failed; the session timeout ends the membership");
+            }
         }
         Ok(self.take_rebalance_events())
     }
