@@ -25,6 +25,7 @@ mod producer_ids;
 pub mod security;
 mod server;
 pub mod topics;
+mod txn;
 
 pub use alloc_guard::AllocGuard;
 #[cfg(feature = "mimalloc")]

@@ -13,7 +13,6 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Compression;
 
 const NONE: i16 = 0;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const TOPIC_DENIED: i16 = 29;
 const GROUP_DENIED: i16 = 30;
 const CLUSTER_DENIED: i16 = 31;
@@ -344,12 +343,12 @@ async fn find_coordinator_needs_describe_on_each_key() {
         "READ implies DESCRIBE"
     );
     assert_eq!((key("alice-g").error_code, key("alice-g").node_id.0, key("alice-g").port), (GROUP_DENIED, -1, -1));
-    // Transactional ids: the permitted one learns there is no transaction coordinator.
+    // Transactional ids: the permitted one is told this broker coordinates it.
     let req =
         FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("bob-tx"), s("alice-tx")]);
     let resp = bob.send(&req, 4).await;
     let key = |k: &str| resp.coordinators.iter().find(|c| c.key.as_str() == k).unwrap().error_code;
-    assert_eq!((key("bob-tx"), key("alice-tx")), (COORDINATOR_NOT_AVAILABLE, TRANSACTIONAL_ID_DENIED));
+    assert_eq!((key("bob-tx"), key("alice-tx")), (NONE, TRANSACTIONAL_ID_DENIED));
     // Before v4: one key, the answer at the top level.
     let resp = bob.send(&FindCoordinatorRequest::default().with_key(s("alice-g")), 3).await;
     assert_eq!((resp.error_code, resp.node_id.0), (GROUP_DENIED, -1));
@@ -466,5 +465,5 @@ async fn super_users_and_resources_without_acls_follow_the_settings() {
     let resp = admin
         .send(&FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("any-tx")]), 4)
         .await;
-    assert_eq!(resp.coordinators[0].error_code, COORDINATOR_NOT_AVAILABLE);
+    assert_eq!(resp.coordinators[0].error_code, NONE);
 }

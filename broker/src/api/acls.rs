@@ -42,7 +42,12 @@ pub(super) fn group_allowed(state: &BrokerState, session: &Session, op: i8, grou
 const CLUSTER_DENIED: i16 = E::ClusterAuthorizationFailed.code();
 const TOPIC_DENIED: i16 = E::TopicAuthorizationFailed.code();
 pub(super) const GROUP_DENIED: i16 = E::GroupAuthorizationFailed.code();
-const TRANSACTIONAL_ID_DENIED: i16 = E::TransactionalIdAuthorizationFailed.code();
+pub(super) const TRANSACTIONAL_ID_DENIED: i16 = E::TransactionalIdAuthorizationFailed.code();
+
+/// Whether the session may do `op` on transactional id `id`.
+pub(super) fn transactional_id_allowed(state: &BrokerState, session: &Session, op: i8, id: &str) -> bool {
+    allowed(state, session, op, acl::TRANSACTIONAL_ID, id)
+}
 
 fn binding_of(c: &create_acls_request::AclCreation) -> AclBinding {
     AclBinding {

@@ -28,6 +28,7 @@ fn unavailable() -> i16 {
 }
 
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 type PartitionsByTopic = Vec<(String, Vec<i32>)>;
 
@@ -46,12 +47,16 @@ pub(super) fn find_coordinator(
     let answer = |key: &str| -> (i16, Option<StrBytes>, bool) {
         if let Some((code, message)) = denied(req.key_type, key) {
             (code, Some(message), false)
-        } else if req.key_type == KEY_TYPE_GROUP {
+        } else if req.key_type == KEY_TYPE_GROUP || req.key_type == KEY_TYPE_TRANSACTION {
             (NONE, None, true)
         } else {
-            // Transactions (and share groups) are not implemented: say so rather than
-            // pointing a client at a coordinator that cannot serve it.
-            (E::CoordinatorNotAvailable.code(), Some(str_bytes("this broker coordinates consumer groups only")), true)
+            // Share groups are not implemented: say so rather than pointing a client at a
+            // coordinator that cannot serve it.
+            (
+                E::CoordinatorNotAvailable.code(),
+                Some(str_bytes("this broker coordinates groups and transactions only")),
+                true,
+            )
         }
     };
     let (no_node, no_host, no_port) = (BrokerId(-1), StrBytes::default(), -1);

@@ -13,6 +13,7 @@ use super::disk;
 use super::producer_state::{ProducerStateTable, SequenceCheck};
 use super::record_filter;
 use super::segment::LogSegment;
+use super::txn_index::{AbortedTxn, ControlType, TxnIndex};
 use super::{LogConfig, TimestampType};
 use crate::error::{Error, Result};
 
@@ -20,6 +21,9 @@ const CHECKPOINT_FILE: &str = "checkpoint";
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 /// The cleaner's first dirty offset (Kafka keeps one such file per data directory).
 const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
+/// Present (durably, before the first transactional batch is written) in a log that has held
+/// a transactional batch: only such logs are replayed on open to rebuild their transactions.
+const TRANSACTIONAL_MARKER: &str = "transactional";
 
 /// How much a compacted log wants cleaning, for the cleaner to pick the dirtiest.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +75,10 @@ pub struct PartitionLog {
     unflushed_records: u64,
     last_flush_ms: i64,
     producers: ProducerStateTable,
+    /// Open and aborted transactions, for the last stable offset and read_committed fetches.
+    txns: TxnIndex,
+    /// Whether `TRANSACTIONAL_MARKER` exists.
+    transactional: bool,
     /// The cleaner's checkpoint: offsets below it have been compacted.
     first_dirty_offset: i64,
     /// The earliest delete horizon of the tombstones the last cleaning kept.
@@ -165,6 +173,8 @@ impl PartitionLog {
             unflushed_records: 0,
             last_flush_ms: now_ms,
             producers,
+            txns: TxnIndex::default(),
+            transactional: dir.join(TRANSACTIONAL_MARKER).exists(),
             first_dirty_offset: std::fs::read_to_string(dir.join(CLEANER_CHECKPOINT_FILE))
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
@@ -175,12 +185,45 @@ impl PartitionLog {
         log_start_offset = log.log_start_offset.min(log.next_offset());
         log.log_start_offset = log_start_offset;
         log.recovery_point = log.next_offset();
+        if log.transactional {
+            log.rebuild_txns()?;
+        }
         let _ = std::fs::remove_file(&clean_marker);
         // Best effort: a broker restarted on a full disk still serves what it has.
         if let Err(e) = log.write_checkpoint() {
             tracing::warn!(dir = %dir.display(), error = %e, "writing the recovery checkpoint failed");
         }
         Ok(log)
+    }
+
+    /// Replays every batch header (and each marker's type) to rebuild the open and aborted
+    /// transactions: the log is the only record of them, so this is right after any stop.
+    fn rebuild_txns(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut txns = TxnIndex::default();
+        let mut failed = None;
+        for seg in self.segments.values() {
+            seg.headers_from(0, |pos, h| {
+                let control = if h.is_control() {
+                    let mut bytes = vec![0u8; h.total_len()];
+                    if let Err(e) = seg.file().read_exact_at(&mut bytes, pos) {
+                        failed = Some(e);
+                        return false;
+                    }
+                    batch::control_type(&bytes)
+                } else {
+                    None
+                };
+                txns.record(h, control);
+                true
+            })?;
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+        }
+        txns.trim(self.log_start_offset);
+        self.txns = txns;
+        Ok(())
     }
 
     fn active(&self) -> &LogSegment {
@@ -245,8 +288,11 @@ impl PartitionLog {
                     last_offset_delta: header.last_offset_delta,
                 }));
             }
-            if header.is_transactional() || header.is_control() {
-                return Err(Error::TransactionsUnsupported);
+            if header.is_control() {
+                return Err(Error::InvalidRecord("control batches are written by the broker only".to_owned()));
+            }
+            if header.is_transactional() && !header.has_producer_id() {
+                return Err(Error::InvalidRecord("a transactional batch needs a producer id".to_owned()));
             }
             if self.config.cleanup_policy.compact {
                 let keyed = record_filter::all_records_have_keys(&records[range.clone()])
@@ -289,6 +335,9 @@ impl PartitionLog {
             }
         }
 
+        if !self.transactional && batches.iter().any(|(h, _)| h.is_transactional()) {
+            self.mark_transactional()?;
+        }
         let total: usize = batches.iter().map(|(_, r)| r.len()).sum();
         self.maybe_roll(total as u64, now_ms).map_err(self.io_error("rolling a new segment"))?;
         let base_offset = self.next_offset();
@@ -307,6 +356,7 @@ impl PartitionLog {
         }
         for (header, _) in &batches {
             self.producers.record(header, header.max_timestamp);
+            self.txns.record(header, None);
         }
         self.unflushed_records += record_count;
         if due {
@@ -318,6 +368,59 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Records, durably, that this log holds transactions, before the first is written: a log
+    /// without the marker is not replayed on open.
+    fn mark_transactional(&mut self) -> Result<()> {
+        disk::replace_file(&self.dir.join(TRANSACTIONAL_MARKER), b"", true)
+            .map_err(self.io_error("marking the log transactional"))?;
+        self.transactional = true;
+        Ok(())
+    }
+
+    /// Whether `producer_id` has a transaction open in this partition.
+    pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
+        self.txns.is_ongoing(producer_id)
+    }
+
+    /// Ends `producer_id`'s transaction here with a commit or abort marker. Nothing is written
+    /// when it has none open here (a marker written again after a restart, or a partition
+    /// added to a transaction but never written to). Returns the marker's offset, if written.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        kind: ControlType,
+        now_ms: i64,
+    ) -> Result<Option<i64>> {
+        if !self.txns.is_ongoing(producer_id) {
+            return Ok(None);
+        }
+        let bytes = batch::control_batch(producer_id, epoch, kind, now_ms);
+        let mut header = BatchHeader::parse(&bytes).map_err(Error::InvalidBatch)?;
+        self.maybe_roll(bytes.len() as u64, now_ms).map_err(self.io_error("rolling a new segment"))?;
+        let offset = self.next_offset();
+        header.base_offset = offset;
+        let mark = self.active().mark();
+        let due = self.unflushed_records + 1 >= self.config.flush_interval_messages;
+        let written = self.active_mut().append(&header, &bytes);
+        let written = written.and_then(|()| if due { self.active_mut().flush() } else { Ok(()) });
+        if let Err(e) = written {
+            self.active_mut().rollback(mark);
+            return Err(self.io_error("appending a transaction marker to the log")(e));
+        }
+        self.txns.record(&header, Some(kind));
+        self.unflushed_records += 1;
+        if due {
+            self.flushed(now_ms);
+        }
+        Ok(Some(offset))
+    }
+
+    /// The aborted transactions a read_committed fetch from `from` needs to drop records.
+    pub fn aborted_transactions(&self, from: i64) -> Vec<AbortedTxn> {
+        self.txns.aborted_between(from, self.last_stable_offset())
     }
 
     /// Writes the checked batches at `base_offset` on, stamping each header in `batches` with
@@ -382,17 +485,38 @@ impl PartitionLog {
     /// served whole even if larger, so a consumer always progresses. `Ok(None)` at the log end
     /// or when nothing fits; an error when the offset is out of range.
     pub fn read(&self, offset: i64, max_bytes: usize, whole_first_batch: bool) -> Result<Option<ReadSlice>> {
+        self.read_below(offset, max_bytes, whole_first_batch, self.next_offset())
+    }
+
+    /// As [`PartitionLog::read`], for a read_committed fetch: nothing at or past the last
+    /// stable offset is served.
+    pub fn read_committed(&self, offset: i64, max_bytes: usize, whole_first_batch: bool) -> Result<Option<ReadSlice>> {
+        self.read_below(offset, max_bytes, whole_first_batch, self.last_stable_offset())
+    }
+
+    /// Reads as `read` does, serving nothing at or past `upper`, which is a batch boundary.
+    fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        whole_first_batch: bool,
+        upper: i64,
+    ) -> Result<Option<ReadSlice>> {
         let end = self.next_offset();
         if offset < self.log_start_offset || offset > end {
             return Err(Error::OffsetOutOfRange { offset, log_start: self.log_start_offset, log_end: end });
         }
-        if offset == end {
+        if offset >= upper {
             return Ok(None);
         }
         for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
         {
             if let Some((pos, first)) = seg.position_of(offset)? {
-                let available = (seg.size() - pos) as usize;
+                let stop = match upper < seg.next_offset() {
+                    true => seg.position_of(upper)?.map_or(seg.size(), |(p, _)| p),
+                    false => seg.size(),
+                };
+                let available = stop.saturating_sub(pos) as usize;
                 let limit = if whole_first_batch { max_bytes.max(first.total_len()) } else { max_bytes };
                 let len = available.min(limit);
                 return Ok((len > 0).then(|| ReadSlice { file: Arc::clone(seg.file()), position: pos, len }));
@@ -456,6 +580,7 @@ impl PartitionLog {
         if target > self.log_start_offset {
             self.log_start_offset = target;
             self.drop_segments_below_start()?;
+            self.txns.trim(self.log_start_offset);
             self.write_checkpoint()?;
         }
         Ok(self.log_start_offset)
@@ -516,6 +641,7 @@ impl PartitionLog {
             deleted += 1;
         }
         if deleted > 0 {
+            self.txns.trim(self.log_start_offset);
             self.write_checkpoint()?;
         }
         Ok(deleted)
@@ -566,11 +692,11 @@ impl PartitionLog {
         &self.dir
     }
 
-    /// The offset the cleaner never passes. Without transactions every appended record is
-    /// stable; once they exist this becomes the last stable offset, so the cleaner never
+    /// The first offset of the earliest transaction still open here, else the log end: what
+    /// read_committed consumers may read up to, and what the cleaner never passes, so it never
     /// removes records of a transaction that may still abort.
-    fn last_stable_offset(&self) -> i64 {
-        self.next_offset()
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns.last_stable_offset(self.next_offset())
     }
 
     /// The dirty range the cleaner may clean now: from its checkpoint to the first offset it

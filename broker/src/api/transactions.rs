@@ -1,0 +1,255 @@
+//! The transactional APIs (KIP-98, KIP-447), answered by the transaction coordinator:
+//! InitProducerId with a transactional id, AddPartitionsToTxn (v0-3: v4+ is broker-to-broker,
+//! KAFKA-15757), AddOffsetsToTxn, EndTxn and TxnOffsetCommit.
+
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::*;
+
+use super::NONE;
+use crate::group::OffsetValue;
+use crate::server::BrokerState;
+use crate::txn::{EndOutcome, InitOutcome, PendingOffset, finish};
+
+/// How many times a request waits for a previous transaction to finish before it answers
+/// CONCURRENT_TRANSACTIONS (retriable) instead.
+const FINISH_ATTEMPTS: usize = 3;
+
+fn gone() -> i16 {
+    E::CoordinatorNotAvailable.code()
+}
+
+/// InitProducerId with a transactional id: its producer id at a new epoch.
+pub(super) async fn init_producer_id(
+    state: &Arc<BrokerState>,
+    req: InitProducerIdRequest,
+    version: i16,
+) -> InitProducerIdResponse {
+    let resp = InitProducerIdResponse::default()
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1)
+        .with_ongoing_txn_producer_id(ProducerId(-1))
+        .with_ongoing_txn_producer_epoch(-1);
+    let id = req.transactional_id.map(|t| t.0.to_string()).unwrap_or_default();
+    let (timeout, current) = (req.transaction_timeout_ms, (req.producer_id.0, req.producer_epoch));
+    for _ in 0..FINISH_ATTEMPTS {
+        let (st, tid) = (Arc::clone(state), id.clone());
+        let outcome = state.txns.call(move |c| c.init(&tid, timeout, current, &st.producer_ids, version >= 4)).await;
+        match outcome {
+            Ok(InitOutcome::Granted(pid, epoch)) => {
+                return resp.with_error_code(NONE).with_producer_id(ProducerId(pid)).with_producer_epoch(epoch);
+            }
+            Ok(InitOutcome::Refused(code)) => return resp.with_error_code(code),
+            Ok(InitOutcome::Finish(plan)) => {
+                if let Err(code) = finish(state, plan).await {
+                    return resp.with_error_code(code);
+                }
+            }
+            Err(_) => return resp.with_error_code(gone()),
+        }
+    }
+    resp.with_error_code(E::ConcurrentTransactions.code())
+}
+
+/// Every partition of the request answered with `code`.
+pub(super) fn add_partitions_refused(req: &AddPartitionsToTxnRequest, code: i16) -> AddPartitionsToTxnResponse {
+    let results = req
+        .v3_and_below_topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|&p| {
+                    AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(code)
+                })
+                .collect();
+            AddPartitionsToTxnTopicResult::default().with_name(t.name.clone()).with_results_by_partition(partitions)
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+}
+
+/// Every partition of the request answered with `code`.
+pub(super) fn txn_offset_commit_refused(req: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+pub(super) async fn add_partitions(
+    state: &BrokerState,
+    req: AddPartitionsToTxnRequest,
+    version: i16,
+) -> AddPartitionsToTxnResponse {
+    let mut wanted = Vec::new();
+    let mut unknown = false;
+    for t in &req.v3_and_below_topics {
+        let topic = state.topics.get(&t.name.0);
+        for &p in &t.partitions {
+            unknown |= topic.as_ref().and_then(|t| t.partition(p)).is_none();
+            wanted.push((t.name.0.to_string(), p));
+        }
+    }
+    let code = if unknown {
+        None
+    } else {
+        let id = req.v3_and_below_transactional_id.0.to_string();
+        let (pid, epoch) = (req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
+        let parts = wanted.clone();
+        let now = crate::log::now_ms();
+        Some(
+            state
+                .txns
+                .call(move |c| c.add_partitions(&id, pid, epoch, parts, now, version >= 2))
+                .await
+                .unwrap_or_else(|_| gone()),
+        )
+    };
+    let results = req
+        .v3_and_below_topics
+        .iter()
+        .map(|t| {
+            let topic = state.topics.get(&t.name.0);
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|&p| {
+                    // Kafka refuses the whole request when one partition is unknown, and
+                    // marks the others as not attempted.
+                    let code = match code {
+                        Some(c) => c,
+                        None if topic.as_ref().and_then(|t| t.partition(p)).is_none() => {
+                            E::UnknownTopicOrPartition.code()
+                        }
+                        None => E::OperationNotAttempted.code(),
+                    };
+                    AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(code)
+                })
+                .collect();
+            AddPartitionsToTxnTopicResult::default().with_name(t.name.clone()).with_results_by_partition(partitions)
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+}
+
+pub(super) async fn add_offsets(
+    state: &BrokerState,
+    req: AddOffsetsToTxnRequest,
+    version: i16,
+) -> AddOffsetsToTxnResponse {
+    let id = req.transactional_id.0.to_string();
+    let group = req.group_id.0.to_string();
+    let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+    let now = crate::log::now_ms();
+    let code = state
+        .txns
+        .call(move |c| c.add_offsets(&id, pid, epoch, group, now, version >= 2))
+        .await
+        .unwrap_or_else(|_| gone());
+    AddOffsetsToTxnResponse::default().with_error_code(code)
+}
+
+pub(super) async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, version: i16) -> EndTxnResponse {
+    let id = req.transactional_id.0.to_string();
+    let (pid, epoch, commit) = (req.producer_id.0, req.producer_epoch, req.committed);
+    let resp = EndTxnResponse::default().with_producer_id(ProducerId(-1)).with_producer_epoch(-1);
+    let outcome = state.txns.call(move |c| c.end(&id, pid, epoch, commit, version >= 2)).await;
+    let code = match outcome {
+        Ok(EndOutcome::Done(code)) => code,
+        Ok(EndOutcome::Finish(plan)) => finish(state, plan).await.err().unwrap_or(NONE),
+        Err(_) => gone(),
+    };
+    resp.with_error_code(code)
+}
+
+pub(super) async fn txn_offset_commit(
+    state: &BrokerState,
+    req: TxnOffsetCommitRequest,
+    version: i16,
+) -> TxnOffsetCommitResponse {
+    let group = req.group_id.0.to_string();
+    let (generation, member) = (req.generation_id, req.member_id.to_string());
+    let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
+    let g = group.clone();
+    let checked = state
+        .groups
+        .call(move |c| c.check_txn_member(&g, generation, &member, instance.as_deref()))
+        .await
+        .unwrap_or_else(|_| gone());
+    let max_meta = state.config.groups.offset_metadata_max_bytes;
+    let now = crate::log::now_ms();
+    let mut offsets = Vec::new();
+    let mut too_large = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            if p.committed_metadata.as_ref().is_some_and(|m| m.len() > max_meta) {
+                too_large.push((t.name.0.to_string(), p.partition_index));
+                continue;
+            }
+            offsets.push(PendingOffset {
+                group: group.clone(),
+                topic: t.name.0.to_string(),
+                partition: p.partition_index,
+                value: OffsetValue {
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                    commit_timestamp_ms: now,
+                    expire_timestamp_ms: None,
+                },
+            });
+        }
+    }
+    let code = if checked != NONE {
+        checked
+    } else {
+        let id = req.transactional_id.0.to_string();
+        let (pid, epoch) = (req.producer_id.0, req.producer_epoch);
+        state
+            .txns
+            .call(move |c| c.commit_offsets(&id, pid, epoch, offsets, version >= 3))
+            .await
+            .unwrap_or_else(|_| gone())
+    };
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let big = too_large.contains(&(t.name.0.to_string(), p.partition_index));
+                    let code = if big { E::OffsetMetadataTooLarge.code() } else { code };
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}
