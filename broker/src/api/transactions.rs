@@ -58,8 +58,11 @@ pub(super) async fn init_producer_id(
     resp.with_error_code(E::ConcurrentTransactions.code())
 }
 
-/// Every partition of the request answered with `code`.
-pub(super) fn add_partitions_refused(req: &AddPartitionsToTxnRequest, code: i16) -> AddPartitionsToTxnResponse {
+/// The response with `code(topic, partition)` for each partition of the request.
+fn add_partitions_answer(
+    req: &AddPartitionsToTxnRequest,
+    code: impl Fn(&str, i32) -> i16,
+) -> AddPartitionsToTxnResponse {
     let results = req
         .v3_and_below_topics
         .iter()
@@ -68,7 +71,9 @@ pub(super) fn add_partitions_refused(req: &AddPartitionsToTxnRequest, code: i16)
                 .partitions
                 .iter()
                 .map(|&p| {
-                    AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(code)
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(p)
+                        .with_partition_error_code(code(&t.name.0, p))
                 })
                 .collect();
             AddPartitionsToTxnTopicResult::default().with_name(t.name.clone()).with_results_by_partition(partitions)
@@ -78,7 +83,12 @@ pub(super) fn add_partitions_refused(req: &AddPartitionsToTxnRequest, code: i16)
 }
 
 /// Every partition of the request answered with `code`.
-pub(super) fn txn_offset_commit_refused(req: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
+pub(super) fn add_partitions_refused(req: &AddPartitionsToTxnRequest, code: i16) -> AddPartitionsToTxnResponse {
+    add_partitions_answer(req, |_, _| code)
+}
+
+/// The response with `code(topic, partition)` for each partition of the request.
+fn txn_offset_commit_answer(req: &TxnOffsetCommitRequest, code: impl Fn(&str, i32) -> i16) -> TxnOffsetCommitResponse {
     let topics = req
         .topics
         .iter()
@@ -89,7 +99,7 @@ pub(super) fn txn_offset_commit_refused(req: &TxnOffsetCommitRequest, code: i16)
                 .map(|p| {
                     TxnOffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(code)
+                        .with_error_code(code(&t.name.0, p.partition_index))
                 })
                 .collect();
             TxnOffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
@@ -98,17 +108,22 @@ pub(super) fn txn_offset_commit_refused(req: &TxnOffsetCommitRequest, code: i16)
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
+/// Every partition of the request answered with `code`.
+pub(super) fn txn_offset_commit_refused(req: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
+    txn_offset_commit_answer(req, |_, _| code)
+}
+
 pub(super) async fn add_partitions(
     state: &BrokerState,
     req: AddPartitionsToTxnRequest,
     version: i16,
 ) -> AddPartitionsToTxnResponse {
+    let exists = |topic: &str, p: i32| state.topics.get(topic).is_some_and(|t| t.partition(p).is_some());
     let mut wanted = Vec::new();
     let mut unknown = false;
     for t in &req.v3_and_below_topics {
-        let topic = state.topics.get(&t.name.0);
         for &p in &t.partitions {
-            unknown |= topic.as_ref().and_then(|t| t.partition(p)).is_none();
+            unknown |= !exists(&t.name.0, p);
             wanted.push((t.name.0.to_string(), p));
         }
     }
@@ -117,41 +132,22 @@ pub(super) async fn add_partitions(
     } else {
         let id = req.v3_and_below_transactional_id.0.to_string();
         let (pid, epoch) = (req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch);
-        let parts = wanted.clone();
         let now = crate::log::now_ms();
         Some(
             state
                 .txns
-                .call(move |c| c.add_partitions(&id, pid, epoch, parts, now, version >= 2))
+                .call(move |c| c.add_to_txn(&id, (pid, epoch), now, version >= 2, |m| m.partitions.extend(wanted)))
                 .await
                 .unwrap_or_else(|_| gone()),
         )
     };
-    let results = req
-        .v3_and_below_topics
-        .iter()
-        .map(|t| {
-            let topic = state.topics.get(&t.name.0);
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|&p| {
-                    // Kafka refuses the whole request when one partition is unknown, and
-                    // marks the others as not attempted.
-                    let code = match code {
-                        Some(c) => c,
-                        None if topic.as_ref().and_then(|t| t.partition(p)).is_none() => {
-                            E::UnknownTopicOrPartition.code()
-                        }
-                        None => E::OperationNotAttempted.code(),
-                    };
-                    AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(code)
-                })
-                .collect();
-            AddPartitionsToTxnTopicResult::default().with_name(t.name.clone()).with_results_by_partition(partitions)
-        })
-        .collect();
-    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+    add_partitions_answer(&req, |topic, p| match code {
+        Some(c) => c,
+        // Kafka refuses the whole request when one partition is unknown, and marks the others
+        // as not attempted.
+        None if !exists(topic, p) => E::UnknownTopicOrPartition.code(),
+        None => E::OperationNotAttempted.code(),
+    })
 }
 
 pub(super) async fn add_offsets(
@@ -165,7 +161,11 @@ pub(super) async fn add_offsets(
     let now = crate::log::now_ms();
     let code = state
         .txns
-        .call(move |c| c.add_offsets(&id, pid, epoch, group, now, version >= 2))
+        .call(move |c| {
+            c.add_to_txn(&id, (pid, epoch), now, version >= 2, |m| {
+                m.groups.insert(group);
+            })
+        })
         .await
         .unwrap_or_else(|_| gone());
     AddOffsetsToTxnResponse::default().with_error_code(code)
@@ -233,23 +233,8 @@ pub(super) async fn txn_offset_commit(
             .await
             .unwrap_or_else(|_| gone())
     };
-    let topics = req
-        .topics
-        .iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let big = too_large.contains(&(t.name.0.to_string(), p.partition_index));
-                    let code = if big { E::OffsetMetadataTooLarge.code() } else { code };
-                    TxnOffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            TxnOffsetCommitResponseTopic::default().with_name(t.name.clone()).with_partitions(partitions)
-        })
-        .collect();
-    TxnOffsetCommitResponse::default().with_topics(topics)
+    txn_offset_commit_answer(&req, |topic, p| {
+        let big = too_large.iter().any(|(t, i)| t == topic && *i == p);
+        if big { E::OffsetMetadataTooLarge.code() } else { code }
+    })
 }

@@ -9,6 +9,7 @@ mod partition_log;
 mod producer_state;
 mod record_filter;
 mod segment;
+pub(crate) mod state_log;
 mod time_index;
 mod txn_index;
 

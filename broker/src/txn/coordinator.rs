@@ -225,39 +225,22 @@ impl TxnCoordinator {
         }
     }
 
-    pub(crate) fn add_partitions(
+    /// AddPartitionsToTxn and AddOffsetsToTxn: `add` puts the partitions or the group into the
+    /// transaction, which begins with the first of them.
+    pub(crate) fn add_to_txn(
         &mut self,
         id: &str,
-        producer_id: i64,
-        epoch: i16,
-        partitions: Vec<(String, i32)>,
+        (producer_id, epoch): (i64, i16),
         now_ms: i64,
         new_errors: bool,
+        add: impl FnOnce(&mut TxnMeta),
     ) -> i16 {
         let mut meta = match self.ongoing_or_new(id, producer_id, epoch, new_errors) {
             Ok(m) => m,
             Err(e) => return e,
         };
         Self::begin(&mut meta, now_ms);
-        meta.partitions.extend(partitions);
-        self.save(id, meta)
-    }
-
-    pub(crate) fn add_offsets(
-        &mut self,
-        id: &str,
-        producer_id: i64,
-        epoch: i16,
-        group: String,
-        now_ms: i64,
-        new_errors: bool,
-    ) -> i16 {
-        let mut meta = match self.ongoing_or_new(id, producer_id, epoch, new_errors) {
-            Ok(m) => m,
-            Err(e) => return e,
-        };
-        Self::begin(&mut meta, now_ms);
-        meta.groups.insert(group);
+        add(&mut meta);
         self.save(id, meta)
     }
 

@@ -6,17 +6,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
 
 use super::coordinator::TxnMeta;
 use crate::error::{Error, Result};
-use crate::log::{LogConfig, PartitionLog};
+use crate::log::{LogConfig, PartitionLog, state_log};
 
 /// Inside the data dir; topic directories are always `name-N`, so this cannot collide.
 pub(crate) const STORE_DIR: &str = ".txn-coordinator";
+/// Records per batch when writing a snapshot.
 const SNAPSHOT_BATCH: usize = 500;
 
 #[derive(Debug)]
@@ -31,49 +29,21 @@ fn corrupt(what: String) -> Error {
 
 impl TxnStore {
     pub(crate) fn open(data_dir: &Path, defaults: &LogConfig) -> Result<(TxnStore, HashMap<String, TxnMeta>)> {
-        let dir = data_dir.join(STORE_DIR);
-        let config = LogConfig {
-            segment_bytes: 16 << 20,
-            retention_ms: -1,
-            retention_bytes: -1,
-            max_message_bytes: 16 << 20,
-            cleanup_policy: crate::log::CleanupPolicy::DELETE,
-            ..defaults.clone()
-        };
-        let log = PartitionLog::open(&dir, config, crate::log::now_ms())
-            .map_err(Error::io(format!("opening transaction coordinator log {}", dir.display())))?;
+        let log = state_log::open(&data_dir.join(STORE_DIR), defaults, "transaction coordinator log")?;
         let mut txns = HashMap::new();
-        let mut written = 0u64;
-        let mut offset = log.log_start_offset();
-        while let Some(slice) = log.read(offset, 1 << 20, true)? {
-            let mut buf = slice.read().map_err(Error::io(format!("reading {}", dir.display())))?;
-            let from = offset;
-            // The read may end inside a batch; that batch is read whole on the next pass.
-            while buf.len() >= 12
-                && buf.len() >= 12 + i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]).max(0) as usize
-            {
-                let set =
-                    RecordBatchDecoder::decode(&mut buf).map_err(|e| corrupt(format!("undecodable batch: {e}")))?;
-                for record in set.records.into_iter().filter(|r| r.offset >= from) {
-                    offset = offset.max(record.offset + 1);
-                    written += 1;
-                    let key = record.key.ok_or_else(|| corrupt("record without a key".into()))?;
-                    let id = String::from_utf8(key.to_vec()).map_err(|e| corrupt(format!("bad key: {e}")))?;
-                    match record.value {
-                        Some(v) => {
-                            let meta = serde_json::from_slice(&v).map_err(|e| corrupt(format!("bad value: {e}")))?;
-                            txns.insert(id, meta);
-                        }
-                        None => {
-                            txns.remove(&id);
-                        }
-                    }
+        let written = state_log::replay(&log, "transaction coordinator log", |key, value| {
+            let key = key.ok_or_else(|| corrupt("record without a key".into()))?;
+            let id = String::from_utf8(key.to_vec()).map_err(|e| corrupt(format!("bad key: {e}")))?;
+            match value {
+                Some(v) => {
+                    txns.insert(id, serde_json::from_slice(v).map_err(|e| corrupt(format!("bad value: {e}")))?);
+                }
+                None => {
+                    txns.remove(&id);
                 }
             }
-            if offset == from {
-                break;
-            }
-        }
+            Ok(())
+        })?;
         Ok((TxnStore { log, written }, txns))
     }
 
@@ -111,32 +81,10 @@ impl TxnStore {
 }
 
 fn encode(entries: &[(&str, &TxnMeta)]) -> Result<Bytes> {
-    let now = crate::log::now_ms();
     let mut records = Vec::with_capacity(entries.len());
-    for (i, (id, meta)) in entries.iter().enumerate() {
+    for (id, meta) in entries {
         let value = serde_json::to_vec(meta).map_err(|e| corrupt(format!("encoding: {e}")))?;
-        records.push(Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: now,
-            key: Some(Bytes::copy_from_slice(id.as_bytes())),
-            value: Some(value.into()),
-            headers: Default::default(),
-            delete_horizon: false,
-        });
+        records.push((Bytes::copy_from_slice(id.as_bytes()), Some(Bytes::from(value))));
     }
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions { version: 2, compression: Compression::None },
-    )
-    .map_err(|e| corrupt(format!("encoding batch: {e}")))?;
-    Ok(buf.freeze())
+    state_log::encode(records, "transaction coordinator log")
 }
