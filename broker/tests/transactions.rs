@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use common::*;
+use ferrokafka_broker::log::disk::{self, Fault, FaultKind, WritePoint};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
@@ -118,7 +119,17 @@ impl Fetched {
 }
 
 async fn fetch_isolated(c: &mut TestClient, topic: &str, offset: i64, committed: bool, max_wait_ms: i32) -> Fetched {
-    let req = fetch_request(topic, 0, offset, max_wait_ms, 1).with_isolation_level(i8::from(committed));
+    fetch_partition(c, (topic, 0), offset, committed, max_wait_ms).await
+}
+
+async fn fetch_partition(
+    c: &mut TestClient,
+    (topic, partition): (&str, i32),
+    offset: i64,
+    committed: bool,
+    max_wait_ms: i32,
+) -> Fetched {
+    let req = fetch_request(topic, partition, offset, max_wait_ms, 1).with_isolation_level(i8::from(committed));
     let resp = c.send(&req, 12).await;
     let p = &resp.responses[0].partitions[0];
     Fetched {
@@ -390,4 +401,46 @@ async fn a_clean_restart_keeps_the_committed_view() {
 #[tokio::test]
 async fn a_restart_without_shutdown_keeps_the_committed_view() {
     restart_keeps_the_committed_view(false).await;
+}
+
+#[tokio::test]
+async fn a_decided_commit_whose_markers_failed_completes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ferrokafka_broker::BrokerConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_owned(),
+        ..Default::default()
+    };
+    let broker = ferrokafka_broker::Broker::start(config()).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "t", 2, &[]).await, NONE);
+    let (_, pid, epoch) = init_txn(&mut c, "tx", 60_000).await;
+    for p in 0..2 {
+        assert_eq!(add_partition(&mut c, "tx", pid, epoch, "t", p).await, NONE);
+        let (code, _) = produce(&mut c, "t", p, txn_batch(&[&format!("v{p}")], pid, epoch, 0, false)).await;
+        assert_eq!(code, NONE);
+    }
+    assert_eq!(txn_offsets(&mut c, "tx", pid, epoch, "g", 5).await, (NONE, NONE));
+
+    // The marker for t-1 cannot be written: the commit is decided, and answered as such.
+    let fault = disk::inject(Fault::new(WritePoint::Append, format!("{}/t-1/", dir.path().display()), FaultKind::Io));
+    assert_eq!(end_txn(&mut c, "tx", pid, epoch, true).await, NONE);
+    assert!(fault.fired() > 0);
+    assert_eq!(fetch_partition(&mut c, ("t", 0), 0, true, 0).await.committed_values(), vec!["v0"]);
+    let held = fetch_partition(&mut c, ("t", 1), 0, true, 0).await;
+    assert_eq!((held.last_stable_offset, held.records.len()), (0, 0), "t-1 waits for its marker");
+    // The next transaction of this id waits for the end of this one.
+    assert_eq!(add_partition(&mut c, "tx", pid, epoch, "t", 0).await, 51, "CONCURRENT_TRANSACTIONS");
+    drop(c);
+    drop(broker);
+    fault.clear();
+
+    let broker = ferrokafka_broker::Broker::start(config()).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    // The restarted coordinator finishes the commit: the marker wakes this fetch.
+    let done = fetch_partition(&mut c, ("t", 1), 0, true, 10_000).await;
+    assert_eq!((done.last_stable_offset, done.committed_values()), (2, vec!["v1".to_owned()]));
+    assert_eq!(fetch_partition(&mut c, ("t", 0), 0, true, 0).await.high_watermark, 2, "no second marker on t-0");
+    assert_eq!(fetch_offset(&mut c, "g").await, 5);
+    broker.shutdown().await.unwrap();
 }

@@ -48,8 +48,9 @@ pub(super) async fn init_producer_id(
             }
             Ok(InitOutcome::Refused(code)) => return resp.with_error_code(code),
             Ok(InitOutcome::Finish(plan)) => {
-                if let Err(code) = finish(state, plan).await {
-                    return resp.with_error_code(code);
+                // Retriable for the client; the periodic check finishes the transaction.
+                if finish(state, plan).await.is_err() {
+                    return resp.with_error_code(E::ConcurrentTransactions.code());
                 }
             }
             Err(_) => return resp.with_error_code(gone()),
@@ -178,7 +179,14 @@ pub(super) async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, versio
     let outcome = state.txns.call(move |c| c.end(&id, pid, epoch, commit, version >= 2)).await;
     let code = match outcome {
         Ok(EndOutcome::Done(code)) => code,
-        Ok(EndOutcome::Finish(plan)) => finish(state, plan).await.err().unwrap_or(NONE),
+        // The decision is logged: the transaction is committed (or aborted) whatever happens to
+        // its markers now, which the periodic check writes if this attempt cannot (as Kafka
+        // answers once its PrepareCommit is in the log). Until then the next transaction of
+        // this id gets CONCURRENT_TRANSACTIONS, which clients retry.
+        Ok(EndOutcome::Finish(plan)) => {
+            let _ = finish(state, plan).await;
+            NONE
+        }
         Err(_) => gone(),
     };
     resp.with_error_code(code)

@@ -158,3 +158,40 @@ def test_consume_transform_produce_yields_each_input_exactly_once(any_broker):
     consumer.close()
 
     assert read_all(any_broker, output, 1, "read_committed") == [v.upper() for v in inputs]
+
+
+def test_kill_9_keeps_the_committed_view_and_never_exposes_the_rest(tmp_path):
+    """Bundled broker only (it is killed): a committed, an aborted and an unfinished
+    transaction, SIGKILL, restart. read_committed readers see the committed records only; the
+    unfinished transaction times out after the restart and is aborted."""
+    from conftest import BrokerProcess
+    broker = BrokerProcess(str(tmp_path), extra=[
+        "--set", "transaction.abort.timed.out.transaction.cleanup.interval.ms=100"])
+    bootstrap = broker.start()
+    try:
+        topic = unique("txn")
+        create(bootstrap, topic, 1)
+        done = transactional_producer(bootstrap, unique("tx"))
+        done.begin_transaction()
+        done.produce(topic, b"aborted")
+        done.flush(TIMEOUT)
+        done.abort_transaction(TIMEOUT)
+        done.begin_transaction()
+        done.produce(topic, b"committed")
+        done.commit_transaction(TIMEOUT)
+        unfinished = Producer({"bootstrap.servers": bootstrap, "transactional.id": unique("tx"),
+                               "transaction.timeout.ms": 3000})
+        unfinished.init_transactions(TIMEOUT)
+        unfinished.begin_transaction()
+        unfinished.produce(topic, b"unfinished")
+        unfinished.flush(TIMEOUT)
+
+        broker.kill()
+        broker.start()
+        # Reading to the end waits for the last stable offset to reach the log end: the
+        # unfinished transaction's abort after its timeout.
+        assert read_all(bootstrap, topic, 1, "read_committed") == ["committed"]
+        assert read_all(bootstrap, topic, 1, "read_uncommitted") == ["aborted", "committed", "unfinished"]
+        broker.stop()
+    finally:
+        broker.close()
