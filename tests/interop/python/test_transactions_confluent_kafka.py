@@ -195,3 +195,15 @@ def test_kill_9_keeps_the_committed_view_and_never_exposes_the_rest(tmp_path):
         broker.stop()
     finally:
         broker.close()
+
+
+def test_java_client_transactions(any_broker):
+    """kafka-clients 4.1 (tests/interop/java/Transactions.java): abort, commit, read_committed,
+    fencing by a second producer. The broker advertises no `transaction.version` feature, so
+    the Java client runs transaction version 1, as against a Kafka 3.x broker."""
+    from test_apache_kafka import run_java_program
+    topic = unique("java-txn")
+    create(any_broker, topic, 1)
+    out = run_java_program("Transactions", any_broker, topic)
+    assert out.returncode == 0 and out.stdout.splitlines()[-1:] == ["OK transactions"], \
+        out.stdout + out.stderr[-3000:]
