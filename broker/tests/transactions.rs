@@ -17,6 +17,7 @@ const INVALID_PRODUCER_EPOCH: i16 = 47;
 const INVALID_TXN_STATE: i16 = 48;
 const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
 const INVALID_RECORD: i16 = 87;
+const UNSTABLE_OFFSET_COMMIT: i16 = 88;
 const PRODUCER_FENCED: i16 = 90;
 
 fn s(v: &str) -> StrBytes {
@@ -293,7 +294,14 @@ async fn a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced() {
 }
 
 async fn fetch_offset(c: &mut TestClient, group: &str) -> i64 {
-    let req = OffsetFetchRequest::default().with_require_stable(true).with_groups(vec![
+    let (code, offset) = fetch_offset_as(c, group, false).await;
+    assert_eq!(code, NONE);
+    offset
+}
+
+/// OffsetFetch of `group`'s offset for t-0: (error, offset).
+async fn fetch_offset_as(c: &mut TestClient, group: &str, require_stable: bool) -> (i16, i64) {
+    let req = OffsetFetchRequest::default().with_require_stable(require_stable).with_groups(vec![
         offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id(GroupId(s(group))).with_topics(Some(
             vec![
                 offset_fetch_request::OffsetFetchRequestTopics::default()
@@ -302,7 +310,9 @@ async fn fetch_offset(c: &mut TestClient, group: &str) -> i64 {
             ],
         )),
     ]);
-    c.send(&req, 8).await.groups[0].topics[0].partitions[0].committed_offset
+    let resp = c.send(&req, 8).await;
+    let p = &resp.groups[0].topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
 }
 
 async fn txn_offsets(c: &mut TestClient, tid: &str, pid: i64, epoch: i16, group: &str, offset: i64) -> (i16, i16) {
@@ -340,11 +350,13 @@ async fn transactional_offsets_are_visible_only_once_committed() {
     let (_, pid, epoch) = init_txn(&mut c, "tx", 60_000).await;
     assert_eq!(txn_offsets(&mut c, "tx", pid, epoch, "g", 7).await, (NONE, NONE));
     assert_eq!(fetch_offset(&mut c, "g").await, -1, "pending until the commit");
+    assert_eq!(fetch_offset_as(&mut c, "g", true).await, (UNSTABLE_OFFSET_COMMIT, -1), "KIP-447");
     assert_eq!(end_txn(&mut c, "tx", pid, epoch, false).await, NONE);
     assert_eq!(fetch_offset(&mut c, "g").await, -1, "dropped by the abort");
     assert_eq!(txn_offsets(&mut c, "tx", pid, epoch, "g", 9).await, (NONE, NONE));
     assert_eq!(end_txn(&mut c, "tx", pid, epoch, true).await, NONE);
     assert_eq!(fetch_offset(&mut c, "g").await, 9);
+    assert_eq!(fetch_offset_as(&mut c, "g", true).await, (NONE, 9));
     broker.shutdown().await.unwrap();
 }
 

@@ -50,11 +50,18 @@ pub(crate) struct Plan {
     pub(crate) offsets: Vec<PendingOffset>,
 }
 
-/// A transactional producer's current epoch and the partitions its open transaction may write.
-type ProducerTxn = (i16, HashSet<(String, i32)>);
+/// What produce and OffsetFetch need to know of one transactional producer.
+#[derive(Debug, Default)]
+struct ProducerTxn {
+    epoch: i16,
+    /// The partitions its open transaction may write.
+    partitions: HashSet<(String, i32)>,
+    /// (group, topic, partition) of the offsets its transaction holds until it commits.
+    offsets: HashSet<(String, String, i32)>,
+}
 
-/// What produce needs to know of each transactional producer, readable without a round trip
-/// to the coordinator: its current epoch and the partitions its open transaction may write.
+/// What produce and OffsetFetch need to know of each transactional producer, readable without
+/// a round trip to the coordinator.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TxnView {
     producers: Arc<RwLock<HashMap<i64, ProducerTxn>>>,
@@ -66,8 +73,22 @@ impl TxnView {
             TxnStatus::Ongoing => meta.partitions.iter().cloned().collect(),
             _ => HashSet::new(),
         };
+        let offsets = match meta.status {
+            TxnStatus::Ongoing | TxnStatus::PrepareCommit => {
+                meta.offsets.iter().map(|o| (o.group.clone(), o.topic.clone(), o.partition)).collect()
+            }
+            _ => HashSet::new(),
+        };
         let mut producers = self.producers.write().unwrap_or_else(|p| p.into_inner());
-        producers.insert(meta.producer_id, (meta.epoch, partitions));
+        producers.insert(meta.producer_id, ProducerTxn { epoch: meta.epoch, partitions, offsets });
+    }
+
+    /// Whether an open or committing transaction holds an offset for this group's partition
+    /// (OffsetFetch with `require_stable` then answers UNSTABLE_OFFSET_COMMIT, KIP-447).
+    pub(crate) fn has_pending_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
+        let producers = self.producers.read().unwrap_or_else(|p| p.into_inner());
+        let key = (group.to_owned(), topic.to_owned(), partition);
+        producers.values().any(|p| p.offsets.contains(&key))
     }
 
     /// Why a transactional batch of `producer_id` at `epoch` may not go to `topic`/`partition`,
@@ -75,13 +96,13 @@ impl TxnView {
     /// partitions cleared here before its markers are written) takes no batch after its marker.
     pub(crate) fn check_produce(&self, producer_id: i64, epoch: i16, topic: &str, partition: i32) -> Option<Error> {
         let producers = self.producers.read().unwrap_or_else(|p| p.into_inner());
-        let Some((current, partitions)) = producers.get(&producer_id) else {
+        let Some(txn) = producers.get(&producer_id) else {
             return Some(Error::InvalidTxnState(format!("producer id {producer_id} has no transaction")));
         };
-        if epoch < *current {
-            return Some(Error::InvalidProducerEpoch { current: *current, got: epoch });
+        if epoch < txn.epoch {
+            return Some(Error::InvalidProducerEpoch { current: txn.epoch, got: epoch });
         }
-        if !partitions.contains(&(topic.to_owned(), partition)) {
+        if !txn.partitions.contains(&(topic.to_owned(), partition)) {
             return Some(Error::InvalidTxnState(format!(
                 "{topic}-{partition} was not added to the transaction of producer id {producer_id}"
             )));
