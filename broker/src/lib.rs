@@ -21,6 +21,7 @@ pub mod error;
 mod group;
 pub mod log;
 mod log_cleaner;
+mod mailbox;
 mod producer_ids;
 pub mod security;
 mod server;

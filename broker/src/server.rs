@@ -71,8 +71,7 @@ impl Broker {
                 let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
                 let cluster_id = load_cluster_id(&open_config)?;
                 let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
-                let groups =
-                    GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
+                let groups = crate::group::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
                 let txns = crate::txn::TxnCoordinatorHandle::open(
                     &open_config.data_dir,
                     &open_config.log,

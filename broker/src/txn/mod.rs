@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Duration;
 
 pub(crate) use coordinator::{EndOutcome, InitOutcome, PendingOffset, TxnCoordinator, TxnMeta, TxnStatus};
@@ -22,6 +22,7 @@ use store::TxnStore;
 
 use crate::error::{Error, Result};
 use crate::log::{ControlType, LogConfig};
+use crate::mailbox::{CoordinatorGone, Job, Mailbox};
 use crate::server::BrokerState;
 
 /// Coordinator settings, under Kafka's names in [`crate::BrokerConfig`].
@@ -111,16 +112,10 @@ impl TxnView {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut TxnCoordinator) + Send>;
-
-/// The coordinator task has stopped (the broker is shutting down).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CoordinatorGone;
-
-/// A cheap handle to the coordinator task.
+/// A cheap handle to the coordinator task, and the view produce and OffsetFetch read.
 #[derive(Debug, Clone)]
 pub(crate) struct TxnCoordinatorHandle {
-    jobs: mpsc::Sender<Job>,
+    mailbox: Mailbox<TxnCoordinator>,
     pub(crate) view: TxnView,
 }
 
@@ -134,22 +129,15 @@ impl TxnCoordinatorHandle {
         let view = TxnView::default();
         tracing::debug!(transactional_ids = txns.len(), "transaction coordinator loaded");
         let coordinator = TxnCoordinator::new(settings.max_timeout_ms, store, txns, view.clone());
-        let (jobs, rx) = mpsc::channel(1024);
-        Ok((TxnCoordinatorHandle { jobs, view }, TxnTask { coordinator, jobs: rx }))
+        let (mailbox, jobs) = Mailbox::new();
+        Ok((TxnCoordinatorHandle { mailbox, view }, TxnTask { coordinator, jobs }))
     }
 
     pub(crate) async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut TxnCoordinator) -> T + Send + 'static,
     ) -> Result<T, CoordinatorGone> {
-        let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |c| {
-                let _ = tx.send(f(c));
-            }))
-            .await
-            .map_err(|_| CoordinatorGone)?;
-        rx.await.map_err(|_| CoordinatorGone)
+        self.mailbox.call(f).await
     }
 }
 
@@ -157,7 +145,7 @@ impl TxnCoordinatorHandle {
 #[derive(Debug)]
 pub(crate) struct TxnTask {
     coordinator: TxnCoordinator,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Job<TxnCoordinator>>,
 }
 
 impl TxnTask {
@@ -169,11 +157,7 @@ impl TxnTask {
             tokio::select! {
                 _ = crate::server::stopped(&mut shutdown) => break,
                 job = self.jobs.recv() => match job {
-                    Some(job) => {
-                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))).is_err() {
-                            tracing::error!("a transaction coordinator request panicked; the coordinator carries on");
-                        }
-                    }
+                    Some(job) => crate::mailbox::run(job, c, "transaction coordinator"),
                     None => break,
                 },
                 _ = flush_tick.tick() => {
