@@ -456,3 +456,50 @@ async fn a_decided_commit_whose_markers_failed_completes_after_a_restart() {
     assert_eq!(fetch_offset(&mut c, "g").await, 5);
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn kip_664_tooling_describes_lists_and_shows_producers() {
+    let (broker, _dir) = start_broker(|_| {}).await;
+    let mut c = setup(broker.local_addr()).await;
+    let (_, pid, epoch) = init_txn(&mut c, "tx", 60_000).await;
+    assert_eq!(add_partition(&mut c, "tx", pid, epoch, "t", 0).await, NONE);
+    assert_eq!(produce(&mut c, "t", 0, txn_batch(&["a", "b"], pid, epoch, 0, false)).await.0, NONE);
+
+    let describe = |ids: &[&str]| {
+        DescribeTransactionsRequest::default()
+            .with_transactional_ids(ids.iter().map(|i| TransactionalId(s(i))).collect())
+    };
+    let resp = c.send(&describe(&["tx", "nobody"]), 0).await;
+    let tx = &resp.transaction_states[0];
+    assert_eq!((tx.error_code, tx.transaction_state.as_str(), tx.producer_id.0), (NONE, "Ongoing", pid));
+    assert_eq!((tx.topics[0].topic.0.as_str(), tx.topics[0].partitions.clone()), ("t", vec![0]));
+    assert!(tx.transaction_start_time_ms > 0);
+    assert_eq!(resp.transaction_states[1].error_code, 105, "TRANSACTIONAL_ID_NOT_FOUND");
+
+    let list = ListTransactionsRequest::default().with_state_filters(vec![s("Ongoing"), s("Bogus")]);
+    let resp = c.send(&list, 1).await;
+    let listed: Vec<_> =
+        resp.transaction_states.iter().map(|t| (t.transactional_id.0.to_string(), t.producer_id.0)).collect();
+    assert_eq!(listed, vec![("tx".to_owned(), pid)]);
+    assert_eq!(resp.unknown_state_filters, vec![s("Bogus")]);
+
+    let producers = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(s("t")))
+            .with_partition_indexes(vec![0, 9]),
+    ]);
+    let resp = c.send(&producers, 0).await;
+    let p0 = &resp.topics[0].partitions[0];
+    let state = &p0.active_producers[0];
+    assert_eq!((state.producer_id.0, state.last_sequence, state.current_txn_start_offset), (pid, 1, 0));
+    assert_eq!(resp.topics[0].partitions[1].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
+
+    assert_eq!(end_txn(&mut c, "tx", pid, epoch, true).await, NONE);
+    let resp = c.send(&describe(&["tx"]), 0).await;
+    assert_eq!(resp.transaction_states[0].transaction_state.as_str(), "CompleteCommit");
+    let resp = c.send(&list, 1).await;
+    assert!(resp.transaction_states.is_empty(), "no longer ongoing");
+    let resp = c.send(&producers, 0).await;
+    assert_eq!(resp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
+    broker.shutdown().await.unwrap();
+}

@@ -31,7 +31,7 @@ fn cluster_allowed(state: &BrokerState, session: &Session, op: i8) -> bool {
     allowed(state, session, op, acl::CLUSTER, acl::CLUSTER_NAME)
 }
 
-fn topic_allowed(state: &BrokerState, session: &Session, op: i8, name: &str) -> bool {
+pub(super) fn topic_allowed(state: &BrokerState, session: &Session, op: i8, name: &str) -> bool {
     allowed(state, session, op, acl::TOPIC, name)
 }
 

@@ -138,6 +138,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AddOffsetsToTxn, 0, 4),
     (ApiKey::EndTxn, 0, 4),
     (ApiKey::TxnOffsetCommit, 0, 4),
+    // KIP-664 tooling; ListTransactions v2 (a regex on ids) is not served.
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -380,6 +384,18 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
                 Some(code) => reply!(transactions::txn_offset_commit_refused(&req, code)),
                 None => reply!(transactions::txn_offset_commit(state, req, version).await),
             }
+        }
+        ApiKey::DescribeTransactions => {
+            let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
+            reply!(transactions::describe_transactions(state, decode!(DescribeTransactionsRequest), visible).await)
+        }
+        ApiKey::ListTransactions => {
+            let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
+            reply!(transactions::list_transactions(state, decode!(ListTransactionsRequest), visible).await)
+        }
+        ApiKey::DescribeProducers => {
+            let readable = |topic: &str| acls::topic_allowed(state, session, acl::READ, topic);
+            reply!(transactions::describe_producers(state, decode!(DescribeProducersRequest), readable))
         }
         ApiKey::CreateTopics => filtered_storage!(
             CreateTopicsRequest,

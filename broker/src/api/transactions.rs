@@ -1,6 +1,7 @@
 //! The transactional APIs (KIP-98, KIP-447), answered by the transaction coordinator:
 //! InitProducerId with a transactional id, AddPartitionsToTxn (v0-3: v4+ is broker-to-broker,
-//! KAFKA-15757), AddOffsetsToTxn, EndTxn and TxnOffsetCommit.
+//! KAFKA-15757), AddOffsetsToTxn, EndTxn and TxnOffsetCommit; and the tooling of KIP-664:
+//! DescribeTransactions, ListTransactions, DescribeProducers.
 
 use std::sync::Arc;
 
@@ -245,4 +246,142 @@ pub(super) async fn txn_offset_commit(
         let big = too_large.iter().any(|(t, i)| t == topic && *i == p);
         if big { E::OffsetMetadataTooLarge.code() } else { code }
     })
+}
+
+/// DescribeTransactions; `visible` says which ids the caller may describe.
+pub(super) async fn describe_transactions(
+    state: &BrokerState,
+    req: DescribeTransactionsRequest,
+    visible: impl Fn(&str) -> bool,
+) -> DescribeTransactionsResponse {
+    use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+    let ids: Vec<String> = req.transactional_ids.iter().map(|t| t.0.to_string()).collect();
+    let allowed: Vec<String> = ids.iter().filter(|id| visible(id)).cloned().collect();
+    let found = state.txns.call(move |c| c.describe(Some(&allowed))).await.unwrap_or_default();
+    let states = ids
+        .into_iter()
+        .map(|id| {
+            let out = TransactionState::default()
+                .with_transactional_id(TransactionalId(super::str_bytes(id.clone())))
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+                .with_transaction_start_time_ms(-1);
+            if !visible(&id) {
+                return out.with_error_code(super::acls::TRANSACTIONAL_ID_DENIED);
+            }
+            let Some((_, Some(meta))) = found.iter().find(|(i, _)| *i == id) else {
+                return out.with_error_code(E::TransactionalIdNotFound.code());
+            };
+            let mut topics: Vec<TopicData> = Vec::new();
+            for (topic, p) in &meta.partitions {
+                match topics.iter_mut().find(|t| t.topic.0.as_str() == topic) {
+                    Some(t) => t.partitions.push(*p),
+                    None => topics.push(
+                        TopicData::default()
+                            .with_topic(TopicName(super::str_bytes(topic.clone())))
+                            .with_partitions(vec![*p]),
+                    ),
+                }
+            }
+            out.with_error_code(NONE)
+                .with_transaction_state(super::str_bytes(meta.status.kafka_name()))
+                .with_transaction_timeout_ms(meta.timeout_ms)
+                .with_transaction_start_time_ms(meta.started_ms)
+                .with_producer_id(ProducerId(meta.producer_id))
+                .with_producer_epoch(meta.epoch)
+                .with_topics(topics)
+        })
+        .collect();
+    DescribeTransactionsResponse::default().with_transaction_states(states)
+}
+
+/// ListTransactions (v0-1), limited to the ids `visible` to the caller.
+pub(super) async fn list_transactions(
+    state: &BrokerState,
+    req: ListTransactionsRequest,
+    visible: impl Fn(&str) -> bool,
+) -> ListTransactionsResponse {
+    use crate::txn::TxnStatus;
+    use kafka_protocol::messages::list_transactions_response::TransactionState;
+    let (mut wanted, mut unknown) = (Vec::new(), Vec::new());
+    for f in &req.state_filters {
+        match TxnStatus::ALL.iter().find(|s| s.kafka_name() == f.as_str()) {
+            Some(s) => wanted.push(*s),
+            None => unknown.push(f.clone()),
+        }
+    }
+    let Ok(all) = state.txns.call(|c| c.describe(None)).await else {
+        return ListTransactionsResponse::default().with_error_code(gone());
+    };
+    let now = crate::log::now_ms();
+    let states = all
+        .into_iter()
+        .filter_map(|(id, meta)| meta.map(|m| (id, m)))
+        .filter(|(id, m)| {
+            visible(id)
+                && (wanted.is_empty() || wanted.contains(&m.status))
+                && (req.producer_id_filters.is_empty() || req.producer_id_filters.contains(&ProducerId(m.producer_id)))
+                // v1 (KIP-994): only transactions running longer than the filter.
+                && (req.duration_filter < 0 || (m.started_ms >= 0 && now - m.started_ms > req.duration_filter))
+        })
+        .map(|(id, m)| {
+            TransactionState::default()
+                .with_transactional_id(TransactionalId(super::str_bytes(id)))
+                .with_producer_id(ProducerId(m.producer_id))
+                .with_transaction_state(super::str_bytes(m.status.kafka_name()))
+        })
+        .collect();
+    ListTransactionsResponse::default()
+        .with_error_code(NONE)
+        .with_unknown_state_filters(unknown)
+        .with_transaction_states(states)
+}
+
+/// DescribeProducers; `readable` says which topics the caller may read.
+pub(super) fn describe_producers(
+    state: &BrokerState,
+    req: DescribeProducersRequest,
+    readable: impl Fn(&str) -> bool,
+) -> DescribeProducersResponse {
+    use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = state.topics.get(&t.name.0);
+            let allowed = readable(&t.name.0);
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|&p| {
+                    let out = PartitionResponse::default().with_partition_index(p);
+                    if !allowed {
+                        return out.with_error_code(E::TopicAuthorizationFailed.code());
+                    }
+                    let Some(partition) = topic.as_ref().and_then(|t| t.partition(p)) else {
+                        return out.with_error_code(E::UnknownTopicOrPartition.code());
+                    };
+                    match partition.with_log(|log| Ok(log.active_producers())) {
+                        Ok(producers) => out.with_error_code(NONE).with_active_producers(
+                            producers
+                                .into_iter()
+                                .map(|(pid, epoch, seq, ts, txn_start)| {
+                                    ProducerState::default()
+                                        .with_producer_id(ProducerId(pid))
+                                        .with_producer_epoch(i32::from(epoch))
+                                        .with_last_sequence(seq)
+                                        .with_last_timestamp(ts)
+                                        .with_coordinator_epoch(-1)
+                                        .with_current_txn_start_offset(txn_start)
+                                })
+                                .collect(),
+                        ),
+                        Err(e) => out.with_error_code(e.code()),
+                    }
+                })
+                .collect();
+            TopicResponse::default().with_name(t.name).with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
 }

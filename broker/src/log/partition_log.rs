@@ -379,6 +379,13 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// The producers this partition remembers: (producer id, epoch, last sequence, last
+    /// timestamp, first offset of its open transaction or -1), for DescribeProducers.
+    pub fn active_producers(&self) -> Vec<(i64, i16, i32, i64, i64)> {
+        let txn_start = |pid| self.txns.ongoing_first_offset(pid).unwrap_or(-1);
+        self.producers.describe().map(|(pid, epoch, seq, ts)| (pid, epoch, seq, ts, txn_start(pid))).collect()
+    }
+
     /// Whether `producer_id` has a transaction open in this partition.
     pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
         self.txns.is_ongoing(producer_id)

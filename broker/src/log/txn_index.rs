@@ -62,6 +62,11 @@ impl TxnIndex {
         self.ongoing.contains_key(&producer_id)
     }
 
+    /// The first offset of `producer_id`'s open transaction here, if it has one.
+    pub(super) fn ongoing_first_offset(&self, producer_id: i64) -> Option<i64> {
+        self.ongoing.get(&producer_id).copied()
+    }
+
     /// The first offset of the earliest open transaction, else `end`.
     pub(super) fn last_stable_offset(&self, end: i64) -> i64 {
         self.ongoing.values().copied().min().map_or(end, |first| first.min(end))

@@ -47,6 +47,29 @@ pub(crate) struct TxnMeta {
     pub(crate) started_ms: i64,
 }
 
+impl TxnStatus {
+    /// Kafka's name for the state, as DescribeTransactions and ListTransactions report it.
+    pub(crate) fn kafka_name(self) -> &'static str {
+        match self {
+            TxnStatus::Empty => "Empty",
+            TxnStatus::Ongoing => "Ongoing",
+            TxnStatus::PrepareCommit => "PrepareCommit",
+            TxnStatus::PrepareAbort => "PrepareAbort",
+            TxnStatus::CompleteCommit => "CompleteCommit",
+            TxnStatus::CompleteAbort => "CompleteAbort",
+        }
+    }
+
+    pub(crate) const ALL: [TxnStatus; 6] = [
+        TxnStatus::Empty,
+        TxnStatus::Ongoing,
+        TxnStatus::PrepareCommit,
+        TxnStatus::PrepareAbort,
+        TxnStatus::CompleteCommit,
+        TxnStatus::CompleteAbort,
+    ];
+}
+
 impl TxnMeta {
     fn plan(&self, transactional_id: &str) -> Option<Plan> {
         let commit = match self.status {
@@ -338,6 +361,14 @@ impl TxnCoordinator {
             }
         }
         plans
+    }
+
+    /// The state of every transactional id (DescribeTransactions, ListTransactions).
+    pub(crate) fn describe(&self, ids: Option<&[String]>) -> Vec<(String, Option<TxnMeta>)> {
+        match ids {
+            Some(ids) => ids.iter().map(|id| (id.clone(), self.txns.get(id).cloned())).collect(),
+            None => self.txns.iter().map(|(id, m)| (id.clone(), Some(m.clone()))).collect(),
+        }
     }
 
     pub(crate) fn flush_if_due(&mut self, now_ms: i64) -> Result<()> {

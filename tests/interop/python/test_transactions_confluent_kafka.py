@@ -207,3 +207,31 @@ def test_java_client_transactions(any_broker):
     out = run_java_program("Transactions", any_broker, topic)
     assert out.returncode == 0 and out.stdout.splitlines()[-1:] == ["OK transactions"], \
         out.stdout + out.stderr[-3000:]
+
+
+def test_kafka_transactions_tool_lists_describes_and_shows_producers(any_broker):
+    """Kafka's own kafka-transactions.sh (org.apache.kafka.tools.TransactionsCommand, KIP-664)
+    sees an open transaction: in `list`, `describe` and `describe-producers`."""
+    import subprocess
+    from test_apache_kafka import java_classes  # noqa: F401 (makes tests/apache_kafka importable)
+    from cluster import java, lib_dir
+    topic, tid = unique("txn"), unique("tx")
+    create(any_broker, topic, 1)
+    producer = transactional_producer(any_broker, tid)
+    producer.begin_transaction()
+    producer.produce(topic, b"open", partition=0)
+    producer.flush(TIMEOUT)
+
+    def tool(*args):
+        out = subprocess.run([java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{lib_dir()}/*",
+                              "org.apache.kafka.tools.TransactionsCommand", "--bootstrap-server", any_broker, *args],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+        return out.stdout
+
+    assert tid in tool("list")
+    described = tool("describe", "--transactional-id", tid)
+    assert "Ongoing" in described and f"{topic}-0" in described, described
+    producers = tool("describe-producers", "--topic", topic, "--partition", "0")
+    assert "CurrentTransactionStartOffset" in producers and "\n" in producers.strip(), producers
+    producer.abort_transaction(TIMEOUT)
