@@ -467,3 +467,39 @@ async fn super_users_and_resources_without_acls_follow_the_settings() {
         .await;
     assert_eq!(resp.coordinators[0].error_code, NONE);
 }
+
+#[tokio::test]
+async fn transactions_need_write_on_the_transactional_id() {
+    let (broker, _dir, mut admin) = fixture().await;
+    let mut bob = login(&broker, "bob").await;
+    let mut alice = login(&broker, "alice").await;
+    let init = |id: &str| {
+        InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(id))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    // DESCRIBE on bob-tx does not imply WRITE.
+    assert_eq!(bob.send(&init("bob-tx"), 4).await.error_code, TRANSACTIONAL_ID_DENIED);
+    assert_eq!(admin.send(&init("admin-tx"), 4).await.error_code, NONE, "the super user");
+
+    // A transactional produce needs WRITE on its id as well as on the topic.
+    let records = batch(&[(None, b"v", 1)], None, kafka_protocol::records::Compression::None);
+    let req =
+        common::produce_request("theirs", 0, records, -1).with_transactional_id(Some(TransactionalId(s("alice-tx"))));
+    let resp = alice.send(&req, 9).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, TRANSACTIONAL_ID_DENIED);
+    still_served(&mut alice).await;
+
+    // Describing needs DESCRIBE: bob's id is merely unknown, alice's is refused to him.
+    let req = DescribeTransactionsRequest::default()
+        .with_transactional_ids(vec![TransactionalId(s("bob-tx")), TransactionalId(s("admin-tx"))]);
+    let resp = bob.send(&req, 0).await;
+    let codes: Vec<_> = resp.transaction_states.iter().map(|t| t.error_code).collect();
+    assert_eq!(codes, vec![105, TRANSACTIONAL_ID_DENIED]);
+    let listed = bob.send(&ListTransactionsRequest::default(), 1).await;
+    assert!(listed.transaction_states.is_empty(), "admin-tx is not bob's to see");
+    let listed = admin.send(&ListTransactionsRequest::default(), 1).await;
+    assert_eq!(listed.transaction_states.len(), 1);
+}

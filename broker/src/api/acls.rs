@@ -202,7 +202,12 @@ pub(super) fn filter_produce(
     session: &Session,
     req: &mut ProduceRequest,
 ) -> Vec<TopicProduceResponse> {
-    take_denied(state, &mut req.topic_data, |t| topic_allowed(state, session, acl::WRITE, &t.name.0))
+    // A transactional produce also needs WRITE on its transactional id; without it, every
+    // partition is refused, as Kafka refuses it.
+    let id_denied =
+        req.transactional_id.as_ref().is_some_and(|id| !transactional_id_allowed(state, session, acl::WRITE, &id.0));
+    let code = if id_denied { TRANSACTIONAL_ID_DENIED } else { TOPIC_DENIED };
+    take_denied(state, &mut req.topic_data, |t| !id_denied && topic_allowed(state, session, acl::WRITE, &t.name.0))
         .into_iter()
         .map(|t| {
             let partitions = t
@@ -211,7 +216,7 @@ pub(super) fn filter_produce(
                 .map(|p| {
                     PartitionProduceResponse::default()
                         .with_index(p.index)
-                        .with_error_code(TOPIC_DENIED)
+                        .with_error_code(code)
                         .with_base_offset(-1)
                         .with_log_append_time_ms(-1)
                         .with_log_start_offset(-1)
