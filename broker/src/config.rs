@@ -266,7 +266,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "transaction.abort.timed.out.transaction.cleanup.interval.ms",
-        "how often transactions past their timeout are aborted, and unfinished ends retried (default 10000)",
+        "how often transactions past their timeout are aborted, unfinished ends retried and expired \
+         transactional ids removed (default 10000)",
+    ),
+    (
+        "transactional.id.expiration.ms",
+        "forget a transactional id without a transaction this long after its last change (default 604800000)",
     ),
 ];
 
@@ -380,6 +385,7 @@ impl BrokerConfig {
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transactions.abort_check_interval_ms = parse_positive(key, value)?
             }
+            "transactional.id.expiration.ms" => self.transactions.id_expiration_ms = parse_positive(key, value)?,
             // Checked together with the protocol map at start (file keys arrive in any order).
             "listeners" => self.listeners = Some(value.to_owned()),
             "listener.security.protocol.map" => {

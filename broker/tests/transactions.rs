@@ -503,3 +503,31 @@ async fn kip_664_tooling_describes_lists_and_shows_producers() {
     assert_eq!(resp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_idle_transactional_id_expires_and_comes_back_with_a_new_producer_id() {
+    let (broker, _dir) = start_broker(|config| {
+        config.transactions.abort_check_interval_ms = 20;
+        config.transactions.id_expiration_ms = 200;
+    })
+    .await;
+    let mut c = setup(broker.local_addr()).await;
+    let (_, pid, epoch) = init_txn(&mut c, "tx", 60_000).await;
+    assert_eq!(add_partition(&mut c, "tx", pid, epoch, "t", 0).await, NONE);
+    let describe = DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(s("tx"))]);
+    assert_eq!(end_txn(&mut c, "tx", pid, epoch, true).await, NONE);
+    // Nothing announces the expiry: look until it has happened (20 ms checks, 200 ms expiry).
+    let mut found = NONE;
+    for _ in 0..250 {
+        found = c.send(&describe, 0).await.transaction_states[0].error_code;
+        if found != NONE {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(found, 105, "TRANSACTIONAL_ID_NOT_FOUND once expired");
+    let (code, new_pid, new_epoch) = init_txn(&mut c, "tx", 60_000).await;
+    assert_eq!(code, NONE);
+    assert!(new_pid != pid && new_epoch == 0, "a new producer id");
+    broker.shutdown().await.unwrap();
+}

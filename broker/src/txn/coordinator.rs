@@ -8,7 +8,7 @@ use kafka_protocol::ResponseError as E;
 use serde::{Deserialize, Serialize};
 
 use super::store::TxnStore;
-use super::{Plan, TxnView};
+use super::{Plan, TxnSettings, TxnView};
 use crate::error::Result;
 use crate::group::OffsetValue;
 use crate::producer_ids::ProducerIdAllocator;
@@ -45,6 +45,9 @@ pub(crate) struct TxnMeta {
     pub(crate) offsets: Vec<PendingOffset>,
     /// Wall-clock start of the transaction in progress, for its timeout.
     pub(crate) started_ms: i64,
+    /// Wall-clock time of the last change, from which an idle id expires.
+    #[serde(default)]
+    pub(crate) updated_ms: i64,
 }
 
 impl TxnStatus {
@@ -106,7 +109,9 @@ pub(crate) enum EndOutcome {
 
 #[derive(Debug)]
 pub(crate) struct TxnCoordinator {
-    pub(crate) max_timeout_ms: i32,
+    max_timeout_ms: i32,
+    /// `transactional.id.expiration.ms`.
+    id_expiration_ms: i64,
     txns: HashMap<String, TxnMeta>,
     store: TxnStore,
     view: TxnView,
@@ -122,14 +127,21 @@ fn fenced(new_enough: bool) -> i16 {
 }
 
 impl TxnCoordinator {
-    pub(crate) fn new(max_timeout_ms: i32, store: TxnStore, txns: HashMap<String, TxnMeta>, view: TxnView) -> Self {
+    pub(crate) fn new(settings: &TxnSettings, store: TxnStore, txns: HashMap<String, TxnMeta>, view: TxnView) -> Self {
         for meta in txns.values() {
             view.update(meta);
         }
-        TxnCoordinator { max_timeout_ms, txns, store, view }
+        TxnCoordinator {
+            max_timeout_ms: settings.max_timeout_ms,
+            id_expiration_ms: settings.id_expiration_ms,
+            txns,
+            store,
+            view,
+        }
     }
 
-    fn persist(&mut self, id: &str, meta: TxnMeta) -> Result<()> {
+    fn persist(&mut self, id: &str, mut meta: TxnMeta) -> Result<()> {
+        meta.updated_ms = crate::log::now_ms();
         self.store.write(id, &meta)?;
         self.view.update(&meta);
         self.txns.insert(id.to_owned(), meta);
@@ -180,6 +192,7 @@ impl TxnCoordinator {
                 groups: BTreeSet::new(),
                 offsets: Vec::new(),
                 started_ms: -1,
+                updated_ms: 0,
             };
             return match self.save(id, meta) {
                 0 => InitOutcome::Granted(producer_id, epoch),
@@ -345,6 +358,11 @@ impl TxnCoordinator {
         let ids: Vec<String> = self.txns.keys().cloned().collect();
         for id in ids {
             let meta = self.txns[&id].clone();
+            let idle = matches!(meta.status, TxnStatus::Empty | TxnStatus::CompleteCommit | TxnStatus::CompleteAbort);
+            if idle && now_ms.saturating_sub(meta.updated_ms) > self.id_expiration_ms {
+                self.expire(&id, &meta);
+                continue;
+            }
             if let Some(plan) = meta.plan(&id) {
                 plans.push(plan);
                 continue;
@@ -361,6 +379,18 @@ impl TxnCoordinator {
             }
         }
         plans
+    }
+
+    /// Forgets an id idle past `transactional.id.expiration.ms`: its next InitProducerId gets
+    /// a new producer id, as in Kafka.
+    fn expire(&mut self, id: &str, meta: &TxnMeta) {
+        if let Err(e) = self.store.remove(id) {
+            tracing::warn!(transactional_id = id, error = %e, "could not record an expired transactional id");
+            return;
+        }
+        tracing::debug!(transactional_id = id, "transactional id expired");
+        self.view.remove(meta.producer_id);
+        self.txns.remove(id);
     }
 
     /// The state of every transactional id (DescribeTransactions, ListTransactions).

@@ -30,13 +30,16 @@ use crate::server::BrokerState;
 pub struct TxnSettings {
     /// `transaction.max.timeout.ms`.
     pub max_timeout_ms: i32,
-    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`; expired transactional
+    /// ids are removed at the same checks.
     pub abort_check_interval_ms: u64,
+    /// `transactional.id.expiration.ms`.
+    pub id_expiration_ms: i64,
 }
 
 impl Default for TxnSettings {
     fn default() -> Self {
-        TxnSettings { max_timeout_ms: 900_000, abort_check_interval_ms: 10_000 }
+        TxnSettings { max_timeout_ms: 900_000, abort_check_interval_ms: 10_000, id_expiration_ms: 604_800_000 }
     }
 }
 
@@ -84,6 +87,10 @@ impl TxnView {
         producers.insert(meta.producer_id, ProducerTxn { epoch: meta.epoch, partitions, offsets });
     }
 
+    fn remove(&self, producer_id: i64) {
+        self.producers.write().unwrap_or_else(|p| p.into_inner()).remove(&producer_id);
+    }
+
     /// Whether an open or committing transaction holds an offset for this group's partition
     /// (OffsetFetch with `require_stable` then answers UNSTABLE_OFFSET_COMMIT, KIP-447).
     pub(crate) fn has_pending_offset(&self, group: &str, topic: &str, partition: i32) -> bool {
@@ -128,7 +135,7 @@ impl TxnCoordinatorHandle {
         let (store, txns) = TxnStore::open(data_dir, log_defaults)?;
         let view = TxnView::default();
         tracing::debug!(transactional_ids = txns.len(), "transaction coordinator loaded");
-        let coordinator = TxnCoordinator::new(settings.max_timeout_ms, store, txns, view.clone());
+        let coordinator = TxnCoordinator::new(settings, store, txns, view.clone());
         let (mailbox, jobs) = Mailbox::new();
         Ok((TxnCoordinatorHandle { mailbox, view }, TxnTask { coordinator, jobs }))
     }

@@ -54,6 +54,14 @@ impl TxnStore {
         Ok(())
     }
 
+    /// Deletes `id` (a tombstone).
+    pub(crate) fn remove(&mut self, id: &str) -> Result<()> {
+        let batch = state_log::encode([(Bytes::copy_from_slice(id.as_bytes()), None)], "transaction coordinator log")?;
+        self.log.append(&batch, crate::log::now_ms())?;
+        self.written += 1;
+        Ok(())
+    }
+
     pub(crate) fn wants_compaction(&self, live: usize) -> bool {
         self.written > 10_000 && self.written > 4 * live as u64
     }
