@@ -24,6 +24,8 @@ const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// Present (durably, before the first transactional batch is written) in a log that has held
 /// a transactional batch: only such logs are replayed on open to rebuild their transactions.
 const TRANSACTIONAL_MARKER: &str = "transactional";
+/// The transaction index at the last clean close, with the log end it was taken at.
+const TXN_SNAPSHOT_FILE: &str = "txn-index-snapshot";
 
 /// How much a compacted log wants cleaning, for the cleaner to pick the dirtiest.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -186,7 +188,16 @@ impl PartitionLog {
         log.log_start_offset = log_start_offset;
         log.recovery_point = log.next_offset();
         if log.transactional {
-            log.rebuild_txns()?;
+            // After a clean stop the snapshot taken at close is the index, if the log still
+            // ends where it did then; otherwise (a crash, a torn tail cut) the log is replayed.
+            let snapshot = std::fs::read_to_string(dir.join(TXN_SNAPSHOT_FILE)).ok();
+            match snapshot.filter(|_| clean).and_then(|t| TxnIndex::from_snapshot(&t, log.next_offset())) {
+                Some(mut txns) => {
+                    txns.trim(log.log_start_offset);
+                    log.txns = txns;
+                }
+                None => log.rebuild_txns()?,
+            }
         }
         let _ = std::fs::remove_file(&clean_marker);
         // Best effort: a broker restarted on a full disk still serves what it has.
@@ -692,6 +703,13 @@ impl PartitionLog {
     /// segment's tail, but need not verify whole segments.
     pub fn close(&mut self) -> io::Result<()> {
         self.flush(super::now_ms())?;
+        if self.transactional {
+            let path = self.dir.join(TXN_SNAPSHOT_FILE);
+            if let Err(e) = disk::replace_file(&path, self.txns.snapshot(self.next_offset()).as_bytes(), true) {
+                // The next open replays the log instead; a stale snapshot never matches its end.
+                tracing::warn!(dir = %self.dir.display(), error = %e, "writing the transaction index snapshot failed");
+            }
+        }
         disk::create_marker(&self.dir.join(CLEAN_SHUTDOWN_FILE))
     }
 
@@ -849,5 +867,66 @@ impl PartitionLog {
     /// The number of segments, for tests and logs.
     pub fn segment_count(&self) -> usize {
         self.segments.len()
+    }
+}
+
+#[cfg(test)]
+mod txn_tests {
+    use super::*;
+    use crate::log::batch::tests::{sample_batch, set_transactional};
+
+    fn txn_data(pid: i64, seq: i32) -> Vec<u8> {
+        let mut b = sample_batch(2, 1, pid, seq);
+        set_transactional(&mut b);
+        b
+    }
+
+    /// An aborted transaction and an open one, the log closed cleanly or not, then reopened:
+    /// from the snapshot or by replay, the same index.
+    #[test]
+    fn the_transaction_index_survives_clean_and_unclean_stops() {
+        for clean in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            log.append(&txn_data(7, 0), 1).unwrap();
+            log.append_marker(7, 0, ControlType::Abort, 1).unwrap();
+            log.append(&txn_data(8, 0), 1).unwrap();
+            assert_eq!((log.last_stable_offset(), log.next_offset()), (3, 5));
+            if clean {
+                log.close().unwrap();
+                assert!(dir.path().join(TXN_SNAPSHOT_FILE).exists());
+            }
+            drop(log);
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            assert_eq!(log.last_stable_offset(), 3, "clean: {clean}");
+            let aborted = log.aborted_transactions(0);
+            assert_eq!(aborted, vec![AbortedTxn { producer_id: 7, first_offset: 0, last_offset: 2 }]);
+            assert_eq!(log.append_marker(8, 0, ControlType::Commit, 1).unwrap(), Some(5));
+            assert_eq!(log.append_marker(8, 0, ControlType::Commit, 1).unwrap(), None, "nothing open any more");
+            assert_eq!(log.last_stable_offset(), 6);
+        }
+    }
+
+    #[test]
+    fn a_snapshot_taken_at_another_log_end_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+        log.append(&txn_data(7, 0), 1).unwrap();
+        log.close().unwrap();
+        drop(log);
+        // A snapshot that says nothing is open, at the log's end: believed only if it matches.
+        let empty = TxnIndex::default().snapshot(99);
+        std::fs::write(dir.path().join(TXN_SNAPSHOT_FILE), empty).unwrap();
+        let log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+        assert_eq!(log.last_stable_offset(), 0, "replayed: the transaction is still open");
+    }
+
+    #[test]
+    fn client_control_batches_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+        let marker = batch::control_batch(7, 0, ControlType::Commit, 1);
+        assert!(matches!(log.append(&marker, 1), Err(Error::InvalidRecord(_))));
+        assert_eq!(log.next_offset(), 0);
     }
 }

@@ -25,6 +25,9 @@ pub enum ControlType {
     Commit,
 }
 
+/// The first line of a snapshot file (its format's version).
+const SNAPSHOT_HEADER: &str = "ferrokafka-txn-index 1";
+
 #[derive(Debug, Default)]
 pub(super) struct TxnIndex {
     /// Producer id -> first offset of its open transaction here.
@@ -84,6 +87,41 @@ impl TxnIndex {
         self.aborted.drain(..below);
     }
 
+    /// The index as text, valid for a log ending at `end`: written at a clean close so the
+    /// next open need not replay the log.
+    pub(super) fn snapshot(&self, end: i64) -> String {
+        let mut out = format!("{SNAPSHOT_HEADER}\n{end}\n");
+        for (pid, first) in &self.ongoing {
+            out.push_str(&format!("ongoing {pid} {first}\n"));
+        }
+        for a in &self.aborted {
+            out.push_str(&format!("aborted {} {} {}\n", a.producer_id, a.first_offset, a.last_offset));
+        }
+        out
+    }
+
+    /// Reads a [`TxnIndex::snapshot`], if it is whole and was taken at `end`.
+    pub(super) fn from_snapshot(text: &str, end: i64) -> Option<TxnIndex> {
+        let mut lines = text.lines();
+        if lines.next()? != SNAPSHOT_HEADER || lines.next()?.parse::<i64>().ok()? != end {
+            return None;
+        }
+        let mut index = TxnIndex::default();
+        for line in lines {
+            let fields: Vec<i64> = line.split(' ').skip(1).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+            match (line.split(' ').next()?, fields.as_slice()) {
+                ("ongoing", &[pid, first]) => {
+                    index.ongoing.insert(pid, first);
+                }
+                ("aborted", &[producer_id, first_offset, last_offset]) => {
+                    index.aborted.push(AbortedTxn { producer_id, first_offset, last_offset });
+                }
+                _ => return None,
+            }
+        }
+        Some(index)
+    }
+
     #[cfg(test)]
     pub(super) fn aborted(&self) -> &[AbortedTxn] {
         &self.aborted
@@ -121,6 +159,14 @@ mod tests {
         assert_eq!(t.aborted(), &[AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 4 }]);
         assert_eq!(t.aborted_between(0, 6).len(), 1);
         assert!(t.aborted_between(5, 6).is_empty());
+        let snapshot = t.snapshot(6);
+        let back = TxnIndex::from_snapshot(&snapshot, 6).unwrap();
+        assert_eq!((back.aborted(), back.last_stable_offset(6)), (t.aborted(), 6));
+        assert!(TxnIndex::from_snapshot(&snapshot, 7).is_none(), "taken at another log end");
+        assert!(TxnIndex::from_snapshot(&snapshot[..snapshot.len() - 3], 6).is_none(), "cut short");
+        t.record(&header(&data(3), 6), None);
+        let back = TxnIndex::from_snapshot(&t.snapshot(7), 7).unwrap();
+        assert_eq!(back.last_stable_offset(7), 6, "open transactions are kept");
         t.trim(5);
         assert!(t.aborted().is_empty());
     }
