@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 pub use crate::group::GroupSettings;
 pub use crate::security::{ClientAuth, ListenerSpec, SecurityProtocol, TlsSettings, Users};
+pub use crate::txn::TxnSettings;
 
 /// ACL enforcement settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -91,6 +92,8 @@ pub struct BrokerConfig {
     pub max_connections_per_ip: usize,
     /// The group coordinator's settings (`group.*`, `offsets.*`).
     pub groups: GroupSettings,
+    /// The transaction coordinator's settings (`transaction.*`).
+    pub transactions: TxnSettings,
     /// `listeners` (`NAME://host:port,...`); when unset, one PLAINTEXT listener on `listen`.
     pub listeners: Option<String>,
     /// `listener.security.protocol.map` (`NAME:PROTOCOL,...`).
@@ -129,6 +132,7 @@ impl Default for BrokerConfig {
             max_connections: crate::connection_limits::default_max_connections(),
             max_connections_per_ip: crate::connection_limits::UNLIMITED,
             groups: GroupSettings::default(),
+            transactions: TxnSettings::default(),
             listeners: None,
             listener_protocol_map: String::new(),
             advertised_listeners: None,
@@ -256,6 +260,19 @@ pub const KEYS: &[(&str, &str)] = &[
         "group.consumer.heartbeat.interval.ms",
         "KIP-848 consumer groups: heartbeat interval given to members (default 5000)",
     ),
+    (
+        "transaction.max.timeout.ms",
+        "longest transaction.timeout.ms a producer may ask for; longer is INVALID_TRANSACTION_TIMEOUT (default 900000)",
+    ),
+    (
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        "how often transactions past their timeout are aborted, unfinished ends retried and expired \
+         transactional ids removed (default 10000)",
+    ),
+    (
+        "transactional.id.expiration.ms",
+        "forget a transactional id without a transaction this long after its last change (default 604800000)",
+    ),
 ];
 
 fn parse<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T> {
@@ -364,6 +381,11 @@ impl BrokerConfig {
             "group.consumer.heartbeat.interval.ms" => {
                 self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?
             }
+            "transaction.max.timeout.ms" => self.transactions.max_timeout_ms = parse_positive(key, value)?,
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.transactions.abort_check_interval_ms = parse_positive(key, value)?
+            }
+            "transactional.id.expiration.ms" => self.transactions.id_expiration_ms = parse_positive(key, value)?,
             // Checked together with the protocol map at start (file keys arrive in any order).
             "listeners" => self.listeners = Some(value.to_owned()),
             "listener.security.protocol.map" => {

@@ -34,8 +34,9 @@ pub enum Error {
     InvalidRecord(String),
     #[error("produce request carries no records")]
     EmptyProduce,
-    #[error("transactional and control batches are not supported by this broker")]
-    TransactionsUnsupported,
+    /// A transactional batch outside its producer's transaction.
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
     #[error("offset {offset} out of range: the log holds offsets {log_start}..{log_end}")]
     OffsetOutOfRange { offset: i64, log_start: i64, log_end: i64 },
     #[error("unknown topic or partition: {0}")]
@@ -66,8 +67,8 @@ impl Error {
             Error::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
             Error::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
             Error::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
-            Error::TransactionsUnsupported => ResponseError::UnsupportedForMessageFormat,
             Error::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            Error::InvalidTxnState(_) => ResponseError::InvalidTxnState,
             Error::UnknownTopicOrPartition(_) => ResponseError::UnknownTopicOrPartition,
             Error::InvalidTopic { .. } => ResponseError::InvalidTopicException,
             Error::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,

@@ -21,10 +21,12 @@ pub mod error;
 mod group;
 pub mod log;
 mod log_cleaner;
+mod mailbox;
 mod producer_ids;
 pub mod security;
 mod server;
 pub mod topics;
+mod txn;
 
 pub use alloc_guard::AllocGuard;
 #[cfg(feature = "mimalloc")]

@@ -24,6 +24,7 @@ pub(crate) struct BrokerState {
     pub(crate) topics: TopicRegistry,
     pub(crate) producer_ids: ProducerIdAllocator,
     pub(crate) groups: GroupCoordinator,
+    pub(crate) txns: crate::txn::TxnCoordinatorHandle,
     pub(crate) acls: crate::security::acl::Authorizer,
     pub(crate) cluster_id: String,
     /// Host and port that Metadata reports to clients of the first listener.
@@ -65,15 +66,19 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task), acls) =
+        let (topics, cluster_id, producer_ids, (groups, group_task), (txns, txn_task), acls) =
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
                 let cluster_id = load_cluster_id(&open_config)?;
                 let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
-                let groups =
-                    GroupCoordinator::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
+                let groups = crate::group::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
+                let txns = crate::txn::TxnCoordinatorHandle::open(
+                    &open_config.data_dir,
+                    &open_config.log,
+                    &open_config.transactions,
+                )?;
                 let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
-                Ok((topics, cluster_id, producer_ids, groups, acls))
+                Ok((topics, cluster_id, producer_ids, groups, txns, acls))
             })
             .await
             .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
@@ -106,6 +111,7 @@ impl Broker {
             topics,
             producer_ids,
             groups,
+            txns,
             acls,
             cluster_id,
             advertised,
@@ -118,6 +124,13 @@ impl Broker {
             "ferrokafka-groups",
             group_task.run(state.shutdown.clone(), flush_interval(&state.config)),
         )?);
+        tasks.spawn(run_on_own_thread(
+            "ferrokafka-txns",
+            txn_task.run(state.shutdown.clone(), flush_interval(&state.config)),
+        )?);
+        // Also finishes, at once, transactions a previous run left prepared.
+        let interval = Duration::from_millis(state.config.transactions.abort_check_interval_ms);
+        tasks.spawn(crate::txn::abort_loop(Arc::clone(&state), interval));
         let mut listeners = Vec::with_capacity(bound.len());
         for (socket, listener, addr) in bound {
             tracing::info!(listener = %listener.name, protocol = listener.protocol.name(), %addr, "listening");

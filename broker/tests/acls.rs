@@ -13,7 +13,6 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::Compression;
 
 const NONE: i16 = 0;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const TOPIC_DENIED: i16 = 29;
 const GROUP_DENIED: i16 = 30;
 const CLUSTER_DENIED: i16 = 31;
@@ -344,12 +343,12 @@ async fn find_coordinator_needs_describe_on_each_key() {
         "READ implies DESCRIBE"
     );
     assert_eq!((key("alice-g").error_code, key("alice-g").node_id.0, key("alice-g").port), (GROUP_DENIED, -1, -1));
-    // Transactional ids: the permitted one learns there is no transaction coordinator.
+    // Transactional ids: the permitted one is told this broker coordinates it.
     let req =
         FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("bob-tx"), s("alice-tx")]);
     let resp = bob.send(&req, 4).await;
     let key = |k: &str| resp.coordinators.iter().find(|c| c.key.as_str() == k).unwrap().error_code;
-    assert_eq!((key("bob-tx"), key("alice-tx")), (COORDINATOR_NOT_AVAILABLE, TRANSACTIONAL_ID_DENIED));
+    assert_eq!((key("bob-tx"), key("alice-tx")), (NONE, TRANSACTIONAL_ID_DENIED));
     // Before v4: one key, the answer at the top level.
     let resp = bob.send(&FindCoordinatorRequest::default().with_key(s("alice-g")), 3).await;
     assert_eq!((resp.error_code, resp.node_id.0), (GROUP_DENIED, -1));
@@ -466,5 +465,41 @@ async fn super_users_and_resources_without_acls_follow_the_settings() {
     let resp = admin
         .send(&FindCoordinatorRequest::default().with_key_type(1).with_coordinator_keys(vec![s("any-tx")]), 4)
         .await;
-    assert_eq!(resp.coordinators[0].error_code, COORDINATOR_NOT_AVAILABLE);
+    assert_eq!(resp.coordinators[0].error_code, NONE);
+}
+
+#[tokio::test]
+async fn transactions_need_write_on_the_transactional_id() {
+    let (broker, _dir, mut admin) = fixture().await;
+    let mut bob = login(&broker, "bob").await;
+    let mut alice = login(&broker, "alice").await;
+    let init = |id: &str| {
+        InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(s(id))))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
+    // DESCRIBE on bob-tx does not imply WRITE.
+    assert_eq!(bob.send(&init("bob-tx"), 4).await.error_code, TRANSACTIONAL_ID_DENIED);
+    assert_eq!(admin.send(&init("admin-tx"), 4).await.error_code, NONE, "the super user");
+
+    // A transactional produce needs WRITE on its id as well as on the topic.
+    let records = batch(&[(None, b"v", 1)], None, kafka_protocol::records::Compression::None);
+    let req =
+        common::produce_request("theirs", 0, records, -1).with_transactional_id(Some(TransactionalId(s("alice-tx"))));
+    let resp = alice.send(&req, 9).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, TRANSACTIONAL_ID_DENIED);
+    still_served(&mut alice).await;
+
+    // Describing needs DESCRIBE: bob's id is merely unknown, alice's is refused to him.
+    let req = DescribeTransactionsRequest::default()
+        .with_transactional_ids(vec![TransactionalId(s("bob-tx")), TransactionalId(s("admin-tx"))]);
+    let resp = bob.send(&req, 0).await;
+    let codes: Vec<_> = resp.transaction_states.iter().map(|t| t.error_code).collect();
+    assert_eq!(codes, vec![105, TRANSACTIONAL_ID_DENIED]);
+    let listed = bob.send(&ListTransactionsRequest::default(), 1).await;
+    assert!(listed.transaction_states.is_empty(), "admin-tx is not bob's to see");
+    let listed = admin.send(&ListTransactionsRequest::default(), 1).await;
+    assert_eq!(listed.transaction_states.len(), 1);
 }

@@ -454,7 +454,7 @@ async fn offsets_and_stable_groups_survive_restarts() {
 }
 
 #[tokio::test]
-async fn find_coordinator_answers_batched_keys_and_refuses_transactions() {
+async fn find_coordinator_answers_batched_keys_transactions_and_refuses_share_groups() {
     let (broker, _dir) = start_broker(|_| {}).await;
     let mut c = connect(&broker).await;
     let req = FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s("a"), s("b")]);
@@ -467,7 +467,9 @@ async fn find_coordinator_answers_batched_keys_and_refuses_transactions() {
     let resp = c.send(&FindCoordinatorRequest::default().with_key(s("g")), 3).await;
     assert_eq!((resp.error_code, resp.node_id.0), (NONE, 1));
     let resp = c.send(&FindCoordinatorRequest::default().with_key(s("tx")).with_key_type(1), 3).await;
-    assert_eq!(resp.error_code, COORDINATOR_NOT_AVAILABLE);
+    assert_eq!((resp.error_code, resp.node_id.0), (NONE, 1));
+    let req = FindCoordinatorRequest::default().with_key_type(2).with_coordinator_keys(vec![s("share")]);
+    assert_eq!(c.send(&req, 6).await.coordinators[0].error_code, COORDINATOR_NOT_AVAILABLE);
     broker.shutdown().await.unwrap();
 }
 

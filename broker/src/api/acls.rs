@@ -31,7 +31,7 @@ fn cluster_allowed(state: &BrokerState, session: &Session, op: i8) -> bool {
     allowed(state, session, op, acl::CLUSTER, acl::CLUSTER_NAME)
 }
 
-fn topic_allowed(state: &BrokerState, session: &Session, op: i8, name: &str) -> bool {
+pub(super) fn topic_allowed(state: &BrokerState, session: &Session, op: i8, name: &str) -> bool {
     allowed(state, session, op, acl::TOPIC, name)
 }
 
@@ -42,7 +42,12 @@ pub(super) fn group_allowed(state: &BrokerState, session: &Session, op: i8, grou
 const CLUSTER_DENIED: i16 = E::ClusterAuthorizationFailed.code();
 const TOPIC_DENIED: i16 = E::TopicAuthorizationFailed.code();
 pub(super) const GROUP_DENIED: i16 = E::GroupAuthorizationFailed.code();
-const TRANSACTIONAL_ID_DENIED: i16 = E::TransactionalIdAuthorizationFailed.code();
+pub(super) const TRANSACTIONAL_ID_DENIED: i16 = E::TransactionalIdAuthorizationFailed.code();
+
+/// Whether the session may do `op` on transactional id `id`.
+pub(super) fn transactional_id_allowed(state: &BrokerState, session: &Session, op: i8, id: &str) -> bool {
+    allowed(state, session, op, acl::TRANSACTIONAL_ID, id)
+}
 
 fn binding_of(c: &create_acls_request::AclCreation) -> AclBinding {
     AclBinding {
@@ -197,7 +202,12 @@ pub(super) fn filter_produce(
     session: &Session,
     req: &mut ProduceRequest,
 ) -> Vec<TopicProduceResponse> {
-    take_denied(state, &mut req.topic_data, |t| topic_allowed(state, session, acl::WRITE, &t.name.0))
+    // A transactional produce also needs WRITE on its transactional id; without it, every
+    // partition is refused, as Kafka refuses it.
+    let id_denied =
+        req.transactional_id.as_ref().is_some_and(|id| !transactional_id_allowed(state, session, acl::WRITE, &id.0));
+    let code = if id_denied { TRANSACTIONAL_ID_DENIED } else { TOPIC_DENIED };
+    take_denied(state, &mut req.topic_data, |t| !id_denied && topic_allowed(state, session, acl::WRITE, &t.name.0))
         .into_iter()
         .map(|t| {
             let partitions = t
@@ -206,7 +216,7 @@ pub(super) fn filter_produce(
                 .map(|p| {
                     PartitionProduceResponse::default()
                         .with_index(p.index)
-                        .with_error_code(TOPIC_DENIED)
+                        .with_error_code(code)
                         .with_base_offset(-1)
                         .with_log_append_time_ms(-1)
                         .with_log_start_offset(-1)

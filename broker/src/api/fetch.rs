@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use tokio::sync::Notify;
 
 use super::NONE;
 use crate::error::Error;
-use crate::log::ReadSlice;
+use crate::log::{AbortedTxn, ReadSlice};
 use crate::server::BrokerState;
 use crate::topics::Partition;
 
@@ -30,20 +30,33 @@ struct Wanted {
 struct Found {
     error: i16,
     high_watermark: i64,
+    last_stable_offset: i64,
+    aborted: Vec<AbortedTxn>,
     log_start_offset: i64,
     slice: Option<ReadSlice>,
 }
 
-fn evaluate(wanted: &[Wanted], max_bytes: usize) -> (Vec<Found>, usize) {
+impl Found {
+    fn failed(error: i16) -> Found {
+        Found {
+            error,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            aborted: Vec::new(),
+            log_start_offset: -1,
+            slice: None,
+        }
+    }
+}
+
+fn evaluate(wanted: &[Wanted], max_bytes: usize, read_committed: bool) -> (Vec<Found>, usize) {
     let mut total = 0usize;
     let found = wanted
         .iter()
         .map(|w| {
             let p = match &w.target {
                 Ok(p) => p,
-                Err(code) => {
-                    return Found { error: code.code(), high_watermark: -1, log_start_offset: -1, slice: None };
-                }
+                Err(code) => return Found::failed(code.code()),
             };
             let remaining = max_bytes.saturating_sub(total);
             let result = p.with_log(|log| {
@@ -55,21 +68,40 @@ fn evaluate(wanted: &[Wanted], max_bytes: usize) -> (Vec<Found>, usize) {
                 // progresses. Past the first, a partition gets what still fits (its last batch
                 // may be cut: clients drop a partial trailing batch).
                 let limit = w.max_bytes.min(remaining);
-                let slice = if total == 0 || limit > 0 { log.read(w.fetch_offset, limit, total == 0)? } else { None };
-                Ok((hw, start, slice))
+                let first = total == 0;
+                let slice = match (first || limit > 0, read_committed) {
+                    (false, _) => None,
+                    (true, false) => log.read(w.fetch_offset, limit, first)?,
+                    (true, true) => log.read_committed(w.fetch_offset, limit, first)?,
+                };
+                // Only a read_committed reader drops aborted records; the list is for it alone.
+                let aborted = match (read_committed, &slice) {
+                    (true, Some(_)) => log.aborted_transactions(w.fetch_offset),
+                    _ => Vec::new(),
+                };
+                Ok((hw, log.last_stable_offset(), start, slice, aborted))
             });
             match result {
-                Ok((hw, start, slice)) => {
+                Ok((hw, lso, start, slice, aborted)) => {
                     total += slice.as_ref().map_or(0, |s| s.len);
-                    Found { error: NONE, high_watermark: hw, log_start_offset: start, slice }
+                    Found {
+                        error: NONE,
+                        high_watermark: hw,
+                        last_stable_offset: lso,
+                        aborted,
+                        log_start_offset: start,
+                        slice,
+                    }
                 }
                 Err(Error::OffsetOutOfRange { log_start, log_end, .. }) => Found {
                     error: ResponseError::OffsetOutOfRange.code(),
                     high_watermark: log_end,
+                    last_stable_offset: -1,
+                    aborted: Vec::new(),
                     log_start_offset: log_start,
                     slice: None,
                 },
-                Err(e) => Found { error: e.code(), high_watermark: -1, log_start_offset: -1, slice: None },
+                Err(e) => Found::failed(e.code()),
             }
         })
         .collect();
@@ -101,6 +133,7 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
         }
     }
 
+    let read_committed = req.isolation_level == 1;
     let max_bytes = if req.max_bytes <= 0 { i32::MAX as usize } else { req.max_bytes as usize };
     let min_bytes = req.min_bytes.max(0) as usize;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
@@ -113,7 +146,7 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
                 p.register_waiter(&notify);
             }
         }
-        let (found, total) = evaluate(&wanted, max_bytes);
+        let (found, total) = evaluate(&wanted, max_bytes, read_committed);
         let any_error = found.iter().any(|f| f.error != NONE);
         if total >= min_bytes.max(1) || any_error || tokio::time::Instant::now() >= deadline {
             break found;
@@ -124,7 +157,7 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
             _ = crate::server::stopped(&mut shutdown) => {}
         }
         if *shutdown.borrow() {
-            break evaluate(&wanted, max_bytes).0;
+            break evaluate(&wanted, max_bytes, read_committed).0;
         }
     };
 
@@ -147,12 +180,7 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
     // success a consumer would take for "no new records".
     let reads = reads.unwrap_or_else(|e| {
         tracing::error!(error = %e, "fetch read task failed");
-        (0..partitions)
-            .map(|_| {
-                let failed = Found { error: NONE, high_watermark: -1, log_start_offset: -1, slice: None };
-                (failed, Err(std::io::Error::other("fetch read task failed")))
-            })
-            .collect()
+        (0..partitions).map(|_| (Found::failed(NONE), Err(std::io::Error::other("fetch read task failed")))).collect()
     });
 
     for (w, (f, records)) in wanted.iter().zip(reads) {
@@ -167,9 +195,18 @@ pub(super) async fn handle(state: &BrokerState, req: FetchRequest, version: i16)
             .with_partition_index(w.partition)
             .with_error_code(error)
             .with_high_watermark(f.high_watermark)
-            .with_last_stable_offset(f.high_watermark)
+            .with_last_stable_offset(f.last_stable_offset)
             .with_log_start_offset(f.log_start_offset)
-            .with_aborted_transactions(Some(Vec::new()))
+            .with_aborted_transactions(Some(
+                f.aborted
+                    .iter()
+                    .map(|a| {
+                        AbortedTransaction::default()
+                            .with_producer_id(ProducerId(a.producer_id))
+                            .with_first_offset(a.first_offset)
+                    })
+                    .collect(),
+            ))
             .with_preferred_read_replica(BrokerId(-1))
             .with_records(Some(records));
         topics_out[w.topic_index].partitions.push(pd);

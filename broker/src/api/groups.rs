@@ -28,6 +28,7 @@ fn unavailable() -> i16 {
 }
 
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 type PartitionsByTopic = Vec<(String, Vec<i32>)>;
 
@@ -46,12 +47,16 @@ pub(super) fn find_coordinator(
     let answer = |key: &str| -> (i16, Option<StrBytes>, bool) {
         if let Some((code, message)) = denied(req.key_type, key) {
             (code, Some(message), false)
-        } else if req.key_type == KEY_TYPE_GROUP {
+        } else if req.key_type == KEY_TYPE_GROUP || req.key_type == KEY_TYPE_TRANSACTION {
             (NONE, None, true)
         } else {
-            // Transactions (and share groups) are not implemented: say so rather than
-            // pointing a client at a coordinator that cannot serve it.
-            (E::CoordinatorNotAvailable.code(), Some(str_bytes("this broker coordinates consumer groups only")), true)
+            // Share groups are not implemented: say so rather than pointing a client at a
+            // coordinator that cannot serve it.
+            (
+                E::CoordinatorNotAvailable.code(),
+                Some(str_bytes("this broker coordinates groups and transactions only")),
+                true,
+            )
         }
     };
     let (no_node, no_host, no_port) = (BrokerId(-1), StrBytes::default(), -1);
@@ -298,15 +303,27 @@ pub(super) async fn offset_fetch(state: &BrokerState, req: OffsetFetchRequest, v
         return resp;
     };
     // The v8+ and older responses have the same shape under different type names.
+    // KIP-447: a reader that asks for stable offsets is told to retry while a transaction
+    // holds an offset for the partition.
+    let unstable =
+        |group: &str, topic: &str, p: i32| req.require_stable && state.txns.view.has_pending_offset(group, topic, p);
     macro_rules! topics {
-        ($topics:expr, $topic:ident, $partition:ident) => {
+        ($group:expr, $topics:expr, $topic:ident, $partition:ident) => {
             $topics
                 .into_iter()
                 .map(|(topic, parts)| {
-                    $topic::default().with_name(TopicName(str_bytes(topic))).with_partitions(
+                    $topic::default().with_name(TopicName(str_bytes(topic.clone()))).with_partitions(
                         parts
                             .into_iter()
                             .map(|(p, v): (i32, Option<crate::group::OffsetValue>)| {
+                                if unstable($group, &topic, p) {
+                                    return $partition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(-1)
+                                        .with_committed_leader_epoch(-1)
+                                        .with_metadata(Some(str_bytes("")))
+                                        .with_error_code(E::UnstableOffsetCommit.code());
+                                }
                                 // Kafka's answer for "nothing committed": -1, empty metadata.
                                 let (offset, epoch, meta) = match v {
                                     Some(v) => (v.offset, v.leader_epoch, v.metadata.unwrap_or_default()),
@@ -328,17 +345,19 @@ pub(super) async fn offset_fetch(state: &BrokerState, req: OffsetFetchRequest, v
         let groups = fetched
             .into_iter()
             .map(|(group, topics)| {
-                OffsetFetchResponseGroup::default().with_group_id(GroupId(str_bytes(group))).with_topics(topics!(
-                    topics,
-                    OffsetFetchResponseTopics,
-                    OffsetFetchResponsePartitions
-                ))
+                let topics = topics!(&group, topics, OffsetFetchResponseTopics, OffsetFetchResponsePartitions);
+                OffsetFetchResponseGroup::default().with_group_id(GroupId(str_bytes(group))).with_topics(topics)
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let (_, topics) = fetched.into_iter().next().unwrap_or_default();
-    OffsetFetchResponse::default().with_topics(topics!(topics, OffsetFetchResponseTopic, OffsetFetchResponsePartition))
+    let (group, topics) = fetched.into_iter().next().unwrap_or_default();
+    OffsetFetchResponse::default().with_topics(topics!(
+        &group,
+        topics,
+        OffsetFetchResponseTopic,
+        OffsetFetchResponsePartition
+    ))
 }
 
 pub(super) async fn list_groups(state: &BrokerState, req: ListGroupsRequest) -> ListGroupsResponse {

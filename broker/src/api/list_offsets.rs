@@ -18,13 +18,15 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 const LATEST_TIERED: i64 = -6;
 
 /// `(offset, timestamp)` answering `timestamp` for one partition; (-1, -1) when none.
-fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64)> {
+fn lookup(partition: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64)> {
     match timestamp {
+        // A read_committed consumer starting at "latest" starts at the last stable offset.
+        LATEST | LATEST_TIERED if read_committed => partition.with_log(|l| Ok((l.last_stable_offset(), -1))),
         LATEST | LATEST_TIERED => partition.with_log(|l| Ok((l.next_offset(), -1))),
         EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => partition.with_log(|l| Ok((l.log_start_offset(), -1))),
         MAX_TIMESTAMP => match partition.with_log(|l| l.max_timestamp())? {
             // The first record carrying the largest timestamp.
-            Some(max) => lookup(partition, max),
+            Some(max) => lookup(partition, max, read_committed),
             None => Ok((-1, -1)),
         },
         ts if ts >= 0 => {
@@ -48,6 +50,7 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64)> {
 }
 
 pub(super) fn handle(state: &BrokerState, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    let read_committed = req.isolation_level == 1;
     let topics = req
         .topics
         .into_iter()
@@ -64,7 +67,7 @@ pub(super) fn handle(state: &BrokerState, req: ListOffsetsRequest, version: i16)
                             .with_offset(-1)
                             .with_timestamp(-1);
                     };
-                    match lookup(&partition, p.timestamp) {
+                    match lookup(&partition, p.timestamp, read_committed) {
                         Ok((offset, timestamp)) => {
                             let resp = resp.with_error_code(NONE).with_offset(offset).with_timestamp(timestamp);
                             // The leader epoch exists from v4; setting it earlier fails the encode.

@@ -11,6 +11,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod sasl;
+mod transactions;
 
 pub(crate) use sasl::SaslStep;
 
@@ -130,6 +131,17 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::CreateAcls, 1, 3),
     (ApiKey::DeleteAcls, 1, 3),
+    // Transaction version 1 only: AddPartitionsToTxn v4+ is broker-to-broker (KAFKA-15757),
+    // and EndTxn v5 / TxnOffsetCommit v5 belong to transaction version 2 (KIP-890), which
+    // this broker does not advertise as a feature.
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    // KIP-664 tooling; ListTransactions v2 (a regex on ids) is not served.
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -304,6 +316,17 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
         ),
         ApiKey::InitProducerId => {
             let req = decode!(InitProducerIdRequest);
+            if let Some(tid) = req.transactional_id.as_ref().filter(|t| !t.0.is_empty()) {
+                if !acls::transactional_id_allowed(state, session, acl::WRITE, &tid.0) {
+                    return reply!(
+                        InitProducerIdResponse::default()
+                            .with_error_code(acls::TRANSACTIONAL_ID_DENIED)
+                            .with_producer_id((-1).into())
+                            .with_producer_epoch(-1)
+                    );
+                }
+                return reply!(transactions::init_producer_id(state, req, version).await);
+            }
             if acls::idempotent_write_allowed(state, session) {
                 // A new block of producer ids is fsynced before its first id is handed out.
                 match on_storage(state, move |state| init_producer_id::handle(state, req, version)).await {
@@ -318,6 +341,61 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
                         .with_producer_epoch(-1)
                 )
             }
+        }
+        ApiKey::AddPartitionsToTxn => {
+            let req = decode!(AddPartitionsToTxnRequest);
+            if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.v3_and_below_transactional_id.0) {
+                return reply!(transactions::add_partitions_refused(&req, acls::TRANSACTIONAL_ID_DENIED));
+            }
+            reply!(transactions::add_partitions(state, req, version).await)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            let req = decode!(AddOffsetsToTxnRequest);
+            if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
+                return reply!(AddOffsetsToTxnResponse::default().with_error_code(acls::TRANSACTIONAL_ID_DENIED));
+            }
+            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                return reply!(AddOffsetsToTxnResponse::default().with_error_code(acls::GROUP_DENIED));
+            }
+            reply!(transactions::add_offsets(state, req, version).await)
+        }
+        ApiKey::EndTxn => {
+            let req = decode!(EndTxnRequest);
+            if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
+                return reply!(
+                    EndTxnResponse::default()
+                        .with_error_code(acls::TRANSACTIONAL_ID_DENIED)
+                        .with_producer_id((-1).into())
+                        .with_producer_epoch(-1)
+                );
+            }
+            reply!(transactions::end_txn(state, req, version).await)
+        }
+        ApiKey::TxnOffsetCommit => {
+            let req = decode!(TxnOffsetCommitRequest);
+            let denied = if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
+                Some(acls::TRANSACTIONAL_ID_DENIED)
+            } else if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+                Some(acls::GROUP_DENIED)
+            } else {
+                None
+            };
+            match denied {
+                Some(code) => reply!(transactions::txn_offset_commit_refused(&req, code)),
+                None => reply!(transactions::txn_offset_commit(state, req, version).await),
+            }
+        }
+        ApiKey::DescribeTransactions => {
+            let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
+            reply!(transactions::describe_transactions(state, decode!(DescribeTransactionsRequest), visible).await)
+        }
+        ApiKey::ListTransactions => {
+            let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
+            reply!(transactions::list_transactions(state, decode!(ListTransactionsRequest), visible).await)
+        }
+        ApiKey::DescribeProducers => {
+            let readable = |topic: &str| acls::topic_allowed(state, session, acl::READ, topic);
+            reply!(transactions::describe_producers(state, decode!(DescribeProducersRequest), readable))
         }
         ApiKey::CreateTopics => filtered_storage!(
             CreateTopicsRequest,

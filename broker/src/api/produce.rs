@@ -31,6 +31,16 @@ fn fenced(state: &BrokerState, records: &[u8]) -> Option<Error> {
     Some(Error::InvalidProducerEpoch { current, got: header.producer_epoch })
 }
 
+/// Why a transactional batch may not be written to this partition now (its producer fenced,
+/// or the partition not added to its transaction), if it may not.
+fn outside_transaction(state: &BrokerState, records: &[u8], topic: &str, partition: i32) -> Option<Error> {
+    let header = BatchHeader::parse(records).ok()?;
+    if !header.is_transactional() || header.is_control() {
+        return None;
+    }
+    state.txns.view.check_produce(header.producer_id, header.producer_epoch, topic, partition)
+}
+
 pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
     let mut responses = Vec::with_capacity(req.topic_data.len());
@@ -43,14 +53,20 @@ pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) ->
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
-            // Transactions are refused by the batches' transactional bit, checked on append.
             let result = match &partition {
                 None => Err(Error::UnknownTopicOrPartition(format!("{}-{}", topic_data.name.0, pd.index))),
                 Some(p) => {
                     let records = pd.records.unwrap_or_default();
                     match fenced(state, &records) {
                         Some(e) => Err(e),
-                        None => p.with_log(|log| log.append(&records, crate::log::now_ms())),
+                        None => p.with_log(|log| {
+                            // Under the partition lock: a transaction's end clears its partitions
+                            // before its marker is written here, so no batch of it follows the marker.
+                            if let Some(e) = outside_transaction(state, &records, &topic_data.name.0, pd.index) {
+                                return Err(e);
+                            }
+                            log.append(&records, crate::log::now_ms())
+                        }),
                     }
                 }
             };

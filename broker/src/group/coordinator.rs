@@ -771,6 +771,63 @@ impl Coordinator {
         results
     }
 
+    /// KIP-447: whether the member sending TxnOffsetCommit for `group_id` is current, as
+    /// OffsetCommit checks it; a negative generation (a producer without group metadata) is
+    /// accepted as Kafka accepts it. Returns an error code, 0 when accepted.
+    pub(crate) fn check_txn_member(
+        &self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> i16 {
+        if group_id.is_empty() {
+            return code(E::InvalidGroupId);
+        }
+        let Some(group) = self.groups.get(group_id) else {
+            return if generation < 0 { 0 } else { code(E::IllegalGeneration) };
+        };
+        if let Some(instance) = instance_id {
+            if group.static_members.get(instance).is_some_and(|m| m != member_id) {
+                return code(E::FencedInstanceId);
+            }
+        }
+        if generation < 0 && member_id.is_empty() {
+            return 0;
+        }
+        if group.is_consumer_protocol() {
+            return group.consumer.check_commit(member_id, generation).map_or(0, code);
+        }
+        if !group.members.contains_key(member_id) {
+            return code(E::UnknownMemberId);
+        }
+        if generation != group.generation {
+            return code(E::IllegalGeneration);
+        }
+        0
+    }
+
+    /// Applies the offsets of a committed transaction.
+    pub(crate) fn commit_transactional(&mut self, offsets: Vec<crate::txn::PendingOffset>) -> Result<(), i16> {
+        let mut entries = Vec::with_capacity(offsets.len());
+        for o in &offsets {
+            entries.push((
+                StoreKey::Offset { group: o.group.clone(), topic: o.topic.clone(), partition: o.partition },
+                Some(StoreValue::Offset(o.value.clone())),
+            ));
+        }
+        if let Err(e) = self.store.write(&entries) {
+            tracing::error!(error = %e, "could not store transactional offsets");
+            return Err(code(E::KafkaStorageError));
+        }
+        for o in offsets {
+            let group = self.groups.entry(o.group.clone()).or_insert_with(|| Group::new(o.group.clone(), now_ms()));
+            group.offsets.insert((o.topic, o.partition), o.value);
+        }
+        self.maybe_compact();
+        Ok(())
+    }
+
     /// OffsetFetch for one group; `None` topics means every committed offset.
     pub(crate) fn fetch_offsets(&self, group_id: &str, topics: Option<Vec<(String, Vec<i32>)>>) -> FetchedOffsets {
         let group = self.groups.get(group_id);

@@ -14,7 +14,7 @@ mod store;
 use std::path::Path;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -185,64 +185,30 @@ pub(crate) struct DescribedMember {
     pub(crate) assignment: Bytes,
 }
 
-type Job = Box<dyn FnOnce(&mut Coordinator) + Send>;
-
-/// The coordinator task has stopped (the broker is shutting down).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CoordinatorGone;
+use crate::mailbox::{Job, Mailbox};
 
 /// A cheap handle to the coordinator task.
-#[derive(Debug, Clone)]
-pub(crate) struct GroupCoordinator {
-    jobs: mpsc::Sender<Job>,
-}
+pub(crate) type GroupCoordinator = Mailbox<Coordinator>;
 
-impl GroupCoordinator {
-    /// Opens the durable store (replaying it) and returns the handle and the task to spawn.
-    pub(crate) fn open(
-        data_dir: &Path,
-        log_defaults: &LogConfig,
-        settings: GroupSettings,
-    ) -> Result<(GroupCoordinator, CoordinatorTask)> {
-        let (store, recovered) = GroupStore::open(data_dir, log_defaults)?;
-        let groups = recovered.groups.len();
-        let coordinator = Coordinator::new(settings, store, recovered);
-        tracing::debug!(groups, "group coordinator loaded");
-        let (jobs, rx) = mpsc::channel(1024);
-        Ok((GroupCoordinator { jobs }, CoordinatorTask { coordinator, jobs: rx }))
-    }
-
-    /// Runs `f` on the coordinator's state and returns its result.
-    pub(crate) async fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Coordinator) -> T + Send + 'static,
-    ) -> Result<T, CoordinatorGone> {
-        let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Box::new(move |c| {
-                let _ = tx.send(f(c));
-            }))
-            .await
-            .map_err(|_| CoordinatorGone)?;
-        rx.await.map_err(|_| CoordinatorGone)
-    }
-
-    /// Runs `f`, which completes the reply channel now or later (JoinGroup, SyncGroup).
-    pub(crate) async fn call_deferred<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Coordinator, oneshot::Sender<T>) + Send + 'static,
-    ) -> Result<T, CoordinatorGone> {
-        let (tx, rx) = oneshot::channel();
-        self.jobs.send(Box::new(move |c| f(c, tx))).await.map_err(|_| CoordinatorGone)?;
-        rx.await.map_err(|_| CoordinatorGone)
-    }
+/// Opens the durable store (replaying it) and returns the handle and the task to spawn.
+pub(crate) fn open(
+    data_dir: &Path,
+    log_defaults: &LogConfig,
+    settings: GroupSettings,
+) -> Result<(GroupCoordinator, CoordinatorTask)> {
+    let (store, recovered) = GroupStore::open(data_dir, log_defaults)?;
+    let groups = recovered.groups.len();
+    let coordinator = Coordinator::new(settings, store, recovered);
+    tracing::debug!(groups, "group coordinator loaded");
+    let (handle, jobs) = Mailbox::new();
+    Ok((handle, CoordinatorTask { coordinator, jobs }))
 }
 
 /// The task owning all group state.
 #[derive(Debug)]
 pub(crate) struct CoordinatorTask {
     coordinator: Coordinator,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Job<Coordinator>>,
 }
 
 impl CoordinatorTask {
@@ -259,14 +225,7 @@ impl CoordinatorTask {
             tokio::select! {
                 _ = crate::server::stopped(&mut shutdown) => break,
                 job = self.jobs.recv() => match job {
-                    // One request's bug must not take every group down: the panicking job's
-                    // reply channel is dropped (its caller answers COORDINATOR_NOT_AVAILABLE,
-                    // and retries) and the coordinator goes on serving.
-                    Some(job) => {
-                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(c))).is_err() {
-                            tracing::error!("a group coordinator request panicked; the coordinator carries on");
-                        }
-                    }
+                    Some(job) => crate::mailbox::run(job, c, "group coordinator"),
                     None => break,
                 },
                 _ = tokio::time::sleep_until(next) => c.fire_timers(Instant::now()),
@@ -289,12 +248,12 @@ impl CoordinatorTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mailbox::CoordinatorGone;
 
     #[tokio::test]
     async fn a_panicking_request_does_not_stop_the_coordinator() {
         let dir = tempfile::tempdir().unwrap();
-        let (handle, task) =
-            GroupCoordinator::open(dir.path(), &LogConfig::default(), GroupSettings::default()).unwrap();
+        let (handle, task) = open(dir.path(), &LogConfig::default(), GroupSettings::default()).unwrap();
         let (stop, shutdown) = watch::channel(false);
         let running = tokio::spawn(task.run(shutdown, Duration::from_secs(1)));
         let failed: Result<(), CoordinatorGone> = handle.call(|_| panic!("a bug in one request")).await;

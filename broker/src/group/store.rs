@@ -9,14 +9,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::log::{LogConfig, PartitionLog};
+use crate::log::{LogConfig, PartitionLog, state_log};
 
 /// Where the log lives inside the data dir. Topic directories are always `name-N`, so a
 /// name without that suffix cannot collide with a topic.
@@ -94,48 +91,9 @@ fn corrupt(what: String) -> Error {
 impl GroupStore {
     /// Opens the log under `data_dir` and replays it.
     pub(crate) fn open(data_dir: &Path, defaults: &LogConfig) -> Result<(GroupStore, Recovered)> {
-        let dir = data_dir.join(STORE_DIR);
-        let config = LogConfig {
-            // Small segments so compaction frees space soon; nothing expires by time or size:
-            // the coordinator decides what is live.
-            segment_bytes: 16 << 20,
-            retention_ms: -1,
-            retention_bytes: -1,
-            max_message_bytes: 16 << 20,
-            // Compacted by its own snapshots, whatever topics default to.
-            cleanup_policy: crate::log::CleanupPolicy::DELETE,
-            ..defaults.clone()
-        };
-        let log = PartitionLog::open(&dir, config, crate::log::now_ms())
-            .map_err(Error::io(format!("opening group coordinator log {}", dir.display())))?;
+        let log = state_log::open(&data_dir.join(STORE_DIR), defaults, "group coordinator log")?;
         let mut recovered = Recovered::default();
-        let mut written = 0u64;
-        let mut offset = log.log_start_offset();
-        while let Some(slice) = log.read(offset, 1 << 20, true)? {
-            let bytes = slice.read().map_err(Error::io(format!("reading {}", dir.display())))?;
-            let mut buf = bytes.clone();
-            let from = offset;
-            let mut progressed = false;
-            // The read may end inside a batch; that batch is read whole on the next pass.
-            while buf.len() >= 12
-                && buf.len() >= 12 + i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]).max(0) as usize
-            {
-                let set =
-                    RecordBatchDecoder::decode(&mut buf).map_err(|e| corrupt(format!("undecodable batch: {e}")))?;
-                for record in set.records {
-                    if record.offset < from {
-                        continue;
-                    }
-                    offset = offset.max(record.offset + 1);
-                    progressed = true;
-                    written += 1;
-                    apply(&mut recovered, record.key.as_deref(), record.value.as_deref())?;
-                }
-            }
-            if !progressed {
-                break;
-            }
-        }
+        let written = state_log::replay(&log, "group coordinator log", |k, v| apply(&mut recovered, k, v))?;
         Ok((GroupStore { log, written }, recovered))
     }
 
@@ -211,39 +169,17 @@ fn apply(state: &mut Recovered, key: Option<&[u8]>, value: Option<&[u8]>) -> Res
 }
 
 fn encode(entries: &[(StoreKey, Option<StoreValue>)]) -> Result<Bytes> {
-    let now = crate::log::now_ms();
     let json = |r: serde_json::Result<Vec<u8>>| r.map(Bytes::from).map_err(|e| corrupt(format!("encoding: {e}")));
     let mut records = Vec::with_capacity(entries.len());
-    for (i, (key, value)) in entries.iter().enumerate() {
+    for (key, value) in entries {
         let value = match value {
             None => None,
             Some(StoreValue::Offset(v)) => Some(json(serde_json::to_vec(v))?),
             Some(StoreValue::Group(v)) => Some(json(serde_json::to_vec(v))?),
         };
-        records.push(Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: now,
-            key: Some(json(serde_json::to_vec(key))?),
-            value,
-            headers: Default::default(),
-            delete_horizon: false,
-        });
+        records.push((json(serde_json::to_vec(key))?, value));
     }
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions { version: 2, compression: Compression::None },
-    )
-    .map_err(|e| corrupt(format!("encoding batch: {e}")))?;
-    Ok(buf.freeze())
+    state_log::encode(records, "group coordinator log")
 }
 
 #[cfg(test)]

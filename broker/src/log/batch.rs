@@ -209,6 +209,77 @@ pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// A transaction marker as the broker writes it: one control record whose key is (version 0,
+/// type: 0 abort, 1 commit) and whose value is Kafka's EndTransactionMarker (version 0,
+/// coordinator epoch 0), with the producer's id and epoch and the transactional and control
+/// bits set. Its base offset is stamped on append.
+pub fn control_batch(producer_id: i64, epoch: i16, kind: super::txn_index::ControlType, now_ms: i64) -> Vec<u8> {
+    let kind: u8 = match kind {
+        super::txn_index::ControlType::Abort => 0,
+        super::txn_index::ControlType::Commit => 1,
+    };
+    // attributes, timestamp delta 0, offset delta 0, key length 4 (zigzag 8), key,
+    // value length 6 (zigzag 12), value, no headers.
+    let record = [0u8, 0, 0, 8, 0, 0, 0, kind, 12, 0, 0, 0, 0, 0, 0, 0];
+    let mut b = Vec::with_capacity(HEADER_LEN + 1 + record.len());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    b.extend_from_slice(&((HEADER_LEN - LOG_OVERHEAD + 1 + record.len()) as i32).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // partition leader epoch
+    b.push(2);
+    b.extend_from_slice(&0u32.to_be_bytes()); // CRC, sealed below
+    b.extend_from_slice(&(TRANSACTIONAL_BIT | CONTROL_BIT).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
+    b.extend_from_slice(&now_ms.to_be_bytes());
+    b.extend_from_slice(&now_ms.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
+    b.extend_from_slice(&epoch.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // markers carry no sequence
+    b.extend_from_slice(&1i32.to_be_bytes());
+    b.push((record.len() as u8) << 1);
+    b.extend_from_slice(&record);
+    let crc = compute_crc(&b);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+/// The type of the control batch in `batch` (whole, uncompressed, as the broker writes them),
+/// `None` if it is not one or cannot be read.
+pub fn control_type(batch: &[u8]) -> Option<super::txn_index::ControlType> {
+    let header = BatchHeader::parse(batch).ok()?;
+    if !header.is_control() || header.attributes & 0x7 != 0 || header.records_count < 1 {
+        return None;
+    }
+    let mut pos = HEADER_LEN;
+    let varint = |pos: &mut usize| -> Option<i64> {
+        let (mut value, mut shift) = (0u64, 0u32);
+        loop {
+            let byte = *batch.get(*pos)?;
+            *pos += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(((value >> 1) as i64) ^ -((value & 1) as i64));
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+    };
+    varint(&mut pos)?; // record length
+    pos += 1; // attributes
+    varint(&mut pos)?; // timestamp delta
+    varint(&mut pos)?; // offset delta
+    if varint(&mut pos)? < 4 {
+        return None;
+    }
+    let key = batch.get(pos..pos + 4)?;
+    match i16::from_be_bytes([key[2], key[3]]) {
+        0 => Some(super::txn_index::ControlType::Abort),
+        1 => Some(super::txn_index::ControlType::Commit),
+        _ => None,
+    }
+}
+
 /// Walks the batches in a buffer of back-to-back batches, yielding each batch's header and
 /// its byte range. Stops with an error at the first batch that is malformed or incomplete.
 pub struct BatchIter<'a> {
@@ -278,6 +349,27 @@ pub(crate) mod tests {
         let crc = compute_crc(&b);
         b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         b
+    }
+
+    /// Sets the transactional bit of a [`sample_batch`] and re-seals its CRC.
+    pub(crate) fn set_transactional(b: &mut [u8]) {
+        let attrs = be_i16(b, ATTRIBUTES_OFFSET) | TRANSACTIONAL_BIT;
+        b[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
+        let crc = compute_crc(b);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+
+    #[test]
+    fn control_batches_round_trip_their_type() {
+        use crate::log::txn_index::ControlType;
+        for kind in [ControlType::Abort, ControlType::Commit] {
+            let b = control_batch(7, 3, kind, 1000);
+            let h = validate(&b, 1 << 20).unwrap();
+            assert!(h.is_control() && h.is_transactional());
+            assert_eq!((h.producer_id, h.producer_epoch, h.records_count), (7, 3, 1));
+            assert_eq!(control_type(&b), Some(kind));
+        }
+        assert_eq!(control_type(&sample_batch(1, 0, -1, -1)), None);
     }
 
     fn zigzag(v: i32) -> u8 {

@@ -218,9 +218,10 @@ struct Filter<'a> {
 
 impl Filter<'_> {
     fn filter(&mut self, header: &BatchHeader, bytes: &[u8], stats: &mut CleanerStats) -> io::Result<Kept> {
-        // Control batches (transaction markers) do not exist yet; when they do, Kafka keeps them
-        // as long as tombstones and removes aborted records here.
-        if header.is_control() || header.base_offset > self.map.latest_offset() {
+        // Transactional batches are kept whole, markers included, and their keys are not mapped:
+        // an aborted record must never supersede a committed one. Kafka removes aborted records
+        // here and markers after delete.retention.ms; this cleaner compacts less, never wrongly.
+        if header.is_transactional() || header.base_offset > self.map.latest_offset() {
             stats.records_read += header.records_count.max(0) as u64;
             return Ok(Kept::Original);
         }
@@ -331,7 +332,7 @@ pub fn clean(
                 *e = (*e).max(header.last_offset());
             }
             let dirty = header.last_offset() >= job.first_dirty && header.base_offset < job.upper_bound;
-            if !dirty || map_full || header.is_control() {
+            if !dirty || map_full || header.is_transactional() {
                 continue;
             }
             let decoded = DecodedBatch::decode(bytes)?;

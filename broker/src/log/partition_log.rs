@@ -13,6 +13,7 @@ use super::disk;
 use super::producer_state::{ProducerStateTable, SequenceCheck};
 use super::record_filter;
 use super::segment::LogSegment;
+use super::txn_index::{AbortedTxn, ControlType, TxnIndex};
 use super::{LogConfig, TimestampType};
 use crate::error::{Error, Result};
 
@@ -20,6 +21,11 @@ const CHECKPOINT_FILE: &str = "checkpoint";
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 /// The cleaner's first dirty offset (Kafka keeps one such file per data directory).
 const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
+/// Present (durably, before the first transactional batch is written) in a log that has held
+/// a transactional batch: only such logs are replayed on open to rebuild their transactions.
+const TRANSACTIONAL_MARKER: &str = "transactional";
+/// The transaction index at the last clean close, with the log end it was taken at.
+const TXN_SNAPSHOT_FILE: &str = "txn-index-snapshot";
 
 /// How much a compacted log wants cleaning, for the cleaner to pick the dirtiest.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +77,10 @@ pub struct PartitionLog {
     unflushed_records: u64,
     last_flush_ms: i64,
     producers: ProducerStateTable,
+    /// Open and aborted transactions, for the last stable offset and read_committed fetches.
+    txns: TxnIndex,
+    /// Whether `TRANSACTIONAL_MARKER` exists.
+    transactional: bool,
     /// The cleaner's checkpoint: offsets below it have been compacted.
     first_dirty_offset: i64,
     /// The earliest delete horizon of the tombstones the last cleaning kept.
@@ -178,6 +188,8 @@ impl PartitionLog {
             unflushed_records: 0,
             last_flush_ms: now_ms,
             producers,
+            txns: TxnIndex::default(),
+            transactional: dir.join(TRANSACTIONAL_MARKER).exists(),
             first_dirty_offset: std::fs::read_to_string(dir.join(CLEANER_CHECKPOINT_FILE))
                 .ok()
                 .and_then(|t| t.trim().parse().ok())
@@ -190,6 +202,18 @@ impl PartitionLog {
         log_start_offset = log.log_start_offset.min(log.next_offset());
         log.log_start_offset = log_start_offset;
         log.recovery_point = log.next_offset();
+        if log.transactional {
+            // After a clean stop the snapshot taken at close is the index, if the log still
+            // ends where it did then; otherwise (a crash, a torn tail cut) the log is replayed.
+            let snapshot = std::fs::read_to_string(dir.join(TXN_SNAPSHOT_FILE)).ok();
+            match snapshot.filter(|_| clean).and_then(|t| TxnIndex::from_snapshot(&t, log.next_offset())) {
+                Some(mut txns) => {
+                    txns.trim(log.log_start_offset);
+                    log.txns = txns;
+                }
+                None => log.rebuild_txns()?,
+            }
+        }
         // The marker goes before anything is appended, durably: a marker that came back after a
         // power loss would make the next unclean stop look clean.
         match std::fs::remove_file(&clean_marker) {
@@ -202,6 +226,36 @@ impl PartitionLog {
             tracing::warn!(dir = %dir.display(), error = %e, "writing the recovery checkpoint failed");
         }
         Ok(log)
+    }
+
+    /// Replays every batch header (and each marker's type) to rebuild the open and aborted
+    /// transactions: the log is the only record of them, so this is right after any stop.
+    fn rebuild_txns(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut txns = TxnIndex::default();
+        let mut failed = None;
+        for seg in self.segments.values() {
+            seg.headers_from(0, |pos, h| {
+                let control = if h.is_control() {
+                    let mut bytes = vec![0u8; h.total_len()];
+                    if let Err(e) = seg.file().read_exact_at(&mut bytes, pos) {
+                        failed = Some(e);
+                        return false;
+                    }
+                    batch::control_type(&bytes)
+                } else {
+                    None
+                };
+                txns.record(h, control);
+                true
+            })?;
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+        }
+        txns.trim(self.log_start_offset);
+        self.txns = txns;
+        Ok(())
     }
 
     fn active(&self) -> &LogSegment {
@@ -266,8 +320,11 @@ impl PartitionLog {
                     last_offset_delta: header.last_offset_delta,
                 }));
             }
-            if header.is_transactional() || header.is_control() {
-                return Err(Error::TransactionsUnsupported);
+            if header.is_control() {
+                return Err(Error::InvalidRecord("control batches are written by the broker only".to_owned()));
+            }
+            if header.is_transactional() && !header.has_producer_id() {
+                return Err(Error::InvalidRecord("a transactional batch needs a producer id".to_owned()));
             }
             if self.config.cleanup_policy.compact {
                 let keyed = record_filter::all_records_have_keys(&records[range.clone()])
@@ -310,6 +367,9 @@ impl PartitionLog {
             }
         }
 
+        if !self.transactional && batches.iter().any(|(h, _)| h.is_transactional()) {
+            self.mark_transactional()?;
+        }
         let total: usize = batches.iter().map(|(_, r)| r.len()).sum();
         self.maybe_roll(total as u64, now_ms).map_err(self.io_error("rolling a new segment"))?;
         let base_offset = self.next_offset();
@@ -328,6 +388,7 @@ impl PartitionLog {
         }
         for (header, _) in &batches {
             self.producers.record(header, header.max_timestamp);
+            self.txns.record(header, None);
         }
         self.unflushed_records += record_count;
         if due {
@@ -339,6 +400,66 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Records, durably, that this log holds transactions, before the first is written: a log
+    /// without the marker is not replayed on open.
+    fn mark_transactional(&mut self) -> Result<()> {
+        disk::replace_file(&self.dir.join(TRANSACTIONAL_MARKER), b"", true)
+            .map_err(self.io_error("marking the log transactional"))?;
+        self.transactional = true;
+        Ok(())
+    }
+
+    /// The producers this partition remembers: (producer id, epoch, last sequence, last
+    /// timestamp, first offset of its open transaction or -1), for DescribeProducers.
+    pub fn active_producers(&self) -> Vec<(i64, i16, i32, i64, i64)> {
+        let txn_start = |pid| self.txns.ongoing_first_offset(pid).unwrap_or(-1);
+        self.producers.describe().map(|(pid, epoch, seq, ts)| (pid, epoch, seq, ts, txn_start(pid))).collect()
+    }
+
+    /// Whether `producer_id` has a transaction open in this partition.
+    pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
+        self.txns.is_ongoing(producer_id)
+    }
+
+    /// Ends `producer_id`'s transaction here with a commit or abort marker. Nothing is written
+    /// when it has none open here (a marker written again after a restart, or a partition
+    /// added to a transaction but never written to). Returns the marker's offset, if written.
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        kind: ControlType,
+        now_ms: i64,
+    ) -> Result<Option<i64>> {
+        if !self.txns.is_ongoing(producer_id) {
+            return Ok(None);
+        }
+        let bytes = batch::control_batch(producer_id, epoch, kind, now_ms);
+        let mut header = BatchHeader::parse(&bytes).map_err(Error::InvalidBatch)?;
+        self.maybe_roll(bytes.len() as u64, now_ms).map_err(self.io_error("rolling a new segment"))?;
+        let offset = self.next_offset();
+        header.base_offset = offset;
+        let mark = self.active().mark();
+        let due = self.unflushed_records + 1 >= self.config.flush_interval_messages;
+        let written = self.active_mut().append(&header, &bytes);
+        let written = written.and_then(|()| if due { self.active_mut().flush() } else { Ok(()) });
+        if let Err(e) = written {
+            self.active_mut().rollback(mark);
+            return Err(self.io_error("appending a transaction marker to the log")(e));
+        }
+        self.txns.record(&header, Some(kind));
+        self.unflushed_records += 1;
+        if due {
+            self.flushed(now_ms);
+        }
+        Ok(Some(offset))
+    }
+
+    /// The aborted transactions a read_committed fetch from `from` needs to drop records.
+    pub fn aborted_transactions(&self, from: i64) -> Vec<AbortedTxn> {
+        self.txns.aborted_between(from, self.last_stable_offset())
     }
 
     /// Writes the checked batches at `base_offset` on, stamping each header in `batches` with
@@ -426,17 +547,38 @@ impl PartitionLog {
     /// served whole even if larger, so a consumer always progresses. `Ok(None)` at the log end
     /// or when nothing fits; an error when the offset is out of range.
     pub fn read(&self, offset: i64, max_bytes: usize, whole_first_batch: bool) -> Result<Option<ReadSlice>> {
+        self.read_below(offset, max_bytes, whole_first_batch, self.next_offset())
+    }
+
+    /// As [`PartitionLog::read`], for a read_committed fetch: nothing at or past the last
+    /// stable offset is served.
+    pub fn read_committed(&self, offset: i64, max_bytes: usize, whole_first_batch: bool) -> Result<Option<ReadSlice>> {
+        self.read_below(offset, max_bytes, whole_first_batch, self.last_stable_offset())
+    }
+
+    /// Reads as `read` does, serving nothing at or past `upper`, which is a batch boundary.
+    fn read_below(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        whole_first_batch: bool,
+        upper: i64,
+    ) -> Result<Option<ReadSlice>> {
         let end = self.next_offset();
         if offset < self.log_start_offset || offset > end {
             return Err(Error::OffsetOutOfRange { offset, log_start: self.log_start_offset, log_end: end });
         }
-        if offset == end {
+        if offset >= upper {
             return Ok(None);
         }
         for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
         {
             if let Some((pos, first)) = seg.position_of(offset)? {
-                let available = (seg.size() - pos) as usize;
+                let stop = match upper < seg.next_offset() {
+                    true => seg.position_of(upper)?.map_or(seg.size(), |(p, _)| p),
+                    false => seg.size(),
+                };
+                let available = stop.saturating_sub(pos) as usize;
                 let limit = if whole_first_batch { max_bytes.max(first.total_len()) } else { max_bytes };
                 let len = available.min(limit);
                 return Ok((len > 0).then(|| ReadSlice { file: Arc::clone(seg.file()), position: pos, len }));
@@ -503,6 +645,7 @@ impl PartitionLog {
             self.write_checkpoint_at(target, true)?;
             self.log_start_offset = target;
             self.drop_segments_below_start()?;
+            self.txns.trim(self.log_start_offset);
         }
         Ok(self.log_start_offset)
     }
@@ -562,6 +705,7 @@ impl PartitionLog {
             deleted += 1;
         }
         if deleted > 0 {
+            self.txns.trim(self.log_start_offset);
             self.write_checkpoint_at(self.log_start_offset, true)?;
         }
         Ok(deleted)
@@ -617,6 +761,13 @@ impl PartitionLog {
         if self.sync_failed {
             return Err(io::Error::other("an fsync failed earlier: the next start verifies this log"));
         }
+        if self.transactional {
+            let path = self.dir.join(TXN_SNAPSHOT_FILE);
+            if let Err(e) = disk::replace_file(&path, self.txns.snapshot(self.next_offset()).as_bytes(), true) {
+                // The next open replays the log instead; a stale snapshot never matches its end.
+                tracing::warn!(dir = %self.dir.display(), error = %e, "writing the transaction index snapshot failed");
+            }
+        }
         disk::create_marker(&self.dir.join(CLEAN_SHUTDOWN_FILE))
     }
 
@@ -624,11 +775,11 @@ impl PartitionLog {
         &self.dir
     }
 
-    /// The offset the cleaner never passes. Without transactions every appended record is
-    /// stable; once they exist this becomes the last stable offset, so the cleaner never
+    /// The first offset of the earliest transaction still open here, else the log end: what
+    /// read_committed consumers may read up to, and what the cleaner never passes, so it never
     /// removes records of a transaction that may still abort.
-    fn last_stable_offset(&self) -> i64 {
-        self.next_offset()
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns.last_stable_offset(self.next_offset())
     }
 
     /// The dirty range the cleaner may clean now: from its checkpoint to the first offset it
@@ -774,5 +925,66 @@ impl PartitionLog {
     /// The number of segments, for tests and logs.
     pub fn segment_count(&self) -> usize {
         self.segments.len()
+    }
+}
+
+#[cfg(test)]
+mod txn_tests {
+    use super::*;
+    use crate::log::batch::tests::{sample_batch, set_transactional};
+
+    fn txn_data(pid: i64, seq: i32) -> Vec<u8> {
+        let mut b = sample_batch(2, 1, pid, seq);
+        set_transactional(&mut b);
+        b
+    }
+
+    /// An aborted transaction and an open one, the log closed cleanly or not, then reopened:
+    /// from the snapshot or by replay, the same index.
+    #[test]
+    fn the_transaction_index_survives_clean_and_unclean_stops() {
+        for clean in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            log.append(&txn_data(7, 0), 1).unwrap();
+            log.append_marker(7, 0, ControlType::Abort, 1).unwrap();
+            log.append(&txn_data(8, 0), 1).unwrap();
+            assert_eq!((log.last_stable_offset(), log.next_offset()), (3, 5));
+            if clean {
+                log.close().unwrap();
+                assert!(dir.path().join(TXN_SNAPSHOT_FILE).exists());
+            }
+            drop(log);
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            assert_eq!(log.last_stable_offset(), 3, "clean: {clean}");
+            let aborted = log.aborted_transactions(0);
+            assert_eq!(aborted, vec![AbortedTxn { producer_id: 7, first_offset: 0, last_offset: 2 }]);
+            assert_eq!(log.append_marker(8, 0, ControlType::Commit, 1).unwrap(), Some(5));
+            assert_eq!(log.append_marker(8, 0, ControlType::Commit, 1).unwrap(), None, "nothing open any more");
+            assert_eq!(log.last_stable_offset(), 6);
+        }
+    }
+
+    #[test]
+    fn a_snapshot_taken_at_another_log_end_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+        log.append(&txn_data(7, 0), 1).unwrap();
+        log.close().unwrap();
+        drop(log);
+        // A snapshot that says nothing is open, at the log's end: believed only if it matches.
+        let empty = TxnIndex::default().snapshot(99);
+        std::fs::write(dir.path().join(TXN_SNAPSHOT_FILE), empty).unwrap();
+        let log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+        assert_eq!(log.last_stable_offset(), 0, "replayed: the transaction is still open");
+    }
+
+    #[test]
+    fn client_control_batches_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+        let marker = batch::control_batch(7, 0, ControlType::Commit, 1);
+        assert!(matches!(log.append(&marker, 1), Err(Error::InvalidRecord(_))));
+        assert_eq!(log.next_offset(), 0);
     }
 }

@@ -84,6 +84,11 @@ impl ProducerStateTable {
         self.producers.iter().filter_map(|(&pid, e)| e.batches.back().map(|b| (pid, b.last_offset)))
     }
 
+    /// Each producer's epoch, last sequence and last batch's timestamp (DescribeProducers).
+    pub(super) fn describe(&self) -> impl Iterator<Item = (i64, i16, i32, i64)> + '_ {
+        self.producers.iter().filter_map(|(&pid, e)| e.batches.back().map(|b| (pid, e.epoch, b.last_seq, b.timestamp)))
+    }
+
     /// Records a batch that was appended (or found in the log on load).
     pub(super) fn record(&mut self, header: &BatchHeader, timestamp: i64) {
         if !header.has_producer_id() || header.base_sequence < 0 {

@@ -39,15 +39,15 @@ def test_our_client_tests_pass_against_apache_kafka(apache_kafka):
 
 # --- The Java client -----------------------------------------------------------------------
 
-def java_classes():
-    """Compiles ProduceConsume.java against the kafka-clients jar into .cache (once per
-    source change)."""
+def java_classes(program="ProduceConsume"):
+    """Compiles tests/interop/java/PROGRAM.java against the kafka-clients jar into .cache (once
+    per source change)."""
     lib = lib_dir()
-    src = os.path.join(ROOT, "tests", "interop", "java", "ProduceConsume.java")
+    src = os.path.join(ROOT, "tests", "interop", "java", f"{program}.java")
     with open(src, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:12]
     out = os.path.join(ROOT, ".cache", "java-classes", digest)
-    if not os.path.exists(os.path.join(out, "ProduceConsume.class")):
+    if not os.path.exists(os.path.join(out, f"{program}.class")):
         tmp = f"{out}.tmp{os.getpid()}"
         os.makedirs(tmp, exist_ok=True)
         javac = subprocess.run(["javac", "-cp", os.path.join(lib, "*"), "-d", tmp, src], capture_output=True, text=True,
@@ -60,12 +60,15 @@ def java_classes():
 
 
 def run_java(bootstrap, topic, partitions, records):
-    classes, lib = java_classes()
+    return run_java_program("ProduceConsume", bootstrap, topic, str(partitions), str(records), f"{topic}-group")
+
+
+def run_java_program(program, *args):
+    classes, lib = java_classes(program)
     log4j = os.path.join(ROOT, "tests", "interop", "java", "log4j2.xml")
     return subprocess.run([java(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                            f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{classes}:{os.path.join(lib, '*')}",
-                           "ProduceConsume", bootstrap, topic, str(partitions), str(records), f"{topic}-group"],
-                          capture_output=True, text=True, timeout=300)
+                           program, *args], capture_output=True, text=True, timeout=300)
 
 
 def test_java_client_produces_idempotently_and_consumes_in_a_group(any_broker):
