@@ -271,6 +271,10 @@ async fn batches_outside_a_transaction_and_client_control_batches_are_refused() 
     assert_eq!(produce(&mut c, "t", 0, txn_batch(&["x"], pid, epoch, 0, true)).await.0, INVALID_RECORD);
     assert_eq!(produce(&mut c, "t", 0, txn_batch(&["x"], 12345, 0, 0, false)).await.0, INVALID_TXN_STATE);
     assert_eq!(end_txn(&mut c, "tx", pid, epoch, true).await, INVALID_TXN_STATE, "nothing to commit");
+    assert_eq!(add_partition(&mut c, "tx", pid, epoch, "t", 0).await, NONE);
+    let from_the_future = txn_batch(&["x"], pid, epoch + 1, 0, false);
+    assert_eq!(produce(&mut c, "t", 0, from_the_future).await.0, INVALID_PRODUCER_EPOCH);
+    assert_eq!(end_txn(&mut c, "tx", pid, epoch + 1, true).await, PRODUCER_FENCED, "not its epoch");
     assert_eq!(fetch_isolated(&mut c, "t", 0, false, 0).await.high_watermark, 0, "nothing was written");
     broker.shutdown().await.unwrap();
 }

@@ -139,6 +139,8 @@ pub(super) struct CleanJob {
     pub(super) upper_bound: i64,
     /// The last offset of each producer's last batch known to the log's producer state.
     pub(super) producer_last: HashMap<i64, i64>,
+    /// The aborted transactions of the log, whose records the cleaner removes.
+    pub(super) aborted: Vec<super::AbortedTxn>,
 }
 
 fn cancelled() -> io::Error {
@@ -210,6 +212,7 @@ enum Kept {
 struct Filter<'a> {
     map: &'a OffsetMap,
     producer_last: &'a HashMap<i64, i64>,
+    aborted: &'a [super::AbortedTxn],
     now_ms: i64,
     delete_retention_ms: i64,
     /// The earliest delete horizon of a batch that still holds tombstones.
@@ -218,9 +221,27 @@ struct Filter<'a> {
 
 impl Filter<'_> {
     fn filter(&mut self, header: &BatchHeader, bytes: &[u8], stats: &mut CleanerStats) -> io::Result<Kept> {
-        // Transactional batches are kept whole, markers included, and their keys are not mapped:
-        // an aborted record must never supersede a committed one. Kafka removes aborted records
-        // here and markers after delete.retention.ms; this cleaner compacts less, never wrongly.
+        // Records of an aborted transaction go at once, as in Kafka; a producer's last batch
+        // stays, emptied, for its sequence numbers.
+        let aborted = header.is_transactional()
+            && !header.is_control()
+            && self.aborted.iter().any(|a| {
+                a.producer_id == header.producer_id
+                    && a.first_offset <= header.base_offset
+                    && header.base_offset <= a.last_offset
+            });
+        if aborted {
+            stats.records_read += header.records_count.max(0) as u64;
+            stats.records_removed += header.records_count.max(0) as u64;
+            let last_of_producer = self.producer_last.get(&header.producer_id) == Some(&header.last_offset());
+            return Ok(match last_of_producer {
+                true => Kept::Rebuilt(record_filter::empty_batch(bytes, header)?),
+                false => Kept::Dropped,
+            });
+        }
+        // Other transactional batches are kept whole, markers included, and their keys are not
+        // mapped: an aborted record must never supersede a committed one. Kafka also removes
+        // markers after delete.retention.ms; this cleaner keeps them, compacting less, never wrongly.
         if header.is_transactional() || header.base_offset > self.map.latest_offset() {
             stats.records_read += header.records_count.max(0) as u64;
             return Ok(Kept::Original);
@@ -361,6 +382,7 @@ pub fn clean(
     let mut filter = Filter {
         map: &map,
         producer_last: &producer_last,
+        aborted: &job.aborted,
         now_ms: job.now_ms,
         delete_retention_ms: job.delete_retention_ms,
         next_expiry: None,

@@ -424,3 +424,32 @@ fn max_compaction_lag_makes_a_log_due_whatever_its_dirty_ratio() {
         assert!(due.overdue && due.dirty_ratio < 0.99, "{due:?}");
     });
 }
+
+/// Kafka's LogCleanerTest: aborted records go at once, committed transactional records and
+/// markers stay, and an aborted value never supersedes a committed one.
+#[test]
+fn aborted_records_are_removed_and_never_supersede_committed_ones() {
+    use crate::log::ControlType;
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), compacted(), NOW).unwrap();
+    let txn = |kvs: &[Kv], pid: i64, seq: i32| {
+        let mut b = encode(kvs, Compression::None, Some((pid, seq)), NOW).to_vec();
+        crate::log::batch::tests::set_transactional(&mut b);
+        b
+    };
+    log.append(&encode(&[kv("k1", Some("a0"))], Compression::None, None, NOW), NOW).unwrap(); // 0
+    log.append(&txn(&[kv("k1", Some("aborted")), kv("k2", Some("aborted"))], 7, 0), NOW).unwrap(); // 1-2
+    log.append_marker(7, 0, ControlType::Abort, NOW).unwrap(); // 3
+    log.append(&txn(&[kv("k2", Some("committed"))], 8, 0), NOW).unwrap(); // 4
+    log.append_marker(8, 0, ControlType::Commit, NOW).unwrap(); // 5
+    log.append(&encode(&[kv("k3", Some("c"))], Compression::None, None, NOW), NOW).unwrap(); // 6
+    log.roll_for_test(NOW).unwrap();
+    log.append(&encode(&[kv("k4", Some("d"))], Compression::None, None, NOW), NOW).unwrap();
+    let lock = Mutex::new(Some(log));
+    run(&lock, NOW).unwrap().expect("a cleaning");
+    let (records, _) = with(&lock, |log| read_all(log));
+    let offsets: Vec<i64> = records.iter().map(|r| r.0).collect();
+    assert_eq!(offsets, vec![0, 3, 4, 5, 6, 7], "the aborted batch (1-2) is gone, markers stay");
+    assert_eq!(records[0].2.as_deref(), Some(&b"a0"[..]), "k1's committed value survives the aborted one");
+    with(&lock, |log| assert_eq!(log.last_stable_offset(), log.next_offset()));
+}

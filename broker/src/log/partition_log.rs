@@ -869,6 +869,7 @@ impl PartitionLog {
             first_dirty,
             upper_bound,
             producer_last: self.producers.last_offsets().collect(),
+            aborted: self.txns.aborted_between(self.log_start_offset, upper_bound),
         }))
     }
 

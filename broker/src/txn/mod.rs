@@ -107,7 +107,8 @@ impl TxnView {
         let Some(txn) = producers.get(&producer_id) else {
             return Some(Error::InvalidTxnState(format!("producer id {producer_id} has no transaction")));
         };
-        if epoch < txn.epoch {
+        // Older: a fenced producer. Newer: an epoch the coordinator never handed out.
+        if epoch != txn.epoch {
             return Some(Error::InvalidProducerEpoch { current: txn.epoch, got: epoch });
         }
         if !txn.partitions.contains(&(topic.to_owned(), partition)) {
