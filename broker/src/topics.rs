@@ -39,8 +39,8 @@ fn fold_metric_name(name: &str) -> String {
     name.replace('.', "_")
 }
 
-/// Each open partition holds three descriptors (log, offset index, time index) for its
-/// active segment, and one more per older segment.
+/// Each segment holds three descriptors open (log, offset index, time index), older segments
+/// too; a new partition has one segment. (Closing idle segments' files is still to do.)
 const DESCRIPTORS_PER_PARTITION: u64 = 3;
 
 /// Refuses to open `new_partitions` more partitions when their descriptors would not fit in
