@@ -109,6 +109,13 @@ keys![
     ("enable.idempotence", Some("true"), Kind::Bool, "exactly-once delivery per partition (needs acks=all)"),
     ("retries", Some("2147483647"), Kind::Int { min: 0, max: I32 }, "retries of a failed batch"),
     ("delivery.timeout.ms", Some("120000"), Kind::Int { min: 1, max: I32 }, "give up on a record after this long"),
+    ("transactional.id", None, Kind::Text, "makes the producer transactional (implies enable.idempotence)"),
+    (
+        "transaction.timeout.ms",
+        Some("60000"),
+        Kind::Int { min: 1000, max: I32 },
+        "the coordinator aborts a transaction left open longer than this"
+    ),
     (
         "max.in.flight.requests.per.connection",
         Some("5"),
@@ -206,7 +213,7 @@ keys![
     ),
     (
         "isolation.level",
-        Some("read_uncommitted"),
+        Some("read_committed"),
         Kind::OneOf(&["read_uncommitted", "read_committed"]),
         "transaction visibility"
     ),
@@ -362,6 +369,32 @@ impl ClientConfig {
 
     /// Checks combinations a single key cannot: idempotence needs acks=all.
     pub(crate) fn validate_producer(&self) -> Result<()> {
+        if self.get("transactional.id").is_some() {
+            if self.get("transactional.id") == Some("") {
+                return Err(Error::Config { key: "transactional.id".into(), reason: "must not be empty".into() });
+            }
+            // A transaction is written by the idempotent producer: it cannot be turned off.
+            if self.values.contains_key("enable.idempotence") && !self.flag("enable.idempotence") {
+                return Err(Error::Config {
+                    key: "enable.idempotence".into(),
+                    reason: "a transactional producer (transactional.id) is always idempotent".into(),
+                });
+            }
+            if self.acks() != -1 {
+                return Err(Error::Config {
+                    key: "acks".into(),
+                    reason: format!(
+                        "a transactional producer (transactional.id) needs acks=all, not {}",
+                        self.get("acks").unwrap_or_default()
+                    ),
+                });
+            }
+        } else if self.values.contains_key("transaction.timeout.ms") {
+            return Err(Error::Config {
+                key: "transaction.timeout.ms".into(),
+                reason: "only used by a transactional producer: set transactional.id".into(),
+            });
+        }
         if self.flag("enable.idempotence") && self.acks() != -1 && self.values.contains_key("enable.idempotence") {
             return Err(Error::Config {
                 key: "enable.idempotence".into(),

@@ -44,7 +44,21 @@ impl Member {
 /// its offsets topic), asks again, for up to `request.timeout.ms`.
 pub(crate) async fn find(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnection>> {
     let deadline = tokio::time::Instant::now() + cluster.request_timeout();
-    retry_until(deadline, cluster.retry_backoff(), moved, || find_once(cluster, group)).await
+    retry_until(deadline, cluster.retry_backoff(), moved, || find_once(cluster, group, KeyType::Group)).await
+}
+
+/// Which coordinator FindCoordinator asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyType {
+    Group = 0,
+    Transaction = 1,
+}
+
+/// Finds the transaction coordinator of `transactional_id`, as [`find`] finds a group's.
+pub(crate) async fn find_transaction(cluster: &Cluster, transactional_id: &str) -> Result<Arc<BrokerConnection>> {
+    let deadline = tokio::time::Instant::now() + cluster.request_timeout();
+    retry_until(deadline, cluster.retry_backoff(), moved, || find_once(cluster, transactional_id, KeyType::Transaction))
+        .await
 }
 
 fn moved(e: &Error) -> bool {
@@ -70,13 +84,13 @@ where
     }
 }
 
-async fn find_once(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnection>> {
+async fn find_once(cluster: &Cluster, group: &str, key_type: KeyType) -> Result<Arc<BrokerConnection>> {
     let conn = cluster.any_connection().await?;
     let version = conn.version_of::<FindCoordinatorRequest>()?;
     let req = if version >= 4 {
-        FindCoordinatorRequest::default().with_key_type(0).with_coordinator_keys(vec![s(group)])
+        FindCoordinatorRequest::default().with_key_type(key_type as i8).with_coordinator_keys(vec![s(group)])
     } else {
-        FindCoordinatorRequest::default().with_key_type(0).with_key(s(group))
+        FindCoordinatorRequest::default().with_key_type(key_type as i8).with_key(s(group))
     };
     let resp = conn.send(&req).await?;
     let (code, host, port) = match resp.coordinators.first() {
@@ -84,7 +98,8 @@ async fn find_once(cluster: &Cluster, group: &str) -> Result<Arc<BrokerConnectio
         _ => (resp.error_code, resp.host.to_string(), resp.port),
     };
     if code != 0 {
-        return Err(Error::from_code(code, None, format!("FindCoordinator for group {group}")));
+        let what = if key_type == KeyType::Group { "group" } else { "transactional.id" };
+        return Err(Error::from_code(code, None, format!("FindCoordinator for {what} {group}")));
     }
     cluster.dedicated_connection(&format!("{host}:{port}")).await
 }

@@ -59,6 +59,22 @@ pub enum Error {
     /// the function).
     #[error("{0} needs a tokio runtime: call it from async code or inside Runtime::enter")]
     NoRuntime(&'static str),
+    /// A transactional call made in a state that does not allow it (a send outside a
+    /// transaction, `begin_transaction` twice, a commit with none begun); names the call.
+    #[error("invalid transaction state: {0}")]
+    State(String),
+    /// A newer producer with the same `transactional.id` took over: this one can no longer
+    /// write or commit, and must be closed (fatal).
+    #[error("producer fenced by a newer instance with the same transactional.id: {0}")]
+    Fenced(String),
+    /// The current transaction failed (a record could not be written, offsets could not be
+    /// added, ...): the application aborts it and carries on with the next one.
+    #[error("the transaction must be aborted: {0}")]
+    TxnAbortable(Box<Error>),
+    /// The transactional producer failed in a way it cannot recover from (no authorization
+    /// for its `transactional.id`, a broker without transactions, ...): it must be closed.
+    #[error("the producer is in a fatal state: {0}")]
+    Fatal(Box<Error>),
 }
 
 /// librdkafka's numbers for local errors (negative), as [`Error::code`] returns them.
@@ -89,6 +105,10 @@ pub mod codes {
     pub const PURGE_QUEUE: i32 = -152;
     /// Kafka's own MESSAGE_TOO_LARGE, also raised locally above `message.max.bytes`.
     pub const MSG_SIZE_TOO_LARGE: i32 = 10;
+    /// A transactional call in a state that does not allow it.
+    pub const STATE: i32 = -172;
+    /// Fenced by a newer producer with the same `transactional.id`.
+    pub const FENCED: i32 = -144;
     /// Kafka's "unknown server error".
     pub const UNKNOWN: i32 = -1;
 }
@@ -153,6 +173,10 @@ impl Error {
             Error::Closed => codes::DESTROY,
             Error::Purged => codes::PURGE_QUEUE,
             Error::NoRuntime(_) => codes::FAIL,
+            Error::State(_) => codes::STATE,
+            Error::Fenced(_) => codes::FENCED,
+            // The cause's code; the flags say what the failure leaves the producer able to do.
+            Error::TxnAbortable(cause) | Error::Fatal(cause) => cause.code(),
         }
     }
 
@@ -167,16 +191,15 @@ impl Error {
     }
 
     /// Whether the operation failed for good and the client cannot recover: it must be
-    /// closed and made anew. Nothing the core does today leaves a client in that state; the
-    /// transactional producer will (a fenced producer).
+    /// closed and made anew (a fenced transactional producer).
     pub fn is_fatal(&self) -> bool {
-        false
+        matches!(self, Error::Fenced(_) | Error::Fatal(_))
     }
 
     /// Whether, in a transaction, the error leaves the transaction needing an abort (the
     /// application aborts and carries on with the next one).
     pub fn txn_requires_abort(&self) -> bool {
-        false
+        matches!(self, Error::TxnAbortable(_))
     }
 
     /// One error of each kind, for the bindings' tests that their mapping agrees with
@@ -202,6 +225,18 @@ impl Error {
             Error::Closed,
             Error::Purged,
             Error::NoRuntime("Producer::new"),
+            Error::State("begin_transaction: a transaction is already in progress".into()),
+            Error::Fenced("transactional.id \"t\"".into()),
+            Error::TxnAbortable(Box::new(Error::Kafka {
+                code: ResponseError::TopicAuthorizationFailed,
+                message: None,
+                context: s(),
+            })),
+            Error::Fatal(Box::new(Error::Kafka {
+                code: ResponseError::TransactionalIdAuthorizationFailed,
+                message: None,
+                context: s(),
+            })),
         ]
     }
 

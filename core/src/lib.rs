@@ -24,7 +24,9 @@ mod security;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
-pub use consumer::{Consumer, ConsumerRecord, Offset, PartitionConsumer, RebalanceCommits, RebalanceEvent};
+pub use consumer::{
+    Consumer, ConsumerGroupMetadata, ConsumerRecord, Offset, PartitionConsumer, RebalanceCommits, RebalanceEvent,
+};
 pub use error::{Error, Result};
 pub use producer::{
     Compression, Delivered, DeliveryFuture, DeliveryReport, DeliveryReports, Producer, ProducerRecord, ProducerStats,

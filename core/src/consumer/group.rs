@@ -126,6 +126,10 @@ impl Group {
         &self.shared.settings.group_id
     }
 
+    pub(crate) fn instance_id(&self) -> Option<&str> {
+        self.shared.settings.instance_id.as_deref()
+    }
+
     pub(crate) fn generation(&self) -> i32 {
         self.membership().generation
     }

@@ -108,6 +108,32 @@ impl RebalanceCommits {
     }
 }
 
+/// A consumer's place in its group, for a transactional producer that commits the consumer's
+/// offsets in its transaction ([`crate::Producer::send_offsets_to_transaction`]): the
+/// coordinator refuses the commit of a member whose generation is over (a zombie, KIP-447).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerGroupMetadata {
+    pub group_id: String,
+    /// The generation (the member epoch under `group.protocol=consumer`); -1 outside one.
+    pub generation_id: i32,
+    /// Empty outside a generation.
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+}
+
+impl ConsumerGroupMetadata {
+    /// Metadata naming only the group: the offsets are committed whatever the generation
+    /// (what kafkajs's `sendOffsets({ consumerGroupId })` and the pre-KIP-447 API give).
+    pub fn group_only(group_id: impl Into<String>) -> Self {
+        ConsumerGroupMetadata {
+            group_id: group_id.into(),
+            generation_id: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}
+
 /// An offset a commit stored: (topic and partition, next offset to read, metadata).
 pub type CommittedOffset = (Tp, i64, Option<String>);
 
@@ -747,6 +773,20 @@ impl Consumer {
     /// reading there, `seek` (or `assign`) with [`Offset::Timestamp`].
     pub async fn offsets_for_times(&self, partitions: &[(String, i32, i64)]) -> Result<Vec<(Tp, Option<i64>)>> {
         self.fetcher.offsets_for_times(partitions).await
+    }
+
+    /// This member's group, generation and ids for
+    /// [`send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction); `None`
+    /// without a `group.id`.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let g = self.group.as_ref()?;
+        let member_id = g.member_id();
+        Some(ConsumerGroupMetadata {
+            group_id: g.group_id().to_owned(),
+            generation_id: if member_id.is_empty() { -1 } else { g.generation() },
+            member_id,
+            group_instance_id: g.instance_id().map(str::to_owned),
+        })
     }
 
     /// The member id and generation in the group, once joined.

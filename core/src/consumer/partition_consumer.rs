@@ -86,6 +86,9 @@ struct FetchSettings {
     partition_max_bytes: i32,
     queue_max_bytes: usize,
     queue_max_records: usize,
+    /// `isolation.level=read_committed`: fetches stop at the last stable offset and drop the
+    /// records of aborted transactions.
+    read_committed: bool,
 }
 
 /// What one fetch request brought back: for each partition asked (with the offset asked),
@@ -100,6 +103,7 @@ struct Fetched {
 struct PartitionFetched {
     tp: Tp,
     error_code: i16,
+    /// The high watermark, or under read_committed the last stable offset: where lag ends.
     high_watermark: i64,
     records: Vec<ConsumerRecord>,
     bytes: usize,
@@ -140,6 +144,7 @@ impl PartitionConsumer {
                 partition_max_bytes: config.int("max.partition.fetch.bytes") as i32,
                 queue_max_bytes: config.int("queued.max.messages.kbytes") as usize * 1024,
                 queue_max_records: config.int("queued.min.messages") as usize,
+                read_committed: config.get("isolation.level") == Some("read_committed"),
             },
         })
     }
@@ -216,8 +221,8 @@ impl PartitionConsumer {
         }
     }
 
-    /// Records between this consumer's position and the partition's high watermark, as of
-    /// the last fetch of it.
+    /// Records between this consumer's position and the partition's high watermark (under
+    /// read_committed its last stable offset), as of the last fetch of it.
     pub fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
         let tp = (topic.to_owned(), partition);
         Some((self.high_watermarks.get(&tp)? - self.position(topic, partition)?).max(0))
@@ -251,19 +256,21 @@ impl PartitionConsumer {
         (self.buffer.len(), self.buffered_bytes)
     }
 
-    /// `(earliest, latest)` offsets of a partition.
+    /// `(earliest, latest)` offsets of a partition: latest is the high watermark whatever
+    /// the isolation level, as librdkafka's `query_watermark_offsets` answers.
     pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
-        Ok((self.list_offset(topic, partition, -2).await?, self.list_offset(topic, partition, -1).await?))
+        Ok((self.list_offset(topic, partition, -2, false).await?, self.list_offset(topic, partition, -1, false).await?))
     }
 
     async fn resolve(&self, topic: &str, partition: i32, offset: Offset) -> Result<i64> {
         match offset {
             Offset::At(o) => Ok(o),
-            Offset::Beginning => self.list_offset(topic, partition, -2).await,
-            Offset::End => self.list_offset(topic, partition, -1).await,
+            Offset::Beginning => self.list_offset(topic, partition, -2, false).await,
+            // The end a read_committed consumer can read to is the last stable offset.
+            Offset::End => self.list_offset(topic, partition, -1, self.settings.read_committed).await,
             Offset::Timestamp(ts) => match self.offset_for_time(topic, partition, ts).await? {
                 Some(o) => Ok(o),
-                None => self.list_offset(topic, partition, -1).await,
+                None => self.list_offset(topic, partition, -1, self.settings.read_committed).await,
             },
             // Only a group consumer knows committed offsets; `Consumer` turns this into `At`
             // before it gets here.
@@ -295,16 +302,21 @@ impl PartitionConsumer {
             });
         }
         // Kafka answers -1 when no record is at or after the time.
-        Ok(Some(self.list_offset(topic, partition, timestamp).await?).filter(|o| *o >= 0))
+        Ok(Some(self.list_offset(topic, partition, timestamp, false).await?).filter(|o| *o >= 0))
     }
 
-    async fn list_offset(&self, topic: &str, partition: i32, timestamp: i64) -> Result<i64> {
+    async fn list_offset(&self, topic: &str, partition: i32, timestamp: i64, committed: bool) -> Result<i64> {
         let (_, conn) = self.cluster.leader(topic, partition).await?;
-        let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
-            ListOffsetsTopic::default().with_name(TopicName(StrBytes::from_string(topic.to_owned()))).with_partitions(
-                vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp)],
-            ),
-        ]);
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(committed as i8)
+            .with_topics(vec![
+                ListOffsetsTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                    .with_partitions(vec![
+                        ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(timestamp),
+                    ]),
+            ]);
         let resp = conn.send(&req).await?;
         let p = resp.topics.first().and_then(|t| t.partitions.first()).ok_or_else(|| Error::Protocol {
             broker: conn.addr().to_owned(),
@@ -480,6 +492,7 @@ impl PartitionConsumer {
                 .with_max_wait_ms(self.settings.max_wait_ms)
                 .with_min_bytes(self.settings.min_bytes)
                 .with_max_bytes(self.settings.max_bytes)
+                .with_isolation_level(self.settings.read_committed as i8)
                 .with_session_id(0)
                 .with_session_epoch(-1)
                 .with_topics(
@@ -499,10 +512,11 @@ impl PartitionConsumer {
             // Queued on the connection now; the answer is awaited (and decoded) by `poll`, on
             // the consumer's own task: one task hop from the connection's reader, not two.
             let sent = conn.version_of::<FetchRequest>().and_then(|v| Ok((conn.enqueue(&req, v, true)?, v)));
+            let read_committed = self.settings.read_committed;
             self.in_flight.push(Box::pin(async move {
                 let result = match sent {
                     Ok((Some(rx), version)) => match conn.wait::<FetchRequest>(rx, version).await {
-                        Ok(resp) => decode_response(resp, &ids, &asked),
+                        Ok(resp) => decode_response(resp, &ids, &asked, read_committed),
                         Err(e) => Err(e),
                     },
                     Ok((None, _)) => Err(Error::Closed),
@@ -610,6 +624,7 @@ fn decode_response(
     resp: kafka_protocol::messages::FetchResponse,
     ids: &HashMap<uuid::Uuid, String>,
     asked: &[(Tp, i64)],
+    read_committed: bool,
 ) -> Result<Vec<PartitionFetched>> {
     if resp.error_code != 0 {
         return Err(Error::from_code(resp.error_code, None, "fetch"));
@@ -641,8 +656,17 @@ fn decode_response(
             if let Some(p) = by_tp.remove(tp) {
                 out.error_code = p.error_code;
                 out.high_watermark = p.high_watermark;
+                let mut aborted = None;
+                if read_committed {
+                    if p.last_stable_offset >= 0 {
+                        out.high_watermark = p.last_stable_offset;
+                    }
+                    let list = p.aborted_transactions.unwrap_or_default();
+                    aborted = Some(AbortedTransactions::new(list.iter().map(|a| (a.first_offset, a.producer_id.0))));
+                }
                 if p.error_code == 0 {
-                    out.next = decode_into(tp, *pos, p.records.unwrap_or_default(), &mut out.records, &mut out.bytes)?;
+                    let records = p.records.unwrap_or_default();
+                    out.next = decode_into(tp, *pos, records, aborted.as_mut(), &mut out.records, &mut out.bytes)?;
                 }
             }
             Ok(out)
@@ -650,13 +674,62 @@ fn decode_response(
         .collect()
 }
 
+/// The aborted transactions a read_committed fetch answered with, met in offset order: a
+/// transactional batch is dropped while its producer has an aborted transaction that began at
+/// or before it and whose abort marker has not been passed yet.
+#[derive(Debug)]
+struct AbortedTransactions {
+    /// `(first offset, producer id)`, latest first, so the next to begin pops off the end.
+    upcoming: Vec<(i64, i64)>,
+    open: std::collections::HashSet<i64>,
+}
+
+impl AbortedTransactions {
+    fn new(list: impl Iterator<Item = (i64, i64)>) -> Self {
+        let mut upcoming: Vec<(i64, i64)> = list.collect();
+        upcoming.sort_unstable_by(|a, b| b.cmp(a));
+        AbortedTransactions { upcoming, open: Default::default() }
+    }
+
+    /// Opens every aborted transaction that began at or before `last_offset`.
+    fn reach(&mut self, last_offset: i64) {
+        while let Some(&(first, pid)) = self.upcoming.last() {
+            if first > last_offset {
+                break;
+            }
+            self.open.insert(pid);
+            self.upcoming.pop();
+        }
+    }
+}
+
+/// The header fields of a v2 record batch read before decoding it: base offset, last offset,
+/// attributes and producer id (byte positions of Kafka's RecordBatch layout).
+fn batch_header(batch: &[u8]) -> Option<(i64, i64, i16, i64)> {
+    const HEADER: usize = 61;
+    if batch.len() < HEADER || batch[16] != 2 {
+        return None;
+    }
+    let i64_at = |at: usize| i64::from_be_bytes(batch[at..at + 8].try_into().expect("8 bytes"));
+    let base = i64_at(0);
+    let last_delta = i32::from_be_bytes(batch[23..27].try_into().expect("4 bytes"));
+    let attributes = i16::from_be_bytes(batch[21..23].try_into().expect("2 bytes"));
+    Some((base, base + i64::from(last_delta), attributes, i64_at(43)))
+}
+
+const TRANSACTIONAL: i16 = 0x10;
+const CONTROL: i16 = 0x20;
+
 /// Decodes the whole batches in a fetch response into `out`, skipping records below `pos`
-/// (a batch is served whole from its start) and a partial batch cut at the end; adds what
-/// they count against the read-ahead limit to `out_bytes`. Returns the next position.
+/// (a batch is served whole from its start), control batches, the batches of aborted
+/// transactions (when `aborted` is given: read_committed) and a partial batch cut at the end;
+/// adds what they count against the read-ahead limit to `out_bytes`. Returns the next
+/// position: past every whole batch, so a fetch ending in skipped batches moves on.
 fn decode_into(
     tp: &Tp,
     mut pos: i64,
     mut bytes: Bytes,
+    mut aborted: Option<&mut AbortedTransactions>,
     out: &mut Vec<ConsumerRecord>,
     out_bytes: &mut usize,
 ) -> Result<i64> {
@@ -667,6 +740,24 @@ fn decode_into(
             break;
         }
         let mut one = bytes.split_to(total);
+        let mut batch_end = None;
+        if let Some((_, last, attributes, producer_id)) = batch_header(&one) {
+            batch_end = Some(last + 1);
+            if let Some(aborted) = aborted.as_deref_mut() {
+                aborted.reach(last);
+                if attributes & CONTROL != 0 {
+                    // The marker ends the producer's transaction, aborted or not.
+                    aborted.open.remove(&producer_id);
+                } else if attributes & TRANSACTIONAL != 0 && aborted.open.contains(&producer_id) {
+                    pos = pos.max(last + 1);
+                    continue;
+                }
+            }
+            if attributes & CONTROL != 0 || last < pos {
+                pos = pos.max(last + 1);
+                continue;
+            }
+        }
         let set = RecordBatchDecoder::decode(&mut one).map_err(|e| Error::Protocol {
             broker: format!("{}-{}", tp.0, tp.1),
             reason: format!("record batch: {e}"),
@@ -688,6 +779,10 @@ fn decode_into(
             };
             *out_bytes += record_bytes(&record);
             out.push(record);
+        }
+        // Records compacted away at the batch's end leave its last offset behind them.
+        if let Some(end) = batch_end {
+            pos = pos.max(end);
         }
     }
     Ok(pos)

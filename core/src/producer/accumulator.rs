@@ -326,6 +326,20 @@ impl Accumulator {
         out
     }
 
+    /// Takes every batch not in flight, sequenced or not: the transaction they belong to
+    /// failed or is being aborted, so none of them may be written now. Returns them and
+    /// whether any had a sequence number (its partition's next batch would then leave a gap:
+    /// the epoch must be bumped before the next transaction).
+    pub(super) fn take_waiting(&mut self) -> (Vec<Batch>, bool) {
+        let mut out: Vec<Batch> = self.open.drain().map(|(_, b)| b).collect();
+        out.extend(self.ready.drain(..));
+        let sequenced = out.iter().any(|b| b.base_seq >= 0);
+        if sequenced {
+            self.bump_needed = true;
+        }
+        (out, sequenced)
+    }
+
     /// A batch in flight finished (acknowledged or failed for good); [`settle`](Self::settle)
     /// delivers it.
     pub(super) fn done(&mut self, batch: &Batch, acked: bool) {

@@ -6,6 +6,7 @@
 mod accumulator;
 mod reports;
 mod sender;
+mod transaction;
 
 use std::sync::Arc;
 
@@ -227,6 +228,52 @@ impl Producer {
     /// before an earlier one of its partition counts until that one is too).
     pub fn in_flight(&self) -> usize {
         self.inner.queued()
+    }
+
+    /// Transactions: gets this `transactional.id`'s producer id and epoch from its
+    /// coordinator, fencing any older producer with the same id (its open transaction is
+    /// aborted). Called once, before the first transaction; after a timeout, call it again.
+    pub async fn init_transactions(&self, timeout: std::time::Duration) -> Result<()> {
+        self.txn()?.init(self.inner.as_ref(), timeout).await
+    }
+
+    /// Starts a transaction: records sent from now until the commit or abort are written
+    /// atomically with it.
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.txn()?.begin()
+    }
+
+    /// Commits a consumer's offsets (`(topic, partition, next offset to read, metadata)`)
+    /// in the transaction, so they are stored if and only if it commits: the
+    /// consume-transform-produce loop of exactly-once processing. `group` comes from
+    /// [`Consumer::group_metadata`](crate::Consumer::group_metadata); a consumer whose
+    /// generation is over (a zombie) is refused and the transaction must be aborted.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(String, i32, i64, Option<String>)],
+        group: &crate::consumer::ConsumerGroupMetadata,
+        timeout: std::time::Duration,
+    ) -> Result<()> {
+        self.txn()?.send_offsets(self.inner.as_ref(), offsets, group, timeout).await
+    }
+
+    /// Sends everything of the transaction, waits for it to be acknowledged, and commits.
+    /// A record that failed makes it fail with an error whose
+    /// [`txn_requires_abort`](Error::txn_requires_abort) is true: abort and go on. After a
+    /// timeout, call it again to finish the commit.
+    pub async fn commit_transaction(&self, timeout: std::time::Duration) -> Result<()> {
+        self.txn()?.commit(self.inner.as_ref(), timeout).await
+    }
+
+    /// Aborts the transaction: records not yet sent are dropped (their deliveries fail with
+    /// [`Error::Purged`]), those in flight are waited for, and readers with
+    /// `isolation.level=read_committed` never see any of it.
+    pub async fn abort_transaction(&self, timeout: std::time::Duration) -> Result<()> {
+        self.txn()?.abort(self.inner.as_ref(), timeout).await
+    }
+
+    fn txn(&self) -> Result<&transaction::Transactions> {
+        self.inner.txn.as_ref().ok_or_else(|| Error::State("not a transactional producer: set transactional.id".into()))
     }
 
     /// Totals since the producer started.

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId, TopicName, TransactionalId};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, RecordBatchEncoder, RecordEncodeOptions};
 use tokio::sync::{Notify, oneshot};
 
 use super::accumulator::{Accumulator, Batch, Delivery, Outcome, unsent_record};
 use super::reports::{Delivered, DeliveryReport, DeliveryReports};
+use super::transaction::{self, Transactions};
 use super::{ProducerRecord, RecordMetadata};
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
@@ -48,6 +49,8 @@ pub(super) struct Shared {
     max_block: Duration,
     pub(super) stats: Counters,
     pub(super) reports: DeliveryReports,
+    /// `transactional.id` set: records are sent only inside transactions.
+    pub(super) txn: Option<Transactions>,
 }
 
 /// Running totals behind [`super::ProducerStats`]; updated by the sender, read by anyone.
@@ -109,6 +112,9 @@ impl Shared {
             max_block: config.duration("max.block.ms"),
             stats: Counters::default(),
             reports: DeliveryReports::default(),
+            txn: config
+                .get("transactional.id")
+                .map(|id| Transactions::new(id.to_owned(), config.int("transaction.timeout.ms") as i32)),
         });
         // The task holds a weak handle: dropping every Producer ends it.
         let weak = Arc::downgrade(&shared);
@@ -161,6 +167,9 @@ impl Shared {
     /// Queues a record whose outcome goes to `delivery`, waiting at most `block` for queue
     /// space (`None`: `max.block.ms`).
     pub(super) async fn enqueue(&self, rec: ProducerRecord, block: Option<Duration>, delivery: Delivery) -> Result<()> {
+        if let Some(txn) = &self.txn {
+            txn.check_send()?;
+        }
         let deadline = tokio::time::Instant::now() + block.unwrap_or(self.max_block);
         let size = rec.approx_size();
         if size > self.message_max_bytes {
@@ -270,11 +279,16 @@ impl Shared {
         // A pending epoch bump waits until nothing is in flight; meanwhile drain() holds back
         // every batch but those whose fate under the old epoch is unknown: a batch written
         // under the old epoch but not yet acknowledged must not be sent again under the new one.
-        let bump = self.lock().ready_to_bump();
+        // A transactional producer moves to a new epoch only between transactions (the abort
+        // does it): mid-transaction the coordinator would take a new epoch as a new producer.
+        let bump = self.txn.is_none() && self.lock().ready_to_bump();
         if bump && !self.bump_epoch().await {
             return;
         }
-        let (batches, next) = self.lock().drain(self.linger, Instant::now());
+        let (mut batches, next) = self.lock().drain(self.linger, Instant::now());
+        if let Some(txn) = &self.txn {
+            batches = self.add_to_transaction(txn, batches).await;
+        }
         if batches.is_empty() {
             match next {
                 Some(at) => {
@@ -308,6 +322,27 @@ impl Shared {
         }
     }
 
+    /// Adds the partitions of these batches new to the transaction (one request for all of
+    /// them) before any is sent; if that fails, the batches fail with the transaction.
+    async fn add_to_transaction(self: &Arc<Self>, txn: &Transactions, batches: Vec<Batch>) -> Vec<Batch> {
+        let new = txn.not_added(batches.iter().map(|b| &b.tp));
+        if new.is_empty() {
+            return batches;
+        }
+        let deadline = tokio::time::Instant::now() + self.delivery_timeout;
+        match txn.add_partitions(self.as_ref(), &new, deadline).await {
+            Ok(()) => batches,
+            Err(e) => {
+                tracing::warn!(transactional_id = %txn.id, error = %e, "adding partitions to the transaction failed");
+                let e = txn.failed(&e);
+                for batch in batches {
+                    Arc::clone(self).complete(batch, Instant::now(), Err(e.clone())).await;
+                }
+                Vec::new()
+            }
+        }
+    }
+
     /// The producer id and epoch to number new batches with; asks for them on first use.
     async fn producer_id(&self) -> Result<(i64, i16)> {
         if !self.idempotent {
@@ -315,6 +350,9 @@ impl Shared {
         }
         if let Some(p) = self.lock().producer {
             return Ok(p);
+        }
+        if self.txn.is_some() {
+            return Err(Error::State("send: call init_transactions first".into()));
         }
         // Only the sender task gets here: no two InitProducerId requests race.
         let p = self.init_producer_id(None).await?;
@@ -432,7 +470,9 @@ impl Shared {
             return Ok(b.clone());
         }
         let base_seq = if pid >= 0 { batch.base_seq } else { -1 };
+        let transactional = self.txn.is_some();
         for (i, r) in batch.records.iter_mut().enumerate() {
+            r.transactional = transactional;
             r.offset = i as i64;
             r.producer_id = pid;
             r.producer_epoch = epoch;
@@ -461,7 +501,7 @@ impl Shared {
         let topic_id = self.cluster.topic(&topic).await?.id;
         let acks = batch.options.acks.unwrap_or(self.acks);
         let req = ProduceRequest::default()
-            .with_transactional_id(None)
+            .with_transactional_id(self.txn.as_ref().map(|t| TransactionalId(StrBytes::from_string(t.id.clone()))))
             .with_acks(acks)
             .with_timeout_ms(batch.options.request_timeout_ms.unwrap_or(self.request_timeout_ms))
             .with_topic_data(vec![
@@ -472,7 +512,10 @@ impl Shared {
                         PartitionProduceData::default().with_index(partition).with_records(Some(records)),
                     ]),
             ]);
-        let version = conn.version_of::<ProduceRequest>()?;
+        let mut version = conn.version_of::<ProduceRequest>()?;
+        if self.txn.is_some() {
+            version = version.min(transaction::MAX_PRODUCE_VERSION);
+        }
         Ok(match conn.enqueue(&req, version, acks != 0)? {
             Some(rx) => Sent::Waiting(conn, rx, version),
             None => Sent::NoAck,
@@ -526,6 +569,7 @@ impl Shared {
             // producer's state (KIP-360), or refused the batch because of a gap the pending
             // epoch bump closes.
             let renumber = self.idempotent
+                && self.txn.is_none()
                 && batch.base_seq >= 0
                 && (code == Some(ResponseError::UnknownProducerId) || (out_of_order && acc.bump_needed));
             if renumber {
@@ -567,14 +611,64 @@ impl Shared {
                 } else {
                     self.stats.failed_records.fetch_add(n, Ordering::Relaxed);
                 }
+                // In a transaction, one record failing fails the transaction: what waits
+                // behind it fails with it rather than being written into a transaction that
+                // will be aborted.
+                let doomed = match (&self.txn, &outcome) {
+                    (Some(txn), Err(e)) => Some(txn.failed(e)),
+                    _ => None,
+                };
                 let mut acc = self.lock();
                 acc.done(&batch, outcome.is_ok());
                 acc.settle(batch, outcome, |b, outcome| self.deliver(b, outcome));
                 drop(acc);
+                if let Some(e) = doomed {
+                    transaction::Sender::abandon_waiting(self.as_ref(), e);
+                }
                 self.progress.notify_waiters();
                 self.wake.notify_one();
             }
         }
+    }
+}
+
+impl transaction::Sender for Shared {
+    fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    fn flush(&self) -> impl std::future::Future<Output = Result<()>> + Send {
+        Shared::flush(self)
+    }
+
+    fn abandon_waiting(&self, error: Error) {
+        let mut acc = self.lock();
+        let (batches, _) = acc.take_waiting();
+        let failed: usize = batches.iter().map(|b| b.records.len()).sum();
+        for b in batches {
+            acc.settle(b, Err(error.clone()), |b, outcome| self.deliver(b, outcome));
+        }
+        drop(acc);
+        self.stats.failed_records.fetch_add(failed as u64, Ordering::Relaxed);
+        self.progress.notify_waiters();
+    }
+
+    fn producer(&self) -> Option<(i64, i16)> {
+        self.lock().producer
+    }
+
+    fn new_epoch(&self, producer: (i64, i16)) {
+        let mut acc = self.lock();
+        if acc.producer.is_some_and(|(pid, epoch)| (pid, epoch) != producer) {
+            self.stats.epoch_bumps.fetch_add(1, Ordering::Relaxed);
+        }
+        acc.new_epoch(producer);
+        drop(acc);
+        self.wake.notify_one();
+    }
+
+    fn bump_needed(&self) -> bool {
+        self.lock().bump_needed
     }
 }
 
