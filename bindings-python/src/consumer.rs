@@ -324,6 +324,17 @@ impl NativeConsumer {
         .ok_or_else(closed)
     }
 
+    /// (group id, generation, member id, group instance id), for a transactional producer's
+    /// `send_offsets_to_transaction`; None without a group.id.
+    #[allow(clippy::type_complexity)]
+    fn group_metadata(&self, py: Python<'_>) -> PyResult<Option<(String, i32, String, Option<String>)>> {
+        self.owner.check()?;
+        let consumer = Arc::clone(&self.consumer);
+        let metadata = block_on(py, async move { consumer.lock().await.as_ref().map(|c| c.group_metadata()) });
+        let m = metadata.ok_or_else(closed)?;
+        Ok(m.map(|m| (m.group_id, m.generation_id, m.member_id, m.group_instance_id)))
+    }
+
     fn seek(&self, py: Python<'_>, topic: String, partition: i32, offset: i64) -> PyResult<()> {
         self.owner.check()?;
         let at = match start_of(offset) {

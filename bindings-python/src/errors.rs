@@ -1,5 +1,5 @@
 //! The one mapping from `ferrokafka::Error` to Python. A core error becomes
-//! `NativeError(code, name, message, retriable, fatal)` with the core's code and name (which
+//! `NativeError(code, name, message, retriable, fatal, txn_requires_abort)` with the core's code and name (which
 //! are librdkafka's, what confluent-kafka users compare against); the package's `_call` turns
 //! it into confluent-kafka's `KafkaException(KafkaError)`. A full producer queue is
 //! `BufferError`, as confluent-kafka raises it.
@@ -14,7 +14,7 @@ pyo3::create_exception!(
     _native,
     NativeError,
     PyException,
-    "An error from the ferrokafka core: args are (code, name, message, retriable, fatal)."
+    "An error from the ferrokafka core: args are (code, name, message, retriable, fatal, txn_requires_abort)."
 );
 
 /// What Python is told about an error.
@@ -25,6 +25,7 @@ pub(crate) struct Described {
     pub(crate) message: String,
     pub(crate) retriable: bool,
     pub(crate) fatal: bool,
+    pub(crate) txn_requires_abort: bool,
 }
 
 /// Code, name, message and flags of a core error: the core's classification as it is.
@@ -35,6 +36,7 @@ pub(crate) fn describe(e: &Error) -> Described {
         message: e.to_string(),
         retriable: e.is_retriable(),
         fatal: e.is_fatal(),
+        txn_requires_abort: e.txn_requires_abort(),
     }
 }
 
@@ -44,7 +46,7 @@ pub(crate) fn invalid_arg(what: &str, reason: impl Into<String>) -> Error {
     Error::Config { key: what.to_owned(), reason: reason.into() }
 }
 
-/// The package's `KafkaError._native` (code, name, message, retriable, fatal → KafkaError)
+/// The package's `KafkaError._native` (code, name, message and flags → KafkaError)
 /// and `KafkaException`, registered by the package at import ([`bind_errors`]) so errors are
 /// raised as confluent-kafka's from native code, with no Python wrapper on the hot paths.
 static PY_ERRORS: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
@@ -57,7 +59,7 @@ pub(crate) fn bind_errors(py: Python<'_>, make_error: Py<PyAny>, exception: Py<P
 /// `e` as a `KafkaError` object (a tuple before the package registered its classes).
 pub(crate) fn kafka_error(py: Python<'_>, e: &Error) -> PyResult<Py<PyAny>> {
     let d = describe(e);
-    let args = (d.code, d.name, d.message, d.retriable, d.fatal);
+    let args = (d.code, d.name, d.message, d.retriable, d.fatal, d.txn_requires_abort);
     match PY_ERRORS.get(py) {
         Some((make, _)) => make.call1(py, args),
         None => Ok(args.into_pyobject(py)?.into_any().unbind()),
@@ -78,16 +80,16 @@ pub(crate) fn to_py(e: Error) -> PyErr {
             };
         }
         let d = describe(&e);
-        NativeError::new_err((d.code, d.name, d.message, d.retriable, d.fatal))
+        NativeError::new_err((d.code, d.name, d.message, d.retriable, d.fatal, d.txn_requires_abort))
     })
 }
 
 /// An error as a plain tuple, for delivery reports and per-item admin results.
-pub(crate) type ErrorTuple = (i32, String, String, bool, bool);
+pub(crate) type ErrorTuple = (i32, String, String, bool, bool, bool);
 
 pub(crate) fn to_tuple(e: &Error) -> ErrorTuple {
     let d = describe(e);
-    (d.code, d.name, d.message, d.retriable, d.fatal)
+    (d.code, d.name, d.message, d.retriable, d.fatal, d.txn_requires_abort)
 }
 
 /// A client object used in a process other than the one that created it: after `fork()` its
@@ -139,8 +141,8 @@ mod tests {
         for e in Error::examples() {
             let d = describe(&e);
             assert_eq!(
-                (d.code, d.name.as_str(), d.retriable, d.fatal),
-                (e.code(), e.code_name().as_str(), e.is_retriable(), e.is_fatal()),
+                (d.code, d.name.as_str(), d.retriable, d.fatal, d.txn_requires_abort),
+                (e.code(), e.code_name().as_str(), e.is_retriable(), e.is_fatal(), e.txn_requires_abort()),
                 "{e:?}"
             );
         }

@@ -419,11 +419,7 @@ impl NativeProducer {
     /// flight.
     fn flush(&self, py: Python<'_>, timeout: f64) -> PyResult<usize> {
         self.owner.check()?;
-        let limit = if timeout < 0.0 {
-            Duration::from_secs(u32::MAX as u64)
-        } else {
-            Duration::from_secs_f64(timeout.min(1e6))
-        };
+        let limit = wait_for(timeout);
         // The core's flush is cancel-safe: a timed-out wait simply stops waiting. Once it
         // returns, every report is in the core's queue.
         let producer = &self.producer;
@@ -446,6 +442,47 @@ impl NativeProducer {
         Ok(self.producer.purge())
     }
 
+    /// Transactions (confluent-kafka's, with timeouts in seconds; negative: no limit): each
+    /// is the core's call, with the GIL released while it waits.
+    fn init_transactions(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        self.owner.check()?;
+        let producer = &self.producer;
+        block_on(py, producer.init_transactions(wait_for(timeout))).py_err()
+    }
+
+    fn begin_transaction(&self) -> PyResult<()> {
+        self.owner.check()?;
+        self.producer.begin_transaction().py_err()
+    }
+
+    /// `offsets`: (topic, partition, next offset to read, metadata); `group`: (group id,
+    /// generation, member id, group instance id) from `Consumer.consumer_group_metadata()`.
+    fn send_offsets_to_transaction(
+        &self,
+        py: Python<'_>,
+        offsets: Vec<(String, i32, i64, Option<String>)>,
+        group: (String, i32, String, Option<String>),
+        timeout: f64,
+    ) -> PyResult<()> {
+        self.owner.check()?;
+        let (group_id, generation_id, member_id, group_instance_id) = group;
+        let group = ferrokafka::ConsumerGroupMetadata { group_id, generation_id, member_id, group_instance_id };
+        let producer = &self.producer;
+        block_on(py, producer.send_offsets_to_transaction(&offsets, &group, wait_for(timeout))).py_err()
+    }
+
+    fn commit_transaction(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        self.owner.check()?;
+        let producer = &self.producer;
+        block_on(py, producer.commit_transaction(wait_for(timeout))).py_err()
+    }
+
+    fn abort_transaction(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        self.owner.check()?;
+        let producer = &self.producer;
+        block_on(py, producer.abort_transaction(wait_for(timeout))).py_err()
+    }
+
     /// Totals since the producer started, as a dict.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
         let s = self.producer.stats();
@@ -464,6 +501,11 @@ impl NativeProducer {
         d.set_item("producer_epoch", s.producer_epoch)?;
         Ok(d)
     }
+}
+
+/// A timeout in seconds as confluent-kafka takes them: negative means no limit.
+fn wait_for(timeout: f64) -> Duration {
+    if timeout < 0.0 { Duration::from_secs(u32::MAX as u64) } else { Duration::from_secs_f64(timeout.min(1e6)) }
 }
 
 /// Bytes for Python, or None.

@@ -24,7 +24,7 @@ os.register_at_fork(after_in_child=_native.forked)
 __version__ = _native.__version__
 
 __all__ = [
-    "Broker", "Producer", "Consumer", "Message", "TopicPartition", "KafkaError", "KafkaException",
+    "Broker", "Producer", "Consumer", "ConsumerGroupMetadata", "Message", "TopicPartition", "KafkaError", "KafkaException",
     "OFFSET_BEGINNING", "OFFSET_END", "OFFSET_STORED", "OFFSET_INVALID",
     "TIMESTAMP_NOT_AVAILABLE", "TIMESTAMP_CREATE_TIME", "TIMESTAMP_LOG_APPEND_TIME",
 ]
@@ -62,11 +62,11 @@ class KafkaError:
         self._fatal, self._retriable, self._txn_requires_abort = bool(fatal), bool(retriable), bool(txn_requires_abort)
 
     @classmethod
-    def _native(cls, code, name, message, retriable, fatal):
+    def _native(cls, code, name, message, retriable, fatal, txn_requires_abort):
         """A core error as described by the binding (code, name, message, flags)."""
         err = cls.__new__(cls)
         err._code, err._name, err._message = code, name, message
-        err._fatal, err._retriable, err._txn_requires_abort = fatal, retriable, False
+        err._fatal, err._retriable, err._txn_requires_abort = fatal, retriable, txn_requires_abort
         return err
 
     def code(self):
@@ -90,7 +90,8 @@ class KafkaError:
         return self._fatal
 
     def txn_requires_abort(self):
-        """Whether a transaction must be aborted (always False: no transactions yet)."""
+        """Whether the current transaction failed and must be aborted (the producer goes on
+        with the next one)."""
         return self._txn_requires_abort
 
     def __eq__(self, other):
@@ -295,10 +296,60 @@ class Producer(_native.NativeProducer):
         """Cluster metadata (``ferrokafka.admin.ClusterMetadata``): all topics, or one."""
         return _list_topics(self, topic, timeout)
 
+    # Transactions (``transactional.id`` set). Timeouts in seconds; None or negative: no
+    # limit. A failure raises KafkaException whose KafkaError says what to do:
+    # ``retriable()`` (call again), ``txn_requires_abort()`` (abort_transaction, then go on),
+    # ``fatal()`` (fenced by a newer instance, or not authorized: close the producer).
+
+    def init_transactions(self, timeout=None):
+        """Gets the producer id for ``transactional.id``, fencing older instances (their open
+        transaction is aborted). Once, before the first transaction."""
+        _call(super().init_transactions, _timeout(timeout))
+
+    def begin_transaction(self):
+        """Starts a transaction: what is produced until the commit or abort is part of it."""
+        _call(super().begin_transaction)
+
+    def send_offsets_to_transaction(self, positions, group_metadata, timeout=None):
+        """Commits a consumer's positions (TopicPartitions with the next offset to read, e.g.
+        ``consumer.position(consumer.assignment())``) with the transaction; `group_metadata`
+        is ``consumer.consumer_group_metadata()``. Negative (logical) offsets are skipped."""
+        offsets = [(tp.topic, tp.partition, tp.offset, tp.metadata) for tp in positions if tp.offset >= 0]
+        if not isinstance(group_metadata, ConsumerGroupMetadata):
+            raise TypeError("group_metadata must come from Consumer.consumer_group_metadata()")
+        _call(super().send_offsets_to_transaction, offsets, group_metadata._fields, _timeout(timeout))
+
+    def commit_transaction(self, timeout=None):
+        """Flushes the transaction's records and commits it (delivery callbacks are served by
+        the next poll or flush)."""
+        _call(super().commit_transaction, _timeout(timeout))
+
+    def abort_transaction(self, timeout=None):
+        """Aborts the transaction: records not sent yet are dropped (their delivery reports
+        carry ``_PURGE_QUEUE``); read_committed consumers never see any of it."""
+        _call(super().abort_transaction, _timeout(timeout))
+
     def stats(self):
         """Totals since the producer started (records, bytes, batches, retries, latency...);
         ferrokafka's own, in place of librdkafka's ``stats_cb``."""
         return super().stats()
+
+
+def _timeout(timeout):
+    return -1.0 if timeout is None else float(timeout)
+
+
+class ConsumerGroupMetadata:
+    """A consumer's group membership (group, generation, member), as
+    ``Consumer.consumer_group_metadata()`` returns it for ``send_offsets_to_transaction``:
+    offsets of a member whose generation is over are refused (KIP-447)."""
+
+    def __init__(self, group_id, generation_id=-1, member_id="", group_instance_id=None):
+        self._fields = (str(group_id), int(generation_id), str(member_id), group_instance_id)
+
+    def __repr__(self):
+        g, gen, member, instance = self._fields
+        return f"ConsumerGroupMetadata(group_id={g!r}, generation_id={gen}, member_id={member!r}, group_instance_id={instance!r})"
 
 
 class Consumer:
@@ -480,6 +531,15 @@ class Consumer:
         _call(self._native.seek, partition.topic, partition.partition, partition.offset)
         if self._rebalancing:
             self._repositioned.add((partition.topic, partition.partition))
+
+    def consumer_group_metadata(self):
+        """This member's group, generation and id, for a transactional producer's
+        ``send_offsets_to_transaction``."""
+        self._live("consumer_group_metadata")
+        fields = _call(self._native.group_metadata)
+        if fields is None:
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG, "consumer_group_metadata() needs a group.id"))
+        return ConsumerGroupMetadata(*fields)
 
     def pause(self, partitions):
         """Stops fetching these partitions until resume()."""

@@ -52,6 +52,27 @@ class AIOProducer:
         """Waits until everything queued is delivered; returns the number still queued."""
         return await asyncio.get_running_loop().run_in_executor(None, self._producer.flush, timeout)
 
+    async def init_transactions(self, timeout=None):
+        """As Producer.init_transactions, in the executor."""
+        await asyncio.get_running_loop().run_in_executor(None, self._producer.init_transactions, timeout)
+
+    async def begin_transaction(self):
+        """As Producer.begin_transaction (it does not wait)."""
+        self._producer.begin_transaction()
+
+    async def send_offsets_to_transaction(self, positions, group_metadata, timeout=None):
+        """As Producer.send_offsets_to_transaction, in the executor."""
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._producer.send_offsets_to_transaction, positions, group_metadata, timeout)
+
+    async def commit_transaction(self, timeout=None):
+        """As Producer.commit_transaction, in the executor."""
+        await asyncio.get_running_loop().run_in_executor(None, self._producer.commit_transaction, timeout)
+
+    async def abort_transaction(self, timeout=None):
+        """As Producer.abort_transaction, in the executor."""
+        await asyncio.get_running_loop().run_in_executor(None, self._producer.abort_transaction, timeout)
+
     async def close(self):
         """Flushes and stops the delivery thread."""
         await self.flush()
@@ -76,6 +97,18 @@ class AIOConsumer:
     async def poll(self, timeout=1.0):
         """The next message, or None after `timeout` seconds."""
         return await asyncio.get_running_loop().run_in_executor(None, self._consumer.poll, timeout)
+
+    def consumer_group_metadata(self):
+        """As Consumer.consumer_group_metadata."""
+        return self._consumer.consumer_group_metadata()
+
+    def position(self, partitions):
+        """As Consumer.position."""
+        return self._consumer.position(partitions)
+
+    def assignment(self):
+        """As Consumer.assignment."""
+        return self._consumer.assignment()
 
     async def commit(self, message=None, offsets=None):
         """Commits synchronously (in the executor) and returns the committed partitions."""
