@@ -742,7 +742,20 @@ impl Consumer {
         self.fetcher.position(topic, partition)
     }
 
+    /// Moves a held partition's position. [`Offset::Committed`] goes back to the group's
+    /// committed offset (`auto.offset.reset` without one): how an exactly-once loop rewinds
+    /// after aborting a transaction.
     pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
+        let offset = if offset == Offset::Committed {
+            let tp = (topic.to_owned(), partition);
+            let (found, missing) = self.committed_starts(std::slice::from_ref(&tp)).await?;
+            if let Some(e) = missing {
+                return Err(e);
+            }
+            found.into_iter().find(|(t, _)| *t == tp).map_or(self.reset, |(_, o)| o)
+        } else {
+            offset
+        };
         self.fetcher.seek(topic, partition, offset).await
     }
 

@@ -2,11 +2,16 @@
 fencing by a second producer with the same transactional.id, and consume-transform-produce
 with offsets in the transaction (KIP-447). Each test runs against the bundled broker and
 Apache Kafka, which must behave alike."""
+import os
+import signal
+import subprocess
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import DIE_WITH_PARENT
 
 TIMEOUT = 30
 
@@ -235,3 +240,32 @@ def test_kafka_transactions_tool_lists_describes_and_shows_producers(any_broker)
     producers = tool("describe-producers", "--topic", topic, "--partition", "0")
     assert "CurrentTransactionStartOffset" in producers and "\n" in producers.strip(), producers
     producer.abort_transaction(TIMEOUT)
+
+
+# Our exactly-once copier (examples/rust/eos_copy.rs), killed with SIGKILL mid-run.
+EOS_COPY = os.environ.get("FERROKAFKA_EOS_COPY_BIN", "target/debug/examples/eos_copy")
+
+
+def test_our_exactly_once_copy_survives_sigkill_and_librdkafka_reads_it(any_broker):
+    source, output, group = unique("eos-in"), unique("eos-out"), unique("eos")
+    create(any_broker, source, 2)
+    create(any_broker, output, 2)
+    n = 400
+    plain = Producer({"bootstrap.servers": any_broker})
+    for i in range(n):
+        plain.produce(source, f"r{i}".encode(), partition=i % 2)
+    assert plain.flush(TIMEOUT) == 0
+    cmd = [*DIE_WITH_PARENT, EOS_COPY, any_broker, source, output, group]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        for line in child.stdout:
+            if line.startswith("committed") and int(line.split()[1]) >= 60:
+                break
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(TIMEOUT)
+    assert child.returncode == -signal.SIGKILL
+    rerun = subprocess.run(cmd + ["--until-caught-up"], capture_output=True, text=True, timeout=180)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    got = read_all(any_broker, output, 2, "read_committed")
+    assert sorted(got) == sorted(f"R{i}" for i in range(n)), f"{len(got)} records, {len(set(got))} distinct"
