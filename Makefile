@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust bench-compaction
+.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -48,7 +48,7 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream --example eos_copy
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker bench-peers bench-python bench-node bench-rust bench-compaction
+bench: bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions
 
 # The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
 # Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
@@ -82,6 +82,12 @@ bench-python: test-deps test-python
 bench-node: test-node
 	cargo build --release -p ferrokafka-broker
 	node bench/node_clients.js $(BENCH_NODE_ARGS)
+
+# Transactions (commit every 1,000 records) and read_committed consume: the Python binding (built
+# and installed by its test script) next to confluent-kafka on one release broker.
+bench-transactions: test-deps test-python
+	cargo build --release -p ferrokafka-broker
+	.cache/venv/bin/python bench/transactions_bench.py $(BENCH_TRANSACTIONS_ARGS)
 
 # The core's producer and consumer against rust-rdkafka (librdkafka built from source: a few minutes the
 # first time), same program shape, one release broker.
