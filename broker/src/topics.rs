@@ -39,8 +39,9 @@ fn fold_metric_name(name: &str) -> String {
     name.replace('.', "_")
 }
 
-/// Each segment holds three descriptors open (log, offset index, time index), older segments
-/// too; a new partition has one segment. (Closing idle segments' files is still to do.)
+/// The active segment holds three descriptors open (log, offset index, time index), each
+/// older segment one (its log, for reads); a new partition has one segment. (Closing idle
+/// segments' log files is still to do.)
 const DESCRIPTORS_PER_PARTITION: u64 = 3;
 
 /// Refuses to open `new_partitions` more partitions when their descriptors would not fit in

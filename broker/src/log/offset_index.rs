@@ -16,7 +16,9 @@ const ENTRY_LEN: usize = 8;
 #[derive(Debug)]
 pub(super) struct OffsetIndex {
     path: PathBuf,
-    file: File,
+    /// Open for appends while the segment is active; a sealed segment's index is read from
+    /// memory only, so its file is closed ([`Self::close`]) and reopened only to be cut.
+    file: Option<File>,
     /// `(relative offset, position)`, both strictly increasing.
     entries: Vec<(u32, u32)>,
 }
@@ -25,7 +27,7 @@ impl OffsetIndex {
     /// Opens an index file empty, discarding anything it held.
     pub(super) fn create(path: &Path) -> io::Result<Self> {
         let file = disk::create_segment_file(path)?;
-        Ok(OffsetIndex { path: path.to_owned(), file, entries: Vec::new() })
+        Ok(OffsetIndex { path: path.to_owned(), file: Some(file), entries: Vec::new() })
     }
 
     /// Loads an index written earlier. Returns `None` when the file is missing or is not a
@@ -54,8 +56,8 @@ impl OffsetIndex {
             }
             entries.push((rel, pos));
         }
-        let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Some(OffsetIndex { path: path.to_owned(), file, entries }))
+        // Opened for appends on first use: only the active segment's index is ever appended to.
+        Ok(Some(OffsetIndex { path: path.to_owned(), file: None, entries }))
     }
 
     pub(super) fn append(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
@@ -67,7 +69,8 @@ impl OffsetIndex {
         let mut entry = [0u8; ENTRY_LEN];
         entry[0..4].copy_from_slice(&relative_offset.to_be_bytes());
         entry[4..8].copy_from_slice(&position.to_be_bytes());
-        disk::append_index_entry(&self.path, &self.file, &entry)?;
+        let (path, file) = self.file()?;
+        disk::append_index_entry(path, file, &entry)?;
         self.entries.push((relative_offset, position));
         Ok(())
     }
@@ -97,8 +100,10 @@ impl OffsetIndex {
     }
 
     /// Cuts the file to the entries held in memory.
-    pub(super) fn cut_file(&self) -> io::Result<()> {
-        disk::truncate(&self.path, &self.file, (self.entries.len() * ENTRY_LEN) as u64)
+    pub(super) fn cut_file(&mut self) -> io::Result<()> {
+        let len = (self.entries.len() * ENTRY_LEN) as u64;
+        let (path, file) = self.file()?;
+        disk::truncate(path, file, len)
     }
 
     pub(super) fn path(&self) -> &Path {
@@ -110,8 +115,26 @@ impl OffsetIndex {
         self.path = path;
     }
 
+    /// Forces what was appended to stable storage; a closed file has nothing unsynced (it
+    /// is closed only after a sync).
     pub(super) fn sync(&self) -> io::Result<()> {
-        disk::sync(&self.path, &self.file)
+        match &self.file {
+            Some(file) => disk::sync(&self.path, file),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the file of a synced, sealed segment's index: one descriptor less per segment.
+    pub(super) fn close(&mut self) {
+        self.file = None;
+    }
+
+    /// The path and the file open for appends, opened if closed.
+    fn file(&mut self) -> io::Result<(&Path, &File)> {
+        if self.file.is_none() {
+            self.file = Some(OpenOptions::new().append(true).open(&self.path)?);
+        }
+        Ok((&self.path, self.file.as_ref().expect("opened above")))
     }
 }
 

@@ -177,6 +177,13 @@ impl PartitionLog {
             let base = log_start_offset.max(0);
             segments.insert(base, LogSegment::create(dir, base, config.index_interval_bytes, now_ms)?);
         }
+        // Every segment but the last is sealed: indexes rebuilt by recovery are synced and
+        // closed like those loaded whole, so a partition holds its active segment's three
+        // descriptors and one per older segment.
+        let sealed = segments.len() - 1;
+        for seg in segments.values_mut().take(sealed) {
+            seg.seal()?;
+        }
         let first_base = *segments.keys().next().expect("one segment");
         log_start_offset = log_start_offset.max(first_base);
         let mut log = PartitionLog {
@@ -516,6 +523,10 @@ impl PartitionLog {
         // The closed segment will never change again: make it durable before moving on.
         self.sync()?;
         self.segments.insert(base, LogSegment::create(&self.dir, base, interval, now_ms)?);
+        // Synced just above: its index files can close.
+        if let Some((_, sealed)) = self.segments.range_mut(..base).next_back() {
+            sealed.seal()?;
+        }
         self.dir_unsynced = true;
         if let Err(e) = self.sync_dir() {
             // The next sync tries again; until then the new segment is only in the page cache.
@@ -894,6 +905,9 @@ impl PartitionLog {
             self.segments.remove(b);
         }
         cleaned.drop_suffix();
+        if let Err(e) = cleaned.seal() {
+            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "closing a cleaned segment's indexes failed; they stay open");
+        }
         self.segments.insert(base, cleaned);
         if let Err(e) = cleaner::finish_swap(&self.dir, base, end, &old_bases) {
             tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "finishing a cleaned segment's swap failed; retried before the log changes again");
@@ -978,6 +992,40 @@ mod txn_tests {
         std::fs::write(dir.path().join(TXN_SNAPSHOT_FILE), empty).unwrap();
         let log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
         assert_eq!(log.last_stable_offset(), 0, "replayed: the transaction is still open");
+    }
+
+    /// Descriptors this process holds open on files in `dir`.
+    fn open_in(dir: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    }
+
+    /// A sealed segment keeps only its log open; its indexes are read from memory, and still
+    /// answer lookups after a restart, and the active segment's reopen on the next append.
+    #[test]
+    fn sealed_segments_hold_one_descriptor_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
+        for i in 0..20 {
+            log.append(&sample_batch(3, i, -1, -1), 1).unwrap();
+            log.roll_for_test(1).unwrap();
+        }
+        assert_eq!(log.segment_count(), 21);
+        assert_eq!(open_in(&dir), 20 + 3, "20 sealed logs, and the active segment's three files");
+        log.close().unwrap();
+        drop(log);
+        assert_eq!(open_in(&dir), 0);
+        let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
+        assert!(open_in(&dir) <= 20 + 3, "{} open after a restart", open_in(&dir));
+        let slice = log.read(31, 1 << 20, true).unwrap().expect("offset 31 is in a sealed segment");
+        assert!(slice.len > 0);
+        log.append(&sample_batch(3, 99, -1, -1), 1).unwrap();
+        assert_eq!(log.next_offset(), 63);
+        assert_eq!(open_in(&dir), 20 + 3);
     }
 
     #[test]

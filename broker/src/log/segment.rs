@@ -367,6 +367,17 @@ impl LogSegment {
         self.time_index.sync()
     }
 
+    /// The segment will not be appended to again (rolled, or a cleaned copy swapped in): its
+    /// index files are synced and closed, leaving one descriptor (the log, for reads) per
+    /// sealed segment. A failed sync leaves them open, to be synced again later.
+    pub(super) fn seal(&mut self) -> io::Result<()> {
+        self.index.sync()?;
+        self.time_index.sync()?;
+        self.index.close();
+        self.time_index.close();
+        Ok(())
+    }
+
     /// Records that the files were renamed from their `.cleaned` names to the segment's own:
     /// the handles stay open on the same files, only the names used for later writes change.
     pub(super) fn drop_suffix(&mut self) {

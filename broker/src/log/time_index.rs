@@ -13,7 +13,9 @@ const ENTRY_LEN: usize = 12;
 #[derive(Debug)]
 pub(super) struct TimeIndex {
     path: PathBuf,
-    file: File,
+    /// Open for appends while the segment is active; a sealed segment's index is read from
+    /// memory only, so its file is closed ([`Self::close`]) and reopened only to be cut.
+    file: Option<File>,
     /// `(timestamp, relative offset)`, timestamps strictly increasing.
     entries: Vec<(i64, u32)>,
 }
@@ -21,7 +23,7 @@ pub(super) struct TimeIndex {
 impl TimeIndex {
     pub(super) fn create(path: &Path) -> io::Result<Self> {
         let file = disk::create_segment_file(path)?;
-        Ok(TimeIndex { path: path.to_owned(), file, entries: Vec::new() })
+        Ok(TimeIndex { path: path.to_owned(), file: Some(file), entries: Vec::new() })
     }
 
     /// Loads an index written earlier; `None` when missing or not whole.
@@ -44,8 +46,8 @@ impl TimeIndex {
             }
             entries.push((ts, rel));
         }
-        let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Some(TimeIndex { path: path.to_owned(), file, entries }))
+        // Opened for appends on first use: only the active segment's index is ever appended to.
+        Ok(Some(TimeIndex { path: path.to_owned(), file: None, entries }))
     }
 
     pub(super) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
@@ -55,7 +57,8 @@ impl TimeIndex {
         let mut entry = [0u8; ENTRY_LEN];
         entry[0..8].copy_from_slice(&timestamp.to_be_bytes());
         entry[8..12].copy_from_slice(&relative_offset.to_be_bytes());
-        disk::append_index_entry(&self.path, &self.file, &entry)?;
+        let (path, file) = self.file()?;
+        disk::append_index_entry(path, file, &entry)?;
         self.entries.push((timestamp, relative_offset));
         Ok(())
     }
@@ -85,8 +88,10 @@ impl TimeIndex {
     }
 
     /// Cuts the file to the entries held in memory.
-    pub(super) fn cut_file(&self) -> io::Result<()> {
-        disk::truncate(&self.path, &self.file, (self.entries.len() * ENTRY_LEN) as u64)
+    pub(super) fn cut_file(&mut self) -> io::Result<()> {
+        let len = (self.entries.len() * ENTRY_LEN) as u64;
+        let (path, file) = self.file()?;
+        disk::truncate(path, file, len)
     }
 
     /// Drops entries for offsets at or past `relative_end` (the log ends there after a torn
@@ -109,8 +114,26 @@ impl TimeIndex {
         self.path = path;
     }
 
+    /// Forces what was appended to stable storage; a closed file has nothing unsynced (it
+    /// is closed only after a sync).
     pub(super) fn sync(&self) -> io::Result<()> {
-        disk::sync(&self.path, &self.file)
+        match &self.file {
+            Some(file) => disk::sync(&self.path, file),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the file of a synced, sealed segment's index: one descriptor less per segment.
+    pub(super) fn close(&mut self) {
+        self.file = None;
+    }
+
+    /// The path and the file open for appends, opened if closed.
+    fn file(&mut self) -> io::Result<(&Path, &File)> {
+        if self.file.is_none() {
+            self.file = Some(OpenOptions::new().append(true).open(&self.path)?);
+        }
+        Ok((&self.path, self.file.as_ref().expect("opened above")))
     }
 }
 
