@@ -81,7 +81,7 @@ impl Broker {
                 )?;
                 let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
                 let registry = match open_config.schema_registry_listeners {
-                    Some(_) => Some(crate::schema_registry::open(&topics)?),
+                    Some(_) => Some(crate::schema_registry::recover(&topics)?),
                     None => None,
                 };
                 Ok((topics, cluster_id, producer_ids, groups, txns, acls, registry))
@@ -107,10 +107,6 @@ impl Broker {
             };
             bound.push((socket, Arc::new(listener), addr));
         }
-        let registry = match (registry, &config.schema_registry_listeners) {
-            (Some(registry), Some(spec)) => Some(crate::schema_registry::bind(&config, spec, registry).await?),
-            _ => None,
-        };
         let addr = bound[0].2;
         let advertised = bound[0].1.advertised.clone();
         let (stop, shutdown) = watch::channel(false);
@@ -129,6 +125,10 @@ impl Broker {
             connections,
         });
 
+        let registry = match (registry, state.config.schema_registry_listeners.clone()) {
+            (Some(recovered), Some(spec)) => Some(crate::schema_registry::bind(&state, &spec, recovered).await?),
+            _ => None,
+        };
         let mut tasks = JoinSet::new();
         tasks.spawn(run_on_own_thread(
             "ferrokafka-groups",

@@ -29,12 +29,12 @@ use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 use crate::topics::TopicRegistry;
 
-pub(crate) use registry::Registry;
+use crate::server::BrokerState;
+pub(crate) use store::Recovered;
 
-/// Reads `_schemas` (creating it on first start) and rebuilds the registry. Blocking.
-pub(crate) fn open(topics: &TopicRegistry) -> Result<Registry> {
-    let (store, records) = store::SchemaStore::open(topics)?;
-    Ok(Registry::open(store, records))
+/// Reads `_schemas`, if it exists, for [`bind`]. Blocking.
+pub(crate) fn recover(topics: &TopicRegistry) -> Result<Recovered> {
+    store::recover(topics)
 }
 
 /// The address `schema.registry.listeners` asks for, and whether it is TLS.
@@ -71,7 +71,8 @@ impl std::fmt::Debug for Bound {
 
 /// Binds `schema.registry.listeners`. HTTP Basic auth is required when any broker listener
 /// requires SASL; https serves the broker's certificate.
-pub(crate) async fn bind(config: &BrokerConfig, spec: &str, registry: Registry) -> Result<Bound> {
+pub(crate) async fn bind(broker: &Arc<BrokerState>, spec: &str, recovered: Recovered) -> Result<Bound> {
+    let config = &broker.config;
     let (addr, tls) = parse_listener(config, spec)?;
     let listener = TcpListener::bind(&addr).await.map_err(|source| Error::Bind { addr: addr.clone(), source })?;
     let local = listener.local_addr().map_err(|source| Error::Bind { addr: addr.clone(), source })?;
@@ -83,6 +84,10 @@ pub(crate) async fn bind(config: &BrokerConfig, spec: &str, registry: Registry) 
     let users = sasl.then(|| config.users.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{local}");
+    let store = store::SchemaStore::new(Arc::clone(broker));
+    let registry = tokio::task::spawn_blocking(move || registry::Registry::open(store, recovered))
+        .await
+        .map_err(|e| Error::Config(format!("schema registry: rebuilding its state failed: {e}")))?;
     let server = Arc::new(http::Server { registry: Arc::new(registry), users, tls });
     Ok(Bound { listener, server, url })
 }

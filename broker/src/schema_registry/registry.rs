@@ -6,13 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::compatibility::CompatibilityLevel;
 use super::error::{RegistryError, RegistryResult};
 use super::schema::{ParsedSchema, Reference, ResolvedReference, SchemaType};
-use super::store::{ConfigValue, ModeValue, SchemaStore, SchemaValue, StoreKey, StoreRecord};
+use super::store::{ConfigValue, ModeValue, Recovered, SchemaStore, SchemaValue, StoreKey, StoreRecord};
 
 /// A schema under its global id.
 #[derive(Debug)]
@@ -108,7 +107,7 @@ const MODES: &[&str] = &["READWRITE", "READONLY", "IMPORT"];
 
 impl Registry {
     /// Rebuilds the state from the store's records.
-    pub(crate) fn open(store: SchemaStore, records: Vec<(Bytes, Option<Bytes>)>) -> Registry {
+    pub(crate) fn open(store: SchemaStore, records: Recovered) -> Registry {
         let mut state = State::default();
         for (key, value) in records {
             let Ok(key) = serde_json::from_slice::<StoreKey>(&key) else {

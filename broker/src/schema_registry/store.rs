@@ -3,6 +3,7 @@
 //! `{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}` and JSON values; a tombstone
 //! deletes permanently), so its records read the same as theirs. Each write is appended and
 //! fsynced before the request is answered; at start the topic is read from the beginning.
+//! Records that other clients produce to the topic are read at the next start only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use super::error::{RegistryError, RegistryResult};
 use super::schema::Reference;
 use crate::error::Result;
 use crate::log::state_log;
+use crate::server::BrokerState;
 use crate::topics::{Partition, TopicRegistry};
 
 /// The topic, by the name Confluent's and Redpanda's registries use.
@@ -71,34 +73,60 @@ pub(crate) struct ModeValue {
 /// One record to write: a key and its value as JSON, or `None` for a tombstone.
 pub(crate) type StoreRecord = (StoreKey, Option<serde_json::Value>);
 
+/// The records `_schemas` held at start, in order.
+pub(crate) type Recovered = Vec<(Bytes, Option<Bytes>)>;
+
+/// Reads `_schemas`, if it exists. Blocking.
+pub(crate) fn recover(topics: &TopicRegistry) -> Result<Recovered> {
+    let mut records = Vec::new();
+    let Some(partition) = topics.get(TOPIC).and_then(|t| t.partition(0)) else {
+        return Ok(records);
+    };
+    partition.with_log(|log| {
+        state_log::replay(log, TOPIC, |k, v| {
+            if let Some(k) = k {
+                records.push((Bytes::copy_from_slice(k), v.map(Bytes::copy_from_slice)));
+            }
+            Ok(())
+        })
+    })?;
+    Ok(records)
+}
+
+/// Writes to `_schemas`, created (compacted, one partition) by the first write, so a broker
+/// whose registry is never used has no such topic.
 #[derive(Debug)]
 pub(crate) struct SchemaStore {
-    partition: Arc<Partition>,
+    broker: Arc<BrokerState>,
 }
 
 impl SchemaStore {
-    /// Opens `_schemas` (creating it, compacted, on first start) and returns its records in order.
-    pub(crate) fn open(topics: &TopicRegistry) -> Result<(SchemaStore, Vec<(Bytes, Option<Bytes>)>)> {
+    pub(crate) fn new(broker: Arc<BrokerState>) -> Self {
+        SchemaStore { broker }
+    }
+
+    fn partition(&self) -> Result<Arc<Partition>> {
+        let topics = &self.broker.topics;
         let topic = match topics.get(TOPIC) {
             Some(t) => t,
             None => {
                 let configs = BTreeMap::from([("cleanup.policy".to_owned(), "compact".to_owned())]);
-                topics.create(TOPIC, 1, configs, false)?
+                match topics.create(TOPIC, 1, configs, false) {
+                    Ok(t) => t,
+                    // Created meanwhile (by a client's CreateTopics).
+                    Err(crate::error::Error::TopicAlreadyExists(_)) => topics.get(TOPIC).ok_or_else(|| {
+                        crate::error::Error::Config(format!("topic {TOPIC} vanished while being created"))
+                    })?,
+                    Err(e) => return Err(e),
+                }
             }
         };
-        let partition = topic.partition(0).ok_or_else(|| {
-            crate::error::Error::Config(format!("topic {TOPIC} has no partition 0; the schema registry needs it"))
-        })?;
-        let mut records = Vec::new();
-        partition.with_log(|log| {
-            state_log::replay(log, TOPIC, |k, v| {
-                if let Some(k) = k {
-                    records.push((Bytes::copy_from_slice(k), v.map(Bytes::copy_from_slice)));
-                }
-                Ok(())
-            })
-        })?;
-        Ok((SchemaStore { partition }, records))
+        if !topic.log_config().cleanup_policy.compact {
+            tracing::warn!(
+                "schema registry: topic {TOPIC} is not compacted (cleanup.policy=compact); retention may delete schemas"
+            );
+        }
+        topic.partition(0).ok_or_else(|| crate::error::Error::Config(format!("topic {TOPIC} has no partition 0")))
     }
 
     /// Appends `records` in one batch and fsyncs it.
@@ -113,7 +141,8 @@ impl SchemaStore {
             entries.push((json(serde_json::to_vec(key))?, value));
         }
         let batch = state_log::encode(entries, TOPIC).map_err(|e| RegistryError::store(e.to_string()))?;
-        self.partition
+        let partition = self.partition().map_err(|e| RegistryError::store(e.to_string()))?;
+        partition
             .with_log(|log| {
                 let now = crate::log::now_ms();
                 log.append(&batch, now)?;
@@ -121,7 +150,7 @@ impl SchemaStore {
                 Ok(())
             })
             .map_err(|e| RegistryError::store(e.to_string()))?;
-        self.partition.wake_waiters();
+        partition.wake_waiters();
         Ok(())
     }
 }
