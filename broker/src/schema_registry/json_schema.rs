@@ -70,10 +70,9 @@ fn check_schema(v: &Value, path: &str) -> Result<(), String> {
         Value::Object(obj) => obj,
         _ => return Err(format!("{path}: a schema must be an object or a boolean")),
     };
-    let bad = |key: &str, what: &str| Err(format!("{path}/{key}: {what}"));
     for (key, value) in obj {
         let at = format!("{path}/{key}");
-        match key.as_str() {
+        let wrong: Option<String> = match key.as_str() {
             "type" => {
                 let ok = match value {
                     Value::String(t) => TYPES.contains(&t.as_str()),
@@ -82,14 +81,17 @@ fn check_schema(v: &Value, path: &str) -> Result<(), String> {
                     }
                     _ => false,
                 };
-                if !ok {
-                    return bad(key, &format!("must be one of {} or an array of them", TYPES.join(", ")));
-                }
+                (!ok).then(|| format!("must be one of {} or an array of them", TYPES.join(", ")))
             }
             "properties" | "patternProperties" | "definitions" | "$defs" | "dependentSchemas" => {
-                let Some(map) = value.as_object() else { return bad(key, "must be an object") };
-                for (name, schema) in map {
-                    check_schema(schema, &format!("{at}/{name}"))?;
+                match value.as_object() {
+                    None => Some("must be an object".into()),
+                    Some(map) => {
+                        for (name, schema) in map {
+                            check_schema(schema, &format!("{at}/{name}"))?;
+                        }
+                        None
+                    }
                 }
             }
             "additionalProperties"
@@ -101,64 +103,49 @@ fn check_schema(v: &Value, path: &str) -> Result<(), String> {
             | "else"
             | "propertyNames"
             | "unevaluatedProperties"
-            | "unevaluatedItems" => check_schema(value, &at)?,
-            "items" => match value {
-                Value::Array(items) => {
+            | "unevaluatedItems" => {
+                check_schema(value, &at)?;
+                None
+            }
+            "items" => {
+                match value {
+                    Value::Array(items) => {
+                        for (i, s) in items.iter().enumerate() {
+                            check_schema(s, &format!("{at}/{i}"))?;
+                        }
+                    }
+                    other => check_schema(other, &at)?,
+                }
+                None
+            }
+            "allOf" | "anyOf" | "oneOf" | "prefixItems" => match value.as_array().filter(|a| !a.is_empty()) {
+                None => Some("must be a non-empty array of schemas".into()),
+                Some(items) => {
                     for (i, s) in items.iter().enumerate() {
                         check_schema(s, &format!("{at}/{i}"))?;
                     }
+                    None
                 }
-                other => check_schema(other, &at)?,
             },
-            "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
-                let Some(items) = value.as_array().filter(|a| !a.is_empty()) else {
-                    return bad(key, "must be a non-empty array of schemas");
-                };
-                for (i, s) in items.iter().enumerate() {
-                    check_schema(s, &format!("{at}/{i}"))?;
-                }
-            }
-            "required" => {
-                if !value.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
-                    return bad(key, "must be an array of strings");
-                }
-            }
-            "enum" => {
-                if !value.is_array() {
-                    return bad(key, "must be an array");
-                }
-            }
-            "minimum" | "maximum" => {
-                if !value.is_number() {
-                    return bad(key, "must be a number");
-                }
-            }
+            "required" => (!value.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
+                .then(|| "must be an array of strings".into()),
+            "enum" => (!value.is_array()).then(|| "must be an array".into()),
+            "minimum" | "maximum" => (!value.is_number()).then(|| "must be a number".into()),
             "exclusiveMinimum" | "exclusiveMaximum" => {
-                if !value.is_number() && !value.is_boolean() {
-                    return bad(key, "must be a number");
-                }
+                (!value.is_number() && !value.is_boolean()).then(|| "must be a number".into())
             }
-            "multipleOf" => {
-                if !value.as_f64().is_some_and(|m| m > 0.0) {
-                    return bad(key, "must be a number above 0");
-                }
-            }
+            "multipleOf" => (!value.as_f64().is_some_and(|m| m > 0.0)).then(|| "must be a number above 0".into()),
             "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties" | "maxProperties" => {
-                if value.as_u64().is_none() {
-                    return bad(key, "must be a non-negative integer");
-                }
+                value.as_u64().is_none().then(|| "must be a non-negative integer".into())
             }
             "pattern" | "$ref" | "$schema" | "$id" | "format" | "title" | "description" => {
-                if !value.is_string() {
-                    return bad(key, "must be a string");
-                }
+                (!value.is_string()).then(|| "must be a string".into())
             }
-            "uniqueItems" => {
-                if !value.is_boolean() {
-                    return bad(key, "must be a boolean");
-                }
-            }
-            _ => {}
+            "uniqueItems" => (!value.is_boolean()).then(|| "must be a boolean".into()),
+            _ => None,
+        };
+        if let Some(what) = wrong {
+            return Err(format!("{at}: {what}"));
         }
     }
     Ok(())

@@ -330,7 +330,7 @@ impl Registry {
         if state.mode(subject) == "READONLY" {
             return Err(RegistryError::not_permitted(format!("Subject {subject} is in read-only mode")));
         }
-        let (version, entry) = state.find_version(subject, spec, permanent)?;
+        let (version, entry) = state.find_version(subject, spec, true)?;
         if !state.referrers(subject, version).is_empty() {
             return Err(RegistryError::referenced(subject, version));
         }
