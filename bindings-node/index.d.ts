@@ -57,6 +57,11 @@ export declare class Broker {
   get bootstrap(): string
   /** `[bootstrap]`: what `new Kafka({ brokers })` takes. */
   get brokers(): Array<string>
+  /**
+   * The Schema Registry's URL (`http://host:port`), for `new SchemaRegistry({ host })`;
+   * `null` when turned off with `settings: { 'schema.registry.listeners': '' }`.
+   */
+  get schemaRegistryUrl(): string | null
   /** Stops accepting, closes connections and flushes every log. Stopping twice is a no-op. */
   stop(): Promise<undefined>
 }

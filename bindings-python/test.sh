@@ -3,14 +3,16 @@
 # (.cache/venv, made here if scripts/install-test-deps.sh has not made it) and runs
 # bindings-python/tests against the bundled broker (started in-process through the binding)
 # and, when Java is present, Apache Kafka (FERROKAFKA_SKIP_APACHE_KAFKA=1 skips it).
-# Idempotent: maturin, pytest and confluent-kafka are installed only when missing.
+# Idempotent: maturin, pytest and confluent-kafka (with its Schema Registry extras) are
+# installed only when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.cache/venv
 PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c "import maturin" 2>/dev/null || "${PIP[@]}" "maturin==1.16.0"
-"$VENV/bin/python" -c "import pytest, confluent_kafka" 2>/dev/null || "${PIP[@]}" pytest==9.2.0 confluent-kafka==2.16.1
+"$VENV/bin/python" -c "import pytest, confluent_kafka.schema_registry.avro, fastavro, jsonschema, google.protobuf" 2>/dev/null ||
+  "${PIP[@]}" pytest==9.2.0 "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.1"
 
 WHEELS=.cache/wheels/python
 rm -rf "$WHEELS"

@@ -461,6 +461,12 @@ fk_broker_t *fk_broker_start_with(const char *data_dir,
 const char *fk_broker_bootstrap(const fk_broker_t *b);
 
 /**
+ * The Schema Registry's URL, "http://host:port" (owned by the broker handle), or NULL for
+ * NULL or when it is turned off ({"schema.registry.listeners", ""} in fk_broker_start_with).
+ */
+const char *fk_broker_schema_registry_url(const fk_broker_t *b);
+
+/**
  * Stops the broker (closing connections, flushing every log, writing the clean-shutdown
  * marker) and frees the handle, even when stopping reports an error. NULL is fine (FK_OK).
  * Clients still connected see their connections close.

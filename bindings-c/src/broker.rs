@@ -11,6 +11,7 @@ use crate::{FK_ERR__FAIL, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, 
 pub struct fk_broker_t {
     broker: Option<Broker>,
     bootstrap: CString,
+    schema_registry_url: Option<CString>,
 }
 
 /// Starts a broker in this process storing its data in `data_dir` (created if missing; an
@@ -38,7 +39,13 @@ pub unsafe extern "C" fn fk_broker_start(
 /// The defaults with `data_dir` (borrowed C string) and listening on 127.0.0.1, any port.
 unsafe fn config_in(data_dir: *const c_char) -> Result<BrokerConfig, Failure> {
     let data_dir = unsafe { cstr(data_dir) }.ok_or_else(|| invalid("data_dir is NULL or not UTF-8"))?;
-    Ok(BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: data_dir.into(), ..Default::default() })
+    // In-process, the Schema Registry is on unless a setting turns it off (an empty value).
+    Ok(BrokerConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.into(),
+        schema_registry_listeners: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    })
 }
 
 fn start(config: BrokerConfig) -> Result<*mut fk_broker_t, Failure> {
@@ -47,7 +54,8 @@ fn start(config: BrokerConfig) -> Result<*mut fk_broker_t, Failure> {
         .block_on(Broker::start(config))
         .map_err(|e| (FK_ERR__FAIL, format!("starting the broker on {listen} with data in {data_dir}: {e}")))?;
     let bootstrap = CString::new(broker.bootstrap()).unwrap_or_default();
-    Ok(Box::into_raw(Box::new(fk_broker_t { broker: Some(broker), bootstrap })))
+    let schema_registry_url = broker.schema_registry_url().and_then(|u| CString::new(u).ok());
+    Ok(Box::into_raw(Box::new(fk_broker_t { broker: Some(broker), bootstrap, schema_registry_url })))
 }
 
 /// Like fk_broker_start, with broker settings by their Kafka names (see the README's broker
@@ -89,6 +97,16 @@ pub unsafe extern "C" fn fk_broker_bootstrap(b: *const fk_broker_t) -> *const c_
     boundary(std::ptr::null(), || {
         // SAFETY: from fk_broker_start (header contract).
         unsafe { b.as_ref() }.map_or(std::ptr::null(), |b| b.bootstrap.as_ptr())
+    })
+}
+
+/// The Schema Registry's URL, "http://host:port" (owned by the broker handle), or NULL for
+/// NULL or when it is turned off ({"schema.registry.listeners", ""} in fk_broker_start_with).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_broker_schema_registry_url(b: *const fk_broker_t) -> *const c_char {
+    boundary(std::ptr::null(), || {
+        // SAFETY: from fk_broker_start (header contract).
+        unsafe { b.as_ref() }.and_then(|b| b.schema_registry_url.as_ref()).map_or(std::ptr::null(), |u| u.as_ptr())
     })
 }
 

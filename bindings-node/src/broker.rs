@@ -34,6 +34,7 @@ pub struct BrokerOptions {
 pub struct Broker {
     inner: Arc<Mutex<Option<ferrokafka_broker::Broker>>>,
     bootstrap: String,
+    schema_registry_url: Option<String>,
 }
 
 fn config_of(options: &BrokerOptions) -> crate::errors::Result<BrokerConfig> {
@@ -41,7 +42,13 @@ fn config_of(options: &BrokerOptions) -> crate::errors::Result<BrokerConfig> {
         Some(l) => l.clone(),
         None => format!("{}:{}", options.host.as_deref().unwrap_or("127.0.0.1"), options.port.unwrap_or(0)),
     };
-    let mut config = BrokerConfig { listen, data_dir: options.data_dir.clone().into(), ..Default::default() };
+    // In-process, the Schema Registry is on unless a setting turns it off (an empty value).
+    let mut config = BrokerConfig {
+        listen,
+        data_dir: options.data_dir.clone().into(),
+        schema_registry_listeners: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
     let mut settings: Vec<_> = options.settings.iter().flatten().collect();
     settings.sort();
     for (k, v) in settings {
@@ -61,7 +68,8 @@ fn start(env: &Env, options: BrokerOptions) -> napi::Result<AsyncBlock<Broker>> 
             .map_err(|e| Error::invalid(format!("dataDir {}: {e}", config.data_dir.display())))?;
         let broker = ferrokafka_broker::Broker::start(config).await?;
         let bootstrap = broker.bootstrap();
-        Ok(Broker { inner: Arc::new(Mutex::new(Some(broker))), bootstrap })
+        let schema_registry_url = broker.schema_registry_url().map(str::to_owned);
+        Ok(Broker { inner: Arc::new(Mutex::new(Some(broker))), bootstrap, schema_registry_url })
     })
 }
 
@@ -91,6 +99,13 @@ impl Broker {
     #[napi(getter)]
     pub fn brokers(&self) -> Vec<String> {
         vec![self.bootstrap.clone()]
+    }
+
+    /// The Schema Registry's URL (`http://host:port`), for `new SchemaRegistry({ host })`;
+    /// `null` when turned off with `settings: { 'schema.registry.listeners': '' }`.
+    #[napi(getter)]
+    pub fn schema_registry_url(&self) -> Option<String> {
+        self.schema_registry_url.clone()
     }
 
     /// Stops accepting, closes connections and flushes every log. Stopping twice is a no-op.

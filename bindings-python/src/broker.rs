@@ -11,6 +11,7 @@ pub(crate) struct NativeBroker {
     broker: Option<Broker>,
     bootstrap: String,
     local_addr: String,
+    schema_registry_url: Option<String>,
     owner: Owner,
 }
 
@@ -30,6 +31,8 @@ impl NativeBroker {
         advertised_listener: Option<String>,
     ) -> PyResult<Self> {
         let mut config = BrokerConfig::default();
+        // In-process, the Schema Registry is on unless a setting turns it off (an empty value).
+        config.set("schema.registry.listeners", "127.0.0.1:0").map_err(broker_to_py)?;
         if let Some(path) = config_file {
             config.apply_file(std::path::Path::new(&path)).map_err(broker_to_py)?;
         }
@@ -49,6 +52,7 @@ impl NativeBroker {
         Ok(NativeBroker {
             bootstrap: broker.bootstrap(),
             local_addr: broker.local_addr().to_string(),
+            schema_registry_url: broker.schema_registry_url().map(str::to_owned),
             broker: Some(broker),
             owner: Owner::here("Broker"),
         })
@@ -64,6 +68,12 @@ impl NativeBroker {
     #[getter]
     fn local_addr(&self) -> String {
         self.local_addr.clone()
+    }
+
+    /// The Schema Registry's URL (`http://host:port`); `None` when it is turned off.
+    #[getter]
+    fn schema_registry_url(&self) -> Option<String> {
+        self.schema_registry_url.clone()
     }
 
     /// Flushes and closes every log; idempotent.

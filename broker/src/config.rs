@@ -114,6 +114,9 @@ pub struct BrokerConfig {
     pub max_reauth_ms: i64,
     /// `log.cleaner.*`: compaction of `cleanup.policy=compact` topics.
     pub cleaner: CleanerSettings,
+    /// `schema.registry.listeners`: where to serve the Schema Registry (`http://host:port`,
+    /// `https://host:port`); off when `None`.
+    pub schema_registry_listeners: Option<String>,
 }
 
 impl Default for BrokerConfig {
@@ -143,6 +146,7 @@ impl Default for BrokerConfig {
             max_reauth_ms: 0,
             authorizer: AuthorizerSettings::default(),
             cleaner: CleanerSettings::default(),
+            schema_registry_listeners: None,
         }
     }
 }
@@ -184,6 +188,11 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "connections.max.reauth.ms",
         "SASL session lifetime; clients re-authenticate before it ends (KIP-368; default 0, never)",
+    ),
+    (
+        "schema.registry.listeners",
+        "serve a Confluent-compatible Schema Registry, e.g. http://127.0.0.1:8081 (port 0 picks one; https:// \
+         uses the ssl.* certificate; without a scheme, https when one is set); kept in the topic _schemas (default off)",
     ),
     ("advertised.listener", "host:port that Metadata reports to clients"),
     ("data.dir", "directory holding the logs and broker metadata"),
@@ -431,6 +440,10 @@ impl BrokerConfig {
                 self.authorizer.allow_everyone_if_no_acl_found = parse_bool(key, value)?
             }
             "connections.max.reauth.ms" => self.max_reauth_ms = parse(key, value, "an integer")?,
+            "schema.registry.listeners" => {
+                let v = value.trim();
+                self.schema_registry_listeners = (!v.is_empty()).then(|| v.to_owned());
+            }
             _ if key.starts_with("users.") => self.users.add(&key["users.".len()..], value)?,
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();

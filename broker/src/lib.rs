@@ -23,6 +23,7 @@ pub mod log;
 mod log_cleaner;
 mod mailbox;
 mod producer_ids;
+mod schema_registry;
 pub mod security;
 mod server;
 pub mod topics;

@@ -45,6 +45,8 @@ pub struct Broker {
     tasks: JoinSet<()>,
     /// Compacts `cleanup.policy=compact` topics, unless `log.cleaner.enable=false`.
     cleaner: Option<crate::log_cleaner::LogCleaner>,
+    /// The Schema Registry's URL, when `schema.registry.listeners` is set.
+    schema_registry_url: Option<String>,
 }
 
 fn load_cluster_id(config: &BrokerConfig) -> Result<String> {
@@ -66,7 +68,7 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task), (txns, txn_task), acls) =
+        let (topics, cluster_id, producer_ids, (groups, group_task), (txns, txn_task), acls, registry) =
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
                 let cluster_id = load_cluster_id(&open_config)?;
@@ -78,7 +80,11 @@ impl Broker {
                     &open_config.transactions,
                 )?;
                 let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
-                Ok((topics, cluster_id, producer_ids, groups, txns, acls))
+                let registry = match open_config.schema_registry_listeners {
+                    Some(_) => Some(crate::schema_registry::recover(&topics)?),
+                    None => None,
+                };
+                Ok((topics, cluster_id, producer_ids, groups, txns, acls, registry))
             })
             .await
             .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
@@ -119,6 +125,10 @@ impl Broker {
             connections,
         });
 
+        let registry = match (registry, state.config.schema_registry_listeners.clone()) {
+            (Some(recovered), Some(spec)) => Some(crate::schema_registry::bind(&state, &spec, recovered).await?),
+            _ => None,
+        };
         let mut tasks = JoinSet::new();
         tasks.spawn(run_on_own_thread(
             "ferrokafka-groups",
@@ -137,6 +147,10 @@ impl Broker {
             tasks.spawn(accept_loop(socket, Arc::clone(&listener), Arc::clone(&state)));
             listeners.push((listener, addr));
         }
+        let schema_registry_url = registry.as_ref().map(|r| r.url.clone());
+        if let Some(registry) = registry {
+            tasks.spawn(registry.serve(state.shutdown.clone()));
+        }
         tasks.spawn(maintenance_loop(Arc::clone(&state)));
         let cleaner = match state.config.cleaner.enable {
             true => {
@@ -149,7 +163,7 @@ impl Broker {
             false => None,
         };
         tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "broker started");
-        Ok(Broker { addr, listeners, state, stop, tasks, cleaner })
+        Ok(Broker { addr, listeners, state, stop, tasks, cleaner, schema_registry_url })
     }
 
     /// The address the listener is bound to.
@@ -179,6 +193,12 @@ impl Broker {
     pub fn bootstrap(&self) -> String {
         let (host, port) = &self.state.advertised;
         format!("{host}:{port}")
+    }
+
+    /// The Schema Registry's URL (`http://host:port`, or `https://`), when
+    /// `schema.registry.listeners` is set.
+    pub fn schema_registry_url(&self) -> Option<&str> {
+        self.schema_registry_url.as_deref()
     }
 
     /// Stops accepting, closes connections and flushes every log, marking a clean stop.

@@ -608,6 +608,9 @@ class Broker:
             raise
         #: ``host:port`` for ``bootstrap.servers``.
         self.bootstrap_servers = self._native.bootstrap
+        #: The Schema Registry's URL (``http://host:port``) for ``SchemaRegistryClient``; on
+        #: by default, ``None`` with ``settings={"schema.registry.listeners": ""}``.
+        self.schema_registry_url = self._native.schema_registry_url
 
     def stop(self):
         """Flushes and closes every log (and removes a temporary data dir); idempotent."""

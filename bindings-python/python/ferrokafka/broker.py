@@ -30,6 +30,9 @@ class Broker:
         self.bootstrap = self._native.bootstrap
         #: The address the listener is bound to.
         self.local_addr = self._native.local_addr
+        #: The Schema Registry's URL (``http://host:port``), on by default in-process;
+        #: ``None`` when turned off with ``settings={"schema.registry.listeners": ""}``.
+        self.schema_registry_url = self._native.schema_registry_url
 
     def stop(self):
         """Flushes and closes every log; idempotent."""
@@ -66,7 +69,8 @@ def main(argv=None):
                     help="one setting; may repeat; wins over the config file")
     ap.add_argument("--log-level", default="info", help="error, warn, info, debug, trace [default: info]")
     args = ap.parse_args(argv)
-    settings = []
+    # As the ferrokafka-broker binary: the Schema Registry is off unless --set turns it on.
+    settings = [("schema.registry.listeners", "")]
     for kv in args.set:
         if "=" not in kv:
             ap.error(f"--set {kv!r}: expected KEY=VALUE")
@@ -83,6 +87,8 @@ def main(argv=None):
         return 1
     # Scripts wait for exactly this line.
     print(f"ferrokafka-broker listening on {native.local_addr}", flush=True)
+    if native.schema_registry_url is not None:
+        print(f"ferrokafka-broker schema-registry on {native.schema_registry_url}", flush=True)
     while not stop.wait(0.5):
         pass
     native.stop()

@@ -5,6 +5,7 @@ from os import PathLike
 class Broker:
     bootstrap: str
     local_addr: str
+    schema_registry_url: Optional[str]
     def __init__(self, listen: Optional[str] = ..., data_dir: Union[str, "PathLike[str]", None] = ..., settings: Optional[Dict[str, Any]] = ...,
                  config_file: Union[str, "PathLike[str]", None] = ..., advertised_listener: Optional[str] = ...) -> None: ...
     def stop(self) -> None: ...

@@ -82,6 +82,9 @@ async fn run(args: Args) -> ferrokafka_broker::Result<()> {
     }
     // Scripts wait for exactly this line (the first listener).
     println!("ferrokafka-broker listening on {}", broker.local_addr());
+    if let Some(url) = broker.schema_registry_url() {
+        println!("ferrokafka-broker schema-registry on {url}");
+    }
     wait_for_signal().await;
     broker.shutdown().await
 }
