@@ -215,7 +215,6 @@ describe('transactions', () => {
       second.child.kill('SIGTERM');
       const stopped = await second.exit;
       assert.deepStrictEqual(stopped, { code: 0, signal: null }, `SIGTERM stops it cleanly: ${second.stderr}`);
-      assert.ok(first.total + second.total >= total);
     } finally {
       fs.rmSync(modules, { recursive: true, force: true });
     }
