@@ -4,15 +4,9 @@
 // exactly-once copy (examples/node/eos_copy.js) killed with SIGKILL and restarted.
 const { describe, test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const readline = require('node:readline');
 const { Kafka, logLevel } = require('..');
 const { startBroker, until, unique } = require('./helpers');
-
-const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'node', 'eos_copy.js');
+const { copyExactlyOnceThroughSigkill } = require('./eos');
 
 describe('transactions', () => {
   let cluster;
@@ -163,70 +157,6 @@ describe('transactions', () => {
   });
 
   test('exactly once through SIGKILL: examples/node/eos_copy.js killed mid-copy and restarted', async () => {
-    const input = unique('eos-in');
-    const output = unique('eos-out');
-    await admin.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }] });
-    const total = 3000;
-    const values = Array.from({ length: total }, (_, i) => `record-${i}`);
-    const plain = track(kafka.producer({ idempotent: true }));
-    await plain.connect();
-    await plain.send({ topic: input, messages: values.map((value, i) => ({ key: `k${i % 50}`, value })) });
-
-    // The child finds `require('ferrokafka')` through NODE_PATH, as an installed package.
-    const modules = fs.mkdtempSync(path.join(os.tmpdir(), 'fk-node-modules-'));
-    fs.symlinkSync(path.join(__dirname, '..'), path.join(modules, 'ferrokafka'), 'dir');
-    const groupId = unique('eos-group');
-    const transactionalId = unique('eos-copy');
-
-    // Starts the copier; `progress.total` follows its committed transactions.
-    function startCopier() {
-      const child = spawn(
-        process.execPath,
-        [EXAMPLE, cluster.brokers.join(','), input, output, groupId, transactionalId, '25'],
-        { env: { ...process.env, NODE_PATH: modules }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      const run = { child, total: 0, stderr: '', exit: null };
-      run.exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-      readline.createInterface({ input: child.stdout }).on('line', (line) => { run.total = JSON.parse(line).total; });
-      child.stderr.on('data', (d) => { run.stderr += d; });
-      return run;
-    }
-
-    async function committedAll() {
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [input] });
-      const ends = await admin.fetchTopicOffsets(input);
-      return ends.every((e) => committed.partitions.some((p) => p.partition === e.partition && p.offset === e.high));
-    }
-
-    try {
-      const first = startCopier();
-      await until('the first copier to commit some transactions', () => first.total >= 100 || first.child.exitCode !== null);
-      assert.strictEqual(first.child.exitCode, null, `the copier died early: ${first.stderr}`);
-      first.child.kill('SIGKILL');
-      const killed = await first.exit;
-      assert.strictEqual(killed.signal, 'SIGKILL');
-      assert.ok(first.total < total, `killed in the middle: ${first.total} of ${total} copied`);
-
-      const second = startCopier();
-      await until('every input offset committed', async () => {
-        assert.strictEqual(second.child.exitCode, null, `the restarted copier died: ${second.stderr}`);
-        return committedAll();
-      }, 60_000);
-      second.child.kill('SIGTERM');
-      const stopped = await second.exit;
-      assert.deepStrictEqual(stopped, { code: 0, signal: null }, `SIGTERM stops it cleanly: ${second.stderr}`);
-    } finally {
-      fs.rmSync(modules, { recursive: true, force: true });
-    }
-
-    // One committed end marker per output partition: what precedes it has all been read.
-    const marker = await txnProducer(unique('marker'));
-    const tx = await marker.transaction();
-    await tx.send({ topic: output, messages: [0, 1, 2].map((partition) => ({ value: `end-${partition}`, partition })) });
-    await tx.commit();
-    const copied = (await readAll(output, (v) => v.filter((x) => x.startsWith('end-')).length === 3))
-      .filter((v) => !v.startsWith('end-'));
-    assert.strictEqual(copied.length, total, 'nothing twice, nothing missing');
-    assert.deepStrictEqual(copied.sort(), values.map((v) => v.toUpperCase()).sort());
+    await copyExactlyOnceThroughSigkill(kafka, cluster.brokers);
   });
 });
