@@ -117,12 +117,44 @@ export declare class Producer {
   send(record: ProducerRecord): Promise<Array<RecordMetadata>>
   /** `send` for several topics at once. */
   sendBatch(batch: ProducerBatch): Promise<Array<RecordMetadata>>
-  /** Transactions are not implemented in the core: always throws. */
-  transaction(): void
+  /**
+   * Begins a transaction (initializing transactions for the `transactionalId` on first
+   * use, which fences any older producer with the same id). One at a time: while one is
+   * open, this rejects with an `INVALID_STATE` error.
+   */
+  transaction(): Promise<Transaction>
   /** `producer.events`: the names `on` accepts. */
   get events(): ClientEvents
   /** Adds an event listener; returns the function that removes it. */
   on(eventName: string, listener: (event: InstrumentationEvent) => void): () => void
+}
+
+/**
+ * kafkajs's transaction, from `producer.transaction()`: records sent through it are
+ * written atomically, with the consumer offsets given to `sendOffsets`, when it commits, and
+ * never seen by read_committed consumers when it aborts. Once committed or aborted it is
+ * ended: every method then rejects (`isActive()` is false). A failed commit leaves it
+ * active: an error with `txnRequiresAbort` asks for `abort()`; one with `fatal` means the
+ * producer is unusable (e.g. fenced by a newer instance with the same `transactionalId`);
+ * after a timeout (`retriable`), `commit()` may be called again.
+ */
+export declare class Transaction {
+  /** `producer.send` inside the transaction. */
+  send(record: ProducerRecord): Promise<Array<RecordMetadata>>
+  /** `producer.sendBatch` inside the transaction. */
+  sendBatch(batch: ProducerBatch): Promise<Array<RecordMetadata>>
+  /**
+   * Adds a consumer group's offsets (the next offset to read, a string) to the
+   * transaction. As in kafkajs only the group is named, not the member: the coordinator
+   * does not check the consumer's generation (no KIP-447 zombie fencing).
+   */
+  sendOffsets(offsets: TransactionOffsets): Promise<undefined>
+  /** Sends what is left of the transaction, waits for it to be acknowledged, and commits. */
+  commit(): Promise<undefined>
+  /** Aborts the transaction: read_committed consumers never see its records. */
+  abort(): Promise<undefined>
+  /** Whether the transaction may still be used: not yet committed or aborted. */
+  isActive(): boolean
 }
 
 /** `kafka.admin(config)`. */
@@ -225,7 +257,10 @@ export interface ConsumerConfig {
   /** `fetch.max.wait.ms`. */
   maxWaitTimeInMs?: number
   retry?: RetryOptions
-  /** `isolation.level` read_uncommitted (true) or read_committed. */
+  /**
+   * `isolation.level`: read_uncommitted (true) or read_committed (false, the default as in
+   * kafkajs): records of aborted transactions and of open ones are not handed out.
+   */
   readUncommitted?: boolean
   /** Extra core settings by their Kafka names (e.g. `{ 'group.instance.id': 'a' }`). */
   settings?: Record<string, string>
@@ -546,8 +581,13 @@ export interface ProducerConfig {
   idempotent?: boolean
   /** `max.in.flight.requests.per.connection`. */
   maxInFlightRequests?: number
-  /** Transactions are not implemented: any value is refused. */
+  /**
+   * `transactional.id`: makes `producer.transaction()` usable (and the producer
+   * idempotent; `idempotent: false` with it is refused).
+   */
   transactionalId?: string
+  /** `transaction.timeout.ms`: the coordinator aborts a transaction left open longer. */
+  transactionTimeout?: number
   /** `metadata.max.age.ms`. */
   metadataMaxAge?: number
   retry?: RetryOptions
@@ -676,4 +716,18 @@ export interface TopicPartitionsSelection {
 
 export interface TopicsMetadata {
   topics: Array<TopicMetadata>
+}
+
+/**
+ * `transaction.sendOffsets(...)`: a consumer group's next offsets to read, committed if and
+ * only if the transaction commits.
+ */
+export interface TransactionOffsets {
+  consumerGroupId: string
+  topics: Array<TransactionTopicOffsets>
+}
+
+export interface TransactionTopicOffsets {
+  topic: string
+  partitions: Array<PartitionOffset>
 }

@@ -840,6 +840,7 @@ module.exports.Broker = nativeBinding.Broker
 module.exports.Consumer = nativeBinding.Consumer
 module.exports.Kafka = nativeBinding.Kafka
 module.exports.Producer = nativeBinding.Producer
+module.exports.Transaction = nativeBinding.Transaction
 module.exports.CompressionTypes = nativeBinding.CompressionTypes
 module.exports.logLevel = nativeBinding.logLevel
 module.exports.PartitionAssigners = nativeBinding.PartitionAssigners

@@ -84,7 +84,8 @@ pub struct ConsumerConfig {
     /// `fetch.max.wait.ms`.
     pub max_wait_time_in_ms: Option<u32>,
     pub retry: Option<RetryOptions>,
-    /// `isolation.level` read_uncommitted (true) or read_committed.
+    /// `isolation.level`: read_uncommitted (true) or read_committed (false, the default as in
+    /// kafkajs): records of aborted transactions and of open ones are not handed out.
     pub read_uncommitted: Option<bool>,
     /// Extra core settings by their Kafka names (e.g. `{ 'group.instance.id': 'a' }`).
     pub settings: Option<HashMap<String, String>>,

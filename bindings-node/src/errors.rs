@@ -2,7 +2,8 @@
 //! (`KafkaJSProtocolError`, `KafkaJSConnectionError`, ...), `type` (Kafka's name of the error,
 //! e.g. `UNKNOWN_TOPIC_OR_PARTITION`, or a local kind such as `CONNECTION`), `code` (the core's
 //! code: Kafka's for an error the broker sent, librdkafka's negative number for a local one,
-//! the same in every binding), `retriable` and `fatal`.
+//! the same in every binding), `retriable`, `fatal` and `txnRequiresAbort` (the transaction
+//! failed: abort it and carry on).
 //!
 //! Errors cross threads as Rust values; the JavaScript object is built on the JavaScript thread
 //! ([`to_js`]), when a promise settles ([`promise`]) or when a sync call throws ([`throw`]).
@@ -58,7 +59,8 @@ impl Error {
 }
 
 /// What the JavaScript error says: kafkajs's class name, the type, the code, whether a retry
-/// may succeed, whether the client is unusable now, and the message.
+/// may succeed, whether the client is unusable now, whether the transaction must be aborted,
+/// and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Described {
     pub(crate) name: &'static str,
@@ -66,6 +68,7 @@ pub(crate) struct Described {
     pub(crate) code: Option<i32>,
     pub(crate) retriable: bool,
     pub(crate) fatal: bool,
+    pub(crate) txn_requires_abort: bool,
     pub(crate) message: String,
 }
 
@@ -89,6 +92,11 @@ fn kafkajs_shape(e: &ferrokafka::Error) -> (&'static str, String) {
         E::Tls { .. } => ("KafkaJSConnectionError", "SSL".into()),
         E::Authentication { .. } => ("KafkaJSSASLAuthenticationError", "SASL_AUTHENTICATION_FAILED".into()),
         E::Purged => ("KafkaJSError", "PURGED".into()),
+        E::State(_) => ("KafkaJSNonRetriableError", "INVALID_STATE".into()),
+        // kafkajs reports the broker's PRODUCER_FENCED (or INVALID_PRODUCER_EPOCH) as is.
+        E::Fenced(_) => ("KafkaJSProtocolError", "PRODUCER_FENCED".into()),
+        // The flags say what the failure leaves the producer able to do; the rest is the cause's.
+        E::TxnAbortable(cause) | E::Fatal(cause) => kafkajs_shape(cause),
         _ => ("KafkaJSError", e.code_name()),
     }
 }
@@ -104,6 +112,7 @@ pub(crate) fn describe(e: &Error) -> Described {
                 code: Some(core.code()),
                 retriable: core.is_retriable(),
                 fatal: core.is_fatal(),
+                txn_requires_abort: core.txn_requires_abort(),
                 message: core.to_string(),
             }
         }
@@ -113,6 +122,7 @@ pub(crate) fn describe(e: &Error) -> Described {
             code: None,
             retriable: false,
             fatal: false,
+            txn_requires_abort: false,
             message: b.to_string(),
         },
         Error::Local { name, kind, message } => Described {
@@ -121,6 +131,7 @@ pub(crate) fn describe(e: &Error) -> Described {
             code: None,
             retriable: false,
             fatal: false,
+            txn_requires_abort: false,
             message: message.clone(),
         },
     }
@@ -136,6 +147,7 @@ pub(crate) fn to_js(env: &Env, e: &Error) -> napi::Error {
         obj.set("type", d.kind.as_str())?;
         obj.set("retriable", d.retriable)?;
         obj.set("fatal", d.fatal)?;
+        obj.set("txnRequiresAbort", d.txn_requires_abort)?;
         match d.code {
             Some(code) => obj.set("code", code)?,
             None => {
@@ -173,10 +185,20 @@ mod tests {
     #[test]
     fn js_errors_carry_the_cores_classification() {
         for e in ferrokafka::Error::examples() {
-            let (code, retriable, fatal) = (e.code(), e.is_retriable(), e.is_fatal());
+            let (code, retriable, fatal, abort) = (e.code(), e.is_retriable(), e.is_fatal(), e.txn_requires_abort());
             let d = describe(&Error::Core(e));
-            assert_eq!((d.code, d.retriable, d.fatal), (Some(code), retriable, fatal));
+            assert_eq!((d.code, d.retriable, d.fatal, d.txn_requires_abort), (Some(code), retriable, fatal, abort));
         }
+        let fenced = ferrokafka::Error::Fenced("transactional.id \"t\"".into());
+        let d = describe(&Error::Core(fenced));
+        assert_eq!((d.name, d.kind.as_str(), d.fatal), ("KafkaJSProtocolError", "PRODUCER_FENCED", true));
+        let abortable = ferrokafka::Error::examples().into_iter().find(|e| e.txn_requires_abort()).unwrap();
+        let d = describe(&Error::Core(abortable));
+        assert_eq!(
+            (d.name, d.kind.as_str(), d.txn_requires_abort, d.fatal),
+            ("KafkaJSProtocolError", "TOPIC_AUTHORIZATION_FAILED", true, false),
+            "an abortable error is shaped as its cause"
+        );
         let unknown_topic = ferrokafka::Error::examples().into_iter().find(|e| e.code() == 3).unwrap();
         let d = describe(&Error::Core(unknown_topic));
         assert_eq!((d.name, d.kind.as_str(), d.code), ("KafkaJSProtocolError", "UNKNOWN_TOPIC_OR_PARTITION", Some(3)));

@@ -4,9 +4,16 @@
 //! kafkajs takes `acks`, `compression` and `timeout` per `send`: they go to the one core
 //! producer as `SendOptions` with each record (the core keeps records of different options
 //! in different batches and requests).
+//!
+//! Transactions: `producer.transaction()` returns a [`Transaction`] over the same core
+//! producer; every transactional call is the core's (`init_transactions` on the first use,
+//! `begin_transaction`, `send_offsets_to_transaction`, `commit_transaction`,
+//! `abort_transaction`), each waiting up to `max.block.ms` as the Java client's do.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokafka::partitioner::{BuiltinPartitioner, Partitioner};
@@ -16,6 +23,7 @@ use napi::bindgen_prelude::{
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
+use crate::admin::PartitionOffset;
 use crate::callbacks::{Failure, JsCallback, JsFn};
 use crate::config::{RetryOptions, Settings};
 use crate::errors::{Error, Result, promise, throw};
@@ -67,8 +75,11 @@ pub struct ProducerConfig<'a> {
     pub idempotent: Option<bool>,
     /// `max.in.flight.requests.per.connection`.
     pub max_in_flight_requests: Option<u32>,
-    /// Transactions are not implemented: any value is refused.
+    /// `transactional.id`: makes `producer.transaction()` usable (and the producer
+    /// idempotent; `idempotent: false` with it is refused).
     pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction left open longer.
+    pub transaction_timeout: Option<u32>,
     /// `metadata.max.age.ms`.
     pub metadata_max_age: Option<u32>,
     pub retry: Option<RetryOptions>,
@@ -165,6 +176,9 @@ struct State {
     /// The core producer while connected: one for every send, whatever its acks, compression
     /// and timeout (the core batches records by those).
     producer: Option<ferrokafka::Producer>,
+    /// Set once the core producer's `init_transactions` succeeded (kafkajs initializes on the
+    /// first `transaction()`); made anew with each core producer.
+    txn_initialized: Arc<tokio::sync::OnceCell<()>>,
 }
 
 #[derive(Debug)]
@@ -231,6 +245,28 @@ impl Shared {
         state.producer.clone().ok_or_else(|| Error::state("The producer is disconnected"))
     }
 
+    /// How long a transactional call may take: `max.block.ms`, as the Java client's
+    /// `initTransactions`/`commitTransaction` wait.
+    fn txn_timeout(&self) -> Result<Duration> {
+        let config = self.settings.client_config()?;
+        let ms = config.get("max.block.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(60_000);
+        Ok(Duration::from_millis(ms))
+    }
+
+    /// kafkajs's `producer.transaction()`: initializes transactions on first use, then
+    /// begins one (the core refuses a second while one is open).
+    async fn begin(self: Arc<Self>) -> Result<Transaction> {
+        let (producer, initialized) = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let producer = state.producer.clone().ok_or_else(|| Error::state("The producer is disconnected"))?;
+            (producer, Arc::clone(&state.txn_initialized))
+        };
+        let timeout = self.txn_timeout()?;
+        initialized.get_or_try_init(|| producer.init_transactions(timeout)).await?;
+        producer.begin_transaction()?;
+        Ok(Transaction { shared: self, ended: Arc::new(AtomicBool::new(false)) })
+    }
+
     /// Queues every record in order, then waits for all acknowledgements.
     async fn send(&self, options: ferrokafka::SendOptions, records: Records) -> Result<Vec<RecordMetadata>> {
         let producer = self.producer()?;
@@ -275,15 +311,32 @@ fn send_options(
     })
 }
 
+/// `send`'s record, converted on the JavaScript thread.
+fn record_to_send(record: ProducerRecord) -> Result<(ferrokafka::SendOptions, Records)> {
+    let options = send_options(record.acks, record.timeout, record.compression)?;
+    Ok((options, convert(&record.topic, record.messages)?))
+}
+
+/// `sendBatch`'s records, converted on the JavaScript thread.
+fn batch_to_send(batch: ProducerBatch) -> Result<(ferrokafka::SendOptions, Records)> {
+    let options = send_options(batch.acks, batch.timeout, batch.compression)?;
+    let mut records = Vec::new();
+    for t in batch.topic_messages {
+        records.extend(convert(&t.topic, t.messages)?);
+    }
+    Ok((options, records))
+}
+
 impl Producer {
     pub(crate) fn create(env: &Env, mut settings: Settings, config: ProducerConfig<'_>) -> napi::Result<Producer> {
-        if config.transactional_id.is_some() {
-            return throw(
-                env,
-                Err(Error::not_implemented("transactionalId: transactions are not supported by ferrokafka yet")),
-            );
+        match (&config.transactional_id, config.idempotent) {
+            // A transactional producer is idempotent: kafkajs's default (off) does not apply,
+            // and an explicit `idempotent: false` is left for the core to refuse.
+            (Some(_), None) => {}
+            (_, idempotent) => settings.set("enable.idempotence", idempotent.unwrap_or(false)),
         }
-        settings.set("enable.idempotence", config.idempotent.unwrap_or(false));
+        settings.set_opt("transactional.id", config.transactional_id.as_ref());
+        settings.set_opt("transaction.timeout.ms", config.transaction_timeout);
         settings.set_opt("max.in.flight.requests.per.connection", config.max_in_flight_requests);
         settings.set_opt("metadata.max.age.ms", config.metadata_max_age);
         settings.retry(config.retry.as_ref());
@@ -311,7 +364,7 @@ impl Producer {
         let shared = Shared {
             settings,
             partitioner,
-            state: Mutex::new(State { producer: None }),
+            state: Mutex::new(State { producer: None, txn_initialized: Default::default() }),
             events: Arc::new(Emitter::client("producer")),
         };
         Ok(Producer { shared: Arc::new(shared) })
@@ -331,7 +384,12 @@ impl Producer {
             let custom =
                 shared.partitioner.as_ref().map(|p| Box::new(SharedPartitioner(Arc::clone(p))) as Box<dyn Partitioner>);
             let producer = ferrokafka::Producer::with_partitioner(config, custom)?;
-            shared.state.lock().unwrap_or_else(|p| p.into_inner()).producer.get_or_insert(producer);
+            let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.producer.is_none() {
+                state.producer = Some(producer);
+                state.txn_initialized = Default::default();
+            }
+            drop(state);
             shared.events.emit(&ClientEvents::of("producer").connect, serde_json::json!(null));
             Ok(())
         })
@@ -354,8 +412,7 @@ impl Producer {
     /// -1), to one entry per partition written.
     #[napi(catch_unwind)]
     pub fn send(&self, env: Env, record: ProducerRecord) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
-        let converted = send_options(record.acks, record.timeout, record.compression)
-            .and_then(|o| Ok((o, convert(&record.topic, record.messages)?)));
+        let converted = record_to_send(record);
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
             let (options, records) = converted?;
@@ -366,13 +423,7 @@ impl Producer {
     /// `send` for several topics at once.
     #[napi(catch_unwind)]
     pub fn send_batch(&self, env: Env, batch: ProducerBatch) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
-        let converted = send_options(batch.acks, batch.timeout, batch.compression).and_then(|o| {
-            let mut records = Vec::new();
-            for t in batch.topic_messages {
-                records.extend(convert(&t.topic, t.messages)?);
-            }
-            Ok((o, records))
-        });
+        let converted = batch_to_send(batch);
         let shared = Arc::clone(&self.shared);
         promise(&env, async move {
             let (options, records) = converted?;
@@ -380,10 +431,13 @@ impl Producer {
         })
     }
 
-    /// Transactions are not implemented in the core: always throws.
+    /// Begins a transaction (initializing transactions for the `transactionalId` on first
+    /// use, which fences any older producer with the same id). One at a time: while one is
+    /// open, this rejects with an `INVALID_STATE` error.
     #[napi(catch_unwind)]
-    pub fn transaction(&self, env: Env) -> napi::Result<()> {
-        throw(&env, Err(Error::not_implemented("transactions are not supported by ferrokafka yet")))
+    pub fn transaction(&self, env: Env) -> napi::Result<AsyncBlock<Transaction>> {
+        let shared = Arc::clone(&self.shared);
+        promise(&env, shared.begin())
     }
 
     /// `producer.events`: the names `on` accepts.
@@ -405,6 +459,130 @@ impl Producer {
         listener: JsFn<'_>,
     ) -> napi::Result<Function<'env, (), ()>> {
         self.shared.events.on(env, event_name, listener)
+    }
+}
+
+/// `transaction.sendOffsets(...)`: a consumer group's next offsets to read, committed if and
+/// only if the transaction commits.
+#[napi(object, object_to_js = false)]
+pub struct TransactionOffsets {
+    pub consumer_group_id: String,
+    pub topics: Vec<TransactionTopicOffsets>,
+}
+
+#[napi(object, object_to_js = false)]
+pub struct TransactionTopicOffsets {
+    pub topic: String,
+    pub partitions: Vec<PartitionOffset>,
+}
+
+/// kafkajs's transaction, from `producer.transaction()`: records sent through it are
+/// written atomically, with the consumer offsets given to `sendOffsets`, when it commits, and
+/// never seen by read_committed consumers when it aborts. Once committed or aborted it is
+/// ended: every method then rejects (`isActive()` is false). A failed commit leaves it
+/// active: an error with `txnRequiresAbort` asks for `abort()`; one with `fatal` means the
+/// producer is unusable (e.g. fenced by a newer instance with the same `transactionalId`);
+/// after a timeout (`retriable`), `commit()` may be called again.
+#[napi]
+pub struct Transaction {
+    shared: Arc<Shared>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Transaction {
+    /// The core producer, unless this transaction has ended.
+    fn producer(&self) -> Result<ferrokafka::Producer> {
+        if self.ended.load(Ordering::Acquire) {
+            return Err(Error::state("Cannot continue to use transaction once ended"));
+        }
+        self.shared.producer()
+    }
+
+    /// Commits or aborts; the transaction ends if the core did.
+    fn end(&self, env: &Env, commit: bool) -> napi::Result<AsyncBlock<()>> {
+        let producer = self.producer();
+        let timeout = self.shared.txn_timeout();
+        let ended = Arc::clone(&self.ended);
+        promise(env, async move {
+            let (producer, timeout) = (producer?, timeout?);
+            if commit {
+                producer.commit_transaction(timeout).await?;
+            } else {
+                producer.abort_transaction(timeout).await?;
+            }
+            ended.store(true, Ordering::Release);
+            Ok(())
+        })
+    }
+}
+
+#[napi]
+impl Transaction {
+    /// `producer.send` inside the transaction.
+    #[napi(catch_unwind)]
+    pub fn send(&self, env: Env, record: ProducerRecord) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
+        let checked = self.producer().and_then(|_| record_to_send(record));
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let (options, records) = checked?;
+            shared.send(options, records).await
+        })
+    }
+
+    /// `producer.sendBatch` inside the transaction.
+    #[napi(catch_unwind)]
+    pub fn send_batch(&self, env: Env, batch: ProducerBatch) -> napi::Result<AsyncBlock<Vec<RecordMetadata>>> {
+        let checked = self.producer().and_then(|_| batch_to_send(batch));
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move {
+            let (options, records) = checked?;
+            shared.send(options, records).await
+        })
+    }
+
+    /// Adds a consumer group's offsets (the next offset to read, a string) to the
+    /// transaction. As in kafkajs only the group is named, not the member: the coordinator
+    /// does not check the consumer's generation (no KIP-447 zombie fencing).
+    #[napi(catch_unwind)]
+    pub fn send_offsets(&self, env: Env, offsets: TransactionOffsets) -> napi::Result<AsyncBlock<()>> {
+        let converted = (|| -> Result<_> {
+            let mut list = Vec::new();
+            for t in offsets.topics {
+                for p in t.partitions {
+                    let offset = p
+                        .offset
+                        .trim()
+                        .parse::<i64>()
+                        .map_err(|_| Error::invalid(format!("offset: {:?} is not an integer", p.offset)))?;
+                    list.push((t.topic.clone(), p.partition, offset, None));
+                }
+            }
+            Ok((list, ferrokafka::ConsumerGroupMetadata::group_only(offsets.consumer_group_id)))
+        })();
+        let checked = self.producer().and_then(|p| Ok((p, self.shared.txn_timeout()?, converted?)));
+        promise(&env, async move {
+            let (producer, timeout, (list, group)) = checked?;
+            producer.send_offsets_to_transaction(&list, &group, timeout).await?;
+            Ok(())
+        })
+    }
+
+    /// Sends what is left of the transaction, waits for it to be acknowledged, and commits.
+    #[napi(catch_unwind)]
+    pub fn commit(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        self.end(&env, true)
+    }
+
+    /// Aborts the transaction: read_committed consumers never see its records.
+    #[napi(catch_unwind)]
+    pub fn abort(&self, env: Env) -> napi::Result<AsyncBlock<()>> {
+        self.end(&env, false)
+    }
+
+    /// Whether the transaction may still be used: not yet committed or aborted.
+    #[napi]
+    pub fn is_active(&self) -> bool {
+        !self.ended.load(Ordering::Acquire)
     }
 }
 

@@ -1,7 +1,7 @@
 // The same client code against Apache Kafka 4.1 (one KRaft node from the jars in
 // .cache/apache-kafka, started by tests/apache_kafka/cluster.py): what works against the bundled
-// broker must work against the real one. Skipped when FERROKAFKA_SKIP_APACHE_KAFKA=1 or
-// without Java.
+// broker must work against the real one, transactions included. Skipped when
+// FERROKAFKA_SKIP_APACHE_KAFKA=1 or without Java.
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert');
 const { spawn, spawnSync } = require('node:child_process');
@@ -9,6 +9,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { Kafka, logLevel } = require('..');
 const { until, unique } = require('./helpers');
+const { copyExactlyOnceThroughSigkill } = require('./eos');
 
 const root = path.join(__dirname, '..', '..');
 const skip = process.env.FERROKAFKA_SKIP_APACHE_KAFKA === '1' ? 'FERROKAFKA_SKIP_APACHE_KAFKA=1'
@@ -68,5 +69,10 @@ describe('Apache Kafka', { skip }, () => {
     assert.strictEqual(offsets.reduce((n, o) => n + Number(o.high), 0), 300);
     await admin.deleteTopics({ topics: [topic] });
     await admin.disconnect();
+  });
+
+  test('transactions: examples/node/eos_copy.js killed with SIGKILL and restarted copies each record once', async () => {
+    const kafka = new Kafka({ clientId: 'apache-eos', brokers, logLevel: logLevel.ERROR });
+    await copyExactlyOnceThroughSigkill(kafka, brokers);
   });
 });
