@@ -407,7 +407,7 @@ impl Admin {
     /// Every committed offset of a group: (partition, offset, metadata), sorted.
     pub async fn list_group_offsets(&self, group: &str) -> Result<Vec<(Tp, i64, String)>> {
         let offsets = coordinator::with_retries(&self.cluster, group, |conn| async move {
-            coordinator::fetch_offsets(&conn, group, None).await
+            coordinator::fetch_offsets(&conn, group, None, false).await
         })
         .await?;
         Ok(offsets.into_iter().filter_map(|(tp, v)| v.map(|(o, m)| (tp, o, m))).collect())

@@ -153,11 +153,14 @@ pub(crate) async fn commit(
 }
 
 /// OffsetFetch of `tps` (every committed partition when `None`): offset and metadata, or
-/// `None` where nothing is committed.
+/// `None` where nothing is committed. With `require_stable` (a read_committed consumer,
+/// KIP-447) a partition whose offsets a transaction is still committing answers
+/// UNSTABLE_OFFSET_COMMIT (retriable) instead of an offset the transaction may replace.
 pub(crate) async fn fetch_offsets(
     conn: &BrokerConnection,
     group: &str,
     tps: Option<&[Tp]>,
+    require_stable: bool,
 ) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
     let by_topic: Option<BTreeMap<&str, Vec<i32>>> = tps.map(|tps| {
         let mut by: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -167,6 +170,7 @@ pub(crate) async fn fetch_offsets(
         by
     });
     let version = conn.version_of::<OffsetFetchRequest>()?;
+    let stable = require_stable && version >= 7;
     let req = if version >= 8 {
         OffsetFetchRequest::default().with_groups(vec![
             offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id(GroupId(s(group))).with_topics(
@@ -192,7 +196,8 @@ pub(crate) async fn fetch_offsets(
                 .collect()
         }))
     };
-    let resp = conn.send(&req).await?;
+    let req = req.with_require_stable(stable);
+    let resp = conn.send_at(&req, version).await?;
     let mut out = BTreeMap::new();
     let mut record = |topic: &str, p: i32, offset: i64, meta: Option<&StrBytes>, code: i16| -> Result<()> {
         if code != 0 {

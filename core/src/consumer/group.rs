@@ -42,6 +42,8 @@ pub(crate) struct GroupSettings {
     pub(crate) assignors: Vec<Assignor>,
     pub(crate) retry_backoff: Duration,
     pub(crate) protocol: GroupProtocol,
+    /// `isolation.level=read_committed`: offsets a transaction is committing are waited for.
+    pub(crate) require_stable: bool,
 }
 
 /// `group.protocol`.
@@ -409,17 +411,32 @@ impl Group {
         result
     }
 
-    /// Committed offsets (and metadata) of `tps`; `None` where nothing is committed.
+    /// Committed offsets (and metadata) of `tps`; `None` where nothing is committed. A
+    /// read_committed member waits (up to `request.timeout.ms`) for offsets a transaction is
+    /// still committing, so that it starts after what that transaction consumed.
     pub(crate) async fn committed(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
+        let deadline = Instant::now() + self.shared.cluster.request_timeout();
+        loop {
+            match self.committed_once(tps).await {
+                Err(e) if e.kafka_code() == Some(E::UnstableOffsetCommit) && Instant::now() < deadline => {
+                    tokio::time::sleep(self.shared.settings.retry_backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn committed_once(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
         let group = &self.shared.settings.group_id;
+        let stable = self.shared.settings.require_stable;
         let conn = self.coordinator().await?;
-        match coordinator::fetch_offsets(&conn, group, Some(tps)).await {
+        match coordinator::fetch_offsets(&conn, group, Some(tps), stable).await {
             Err(e) if e.kafka_code().is_some_and(is_coordinator_error) || e.kafka_code().is_none() => {
                 // Moved, loading, or the connection broke: find it again, with retries.
                 self.forget_coordinator();
                 let cluster = &self.shared.cluster;
                 coordinator::with_retries(cluster, group, |conn| async move {
-                    coordinator::fetch_offsets(&conn, group, Some(tps)).await
+                    coordinator::fetch_offsets(&conn, group, Some(tps), stable).await
                 })
                 .await
             }

@@ -216,6 +216,7 @@ impl Consumer {
                     assignors,
                     retry_backoff: config.duration("retry.backoff.ms"),
                     protocol: group_protocol,
+                    require_stable: config.get("isolation.level") == Some("read_committed"),
                 },
             )
         });
