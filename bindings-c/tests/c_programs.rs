@@ -76,7 +76,18 @@ fn every_c_test_program_is_run() {
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".c").map(str::to_owned))
         .collect();
     found.sort();
-    assert_eq!(found, ["test_client", "test_delivery_order", "test_errors", "test_group", "test_oauthbearer"]);
+    assert_eq!(
+        found,
+        [
+            "test_client",
+            "test_delivery_order",
+            "test_errors",
+            "test_fencing",
+            "test_group",
+            "test_oauthbearer",
+            "test_transactions"
+        ]
+    );
 }
 
 #[test]
@@ -105,6 +116,16 @@ fn consumer_group_rebalances_across_threads() {
 #[test]
 fn oauthbearer_token_callback_and_a_broker_with_settings() {
     test_program("test_oauthbearer");
+}
+
+#[test]
+fn transactions_commit_abort_and_read_committed() {
+    test_program("test_transactions");
+}
+
+#[test]
+fn a_newer_producer_with_the_same_transactional_id_fences_the_older() {
+    test_program("test_fencing");
 }
 
 #[test]
