@@ -54,16 +54,22 @@ run() {
   fi
 }
 
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 step "C tests against the installed static library${VG:+, under valgrind}"
+# test_eos drives examples/c/eos_copy (built as a user would, through pkg-config) as a child
+# process, which runs without valgrind: it is SIGKILLed on purpose.
+cc -std=c11 -Wall -Wextra -Werror examples/c/eos_copy.c $(pkg-config --cflags --libs ferrokafka) \
+  -Wl,-rpath,"$PREFIX/lib" -o "$WORK/eos_copy"
 for src in bindings-c/tests/c/*.c; do
   name="$(basename "$src" .c)"
   cc -std=c11 -Wall -Wextra -Werror -g -I "$PREFIX/include" "$src" "$PREFIX/lib/libferrokafka.a" \
     -lpthread -ldl -lm -o "$WORK/$name"
-  run "$name" "$WORK/$name" "$WORK/data-$name"
+  extra=()
+  [ "$name" = test_eos ] && extra=("$WORK/eos_copy")
+  run "$name" "$WORK/$name" "$WORK/data-$name" "${extra[@]}"
 done
 
 step "examples through pkg-config against the installed shared library"
-export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 echo "   pkg-config --cflags --libs ferrokafka: $(pkg-config --cflags --libs ferrokafka)"
 cc -std=c11 -Wall -Wextra -Werror examples/c/produce_consume.c $(pkg-config --cflags --libs ferrokafka) \
   -Wl,-rpath,"$PREFIX/lib" -o "$WORK/produce_consume"

@@ -85,6 +85,13 @@ typedef struct fk_broker_t fk_broker_t;
 typedef struct fk_conf_t fk_conf_t;
 
 /**
+ * A consumer's group, generation and member ids (opaque), for
+ * fk_send_offsets_to_transaction. A snapshot: take a new one after a rebalance. Any thread
+ * may use it; free it with fk_consumer_group_metadata_destroy.
+ */
+typedef struct fk_consumer_group_metadata_t fk_consumer_group_metadata_t;
+
+/**
  * A consumer (opaque). One thread at a time: calls on one consumer must not overlap (a
  * consumer may move between threads). A group member heartbeats on a library thread, and
  * leaves the group when fk_consumer_poll is not called for `max.poll.interval.ms`.
@@ -242,9 +249,23 @@ typedef struct {
 #define FK_ERR__AUTHENTICATION -169
 
 /**
- * Local: the record was purged from the queue before it was sent (librdkafka's `_PURGE_QUEUE`).
+ * Local: the record was purged from the queue before it was sent (librdkafka's `_PURGE_QUEUE`):
+ * also the delivery report of a record still queued when its transaction was aborted.
  */
 #define FK_ERR__PURGE_QUEUE -152
+
+/**
+ * Local: a transactional call made in a state that does not allow it (fk_produce outside a
+ * transaction, fk_begin_transaction twice, a commit with none begun, a producer without
+ * `transactional.id`).
+ */
+#define FK_ERR__STATE -172
+
+/**
+ * Local: a newer producer with the same `transactional.id` took over (fatal: the producer
+ * can do nothing more; destroy it).
+ */
+#define FK_ERR__FENCED -144
 
 /**
  * Kafka: an unexpected server error.
@@ -366,6 +387,11 @@ typedef struct {
  * Kafka: a static member (`group.instance.id`) was replaced by a newer instance.
  */
 #define FK_ERR_FENCED_INSTANCE_ID 82
+
+/**
+ * Kafka: the principal may not use this `transactional.id`.
+ */
+#define FK_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED 53
 
 #ifdef __cplusplus
 extern "C" {
@@ -606,6 +632,21 @@ fk_resp_err_t fk_pause(fk_consumer_t *c, const fk_topic_partition_t *parts, size
 fk_resp_err_t fk_resume(fk_consumer_t *c, const fk_topic_partition_t *parts, size_t count);
 
 /**
+ * This consumer's place in its group now (group id, generation, member id, instance id), for
+ * a transactional producer to commit the consumer's offsets with fk_send_offsets_to_transaction;
+ * the caller's, freed with fk_consumer_group_metadata_destroy. Outside a generation (before
+ * joining, or with fk_assign) the offsets are committed whatever the generation. NULL for a
+ * consumer without `group.id` (FK_ERR__INVALID_ARG), a closed one (FK_ERR__DESTROY) or NULL,
+ * with fk_last_error saying why.
+ */
+fk_consumer_group_metadata_t *fk_consumer_group_metadata(fk_consumer_t *c);
+
+/**
+ * Frees group metadata from fk_consumer_group_metadata (NULL is fine).
+ */
+void fk_consumer_group_metadata_destroy(fk_consumer_group_metadata_t *g);
+
+/**
  * Commits (with `enable.auto.commit` on), gives the partitions back (FK_REBALANCE_REVOKE
  * reaches the callback before this returns) and leaves the group, so the other members take
  * over at once. The handle stays valid until fk_consumer_destroy; other calls then report
@@ -638,6 +679,27 @@ const char *fk_last_error(void);
  * The code of the last error on the calling thread (FK_OK if none); see fk_last_error.
  */
 fk_resp_err_t fk_last_error_code(void);
+
+/**
+ * 1 if the last error on the calling thread (see fk_last_error) left its client unusable: a
+ * transactional producer fenced by a newer instance (FK_ERR__FENCED) or refused its
+ * `transactional.id`. Destroy the handle and make a new one. 0 otherwise (and when there was
+ * no error).
+ */
+int fk_last_error_is_fatal(void);
+
+/**
+ * 1 if the same call may succeed when made again (a timeout, a broker not reachable for
+ * now, a coordinator moving): e.g. fk_commit_transaction after FK_ERR__TIMED_OUT. 0 otherwise.
+ */
+int fk_last_error_is_retriable(void);
+
+/**
+ * 1 if the last error failed the current transaction: call fk_abort_transaction, then go on
+ * with the next one (the code and message name the cause: a record the broker refused, a
+ * zombie's offsets). 0 otherwise.
+ */
+int fk_last_error_txn_requires_abort(void);
 
 /**
  * The topic (owned by the message; "" on a consumer error), or NULL for a NULL message.
@@ -757,6 +819,72 @@ int fk_poll(fk_producer_t *p, int timeout_ms);
  * after `timeout_ms` (negative: no limit).
  */
 fk_resp_err_t fk_flush(fk_producer_t *p, int timeout_ms);
+
+/**
+ * Transactions: gets the producer id and epoch of the configured `transactional.id` from its
+ * coordinator, fencing any older producer with the same id (its open transaction is aborted,
+ * so nothing of it is ever read by a read_committed consumer). Call it once, before the first
+ * fk_begin_transaction; waits up to `timeout_ms` (negative: no limit). FK_ERR__TIMED_OUT with
+ * fk_last_error_is_retriable: call it again. FK_ERR__STATE for a producer without
+ * `transactional.id`, or when called twice.
+ */
+fk_resp_err_t fk_init_transactions(fk_producer_t *p,
+                                   int timeout_ms,
+                                   char *errstr,
+                                   size_t errstr_size);
+
+/**
+ * Starts a transaction: the messages fk_produce queues from now until fk_commit_transaction
+ * or fk_abort_transaction are written atomically with it (fk_produce outside a transaction is
+ * FK_ERR__STATE). Does not wait for the broker. FK_ERR__STATE before fk_init_transactions,
+ * inside a transaction, or after a failure that needs fk_abort_transaction first; a fatal
+ * error (fk_last_error_is_fatal) once the producer is fenced.
+ */
+fk_resp_err_t fk_begin_transaction(fk_producer_t *p, char *errstr, size_t errstr_size);
+
+/**
+ * Commits a consumer's offsets in the current transaction: they are stored for the group if
+ * and only if the transaction commits (consume-transform-produce, exactly once). `offsets`:
+ * `count` entries (borrowed for the call; `err` ignored) whose offset is the next one to read,
+ * as fk_position fills them; entries with FK_OFFSET_INVALID are skipped. `group` comes from
+ * fk_consumer_group_metadata (borrowed for the call): the group's coordinator refuses the
+ * offsets of a member whose generation is over (a zombie), and the transaction must then be
+ * aborted (fk_last_error_txn_requires_abort). Waits up to `timeout_ms` (negative: no limit).
+ */
+fk_resp_err_t fk_send_offsets_to_transaction(fk_producer_t *p,
+                                             const fk_topic_partition_t *offsets,
+                                             size_t count,
+                                             const fk_consumer_group_metadata_t *group,
+                                             int timeout_ms,
+                                             char *errstr,
+                                             size_t errstr_size);
+
+/**
+ * Sends every message of the transaction, waits for them to be acknowledged, and commits it;
+ * the delivery callback runs for them on this thread before this returns (as in fk_flush).
+ * Waits up to `timeout_ms` (negative: no limit); after FK_ERR__TIMED_OUT
+ * (fk_last_error_is_retriable) call it again to finish the commit. An error with
+ * fk_last_error_txn_requires_abort (a message the broker refused, named in the message):
+ * call fk_abort_transaction and go on. An error with fk_last_error_is_fatal (FK_ERR__FENCED:
+ * a newer producer with the same `transactional.id`): destroy the producer.
+ */
+fk_resp_err_t fk_commit_transaction(fk_producer_t *p,
+                                    int timeout_ms,
+                                    char *errstr,
+                                    size_t errstr_size);
+
+/**
+ * Aborts the transaction: messages not yet sent are dropped (their delivery reports carry
+ * FK_ERR__PURGE_QUEUE), those in flight are waited for, and read_committed consumers never
+ * see any of it; the delivery callback runs for them on this thread before this returns.
+ * Waits up to `timeout_ms` (negative: no limit); after FK_ERR__TIMED_OUT call it again. The
+ * consumer's position is not moved back: seek it to the committed offsets (fk_committed) to
+ * read the aborted input again.
+ */
+fk_resp_err_t fk_abort_transaction(fk_producer_t *p,
+                                   int timeout_ms,
+                                   char *errstr,
+                                   size_t errstr_size);
 
 /**
  * Messages queued or in flight plus delivery reports not yet served (0 for NULL).

@@ -50,9 +50,9 @@ unsafe fn config_in(data_dir: *const c_char) -> Result<BrokerConfig, Failure> {
 
 fn start(config: BrokerConfig) -> Result<*mut fk_broker_t, Failure> {
     let (listen, data_dir) = (config.listen.clone(), config.data_dir.display().to_string());
-    let broker = runtime()?
-        .block_on(Broker::start(config))
-        .map_err(|e| (FK_ERR__FAIL, format!("starting the broker on {listen} with data in {data_dir}: {e}")))?;
+    let broker = runtime()?.block_on(Broker::start(config)).map_err(|e| {
+        Failure::from((FK_ERR__FAIL, format!("starting the broker on {listen} with data in {data_dir}: {e}")))
+    })?;
     let bootstrap = CString::new(broker.bootstrap()).unwrap_or_default();
     let schema_registry_url = broker.schema_registry_url().and_then(|u| CString::new(u).ok());
     Ok(Box::into_raw(Box::new(fk_broker_t { broker: Some(broker), bootstrap, schema_registry_url })))
@@ -125,7 +125,9 @@ pub unsafe extern "C" fn fk_broker_stop(b: *mut fk_broker_t) -> fk_resp_err_t {
             return Ok(());
         };
         match runtime() {
-            Ok(rt) => rt.block_on(broker.shutdown()).map_err(|e| (FK_ERR__FAIL, format!("stopping the broker: {e}"))),
+            Ok(rt) => rt
+                .block_on(broker.shutdown())
+                .map_err(|e| Failure::from((FK_ERR__FAIL, format!("stopping the broker: {e}")))),
             Err(after_fork) => {
                 // The broker's tasks are in the parent process; the child must not touch them.
                 std::mem::forget(broker);

@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{Consumer, RebalanceEvent};
+use ferrokafka::{Consumer, ConsumerGroupMetadata, RebalanceEvent};
 
 use crate::conf::{borrow_conf, fk_conf_t};
 use crate::errors::{code_of, fail};
@@ -87,11 +87,11 @@ fn consumer<'a>(c: *mut fk_consumer_t) -> Result<&'a mut fk_consumer_t, Failure>
 }
 
 fn live(c: &mut fk_consumer_t) -> Result<&mut Consumer, Failure> {
-    c.consumer.as_mut().ok_or_else(|| (FK_ERR__DESTROY, "the consumer is closed".into()))
+    c.consumer.as_mut().ok_or_else(|| (FK_ERR__DESTROY, "the consumer is closed".to_string()).into())
 }
 
 /// Reads the caller's `n` entries at `p` (NULL with 0 is an empty list).
-unsafe fn partitions(p: *const fk_topic_partition_t, n: usize) -> Result<Vec<Entry>, Failure> {
+pub(crate) unsafe fn partitions(p: *const fk_topic_partition_t, n: usize) -> Result<Vec<Entry>, Failure> {
     if p.is_null() {
         return if n == 0 { Ok(Vec::new()) } else { Err(invalid("partitions is NULL")) };
     }
@@ -275,14 +275,14 @@ pub unsafe extern "C" fn fk_consumer_poll(c: *mut fk_consumer_t, timeout_ms: c_i
         boundary(Some(fk_message_t::error(crate::FK_ERR__FAIL, "internal error (a panic in libferrokafka)")), || {
             let me = match consumer(c) {
                 Ok(me) => me,
-                Err((code, msg)) => return Some(fk_message_t::error(code, &msg)),
+                Err(f) => return Some(fk_message_t::error(f.code, &f.message)),
             };
             let Some(inner) = me.consumer.as_mut() else {
                 return Some(fk_message_t::error(FK_ERR__DESTROY, "the consumer is closed"));
             };
             let rt = match runtime() {
                 Ok(rt) => rt,
-                Err((code, msg)) => return Some(fk_message_t::error(code, &msg)),
+                Err(f) => return Some(fk_message_t::error(f.code, &f.message)),
             };
             match rt.block_on(inner.poll(crate::timeout(timeout_ms))) {
                 Ok(Some(r)) => Some(fk_message_t::from_record(r)),
@@ -423,6 +423,37 @@ pub unsafe extern "C" fn fk_resume(
     pause_resume(c, parts, count, false)
 }
 
+/// A consumer's group, generation and member ids (opaque), for
+/// fk_send_offsets_to_transaction. A snapshot: take a new one after a rebalance. Any thread
+/// may use it; free it with fk_consumer_group_metadata_destroy.
+pub struct fk_consumer_group_metadata_t {
+    pub(crate) metadata: ConsumerGroupMetadata,
+}
+
+/// This consumer's place in its group now (group id, generation, member id, instance id), for
+/// a transactional producer to commit the consumer's offsets with fk_send_offsets_to_transaction;
+/// the caller's, freed with fk_consumer_group_metadata_destroy. Outside a generation (before
+/// joining, or with fk_assign) the offsets are committed whatever the generation. NULL for a
+/// consumer without `group.id` (FK_ERR__INVALID_ARG), a closed one (FK_ERR__DESTROY) or NULL,
+/// with fk_last_error saying why.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_consumer_group_metadata(c: *mut fk_consumer_t) -> *mut fk_consumer_group_metadata_t {
+    guard_ptr(std::ptr::null_mut(), 0, || {
+        let c = live(consumer(c)?)?;
+        let metadata = c.group_metadata().ok_or_else(|| invalid("the consumer has no group.id"))?;
+        Ok(Box::into_raw(Box::new(fk_consumer_group_metadata_t { metadata })))
+    })
+}
+
+/// Frees group metadata from fk_consumer_group_metadata (NULL is fine).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_consumer_group_metadata_destroy(g: *mut fk_consumer_group_metadata_t) {
+    if !g.is_null() {
+        // SAFETY: from fk_consumer_group_metadata, destroyed once (header contract).
+        boundary((), || drop(unsafe { Box::from_raw(g) }));
+    }
+}
+
 /// Commits (with `enable.auto.commit` on), gives the partitions back (FK_REBALANCE_REVOKE
 /// reaches the callback before this returns) and leaves the group, so the other members take
 /// over at once. The handle stays valid until fk_consumer_destroy; other calls then report
@@ -457,7 +488,7 @@ pub unsafe extern "C" fn fk_consumer_destroy(c: *mut fk_consumer_t) {
     boundary((), || match (me.consumer.take(), runtime()) {
         (Some(inner), Ok(rt)) => {
             if let Err(e) = rt.block_on(inner.close()).map(drop) {
-                crate::errors::set_last_error(code_of(&e), &e.to_string());
+                crate::errors::set_last_error(code_of(&e), &e.to_string(), crate::errors::Flags::of(&e));
             }
         }
         // After fork(): the runtime that owns the consumer's tasks is not in this process.

@@ -1,6 +1,7 @@
 //! Error codes: Kafka's own (as the broker sends them: positive, and -1 for an unknown server
 //! error) and local ones (negative, numbered as librdkafka's RD_KAFKA_RESP_ERR__*). The one
-//! mapping from `ferrokafka::Error` is [`code_of`].
+//! mapping from `ferrokafka::Error` is [`code_of`], with its flags ([`Flags`]) kept on the
+//! thread's last error.
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_char, c_int};
@@ -40,8 +41,16 @@ pub const FK_ERR__UNSUPPORTED_FEATURE: fk_resp_err_t = -165;
 pub const FK_ERR__SSL: fk_resp_err_t = -181;
 /// Local: SASL authentication failed (librdkafka's `_AUTHENTICATION`).
 pub const FK_ERR__AUTHENTICATION: fk_resp_err_t = -169;
-/// Local: the record was purged from the queue before it was sent (librdkafka's `_PURGE_QUEUE`).
+/// Local: the record was purged from the queue before it was sent (librdkafka's `_PURGE_QUEUE`):
+/// also the delivery report of a record still queued when its transaction was aborted.
 pub const FK_ERR__PURGE_QUEUE: fk_resp_err_t = -152;
+/// Local: a transactional call made in a state that does not allow it (fk_produce outside a
+/// transaction, fk_begin_transaction twice, a commit with none begun, a producer without
+/// `transactional.id`).
+pub const FK_ERR__STATE: fk_resp_err_t = -172;
+/// Local: a newer producer with the same `transactional.id` took over (fatal: the producer
+/// can do nothing more; destroy it).
+pub const FK_ERR__FENCED: fk_resp_err_t = -144;
 
 // Kafka's codes (https://kafka.apache.org/protocol#protocol_error_codes): those an application
 // of this library most likely meets.
@@ -94,15 +103,31 @@ pub const FK_ERR_NON_EMPTY_GROUP: fk_resp_err_t = 68;
 pub const FK_ERR_GROUP_ID_NOT_FOUND: fk_resp_err_t = 69;
 /// Kafka: a static member (`group.instance.id`) was replaced by a newer instance.
 pub const FK_ERR_FENCED_INSTANCE_ID: fk_resp_err_t = 82;
+/// Kafka: the principal may not use this `transactional.id`.
+pub const FK_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED: fk_resp_err_t = 53;
 
 /// The code for an error from the core: the core's own classification, as it is.
 pub(crate) fn code_of(e: &ferrokafka::Error) -> c_int {
     e.code()
 }
 
-/// An error from the core as a code and its message.
+/// What the core says an error leaves the application able to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flags {
+    pub(crate) fatal: bool,
+    pub(crate) retriable: bool,
+    pub(crate) txn_requires_abort: bool,
+}
+
+impl Flags {
+    pub(crate) fn of(e: &ferrokafka::Error) -> Flags {
+        Flags { fatal: e.is_fatal(), retriable: e.is_retriable(), txn_requires_abort: e.txn_requires_abort() }
+    }
+}
+
+/// An error from the core as a code, its message and its flags.
 pub(crate) fn fail(e: ferrokafka::Error) -> crate::Failure {
-    (code_of(&e), e.to_string())
+    crate::Failure { code: code_of(&e), message: e.to_string(), flags: Flags::of(&e) }
 }
 
 fn describe(code: c_int) -> String {
@@ -138,14 +163,19 @@ pub extern "C" fn fk_err2str(code: fk_resp_err_t) -> *const c_char {
 }
 
 thread_local! {
-    static LAST_ERROR: std::cell::RefCell<(c_int, CString)> = std::cell::RefCell::new((FK_OK, CString::default()));
+    static LAST_ERROR: std::cell::RefCell<(c_int, CString, Flags)> =
+        std::cell::RefCell::new((FK_OK, CString::default(), Flags::default()));
 }
 
 /// Records the calling thread's last error.
-pub(crate) fn set_last_error(code: c_int, msg: &str) {
+pub(crate) fn set_last_error(code: c_int, msg: &str, flags: Flags) {
     let text = CString::new(msg.replace('\0', " ")).unwrap_or_default();
     // try_with: a call during thread teardown has nowhere to keep it.
-    let _ = LAST_ERROR.try_with(|l| *l.borrow_mut() = (code, text));
+    let _ = LAST_ERROR.try_with(|l| *l.borrow_mut() = (code, text, flags));
+}
+
+fn last_flags() -> Flags {
+    LAST_ERROR.try_with(|l| l.borrow().2).unwrap_or_default()
 }
 
 /// The message of the last error on the calling thread ("" if none), like errno: set by every
@@ -161,4 +191,28 @@ pub extern "C" fn fk_last_error() -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_last_error_code() -> fk_resp_err_t {
     boundary(FK_ERR__FAIL, || LAST_ERROR.try_with(|l| l.borrow().0).unwrap_or(FK_OK))
+}
+
+/// 1 if the last error on the calling thread (see fk_last_error) left its client unusable: a
+/// transactional producer fenced by a newer instance (FK_ERR__FENCED) or refused its
+/// `transactional.id`. Destroy the handle and make a new one. 0 otherwise (and when there was
+/// no error).
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error_is_fatal() -> c_int {
+    boundary(0, || c_int::from(last_flags().fatal))
+}
+
+/// 1 if the same call may succeed when made again (a timeout, a broker not reachable for
+/// now, a coordinator moving): e.g. fk_commit_transaction after FK_ERR__TIMED_OUT. 0 otherwise.
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error_is_retriable() -> c_int {
+    boundary(0, || c_int::from(last_flags().retriable))
+}
+
+/// 1 if the last error failed the current transaction: call fk_abort_transaction, then go on
+/// with the next one (the code and message name the cause: a record the broker refused, a
+/// zombie's offsets). 0 otherwise.
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error_txn_requires_abort() -> c_int {
+    boundary(0, || c_int::from(last_flags().txn_requires_abort))
 }

@@ -49,8 +49,20 @@ pub use producer::*;
 #[global_allocator]
 static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
 
-/// An error for C: a code (fk_resp_err_t) and a message.
-pub(crate) type Failure = (c_int, String);
+/// An error for C: a code (fk_resp_err_t), a message, and what the core says the application
+/// can do about it (all false for the binding's own errors: a bad argument, a closed handle).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: c_int,
+    pub(crate) message: String,
+    pub(crate) flags: errors::Flags,
+}
+
+impl From<(c_int, String)> for Failure {
+    fn from((code, message): (c_int, String)) -> Self {
+        Failure { code, message, flags: errors::Flags::default() }
+    }
+}
 
 struct Runtime {
     pid: u32,
@@ -74,13 +86,13 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Failure> {
     if rt.pid == std::process::id() {
         Ok(&rt.rt)
     } else {
-        Err((
+        Err(Failure::from((
             FK_ERR__FAIL,
             format!(
                 "libferrokafka started its threads in process {} and cannot be used after fork(): create handles in the process that uses them",
                 rt.pid
             ),
-        ))
+        )))
     }
 }
 
@@ -124,7 +136,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// panic becomes the thread's last error (FK_ERR__FAIL) and `on_panic` is returned.
 fn boundary<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        errors::set_last_error(FK_ERR__FAIL, &panic_message(payload));
+        errors::set_last_error(FK_ERR__FAIL, &panic_message(payload), errors::Flags::default());
         on_panic
     })
 }
@@ -134,8 +146,8 @@ fn boundary<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
 fn guard(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Result<(), Failure>) -> c_int {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(())) => FK_OK,
-        Ok(Err((code, msg))) => report(errstr, errstr_size, code, &msg),
-        Err(payload) => report(errstr, errstr_size, FK_ERR__FAIL, &panic_message(payload)),
+        Ok(Err(failure)) => report(errstr, errstr_size, &failure),
+        Err(payload) => report(errstr, errstr_size, &(FK_ERR__FAIL, panic_message(payload)).into()),
     }
 }
 
@@ -144,18 +156,18 @@ fn guard_ptr<T>(errstr: *mut c_char, errstr_size: usize, f: impl FnOnce() -> Res
     let failed = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(p)) => return p,
         Ok(Err(failure)) => failure,
-        Err(payload) => (FK_ERR__FAIL, panic_message(payload)),
+        Err(payload) => (FK_ERR__FAIL, panic_message(payload)).into(),
     };
-    report(errstr, errstr_size, failed.0, &failed.1);
+    report(errstr, errstr_size, &failed);
     std::ptr::null_mut()
 }
 
 /// Records an error as the thread's last error, copies its message into `errstr`, and returns
 /// its code.
-fn report(errstr: *mut c_char, errstr_size: usize, code: c_int, msg: &str) -> c_int {
-    errors::set_last_error(code, msg);
-    write_errstr(errstr, errstr_size, msg);
-    code
+fn report(errstr: *mut c_char, errstr_size: usize, failure: &Failure) -> c_int {
+    errors::set_last_error(failure.code, &failure.message, failure.flags);
+    write_errstr(errstr, errstr_size, &failure.message);
+    failure.code
 }
 
 /// Copies `msg` into the caller's buffer of `size` bytes, truncated and NUL-terminated.
@@ -172,7 +184,7 @@ fn write_errstr(errstr: *mut c_char, size: usize, msg: &str) {
 }
 
 fn invalid(what: impl Into<String>) -> Failure {
-    (FK_ERR__INVALID_ARG, what.into())
+    (FK_ERR__INVALID_ARG, what.into()).into()
 }
 
 #[cfg(test)]
@@ -216,7 +228,7 @@ mod tests {
         guard(std::ptr::null_mut(), 100, || Err(invalid("y")));
         // Another thread has its own last error.
         let other = std::thread::spawn(|| {
-            guard(std::ptr::null_mut(), 0, || Err((FK_ERR__TIMED_OUT, "elsewhere".into())));
+            guard(std::ptr::null_mut(), 0, || Err((FK_ERR__TIMED_OUT, "elsewhere".to_string()).into()));
             last()
         })
         .join()
@@ -236,6 +248,28 @@ mod tests {
             crate::errors::code_of(&ferrokafka::Error::UnknownTopicOrPartition("t-9".into())),
             FK_ERR__UNKNOWN_PARTITION
         );
+    }
+
+    /// The flags of the last error are the core's, for every kind; the binding's own errors
+    /// (a bad argument, a panic) have none.
+    #[test]
+    fn last_error_flags_are_the_cores() {
+        let flags = || (fk_last_error_is_fatal(), fk_last_error_is_retriable(), fk_last_error_txn_requires_abort());
+        let mut seen = [false; 3];
+        for e in ferrokafka::Error::examples() {
+            let want = (c_int::from(e.is_fatal()), c_int::from(e.is_retriable()), c_int::from(e.txn_requires_abort()));
+            seen = [seen[0] || want.0 == 1, seen[1] || want.1 == 1, seen[2] || want.2 == 1];
+            let code = e.code();
+            assert_eq!(guard(std::ptr::null_mut(), 0, || Err(crate::errors::fail(e.clone()))), code);
+            assert_eq!(flags(), want, "{e:?}");
+        }
+        assert_eq!(seen, [true; 3], "the examples have each flag");
+        guard(std::ptr::null_mut(), 0, || Err(invalid("x")));
+        assert_eq!(flags(), (0, 0, 0));
+        guard(std::ptr::null_mut(), 0, || Err(crate::errors::fail(ferrokafka::Error::Fenced("t".into()))));
+        assert_eq!((fk_last_error_code(), flags()), (FK_ERR__FENCED, (1, 0, 0)));
+        guard(std::ptr::null_mut(), 0, || panic!("boom"));
+        assert_eq!(flags(), (0, 0, 0));
     }
 
     #[test]

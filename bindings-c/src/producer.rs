@@ -3,6 +3,10 @@
 //!
 //! Threads: fk_produce hands the record to the core's sender (a task on the library's
 //! runtime) with `msg_opaque` as its report token; nothing here runs per record on the runtime.
+//!
+//! Transactions (`transactional.id`): fk_init_transactions, fk_begin_transaction,
+//! fk_send_offsets_to_transaction, fk_commit_transaction and fk_abort_transaction are the
+//! core's calls of the same names, run on the caller's thread until they finish or time out.
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::future::Future;
@@ -12,8 +16,9 @@ use std::time::{Duration, Instant};
 use ferrokafka::{Producer, ProducerRecord};
 
 use crate::conf::{borrow_conf, fk_conf_t};
+use crate::consumer::{fk_consumer_group_metadata_t, partitions};
 use crate::errors::{code_of, fail};
-use crate::message::{c_string, fk_header_t, fk_message_t};
+use crate::message::{FK_OFFSET_INVALID, c_string, fk_header_t, fk_message_t, fk_topic_partition_t};
 use crate::{Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
 
 /// Called once per message fk_produce accepted, from fk_poll or fk_flush on the calling thread:
@@ -201,9 +206,125 @@ pub unsafe extern "C" fn fk_flush(p: *mut fk_producer_t, timeout_ms: c_int) -> f
                 return Err((
                     crate::FK_ERR__TIMED_OUT,
                     format!("{outstanding} messages not delivered after {timeout_ms} ms"),
-                ));
+                )
+                    .into());
             }
         }
+    })
+}
+
+/// Runs a transactional call of the core on the caller's thread, then serves the delivery
+/// reports that are ready (the records the call flushed or abandoned), as fk_flush does.
+fn transactional(
+    p: *mut fk_producer_t,
+    call: impl AsyncFnOnce(&Producer) -> ferrokafka::Result<()>,
+) -> Result<(), Failure> {
+    let p = producer(p)?;
+    let result = runtime()?.block_on(call(&p.producer));
+    serve(p, Duration::ZERO);
+    result.map_err(fail)
+}
+
+/// Transactions: gets the producer id and epoch of the configured `transactional.id` from its
+/// coordinator, fencing any older producer with the same id (its open transaction is aborted,
+/// so nothing of it is ever read by a read_committed consumer). Call it once, before the first
+/// fk_begin_transaction; waits up to `timeout_ms` (negative: no limit). FK_ERR__TIMED_OUT with
+/// fk_last_error_is_retriable: call it again. FK_ERR__STATE for a producer without
+/// `transactional.id`, or when called twice.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_init_transactions(
+    p: *mut fk_producer_t,
+    timeout_ms: c_int,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> fk_resp_err_t {
+    guard(errstr, errstr_size, || {
+        transactional(p, async |producer| producer.init_transactions(crate::timeout(timeout_ms)).await)
+    })
+}
+
+/// Starts a transaction: the messages fk_produce queues from now until fk_commit_transaction
+/// or fk_abort_transaction are written atomically with it (fk_produce outside a transaction is
+/// FK_ERR__STATE). Does not wait for the broker. FK_ERR__STATE before fk_init_transactions,
+/// inside a transaction, or after a failure that needs fk_abort_transaction first; a fatal
+/// error (fk_last_error_is_fatal) once the producer is fenced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_begin_transaction(
+    p: *mut fk_producer_t,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> fk_resp_err_t {
+    guard(errstr, errstr_size, || producer(p)?.producer.begin_transaction().map_err(fail))
+}
+
+/// Commits a consumer's offsets in the current transaction: they are stored for the group if
+/// and only if the transaction commits (consume-transform-produce, exactly once). `offsets`:
+/// `count` entries (borrowed for the call; `err` ignored) whose offset is the next one to read,
+/// as fk_position fills them; entries with FK_OFFSET_INVALID are skipped. `group` comes from
+/// fk_consumer_group_metadata (borrowed for the call): the group's coordinator refuses the
+/// offsets of a member whose generation is over (a zombie), and the transaction must then be
+/// aborted (fk_last_error_txn_requires_abort). Waits up to `timeout_ms` (negative: no limit).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_send_offsets_to_transaction(
+    p: *mut fk_producer_t,
+    offsets: *const fk_topic_partition_t,
+    count: usize,
+    group: *const fk_consumer_group_metadata_t,
+    timeout_ms: c_int,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> fk_resp_err_t {
+    guard(errstr, errstr_size, || {
+        // SAFETY: from fk_consumer_group_metadata, alive for the call (header contract).
+        let group = unsafe { group.as_ref() }.ok_or_else(|| invalid("group metadata is NULL"))?;
+        let mut list = Vec::with_capacity(count);
+        for (t, p, o) in unsafe { partitions(offsets, count) }? {
+            match o {
+                FK_OFFSET_INVALID => {}
+                o if o >= 0 => list.push((t, p, o, None)),
+                o => return Err(invalid(format!("{t}-{p}: offset {o} is neither an offset nor FK_OFFSET_INVALID"))),
+            }
+        }
+        transactional(p, async |producer| {
+            producer.send_offsets_to_transaction(&list, &group.metadata, crate::timeout(timeout_ms)).await
+        })
+    })
+}
+
+/// Sends every message of the transaction, waits for them to be acknowledged, and commits it;
+/// the delivery callback runs for them on this thread before this returns (as in fk_flush).
+/// Waits up to `timeout_ms` (negative: no limit); after FK_ERR__TIMED_OUT
+/// (fk_last_error_is_retriable) call it again to finish the commit. An error with
+/// fk_last_error_txn_requires_abort (a message the broker refused, named in the message):
+/// call fk_abort_transaction and go on. An error with fk_last_error_is_fatal (FK_ERR__FENCED:
+/// a newer producer with the same `transactional.id`): destroy the producer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_commit_transaction(
+    p: *mut fk_producer_t,
+    timeout_ms: c_int,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> fk_resp_err_t {
+    guard(errstr, errstr_size, || {
+        transactional(p, async |producer| producer.commit_transaction(crate::timeout(timeout_ms)).await)
+    })
+}
+
+/// Aborts the transaction: messages not yet sent are dropped (their delivery reports carry
+/// FK_ERR__PURGE_QUEUE), those in flight are waited for, and read_committed consumers never
+/// see any of it; the delivery callback runs for them on this thread before this returns.
+/// Waits up to `timeout_ms` (negative: no limit); after FK_ERR__TIMED_OUT call it again. The
+/// consumer's position is not moved back: seek it to the committed offsets (fk_committed) to
+/// read the aborted input again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fk_abort_transaction(
+    p: *mut fk_producer_t,
+    timeout_ms: c_int,
+    errstr: *mut c_char,
+    errstr_size: usize,
+) -> fk_resp_err_t {
+    guard(errstr, errstr_size, || {
+        transactional(p, async |producer| producer.abort_transaction(crate::timeout(timeout_ms)).await)
     })
 }
 

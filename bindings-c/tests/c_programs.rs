@@ -47,11 +47,12 @@ fn compile(source: &Path, cxx: bool) -> (tempfile::TempDir, PathBuf) {
     (tmp, exe)
 }
 
-/// Compiles and runs a program with a data directory of its own; returns its output.
-fn run(source: &Path, cxx: bool) -> String {
+/// Compiles and runs a program with a data directory of its own (and `args` after it); returns
+/// its output.
+fn run_with(source: &Path, cxx: bool, args: &[&Path]) -> String {
     let (tmp, exe) = compile(source, cxx);
     let data = tmp.path().join("data");
-    let out = Command::new(&exe).arg(&data).output().expect("run");
+    let out = Command::new(&exe).arg(&data).args(args).output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -61,6 +62,10 @@ fn run(source: &Path, cxx: bool) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+fn run(source: &Path, cxx: bool) -> String {
+    run_with(source, cxx, &[])
 }
 
 fn test_program(name: &str) {
@@ -76,7 +81,19 @@ fn every_c_test_program_is_run() {
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".c").map(str::to_owned))
         .collect();
     found.sort();
-    assert_eq!(found, ["test_client", "test_delivery_order", "test_errors", "test_group", "test_oauthbearer"]);
+    assert_eq!(
+        found,
+        [
+            "test_client",
+            "test_delivery_order",
+            "test_eos",
+            "test_errors",
+            "test_fencing",
+            "test_group",
+            "test_oauthbearer",
+            "test_transactions"
+        ]
+    );
 }
 
 #[test]
@@ -105,6 +122,26 @@ fn consumer_group_rebalances_across_threads() {
 #[test]
 fn oauthbearer_token_callback_and_a_broker_with_settings() {
     test_program("test_oauthbearer");
+}
+
+#[test]
+fn transactions_commit_abort_and_read_committed() {
+    test_program("test_transactions");
+}
+
+#[test]
+fn a_newer_producer_with_the_same_transactional_id_fences_the_older() {
+    test_program("test_fencing");
+}
+
+/// examples/c/eos_copy.c, SIGKILLed in the middle by the driver and restarted: every input
+/// exactly once in the read_committed output.
+#[test]
+fn exactly_once_copy_survives_sigkill_and_restart() {
+    let (_tmp, copier) = compile(&Path::new(DIR).join("../examples/c/eos_copy.c"), false);
+    let stdout = run_with(&Path::new(DIR).join("tests/c/test_eos.c"), false, &[&copier]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    println!("{stdout}");
 }
 
 #[test]
