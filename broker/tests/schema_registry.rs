@@ -485,6 +485,7 @@ async fn json_schema_compatibility_rules() {
     let ab_closed = obj(json!({"a": {"type": "string"}, "b": {"type": "string"}}), json!(false));
     let n_int = obj(json!({"n": {"type": "integer"}}), Value::Null);
     let n_num = obj(json!({"n": {"type": "number"}}), Value::Null);
+    let n_int_max = obj(json!({"n": {"type": "integer", "maximum": 5}}), Value::Null);
     let req = |r: Value| json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": r}).to_string();
     let en = |v: Value| json!({"type": "string", "enum": v}).to_string();
     let len = |max: u64| json!({"type": "string", "maxLength": max}).to_string();
@@ -498,6 +499,8 @@ async fn json_schema_compatibility_rules() {
         ("BACKWARD", &[&n_int], &n_num, true),  // widened
         ("BACKWARD", &[&n_num], &n_int, false), // narrowed
         ("FORWARD", &[&n_num], &n_int, true),
+        ("BACKWARD", &[&n_int], &n_int_max, false), // an integer's maximum added
+        ("BACKWARD", &[&n_int_max], &n_int, true),
         ("BACKWARD", &[&req(json!([]))], &req(json!(["a"])), false),
         ("BACKWARD", &[&req(json!(["a"]))], &req(json!([])), true),
         ("BACKWARD", &[&en(json!(["x", "y"]))], &en(json!(["x"])), false),

@@ -307,7 +307,8 @@ impl<'a> Comparison<'a> {
                 }
             }
         }
-        if admits(&wt, "number") && admits(&rt, "number") {
+        let numeric = |t: &Option<BTreeSet<&str>>| admits(t, "number") || admits(t, "integer");
+        if numeric(&wt) && numeric(&rt) {
             self.bound(ro, wo, "minimum", path, true);
             self.bound(ro, wo, "maximum", path, false);
             self.bound(ro, wo, "exclusiveMinimum", path, true);
