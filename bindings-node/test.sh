@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 NPM=(npm --loglevel=error --no-audit --no-fund)
-for dep in @napi-rs/cli kafkajs typescript @types/node; do
+for dep in @napi-rs/cli kafkajs typescript @types/node @kafkajs/confluent-schema-registry; do
   [ -d "node_modules/$dep" ] || { "${NPM[@]}" ci --ignore-scripts; break; }
 done
 
