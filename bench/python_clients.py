@@ -121,7 +121,7 @@ def main():
     payloads = broker_bench.values(100)
     clients = {
         "ferrokafka (Python binding)": lambda b: confluent_like(ferrokafka, ferrokafka.admin, b, args.records, payloads),
-        f"confluent-kafka {confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]})":
+        f"confluent-kafka {confluent_kafka.version()} (librdkafka {confluent_kafka.libversion()[0]})":
             lambda b: confluent_like(confluent_kafka, confluent_kafka.admin, b, args.records, payloads),
         f"kafka-python {kafka.__version__}": lambda b: kafka_python(b, args.records, payloads),
         "ferrokafka, produce_batch (1,000 per call)":

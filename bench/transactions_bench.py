@@ -75,7 +75,7 @@ def main():
     import ferrokafka
     import ferrokafka.admin
     payloads = broker_bench.values(100)
-    peer = f"confluent-kafka {confluent_kafka.version()[0]} (librdkafka {confluent_kafka.libversion()[0]})"
+    peer = f"confluent-kafka {confluent_kafka.version()} (librdkafka {confluent_kafka.libversion()[0]})"
     clients = {
         "ferrokafka (Python binding)": lambda b: run(ferrokafka, ferrokafka.admin, b, args.records, payloads),
         peer: lambda b: run(confluent_kafka, confluent_kafka.admin, b, args.records, payloads),
