@@ -3,6 +3,7 @@
 pub mod batch;
 mod cleaner;
 pub mod disk;
+mod index_file;
 mod offset_index;
 mod offset_map;
 mod partition_log;

@@ -5,20 +5,17 @@
 //! appended to the `.index` file as they are made; on load a file that is not whole is
 //! rebuilt from the log instead of trusted.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::disk;
+use super::index_file::IndexFile;
 
 const ENTRY_LEN: usize = 8;
 
 #[derive(Debug)]
 pub(super) struct OffsetIndex {
-    path: PathBuf,
-    /// Open for appends while the segment is active; a sealed segment's index is read from
-    /// memory only, so its file is closed ([`Self::close`]) and reopened only to be cut.
-    file: Option<File>,
+    file: IndexFile,
     /// `(relative offset, position)`, both strictly increasing.
     entries: Vec<(u32, u32)>,
 }
@@ -26,8 +23,7 @@ pub(super) struct OffsetIndex {
 impl OffsetIndex {
     /// Opens an index file empty, discarding anything it held.
     pub(super) fn create(path: &Path) -> io::Result<Self> {
-        let file = disk::create_segment_file(path)?;
-        Ok(OffsetIndex { path: path.to_owned(), file: Some(file), entries: Vec::new() })
+        Ok(OffsetIndex { file: IndexFile::create(path)?, entries: Vec::new() })
     }
 
     /// Loads an index written earlier. Returns `None` when the file is missing or is not a
@@ -56,8 +52,7 @@ impl OffsetIndex {
             }
             entries.push((rel, pos));
         }
-        // Opened for appends on first use: only the active segment's index is ever appended to.
-        Ok(Some(OffsetIndex { path: path.to_owned(), file: None, entries }))
+        Ok(Some(OffsetIndex { file: IndexFile::existing(path), entries }))
     }
 
     pub(super) fn append(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
@@ -69,8 +64,7 @@ impl OffsetIndex {
         let mut entry = [0u8; ENTRY_LEN];
         entry[0..4].copy_from_slice(&relative_offset.to_be_bytes());
         entry[4..8].copy_from_slice(&position.to_be_bytes());
-        let (path, file) = self.file()?;
-        disk::append_index_entry(path, file, &entry)?;
+        self.file.append(&entry)?;
         self.entries.push((relative_offset, position));
         Ok(())
     }
@@ -102,39 +96,25 @@ impl OffsetIndex {
     /// Cuts the file to the entries held in memory.
     pub(super) fn cut_file(&mut self) -> io::Result<()> {
         let len = (self.entries.len() * ENTRY_LEN) as u64;
-        let (path, file) = self.file()?;
-        disk::truncate(path, file, len)
+        self.file.truncate(len)
     }
 
     pub(super) fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// The file was renamed (a cleaned segment swapped in); later writes name the new path.
     pub(super) fn set_path(&mut self, path: PathBuf) {
-        self.path = path;
+        self.file.set_path(path);
     }
 
-    /// Forces what was appended to stable storage; a closed file has nothing unsynced (it
-    /// is closed only after a sync).
     pub(super) fn sync(&self) -> io::Result<()> {
-        match &self.file {
-            Some(file) => disk::sync(&self.path, file),
-            None => Ok(()),
-        }
+        self.file.sync()
     }
 
-    /// Closes the file of a synced, sealed segment's index: one descriptor less per segment.
+    /// Closes the file of a synced, sealed segment's index.
     pub(super) fn close(&mut self) {
-        self.file = None;
-    }
-
-    /// The path and the file open for appends, opened if closed.
-    fn file(&mut self) -> io::Result<(&Path, &File)> {
-        if self.file.is_none() {
-            self.file = Some(OpenOptions::new().append(true).open(&self.path)?);
-        }
-        Ok((&self.path, self.file.as_ref().expect("opened above")))
+        self.file.close();
     }
 }
 

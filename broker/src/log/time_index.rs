@@ -2,28 +2,24 @@
 //! the segment's max timestamp grows, so ListOffsets by timestamp starts near its answer.
 //! Rebuilt with the offset index whenever that one is.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::disk;
+use super::index_file::IndexFile;
 
 const ENTRY_LEN: usize = 12;
 
 #[derive(Debug)]
 pub(super) struct TimeIndex {
-    path: PathBuf,
-    /// Open for appends while the segment is active; a sealed segment's index is read from
-    /// memory only, so its file is closed ([`Self::close`]) and reopened only to be cut.
-    file: Option<File>,
+    file: IndexFile,
     /// `(timestamp, relative offset)`, timestamps strictly increasing.
     entries: Vec<(i64, u32)>,
 }
 
 impl TimeIndex {
     pub(super) fn create(path: &Path) -> io::Result<Self> {
-        let file = disk::create_segment_file(path)?;
-        Ok(TimeIndex { path: path.to_owned(), file: Some(file), entries: Vec::new() })
+        Ok(TimeIndex { file: IndexFile::create(path)?, entries: Vec::new() })
     }
 
     /// Loads an index written earlier; `None` when missing or not whole.
@@ -46,8 +42,7 @@ impl TimeIndex {
             }
             entries.push((ts, rel));
         }
-        // Opened for appends on first use: only the active segment's index is ever appended to.
-        Ok(Some(TimeIndex { path: path.to_owned(), file: None, entries }))
+        Ok(Some(TimeIndex { file: IndexFile::existing(path), entries }))
     }
 
     pub(super) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
@@ -57,8 +52,7 @@ impl TimeIndex {
         let mut entry = [0u8; ENTRY_LEN];
         entry[0..8].copy_from_slice(&timestamp.to_be_bytes());
         entry[8..12].copy_from_slice(&relative_offset.to_be_bytes());
-        let (path, file) = self.file()?;
-        disk::append_index_entry(path, file, &entry)?;
+        self.file.append(&entry)?;
         self.entries.push((timestamp, relative_offset));
         Ok(())
     }
@@ -90,8 +84,7 @@ impl TimeIndex {
     /// Cuts the file to the entries held in memory.
     pub(super) fn cut_file(&mut self) -> io::Result<()> {
         let len = (self.entries.len() * ENTRY_LEN) as u64;
-        let (path, file) = self.file()?;
-        disk::truncate(path, file, len)
+        self.file.truncate(len)
     }
 
     /// Drops entries for offsets at or past `relative_end` (the log ends there after a torn
@@ -106,34 +99,21 @@ impl TimeIndex {
     }
 
     pub(super) fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// The file was renamed (a cleaned segment swapped in); later writes name the new path.
     pub(super) fn set_path(&mut self, path: PathBuf) {
-        self.path = path;
+        self.file.set_path(path);
     }
 
-    /// Forces what was appended to stable storage; a closed file has nothing unsynced (it
-    /// is closed only after a sync).
     pub(super) fn sync(&self) -> io::Result<()> {
-        match &self.file {
-            Some(file) => disk::sync(&self.path, file),
-            None => Ok(()),
-        }
+        self.file.sync()
     }
 
-    /// Closes the file of a synced, sealed segment's index: one descriptor less per segment.
+    /// Closes the file of a synced, sealed segment's index.
     pub(super) fn close(&mut self) {
-        self.file = None;
-    }
-
-    /// The path and the file open for appends, opened if closed.
-    fn file(&mut self) -> io::Result<(&Path, &File)> {
-        if self.file.is_none() {
-            self.file = Some(OpenOptions::new().append(true).open(&self.path)?);
-        }
-        Ok((&self.path, self.file.as_ref().expect("opened above")))
+        self.file.close();
     }
 }
 
