@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::ParsedSchema;
+use ferrokafka_schema::ParsedSchema;
 
 /// Confluent's compatibility levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

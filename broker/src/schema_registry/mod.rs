@@ -6,18 +6,14 @@
 //! - [`routes`]: the REST API's paths;
 //! - [`registry`]: subjects, versions, ids, settings;
 //! - [`store`]: the `_schemas` topic;
-//! - [`schema`], [`avro`], [`json_schema`], [`protobuf`]: parsing and compatibility per type;
+//! - schemas themselves (parsing, compatibility per type) are the `ferrokafka-schema` crate's;
 //! - [`compatibility`]: the levels; [`error`]: Confluent's error codes.
 
-mod avro;
 mod compatibility;
 mod error;
 mod http;
-mod json_schema;
-mod protobuf;
 mod registry;
 mod routes;
-mod schema;
 mod store;
 
 use std::sync::Arc;

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::compatibility::CompatibilityLevel;
 use super::error::{RegistryError, RegistryResult};
-use super::schema::{ParsedSchema, Reference, ResolvedReference, SchemaType};
 use super::store::{ConfigValue, ModeValue, Recovered, SchemaStore, SchemaValue, StoreKey, StoreRecord};
+use ferrokafka_schema::{ParsedSchema, Reference, ResolvedReference, SchemaType};
 
 /// A schema under its global id.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::compatibility::CompatibilityLevel;
 use super::error::{RegistryError, RegistryResult};
 use super::registry::{Registry, SchemaEntry, SchemaRequest, VersionSpec};
-use super::schema::{Reference, SchemaType};
+use ferrokafka_schema::{Reference, SchemaType};
 
 /// Answers one request with its JSON body (status 200), or the error to send.
 pub(crate) fn route(

@@ -12,11 +12,11 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::error::{RegistryError, RegistryResult};
-use super::schema::Reference;
 use crate::error::Result;
 use crate::log::state_log;
 use crate::server::BrokerState;
 use crate::topics::{Partition, TopicRegistry};
+use ferrokafka_schema::Reference;
 
 /// The topic, by the name Confluent's and Redpanda's registries use.
 pub(crate) const TOPIC: &str = "_schemas";

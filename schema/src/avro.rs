@@ -9,19 +9,19 @@ use apache_avro::Schema;
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use serde_json::Value;
 
-use super::schema::{ResolvedReference, SchemaType};
+use crate::{ResolvedReference, SchemaType};
 
 const PRIMITIVES: &[&str] = &["null", "boolean", "int", "long", "float", "double", "bytes", "string"];
 
 #[derive(Debug, Clone)]
-pub(crate) struct AvroSchema {
+pub struct AvroSchema {
     canonical: String,
     /// Self-contained: referenced named types are written inline.
     schema: Schema,
 }
 
 impl AvroSchema {
-    pub(crate) fn parse(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
+    pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
         let value: Value = serde_json::from_str(text).map_err(|e| format!("{text}: not JSON: {e}"))?;
         let canonical = serde_json::to_string(&value).map_err(|e| e.to_string())?;
         let mut named = HashMap::new();
@@ -40,11 +40,16 @@ impl AvroSchema {
         Ok(AvroSchema { canonical, schema })
     }
 
-    pub(crate) fn canonical(&self) -> &str {
+    pub fn canonical(&self) -> &str {
         &self.canonical
     }
 
-    pub(crate) fn read_problems(&self, writer: &AvroSchema) -> Vec<String> {
+    /// The parsed schema, self-contained (its references written inline).
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn read_problems(&self, writer: &AvroSchema) -> Vec<String> {
         match SchemaCompatibility::can_read(&writer.schema, &self.schema) {
             Ok(()) => Vec::new(),
             Err(e) => vec![e.to_string()],

@@ -8,14 +8,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
-use super::schema::{ResolvedReference, SchemaType};
+use crate::{ResolvedReference, SchemaType};
 
 const TYPES: &[&str] = &["null", "boolean", "object", "array", "number", "integer", "string"];
 /// How deep the comparison follows nested schemas and `$ref`s (recursive schemas stop here).
 const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone)]
-pub(crate) struct JsonSchema {
+pub struct JsonSchema {
     canonical: String,
     root: Value,
     /// Referenced schemas by the name the `$ref`s use.
@@ -23,7 +23,7 @@ pub(crate) struct JsonSchema {
 }
 
 impl JsonSchema {
-    pub(crate) fn parse(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
+    pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
         let root: Value = serde_json::from_str(text).map_err(|e| format!("{text}: not JSON: {e}"))?;
         check_schema(&root, "#")?;
         let mut refs = HashMap::new();
@@ -42,11 +42,21 @@ impl JsonSchema {
         Ok(JsonSchema { canonical, root, references: refs })
     }
 
-    pub(crate) fn canonical(&self) -> &str {
+    pub fn canonical(&self) -> &str {
         &self.canonical
     }
 
-    pub(crate) fn read_problems(&self, writer: &JsonSchema) -> Vec<String> {
+    /// The schema document.
+    pub fn root(&self) -> &Value {
+        &self.root
+    }
+
+    /// The referenced schema documents, by the names (and `$id`s) the `$ref`s use.
+    pub fn references(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.references.iter().map(|(name, doc)| (name.as_str(), doc))
+    }
+
+    pub fn read_problems(&self, writer: &JsonSchema) -> Vec<String> {
         let mut cmp = Comparison { reader: self, writer, problems: Vec::new() };
         cmp.compare(&self.root, &self.root, &writer.root, &writer.root, "#", 0);
         cmp.problems

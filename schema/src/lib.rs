@@ -1,14 +1,20 @@
-//! A schema as the registry keeps it: its type, text and references, parsed once by the
-//! module of its type into a form that can be compared and checked for compatibility.
+//! Schemas as a Confluent-compatible Schema Registry keeps them: their type, text and
+//! references, parsed once by the module of their type into a form that can be compared, checked
+//! for compatibility and used to encode and decode data. Shared by the broker's registry and the
+//! client's serializers, so both read a schema the same way.
+
+#![deny(missing_debug_implementations)]
+
+pub mod avro;
+pub mod json_schema;
+pub mod protobuf;
 
 use serde::{Deserialize, Serialize};
-
-use super::{avro, json_schema, protobuf};
 
 /// The schema types served, by the names Confluent's API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub(crate) enum SchemaType {
+pub enum SchemaType {
     #[default]
     Avro,
     Json,
@@ -16,9 +22,9 @@ pub(crate) enum SchemaType {
 }
 
 impl SchemaType {
-    pub(crate) const ALL: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
+    pub const ALL: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
 
-    pub(crate) fn parse(name: &str) -> Option<Self> {
+    pub fn parse(name: &str) -> Option<Self> {
         match name.to_ascii_uppercase().as_str() {
             "AVRO" => Some(SchemaType::Avro),
             "JSON" => Some(SchemaType::Json),
@@ -27,7 +33,7 @@ impl SchemaType {
         }
     }
 
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             SchemaType::Avro => "AVRO",
             SchemaType::Json => "JSON",
@@ -39,23 +45,23 @@ impl SchemaType {
 /// A reference from one schema to another registered one: `name` is how the referring schema
 /// names it (an Avro full name, a `.proto` import path, a JSON Schema `$ref` URL).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub(crate) struct Reference {
-    pub(crate) name: String,
-    pub(crate) subject: String,
-    pub(crate) version: i32,
+pub struct Reference {
+    pub name: String,
+    pub subject: String,
+    pub version: i32,
 }
 
 /// A referenced schema, resolved: its name as the referrer uses it, and its own text.
 #[derive(Debug, Clone)]
-pub(crate) struct ResolvedReference {
-    pub(crate) name: String,
-    pub(crate) schema_type: SchemaType,
-    pub(crate) text: String,
+pub struct ResolvedReference {
+    pub name: String,
+    pub schema_type: SchemaType,
+    pub text: String,
 }
 
 /// A parsed, valid schema.
 #[derive(Debug, Clone)]
-pub(crate) enum ParsedSchema {
+pub enum ParsedSchema {
     Avro(avro::AvroSchema),
     Json(json_schema::JsonSchema),
     Protobuf(protobuf::ProtoSchema),
@@ -64,7 +70,7 @@ pub(crate) enum ParsedSchema {
 impl ParsedSchema {
     /// Parses `text` as a schema of type `ty`; `references` are every schema it refers to,
     /// directly or not, dependencies first. The error says why the schema is invalid.
-    pub(crate) fn parse(ty: SchemaType, text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
+    pub fn parse(ty: SchemaType, text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
         match ty {
             SchemaType::Avro => avro::AvroSchema::parse(text, references).map(ParsedSchema::Avro),
             SchemaType::Json => json_schema::JsonSchema::parse(text, references).map(ParsedSchema::Json),
@@ -74,7 +80,7 @@ impl ParsedSchema {
 
     /// A form that is equal for two texts of the same schema (whitespace, key order; for
     /// Protobuf, `.proto` text and the serialized descriptor of the same file).
-    pub(crate) fn canonical(&self) -> &str {
+    pub fn canonical(&self) -> &str {
         match self {
             ParsedSchema::Avro(s) => s.canonical(),
             ParsedSchema::Json(s) => s.canonical(),
@@ -83,7 +89,7 @@ impl ParsedSchema {
     }
 
     /// Why data written with `writer` cannot be read with `self` (empty: it can).
-    pub(crate) fn read_problems(&self, writer: &ParsedSchema) -> Vec<String> {
+    pub fn read_problems(&self, writer: &ParsedSchema) -> Vec<String> {
         match (self, writer) {
             (ParsedSchema::Avro(r), ParsedSchema::Avro(w)) => r.read_problems(w),
             (ParsedSchema::Json(r), ParsedSchema::Json(w)) => r.read_problems(w),

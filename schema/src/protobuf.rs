@@ -16,7 +16,7 @@ use prost_reflect::{Cardinality, FieldDescriptor, FileDescriptor, Kind, MessageD
 use prost_types::FileDescriptorProto;
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
-use super::schema::{ResolvedReference, SchemaType};
+use crate::{ResolvedReference, SchemaType};
 
 /// Deepest `{` nesting accepted in `.proto` text (the parser recurses on it).
 const MAX_NESTING: usize = 64;
@@ -24,7 +24,7 @@ const MAX_NESTING: usize = 64;
 const MAIN_FILE: &str = "schema-registry-subject.proto";
 
 #[derive(Debug, Clone)]
-pub(crate) struct ProtoSchema {
+pub struct ProtoSchema {
     /// Base64 of the file's descriptor without its name, source info and JSON names: the same
     /// for the `.proto` text and the serialized descriptor of one file.
     canonical: String,
@@ -74,7 +74,7 @@ fn to_file(name: &str, text: &str) -> Result<File, String> {
 }
 
 impl ProtoSchema {
-    pub(crate) fn parse(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
+    pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<Self, String> {
         let mut files = HashMap::new();
         for r in references {
             if r.schema_type != SchemaType::Protobuf {
@@ -105,15 +105,20 @@ impl ProtoSchema {
         Ok(ProtoSchema { canonical, serialized, file })
     }
 
-    pub(crate) fn canonical(&self) -> &str {
+    pub fn canonical(&self) -> &str {
         &self.canonical
     }
 
-    pub(crate) fn serialized(&self) -> &str {
+    pub fn serialized(&self) -> &str {
         &self.serialized
     }
 
-    pub(crate) fn read_problems(&self, writer: &ProtoSchema) -> Vec<String> {
+    /// The compiled file, its imports in its pool.
+    pub fn file(&self) -> &FileDescriptor {
+        &self.file
+    }
+
+    pub fn read_problems(&self, writer: &ProtoSchema) -> Vec<String> {
         let mut problems = Vec::new();
         if self.file.package_name() != writer.file.package_name() {
             problems.push(format!(
