@@ -7,6 +7,8 @@
 
 use kafka_protocol::ResponseError;
 
+use crate::schema_registry::RegistryError;
+
 // Generated: rustfmt leaves it as the generator wrote it (a test compares the two).
 #[rustfmt::skip]
 #[path = "error_codes.rs"]
@@ -75,6 +77,15 @@ pub enum Error {
     /// for its `transactional.id`, a broker without transactions, ...): it must be closed.
     #[error("the producer is in a fatal state: {0}")]
     Fatal(Box<Error>),
+    /// A record's key or value could not be serialized or deserialized: it does not fit its
+    /// schema (the reason names the failing field), its bytes are not in the expected format,
+    /// or its schema could not be had from the registry.
+    #[error("{} {} for topic {topic:?} failed: {reason}", field.name(), if *deserializing { "deserialization" } else { "serialization" })]
+    Serialization { field: crate::serde::MessageField, deserializing: bool, topic: String, reason: String },
+    /// A Schema Registry call failed (see [`RegistryError::status`] and
+    /// [`RegistryError::error_code`] for the registry's answer).
+    #[error(transparent)]
+    SchemaRegistry(#[from] crate::schema_registry::RegistryError),
 }
 
 /// librdkafka's numbers for local errors (negative), as [`Error::code`] returns them.
@@ -105,6 +116,10 @@ pub mod codes {
     pub const PURGE_QUEUE: i32 = -152;
     /// Kafka's own MESSAGE_TOO_LARGE, also raised locally above `message.max.bytes`.
     pub const MSG_SIZE_TOO_LARGE: i32 = 10;
+    pub const KEY_SERIALIZATION: i32 = -162;
+    pub const VALUE_SERIALIZATION: i32 = -161;
+    pub const KEY_DESERIALIZATION: i32 = -160;
+    pub const VALUE_DESERIALIZATION: i32 = -159;
     /// A transactional call in a state that does not allow it.
     pub const STATE: i32 = -172;
     /// Fenced by a newer producer with the same `transactional.id`.
@@ -177,6 +192,17 @@ impl Error {
             Error::Fenced(_) => codes::FENCED,
             // The cause's code; the flags say what the failure leaves the producer able to do.
             Error::TxnAbortable(cause) | Error::Fatal(cause) => cause.code(),
+            Error::Serialization { field, deserializing, .. } => {
+                use crate::serde::MessageField::{Key, Value};
+                match (field, deserializing) {
+                    (Key, false) => codes::KEY_SERIALIZATION,
+                    (Value, false) => codes::VALUE_SERIALIZATION,
+                    (Key, true) => codes::KEY_DESERIALIZATION,
+                    (Value, true) => codes::VALUE_DESERIALIZATION,
+                }
+            }
+            Error::SchemaRegistry(RegistryError::Transport { .. }) => codes::TRANSPORT,
+            Error::SchemaRegistry(_) => codes::FAIL,
         }
     }
 
@@ -237,6 +263,24 @@ impl Error {
                 message: None,
                 context: s(),
             })),
+            Error::Serialization {
+                field: crate::serde::MessageField::Value,
+                deserializing: false,
+                topic: "t".into(),
+                reason: "$.age: \"x\" is not of type \"integer\"".into(),
+            },
+            Error::Serialization {
+                field: crate::serde::MessageField::Key,
+                deserializing: true,
+                topic: "t".into(),
+                reason: "unknown magic byte".into(),
+            },
+            Error::SchemaRegistry(RegistryError::Http {
+                status: 404,
+                code: 40401,
+                message: "Subject not found".into(),
+            }),
+            Error::SchemaRegistry(RegistryError::Transport { url: "http://r:8081".into(), reason: "refused".into() }),
         ]
     }
 
@@ -255,6 +299,7 @@ impl Error {
         match self {
             Error::Kafka { code, .. } => code.is_retriable(),
             Error::Connection { .. } | Error::Timeout { .. } | Error::QueueFull(_) => true,
+            Error::SchemaRegistry(e) => e.retriable(),
             _ => false,
         }
     }

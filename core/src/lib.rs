@@ -20,7 +20,9 @@ mod coordinator;
 pub mod error;
 pub mod partitioner;
 pub mod producer;
+pub mod schema_registry;
 mod security;
+pub mod serde;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
@@ -32,4 +34,5 @@ pub use producer::{
     Compression, Delivered, DeliveryFuture, DeliveryReport, DeliveryReports, Producer, ProducerRecord, ProducerStats,
     RecordMetadata, SendOptions,
 };
+pub use schema_registry::{RegisteredSchema, Schema, SchemaReference, SchemaRegistryClient, SchemaType};
 pub use security::{OAuthBearerToken, OAuthBearerTokenProvider};
