@@ -10,6 +10,7 @@
 //! `reference.subject.name.strategy`.
 
 pub mod avro;
+pub mod generic;
 pub mod json;
 pub mod protobuf;
 pub mod wire;
