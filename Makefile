@@ -45,7 +45,7 @@ test-interop: broker
 # What the interop suites run: the broker binary and the ferrokafka examples they drive.
 broker:
 	cargo build -p ferrokafka-broker
-	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream --example eos_copy
+	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream --example eos_copy --example avro_serde
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
 bench: bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions

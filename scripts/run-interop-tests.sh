@@ -12,7 +12,7 @@ export FERROKAFKA_BROKER_BIN="${FERROKAFKA_BROKER_BIN:-$PWD/target/debug/ferroka
 # suite points at Apache Kafka (built now, not while Kafka runs). Quick when up to date.
 if [ -z "${FERROKAFKA_SKIP_BUILD:-}" ]; then
   cargo build -q -p ferrokafka-broker
-  cargo build -q -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream --example eos_copy
+  cargo build -q -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream --example eos_copy --example avro_serde
   cargo test -q -p ferrokafka --test client --no-run
 fi
 
