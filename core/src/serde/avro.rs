@@ -16,7 +16,7 @@ use ferrokafka_schema::ParsedSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{SerdeConfig, SerializationContext, latest_reader, wire, writer_schema};
+use super::{SerdeConfig, SerializationContext, check_writer_schema, latest_reader, wire, writer_schema};
 use crate::error::{Error, Result};
 use crate::schema_registry::{Schema, SchemaRegistryClient, SchemaType};
 
@@ -50,21 +50,8 @@ impl AvroSerializer {
     /// `schema` is the writer's schema; `None` only with `use.latest.version` or
     /// `use.schema.id`, where the registry's schema is written.
     pub fn new(registry: SchemaRegistryClient, schema: Option<Schema>, config: SerdeConfig) -> Result<Self> {
-        let invalid = |reason: String| Error::Config { key: "schema".into(), reason };
-        let record = match &schema {
-            Some(s) if s.schema_type != SchemaType::Avro => {
-                return Err(invalid(format!("a {} schema given to the Avro serializer", s.schema_type.name())));
-            }
-            Some(s) => {
-                if s.references.is_empty() {
-                    // Checked here so a bad schema fails at construction, not at the first record.
-                    ParsedSchema::parse(SchemaType::Avro, &s.schema, &[]).map_err(invalid)?;
-                }
-                record_name(&s.schema)
-            }
-            None if config.use_latest_version || config.use_schema_id.is_some() => None,
-            None => return Err(invalid("required unless use.latest.version or use.schema.id is set".into())),
-        };
+        check_writer_schema(schema.as_ref(), SchemaType::Avro, &config)?;
+        let record = schema.as_ref().and_then(|s| record_name(&s.schema));
         Ok(AvroSerializer { registry, schema, record, config })
     }
 

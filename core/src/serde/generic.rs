@@ -50,12 +50,15 @@ enum Writer {
     Protobuf(protobuf::ProtobufSerializer),
 }
 
+/// A schema id and, for Protobuf, the message written.
+type WriterKey = (i32, Option<String>);
+
 /// Encodes and decodes JSON documents under registered schemas of any type, keeping one
 /// serializer per (schema id, message) so each schema is parsed and compiled once.
 #[derive(Debug)]
 pub struct DocumentCodec {
     registry: SchemaRegistryClient,
-    writers: Mutex<HashMap<(i32, Option<String>), Arc<Writer>>>,
+    writers: Mutex<HashMap<WriterKey, Arc<Writer>>>,
     avro: avro::AvroDeserializer,
     json: json::JsonDeserializer,
     protobuf: protobuf::ProtobufDeserializer,

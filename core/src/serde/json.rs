@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{SerdeConfig, SerializationContext, latest_reader, wire, writer_schema};
+use super::{SerdeConfig, SerializationContext, check_writer_schema, latest_reader, wire, writer_schema};
 use crate::error::{Error, Result};
 use crate::schema_registry::{Schema, SchemaRegistryClient, SchemaType};
 
@@ -101,20 +101,8 @@ impl JsonSerializer {
     /// `schema` is the documents' schema; `None` only with `use.latest.version` or
     /// `use.schema.id`.
     pub fn new(registry: SchemaRegistryClient, schema: Option<Schema>, config: SerdeConfig) -> Result<Self> {
-        let invalid = |reason: String| Error::Config { key: "schema".into(), reason };
-        let record = match &schema {
-            Some(s) if s.schema_type != SchemaType::Json => {
-                return Err(invalid(format!("a {} schema given to the JSON serializer", s.schema_type.name())));
-            }
-            Some(s) => {
-                if s.references.is_empty() {
-                    ParsedSchema::parse(SchemaType::Json, &s.schema, &[]).map_err(invalid)?;
-                }
-                title(&s.schema)
-            }
-            None if config.use_latest_version || config.use_schema_id.is_some() => None,
-            None => return Err(invalid("required unless use.latest.version or use.schema.id is set".into())),
-        };
+        check_writer_schema(schema.as_ref(), SchemaType::Json, &config)?;
+        let record = schema.as_ref().and_then(|s| title(&s.schema));
         Ok(JsonSerializer { registry, schema, record, config, validators: Validators::default() })
     }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use ferrokafka_schema::ParsedSchema;
 
 use crate::error::{Error, Result};
-use crate::schema_registry::{Schema, SchemaRegistryClient};
+use crate::schema_registry::{Schema, SchemaRegistryClient, SchemaType};
 
 /// Whether a record's key or its value is being (de)serialized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -199,6 +199,22 @@ impl SerdeConfig {
             });
         }
         Ok(config)
+    }
+}
+
+/// Checks the schema a serializer is given: of its type, and (when it references nothing, so
+/// it can be parsed without the registry) valid, so a bad schema fails at construction rather
+/// than at the first record. `None` is allowed only where the registry supplies the schema.
+pub(crate) fn check_writer_schema(schema: Option<&Schema>, ty: SchemaType, config: &SerdeConfig) -> Result<()> {
+    let invalid = |reason: String| Error::Config { key: "schema".into(), reason };
+    match schema {
+        Some(s) if s.schema_type != ty => {
+            Err(invalid(format!("a {} schema given to the {} serializer", s.schema_type.name(), ty.name())))
+        }
+        Some(s) if s.references.is_empty() => ParsedSchema::parse(ty, &s.schema, &[]).map(drop).map_err(invalid),
+        Some(_) => Ok(()),
+        None if config.use_latest_version || config.use_schema_id.is_some() => Ok(()),
+        None => Err(invalid("required unless use.latest.version or use.schema.id is set".into())),
     }
 }
 
