@@ -107,15 +107,7 @@ def main():
               f"{statistics.median(cr):.2f}× ({min(cr):.2f}–{max(cr):.2f}) |", ""]
     section = "\n".join(lines)
     print(section)
-    text = open(args.out).read() if os.path.exists(args.out) else "# Benchmarks\n\n"
-    if SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        text = head + section + tail
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    with open(args.out, "w") as f:
-        f.write(text)
+    broker_bench.write_section(args.out, section, SECTION)
 
 
 if __name__ == "__main__":
