@@ -364,18 +364,7 @@ impl Shared {
     /// an older broker gets asked for a new id, which resets sequences just as well).
     async fn init_producer_id(&self, current: Option<(i64, i16)>) -> Result<(i64, i16)> {
         let conn = self.cluster.any_connection().await?;
-        let version = conn.version_of::<InitProducerIdRequest>()?;
-        let (pid, epoch) = current.filter(|_| version >= 3).unwrap_or((-1, -1));
-        let req = InitProducerIdRequest::default()
-            .with_transactional_id(None)
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id(ProducerId(pid))
-            .with_producer_epoch(epoch);
-        let resp = conn.send_at(&req, version).await?;
-        if resp.error_code != 0 {
-            return Err(Error::from_code(resp.error_code, None, "InitProducerId"));
-        }
-        Ok((resp.producer_id.0, resp.producer_epoch))
+        init_producer_id(&conn, None, 60_000, current).await
     }
 
     /// Moves to the next epoch and renumbers what waits (called once nothing is in flight).
@@ -677,4 +666,28 @@ enum Sent {
     Waiting(Arc<Connection>, oneshot::Receiver<Result<Bytes>>, i16),
     /// acks=0: nothing comes back.
     NoAck,
+}
+
+/// One InitProducerId: a new id and epoch (for `transactional_id`, when given), or with
+/// `current` the next epoch of that id (KIP-360, v3+; an older broker is asked for a new id,
+/// which resets sequences just as well). The idempotent sender and the transaction manager
+/// both ask through this.
+pub(super) async fn init_producer_id(
+    conn: &Connection,
+    transactional_id: Option<&str>,
+    transaction_timeout_ms: i32,
+    current: Option<(i64, i16)>,
+) -> Result<(i64, i16)> {
+    let version = conn.version_of::<InitProducerIdRequest>()?;
+    let (pid, epoch) = current.filter(|_| version >= 3).unwrap_or((-1, -1));
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(transactional_id.map(|id| TransactionalId(StrBytes::from_string(id.to_owned()))))
+        .with_transaction_timeout_ms(transaction_timeout_ms)
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch);
+    let resp = conn.send_at(&req, version).await?;
+    if resp.error_code != 0 {
+        return Err(Error::from_code(resp.error_code, None, "InitProducerId"));
+    }
+    Ok((resp.producer_id.0, resp.producer_epoch))
 }

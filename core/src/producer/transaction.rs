@@ -485,18 +485,7 @@ impl Transactions {
         current: Option<(i64, i16)>,
     ) -> Result<(i64, i16)> {
         self.with_coordinator(sender, deadline, "InitProducerId", |conn| async move {
-            let version = conn.version_of::<InitProducerIdRequest>()?;
-            let (pid, epoch) = current.filter(|_| version >= 3).unwrap_or((-1, -1));
-            let req = InitProducerIdRequest::default()
-                .with_transactional_id(Some(TransactionalId(s(&self.id))))
-                .with_transaction_timeout_ms(self.timeout_ms)
-                .with_producer_id(ProducerId(pid))
-                .with_producer_epoch(epoch);
-            let resp = conn.send_at(&req, version).await?;
-            if resp.error_code != 0 {
-                return Err(Error::from_code(resp.error_code, None, "InitProducerId"));
-            }
-            Ok((resp.producer_id.0, resp.producer_epoch))
+            super::sender::init_producer_id(&conn, Some(&self.id), self.timeout_ms, current).await
         })
         .await
         .map_err(|e| classify(&self.id, e))
