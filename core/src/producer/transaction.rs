@@ -135,14 +135,16 @@ impl Transactions {
     /// record still waiting is failed with.
     pub(super) fn failed(&self, e: &Error) -> Error {
         let mut st = self.lock();
+        // The same sorting as the coordinator's answers: fenced and fatal errors stay so, any
+        // other failed record makes the transaction abortable.
         let e = match e {
             Error::Fenced(_) | Error::Fatal(_) => e.clone(),
-            Error::Kafka { code: E::ProducerFenced, .. } => Error::Fenced(format!("{} ({e})", self.id)),
-            Error::Kafka { code: E::TransactionalIdAuthorizationFailed | E::ClusterAuthorizationFailed, .. } => {
-                Error::Fatal(Box::new(e.clone()))
-            }
-            Error::TxnAbortable(cause) => (**cause).clone(),
-            other => other.clone(),
+            Error::TxnAbortable(cause) => classify(&self.id, (**cause).clone()),
+            other => classify(&self.id, other.clone()),
+        };
+        let e = match e {
+            Error::TxnAbortable(cause) => *cause,
+            other => other,
         };
         if !matches!(st.phase, Phase::Fatal(_)) {
             st.phase = if e.is_fatal() { Phase::Fatal(e.clone()) } else { Phase::Abortable(e.clone()) };
