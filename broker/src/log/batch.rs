@@ -359,6 +359,13 @@ pub(crate) mod tests {
         b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
 
+    /// Sets the producer epoch of a [`sample_batch`] and re-seals its CRC.
+    pub(crate) fn set_epoch(b: &mut [u8], epoch: i16) {
+        b[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2].copy_from_slice(&epoch.to_be_bytes());
+        let crc = compute_crc(b);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+
     #[test]
     fn control_batches_round_trip_their_type() {
         use crate::log::txn_index::ControlType;

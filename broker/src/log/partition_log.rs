@@ -26,6 +26,9 @@ const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 const TRANSACTIONAL_MARKER: &str = "transactional";
 /// The transaction index at the last clean close, with the log end it was taken at.
 const TXN_SNAPSHOT_FILE: &str = "txn-index-snapshot";
+/// The producer state as of the active segment's base, written at each roll: a start
+/// replays the active segment on top of it (older segments need not be read).
+const PRODUCER_SNAPSHOT_FILE: &str = "producer-state-snapshot";
 
 /// How much a compacted log wants cleaning, for the cleaner to pick the dirtiest.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -130,7 +133,15 @@ impl PartitionLog {
             .collect();
         bases.sort_unstable();
 
-        let mut producers = ProducerStateTable::default();
+        // Producer state: the snapshot taken at the last roll, if it is whole and its offset
+        // still begins a segment, plus every batch from there; without one, the active
+        // segment's (and any verified segment's) batches.
+        let snapshot = std::fs::read_to_string(dir.join(PRODUCER_SNAPSHOT_FILE))
+            .ok()
+            .and_then(|t| ProducerStateTable::from_snapshot(&t))
+            .filter(|(offset, _)| bases.contains(offset));
+        let replay_from = snapshot.as_ref().map(|(offset, _)| *offset);
+        let mut producers = snapshot.map(|(_, table)| table).unwrap_or_default();
         let mut segments = BTreeMap::new();
         let last_index = bases.len().saturating_sub(1);
         let mut cut_at: Option<usize> = None;
@@ -139,7 +150,10 @@ impl PartitionLog {
             // check every CRC. The active segment is walked to rebuild producer state.
             let next_base = bases.get(i + 1).copied().unwrap_or(i64::MAX);
             let verify = !clean && next_base > recovery_point;
-            let record_producers = i == last_index || verify;
+            let record_producers = match replay_from {
+                Some(from) => base >= from,
+                None => i == last_index || verify,
+            };
             let (seg, outcome) = LogSegment::open(
                 dir,
                 base,
@@ -171,6 +185,17 @@ impl PartitionLog {
             // Nothing after a torn batch can be trusted to follow it in order.
             for &base in &bases[first_dropped..] {
                 super::segment::remove_files(dir, base)?;
+            }
+        }
+        if replay_from.is_some_and(|from| !segments.contains_key(&from)) {
+            // A torn segment before the snapshot's offset was cut, with everything after it:
+            // the snapshot counts batches that are gone. Start again from what is left.
+            producers = ProducerStateTable::default();
+            if let Some(last) = segments.values().next_back() {
+                last.headers_from(0, |_, h| {
+                    producers.record(h, h.max_timestamp);
+                    true
+                })?;
             }
         }
         if segments.is_empty() {
@@ -531,6 +556,14 @@ impl PartitionLog {
         if let Err(e) = self.sync_dir() {
             // The next sync tries again; until then the new segment is only in the page cache.
             tracing::warn!(dir = %self.dir.display(), error = %e, "syncing the directory of a new segment failed");
+        }
+        // Every batch so far is below `base`. Without this file a start knows only the
+        // producers of the active segment, and a retry of a batch just before the roll
+        // would be written twice.
+        let path = self.dir.join(PRODUCER_SNAPSHOT_FILE);
+        if let Err(e) = disk::replace_file(&path, self.producers.snapshot(base).as_bytes(), true) {
+            // The next start falls back to replaying the active segment.
+            tracing::warn!(dir = %self.dir.display(), error = %e, "writing the producer state snapshot failed");
         }
         Ok(())
     }
@@ -946,7 +979,7 @@ impl PartitionLog {
 #[cfg(test)]
 mod txn_tests {
     use super::*;
-    use crate::log::batch::tests::{sample_batch, set_transactional};
+    use crate::log::batch::tests::{sample_batch, set_epoch, set_transactional};
 
     fn txn_data(pid: i64, seq: i32) -> Vec<u8> {
         let mut b = sample_batch(2, 1, pid, seq);
@@ -1026,6 +1059,45 @@ mod txn_tests {
         log.append(&sample_batch(3, 99, -1, -1), 1).unwrap();
         assert_eq!(log.next_offset(), 63);
         assert_eq!(open_in(&dir), 20 + 3);
+    }
+
+    /// An idempotent producer's last batches, some before a roll: after a restart (clean or
+    /// not) a retry of any of them is still recognised, and an older epoch still fenced.
+    #[test]
+    fn producer_state_survives_rolls_and_restarts() {
+        use crate::log::producer_state::SequenceCheck;
+        for clean in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            let mut batches = Vec::new();
+            for i in 0..5 {
+                let mut b = sample_batch(2, 1, 9, i * 2);
+                set_epoch(&mut b, 3);
+                log.append(&b, 1).unwrap();
+                batches.push(b);
+                if i % 2 == 1 {
+                    log.roll_for_test(1).unwrap();
+                }
+            }
+            if clean {
+                log.close().unwrap();
+            }
+            drop(log);
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            for (i, b) in batches.iter().enumerate() {
+                let header = batch::BatchHeader::parse(b).unwrap();
+                assert!(
+                    matches!(log.producers.check(&header), SequenceCheck::Duplicate { base_offset, .. } if base_offset == i as i64 * 2),
+                    "batch {i} (clean: {clean})"
+                );
+            }
+            let mut zombie = sample_batch(2, 1, 9, 10);
+            set_epoch(&mut zombie, 2);
+            assert!(log.append(&zombie, 1).is_err(), "an older epoch is fenced (clean: {clean})");
+            let before = log.next_offset();
+            log.append(&batches[0], 1).unwrap();
+            assert_eq!(log.next_offset(), before, "a retry is not written again (clean: {clean})");
+        }
     }
 
     #[test]

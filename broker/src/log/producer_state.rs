@@ -8,6 +8,8 @@ use super::batch::BatchHeader;
 
 /// Producers may have this many batches in flight; a retry can only be one of them.
 const BATCHES_REMEMBERED: usize = 5;
+/// The first line of a snapshot file (its format's version).
+const SNAPSHOT_HEADER: &str = "ferrokafka-producer-state 1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct BatchMeta {
@@ -89,6 +91,56 @@ impl ProducerStateTable {
         self.producers.iter().filter_map(|(&pid, e)| e.batches.back().map(|b| (pid, e.epoch, b.last_seq, b.timestamp)))
     }
 
+    /// The table as text, taken when every batch below `offset` (and none above) is in it: a
+    /// header, the offset, one line per remembered batch, and a closing line counting them,
+    /// so a file cut short is never taken for a whole one.
+    pub(super) fn snapshot(&self, offset: i64) -> String {
+        let mut out = format!("{SNAPSHOT_HEADER}\n{offset}\n");
+        let mut lines = 0usize;
+        for (pid, entry) in &self.producers {
+            for b in &entry.batches {
+                out.push_str(&format!(
+                    "{pid} {} {} {} {} {} {}\n",
+                    entry.epoch, b.first_seq, b.last_seq, b.base_offset, b.last_offset, b.timestamp
+                ));
+                lines += 1;
+            }
+        }
+        out.push_str(&format!("end {lines}\n"));
+        out
+    }
+
+    /// Reads a [`ProducerStateTable::snapshot`]: the offset it was taken at, and the table;
+    /// `None` unless it is whole.
+    pub(super) fn from_snapshot(text: &str) -> Option<(i64, ProducerStateTable)> {
+        let mut lines = text.lines();
+        if lines.next()? != SNAPSHOT_HEADER {
+            return None;
+        }
+        let offset: i64 = lines.next()?.parse().ok()?;
+        let mut table = ProducerStateTable::default();
+        for (count, line) in lines.enumerate() {
+            if let Some(n) = line.strip_prefix("end ") {
+                return (n.parse::<usize>().ok()? == count).then_some((offset, table));
+            }
+            let f: Vec<i64> = line.split(' ').map(str::parse).collect::<Result<_, _>>().ok()?;
+            let [pid, epoch, first_seq, last_seq, base_offset, last_offset, timestamp] = f[..] else { return None };
+            let entry = table.producers.entry(pid).or_default();
+            entry.epoch = i16::try_from(epoch).ok()?;
+            if entry.batches.len() == BATCHES_REMEMBERED {
+                return None;
+            }
+            entry.batches.push_back(BatchMeta {
+                first_seq: i32::try_from(first_seq).ok()?,
+                last_seq: i32::try_from(last_seq).ok()?,
+                base_offset,
+                last_offset,
+                timestamp,
+            });
+        }
+        None
+    }
+
     /// Records a batch that was appended (or found in the log on load).
     pub(super) fn record(&mut self, header: &BatchHeader, timestamp: i64) {
         if !header.has_producer_id() || header.base_sequence < 0 {
@@ -121,6 +173,24 @@ mod tests {
         let mut b = sample_batch(count, 0, pid, seq);
         set_base_offset(&mut b, base);
         BatchHeader::parse(&b).unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_whole_or_not_at_all() {
+        let mut t = ProducerStateTable::default();
+        for i in 0..7 {
+            t.record(&header(2, 9, i * 2, i64::from(i) * 2), 5);
+        }
+        t.record(&header(1, 4, 0, 14), 6);
+        let text = t.snapshot(15);
+        let (offset, back) = ProducerStateTable::from_snapshot(&text).unwrap();
+        assert_eq!(offset, 15);
+        assert_eq!(back.snapshot(15), text);
+        assert_eq!(back.check(&header(2, 9, 12, 99)), SequenceCheck::Duplicate { base_offset: 12, timestamp: 5 });
+        let cut = &text[..text.len() - 8];
+        assert!(ProducerStateTable::from_snapshot(cut).is_none(), "cut short");
+        assert!(ProducerStateTable::from_snapshot(&text.replace("end 6", "end 5")).is_none());
+        assert!(ProducerStateTable::from_snapshot("garbage").is_none());
     }
 
     #[test]
