@@ -28,7 +28,7 @@ async fn api_versions_answers_newer_versions_in_v0_shape() {
     let resp = c.send(&ApiVersionsRequest::default(), 3).await;
     assert_eq!(resp.error_code, 0);
     let produce = resp.api_keys.iter().find(|k| k.api_key == ApiKey::Produce as i16).unwrap();
-    assert_eq!((produce.min_version, produce.max_version), (0, 12));
+    assert_eq!((produce.min_version, produce.max_version), (0, 13));
     let fetch = resp.api_keys.iter().find(|k| k.api_key == ApiKey::Fetch as i16).unwrap();
     assert!(fetch.min_version <= 4 && fetch.max_version >= 4, "librdkafka needs Fetch v4 for message format v2");
 
@@ -43,6 +43,31 @@ async fn api_versions_answers_newer_versions_in_v0_shape() {
     let v0 = ApiVersionsResponse::decode(&mut body, 0).unwrap();
     assert_eq!(v0.error_code, UNSUPPORTED_VERSION);
     assert!(v0.api_keys.iter().any(|k| k.api_key == ApiKey::ApiVersions as i16 && k.max_version == 4));
+    broker.shutdown().await.unwrap();
+}
+
+/// Produce v13 names topics by id (KIP-516): records land in the topic the id names, the
+/// answer carries the id, and an unknown id is UNKNOWN_TOPIC_ID.
+#[tokio::test]
+async fn produce_v13_names_topics_by_id() {
+    let (broker, _dir) = start_broker(|c| c.num_partitions = 1).await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    let req = MetadataRequest::default().with_allow_auto_topic_creation(true).with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default()
+            .with_name(Some(TopicName(StrBytes::from_static_str("by-id")))),
+    ]));
+    let id = c.send(&req, 13).await.topics[0].topic_id;
+    assert!(!id.is_nil());
+    for (topic_id, want_code, want_offset) in [(id, 0, 0), (id, 0, 1), (uuid::Uuid::from_u128(7), 100, -1)] {
+        let mut req = common::produce_request("", 0, common::batch(&[(None, b"v", 1)], None, Compression::None), -1);
+        req.topic_data[0].topic_id = topic_id;
+        let resp = c.send(&req, 13).await;
+        assert_eq!(resp.responses[0].topic_id, topic_id);
+        let p = &resp.responses[0].partition_responses[0];
+        assert_eq!((p.error_code, p.base_offset), (want_code, want_offset), "{topic_id}");
+    }
+    let fetched = c.send(&common::fetch_request("by-id", 0, 0, 0, 1), 12).await;
+    assert_eq!(fetched.responses[0].partitions[0].high_watermark, 2);
     broker.shutdown().await.unwrap();
 }
 

@@ -486,6 +486,13 @@ async fn kip_664_tooling_describes_lists_and_shows_producers() {
         resp.transaction_states.iter().map(|t| (t.transactional_id.0.to_string(), t.producer_id.0)).collect();
     assert_eq!(listed, vec![("tx".to_owned(), pid)]);
     assert_eq!(resp.unknown_state_filters, vec![s("Bogus")]);
+    // v2: ids filtered by a regular expression matching the whole id.
+    for (pattern, want) in [("t.", 1), ("t", 0), ("x|tx", 1), ("", 1)] {
+        let resp = c.send(&ListTransactionsRequest::default().with_transactional_id_pattern(Some(s(pattern))), 2).await;
+        assert_eq!((resp.error_code, resp.transaction_states.len()), (NONE, want), "{pattern:?}");
+    }
+    let bad = ListTransactionsRequest::default().with_transactional_id_pattern(Some(s("(")));
+    assert_eq!(c.send(&bad, 2).await.error_code, 128, "INVALID_REGULAR_EXPRESSION");
 
     let producers = DescribeProducersRequest::default().with_topics(vec![
         describe_producers_request::TopicRequest::default()

@@ -55,7 +55,7 @@ pub(super) fn find_coordinator(
             (
                 E::CoordinatorNotAvailable.code(),
                 Some(str_bytes("this broker coordinates groups and transactions only")),
-                true,
+                false,
             )
         }
     };

@@ -94,14 +94,14 @@ impl Session {
     }
 }
 
-/// The versions this broker speaks, the same ranges as Apache Kafka 4.0 advertises for
-/// these APIs (clients infer features from them). Produce advertises 0 as its minimum, as
+/// The versions this broker speaks, the same ranges as Apache Kafka 4.1 advertises for
+/// these APIs (clients infer features from them and take their newest code paths). Produce advertises 0 as its minimum, as
 /// Kafka does, because older librdkafka disables compression otherwise; v0-2 are refused.
 pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 0, 12),
-    (ApiKey::Fetch, 4, 17),
-    (ApiKey::ListOffsets, 1, 9),
-    (ApiKey::Metadata, 0, 12),
+    (ApiKey::Produce, 0, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
@@ -109,7 +109,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::AlterConfigs, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::FindCoordinator, 0, 6),
@@ -120,7 +120,7 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::ListGroups, 0, 5),
-    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
@@ -138,10 +138,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AddOffsetsToTxn, 0, 4),
     (ApiKey::EndTxn, 0, 4),
     (ApiKey::TxnOffsetCommit, 0, 4),
-    // KIP-664 tooling; ListTransactions v2 (a regex on ids) is not served.
+    // KIP-664 tooling; ListTransactions v2 filters ids by a regular expression (KIP-1152).
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeTransactions, 0, 0),
-    (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::ListTransactions, 0, 2),
 ];
 
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -299,6 +299,13 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
         },
         ApiKey::Produce => {
             let mut req = decode!(ProduceRequest);
+            // v13 names topics by id (KIP-516): known ids get their names here, so ACLs,
+            // transactions and the log see one name whatever the version.
+            for t in req.topic_data.iter_mut().filter(|t| t.name.0.is_empty()) {
+                if let Some(topic) = state.topics.get_by_id(t.topic_id) {
+                    t.name = TopicName(str_bytes(topic.name.to_string()));
+                }
+            }
             let denied = acls::filter_produce(state, session, &mut req);
             if req.topic_data.is_empty() && !denied.is_empty() {
                 match req.acks {

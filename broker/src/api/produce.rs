@@ -1,6 +1,7 @@
 //! Produce: appends each partition's batches as received and answers with their offsets.
 //! acks=all on a single node means "written to the log" (see the README's durability notes).
 
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 
@@ -41,15 +42,13 @@ fn outside_transaction(state: &BrokerState, records: &[u8], topic: &str, partiti
     state.txns.view.check_produce(header.producer_id, header.producer_epoch, topic, partition)
 }
 
-pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> Option<ProduceResponse> {
+pub(super) fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for topic_data in req.topic_data {
-        let topic = if topic_data.name.0.is_empty() {
-            state.topics.get_by_id(topic_data.topic_id)
-        } else {
-            state.topics.get(&topic_data.name.0)
-        };
+        // An empty name is a v13 topic id the API layer found no topic for.
+        let unknown_id = version >= 13 && topic_data.name.0.is_empty();
+        let topic = if unknown_id { None } else { state.topics.get(&topic_data.name.0) };
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
             let partition = topic.as_ref().and_then(|t| t.partition(pd.index));
@@ -70,6 +69,17 @@ pub(super) fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) ->
                     }
                 }
             };
+            if unknown_id {
+                partitions.push(
+                    PartitionProduceResponse::default()
+                        .with_index(pd.index)
+                        .with_error_code(ResponseError::UnknownTopicId.code())
+                        .with_base_offset(-1)
+                        .with_log_append_time_ms(-1)
+                        .with_log_start_offset(-1),
+                );
+                continue;
+            }
             partitions.push(match result {
                 Ok(outcome) => {
                     if !outcome.duplicate {

@@ -310,6 +310,18 @@ pub(super) async fn list_transactions(
             None => unknown.push(f.clone()),
         }
     }
+    // v2 (KIP-1152): a regular expression the whole id must match, as Java's
+    // `Matcher.matches` does.
+    let pattern = match req.transactional_id_pattern.as_deref().filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => match regex::Regex::new(&format!("^(?:{p})$")) {
+            Ok(re) => Some(re),
+            Err(_) => {
+                return ListTransactionsResponse::default()
+                    .with_error_code(kafka_protocol::ResponseError::InvalidRegularExpression.code());
+            }
+        },
+    };
     let Ok(all) = state.txns.call(|c| c.describe(None)).await else {
         return ListTransactionsResponse::default().with_error_code(gone());
     };
@@ -319,6 +331,7 @@ pub(super) async fn list_transactions(
         .filter_map(|(id, meta)| meta.map(|m| (id, m)))
         .filter(|(id, m)| {
             visible(id)
+                && pattern.as_ref().is_none_or(|re| re.is_match(id))
                 && (wanted.is_empty() || wanted.contains(&m.status))
                 && (req.producer_id_filters.is_empty() || req.producer_id_filters.contains(&ProducerId(m.producer_id)))
                 // v1 (KIP-994): only transactions running longer than the filter.
