@@ -315,3 +315,49 @@ def test_the_example_runs():
                          timeout=120)
     assert run.returncode == 0, run.stdout
     assert "read back" in run.stdout and "refused" in run.stdout, run.stdout
+
+
+def test_a_serializer_is_shared_by_threads(clients):
+    from concurrent.futures import ThreadPoolExecutor
+    ours, _ = clients
+    ctx, _ = ctxs(topic_name("threads"))
+    ser, de = AvroSerializer(ours, ORDER_AVRO), AvroDeserializer(ours)
+    with ThreadPoolExecutor(4) as pool:
+        encoded = list(pool.map(lambda i: ser(order(i), ctx), range(200)))
+        decoded = list(pool.map(lambda b: de(b, ctx), encoded))
+    assert [d["id"] for d in decoded] == [f"o-{i}" for i in range(200)]
+    assert len({b[:5] for b in encoded}) == 1
+
+
+def imported_classes():
+    """shop.Line in its own file, imported by the file of shop.Basket (not a well-known type:
+    registered as a reference)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    F = descriptor_pb2.FieldDescriptorProto
+    tag = uuid.uuid4().hex[:6]
+    line = descriptor_pb2.FileDescriptorProto(name=f"shop/line_{tag}.proto", package=f"shop{tag}", syntax="proto3")
+    m = line.message_type.add(name="Line")
+    m.field.add(name="sku", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    basket = descriptor_pb2.FileDescriptorProto(name=f"shop/basket_{tag}.proto", package=f"shop{tag}",
+                                                syntax="proto3", dependency=[line.name])
+    b = basket.message_type.add(name="Basket")
+    b.field.add(name="lines", number=1, type=F.TYPE_MESSAGE, type_name=f".shop{tag}.Line", label=F.LABEL_REPEATED)
+    pool = descriptor_pool.Default()
+    pool.Add(line)
+    pool.Add(basket)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"shop{tag}.Basket")), line.name
+
+
+def test_protobuf_imports_are_registered_as_references(clients):
+    ours, theirs = clients
+    Basket, line_file = imported_classes()
+    topic = topic_name("basket")
+    ctx, cctx = ctxs(topic)
+    basket = Basket()
+    basket.lines.add(sku="a")
+    basket.lines.add(sku="b")
+    data = ProtobufSerializer(Basket, ours)(basket, ctx)
+    registered = theirs.get_latest_version(f"{topic}-value")
+    assert [(r.name, r.subject) for r in registered.schema.references] == [(line_file, line_file)]
+    assert c_proto.ProtobufSerializer(Basket, theirs, {"use.deprecated.format": False})(basket, cctx) == data
+    assert c_proto.ProtobufDeserializer(Basket, {"use.deprecated.format": False})(data, cctx) == basket
