@@ -6,7 +6,8 @@
 
 use ferrokafka::Error;
 use ferrokafka::error::{kafka_name, librdkafka_name};
-use pyo3::exceptions::{PyBufferError, PyException, PyRuntimeError};
+use ferrokafka::schema_registry::RegistryError;
+use pyo3::exceptions::{PyBufferError, PyException, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -66,13 +67,60 @@ pub(crate) fn kafka_error(py: Python<'_>, e: &Error) -> PyResult<Py<PyAny>> {
     }
 }
 
+/// `ferrokafka.schema_registry`'s error factories, registered when it is imported
+/// ([`bind_serde_errors`]): `(http status, error code, message) -> SchemaRegistryError` and
+/// `KafkaError -> SerializationError` (its Key/Value (De)SerializationError subclass).
+static PY_SERDE_ERRORS: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+
+#[pyfunction]
+pub(crate) fn bind_serde_errors(py: Python<'_>, registry_error: Py<PyAny>, serialization_error: Py<PyAny>) {
+    let _ = PY_SERDE_ERRORS.set(py, (registry_error, serialization_error));
+}
+
+/// A registry or (de)serialization error as `ferrokafka.schema_registry` raises it, as
+/// confluent-kafka's: SchemaRegistryError(http_status_code, error_code, error_message) (-1 for
+/// the status and code when the registry did not answer), or a SerializationError.
+fn serde_error(py: Python<'_>, e: &Error) -> Option<PyResult<Py<PyAny>>> {
+    let (registry_error, serialization_error) = PY_SERDE_ERRORS.get(py)?;
+    match e {
+        Error::SchemaRegistry(r) => {
+            let message = match r {
+                RegistryError::Http { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            let status = r.status().map_or(-1, i32::from);
+            Some(registry_error.call1(py, (status, r.error_code(), message)))
+        }
+        Error::Serialization { .. } => Some(kafka_error(py, e).and_then(|err| serialization_error.call1(py, (err,)))),
+        _ => None,
+    }
+}
+
+/// The Python exception for `e` from the Schema Registry client and the serializers: as
+/// [`to_py`], but a configuration error is a `ValueError`, as confluent-kafka's serializers
+/// and registry client raise it.
+pub(crate) fn serde_to_py(e: Error) -> PyErr {
+    match e {
+        Error::Config { .. } => PyValueError::new_err(e.to_string()),
+        e => to_py(e),
+    }
+}
+
 /// The Python exception for `e`: `KafkaException(KafkaError)` (NativeError before the
 /// package registered its classes); `BufferError` for a full queue, as confluent-kafka.
+/// Registry and (de)serialization errors are `ferrokafka.schema_registry`'s, once it is
+/// imported.
 pub(crate) fn to_py(e: Error) -> PyErr {
     if let Error::QueueFull(what) = &e {
         return PyBufferError::new_err(format!("Local: Queue full ({what})"));
     }
     Python::attach(|py| {
+        if let Some(made) = serde_error(py, &e) {
+            return match made {
+                Ok(raised) => PyErr::from_value(raised.into_bound(py)),
+                Err(failed) => failed,
+            };
+        }
         if let Some((_, exception)) = PY_ERRORS.get(py) {
             return match kafka_error(py, &e).and_then(|err| exception.call1(py, (err,))) {
                 Ok(raised) => PyErr::from_value(raised.into_bound(py)),

@@ -16,6 +16,7 @@ mod errors;
 mod message;
 mod producer;
 mod runtime;
+mod schema_registry;
 
 use pyo3::prelude::*;
 
@@ -38,6 +39,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(broker::init_logging, m)?)?;
     m.add_function(wrap_pyfunction!(errors::bind_errors, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::forked, m)?)?;
+    m.add_class::<schema_registry::NativeSchemaRegistry>()?;
+    m.add_class::<schema_registry::NativeAvroSerializer>()?;
+    m.add_class::<schema_registry::NativeAvroDeserializer>()?;
+    m.add_class::<schema_registry::NativeJsonSerializer>()?;
+    m.add_class::<schema_registry::NativeJsonDeserializer>()?;
+    m.add_class::<schema_registry::NativeProtobufSerializer>()?;
+    m.add_function(wrap_pyfunction!(schema_registry::protobuf_split, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::bind_serde_errors, m)?)?;
     m.add("ERROR_CODES", errors::librdkafka_codes())?;
     m.add("KAFKA_ERROR_ALIASES", errors::kafka_aliases())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -108,15 +108,30 @@ impl JsonSerializer {
 
     /// Validates `doc` and frames it.
     pub async fn serialize(&self, doc: &Value, ctx: &SerializationContext<'_>) -> Result<Vec<u8>> {
+        let mut out = self.validated_header(doc, ctx, 128).await?;
+        serde_json::to_writer(&mut out, doc).map_err(|e| ctx.error(false, e.to_string()))?;
+        Ok(out)
+    }
+
+    /// Validates a document already encoded as JSON text and frames the text as it is, so the
+    /// caller's encoder decides key order and spacing (a binding matching another client's
+    /// bytes, such as confluent-kafka's compact `json.dumps`).
+    pub async fn serialize_text(&self, text: &str, ctx: &SerializationContext<'_>) -> Result<Vec<u8>> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| ctx.error(false, format!("not JSON: {e}")))?;
+        let mut out = self.validated_header(&doc, ctx, text.len()).await?;
+        out.extend_from_slice(text.as_bytes());
+        Ok(out)
+    }
+
+    /// The frame's header for `doc`, once `doc` is found to match the writer's schema.
+    async fn validated_header(&self, doc: &Value, ctx: &SerializationContext<'_>, len: usize) -> Result<Vec<u8>> {
         let schema = self.schema.clone().unwrap_or_else(|| Schema::new(SchemaType::Json, ""));
         let writer = writer_schema(&self.registry, &self.config, ctx, &schema, self.record.as_deref()).await?;
         let validator = self.validators.get(writer.id, &writer.parsed).map_err(|e| ctx.error(false, e))?;
         if let Some(p) = problems(&validator, doc) {
             return Err(ctx.error(false, p));
         }
-        let mut out = wire::header(writer.id, 128);
-        serde_json::to_writer(&mut out, doc).map_err(|e| ctx.error(false, e.to_string()))?;
-        Ok(out)
+        Ok(wire::header(writer.id, len))
     }
 
     /// Validates and frames a serde value.
