@@ -50,12 +50,15 @@ enum Writer {
     Protobuf(protobuf::ProtobufSerializer),
 }
 
+/// The serializers made so far, by schema id and Protobuf message name.
+type Writers = Mutex<HashMap<(i32, Option<String>), Arc<Writer>>>;
+
 /// Encodes and decodes JSON documents under registered schemas of any type, keeping one
 /// serializer per (schema id, message) so each schema is parsed and compiled once.
 #[derive(Debug)]
 pub struct DocumentCodec {
     registry: SchemaRegistryClient,
-    writers: Mutex<HashMap<(i32, Option<String>), Arc<Writer>>>,
+    writers: Writers,
     avro: avro::AvroDeserializer,
     json: json::JsonDeserializer,
     protobuf: protobuf::ProtobufDeserializer,
