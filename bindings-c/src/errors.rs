@@ -51,6 +51,16 @@ pub const FK_ERR__STATE: fk_resp_err_t = -172;
 /// Local: a newer producer with the same `transactional.id` took over (fatal: the producer
 /// can do nothing more; destroy it).
 pub const FK_ERR__FENCED: fk_resp_err_t = -144;
+/// Local: a record's key could not be serialized: it does not fit its schema (the message names
+/// the field) or is not JSON (librdkafka's `_KEY_SERIALIZATION`).
+pub const FK_ERR__KEY_SERIALIZATION: fk_resp_err_t = -162;
+/// Local: a record's value could not be serialized (librdkafka's `_VALUE_SERIALIZATION`).
+pub const FK_ERR__VALUE_SERIALIZATION: fk_resp_err_t = -161;
+/// Local: a record's key could not be deserialized: not framed, an unknown schema, bytes that
+/// do not decode under it (librdkafka's `_KEY_DESERIALIZATION`).
+pub const FK_ERR__KEY_DESERIALIZATION: fk_resp_err_t = -160;
+/// Local: a record's value could not be deserialized (librdkafka's `_VALUE_DESERIALIZATION`).
+pub const FK_ERR__VALUE_DESERIALIZATION: fk_resp_err_t = -159;
 
 // Kafka's codes (https://kafka.apache.org/protocol#protocol_error_codes): those an application
 // of this library most likely meets.
