@@ -991,7 +991,7 @@ fk_resp_err_t fk_schema_registry_schema(const fk_schema_registry_t *reg,
  * schema: objects for records and maps, unions by their value, strings for enums and bytes),
  * JSON Schema (validated)
  * or Protobuf (Protobuf's JSON mapping of `message_name`, fully qualified or relative to the
- * file's package; NULL: the file's first message). `topic` (borrowed) and `is_key` (nonzero for
+ * file's package; NULL: the file's first message; ignored for the other types). `topic` (borrowed) and `is_key` (nonzero for
  * a key) name what the bytes are for, as in error messages. The bytes go to `*out` and their
  * length to `*out_len`: the caller's, freed with fk_free. A document that does not fit the
  * schema, or is not JSON, is FK_ERR__VALUE_SERIALIZATION (FK_ERR__KEY_SERIALIZATION for a key)

@@ -3,7 +3,10 @@
  * same schema twice is the same id), latest, schema by id, JSON text encoded under each
  * schema's id and decoded back, schema violations as FK_ERR__VALUE_SERIALIZATION or
  * FK_ERR__KEY_SERIALIZATION naming the field, bytes that do not decode, an unknown schema
- * id, framing helpers, NULL handles and fk_free. Exits non-zero on the first failed check. */
+ * id, framing helpers, one handle used from several threads at once, NULL handles and fk_free.
+ * Exits non-zero on the first failed check. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +68,35 @@ static void refused(fk_schema_registry_t *reg, int32_t id, const char *json, int
     printf("refused %s: %s\n", json, err);
 }
 
+/* One registry handle, several threads encoding and decoding at once. */
+#define THREADS 4
+#define ROUNDS 50
+struct worker { fk_schema_registry_t *reg; int32_t id; int n; int ok; };
+
+static void *encode_decode(void *arg) {
+    struct worker *w = arg;
+    char err[512], json[128], want[128];
+    for (int i = 0; i < ROUNDS; i++) {
+        snprintf(json, sizeof json, "{\"name\":\"t%d\",\"age\":%d}", w->n, i);
+        snprintf(want, sizeof want, "{\"age\":%d,\"email\":null,\"name\":\"t%d\"}", i, w->n);
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        char *back = NULL;
+        if (fk_serde_encode_json(w->reg, w->id, json, NULL, "serde-c", 0, &bytes, &len, err, sizeof err) != FK_OK ||
+            fk_serde_decode_json(w->reg, bytes, len, "serde-c", 0, &back, NULL, err, sizeof err) != FK_OK) {
+            printf("thread %d: %s\n", w->n, err);
+            fk_free(bytes);
+            return NULL;
+        }
+        int same = strcmp(back, want) == 0;
+        fk_free(back);
+        fk_free(bytes);
+        if (!same) return NULL;
+    }
+    w->ok = 1;
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     char err[512];
     CHECK(argc == 2, "usage: test_serde DATA_DIR");
@@ -124,6 +156,18 @@ int main(int argc, char **argv) {
     round_trip(reg, proto_id, "{\"x\":1,\"y\":2}", NULL, "{\"x\":1,\"y\":2}");
     round_trip(reg, proto_id, "{\"from\":{\"x\":1},\"to\":{\"y\":5}}", "Line", "{\"from\":{\"x\":1},\"to\":{\"y\":5}}");
     round_trip(reg, proto_id, "{\"from\":{\"x\":3}}", "geo.Line", "{\"from\":{\"x\":3}}");
+
+    /* Threads sharing the handle. */
+    struct worker workers[THREADS];
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        workers[i] = (struct worker){ reg, avro_id, i, 0 };
+        CHECK(pthread_create(&threads[i], NULL, encode_decode, &workers[i]) == 0, "thread");
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(workers[i].ok, "thread %d encoded and decoded %d records", i, ROUNDS);
+    }
 
     /* Schema violations: the serializer's code, a message naming the field. */
     refused(reg, avro_id, "{\"name\":\"ann\",\"age\":\"old\"}", 0, FK_ERR__VALUE_SERIALIZATION, "age");
