@@ -731,6 +731,15 @@ int fk_last_error_is_retriable(void);
 int fk_last_error_txn_requires_abort(void);
 
 /**
+ * The Schema Registry's error code when the last error on the calling thread (see
+ * fk_last_error) was the registry's answer: Confluent's codes, e.g. 40401 subject not found,
+ * 40402 version not found, 40403 schema not found, 409 incompatible schema, 42201 invalid
+ * schema (the HTTP status when the answer had no code). -1 otherwise: another kind of error,
+ * a registry that could not be reached, or no error.
+ */
+int fk_last_error_registry_code(void);
+
+/**
  * The topic (owned by the message; "" on a consumer error), or NULL for a NULL message.
  */
 const char *fk_message_topic(const fk_message_t *m);

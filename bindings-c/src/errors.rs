@@ -127,11 +127,23 @@ pub(crate) struct Flags {
     pub(crate) fatal: bool,
     pub(crate) retriable: bool,
     pub(crate) txn_requires_abort: bool,
+    /// The Schema Registry's error code (40401, 40403, 409, 42201, ...) when the registry
+    /// answered with an error.
+    pub(crate) registry_code: Option<i32>,
 }
 
 impl Flags {
     pub(crate) fn of(e: &ferrokafka::Error) -> Flags {
-        Flags { fatal: e.is_fatal(), retriable: e.is_retriable(), txn_requires_abort: e.txn_requires_abort() }
+        let registry_code = match e {
+            ferrokafka::Error::SchemaRegistry(r) => r.status().map(|_| r.error_code()),
+            _ => None,
+        };
+        Flags {
+            fatal: e.is_fatal(),
+            retriable: e.is_retriable(),
+            txn_requires_abort: e.txn_requires_abort(),
+            registry_code,
+        }
     }
 }
 
@@ -225,4 +237,14 @@ pub extern "C" fn fk_last_error_is_retriable() -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_last_error_txn_requires_abort() -> c_int {
     boundary(0, || c_int::from(last_flags().txn_requires_abort))
+}
+
+/// The Schema Registry's error code when the last error on the calling thread (see
+/// fk_last_error) was the registry's answer: Confluent's codes, e.g. 40401 subject not found,
+/// 40402 version not found, 40403 schema not found, 409 incompatible schema, 42201 invalid
+/// schema (the HTTP status when the answer had no code). -1 otherwise: another kind of error,
+/// a registry that could not be reached, or no error.
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error_registry_code() -> c_int {
+    boundary(-1, || last_flags().registry_code.unwrap_or(-1))
 }

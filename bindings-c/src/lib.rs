@@ -311,6 +311,16 @@ mod tests {
         assert_eq!((fk_last_error_code(), flags()), (FK_ERR__FENCED, (1, 0, 0)));
         guard(std::ptr::null_mut(), 0, || panic!("boom"));
         assert_eq!(flags(), (0, 0, 0));
+        // The registry's own code, for its answers only.
+        use ferrokafka::schema_registry::RegistryError;
+        let http = RegistryError::Http { status: 404, code: 40401, message: "Subject not found".into() };
+        guard(std::ptr::null_mut(), 0, || Err(crate::errors::fail(ferrokafka::Error::SchemaRegistry(http))));
+        assert_eq!((fk_last_error_code(), fk_last_error_registry_code()), (FK_ERR__FAIL, 40401));
+        let down = RegistryError::Transport { url: "http://r:8081".into(), reason: "refused".into() };
+        guard(std::ptr::null_mut(), 0, || Err(crate::errors::fail(ferrokafka::Error::SchemaRegistry(down))));
+        assert_eq!((fk_last_error_code(), fk_last_error_registry_code()), (FK_ERR__TRANSPORT, -1));
+        guard(std::ptr::null_mut(), 0, || Err(invalid("x")));
+        assert_eq!(fk_last_error_registry_code(), -1);
     }
 
     #[test]

@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
     CHECK(fk_schema_registry_register(reg, "s", "XML", "<a/>", NULL, err, sizeof err) == FK_ERR__INVALID_ARG, "bad type");
     CHECK(strstr(err, "XML") != NULL, "%s", err);
     CHECK(fk_schema_registry_register(reg, "s", "AVRO", "{\"type\":\"recrd\"}", NULL, err, sizeof err) != FK_OK, "a bad schema");
+    CHECK(fk_last_error_registry_code() == 42201, "an invalid schema: %d", fk_last_error_registry_code());
     printf("a bad schema: %s\n", err);
 
     /* Latest and schema by id. */
@@ -140,6 +141,7 @@ int main(int argc, char **argv) {
     CHECK(latest_id == avro_id && version == 1, "latest: id %d version %d", latest_id, version);
     CHECK(fk_schema_registry_latest(reg, "no-such-subject", NULL, NULL, err, sizeof err) != FK_OK, "unknown subject");
     CHECK(strstr(err, "40401") != NULL, "the registry's code: %s", err);
+    CHECK(fk_last_error_registry_code() == 40401, "fk_last_error_registry_code: %d", fk_last_error_registry_code());
     char *text = NULL;
     const char *type = NULL;
     CHECK(fk_schema_registry_schema(reg, json_id, &text, &type, err, sizeof err) == FK_OK, "%s", err);
@@ -147,6 +149,7 @@ int main(int argc, char **argv) {
     fk_free(text);
     CHECK(fk_schema_registry_schema(reg, avro_id, NULL, &type, err, sizeof err) == FK_OK && strcmp(type, "AVRO") == 0, "%s", err);
     CHECK(fk_schema_registry_schema(reg, 99999, &text, NULL, err, sizeof err) != FK_OK && strstr(err, "40403") != NULL, "%s", err);
+    CHECK(fk_last_error_registry_code() == 40403, "fk_last_error_registry_code: %d", fk_last_error_registry_code());
 
     /* JSON text encoded under each type and decoded back. */
     round_trip(reg, avro_id, "{\"name\":\"ann\",\"age\":42}", NULL, "{\"age\":42,\"email\":null,\"name\":\"ann\"}");
@@ -171,6 +174,7 @@ int main(int argc, char **argv) {
 
     /* Schema violations: the serializer's code, a message naming the field. */
     refused(reg, avro_id, "{\"name\":\"ann\",\"age\":\"old\"}", 0, FK_ERR__VALUE_SERIALIZATION, "age");
+    CHECK(fk_last_error_registry_code() == -1, "not the registry's answer");
     refused(reg, avro_id, "{\"name\":\"ann\"}", 1, FK_ERR__KEY_SERIALIZATION, "age");
     refused(reg, json_id, "{\"id\":\"x\"}", 0, FK_ERR__VALUE_SERIALIZATION, "id");
     refused(reg, json_id, "{\"items\":[]}", 0, FK_ERR__VALUE_SERIALIZATION, "id");
