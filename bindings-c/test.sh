@@ -74,6 +74,9 @@ echo "   pkg-config --cflags --libs ferrokafka: $(pkg-config --cflags --libs fer
 cc -std=c11 -Wall -Wextra -Werror examples/c/produce_consume.c $(pkg-config --cflags --libs ferrokafka) \
   -Wl,-rpath,"$PREFIX/lib" -o "$WORK/produce_consume"
 run produce_consume "$WORK/produce_consume" "$WORK/data-example"
+cc -std=c11 -Wall -Wextra -Werror examples/c/avro_serde.c $(pkg-config --cflags --libs ferrokafka) \
+  -Wl,-rpath,"$PREFIX/lib" -o "$WORK/avro_serde"
+run avro_serde "$WORK/avro_serde" "$WORK/data-serde"
 c++ -std=c++17 -Wall -Wextra -Werror examples/c/example.cpp $(pkg-config --cflags --libs ferrokafka) \
   -Wl,-rpath,"$PREFIX/lib" -o "$WORK/example_cpp"
 run example_cpp "$WORK/example_cpp" "$WORK/data-cpp"

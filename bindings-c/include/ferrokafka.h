@@ -112,6 +112,13 @@ typedef struct fk_message_t fk_message_t;
 typedef struct fk_producer_t fk_producer_t;
 
 /**
+ * A Schema Registry client with its caches and serializers (opaque). Any thread may use it,
+ * several at once; fk_schema_registry_destroy must come after every other call on it has
+ * returned.
+ */
+typedef struct fk_schema_registry_t fk_schema_registry_t;
+
+/**
  * The topics of a cluster (opaque, read-only: any thread), from fk_admin_list_topics, sorted
  * by name.
  */
@@ -266,6 +273,28 @@ typedef struct {
  * can do nothing more; destroy it).
  */
 #define FK_ERR__FENCED -144
+
+/**
+ * Local: a record's key could not be serialized: it does not fit its schema (the message names
+ * the field) or is not JSON (librdkafka's `_KEY_SERIALIZATION`).
+ */
+#define FK_ERR__KEY_SERIALIZATION -162
+
+/**
+ * Local: a record's value could not be serialized (librdkafka's `_VALUE_SERIALIZATION`).
+ */
+#define FK_ERR__VALUE_SERIALIZATION -161
+
+/**
+ * Local: a record's key could not be deserialized: not framed, an unknown schema, bytes that
+ * do not decode under it (librdkafka's `_KEY_DESERIALIZATION`).
+ */
+#define FK_ERR__KEY_DESERIALIZATION -160
+
+/**
+ * Local: a record's value could not be deserialized (librdkafka's `_VALUE_DESERIALIZATION`).
+ */
+#define FK_ERR__VALUE_DESERIALIZATION -159
 
 /**
  * Kafka: an unexpected server error.
@@ -702,6 +731,15 @@ int fk_last_error_is_retriable(void);
 int fk_last_error_txn_requires_abort(void);
 
 /**
+ * The Schema Registry's error code when the last error on the calling thread (see
+ * fk_last_error) was the registry's answer: Confluent's codes, e.g. 40401 subject not found,
+ * 40402 version not found, 40403 schema not found, 409 incompatible schema, 42201 invalid
+ * schema (the HTTP status when the answer had no code). -1 otherwise: another kind of error,
+ * a registry that could not be reached, or no error.
+ */
+int fk_last_error_registry_code(void);
+
+/**
  * The topic (owned by the message; "" on a consumer error), or NULL for a NULL message.
  */
 const char *fk_message_topic(const fk_message_t *m);
@@ -896,6 +934,142 @@ int fk_outq_len(const fk_producer_t *p);
  * reports dropped: call fk_flush first.
  */
 void fk_producer_destroy(fk_producer_t *p);
+
+/**
+ * A Schema Registry client configured by `settings`, Confluent's keys: an array of key,
+ * value, key, value, ... ended by NULL, e.g. {"url", "http://127.0.0.1:8081", NULL}. Keys:
+ * `url` (required; several comma-separated are tried in turn), `basic.auth.user.info`
+ * ("user:password"), `basic.auth.credentials.source` (USER_INFO or URL), `ssl.ca.location`,
+ * `ssl.certificate.location`, `ssl.key.location`, `timeout.ms`, `cache.capacity`,
+ * `cache.latest.ttl.sec`, `max.retries`, `retries.wait.ms`, `retries.max.wait.ms`. The array
+ * and its strings are borrowed for the call. Nothing is sent until the first call that needs
+ * the registry. The handle is the caller's: free it with fk_schema_registry_destroy. NULL on
+ * failure (an unknown key or a bad value is FK_ERR__INVALID_ARG naming the key), with `errstr`
+ * (and fk_last_error) saying why.
+ */
+fk_schema_registry_t *fk_schema_registry_new(const char *const *settings,
+                                             char *errstr,
+                                             size_t errstr_size);
+
+/**
+ * Frees a registry handle (NULL is fine).
+ */
+void fk_schema_registry_destroy(fk_schema_registry_t *reg);
+
+/**
+ * Registers `schema_text` (borrowed) of `schema_type` ("AVRO", "JSON" or "PROTOBUF", any
+ * case; NULL means AVRO) under `subject` (borrowed), or finds it registered already, and
+ * writes its id to `*id_out` (NULL: not written). A schema that does not parse, or that the
+ * subject's compatibility level refuses, is an error with the registry's answer in the message.
+ */
+fk_resp_err_t fk_schema_registry_register(const fk_schema_registry_t *reg,
+                                          const char *subject,
+                                          const char *schema_type,
+                                          const char *schema_text,
+                                          int32_t *id_out,
+                                          char *errstr,
+                                          size_t errstr_size);
+
+/**
+ * The latest version registered under `subject` (borrowed): its schema id to `*id_out` and its
+ * version number to `*version_out` (either may be NULL: not written).
+ */
+fk_resp_err_t fk_schema_registry_latest(const fk_schema_registry_t *reg,
+                                        const char *subject,
+                                        int32_t *id_out,
+                                        int32_t *version_out,
+                                        char *errstr,
+                                        size_t errstr_size);
+
+/**
+ * The schema registered as `id`: its text to `*schema_text_out` (a NUL-terminated string, the
+ * caller's: free it with fk_free) and its type to `*type_out` ("AVRO", "JSON" or
+ * "PROTOBUF": static, not freed). Either may be NULL (not written). An unknown id is an error
+ * with the registry's answer (error code 40403) in the message.
+ */
+fk_resp_err_t fk_schema_registry_schema(const fk_schema_registry_t *reg,
+                                        int32_t id,
+                                        char **schema_text_out,
+                                        const char **type_out,
+                                        char *errstr,
+                                        size_t errstr_size);
+
+/**
+ * Encodes `json_text` (a JSON document, borrowed) as a record framed in Confluent's wire format
+ * under the registered schema `schema_id`, whatever its type: Avro (the document fitted to the
+ * schema: objects for records and maps, unions by their value, strings for enums and bytes),
+ * JSON Schema (validated)
+ * or Protobuf (Protobuf's JSON mapping of `message_name`, fully qualified or relative to the
+ * file's package; NULL: the file's first message; ignored for the other types). `topic` (borrowed) and `is_key` (nonzero for
+ * a key) name what the bytes are for, as in error messages. The bytes go to `*out` and their
+ * length to `*out_len`: the caller's, freed with fk_free. A document that does not fit the
+ * schema, or is not JSON, is FK_ERR__VALUE_SERIALIZATION (FK_ERR__KEY_SERIALIZATION for a key)
+ * with a message naming the field; an unknown schema id is an error with the registry's answer.
+ * Each schema is fetched and compiled once per handle.
+ */
+fk_resp_err_t fk_serde_encode_json(const fk_schema_registry_t *reg,
+                                   int32_t schema_id,
+                                   const char *json_text,
+                                   const char *message_name,
+                                   const char *topic,
+                                   int is_key,
+                                   uint8_t **out,
+                                   size_t *out_len,
+                                   char *errstr,
+                                   size_t errstr_size);
+
+/**
+ * Decodes a record framed in Confluent's wire format (`len` bytes at `bytes`, borrowed), whatever
+ * its schema's type, into a JSON document: the text (NUL-terminated, the caller's: free it with
+ * fk_free) to `*json_out`, the schema id from the frame to `*schema_id_out` (NULL: not
+ * written). Avro comes out with unions by their value, enums by their symbol and bytes as
+ * strings of the code points 0-255; Protobuf as its JSON mapping. `topic` and `is_key` as for fk_serde_encode_json. Bytes that are not a framed
+ * record of their schema are FK_ERR__VALUE_DESERIALIZATION (FK_ERR__KEY_DESERIALIZATION for a
+ * key) saying why.
+ */
+fk_resp_err_t fk_serde_decode_json(const fk_schema_registry_t *reg,
+                                   const uint8_t *bytes,
+                                   size_t len,
+                                   const char *topic,
+                                   int is_key,
+                                   char **json_out,
+                                   int32_t *schema_id_out,
+                                   char *errstr,
+                                   size_t errstr_size);
+
+/**
+ * Frames `len` bytes of an encoded payload (borrowed; NULL is fine when `len` is 0) in
+ * Confluent's wire format: magic byte 0, `schema_id` as 4 big-endian bytes, the payload. For
+ * Protobuf the payload starts with the message-index path. The frame goes to `*out` with its
+ * length in `*out_len`: the caller's, freed with fk_free.
+ */
+fk_resp_err_t fk_serde_frame(int32_t schema_id,
+                             const uint8_t *payload,
+                             size_t len,
+                             uint8_t **out,
+                             size_t *out_len,
+                             char *errstr,
+                             size_t errstr_size);
+
+/**
+ * Reads the frame of `len` bytes at `bytes` (borrowed): the schema id to `*schema_id_out` and
+ * where the payload starts, an offset into `bytes`, to `*payload_offset_out` (either may be
+ * NULL). Bytes that are not framed (no magic byte 0, too short) are FK_ERR__INVALID_ARG saying
+ * why.
+ */
+fk_resp_err_t fk_serde_unframe(const uint8_t *bytes,
+                               size_t len,
+                               int32_t *schema_id_out,
+                               size_t *payload_offset_out,
+                               char *errstr,
+                               size_t errstr_size);
+
+/**
+ * Frees a string or buffer the library returned to the caller (from fk_schema_registry_schema,
+ * fk_serde_encode_json, fk_serde_decode_json, fk_serde_frame). NULL is fine. Nothing else may
+ * be given to it, and what it is given must not be given to free().
+ */
+void fk_free(void *p);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,7 +4,9 @@ use std::ffi::{CString, c_char};
 
 use ferrokafka_broker::{Broker, BrokerConfig};
 
-use crate::{FK_ERR__FAIL, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, runtime};
+use crate::{
+    FK_ERR__FAIL, FK_OK, Failure, boundary, cstr, fk_resp_err_t, guard, guard_ptr, invalid, key_values, runtime,
+};
 
 /// A running broker (opaque). Any thread may use it; fk_broker_stop must come after every
 /// other call on it has returned.
@@ -72,19 +74,8 @@ pub unsafe extern "C" fn fk_broker_start_with(
 ) -> *mut fk_broker_t {
     guard_ptr(errstr, errstr_size, || {
         let mut config = unsafe { config_in(data_dir) }?;
-        let mut i = 0;
-        while !settings.is_null() {
-            // SAFETY: a NULL-terminated array of strings (header contract); read up to its NULL.
-            let key = unsafe { *settings.add(i) };
-            if key.is_null() {
-                break;
-            }
-            let key = unsafe { cstr(key) }.ok_or_else(|| invalid(format!("setting {} is not UTF-8", i / 2)))?;
-            let value = unsafe { *settings.add(i + 1) };
-            let value = unsafe { cstr(value) }
-                .ok_or_else(|| invalid(format!("the value of {key} is missing, NULL or not UTF-8")))?;
+        for (key, value) in unsafe { key_values(settings) }? {
             config.set(key, value).map_err(|e| invalid(e.to_string()))?;
-            i += 2;
         }
         start(config)
     })

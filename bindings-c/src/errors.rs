@@ -51,6 +51,16 @@ pub const FK_ERR__STATE: fk_resp_err_t = -172;
 /// Local: a newer producer with the same `transactional.id` took over (fatal: the producer
 /// can do nothing more; destroy it).
 pub const FK_ERR__FENCED: fk_resp_err_t = -144;
+/// Local: a record's key could not be serialized: it does not fit its schema (the message names
+/// the field) or is not JSON (librdkafka's `_KEY_SERIALIZATION`).
+pub const FK_ERR__KEY_SERIALIZATION: fk_resp_err_t = -162;
+/// Local: a record's value could not be serialized (librdkafka's `_VALUE_SERIALIZATION`).
+pub const FK_ERR__VALUE_SERIALIZATION: fk_resp_err_t = -161;
+/// Local: a record's key could not be deserialized: not framed, an unknown schema, bytes that
+/// do not decode under it (librdkafka's `_KEY_DESERIALIZATION`).
+pub const FK_ERR__KEY_DESERIALIZATION: fk_resp_err_t = -160;
+/// Local: a record's value could not be deserialized (librdkafka's `_VALUE_DESERIALIZATION`).
+pub const FK_ERR__VALUE_DESERIALIZATION: fk_resp_err_t = -159;
 
 // Kafka's codes (https://kafka.apache.org/protocol#protocol_error_codes): those an application
 // of this library most likely meets.
@@ -117,11 +127,23 @@ pub(crate) struct Flags {
     pub(crate) fatal: bool,
     pub(crate) retriable: bool,
     pub(crate) txn_requires_abort: bool,
+    /// The Schema Registry's error code (40401, 40403, 409, 42201, ...) when the registry
+    /// answered with an error.
+    pub(crate) registry_code: Option<i32>,
 }
 
 impl Flags {
     pub(crate) fn of(e: &ferrokafka::Error) -> Flags {
-        Flags { fatal: e.is_fatal(), retriable: e.is_retriable(), txn_requires_abort: e.txn_requires_abort() }
+        let registry_code = match e {
+            ferrokafka::Error::SchemaRegistry(r) => r.status().map(|_| r.error_code()),
+            _ => None,
+        };
+        Flags {
+            fatal: e.is_fatal(),
+            retriable: e.is_retriable(),
+            txn_requires_abort: e.txn_requires_abort(),
+            registry_code,
+        }
     }
 }
 
@@ -215,4 +237,14 @@ pub extern "C" fn fk_last_error_is_retriable() -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn fk_last_error_txn_requires_abort() -> c_int {
     boundary(0, || c_int::from(last_flags().txn_requires_abort))
+}
+
+/// The Schema Registry's error code when the last error on the calling thread (see
+/// fk_last_error) was the registry's answer: Confluent's codes, e.g. 40401 subject not found,
+/// 40402 version not found, 40403 schema not found, 409 incompatible schema, 42201 invalid
+/// schema (the HTTP status when the answer had no code). -1 otherwise: another kind of error,
+/// a registry that could not be reached, or no error.
+#[unsafe(no_mangle)]
+pub extern "C" fn fk_last_error_registry_code() -> c_int {
+    boundary(-1, || last_flags().registry_code.unwrap_or(-1))
 }

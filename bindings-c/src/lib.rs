@@ -25,6 +25,7 @@ mod consumer;
 mod errors;
 mod message;
 mod producer;
+mod serde;
 
 use std::ffi::{CStr, c_char, c_int};
 use std::sync::OnceLock;
@@ -36,6 +37,7 @@ pub use consumer::*;
 pub use errors::*;
 pub use message::*;
 pub use producer::*;
+pub use serde::*;
 
 // The global allocator. The library embeds the broker (fk_broker_start), which decodes
 // untrusted requests: kafka-protocol sizes vectors from counts on the wire, so allocations of
@@ -111,6 +113,7 @@ const _: () = {
     send_sync::<ferrokafka::Admin>();
     send_sync::<ferrokafka_broker::Broker>();
     send::<ferrokafka::Consumer>();
+    send_sync::<ferrokafka::serde::generic::DocumentCodec>();
 };
 
 /// A borrowed C string as &str; `None` for NULL or invalid UTF-8.
@@ -120,6 +123,29 @@ unsafe fn cstr<'a>(p: *const c_char) -> Option<&'a str> {
     }
     // SAFETY: the caller passes a NUL-terminated string valid for this call (header contract).
     unsafe { CStr::from_ptr(p) }.to_str().ok()
+}
+
+/// A NULL-terminated array of C strings, key, value, key, value, ... (NULL itself: none), as
+/// pairs borrowed for the call. A key without a value, or a string that is not UTF-8, is
+/// FK_ERR__INVALID_ARG naming it.
+unsafe fn key_values<'a>(settings: *const *const c_char) -> Result<Vec<(&'a str, &'a str)>, Failure> {
+    let mut pairs = Vec::new();
+    if settings.is_null() {
+        return Ok(pairs);
+    }
+    for i in (0..).step_by(2) {
+        // SAFETY: a NULL-terminated array of strings (header contract); read up to its NULL.
+        let key = unsafe { *settings.add(i) };
+        if key.is_null() {
+            break;
+        }
+        let key = unsafe { cstr(key) }.ok_or_else(|| invalid(format!("setting {} is not UTF-8", i / 2)))?;
+        let value = unsafe { *settings.add(i + 1) };
+        let value = unsafe { cstr(value) }
+            .ok_or_else(|| invalid(format!("the value of {key} is missing, NULL or not UTF-8")))?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
 }
 
 /// The text of a caught panic.
@@ -248,6 +274,21 @@ mod tests {
             crate::errors::code_of(&ferrokafka::Error::UnknownTopicOrPartition("t-9".into())),
             FK_ERR__UNKNOWN_PARTITION
         );
+        use ferrokafka::error::codes;
+        assert_eq!(
+            [
+                FK_ERR__KEY_SERIALIZATION,
+                FK_ERR__VALUE_SERIALIZATION,
+                FK_ERR__KEY_DESERIALIZATION,
+                FK_ERR__VALUE_DESERIALIZATION
+            ],
+            [
+                codes::KEY_SERIALIZATION,
+                codes::VALUE_SERIALIZATION,
+                codes::KEY_DESERIALIZATION,
+                codes::VALUE_DESERIALIZATION
+            ]
+        );
     }
 
     /// The flags of the last error are the core's, for every kind; the binding's own errors
@@ -270,6 +311,16 @@ mod tests {
         assert_eq!((fk_last_error_code(), flags()), (FK_ERR__FENCED, (1, 0, 0)));
         guard(std::ptr::null_mut(), 0, || panic!("boom"));
         assert_eq!(flags(), (0, 0, 0));
+        // The registry's own code, for its answers only.
+        use ferrokafka::schema_registry::RegistryError;
+        let http = RegistryError::Http { status: 404, code: 40401, message: "Subject not found".into() };
+        guard(std::ptr::null_mut(), 0, || Err(crate::errors::fail(ferrokafka::Error::SchemaRegistry(http))));
+        assert_eq!((fk_last_error_code(), fk_last_error_registry_code()), (FK_ERR__FAIL, 40401));
+        let down = RegistryError::Transport { url: "http://r:8081".into(), reason: "refused".into() };
+        guard(std::ptr::null_mut(), 0, || Err(crate::errors::fail(ferrokafka::Error::SchemaRegistry(down))));
+        assert_eq!((fk_last_error_code(), fk_last_error_registry_code()), (FK_ERR__TRANSPORT, -1));
+        guard(std::ptr::null_mut(), 0, || Err(invalid("x")));
+        assert_eq!(fk_last_error_registry_code(), -1);
     }
 
     #[test]

@@ -91,6 +91,7 @@ fn every_c_test_program_is_run() {
             "test_fencing",
             "test_group",
             "test_oauthbearer",
+            "test_serde",
             "test_transactions"
         ]
     );
@@ -125,6 +126,11 @@ fn oauthbearer_token_callback_and_a_broker_with_settings() {
 }
 
 #[test]
+fn schema_registry_and_serializers() {
+    test_program("test_serde");
+}
+
+#[test]
 fn transactions_commit_abort_and_read_committed() {
     test_program("test_transactions");
 }
@@ -148,6 +154,13 @@ fn exactly_once_copy_survives_sigkill_and_restart() {
 fn c_example_runs() {
     let stdout = run(&Path::new(DIR).join("../examples/c/produce_consume.c"), false);
     assert!(stdout.contains("consumed  1000 records"), "{stdout}");
+}
+
+#[test]
+fn c_avro_serde_example_runs() {
+    let stdout = run(&Path::new(DIR).join("../examples/c/avro_serde.c"), false);
+    assert!(stdout.contains("done      3 payments read back"), "{stdout}");
+    assert!(stdout.contains("refused   Local: Value serialization error (-161)"), "{stdout}");
 }
 
 #[test]
