@@ -129,6 +129,45 @@ export declare class Producer {
   on(eventName: string, listener: (event: InstrumentationEvent) => void): () => void
 }
 
+/** `@kafkajs/confluent-schema-registry`'s `SchemaRegistry`, on the core. */
+export declare class SchemaRegistry {
+  /**
+   * `new SchemaRegistry({ host, auth, clientId, retry }, options)`. Of the protocol options
+   * only `{ PROTOBUF: { messageName } }` is honoured; others are refused.
+   */
+  constructor(args: SchemaRegistryArgs, options?: { PROTOBUF?: { messageName?: string } } & Record<string, unknown>)
+  /**
+   * Registers `schema` under `opts.subject` (for Avro, by default `namespace.name`); its id.
+   * As kafkajs: a subject with its own compatibility level other than `opts.compatibility`
+   * (default `BACKWARD`) is refused; a subject without one gets it (`updateConfig`).
+   */
+  register(schema: ConfluentSchema | RawAvroSchema, opts?: RegisterOptions | undefined | null): Promise<RegisteredSchema>
+  /**
+   * Encodes `payload` under the registered schema `registryId`: Confluent's frame (magic
+   * byte, schema id, for Protobuf the message-index path) and the payload as the schema's
+   * type writes it. Avro values are fitted to the schema, JSON documents validated,
+   * Protobuf messages read with Protobuf's JSON mapping; Buffers are bytes.
+   */
+  encode(registryId: number, payload: any): Promise<Buffer>
+  /**
+   * Decodes a framed record, whatever its schema's type: Avro bytes and fixed come back as
+   * strings of the code points 0–255, Protobuf as its JSON mapping (64-bit integers as
+   * strings, enums by name). `options.AVRO.readerSchema` is not supported.
+   */
+  decode(buffer: Buffer, options?: { AVRO?: { readerSchema?: unknown } }): Promise<any>
+  /**
+   * The schema `registryId`: for Avro and JSON Schema the schema as an object, for Protobuf
+   * its text. (kafkajs returns its avsc, ajv or protobufjs instance.)
+   */
+  getSchema(registryId: number): Promise<object | string>
+  /** The id of `subject`'s `version` (a number, or `'latest'`). */
+  getRegistryId(subject: string, version: number | string): Promise<number>
+  /** The id of `schema` as registered under `subject` (a 40403 error when it is not). */
+  getRegistryIdBySchema(subject: string, schema: ConfluentSchema | RawAvroSchema): Promise<number>
+  /** The id of `subject`'s latest version (asked of the registry every time, as kafkajs does). */
+  getLatestSchemaId(subject: string): Promise<number>
+}
+
 /**
  * kafkajs's transaction, from `producer.transaction()`: records sent through it are
  * written atomically, with the consumer offsets given to `sendOffsets`, when it commits, and
@@ -210,6 +249,17 @@ export interface ClusterDescription {
   clusterId: string
 }
 
+/** `COMPATIBILITY`, the levels `register` may set on a new subject. */
+export declare enum COMPATIBILITY {
+  NONE = 'NONE',
+  FULL = 'FULL',
+  BACKWARD = 'BACKWARD',
+  FORWARD = 'FORWARD',
+  BACKWARD_TRANSITIVE = 'BACKWARD_TRANSITIVE',
+  FORWARD_TRANSITIVE = 'FORWARD_TRANSITIVE',
+  FULL_TRANSITIVE = 'FULL_TRANSITIVE',
+}
+
 /** kafkajs's `CompressionTypes`. */
 export declare enum CompressionTypes {
   None = 0,
@@ -222,6 +272,13 @@ export declare enum CompressionTypes {
 export interface ConfigEntry {
   name: string
   value: string
+}
+
+/** A schema to register: `schema` is its text (or, for Avro, the schema object). */
+export interface ConfluentSchema {
+  type: SchemaType
+  schema: string | RawAvroSchema
+  references?: Array<SchemaRegistryReference>
 }
 
 /** `kafka.consumer(config)`. */
@@ -611,6 +668,14 @@ export interface ProducerRecord {
   compression?: CompressionTypes
 }
 
+/** An Avro record schema as an object (what `register` also accepts by itself). */
+export interface RawAvroSchema {
+  name: string
+  namespace?: string
+  type: 'record'
+  fields: any[]
+}
+
 /**
  * Where the records of one `send` went: one entry per partition written, with the offset
  * of the first of them.
@@ -623,6 +688,23 @@ export interface RecordMetadata {
   /** kafkajs reports these from the broker's answer; the core does not expose them. */
   logAppendTime?: string
   logStartOffset?: string
+}
+
+/** What `register` resolves to. */
+export interface RegisteredSchema {
+  id: number
+}
+
+/** `register`'s options. */
+export interface RegisterOptions {
+  /** Required except for Avro schemas, whose subject is then `namespace` + `separator` + `name`. */
+  subject?: string
+  /** The level the subject must have (or gets when new, with `updateConfig`); default `BACKWARD`. */
+  compatibility?: COMPATIBILITY | string
+  /** Default `.`. */
+  separator?: string
+  /** Set `compatibility` on a subject that has none of its own (default true). */
+  updateConfig?: boolean
 }
 
 export interface ResetOffsetsOptions {
@@ -642,6 +724,61 @@ export interface RetryOptions {
   maxRetryTime?: number
   factor?: number
   multiplier?: number
+}
+
+/** `new SchemaRegistry(args)`. */
+export interface SchemaRegistryArgs {
+  /** The registry's URL (`url`); several may be given comma-separated, tried in turn. */
+  host: string
+  /** `{ username, password }`: basic authentication. */
+  auth?: SchemaRegistryAuth
+  /** Accepted for compatibility; the core does not send it (no `User-Agent` of the caller's). */
+  clientId?: string
+  retry?: SchemaRegistryRetry
+  /** Not supported (the core has its own HTTP client): any value is refused. */
+  agent?: unknown
+  /** Not supported (the core has its own HTTP client): a non-empty array is refused. */
+  middlewares?: unknown[]
+  /**
+   * Extra core settings by Confluent's names (`ssl.ca.location`, `ssl.certificate.location`,
+   * `ssl.key.location`, `timeout.ms`, `cache.capacity`, ...); an unknown key is an error.
+   */
+  settings?: Record<string, string>
+}
+
+/** Basic authentication: `basic.auth.user.info` `username:password`. */
+export interface SchemaRegistryAuth {
+  username: string
+  password: string
+}
+
+/** A schema reference: how the schema names it, and the subject and version registered. */
+export interface SchemaRegistryReference {
+  name: string
+  subject: string
+  version: number
+}
+
+/**
+ * The retry options of `@kafkajs/confluent-schema-registry`, on the core's retries of 429
+ * and 5xx answers and unreachable registries: `retries` is `max.retries`,
+ * `initialRetryTimeInSecs` is `retries.wait.ms`, `maxRetryTimeInSecs` is
+ * `retries.max.wait.ms`. The core doubles the wait after each try and adds no jitter:
+ * `multiplier` other than 2 and `factor` other than 0 are refused.
+ */
+export interface SchemaRegistryRetry {
+  retries?: number
+  initialRetryTimeInSecs?: number
+  maxRetryTimeInSecs?: number
+  multiplier?: number
+  factor?: number
+}
+
+/** `SchemaType`, as `@kafkajs/confluent-schema-registry` exports it. */
+export declare enum SchemaType {
+  AVRO = 'AVRO',
+  JSON = 'JSON',
+  PROTOBUF = 'PROTOBUF',
 }
 
 export interface SetOffsetsOptions {

@@ -3,7 +3,7 @@
 # TypeScript declarations match what is committed; the TypeScript example type-checks
 # against them; `node --test` runs the kafkajs compatibility suite (the same code against
 # ferrokafka and kafkajs) and the Apache Kafka suite; the packed tarball installs into an
-# empty project without a compiler and runs the JavaScript example.
+# empty project without a compiler and runs the JavaScript examples.
 # Installs its npm devDependencies when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,4 +32,5 @@ trap 'rm -rf "$tmp"' EXIT
 "${NPM[@]}" pack --silent --pack-destination "$tmp" > /dev/null
 (cd "$tmp" && "${NPM[@]}" init -y > /dev/null && "${NPM[@]}" install ./ferrokafka-*.tgz)
 NODE_PATH="$tmp/node_modules" node ../examples/node/produce_consume.js
-echo "bindings-node: the packed package installs and runs the example"
+NODE_PATH="$tmp/node_modules" node ../examples/node/avro_serde.js
+echo "bindings-node: the packed package installs and runs the examples"

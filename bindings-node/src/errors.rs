@@ -52,6 +52,12 @@ impl Error {
         Error::Local { name: "KafkaJSNotImplemented", kind: "NOT_IMPLEMENTED", message: message.into() }
     }
 
+    /// A Schema Registry argument the binding cannot accept (as
+    /// `@kafkajs/confluent-schema-registry`'s `ConfluentSchemaRegistryArgumentError`).
+    pub(crate) fn registry_argument(message: impl Into<String>) -> Self {
+        Error::Local { name: "ConfluentSchemaRegistryArgumentError", kind: "INVALID_ARGUMENT", message: message.into() }
+    }
+
     /// A call made in a state that does not allow it (not connected, not running).
     pub(crate) fn state(message: impl Into<String>) -> Self {
         Error::Local { name: "KafkaJSNonRetriableError", kind: "INVALID_STATE", message: message.into() }
@@ -70,6 +76,10 @@ pub(crate) struct Described {
     pub(crate) fatal: bool,
     pub(crate) txn_requires_abort: bool,
     pub(crate) message: String,
+    /// A Schema Registry's answer: its HTTP status and Confluent's error code (`status`,
+    /// `errorCode` in JavaScript, as `@kafkajs/confluent-schema-registry`'s errors have
+    /// `status`).
+    pub(crate) registry_status: Option<(u16, i32)>,
 }
 
 /// The kafkajs class and type of a core error; code and flags are the core's as they are.
@@ -97,6 +107,12 @@ fn kafkajs_shape(e: &ferrokafka::Error) -> (&'static str, String) {
         E::Fenced(_) => ("KafkaJSProtocolError", "PRODUCER_FENCED".into()),
         // The flags say what the failure leaves the producer able to do; the rest is the cause's.
         E::TxnAbortable(cause) | E::Fatal(cause) => kafkajs_shape(cause),
+        // The names of @kafkajs/confluent-schema-registry's errors.
+        E::Serialization { deserializing: false, .. } => {
+            ("ConfluentSchemaRegistryValidationError", "SERIALIZATION".into())
+        }
+        E::Serialization { deserializing: true, .. } => ("ConfluentSchemaRegistryError", "DESERIALIZATION".into()),
+        E::SchemaRegistry(_) => ("ConfluentSchemaRegistryError", "SCHEMA_REGISTRY".into()),
         _ => ("KafkaJSError", e.code_name()),
     }
 }
@@ -114,6 +130,10 @@ pub(crate) fn describe(e: &Error) -> Described {
                 fatal: core.is_fatal(),
                 txn_requires_abort: core.txn_requires_abort(),
                 message: core.to_string(),
+                registry_status: match core {
+                    ferrokafka::Error::SchemaRegistry(r) => r.status().map(|s| (s, r.error_code())),
+                    _ => None,
+                },
             }
         }
         Error::Broker(b) => Described {
@@ -124,6 +144,7 @@ pub(crate) fn describe(e: &Error) -> Described {
             fatal: false,
             txn_requires_abort: false,
             message: b.to_string(),
+            registry_status: None,
         },
         Error::Local { name, kind, message } => Described {
             name,
@@ -133,6 +154,7 @@ pub(crate) fn describe(e: &Error) -> Described {
             fatal: false,
             txn_requires_abort: false,
             message: message.clone(),
+            registry_status: None,
         },
     }
 }
@@ -153,6 +175,10 @@ pub(crate) fn to_js(env: &Env, e: &Error) -> napi::Error {
             None => {
                 obj.delete_named_property("code")?;
             }
+        }
+        if let Some((status, code)) = d.registry_status {
+            obj.set("status", u32::from(status))?;
+            obj.set("errorCode", code)?;
         }
         Ok(napi::Error::from(obj.to_unknown()))
     })();
@@ -207,6 +233,10 @@ mod tests {
             (d.name, d.kind.as_str(), d.code, d.retriable),
             ("KafkaJSConnectionError", "CONNECTION", Some(-195), true)
         );
+        let d = describe(&Error::Core(ferrokafka::Error::SchemaRegistry(
+            ferrokafka::schema_registry::RegistryError::Http { status: 409, code: 409, message: "incompatible".into() },
+        )));
+        assert_eq!((d.name, d.registry_status), ("ConfluentSchemaRegistryError", Some((409, 409))));
         let d = describe(&Error::invalid("x"));
         assert_eq!((d.kind.as_str(), d.code, d.retriable), ("INVALID_ARGUMENT", None, false));
     }

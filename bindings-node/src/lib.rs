@@ -26,6 +26,7 @@ mod kafka;
 mod logging;
 mod oauthbearer;
 mod producer;
+mod schema_registry;
 
 // The embedded broker decodes untrusted requests: the same protection as the broker binary
 // (allocations of 1 GiB or more become lazy mappings). It governs this library's Rust

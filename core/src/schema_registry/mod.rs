@@ -469,6 +469,17 @@ impl SchemaRegistryClient {
         Ok(answer.get("compatibilityLevel").and_then(Value::as_str).unwrap_or_default().to_owned())
     }
 
+    /// The compatibility level set on `subject` itself; `None` when it has none of its own
+    /// (it follows the registry's default) or the subject does not exist (the registry's 404).
+    pub async fn subject_compatibility(&self, subject: &str) -> Result<Option<String>> {
+        let path = format!("/config/{}", encode(subject));
+        match self.call(Method::GET, &path, None).await {
+            Ok(answer) => Ok(answer.get("compatibilityLevel").and_then(Value::as_str).map(str::to_owned)),
+            Err(Error::SchemaRegistry(e)) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sets the compatibility level (`BACKWARD`, `FULL_TRANSITIVE`, `NONE`, ...) of `subject`,
     /// or the registry's default with `None`.
     pub async fn set_compatibility(&self, subject: Option<&str>, level: &str) -> Result<String> {
