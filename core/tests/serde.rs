@@ -281,3 +281,62 @@ async fn an_unreachable_registry_is_a_retriable_transport_error() {
     assert!(err.is_retriable(), "{err}");
     assert_eq!(err.code(), -195);
 }
+
+/// A registry behind TLS and HTTP Basic auth (the broker's, when its listeners need SASL):
+/// the client trusts `ssl.ca.location`, sends `basic.auth.user.info`, and a wrong password is
+/// the registry's 401, not retried.
+#[tokio::test]
+async fn the_client_speaks_tls_and_basic_auth() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config =
+        BrokerConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Default::default() };
+    config.set("listeners", "SASL_SSL://127.0.0.1:0").unwrap();
+    config.set("ssl.certificate.location", cert_path.to_str().unwrap()).unwrap();
+    config.set("ssl.key.location", key_path.to_str().unwrap()).unwrap();
+    config.set("users.alice", "alice-secret").unwrap();
+    config.set("schema.registry.listeners", "127.0.0.1:0").unwrap();
+    let broker = Broker::start(config).await.unwrap();
+    let url = broker.schema_registry_url().unwrap().to_owned();
+    assert!(url.starts_with("https://"), "{url}");
+    let ca = cert_path.to_str().unwrap();
+    let ctx = SerializationContext::new("secure", MessageField::Value);
+
+    let registry = SchemaRegistryClient::new([
+        ("url", url.as_str()),
+        ("ssl.ca.location", ca),
+        ("basic.auth.user.info", "alice:alice-secret"),
+    ])
+    .unwrap();
+    let ser = JsonSerializer::new(registry.clone(), Some(Schema::new(SchemaType::Json, ORDER)), SerdeConfig::default())
+        .unwrap();
+    let bytes = ser.serialize(&json!({"id": 1}), &ctx).await.unwrap();
+    let de = JsonDeserializer::new(registry, None, SerdeConfig::default(), true).unwrap();
+    assert_eq!(de.deserialize(&bytes, &ctx).await.unwrap(), json!({"id": 1}));
+
+    let wrong = SchemaRegistryClient::new([
+        ("url", url.as_str()),
+        ("ssl.ca.location", ca),
+        ("basic.auth.user.info", "alice:wrong"),
+        ("retries.wait.ms", "1"),
+    ])
+    .unwrap();
+    let Error::SchemaRegistry(e) = wrong.subjects().await.unwrap_err() else { panic!("a registry error") };
+    assert_eq!((e.status(), e.error_code()), (Some(401), 40101), "{e}");
+
+    // Without the CA the certificate is not trusted: a transport failure naming TLS.
+    let untrusted = SchemaRegistryClient::new([
+        ("url", url.as_str()),
+        ("ssl.ca.location", "/etc/ssl/certs/ca-certificates.crt"),
+        ("max.retries", "0"),
+    ]);
+    if let Ok(untrusted) = untrusted {
+        let err = untrusted.subjects().await.unwrap_err();
+        assert!(err.to_string().contains("TLS"), "{err}");
+    }
+    broker.shutdown().await.unwrap();
+}
