@@ -1,5 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
-.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions bench-serde
+.PHONY: demo test test-deps lint fuzz test-rust test-interop test-bindings test-python test-node test-c broker bench bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions bench-serde bench-serde-node
 
 # Start the bundled broker, produce and consume through the ferrokafka client.
 demo:
@@ -48,7 +48,7 @@ broker:
 	cargo build -p ferrokafka-examples --example group_member --example partition_keys --example produce_stream --example eos_copy --example avro_serde
 
 # Benchmarks (not part of `make test`): figures go to BENCHMARKS.md.
-bench: bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions bench-serde
+bench: bench-broker bench-peers bench-python bench-node bench-rust bench-compaction bench-transactions bench-serde bench-serde-node
 
 # The release broker driven by confluent-kafka (librdkafka); about 3-5 minutes on 2 cores.
 # Smaller runs: make bench-broker BENCH_BROKER_ARGS="--records 100000 --runs 1"
@@ -93,6 +93,11 @@ bench-transactions: test-deps test-python
 bench-serde: test-deps test-python
 	cargo build --release -p ferrokafka-broker
 	.cache/venv/bin/python bench/serde_bench.py $(BENCH_SERDE_ARGS)
+
+# The same in Node: ferrokafka's SchemaRegistry next to @kafkajs/confluent-schema-registry (avsc).
+bench-serde-node: test-node
+	cargo build --release -p ferrokafka-broker
+	node bench/node_serde.js $(BENCH_SERDE_NODE_ARGS)
 
 # The core's producer and consumer against rust-rdkafka (librdkafka built from source: a few minutes the
 # first time), same program shape, one release broker.
