@@ -16,7 +16,9 @@ use ferrokafka_schema::ParsedSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{SerdeConfig, SerializationContext, check_writer_schema, latest_reader, wire, writer_schema};
+use super::{
+    SerdeConfig, SerializationContext, WriterSchemas, check_writer_schema, latest_reader, wire, writer_schema,
+};
 use crate::error::{Error, Result};
 use crate::schema_registry::{Schema, SchemaRegistryClient, SchemaType};
 
@@ -38,12 +40,13 @@ fn record_name(text: &str) -> Option<String> {
 }
 
 /// Writes values under one schema (or the subject's latest, or a fixed id, as configured).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AvroSerializer {
     registry: SchemaRegistryClient,
     schema: Option<Schema>,
     record: Option<String>,
     config: SerdeConfig,
+    known: WriterSchemas,
 }
 
 impl AvroSerializer {
@@ -52,20 +55,14 @@ impl AvroSerializer {
     pub fn new(registry: SchemaRegistryClient, schema: Option<Schema>, config: SerdeConfig) -> Result<Self> {
         check_writer_schema(schema.as_ref(), SchemaType::Avro, &config)?;
         let record = schema.as_ref().and_then(|s| record_name(&s.schema));
-        Ok(AvroSerializer { registry, schema, record, config })
+        Ok(AvroSerializer { registry, schema, record, config, known: WriterSchemas::default() })
     }
 
     /// Encodes `value` (any plain shape that fits the schema) and frames it.
     pub async fn serialize(&self, value: Value, ctx: &SerializationContext<'_>) -> Result<Vec<u8>> {
-        let placeholder;
-        let schema = match &self.schema {
-            Some(s) => s,
-            None => {
-                placeholder = Schema::new(SchemaType::Avro, "");
-                &placeholder
-            }
-        };
-        let writer = writer_schema(&self.registry, &self.config, ctx, schema, self.record.as_deref()).await?;
+        let writer =
+            writer_schema(&self.registry, &self.config, ctx, self.schema.as_ref(), self.record.as_deref(), &self.known)
+                .await?;
         let avro = avro_of(&writer.parsed).map_err(|e| ctx.error(false, e))?;
         encode(value, avro, writer.id).map_err(|e| ctx.error(false, e))
     }

@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{SerdeConfig, SerializationContext, check_writer_schema, latest_reader, wire, writer_schema};
+use super::{
+    SerdeConfig, SerializationContext, WriterSchemas, check_writer_schema, latest_reader, wire, writer_schema,
+};
 use crate::error::{Error, Result};
 use crate::schema_registry::{Schema, SchemaRegistryClient, SchemaType};
 
@@ -95,6 +97,7 @@ pub struct JsonSerializer {
     record: Option<String>,
     config: SerdeConfig,
     validators: Validators,
+    known: WriterSchemas,
 }
 
 impl JsonSerializer {
@@ -103,7 +106,14 @@ impl JsonSerializer {
     pub fn new(registry: SchemaRegistryClient, schema: Option<Schema>, config: SerdeConfig) -> Result<Self> {
         check_writer_schema(schema.as_ref(), SchemaType::Json, &config)?;
         let record = schema.as_ref().and_then(|s| title(&s.schema));
-        Ok(JsonSerializer { registry, schema, record, config, validators: Validators::default() })
+        Ok(JsonSerializer {
+            registry,
+            schema,
+            record,
+            config,
+            validators: Validators::default(),
+            known: WriterSchemas::default(),
+        })
     }
 
     /// Validates `doc` and frames it.
@@ -125,8 +135,9 @@ impl JsonSerializer {
 
     /// The frame's header for `doc`, once `doc` is found to match the writer's schema.
     async fn validated_header(&self, doc: &Value, ctx: &SerializationContext<'_>, len: usize) -> Result<Vec<u8>> {
-        let schema = self.schema.clone().unwrap_or_else(|| Schema::new(SchemaType::Json, ""));
-        let writer = writer_schema(&self.registry, &self.config, ctx, &schema, self.record.as_deref()).await?;
+        let writer =
+            writer_schema(&self.registry, &self.config, ctx, self.schema.as_ref(), self.record.as_deref(), &self.known)
+                .await?;
         let validator = self.validators.get(writer.id, &writer.parsed).map_err(|e| ctx.error(false, e))?;
         if let Some(p) = problems(&validator, doc) {
             return Err(ctx.error(false, p));

@@ -225,26 +225,43 @@ pub(crate) struct WriterSchema {
     pub(crate) parsed: Arc<ParsedSchema>,
 }
 
-/// Finds the id to write under, as the settings say: a fixed id, the subject's latest version,
-/// the schema registered (auto-register), or the schema looked up.
+/// What a serializer has written under, by subject: the id a registration or look-up gave
+/// stays the id for that subject, so the registry client (and its cache, keyed by the whole
+/// schema text) is asked once per subject, not once per record.
+#[derive(Debug, Default)]
+pub(crate) struct WriterSchemas(std::sync::Mutex<std::collections::HashMap<String, WriterSchema>>);
+
+/// Finds the id to write under, as the settings say: a fixed id, the subject's latest version
+/// (fresh as `cache.latest.ttl.sec` says), the schema registered (auto-register), or the schema
+/// looked up. `schema` is needed only for the last two; `None` with them is an error.
 pub(crate) async fn writer_schema(
     registry: &SchemaRegistryClient,
     config: &SerdeConfig,
     ctx: &SerializationContext<'_>,
-    schema: &Schema,
+    schema: Option<&Schema>,
     record: Option<&str>,
+    known: &WriterSchemas,
 ) -> Result<WriterSchema> {
+    if let Some(id) = config.use_schema_id {
+        return Ok(WriterSchema { id, parsed: registry.parsed(id).await? });
+    }
     let subject = config.subject_name_strategy.subject(ctx, record).map_err(|e| ctx.error(false, e))?;
-    let id = if let Some(id) = config.use_schema_id {
-        id
-    } else if config.use_latest_version {
-        registry.latest(&subject).await?.id
-    } else if config.auto_register_schemas {
+    if config.use_latest_version {
+        let id = registry.latest(&subject).await?.id;
+        return Ok(WriterSchema { id, parsed: registry.parsed(id).await? });
+    }
+    if let Some(w) = known.0.lock().unwrap_or_else(|p| p.into_inner()).get(&subject) {
+        return Ok(w.clone());
+    }
+    let schema = schema.ok_or_else(|| ctx.error(false, "no schema to register or look up"))?;
+    let id = if config.auto_register_schemas {
         registry.register(&subject, schema, config.normalize_schemas).await?
     } else {
         registry.lookup(&subject, schema, config.normalize_schemas).await?.id
     };
-    Ok(WriterSchema { id, parsed: registry.parsed(id).await? })
+    let writer = WriterSchema { id, parsed: registry.parsed(id).await? };
+    known.0.lock().unwrap_or_else(|p| p.into_inner()).insert(subject, writer.clone());
+    Ok(writer)
 }
 
 /// The reader's schema when a deserializer uses the subject's latest version.

@@ -16,7 +16,7 @@ use prost::Message as _;
 pub use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor, ReflectMessage};
 use tokio::sync::OnceCell;
 
-use super::{ReferenceSubjectNameStrategy, SerdeConfig, SerializationContext, wire, writer_schema};
+use super::{ReferenceSubjectNameStrategy, SerdeConfig, SerializationContext, WriterSchemas, wire, writer_schema};
 use crate::error::{Error, Result};
 use crate::schema_registry::{Schema, SchemaReference, SchemaRegistryClient, SchemaType};
 
@@ -122,12 +122,20 @@ pub struct ProtobufSerializer {
     config: SerdeConfig,
     /// The file's schema with its references, once its imports are registered.
     schema: OnceCell<Schema>,
+    known: WriterSchemas,
 }
 
 impl ProtobufSerializer {
     pub fn new(registry: SchemaRegistryClient, message: MessageDescriptor, config: SerdeConfig) -> Self {
         let indexes = message_indexes(&message);
-        ProtobufSerializer { registry, message, indexes, config, schema: OnceCell::new() }
+        ProtobufSerializer {
+            registry,
+            message,
+            indexes,
+            config,
+            schema: OnceCell::new(),
+            known: WriterSchemas::default(),
+        }
     }
 
     pub fn message(&self) -> &MessageDescriptor {
@@ -174,18 +182,20 @@ impl ProtobufSerializer {
 
     async fn writer(&self, ctx: &SerializationContext<'_>) -> Result<i32> {
         let schema = if self.config.use_latest_version || self.config.use_schema_id.is_some() {
-            Schema::new(SchemaType::Protobuf, "")
+            None
         } else {
-            self.schema
-                .get_or_try_init(|| async {
-                    let file = self.message.parent_file();
-                    let refs = self.references(&file, 0).await?;
-                    Ok::<_, Error>(Schema::new(SchemaType::Protobuf, schema_text(&file)).with_references(refs))
-                })
-                .await?
-                .clone()
+            Some(
+                self.schema
+                    .get_or_try_init(|| async {
+                        let file = self.message.parent_file();
+                        let refs = self.references(&file, 0).await?;
+                        Ok::<_, Error>(Schema::new(SchemaType::Protobuf, schema_text(&file)).with_references(refs))
+                    })
+                    .await?,
+            )
         };
-        let writer = writer_schema(&self.registry, &self.config, ctx, &schema, Some(self.message.full_name())).await?;
+        let name = Some(self.message.full_name());
+        let writer = writer_schema(&self.registry, &self.config, ctx, schema, name, &self.known).await?;
         Ok(writer.id)
     }
 
