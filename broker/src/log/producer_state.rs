@@ -97,7 +97,10 @@ impl ProducerStateTable {
     pub(super) fn snapshot(&self, offset: i64) -> String {
         let mut out = format!("{SNAPSHOT_HEADER}\n{offset}\n");
         let mut lines = 0usize;
-        for (pid, entry) in &self.producers {
+        // In producer-id order, so that equal tables write equal snapshots.
+        let mut producers: Vec<_> = self.producers.iter().collect();
+        producers.sort_unstable_by_key(|(pid, _)| **pid);
+        for (pid, entry) in producers {
             for b in &entry.batches {
                 out.push_str(&format!(
                     "{pid} {} {} {} {} {} {}\n",
