@@ -39,17 +39,9 @@ pub use message::*;
 pub use producer::*;
 pub use serde::*;
 
-// The global allocator. The library embeds the broker (fk_broker_start), which decodes
-// untrusted requests: kafka-protocol sizes vectors from counts on the wire, so allocations of
-// 1 GiB or more must become lazy mappings instead of aborting the host process (see
-// ferrokafka_broker::AllocGuard). This does not impose anything on the host: a Rust global
-// allocator only serves Rust allocations (`__rust_alloc`), and everything else in AllocGuard
-// goes to the system allocator, the same malloc the host uses. C code's malloc/free are
-// untouched, and no pointer allocated by one side is ever freed by the other (every handle
-// has its own *_destroy). One caveat, common to all Rust static libraries: a program linking
-// two of them into one binary gets duplicate Rust runtime symbols; use the shared library then.
-#[global_allocator]
-static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
+// No global allocator: Rust allocations go to the system malloc the host uses, so the static
+// library links into any program (a Rust host's own allocator included). The embedded broker
+// decodes untrusted requests safely without one (see vendor/kafka-protocol's patches).
 
 /// An error for C: a code (fk_resp_err_t), a message, and what the core says the application
 /// can do about it (all false for the binding's own errors: a bad argument, a closed handle).

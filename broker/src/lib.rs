@@ -12,7 +12,6 @@
 //! # Ok(()) }
 //! ```
 
-mod alloc_guard;
 mod api;
 pub mod config;
 mod connection;
@@ -29,9 +28,6 @@ mod server;
 pub mod topics;
 mod txn;
 
-pub use alloc_guard::AllocGuard;
-#[cfg(feature = "mimalloc")]
-pub use alloc_guard::MiAllocGuard;
 pub use config::BrokerConfig;
 pub use error::{Error, Result};
 pub use server::Broker;

@@ -37,6 +37,26 @@ async fn malformed_frames_close_only_their_connection() {
             b.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff, 0xff, 0xff]);
             [&(b.len() as i32).to_be_bytes()[..], &b].concat()
         }),
+        // Element counts far beyond the bytes sent: refused before they size an allocation
+        // (no special allocator is installed in this test binary, so a vector sized from
+        // the count would abort the whole process).
+        ("metadata v0, 2^31-1 topics in 4 bytes", {
+            let mut b = vec![0, 3, 0, 0, 0, 0, 0, 9, 0xff, 0xff];
+            b.extend_from_slice(&i32::MAX.to_be_bytes());
+            b.extend_from_slice(&[0, 1, b'a', 0]);
+            [&(b.len() as i32).to_be_bytes()[..], &b].concat()
+        }),
+        ("metadata v12, compact array of 2^32-2 topics", {
+            let mut b = vec![0, 3, 0, 12, 0, 0, 0, 9, 0xff, 0xff, 0x00];
+            b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x02, b'a', 0]);
+            [&(b.len() as i32).to_be_bytes()[..], &b].concat()
+        }),
+        ("produce v9, 2^31-1 topics", {
+            let mut b = vec![0, 0, 0, 9, 0, 0, 0, 9, 0xff, 0xff, 0x00];
+            b.extend_from_slice(&[0x00, 0xff, 0xff, 0, 0, 0x75, 0x30]);
+            b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x07, 0]);
+            [&(b.len() as i32).to_be_bytes()[..], &b].concat()
+        }),
     ];
     for (what, bytes) in cases {
         let mut c = TestClient::connect(addr).await;

@@ -4,11 +4,8 @@ use std::time::Duration;
 
 use ferrokafka::admin::OffsetSpec;
 use ferrokafka::{Admin, ClientConfig, Consumer, Error, NewTopic, Producer, ProducerRecord};
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
+use ferrokafka_broker::{Broker, BrokerConfig};
 use kafka_protocol::ResponseError;
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
 
 async fn broker() -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -9,10 +9,7 @@ use ferrokafka::{
     Admin, ClientConfig, Consumer, Error, NewTopic, OffsetSpec, PartitionConsumer, Producer, ProducerRecord,
     RebalanceEvent,
 };
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig};
 
 /// The cluster a test runs against: an in-process bundled broker, or an external one.
 struct TestCluster {

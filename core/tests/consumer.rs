@@ -4,10 +4,7 @@
 use std::time::Duration;
 
 use ferrokafka::{Admin, ClientConfig, Consumer, NewTopic, Producer, ProducerRecord, RebalanceEvent};
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig};
 
 #[tokio::test]
 async fn pattern_subscriptions_and_new_partitions_are_picked_up() {

@@ -10,12 +10,9 @@ use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
 use ferrokafka::{ClientConfig, PartitionConsumer, Producer, ProducerRecord};
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
+use ferrokafka_broker::{Broker, BrokerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
 
 /// Forwards connections to `target` until `cut` changes, then drops them all (the clients
 /// see their connections reset) and keeps accepting new ones.

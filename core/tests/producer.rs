@@ -3,10 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferrokafka::{ClientConfig, Error, Producer, ProducerRecord};
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig};
 
 async fn broker() -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

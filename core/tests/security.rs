@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use common::certs::{Ca, Issued};
 use ferrokafka::{Admin, ClientConfig, Consumer, Error, Offset, Producer, ProducerRecord};
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig};
 
 struct Fixture {
     broker: Broker,

@@ -13,12 +13,9 @@ use ferrokafka::serde::{MessageField, SerdeConfig, SerdeKind, SerializationConte
 use ferrokafka::{
     ClientConfig, Consumer, Error, Offset, Producer, ProducerRecord, Schema, SchemaRegistryClient, SchemaType,
 };
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
+use ferrokafka_broker::{Broker, BrokerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
 
 async fn start() -> (Broker, tempfile::TempDir, SchemaRegistryClient) {
     let dir = tempfile::tempdir().unwrap();

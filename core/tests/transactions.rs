@@ -7,10 +7,7 @@ use std::time::Duration;
 use ferrokafka::{
     Admin, ClientConfig, Consumer, ConsumerGroupMetadata, Error, NewTopic, Offset, Producer, ProducerRecord,
 };
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig};
 
 const T: Duration = Duration::from_secs(20);
 

@@ -6,10 +6,7 @@ use std::time::{Duration, Instant};
 
 use ferrokafka::admin::OffsetSpec;
 use ferrokafka::{Admin, ClientConfig, Consumer, Producer, ProducerRecord};
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig};
-
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig};
 
 const TOPIC: &str = "demo-events";
 const PARTITIONS: i32 = 3;

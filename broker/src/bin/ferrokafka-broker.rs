@@ -4,11 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use ferrokafka_broker::{AllocGuard, Broker, BrokerConfig, config};
-
-// Hostile length prefixes must not abort the broker; see `AllocGuard`.
-#[global_allocator]
-static ALLOC: AllocGuard = AllocGuard;
+use ferrokafka_broker::{Broker, BrokerConfig, config};
 
 fn settings_help() -> String {
     let mut s = String::from("Settings (config file keys, or --set KEY=VALUE):\n");

@@ -17,10 +17,6 @@ use kafka_protocol::records::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-// The in-process broker gets the same protection as the binary.
-#[global_allocator]
-static ALLOC: ferrokafka_broker::AllocGuard = ferrokafka_broker::AllocGuard;
-
 pub async fn start_broker(configure: impl FnOnce(&mut BrokerConfig)) -> (Broker, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config =
