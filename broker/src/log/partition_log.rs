@@ -24,7 +24,7 @@ const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// Present (durably, before the first transactional batch is written) in a log that has held
 /// a transactional batch: only such logs are replayed on open to rebuild their transactions.
 const TRANSACTIONAL_MARKER: &str = "transactional";
-/// The transaction index at the last clean close, with the log end it was taken at.
+/// The transaction index as of the last roll or clean close, with the offset it was taken at.
 const TXN_SNAPSHOT_FILE: &str = "txn-index-snapshot";
 /// The producer state as of the active segment's base, written at each roll: a start
 /// replays the active segment on top of it (older segments need not be read).
@@ -235,16 +235,7 @@ impl PartitionLog {
         log.log_start_offset = log_start_offset;
         log.recovery_point = log.next_offset();
         if log.transactional {
-            // After a clean stop the snapshot taken at close is the index, if the log still
-            // ends where it did then; otherwise (a crash, a torn tail cut) the log is replayed.
-            let snapshot = std::fs::read_to_string(dir.join(TXN_SNAPSHOT_FILE)).ok();
-            match snapshot.filter(|_| clean).and_then(|t| TxnIndex::from_snapshot(&t, log.next_offset())) {
-                Some(mut txns) => {
-                    txns.trim(log.log_start_offset);
-                    log.txns = txns;
-                }
-                None => log.rebuild_txns()?,
-            }
+            log.load_txns()?;
         }
         // The marker goes before anything is appended, durably: a marker that came back after a
         // power loss would make the next unclean stop look clean.
@@ -260,34 +251,69 @@ impl PartitionLog {
         Ok(log)
     }
 
-    /// Replays every batch header (and each marker's type) to rebuild the open and aborted
-    /// transactions: the log is the only record of them, so this is right after any stop.
-    fn rebuild_txns(&mut self) -> io::Result<()> {
+    /// The transaction index: the last snapshot (from a roll or a clean close) and the batches
+    /// after its offset. Everything below that offset was synced before the snapshot was
+    /// written, so recovery cuts below it only if the disk lost synced data; then, or without
+    /// a whole snapshot, the whole log is replayed and a new snapshot written at once, so that
+    /// the stale one is never believed once the log grows past it again.
+    fn load_txns(&mut self) -> io::Result<()> {
+        let snapshot = std::fs::read_to_string(self.dir.join(TXN_SNAPSHOT_FILE))
+            .ok()
+            .and_then(|t| TxnIndex::from_snapshot(&t))
+            .filter(|(offset, _)| *offset <= self.next_offset());
+        let usable = snapshot.is_some();
+        let (from, txns) = snapshot.unwrap_or((i64::MIN, TxnIndex::default()));
+        self.txns = txns;
+        self.replay_txns(from)?;
+        self.txns.trim(self.log_start_offset);
+        if !usable {
+            self.write_txn_snapshot(self.next_offset(), true);
+        }
+        Ok(())
+    }
+
+    /// Records every batch from `from` on in the transaction index, reading each marker's
+    /// type from its batch: the log is the record of its transactions.
+    fn replay_txns(&mut self, from: i64) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        let mut txns = TxnIndex::default();
+        let mut txns = std::mem::take(&mut self.txns);
         let mut failed = None;
-        for seg in self.segments.values() {
-            seg.headers_from(0, |pos, h| {
-                let control = if h.is_control() {
-                    let mut bytes = vec![0u8; h.total_len()];
-                    if let Err(e) = seg.file().read_exact_at(&mut bytes, pos) {
-                        failed = Some(e);
-                        return false;
+        let walked = self.headers_from(from, |pos, h, seg| {
+            let control = if h.is_control() {
+                let mut bytes = vec![0u8; h.total_len()];
+                if let Err(e) = seg.file().read_exact_at(&mut bytes, pos) {
+                    failed = Some(e);
+                    return false;
+                }
+                batch::control_type(&bytes)
+            } else {
+                None
+            };
+            txns.record(h, control);
+            true
+        });
+        self.txns = txns;
+        match failed {
+            Some(e) => Err(e),
+            None => walked,
+        }
+    }
+
+    /// Writes the transaction index as of `offset` (every batch below it recorded). On
+    /// failure the previous snapshot stays, which is still right for the batches after its
+    /// own offset, unless `replaces_stale`: then it goes, and the next start replays.
+    fn write_txn_snapshot(&self, offset: i64, replaces_stale: bool) {
+        let path = self.dir.join(TXN_SNAPSHOT_FILE);
+        if let Err(e) = disk::replace_file(&path, self.txns.snapshot(offset).as_bytes(), true) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "writing the transaction index snapshot failed");
+            if replaces_stale {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    if e.kind() != io::ErrorKind::NotFound {
+                        tracing::warn!(dir = %self.dir.display(), error = %e, "removing a stale transaction index snapshot failed");
                     }
-                    batch::control_type(&bytes)
-                } else {
-                    None
-                };
-                txns.record(h, control);
-                true
-            })?;
-            if let Some(e) = failed.take() {
-                return Err(e);
+                }
             }
         }
-        txns.trim(self.log_start_offset);
-        self.txns = txns;
-        Ok(())
     }
 
     fn active(&self) -> &LogSegment {
@@ -565,6 +591,10 @@ impl PartitionLog {
             // The next start falls back to replaying the active segment.
             tracing::warn!(dir = %self.dir.display(), error = %e, "writing the producer state snapshot failed");
         }
+        // Likewise for transactions: a start replays from here, not from the log's start.
+        if self.transactional {
+            self.write_txn_snapshot(base, false);
+        }
         Ok(())
     }
 
@@ -632,7 +662,7 @@ impl PartitionLog {
     }
 
     /// Headers of the batches from the one holding `offset` on, across segments, until `f`
-    /// says stop. Used by timestamp lookups.
+    /// says stop. Used by timestamp lookups and to replay transactions.
     fn headers_from(&self, offset: i64, mut f: impl FnMut(u64, &BatchHeader, &LogSegment) -> bool) -> io::Result<()> {
         let mut go_on = true;
         for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
@@ -806,11 +836,7 @@ impl PartitionLog {
             return Err(io::Error::other("an fsync failed earlier: the next start verifies this log"));
         }
         if self.transactional {
-            let path = self.dir.join(TXN_SNAPSHOT_FILE);
-            if let Err(e) = disk::replace_file(&path, self.txns.snapshot(self.next_offset()).as_bytes(), true) {
-                // The next open replays the log instead; a stale snapshot never matches its end.
-                tracing::warn!(dir = %self.dir.display(), error = %e, "writing the transaction index snapshot failed");
-            }
+            self.write_txn_snapshot(self.next_offset(), false);
         }
         disk::create_marker(&self.dir.join(CLEAN_SHUTDOWN_FILE))
     }
@@ -1014,17 +1040,60 @@ mod txn_tests {
     }
 
     #[test]
-    fn a_snapshot_taken_at_another_log_end_is_not_used() {
+    fn a_snapshot_past_the_log_end_is_not_used_and_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
         log.append(&txn_data(7, 0), 1).unwrap();
         log.close().unwrap();
         drop(log);
-        // A snapshot that says nothing is open, at the log's end: believed only if it matches.
+        // A snapshot that says nothing is open, taken past the log's end (as after a cut
+        // below it): not believed, and rewritten so it is not believed later either.
         let empty = TxnIndex::default().snapshot(99);
         std::fs::write(dir.path().join(TXN_SNAPSHOT_FILE), empty).unwrap();
         let log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
         assert_eq!(log.last_stable_offset(), 0, "replayed: the transaction is still open");
+        let text = std::fs::read_to_string(dir.path().join(TXN_SNAPSHOT_FILE)).unwrap();
+        assert_eq!(TxnIndex::from_snapshot(&text).map(|(offset, _)| offset), Some(2), "a fresh snapshot at the end");
+    }
+
+    /// A roll writes the index as of the new segment's base; a start (clean or not) loads it
+    /// and replays only what follows, so a long log's older segments are not read again.
+    #[test]
+    fn a_start_replays_transactions_only_after_the_last_rolls_snapshot() {
+        for clean in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            log.append(&txn_data(7, 0), 1).unwrap();
+            log.append_marker(7, 0, ControlType::Abort, 1).unwrap();
+            log.append(&txn_data(8, 0), 1).unwrap();
+            log.roll_for_test(1).unwrap();
+            let text = std::fs::read_to_string(dir.path().join(TXN_SNAPSHOT_FILE)).unwrap();
+            let (offset, _) = TxnIndex::from_snapshot(&text).unwrap();
+            assert_eq!(offset, 5, "taken at the new segment's base");
+            // After the roll: 8's transaction commits, 9 opens one.
+            log.append_marker(8, 0, ControlType::Commit, 1).unwrap();
+            log.append(&txn_data(9, 0), 1).unwrap();
+            if clean {
+                log.close().unwrap();
+            }
+            drop(log);
+            let log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            assert_eq!(log.last_stable_offset(), 6, "clean: {clean}: 9's transaction holds the LSO");
+            let aborted = log.aborted_transactions(0);
+            assert_eq!(aborted, vec![AbortedTxn { producer_id: 7, first_offset: 0, last_offset: 2 }]);
+            drop(log);
+
+            // Proof that the first segment is not read again: a snapshot at the active
+            // segment's base that forgets the abort is believed.
+            let mut forgetful = TxnIndex::default();
+            forgetful.record(&BatchHeader::parse(&txn_data(8, 0)).unwrap(), None);
+            let mut lied = forgetful.snapshot(5);
+            lied = lied.replace("ongoing 8 0", "ongoing 8 3");
+            std::fs::write(dir.path().join(TXN_SNAPSHOT_FILE), lied).unwrap();
+            let log = PartitionLog::open(dir.path(), LogConfig::default(), 1).unwrap();
+            assert!(log.aborted_transactions(0).is_empty(), "clean: {clean}: replayed from the snapshot only");
+            assert_eq!(log.last_stable_offset(), 6);
+        }
     }
 
     /// Descriptors this process holds open on files in `dir`.

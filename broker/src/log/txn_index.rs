@@ -2,8 +2,11 @@
 //! (and from which offset), and which transactions were aborted, so a read_committed fetch
 //! stops at the last stable offset and gets the aborted ranges to drop.
 //!
-//! Kept in memory and rebuilt by replaying the log's batch headers when it opens (only for
-//! logs that ever held a transactional batch, see `TRANSACTIONAL_MARKER`).
+//! Kept in memory (aborted transactions below the log start forgotten). A snapshot is written
+//! at each roll and at a clean close; a start loads it and replays only the batches after
+//! its offset, so reopening a long transactional log reads its active segment, not all of
+//! it (this is the job of Kafka's per-segment `.txnindex` files). Only logs that ever held a
+//! transactional batch keep one (see `TRANSACTIONAL_MARKER`).
 
 use std::collections::HashMap;
 
@@ -26,7 +29,7 @@ pub enum ControlType {
 }
 
 /// The first line of a snapshot file (its format's version).
-const SNAPSHOT_HEADER: &str = "ferrokafka-txn-index 1";
+const SNAPSHOT_HEADER: &str = "ferrokafka-txn-index 2";
 
 #[derive(Debug, Default)]
 pub(super) struct TxnIndex {
@@ -87,39 +90,51 @@ impl TxnIndex {
         self.aborted.drain(..below);
     }
 
-    /// The index as text, valid for a log ending at `end`: written at a clean close so the
-    /// next open need not replay the log.
-    pub(super) fn snapshot(&self, end: i64) -> String {
-        let mut out = format!("{SNAPSHOT_HEADER}\n{end}\n");
-        for (pid, first) in &self.ongoing {
+    /// The index as text, as of `offset` (every batch below it recorded, none above), with
+    /// a closing line count so that a file cut short is never believed.
+    pub(super) fn snapshot(&self, offset: i64) -> String {
+        let mut out = format!("{SNAPSHOT_HEADER}\n{offset}\n");
+        let mut ongoing: Vec<_> = self.ongoing.iter().collect();
+        ongoing.sort_unstable();
+        for (pid, first) in &ongoing {
             out.push_str(&format!("ongoing {pid} {first}\n"));
         }
         for a in &self.aborted {
             out.push_str(&format!("aborted {} {} {}\n", a.producer_id, a.first_offset, a.last_offset));
         }
+        out.push_str(&format!("end {}\n", ongoing.len() + self.aborted.len()));
         out
     }
 
-    /// Reads a [`TxnIndex::snapshot`], if it is whole and was taken at `end`.
-    pub(super) fn from_snapshot(text: &str, end: i64) -> Option<TxnIndex> {
+    /// Reads a [`TxnIndex::snapshot`]: the offset it was taken at, and the index; `None`
+    /// unless it is whole.
+    pub(super) fn from_snapshot(text: &str) -> Option<(i64, TxnIndex)> {
         let mut lines = text.lines();
-        if lines.next()? != SNAPSHOT_HEADER || lines.next()?.parse::<i64>().ok()? != end {
+        if lines.next()? != SNAPSHOT_HEADER {
             return None;
         }
+        let offset = lines.next()?.parse::<i64>().ok()?;
         let mut index = TxnIndex::default();
+        let mut count = 0usize;
         for line in lines {
-            let fields: Vec<i64> = line.split(' ').skip(1).map(|f| f.parse().ok()).collect::<Option<_>>()?;
-            match (line.split(' ').next()?, fields.as_slice()) {
+            let mut words = line.split(' ');
+            let kind = words.next()?;
+            let fields: Vec<i64> = words.map(|f| f.parse().ok()).collect::<Option<_>>()?;
+            match (kind, fields.as_slice()) {
                 ("ongoing", &[pid, first]) => {
                     index.ongoing.insert(pid, first);
                 }
                 ("aborted", &[producer_id, first_offset, last_offset]) => {
                     index.aborted.push(AbortedTxn { producer_id, first_offset, last_offset });
                 }
+                ("end", &[n]) => {
+                    return (usize::try_from(n).ok()? == count).then_some((offset, index));
+                }
                 _ => return None,
             }
+            count += 1;
         }
-        Some(index)
+        None
     }
 
     #[cfg(test)]
@@ -160,12 +175,15 @@ mod tests {
         assert_eq!(t.aborted_between(0, 6).len(), 1);
         assert!(t.aborted_between(5, 6).is_empty());
         let snapshot = t.snapshot(6);
-        let back = TxnIndex::from_snapshot(&snapshot, 6).unwrap();
-        assert_eq!((back.aborted(), back.last_stable_offset(6)), (t.aborted(), 6));
-        assert!(TxnIndex::from_snapshot(&snapshot, 7).is_none(), "taken at another log end");
-        assert!(TxnIndex::from_snapshot(&snapshot[..snapshot.len() - 3], 6).is_none(), "cut short");
+        let (offset, back) = TxnIndex::from_snapshot(&snapshot).unwrap();
+        assert_eq!((offset, back.aborted(), back.last_stable_offset(6)), (6, t.aborted(), 6));
+        assert_eq!(back.snapshot(6), snapshot);
+        assert!(TxnIndex::from_snapshot(&snapshot[..snapshot.len() - 3]).is_none(), "cut short");
+        let cut_at_a_line = snapshot.replace("end 1\n", "");
+        assert!(TxnIndex::from_snapshot(&cut_at_a_line).is_none(), "cut at a line's end");
+        assert!(TxnIndex::from_snapshot(&snapshot.replace("end 1", "end 2")).is_none());
         t.record(&header(&data(3), 6), None);
-        let back = TxnIndex::from_snapshot(&t.snapshot(7), 7).unwrap();
+        let (_, back) = TxnIndex::from_snapshot(&t.snapshot(7)).unwrap();
         assert_eq!(back.last_stable_offset(7), 6, "open transactions are kept");
         t.trim(5);
         assert!(t.aborted().is_empty());
