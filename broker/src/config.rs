@@ -79,6 +79,11 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// `log.retention.check.interval.ms`.
     pub retention_check_interval_ms: u64,
+    /// `producer.id.expiration.ms`: a partition forgets an idempotent producer this long after
+    /// its last batch (unless it has a transaction open there).
+    pub producer_id_expiration_ms: i64,
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_check_interval_ms: u64,
     /// `socket.request.max.bytes`: larger request frames close the connection.
     pub socket_request_max_bytes: usize,
     /// `connections.max.idle.ms`: a connection waiting this long for a request is closed, and a
@@ -130,6 +135,8 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             log: LogConfig::default(),
             retention_check_interval_ms: 300_000,
+            producer_id_expiration_ms: 86_400_000,
+            producer_id_expiration_check_interval_ms: 600_000,
             socket_request_max_bytes: 104_857_600,
             connections_max_idle_ms: 600_000,
             max_connections: crate::connection_limits::default_max_connections(),
@@ -208,6 +215,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("log.retention.hours", "the same in hours"),
     ("log.retention.bytes", "delete old segments past this partition size, -1 never (default -1)"),
     ("log.retention.check.interval.ms", "how often retention runs (default 300000)"),
+    (
+        "producer.id.expiration.ms",
+        "forget an idempotent producer's sequence state in a partition this long after its last batch, \
+         unless it has a transaction open there (default 86400000)",
+    ),
+    ("producer.id.expiration.check.interval.ms", "how often expired producer state is removed (default 600000)"),
     ("message.max.bytes", "largest record batch accepted (default 1048588)"),
     ("log.cleanup.policy", "delete, compact or compact,delete: the default cleanup.policy of topics (default delete)"),
     ("log.cleaner.enable", "run the log cleaner, which compacts cleanup.policy=compact topics (default true)"),
@@ -332,6 +345,10 @@ impl BrokerConfig {
             }
             "log.retention.bytes" => self.log.retention_bytes = parse(key, value, "an integer")?,
             "log.retention.check.interval.ms" => self.retention_check_interval_ms = parse_positive(key, value)?,
+            "producer.id.expiration.ms" => self.producer_id_expiration_ms = parse_positive(key, value)?,
+            "producer.id.expiration.check.interval.ms" => {
+                self.producer_id_expiration_check_interval_ms = parse_positive(key, value)?
+            }
             "message.max.bytes" => self.log.max_message_bytes = parse_positive(key, value)?,
             "log.flush.interval.messages" => self.log.flush_interval_messages = parse_count_or_never(key, value)?,
             "log.flush.interval.ms" => self.log.flush_interval_ms = parse(key, value, "an integer")?,

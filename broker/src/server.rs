@@ -407,13 +407,17 @@ fn flush_interval(config: &BrokerConfig) -> Duration {
     })
 }
 
-/// Periodic flushing (`log.flush.interval.ms`) and retention, off the request path.
+/// Periodic flushing (`log.flush.interval.ms`), retention and producer-state expiry, off the
+/// request path.
 async fn maintenance_loop(state: Arc<BrokerState>) {
     let mut shutdown = state.shutdown.clone();
     let flush_every = flush_interval(&state.config);
     let retention_every = Duration::from_millis(state.config.retention_check_interval_ms);
     let mut flush_tick = tokio::time::interval(flush_every);
     let mut retention_tick = tokio::time::interval(retention_every);
+    let mut expiry_tick =
+        tokio::time::interval(Duration::from_millis(state.config.producer_id_expiration_check_interval_ms));
+    expiry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -439,6 +443,17 @@ async fn maintenance_loop(state: Arc<BrokerState>) {
                             Ok(0) => {}
                             Ok(n) => tracing::info!(topic = %p.topic, partition = p.index, segments = n, "retention deleted segments"),
                             Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
+                        }
+                    }
+                }).await;
+            }
+            _ = expiry_tick.tick() => {
+                let st = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || {
+                    let (now, max_age) = (crate::log::now_ms(), st.config.producer_id_expiration_ms);
+                    for p in st.topics.all_partitions() {
+                        if let Ok(n @ 1..) = p.with_log(|log| Ok(log.expire_producers(now, max_age))) {
+                            tracing::debug!(topic = %p.topic, partition = p.index, producers = n, "producer state expired");
                         }
                     }
                 }).await;

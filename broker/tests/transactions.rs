@@ -542,3 +542,44 @@ async fn an_idle_transactional_id_expires_and_comes_back_with_a_new_producer_id(
     assert!(new_pid != pid && new_epoch == 0, "a new producer id");
     broker.shutdown().await.unwrap();
 }
+
+/// `producer.id.expiration.ms`: a partition forgets an idempotent producer whose last batch
+/// is older than that (it drops out of DescribeProducers, and its next batch is taken at any
+/// sequence, as a new producer's), and keeps one that wrote recently.
+#[tokio::test]
+async fn idle_idempotent_producers_expire_from_a_partition() {
+    const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    let (broker, _dir) = start_broker(|config| config.producer_id_expiration_check_interval_ms = 20).await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "idem", 1, &[]).await, NONE);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let two_days_ago = now - 2 * 86_400_000;
+    let ((old, old_epoch), (recent, recent_epoch)) = (init_producer_id(&mut c).await, init_producer_id(&mut c).await);
+    let records = |ts| [(None, &b"v"[..], ts), (None, &b"v"[..], ts)];
+    let sent = batch(&records(two_days_ago), Some((old, old_epoch, 0)), Compression::None);
+    assert_eq!(produce(&mut c, "idem", 0, sent).await.0, NONE);
+    let sent = batch(&records(now), Some((recent, recent_epoch, 0)), Compression::None);
+    assert_eq!(produce(&mut c, "idem", 0, sent).await.0, NONE);
+
+    let describe = DescribeProducersRequest::default().with_topics(vec![
+        describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(s("idem")))
+            .with_partition_indexes(vec![0]),
+    ]);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let resp = c.send(&describe, 0).await;
+        let ids: Vec<i64> = resp.topics[0].partitions[0].active_producers.iter().map(|p| p.producer_id.0).collect();
+        if ids == [recent] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still listed: {ids:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A gap in sequence numbers: new to the partition for the forgotten one, refused for the other.
+    let gap = batch(&records(now), Some((old, old_epoch, 7)), Compression::None);
+    assert_eq!(produce(&mut c, "idem", 0, gap).await.0, NONE);
+    let gap = batch(&records(now), Some((recent, recent_epoch, 7)), Compression::None);
+    assert_eq!(produce(&mut c, "idem", 0, gap).await.0, OUT_OF_ORDER_SEQUENCE_NUMBER);
+    broker.shutdown().await.unwrap();
+}

@@ -477,6 +477,13 @@ impl PartitionLog {
     }
 
     /// Whether `producer_id` has a transaction open in this partition.
+    /// `producer.id.expiration.ms`: forgets idempotent producers idle that long here (never
+    /// one with a transaction open here); returns how many.
+    pub fn expire_producers(&mut self, now_ms: i64, max_age_ms: i64) -> usize {
+        let txns = &self.txns;
+        self.producers.expire(now_ms, max_age_ms, |pid| txns.is_ongoing(pid))
+    }
+
     pub fn has_ongoing_txn(&self, producer_id: i64) -> bool {
         self.txns.is_ongoing(producer_id)
     }

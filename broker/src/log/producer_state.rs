@@ -81,6 +81,18 @@ impl ProducerStateTable {
         }
     }
 
+    /// Forgets the producers whose last batch's timestamp is `max_age_ms` or more before
+    /// `now_ms`, except those `keep` names (a transaction open in the partition), as Kafka's
+    /// `producer.id.expiration.ms` does; returns how many. A forgotten producer is new to
+    /// the partition: its next batch is taken at any sequence (KIP-360).
+    pub(super) fn expire(&mut self, now_ms: i64, max_age_ms: i64, keep: impl Fn(i64) -> bool) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|&pid, entry| {
+            keep(pid) || entry.batches.back().is_none_or(|b| now_ms.saturating_sub(b.timestamp) < max_age_ms)
+        });
+        before - self.producers.len()
+    }
+
     /// The last offset of each producer's last batch, for the cleaner, which keeps that batch.
     pub(super) fn last_offsets(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
         self.producers.iter().filter_map(|(&pid, e)| e.batches.back().map(|b| (pid, b.last_offset)))
@@ -194,6 +206,19 @@ mod tests {
         assert!(ProducerStateTable::from_snapshot(cut).is_none(), "cut short");
         assert!(ProducerStateTable::from_snapshot(&text.replace("end 6", "end 5")).is_none());
         assert!(ProducerStateTable::from_snapshot("garbage").is_none());
+    }
+
+    #[test]
+    fn producers_idle_past_the_expiration_are_forgotten_unless_kept() {
+        let mut t = ProducerStateTable::default();
+        t.record(&header(2, 9, 0, 0), 1_000);
+        t.record(&header(2, 10, 0, 2), 1_000);
+        t.record(&header(2, 11, 0, 4), 5_000);
+        assert_eq!(t.expire(5_999, 5_000, |_| false), 0, "not yet");
+        assert_eq!(t.expire(6_000, 5_000, |pid| pid == 10), 1, "9 goes; 10 has a transaction open");
+        assert_eq!(t.check(&header(2, 9, 42, 99)), SequenceCheck::Append, "9 is new again");
+        assert_eq!(t.check(&header(2, 10, 0, 99)), SequenceCheck::Duplicate { base_offset: 2, timestamp: 1_000 });
+        assert_eq!(t.check(&header(2, 11, 0, 99)), SequenceCheck::Duplicate { base_offset: 4, timestamp: 5_000 });
     }
 
     #[test]
