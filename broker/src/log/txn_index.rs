@@ -115,8 +115,7 @@ impl TxnIndex {
         }
         let offset = lines.next()?.parse::<i64>().ok()?;
         let mut index = TxnIndex::default();
-        let mut count = 0usize;
-        for line in lines {
+        for (count, line) in lines.enumerate() {
             let mut words = line.split(' ');
             let kind = words.next()?;
             let fields: Vec<i64> = words.map(|f| f.parse().ok()).collect::<Option<_>>()?;
@@ -132,7 +131,6 @@ impl TxnIndex {
                 }
                 _ => return None,
             }
-            count += 1;
         }
         None
     }
