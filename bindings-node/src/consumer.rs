@@ -11,19 +11,20 @@
 //! are split by partition and up to N partitions are handled at once, each in order; the next
 //! round is read once every partition of this one is done, as kafkajs reads the next fetch.
 //!
-//! Calls that need the core consumer while it runs (`seek`, `pause`, `resume`,
-//! `commitOffsets`) are sent to the task, which applies them between polls and also while
-//! it awaits a handler — so a handler may call them without deadlocking.
+//! The task is the core's [`ferrokafka::consumer::Runner`]: calls that need the consumer
+//! while it runs (`seek`, `pause`, `resume`, `commitOffsets`) go through its
+//! [`Control`](ferrokafka::consumer::Control), which the runner serves between polls and
+//! while it awaits a handler, so a handler may make them without deadlocking. This file only
+//! turns records into kafkajs payloads, handler outcomes into rewinds, and rounds into events.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use ferrokafka::consumer::Tp;
+use ferrokafka::consumer::{Control, PauseTarget, Tp};
 use ferrokafka::{ConsumerRecord, Offset, RebalanceEvent};
 use napi::bindgen_prelude::{
     AsyncBlock, Buffer, Either, Float64Array, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object,
@@ -31,7 +32,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, ValueType, sys};
 use napi_derive::napi;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::callbacks::{Args, Failure, JsCallback, JsFn};
 use crate::config::{RetryOptions, Settings};
@@ -212,67 +213,14 @@ pub struct TopicPartitionOffset {
     pub metadata: Option<String>,
 }
 
-#[derive(Debug)]
-enum Op {
-    Seek(Tp, Offset),
-    Commit(Vec<(String, i32, i64, Option<String>)>, oneshot::Sender<Result<()>>),
-    /// Wakes the task, to notice `stop` or a change of what is paused.
-    Wake,
-}
-
-#[derive(Debug)]
-struct Running {
-    stop: Arc<AtomicBool>,
-    ops: mpsc::UnboundedSender<Op>,
-    done: watch::Receiver<bool>,
-}
-
-#[derive(Debug, Default)]
-struct Paused {
-    topics: BTreeSet<String>,
-    partitions: BTreeSet<Tp>,
-}
-
-impl Paused {
-    fn covers(&self, tp: &Tp) -> bool {
-        self.topics.contains(&tp.0) || self.partitions.contains(tp)
-    }
-
-    fn add(&mut self, sel: &[TopicPartitionsSelection]) {
-        for s in sel {
-            match &s.partitions {
-                None => {
-                    self.topics.insert(s.topic.clone());
-                }
-                Some(ps) => self.partitions.extend(ps.iter().map(|p| (s.topic.clone(), *p))),
-            }
-        }
-    }
-
-    fn remove(&mut self, sel: &[TopicPartitionsSelection]) {
-        for s in sel {
-            match &s.partitions {
-                None => {
-                    self.topics.remove(&s.topic);
-                    self.partitions.retain(|(t, _)| *t != s.topic);
-                }
-                Some(ps) => {
-                    for p in ps {
-                        self.partitions.remove(&(s.topic.clone(), *p));
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct State {
     connected: bool,
     /// Core subscription entries (names, or `^`-prefixed patterns).
     subscription: Vec<String>,
     from_beginning: Option<bool>,
-    running: Option<Running>,
+    /// While `run` runs: turns true when its task has finished.
+    running: Option<watch::Receiver<bool>>,
 }
 
 #[derive(Debug)]
@@ -280,10 +228,22 @@ struct Shared {
     settings: Settings,
     group_id: String,
     state: Mutex<State>,
-    /// What `pause`/`resume` asked for; the run task applies it to assigned partitions.
-    paused: Mutex<Paused>,
+    /// The core's handle on the running consumer; what is paused outlives a run.
+    control: Control,
     events: Arc<Emitter>,
     retry_backoff: Duration,
+}
+
+/// kafkajs's message for calls that need `run`.
+const NOT_RUNNING: &str = "Consumer group was not initialized, consumer#run must be called first";
+
+fn pause_targets(sel: Vec<TopicPartitionsSelection>) -> Vec<PauseTarget> {
+    sel.into_iter()
+        .map(|s| match s.partitions {
+            None => PauseTarget::Topic(s.topic),
+            Some(ps) => PauseTarget::Partitions(s.topic, ps),
+        })
+        .collect()
 }
 
 impl Shared {
@@ -291,39 +251,54 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn paused(&self) -> std::sync::MutexGuard<'_, Paused> {
-        self.paused.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sends `op` to the run task; fails when the consumer is not running.
-    fn send(&self, op: Op) -> Result<()> {
-        let state = self.state();
-        let running = state
-            .running
-            .as_ref()
-            .ok_or_else(|| Error::state("Consumer group was not initialized, consumer#run must be called first"))?;
-        running.ops.send(op).map_err(|_| Error::state("the consumer has stopped"))
+    /// The control's answer, with kafkajs's message when the consumer does not run.
+    fn running<T>(&self, result: ferrokafka::Result<T>) -> Result<T> {
+        result.map_err(|e| if self.control.is_running() { Error::from(e) } else { Error::state(NOT_RUNNING) })
     }
 
     fn pause(&self, sel: Vec<TopicPartitionsSelection>) -> Result<()> {
-        self.paused().add(&sel);
-        self.send(Op::Wake)
+        self.running(self.control.pause(&pause_targets(sel)))
     }
 
     fn resume(&self, sel: Vec<TopicPartitionsSelection>) -> Result<()> {
-        self.paused().remove(&sel);
-        self.send(Op::Wake)
+        self.running(self.control.resume(&pause_targets(sel)))
+    }
+
+    /// Commits through the running consumer and emits `COMMIT_OFFSETS`.
+    async fn commit(&self, offsets: Vec<(String, i32, i64, Option<String>)>) -> Result<()> {
+        let committed = self.running(self.control.commit(offsets).await)?;
+        self.emit_commit(&committed);
+        Ok(())
     }
 
     /// Stops the run task (it commits, when auto commit is on, and leaves the group) and
     /// waits for it. A no-op when not running.
     async fn stop(&self) -> bool {
         let running = self.state().running.take();
-        let Some(mut running) = running else { return false };
-        running.stop.store(true, Ordering::Release);
-        let _ = running.ops.send(Op::Wake);
-        let _ = running.done.wait_for(|d| *d).await;
+        let Some(mut done) = running else { return false };
+        self.control.stop();
+        let _ = done.wait_for(|d| *d).await;
         true
+    }
+
+    fn emit_commit(&self, offsets: &[ferrokafka::consumer::CommittedOffset]) {
+        if offsets.is_empty() || !self.events.wants(CONSUMER_EVENTS.commit_offsets) {
+            return;
+        }
+        let mut topics: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for ((t, p), o, _) in offsets {
+            topics.entry(t.clone()).or_default().push(serde_json::json!({ "partition": p, "offset": o.to_string() }));
+        }
+        let (member_id, generation) = self.control.membership().unwrap_or_default();
+        self.events.emit(
+            CONSUMER_EVENTS.commit_offsets,
+            serde_json::json!({
+                "groupId": self.group_id,
+                "memberId": member_id,
+                "groupGenerationId": generation,
+                "topics": topics.into_iter().map(|(topic, partitions)| serde_json::json!({ "topic": topic, "partitions": partitions })).collect::<Vec<_>>(),
+            }),
+        );
     }
 }
 
@@ -380,7 +355,7 @@ impl Consumer {
                 settings,
                 group_id: config.group_id,
                 state: Mutex::new(State::default()),
-                paused: Mutex::default(),
+                control: Control::new(),
                 events: Arc::new(Emitter::consumer()),
                 retry_backoff,
             }),
@@ -475,16 +450,12 @@ impl Consumer {
     /// Commits these offsets (each the next offset to read) for the group.
     #[napi(catch_unwind)]
     pub fn commit_offsets(&self, env: Env, offsets: Vec<TopicPartitionOffset>) -> napi::Result<AsyncBlock<()>> {
-        let (tx, rx) = oneshot::channel();
-        let sent = offsets
+        let offsets = offsets
             .into_iter()
             .map(|o| Ok((o.topic, o.partition, parse_offset(&o.offset)?, o.metadata)))
-            .collect::<Result<Vec<_>>>()
-            .and_then(|offsets| self.shared.send(Op::Commit(offsets, tx)));
-        promise(&env, async move {
-            sent?;
-            rx.await.unwrap_or_else(|_| Err(Error::state("the consumer stopped before committing")))
-        })
+            .collect::<Result<Vec<_>>>();
+        let shared = Arc::clone(&self.shared);
+        promise(&env, async move { shared.commit(offsets?).await })
     }
 
     /// Moves a partition's position; applied before the next fetch (or once the partition
@@ -497,7 +468,7 @@ impl Consumer {
             -1 => Offset::End,
             o => Offset::At(o),
         };
-        throw(&env, self.shared.send(Op::Seek((target.topic, target.partition), at)))
+        throw(&env, self.shared.running(self.shared.control.seek((target.topic, target.partition), at)))
     }
 
     /// Stops fetching these topics or partitions until `resume`.
@@ -514,17 +485,12 @@ impl Consumer {
     /// What `pause` asked for and `resume` did not undo.
     #[napi(catch_unwind)]
     pub fn paused(&self) -> Vec<TopicPartitionsSelection> {
-        let p = self.shared.paused();
-        let mut out: Vec<TopicPartitionsSelection> =
-            p.topics.iter().map(|t| TopicPartitionsSelection { topic: t.clone(), partitions: None }).collect();
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for (t, part) in p.partitions.iter().filter(|(t, _)| !p.topics.contains(t)) {
-            by_topic.entry(t).or_default().push(*part);
-        }
-        out.extend(
-            by_topic.into_iter().map(|(t, ps)| TopicPartitionsSelection { topic: t.to_owned(), partitions: Some(ps) }),
-        );
-        out
+        (self.shared.control.paused().into_iter())
+            .map(|t| match t {
+                PauseTarget::Topic(topic) => TopicPartitionsSelection { topic, partitions: None },
+                PauseTarget::Partitions(topic, ps) => TopicPartitionsSelection { topic, partitions: Some(ps) },
+            })
+            .collect()
     }
 
     /// `consumer.events`: the names `on` accepts.
@@ -600,26 +566,19 @@ impl Consumer {
         // handled after each round instead of the core's auto commit.
         settings.set("enable.auto.commit", false);
         let mut consumer = ferrokafka::Consumer::new(settings.client_config()?)?;
-        consumer.queue_rebalance_events();
         let refs: Vec<&str> = state.subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&refs)?;
+        let run = ferrokafka::consumer::Runner::new(consumer, &self.shared.control)?;
 
-        let (ops_tx, ops_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = watch::channel(false);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        state.running = Some(Running { stop: Arc::clone(&stop), ops: ops_tx.clone(), done: done_rx });
+        state.running = Some(done_rx.clone());
         drop(state);
         let runner = Runner {
-            consumer,
+            run,
             shared: Arc::clone(&self.shared),
             handler,
-            ops: ops_rx,
-            ops_tx,
-            stop,
-            membership: None,
-            applied_pauses: BTreeSet::new(),
-            pending_seeks: Vec::new(),
+            done: done_rx,
             binding_commits: auto_commit,
             concurrency,
         };
@@ -638,17 +597,13 @@ const POLL: Duration = Duration::from_millis(100);
 const MAX_BATCH_RECORDS: usize = 10_000;
 
 struct Runner {
-    consumer: ferrokafka::Consumer,
+    /// The core's run of the consumer: rounds, pauses, seeks, rewinds, commits.
+    run: ferrokafka::consumer::Runner,
     shared: Arc<Shared>,
     handler: Handler,
-    ops: mpsc::UnboundedReceiver<Op>,
-    ops_tx: mpsc::UnboundedSender<Op>,
-    stop: Arc<AtomicBool>,
-    membership: Option<(String, i32)>,
-    /// Partitions paused in the core.
-    applied_pauses: BTreeSet<Tp>,
-    pending_seeks: Vec<(Tp, Offset)>,
-    /// autoCommit: the binding commits positions after each round (the core does not).
+    /// This run's end, to tell it from a later run's in `State::running`.
+    done: watch::Receiver<bool>,
+    /// autoCommit: positions are committed after each round (not by the core's auto commit).
     binding_commits: bool,
     /// partitionsConsumedConcurrently: how many partitions of a round are handled at once.
     concurrency: usize,
@@ -819,8 +774,7 @@ fn message_driver<'env>(
     let deliverable =
         env.create_function_from_closure::<FnArgs<(String, i32)>, bool, _>("deliverable", move |ctx| {
             let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
-            let running = state.state().running.as_ref().is_some_and(|r| !r.stop.load(Ordering::Acquire));
-            Ok(running && !state.paused().covers(&(topic, partition)))
+            Ok(state.control.deliverable(&(topic, partition)))
         })?;
     let pauser = Arc::clone(shared);
     let pause = env.create_function_from_closure::<FnArgs<(String, i32)>, _, _>("pause", move |ctx| {
@@ -978,25 +932,18 @@ fn resolved_promise(env: &Env) -> napi::Result<AsyncBlock<()>> {
 impl Runner {
     async fn run(mut self, ready: oneshot::Sender<Result<()>>) {
         let mut ready = Some(ready);
-        while !self.stop.load(Ordering::Acquire) {
-            while let Ok(op) = self.ops.try_recv() {
-                self.apply(op).await;
-            }
-            self.apply_pauses_and_seeks().await;
-            let started = Instant::now();
-            // A round: what one fetch brought. Only the first record waits and does the group's
-            // upkeep, so no rebalance happens between the records of a round.
-            let polled = self.consumer.poll_batch(MAX_BATCH_RECORDS, POLL).await;
-            self.after_poll(started.elapsed());
+        while !self.run.stopping() {
+            let round = self.run.next_round(MAX_BATCH_RECORDS, POLL).await;
+            self.after_poll(&round);
             if let Some(tx) = ready.take() {
-                let failed = polled.as_ref().err().cloned();
+                let failed = round.records.as_ref().err().cloned();
                 let fatal = failed.is_some();
                 let _ = tx.send(failed.map_or(Ok(()), |e| Err(e.into())));
                 if fatal {
                     break;
                 }
             }
-            match polled {
+            match round.records {
                 Ok(records) if records.is_empty() => {}
                 Ok(records) => match &self.handler {
                     Handler::Message(cb) => {
@@ -1028,69 +975,20 @@ impl Runner {
         // A consumer that crashed for good is no longer running.
         {
             let mut state = self.shared.state();
-            if state.running.as_ref().is_some_and(|r| Arc::ptr_eq(&r.stop, &self.stop)) {
+            if state.running.as_ref().is_some_and(|r| r.same_channel(&self.done)) {
                 state.running = None;
             }
         }
-        if self.binding_commits {
-            self.commit_positions().await;
-        }
-        if let Err(e) = self.consumer.close().await.map(drop) {
-            tracing::warn!(group = %self.shared.group_id, error = %e, "leaving the group failed");
-        }
-    }
-
-    /// Applies an operation sent from JavaScript.
-    async fn apply(&mut self, op: Op) {
-        match op {
-            Op::Seek(tp, at) => self.pending_seeks.push((tp, at)),
-            Op::Wake => {}
-            Op::Commit(offsets, reply) => {
-                let result = self.consumer.commit_offsets(&offsets).await.map_err(Error::from);
-                if let Ok(committed) = &result {
-                    self.emit_commit(committed);
-                }
-                let _ = reply.send(result.map(drop));
-            }
-        }
-        self.apply_pauses_and_seeks().await;
-    }
-
-    /// Makes the core's paused partitions match what was asked for, and applies seeks of
-    /// assigned partitions.
-    async fn apply_pauses_and_seeks(&mut self) {
-        let assigned: BTreeSet<Tp> = self.consumer.assignment().into_iter().collect();
-        let wanted: BTreeSet<Tp> = {
-            let paused = self.shared.paused();
-            assigned.iter().filter(|tp| paused.covers(tp)).cloned().collect()
-        };
-        let to_pause: Vec<Tp> = wanted.difference(&self.applied_pauses).cloned().collect();
-        let to_resume: Vec<Tp> =
-            self.applied_pauses.difference(&wanted).filter(|tp| assigned.contains(*tp)).cloned().collect();
-        if !to_pause.is_empty() {
-            self.consumer.pause(&to_pause);
-        }
-        if !to_resume.is_empty() {
-            self.consumer.resume(&to_resume);
-        }
-        self.applied_pauses = wanted;
-        let seeks = std::mem::take(&mut self.pending_seeks);
-        for (tp, at) in seeks {
-            if !assigned.contains(&tp) {
-                self.pending_seeks.push((tp, at));
-                continue;
-            }
-            if let Err(e) = self.consumer.seek(&tp.0, tp.1, at).await {
-                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "seek failed");
-            }
+        match self.run.finish(self.binding_commits).await {
+            Ok(committed) => self.shared.emit_commit(&committed),
+            Err(e) => tracing::warn!(group = %self.shared.group_id, error = %e, "the final commit failed"),
         }
     }
 
     /// Rebalance events become kafkajs events; a new generation is a `GROUP_JOIN`.
-    fn after_poll(&mut self, took: Duration) {
-        let events = self.consumer.take_rebalance_events();
-        let member_id = self.consumer.group_membership().map(|(m, _)| m);
-        for e in &events {
+    fn after_poll(&self, round: &ferrokafka::consumer::Round) {
+        let member_id = self.run.consumer().group_membership().map(|(m, _)| m);
+        for e in &round.events {
             if matches!(e, RebalanceEvent::Revoked(_) | RebalanceEvent::Lost(_)) {
                 self.shared.events.emit(
                     CONSUMER_EVENTS.rebalancing,
@@ -1098,18 +996,15 @@ impl Runner {
                 );
             }
         }
-        let membership = self.consumer.group_membership();
-        if membership.is_some() && membership != self.membership {
-            self.membership = membership.clone();
+        if let Some((member_id, generation)) = &round.joined {
             let mut assignment: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-            for (t, p) in self.consumer.assignment() {
+            for (t, p) in self.run.consumer().assignment() {
                 assignment.entry(t).or_default().push(p);
             }
-            let (member_id, generation) = membership.unwrap_or_default();
             self.shared.events.emit(
                 CONSUMER_EVENTS.group_join,
                 serde_json::json!({
-                    "duration": took.as_millis() as u64,
+                    "duration": round.took.as_millis() as u64,
                     "groupId": self.shared.group_id,
                     "memberId": member_id,
                     "generationId": generation,
@@ -1123,21 +1018,9 @@ impl Runner {
         }
     }
 
-    /// Awaits `fut` (a handler's promise), applying operations sent meanwhile.
-    async fn serving_ops<T>(&mut self, fut: impl std::future::Future<Output = T>) -> T {
-        tokio::pin!(fut);
-        loop {
-            tokio::select! {
-                biased;
-                out = &mut fut => return out,
-                Some(op) = self.ops.recv() => self.apply(op).await,
-            }
-        }
-    }
-
     async fn backoff(&mut self) {
         let wait = self.shared.retry_backoff;
-        self.serving_ops(tokio::time::sleep(wait)).await;
+        self.run.serving(tokio::time::sleep(wait)).await;
     }
 
     fn crash(&self, failure: Failure) {
@@ -1149,40 +1032,6 @@ impl Runner {
         );
     }
 
-    /// Reads `tp` again from `offset` (after a handler failed, or left records unresolved).
-    async fn rewind(&mut self, tp: &Tp, offset: i64) {
-        if self.consumer.assignment().contains(tp)
-            && let Err(e) = self.consumer.seek(&tp.0, tp.1, Offset::At(offset)).await
-        {
-            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "could not rewind after a handler failure");
-        }
-    }
-
-    /// Whether `tp` is paused now. A record fetched before `pause()` returned is not handed
-    /// out (kafkajs's guarantee: nothing from a paused partition after `pause`); the
-    /// partition is rewound to it so it is read after `resume`.
-    async fn paused_since_fetch(&mut self, tp: &Tp, offset: i64) -> bool {
-        if !self.shared.paused().covers(tp) {
-            return false;
-        }
-        self.rewind(tp, offset).await;
-        self.apply_pauses_and_seeks().await;
-        true
-    }
-
-    /// Rewinds each partition of `records` to its first record there (they were not handled).
-    async fn rewind_all(&mut self, records: &[ConsumerRecord]) {
-        let mut firsts: Vec<(Tp, i64)> = Vec::new();
-        for r in records {
-            if !firsts.iter().any(|(tp, _)| tp.0 == r.topic && tp.1 == r.partition) {
-                firsts.push(((r.topic.clone(), r.partition), r.offset));
-            }
-        }
-        for (tp, offset) in firsts {
-            self.rewind(&tp, offset).await;
-        }
-    }
-
     /// `eachMessage` for a round of records in one call into JavaScript: the driver (see
     /// [`message_driver`]) awaits the handler record by record, so each record is handled
     /// after the one before it (of its partition, with partitionsConsumedConcurrently), and
@@ -1190,7 +1039,7 @@ impl Runner {
     /// stopped) meanwhile. A JavaScript round trip per record would cost more than the record.
     async fn each_messages(&mut self, driver: Arc<JsCallback<false>>, records: Vec<ConsumerRecord>) {
         let args = round_args(records.clone());
-        let outcome = self.serving_ops(async move { driver.call_for(args, read_outcome).await }).await;
+        let outcome = self.run.serving(async move { driver.call_for(args, read_outcome).await }).await;
         // Whether a stop means that nothing from it on was handled, in any partition (one
         // partition at a time, or the driver not called); otherwise only in its partition.
         let (stops, across_partitions) = match outcome {
@@ -1201,18 +1050,18 @@ impl Runner {
             // Every record was handled.
         } else if across_partitions {
             let i = stops[0].0;
-            self.rewind_all(&records[i.min(records.len())..]).await;
+            self.run.rewind_all(&records[i.min(records.len())..]).await;
         } else {
             // A stop per partition that did not finish: its records from there on.
             for (i, _) in &stops {
                 if let Some(r) = records.get(*i) {
-                    self.rewind(&(r.topic.clone(), r.partition), r.offset).await;
+                    self.run.rewind(&(r.topic.clone(), r.partition), r.offset).await;
                 }
             }
         }
         let mut failed = false;
         if !stops.is_empty() {
-            self.apply_pauses_and_seeks().await;
+            self.run.apply_requests().await;
             for (_, failure) in stops {
                 if let Some(failure) = failure {
                     self.crash(failure);
@@ -1252,7 +1101,7 @@ impl Runner {
                 let cb = Arc::clone(&callback);
                 calls.push(Box::pin(async move { (key, cb.call(args).await) }));
             }
-            let Some((key, result)) = self.serving_ops(first_done(&mut calls)).await else { break };
+            let Some((key, result)) = self.run.serving(first_done(&mut calls)).await else { break };
             self.finish_batch(&started[key], auto_resolve, result.is_ok()).await;
             if let Err(f) = result {
                 failed = Some(f);
@@ -1271,12 +1120,12 @@ impl Runner {
     /// paused since the fetch.
     async fn start_batch(&mut self, tp: Tp, records: Vec<ConsumerRecord>) -> Option<(StartedBatch, Args)> {
         let first_offset = records.first().map_or(0, |r| r.offset);
-        if self.paused_since_fetch(&tp, first_offset).await {
+        if self.run.paused_since_fetch(&tp, first_offset).await {
             return None;
         }
         let last_offset = records.last().map_or(0, |r| r.offset);
-        let position = self.consumer.position(&tp.0, tp.1).unwrap_or(last_offset + 1);
-        let high_watermark = position + self.consumer.lag(&tp.0, tp.1).unwrap_or(0);
+        let position = self.run.consumer().position(&tp.0, tp.1).unwrap_or(last_offset + 1);
+        let high_watermark = position + self.run.consumer().lag(&tp.0, tp.1).unwrap_or(0);
         let resolved: Arc<Mutex<Option<i64>>> = Arc::default();
         let started = Instant::now();
         let info = serde_json::json!({
@@ -1303,7 +1152,7 @@ impl Runner {
             batch.resolved.lock().unwrap_or_else(|p| p.into_inner()).map_or(batch.first_offset, |o| o + 1)
         };
         if handled_to <= batch.last_offset {
-            self.rewind(&batch.tp, handled_to).await;
+            self.run.rewind(&batch.tp, handled_to).await;
         }
     }
 
@@ -1315,8 +1164,6 @@ impl Runner {
         resolved: Arc<Mutex<Option<i64>>>,
     ) -> Args {
         let shared = Arc::clone(&self.shared);
-        let stop = Arc::clone(&self.stop);
-        let ops = self.ops_tx.clone();
         let first = records.first().map_or(0, |r| r.offset);
         let last = records.last().map_or(0, |r| r.offset);
         Box::new(move |env: &Env| {
@@ -1364,56 +1211,29 @@ impl Runner {
             set_fn(env, &mut obj, "heartbeat", resolved_promise)?;
             set_fn(env, &mut obj, "pause", pause_fn(&shared, &tp.0, tp.1))?;
             let (topic, partition) = tp.clone();
+            let committer = Arc::clone(&shared);
             set_fn(env, &mut obj, "commitOffsetsIfNecessary", move |env| {
+                // Nothing resolved: nothing to commit.
                 let upto = resolved.lock().unwrap_or_else(|p| p.into_inner()).map(|o| o + 1);
-                let (tx, rx) = oneshot::channel();
-                let sent = match upto {
-                    Some(o) => ops
-                        .send(Op::Commit(vec![(topic.clone(), partition, o, None)], tx))
-                        .map_err(|_| Error::state("the consumer has stopped")),
-                    None => {
-                        let _: () = drop(tx);
-                        Ok(())
-                    }
-                };
+                let (shared, topic) = (Arc::clone(&committer), topic.clone());
                 promise(env, async move {
-                    sent?;
-                    match rx.await {
-                        Ok(r) => r,
-                        Err(_) => Ok(()), // nothing was resolved: nothing to commit
+                    match upto {
+                        Some(o) => shared.commit(vec![(topic, partition, o, None)]).await,
+                        None => Ok(()),
                     }
                 })
             })?;
-            set_fn(env, &mut obj, "isRunning", move |_| Ok(!stop.load(Ordering::Acquire)))?;
+            let control = shared.control.clone();
+            set_fn(env, &mut obj, "isRunning", move |_| Ok(control.is_running()))?;
             set_fn(env, &mut obj, "isStale", |_| Ok(false))?;
             Ok(obj.raw())
         })
     }
 
     async fn commit_positions(&mut self) {
-        match self.consumer.commit().await {
-            Ok(committed) => self.emit_commit(&committed),
+        match self.run.commit_positions().await {
+            Ok(committed) => self.shared.emit_commit(&committed),
             Err(e) => tracing::warn!(group = %self.shared.group_id, error = %e, "commit failed"),
         }
-    }
-
-    fn emit_commit(&self, offsets: &[ferrokafka::consumer::CommittedOffset]) {
-        if offsets.is_empty() || !self.shared.events.wants(CONSUMER_EVENTS.commit_offsets) {
-            return;
-        }
-        let mut topics: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-        for ((t, p), o, _) in offsets {
-            topics.entry(t.clone()).or_default().push(serde_json::json!({ "partition": p, "offset": o.to_string() }));
-        }
-        let (member_id, generation) = self.membership.clone().unwrap_or_default();
-        self.shared.events.emit(
-            CONSUMER_EVENTS.commit_offsets,
-            serde_json::json!({
-                "groupId": self.shared.group_id,
-                "memberId": member_id,
-                "groupGenerationId": generation,
-                "topics": topics.into_iter().map(|(topic, partitions)| serde_json::json!({ "topic": topic, "partitions": partitions })).collect::<Vec<_>>(),
-            }),
-        );
     }
 }

@@ -606,3 +606,86 @@ async fn poll_batch_queued_events_and_commit_report_what_happened() {
     );
     broker.shutdown().await.unwrap();
 }
+
+/// The runner a binding's handler loop sits on: a handler that fails half-way gets the rest
+/// of the round again (rewind), a commit asked for through the control from inside a
+/// handler is served while the runner awaits it, a pause from another thread stops the
+/// round's remaining records of that partition (read again after resume), a seek applies
+/// before the next round, and `finish` commits what was handled.
+#[tokio::test]
+async fn a_runner_serves_its_control_while_handlers_run_and_reads_again_what_they_did_not_handle() {
+    use ferrokafka::consumer::{Control, PauseTarget, Runner};
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, bs) = topic_in_batches(dir.path(), "run", 1, 100).await;
+    let config = |group: &str| {
+        ClientConfig::from_pairs([
+            ("bootstrap.servers", bs.as_str()),
+            ("group.id", group),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+        ])
+        .unwrap()
+    };
+    let mut consumer = Consumer::new(config("runner")).unwrap();
+    consumer.subscribe(&["run"]).unwrap();
+    let control = Control::new();
+    // Not running yet: refused, but what is paused is kept for the run.
+    assert!(control.pause(&[PauseTarget::Topic("elsewhere".into())]).is_err());
+    assert!(control.seek(("run".into(), 0), ferrokafka::Offset::At(0)).is_err());
+    let mut runner = Runner::new(consumer, &control).unwrap();
+    assert!(Runner::new(Consumer::new(config("runner")).unwrap(), &control).is_err(), "one runner per control");
+
+    // Waits for a round with records.
+    async fn round(runner: &mut Runner) -> Vec<ferrokafka::ConsumerRecord> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = runner.next_round(1_000, Duration::from_millis(100)).await;
+            let records = r.records.unwrap();
+            if !records.is_empty() {
+                return records;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no records");
+        }
+    }
+
+    // A handler that handles 10 records, commits through the control (served meanwhile)
+    // and then fails: the round is read again from the 11th.
+    let records = round(&mut runner).await;
+    assert_eq!(records.first().map(|r| r.offset), Some(0));
+    assert!(control.membership().is_some(), "joined");
+    let c = control.clone();
+    let committed = runner.serving(async move { c.commit(vec![("run".into(), 0, 10, None)]).await }).await.unwrap();
+    assert_eq!(committed, vec![(("run".to_string(), 0), 10, None)]);
+    runner.rewind_all(&records[10..]).await;
+    assert_eq!(round(&mut runner).await.first().map(|r| r.offset), Some(10), "read again from the failure");
+
+    // A pause from another thread mid-round: the partition is paused since the fetch, so
+    // its records are not handed out and come again after resume.
+    let c = control.clone();
+    std::thread::spawn(move || c.pause(&[PauseTarget::Partitions("run".into(), vec![0])]).unwrap()).join().unwrap();
+    assert!(!control.deliverable(&("run".into(), 0)));
+    let elsewhere = PauseTarget::Topic("elsewhere".into());
+    assert_eq!(control.paused(), vec![elsewhere.clone(), PauseTarget::Partitions("run".into(), vec![0])]);
+    assert!(runner.paused_since_fetch(&("run".into(), 0), 10).await);
+    assert!(runner.next_round(1_000, Duration::from_millis(200)).await.records.unwrap().is_empty(), "paused");
+    control.resume(&[PauseTarget::Topic("run".into())]).unwrap();
+    assert_eq!(control.paused(), vec![elsewhere]);
+    let again = round(&mut runner).await;
+    assert_eq!(again.first().map(|r| r.offset), Some(10));
+    assert_eq!(again.last().map(|r| r.offset), Some(99));
+
+    // A seek applies before the next round.
+    control.seek(("run".into(), 0), ferrokafka::Offset::At(95)).unwrap();
+    assert_eq!(round(&mut runner).await.first().map(|r| r.offset), Some(95));
+
+    control.stop();
+    assert!(runner.stopping() && !control.is_running());
+    let committed = runner.finish(true).await.unwrap();
+    assert_eq!(committed, vec![(("run".to_string(), 0), 100, None)], "finish commits the positions");
+    assert!(control.commit(vec![]).await.is_err(), "the control refuses once the run is over");
+
+    // The group's committed offset is what finish stored.
+    let probe = Consumer::new(config("runner")).unwrap();
+    let stored = probe.committed(&[("run".to_string(), 0)]).await.unwrap();
+    assert_eq!(stored[0].1.as_ref().map(|(o, _)| *o), Some(100));
+}

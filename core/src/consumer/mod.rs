@@ -5,6 +5,7 @@
 mod assignor;
 mod group;
 mod partition_consumer;
+pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub use partition_consumer::PartitionConsumer;
+pub use runner::{Control, PauseTarget, Round, Runner};
 
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
