@@ -115,8 +115,8 @@ impl TxnIndex {
         }
         let offset = lines.next()?.parse::<i64>().ok()?;
         let mut index = TxnIndex::default();
-        let mut count = 0usize;
-        for line in lines {
+        // `count`: the entries before this line, which the `end` line must match.
+        for (count, line) in lines.enumerate() {
             let mut words = line.split(' ');
             let kind = words.next()?;
             let fields: Vec<i64> = words.map(|f| f.parse().ok()).collect::<Option<_>>()?;
@@ -132,7 +132,6 @@ impl TxnIndex {
                 }
                 _ => return None,
             }
-            count += 1;
         }
         None
     }
