@@ -202,9 +202,8 @@ impl PartitionLog {
             let base = log_start_offset.max(0);
             segments.insert(base, LogSegment::create(dir, base, config.index_interval_bytes, now_ms)?);
         }
-        // Every segment but the last is sealed: indexes rebuilt by recovery are synced and
-        // closed like those loaded whole, so a partition holds its active segment's three
-        // descriptors and one per older segment.
+        // Every segment but the last is sealed: indexes rebuilt by recovery are written like
+        // those of a rolled segment. A partition holds one descriptor per segment, its log.
         let sealed = segments.len() - 1;
         for seg in segments.values_mut().take(sealed) {
             seg.seal()?;
@@ -972,7 +971,7 @@ impl PartitionLog {
         }
         cleaned.drop_suffix();
         if let Err(e) = cleaned.seal() {
-            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "closing a cleaned segment's indexes failed; they stay open");
+            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "writing a cleaned segment's indexes failed; the next start indexes what they lack");
         }
         self.segments.insert(base, cleaned);
         if let Err(e) = cleaner::finish_swap(&self.dir, base, end, &old_bases) {
@@ -1008,6 +1007,10 @@ impl PartitionLog {
         self.segments.len()
     }
 }
+
+#[cfg(test)]
+#[path = "descriptor_tests.rs"]
+mod descriptor_tests;
 
 #[cfg(test)]
 mod txn_tests {
@@ -1101,40 +1104,6 @@ mod txn_tests {
             assert!(log.aborted_transactions(0).is_empty(), "clean: {clean}: replayed from the snapshot only");
             assert_eq!(log.last_stable_offset(), 6);
         }
-    }
-
-    /// Descriptors this process holds open on files in `dir`.
-    fn open_in(dir: &Path) -> usize {
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-            .filter(|target| target.starts_with(dir))
-            .count()
-    }
-
-    /// A sealed segment keeps only its log open; its indexes are read from memory, and still
-    /// answer lookups after a restart, and the active segment's reopen on the next append.
-    #[test]
-    fn sealed_segments_hold_one_descriptor_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let dir = dir.path().canonicalize().unwrap();
-        let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
-        for i in 0..20 {
-            log.append(&sample_batch(3, i, -1, -1), 1).unwrap();
-            log.roll_for_test(1).unwrap();
-        }
-        assert_eq!(log.segment_count(), 21);
-        assert_eq!(open_in(&dir), 20 + 3, "20 sealed logs, and the active segment's three files");
-        log.close().unwrap();
-        drop(log);
-        assert_eq!(open_in(&dir), 0);
-        let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
-        assert!(open_in(&dir) <= 20 + 3, "{} open after a restart", open_in(&dir));
-        let slice = log.read(31, 1 << 20, true).unwrap().expect("offset 31 is in a sealed segment");
-        assert!(slice.len > 0);
-        log.append(&sample_batch(3, 99, -1, -1), 1).unwrap();
-        assert_eq!(log.next_offset(), 63);
-        assert_eq!(open_in(&dir), 20 + 3);
     }
 
     /// An idempotent producer's last batches, some before a roll: after a restart (clean or

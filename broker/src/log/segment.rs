@@ -183,7 +183,10 @@ impl LogSegment {
                 let mut seg = segment(index, time_index);
                 let start = seg.index.last().map_or(0, |(_, pos)| pos as u64);
                 let mut walked = Vec::new();
-                let end = seg.walk(start, file_len, true, max_batch_bytes, false, &mut |h| walked.push(*h))?;
+                // The batches after the last entry are indexed again: the files may lack
+                // entries made after their last write (a flush writes them, a crash does not),
+                // and a time index missing a larger timestamp would send lookups too far.
+                let end = seg.walk(start, file_len, true, max_batch_bytes, true, &mut |h| walked.push(*h))?;
                 // A last index entry that points at a torn batch leaves nothing to trust from it.
                 if end == file_len && (start == 0 || !walked.is_empty()) {
                     walked.iter().for_each(&mut on_batch);
@@ -247,7 +250,7 @@ impl LogSegment {
                 }
             }
             if reindex {
-                self.index_batch(&header, pos as u32, len)?;
+                self.index_batch(&header, pos as u32, len);
             } else {
                 self.bytes_since_index_entry += len;
             }
@@ -260,15 +263,15 @@ impl LogSegment {
         Ok(pos)
     }
 
-    fn index_batch(&mut self, header: &BatchHeader, position: u32, len: u64) -> io::Result<()> {
+    /// Records index entries for a batch, in memory: the files get them at the next flush.
+    fn index_batch(&mut self, header: &BatchHeader, position: u32, len: u64) {
         let rel = (header.base_offset - self.base_offset) as u32;
         if self.bytes_since_index_entry >= self.index_interval_bytes || position == 0 {
-            self.index.append(rel, position)?;
+            self.index.append(rel, position);
             self.bytes_since_index_entry = 0;
         }
         self.bytes_since_index_entry += len;
-        self.time_index.maybe_append(header.max_timestamp, rel)?;
-        Ok(())
+        self.time_index.maybe_append(header.max_timestamp, rel);
     }
 
     /// Where the segment stands, for [`LogSegment::rollback`].
@@ -321,7 +324,8 @@ impl LogSegment {
         self.size += bytes.len() as u64;
         self.next_offset = header.last_offset() + 1;
         self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
-        self.index_batch(header, position, bytes.len() as u64)
+        self.index_batch(header, position, bytes.len() as u64);
+        Ok(())
     }
 
     /// Finds the file position of the first batch holding an offset >= `offset`, or `None`
@@ -360,26 +364,27 @@ impl LogSegment {
         self.base_offset + self.time_index.lookup(timestamp) as i64
     }
 
+    /// Forces the log to stable storage, then writes the index entries made since the last
+    /// flush (each index file opened, appended to, fsynced and closed). The log goes first:
+    /// an index is derived from it, never the other way round.
     pub(super) fn flush(&mut self) -> io::Result<()> {
         self.repair()?;
         disk::sync(&self.log_path, &self.file)?;
-        self.index.sync()?;
-        self.time_index.sync()
+        self.index.write()?;
+        self.time_index.write()
     }
 
-    /// The segment will not be appended to again (rolled, or a cleaned copy swapped in): its
-    /// index files are synced and closed, leaving one descriptor (the log, for reads) per
-    /// sealed segment. A failed sync leaves them open, to be synced again later.
+    /// The segment will not be appended to again (rolled, or a cleaned copy swapped in; its
+    /// log already synced): its index entries are written, leaving one descriptor (the log,
+    /// for reads) per sealed segment.
     pub(super) fn seal(&mut self) -> io::Result<()> {
-        self.index.sync()?;
-        self.time_index.sync()?;
-        self.index.close();
-        self.time_index.close();
-        Ok(())
+        self.index.write()?;
+        self.time_index.write()
     }
 
     /// Records that the files were renamed from their `.cleaned` names to the segment's own:
-    /// the handles stay open on the same files, only the names used for later writes change.
+    /// the log's handle stays open on the same file, only the names used for later writes
+    /// change.
     pub(super) fn drop_suffix(&mut self) {
         let strip = |p: &Path| PathBuf::from(p.to_string_lossy().trim_end_matches(CLEANED_SUFFIX).to_owned());
         self.log_path = strip(&self.log_path);
