@@ -1,5 +1,5 @@
-//! What a partition's log holds open: its segments' `.log` files, index files only while a
-//! flush writes them.
+//! What a partition's log holds open: its active segment's `.log` only, index files only while
+//! a flush writes them, sealed segments' files only in the shared cache and only once read.
 
 use super::*;
 use crate::log::batch::tests::sample_batch;
@@ -18,29 +18,84 @@ fn len_of(path: PathBuf) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
-/// Every segment keeps only its log open; indexes are read from memory, still answer
-/// lookups after a restart, and their files are opened only while a flush writes them.
-#[test]
-fn segments_hold_one_descriptor_each() {
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path().canonicalize().unwrap();
-    let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
+/// 20 sealed segments of one 3-record batch each (timestamps 0..20), and an empty active one.
+fn twenty_sealed(dir: &Path, files: &Arc<SegmentFiles>) -> PartitionLog {
+    let mut log = PartitionLog::open_in(dir, LogConfig::default(), 1, files).unwrap();
     for i in 0..20 {
         log.append(&sample_batch(3, i, -1, -1), 1).unwrap();
         log.roll_for_test(1).unwrap();
     }
     assert_eq!(log.segment_count(), 21);
-    assert_eq!(open_in(&dir), 20 + 1, "20 sealed logs, and the active segment's");
+    log
+}
+
+/// The active segment keeps its log open and nothing else; a sealed segment holds no
+/// descriptor until it is read, and reads keep at most the cache's cap open. Its indexes
+/// answer from memory, after a restart too.
+#[test]
+fn sealed_segments_hold_no_descriptor_until_read_and_then_at_most_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().canonicalize().unwrap();
+    let files = SegmentFiles::new(5);
+    let mut log = twenty_sealed(&dir, &files);
+    assert_eq!(open_in(&dir), 1, "the active segment's log only");
+
+    let first = log.read(0, 1 << 20, true).unwrap().expect("offset 0 is in the first sealed segment");
+    assert_eq!(open_in(&dir), 2);
+    for offset in (0..60).step_by(3) {
+        let slice = log.read(offset, 1 << 20, false).unwrap().expect("a sealed segment's batch");
+        let header = BatchHeader::parse(&slice.read().unwrap()).unwrap();
+        assert_eq!(header.base_offset, offset);
+        assert!(open_in(&dir) <= 1 + 5 + 1, "{} open after reading offset {offset}", open_in(&dir));
+    }
+    assert_eq!(files.open_count(), 5);
+    // The first segment's handle was evicted from the cache, but the slice keeps it open.
+    assert_eq!(open_in(&dir), 1 + 5 + 1);
+    assert_eq!(BatchHeader::parse(&first.read().unwrap()).unwrap().base_offset, 0);
+    drop(first);
+    assert_eq!(open_in(&dir), 1 + 5);
+
+    // Timestamp lookups open what they read, through the same cache.
+    let (slice, header) = log.find_timestamp(7).unwrap().expect("a batch at timestamp 7");
+    assert_eq!((header.base_offset, header.max_timestamp), (21, 7));
+    drop(slice);
+    assert_eq!(files.open_count(), 5);
+
     log.close().unwrap();
     drop(log);
-    assert_eq!(open_in(&dir), 0);
-    let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
-    assert_eq!(open_in(&dir), 20 + 1, "after a restart");
+    assert_eq!(open_in(&dir), 0, "a dropped log's cached files close with it");
+    assert_eq!(files.open_count(), 0);
+
+    let mut log = PartitionLog::open_in(&dir, LogConfig::default(), 1, &files).unwrap();
+    assert_eq!(open_in(&dir), 1, "a start leaves every sealed segment closed");
     let slice = log.read(31, 1 << 20, true).unwrap().expect("offset 31 is in a sealed segment");
-    assert!(slice.len > 0);
+    assert_eq!(BatchHeader::parse(&slice.read().unwrap()).unwrap().base_offset, 30);
+    drop(slice);
     log.append(&sample_batch(3, 99, -1, -1), 1).unwrap();
     assert_eq!(log.next_offset(), 63);
-    assert_eq!(open_in(&dir), 20 + 1);
+    assert_eq!(open_in(&dir), 2);
+}
+
+/// Retention and DeleteRecords remove sealed segments whether their files are open or not,
+/// and what they held open is closed.
+#[test]
+fn deleting_sealed_segments_closes_their_cached_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().canonicalize().unwrap();
+    let files = SegmentFiles::new(100);
+    let mut log = twenty_sealed(&dir, &files);
+    for offset in (0..60).step_by(3) {
+        log.read(offset, 1 << 20, true).unwrap().unwrap();
+    }
+    assert_eq!(files.open_count(), 20);
+    assert_eq!(log.delete_records_before(30).unwrap(), 30);
+    assert_eq!(files.open_count(), 10);
+    assert_eq!(open_in(&dir), 1 + 10);
+    log.set_config(LogConfig { retention_ms: 10, ..LogConfig::default() });
+    assert_eq!(log.enforce_retention(1_000).unwrap(), 10);
+    assert_eq!(files.open_count(), 0);
+    assert_eq!(open_in(&dir), 1);
+    assert!(log.read(0, 1 << 20, true).is_err(), "below the log start");
 }
 
 /// Index entries stay in memory until the segment is flushed; the files are then written
