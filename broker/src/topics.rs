@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::config::apply_topic_config;
 use crate::error::{Error, Result};
-use crate::log::{LogConfig, PartitionLog, disk};
+use crate::log::{LogConfig, PartitionLog, SegmentFiles, disk};
 
 const TOPICS_FILE: &str = "topics.json";
 
@@ -39,24 +39,42 @@ fn fold_metric_name(name: &str) -> String {
     name.replace('.', "_")
 }
 
-/// The active segment holds three descriptors open (log, offset index, time index), each
-/// older segment one (its log, for reads); a new partition has one segment. (Closing idle
-/// segments' log files is still to do.)
-const DESCRIPTORS_PER_PARTITION: u64 = 3;
+/// A partition holds one descriptor open: its active segment's log. Index files are opened
+/// only while a flush writes them, and older segments' logs only when read, in the broker's
+/// [`SegmentFiles`] cache, whose cap the budget reserves separately.
+const DESCRIPTORS_PER_PARTITION: u64 = 1;
 
-/// Refuses to open `new_partitions` more partitions when their descriptors would not fit in
-/// the process's limit with a quarter of it left for connections and everything else: better
-/// a clear error up front than "Too many open files" half-way through creating a topic.
-fn check_descriptor_budget(new_partitions: i32) -> Result<()> {
+/// The share of the open-file limit the broker keeps for sealed segments' files opened by
+/// reads (one eighth), and the bounds on it.
+const SEGMENT_FILES_SHARE: u64 = 8;
+const MIN_SEGMENT_FILES: u64 = 16;
+const MAX_SEGMENT_FILES: u64 = 4096;
+
+/// How many sealed segments' files the broker keeps open at once: an eighth of the soft
+/// open-file limit (a reader of an evicted segment opens it again), within bounds. Enough for
+/// the segments consumers catching up and the cleaner are reading at a time, while leaving
+/// the limit to active segments and connections.
+fn segment_files_cap(limit: Option<u64>) -> usize {
+    let cap =
+        limit.map_or(MAX_SEGMENT_FILES, |l| (l / SEGMENT_FILES_SHARE).clamp(MIN_SEGMENT_FILES, MAX_SEGMENT_FILES));
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// Refuses to open `new_partitions` more partitions when their descriptors, with room for the
+/// sealed-segment cache to fill up, would not fit in the process's limit with a quarter of it
+/// left for connections and everything else: better a clear error up front than "Too many
+/// open files" half-way through creating a topic.
+fn check_descriptor_budget(new_partitions: i32, files: &SegmentFiles) -> Result<()> {
     let Some(limit) = descriptor_limit() else { return Ok(()) };
     let open = std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0);
+    let cache_room = files.cap().saturating_sub(files.open_count()) as u64;
     let needed = new_partitions.max(0) as u64 * DESCRIPTORS_PER_PARTITION;
     let budget = limit - limit / 4;
-    if open + needed > budget {
+    if open + cache_room + needed > budget {
         return Err(Error::InvalidPartitions(format!(
-            "{new_partitions} new partitions need about {needed} file descriptors; {open} are open and the \
-             process may have {limit} (RLIMIT_NOFILE), a quarter of which is kept for connections: \
-             raise the limit or create fewer partitions"
+            "{new_partitions} new partitions need about {needed} file descriptors; {open} are open, {cache_room} \
+             more are kept for reading older segments, and the process may have {limit} (RLIMIT_NOFILE), a \
+             quarter of which is kept for connections: raise the limit or create fewer partitions"
         )));
     }
     Ok(())
@@ -185,6 +203,8 @@ pub struct TopicRegistry {
     defaults: LogConfig,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     admin: Mutex<()>,
+    /// Sealed segments' open files, capped across every partition.
+    segment_files: Arc<SegmentFiles>,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
@@ -198,6 +218,7 @@ impl TopicRegistry {
         let registry = TopicRegistry {
             data_dir: data_dir.to_owned(),
             defaults,
+            segment_files: SegmentFiles::new(segment_files_cap(descriptor_limit())),
             topics: RwLock::new(HashMap::new()),
             admin: Mutex::new(()),
         };
@@ -241,8 +262,8 @@ impl TopicRegistry {
 
     fn open_partition(&self, topic: &str, index: i32, cfg: &LogConfig, now: i64) -> Result<Arc<Partition>> {
         let dir = partition_dir(&self.data_dir, topic, index);
-        let log =
-            PartitionLog::open(&dir, cfg.clone(), now).map_err(Error::io(format!("opening log {}", dir.display())))?;
+        let log = PartitionLog::open_in(&dir, cfg.clone(), now, &self.segment_files)
+            .map_err(Error::io(format!("opening log {}", dir.display())))?;
         Ok(Arc::new(Partition {
             topic: topic.to_owned(),
             index,
@@ -293,7 +314,7 @@ impl TopicRegistry {
                 ),
             });
         }
-        check_descriptor_budget(partitions)?;
+        check_descriptor_budget(partitions, &self.segment_files)?;
         let topic = Arc::new(Topic {
             name: name.to_owned(),
             id: Uuid::new_v4(),
@@ -394,7 +415,7 @@ impl TopicRegistry {
                 "topic {name} has {current} partitions; the new count {total} must be larger"
             )));
         }
-        check_descriptor_budget(total - current)?;
+        check_descriptor_budget(total - current, &self.segment_files)?;
         if validate_only {
             return Ok(());
         }

@@ -136,7 +136,9 @@ async fn torn_tail_case(stop: Stop, damage: Damage, big: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr) = spawn_broker(dir.path());
     let mut c = TestClient::connect(addr).await;
-    assert_eq!(create_topic(&mut c, "torn", 1, &[]).await, 0);
+    // Index entries reach their files when the segment is flushed: with flush.messages=1 each
+    // produce flushes, so the index is on disk before the stop, as each case intends.
+    assert_eq!(create_topic(&mut c, "torn", 1, &[("flush.messages", "1")]).await, 0);
     let (records, size) = if big { (10, 500) } else { (3, 20) };
     let value = |offset: i64| format!("{offset:06}{}", "v".repeat(size - 6));
     let mut batch_starts = Vec::new();

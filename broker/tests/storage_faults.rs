@@ -120,20 +120,62 @@ async fn an_append_failing_with_eio_leaves_nothing() {
     fail_one_write_path(WritePoint::Append, "", FaultKind::Io, &[]).await;
 }
 
+// Index entries are written when the segment is flushed, not as they are made: with
+// flush.messages=1 every produce flushes, so a failing index write fails that produce.
+
 #[tokio::test]
 async fn a_failing_offset_index_append_rolls_back_the_batch() {
     fail_one_write_path(
         WritePoint::IndexAppend,
         "00000000000000000000.index",
         FaultKind::NoSpace,
-        &[("index.interval.bytes", "1")],
+        &[("index.interval.bytes", "1"), ("flush.messages", "1")],
     )
     .await;
 }
 
 #[tokio::test]
 async fn a_failing_time_index_append_rolls_back_the_batch() {
-    fail_one_write_path(WritePoint::IndexAppend, "00000000000000000000.timeindex", FaultKind::NoSpace, &[]).await;
+    fail_one_write_path(
+        WritePoint::IndexAppend,
+        "00000000000000000000.timeindex",
+        FaultKind::NoSpace,
+        &[("flush.messages", "1")],
+    )
+    .await;
+}
+
+/// Without flush.messages, a failing index write surfaces at a periodic flush, after the
+/// records were acknowledged: the flush fails, and nothing acknowledged is lost or rolled back.
+#[tokio::test]
+async fn a_failing_index_write_at_a_periodic_flush_keeps_every_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = BrokerConfig {
+        log: ferrokafka_broker::log::LogConfig { flush_interval_ms: 10, ..Default::default() },
+        ..config_in(dir.path())
+    };
+    let broker = Broker::start(config).await.unwrap();
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "t", 1, &[("index.interval.bytes", "1")]).await, 0);
+    let fragment = format!("{}/t-0/00000000000000000000.index", dir.path().display());
+    let fault = disk::inject(Fault::new(WritePoint::IndexAppend, fragment, FaultKind::NoSpace));
+    produce_ok(&mut c, "t", 0, 3).await;
+    produce_ok(&mut c, "t", 3, 3).await;
+    // Each flush tick (10 ms) tries again while the fault lasts.
+    let failed_twice = async {
+        while fault.fired() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), failed_twice)
+        .await
+        .expect("periodic flushes reach the index");
+    assert_log_holds(&mut c, "t", 0, 6).await;
+    fault.clear();
+    produce_ok(&mut c, "t", 6, 4).await;
+    assert_log_holds(&mut c, "t", 0, 10).await;
+    drop(c);
+    assert_survives_restarts(dir.path(), broker, "t", 10).await;
 }
 
 #[tokio::test]

@@ -10,12 +10,14 @@
 //! lose nothing are copied byte for byte. Small neighbouring segments are grouped into one.
 //!
 //! The work runs without the partition lock: sealed segments never change, and the cleaner
-//! reads them through its own handles. The lock is taken to snapshot the segment list and for
-//! each swap. A swap is crash-safe: the cleaned segment is written as `*.cleaned` files and
-//! fsynced, then one rename to `<base>.log.<end>.swap` commits it (the name says which range
-//! of old segments it replaces), then the old segments are removed and the swap file renamed
-//! to `<base>.log`. A start finds a leftover `*.cleaned` (not committed: removed) or `*.swap`
-//! (committed: finished, its indexes rebuilt) and always ends with one consistent log.
+//! reads them through its own handles, taken (under the lock) one segment at a time so that a
+//! cleaning holds a descriptor or two however long the log. The lock is also taken to
+//! snapshot the segment list and for each swap. A swap is crash-safe: the cleaned segment is
+//! written as `*.cleaned` files and fsynced, then one rename to `<base>.log.<end>.swap`
+//! commits it (the name says which range of old segments it replaces), then the old segments
+//! are removed and the swap file renamed to `<base>.log`. A start finds a leftover
+//! `*.cleaned` (not committed: removed) or `*.swap` (committed: finished, its indexes
+//! rebuilt) and always ends with one consistent log.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -32,6 +34,7 @@ use super::offset_map::OffsetMap;
 use super::partition_log::PartitionLog;
 use super::record_filter::{self, DecodedBatch};
 use super::segment::{self, LogSegment};
+use super::segment_files::SegmentFiles;
 
 /// Suffix of a committed swap file: `<base>.log.<end>.swap`.
 const SWAP_SUFFIX: &str = ".swap";
@@ -115,13 +118,14 @@ impl Throttle {
     }
 }
 
-/// A sealed segment as the cleaner saw it, with its own handle on the file.
+/// A sealed segment as the cleaner saw it. Its `id` tells whether the segment at `base` is
+/// still this one when its file is taken or a cleaned copy is swapped in.
 #[derive(Debug, Clone)]
 pub(super) struct SegmentRef {
     pub(super) base: i64,
+    pub(super) id: u64,
     pub(super) next_offset: i64,
     pub(super) size: u64,
-    pub(super) file: Arc<File>,
 }
 
 /// What the cleaner took from the log under the lock.
@@ -134,6 +138,8 @@ pub(super) struct CleanJob {
     pub(super) delete_retention_ms: i64,
     /// Every sealed segment, in order (the active segment is never cleaned).
     pub(super) segments: Vec<SegmentRef>,
+    /// The log's file cache, which the cleaned segments join once swapped in.
+    pub(super) files: Arc<SegmentFiles>,
     pub(super) first_dirty: i64,
     /// The first offset the cleaner must not pass (a segment base).
     pub(super) upper_bound: i64,
@@ -159,8 +165,8 @@ struct BatchReader<'a> {
 }
 
 impl<'a> BatchReader<'a> {
-    fn new(seg: &'a SegmentRef, chunk: usize) -> Self {
-        BatchReader { file: &seg.file, pos: 0, end: seg.size, buf: Vec::new(), buf_at: 0, chunk, read: 0 }
+    fn new(file: &'a File, seg: &SegmentRef, chunk: usize) -> Self {
+        BatchReader { file, pos: 0, end: seg.size, buf: Vec::new(), buf_at: 0, chunk, read: 0 }
     }
 
     fn fill(&mut self, at: u64, need: usize) -> io::Result<()> {
@@ -336,6 +342,16 @@ pub fn clean(
     })?;
     let Some(job) = job else { return Ok(None) };
     let mut stats = CleanerStats::default();
+    // A segment's file, if the segment is still in the log: `None` means the log changed
+    // under the cleaning, which then stops and is tried again later.
+    let file_of = |seg: &SegmentRef| -> io::Result<Option<Arc<File>>> {
+        let mut file = None;
+        with_log(&mut |log| {
+            file = log.sealed_file(seg)?;
+            Ok(())
+        })?;
+        Ok(file)
+    };
 
     // Pass 1: the key map over the dirty part, and every producer's last batch.
     let mut map = OffsetMap::new(options.dedupe_buffer_bytes);
@@ -343,7 +359,8 @@ pub fn clean(
     let mut producer_last = job.producer_last.clone();
     let mut map_full = false;
     for seg in &job.segments {
-        let mut reader = BatchReader::new(seg, options.io_buffer_bytes);
+        let Some(file) = file_of(seg)? else { return Ok(None) };
+        let mut reader = BatchReader::new(&file, seg, options.io_buffer_bytes);
         while let Some((header, bytes)) = reader.next_batch()? {
             if cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
@@ -390,9 +407,14 @@ pub fn clean(
     for group in group_segments(&to_clean, job.segment_bytes) {
         let group = &to_clean[group];
         let base = group[0].base;
-        let written = clean_group(&job, group, &mut filter, options, throttle, cancel, &mut stats);
+        let written = clean_group(&job, group, &file_of, &mut filter, options, throttle, cancel, &mut stats);
         let (cleaned, changed) = match written {
-            Ok(w) => w,
+            Ok(Some(w)) => w,
+            Ok(None) => {
+                // A segment of the group went meanwhile.
+                let _ = segment::remove_cleaned_files(&job.dir, base);
+                return Ok(None);
+            }
             Err(e) => {
                 let _ = segment::remove_cleaned_files(&job.dir, base);
                 return Err(e);
@@ -431,21 +453,23 @@ pub fn clean(
 }
 
 /// Writes the cleaned copy of `group` as `*.cleaned` files, fsynced. Returns it and whether
-/// anything changed.
+/// anything changed; `None` when a segment of the group is gone from the log (`file_of`).
 #[allow(clippy::too_many_arguments)]
 fn clean_group(
     job: &CleanJob,
     group: &[SegmentRef],
+    file_of: &dyn Fn(&SegmentRef) -> io::Result<Option<Arc<File>>>,
     filter: &mut Filter<'_>,
     options: &CleaningOptions,
     throttle: &Throttle,
     cancel: &AtomicBool,
     stats: &mut CleanerStats,
-) -> io::Result<(LogSegment, bool)> {
-    let mut out = LogSegment::create_cleaned(&job.dir, group[0].base, job.index_interval_bytes)?;
+) -> io::Result<Option<(LogSegment, bool)>> {
+    let mut out = LogSegment::create_cleaned(&job.dir, group[0].base, job.index_interval_bytes, &job.files)?;
     let mut changed = false;
     for seg in group {
-        let mut reader = BatchReader::new(seg, options.io_buffer_bytes);
+        let Some(file) = file_of(seg)? else { return Ok(None) };
+        let mut reader = BatchReader::new(&file, seg, options.io_buffer_bytes);
         let mut written = 0u64;
         while let Some((header, bytes)) = reader.next_batch()? {
             if cancel.load(Ordering::Relaxed) {
@@ -473,7 +497,7 @@ fn clean_group(
         }
     }
     out.flush()?;
-    Ok((out, changed))
+    Ok(Some((out, changed)))
 }
 
 /// The name of the swap file that commits a cleaned segment at `base` replacing the segments

@@ -164,6 +164,26 @@ fn every_codec_keeps_the_latest_record_of_every_key_at_its_offset() {
     }
 }
 
+/// With one sealed segment's file open at a time, broker-wide, a cleaning still reads every
+/// segment (each opened as the cleaner comes to it), and a slice read before the cleaning,
+/// whose handle was evicted and whose segment was replaced, still reads its bytes.
+#[test]
+fn a_cleaning_works_with_one_sealed_file_open_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = SegmentFiles::new(1);
+    let mut log = PartitionLog::open_in(dir.path(), compacted(), NOW, &files).unwrap();
+    fill(&mut log, Compression::None);
+    assert!(log.segment_count() > 10);
+    let (before, _) = read_all(&log);
+    let held = log.read(0, 1 << 16, true).unwrap().unwrap();
+    let lock = Mutex::new(Some(log));
+    let stats = run(&lock, NOW).unwrap().expect("a cleaning");
+    assert!(stats.records_removed > 400, "{stats:?}");
+    assert!(files.open_count() <= 1);
+    with(&lock, |log| assert_eq!(latest(&read_all(log).0), latest(&before)));
+    assert_eq!(BatchHeader::parse(&held.read().unwrap()).unwrap().base_offset, 0);
+}
+
 #[test]
 fn small_cleaned_segments_are_grouped_and_a_small_key_map_cleans_in_several_passes() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub enum WritePoint {
     /// A record batch appended to a segment's `.log`.
     Append,
-    /// An entry appended to an `.index` or `.timeindex`.
+    /// Entries appended to an `.index` or `.timeindex` (when the segment is flushed or sealed).
     IndexAppend,
     /// A new segment's files created (a roll, a new partition).
     SegmentCreate,
@@ -222,10 +222,10 @@ pub(super) fn append(path: &Path, file: &File, bufs: &[&[u8]]) -> io::Result<()>
     }
 }
 
-/// Appends one index entry to `file`.
-pub(super) fn append_index_entry(path: &Path, mut file: &File, entry: &[u8]) -> io::Result<()> {
+/// Appends index entries (those made since the index file was last written) to `file`.
+pub(super) fn append_index_entry(path: &Path, mut file: &File, entries: &[u8]) -> io::Result<()> {
     check(WritePoint::IndexAppend, path)?;
-    file.write_all(entry)
+    file.write_all(entries)
 }
 
 /// Creates (or empties) `path` for a new segment or index, opened for appending and reading.

@@ -10,12 +10,14 @@ mod partition_log;
 mod producer_state;
 mod record_filter;
 mod segment;
+mod segment_files;
 pub(crate) mod state_log;
 mod time_index;
 mod txn_index;
 
 pub use cleaner::{CleanerStats, CleaningOptions, Throttle, clean};
 pub use partition_log::{AppendOutcome, CleanCandidate, PartitionLog, ReadSlice};
+pub use segment_files::SegmentFiles;
 pub use txn_index::{AbortedTxn, ControlType};
 
 /// `cleanup.policy`: what happens to old records. Both may be on (`compact,delete`).

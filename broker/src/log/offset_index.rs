@@ -1,9 +1,9 @@
 //! Sparse offset index of one segment: `(offset - base, file position)` every
 //! `log.index.interval.bytes`, so a fetch seeks near its offset and scans only a few headers.
 //!
-//! The entries live in memory (a segment of 1 GiB at one entry per 4 KiB is 2 MiB) and are
-//! appended to the `.index` file as they are made; on load a file that is not whole is
-//! rebuilt from the log instead of trusted.
+//! The entries live in memory (a segment of 1 GiB at one entry per 4 KiB is 2 MiB) and reach
+//! the `.index` file when the segment is flushed or sealed; on load a file that is not whole
+//! is rebuilt from the log instead of trusted.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -23,7 +23,7 @@ pub(super) struct OffsetIndex {
 impl OffsetIndex {
     /// Opens an index file empty, discarding anything it held.
     pub(super) fn create(path: &Path) -> io::Result<Self> {
-        Ok(OffsetIndex { file: IndexFile::create(path)?, entries: Vec::new() })
+        Ok(OffsetIndex { file: IndexFile::create(path, ENTRY_LEN)?, entries: Vec::new() })
     }
 
     /// Loads an index written earlier. Returns `None` when the file is missing or is not a
@@ -52,21 +52,17 @@ impl OffsetIndex {
             }
             entries.push((rel, pos));
         }
-        Ok(Some(OffsetIndex { file: IndexFile::existing(path), entries }))
+        Ok(Some(OffsetIndex { file: IndexFile::existing(path, ENTRY_LEN, entries.len()), entries }))
     }
 
-    pub(super) fn append(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
+    /// Records an entry in memory; [`OffsetIndex::write`] puts it in the file.
+    pub(super) fn append(&mut self, relative_offset: u32, position: u32) {
         if let Some(&(rel, pos)) = self.entries.last() {
             if relative_offset <= rel || position <= pos {
-                return Ok(());
+                return;
             }
         }
-        let mut entry = [0u8; ENTRY_LEN];
-        entry[0..4].copy_from_slice(&relative_offset.to_be_bytes());
-        entry[4..8].copy_from_slice(&position.to_be_bytes());
-        self.file.append(&entry)?;
         self.entries.push((relative_offset, position));
-        Ok(())
     }
 
     /// The position of the last indexed batch starting at or before `relative_offset`
@@ -88,15 +84,29 @@ impl OffsetIndex {
     }
 
     /// Forgets the entries after the first `keep` (an append rolled back); the file is cut by
-    /// [`OffsetIndex::cut_file`].
+    /// [`OffsetIndex::cut_file`], or before its next write.
     pub(super) fn forget_after(&mut self, keep: usize) {
         self.entries.truncate(keep);
+        self.file.forget_after(keep);
     }
 
-    /// Cuts the file to the entries held in memory.
+    /// Cuts the file to the entries held in memory, if it may hold more.
     pub(super) fn cut_file(&mut self) -> io::Result<()> {
-        let len = (self.entries.len() * ENTRY_LEN) as u64;
-        self.file.truncate(len)
+        self.file.cut()
+    }
+
+    /// Writes the entries the file lacks, and fsyncs it.
+    pub(super) fn write(&mut self) -> io::Result<()> {
+        let pending: Vec<u8> = self.entries[self.file.written()..]
+            .iter()
+            .flat_map(|&(rel, pos)| {
+                let mut entry = [0u8; ENTRY_LEN];
+                entry[0..4].copy_from_slice(&rel.to_be_bytes());
+                entry[4..8].copy_from_slice(&pos.to_be_bytes());
+                entry
+            })
+            .collect();
+        self.file.write(&pending, self.entries.len())
     }
 
     pub(super) fn path(&self) -> &Path {
@@ -106,15 +116,6 @@ impl OffsetIndex {
     /// The file was renamed (a cleaned segment swapped in); later writes name the new path.
     pub(super) fn set_path(&mut self, path: PathBuf) {
         self.file.set_path(path);
-    }
-
-    pub(super) fn sync(&self) -> io::Result<()> {
-        self.file.sync()
-    }
-
-    /// Closes the file of a synced, sealed segment's index.
-    pub(super) fn close(&mut self) {
-        self.file.close();
     }
 }
 
@@ -127,14 +128,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.index");
         let mut idx = OffsetIndex::create(&path).unwrap();
-        idx.append(0, 0).unwrap();
-        idx.append(10, 4096).unwrap();
-        idx.append(25, 9000).unwrap();
+        idx.append(0, 0);
+        idx.append(10, 4096);
+        idx.append(25, 9000);
         assert_eq!(idx.lookup(0), 0);
         assert_eq!(idx.lookup(9), 0);
         assert_eq!(idx.lookup(10), 4096);
         assert_eq!(idx.lookup(24), 4096);
         assert_eq!(idx.lookup(1000), 9000);
+        idx.write().unwrap();
         drop(idx);
         let idx = OffsetIndex::load(&path, 10_000).unwrap().unwrap();
         assert_eq!(idx.lookup(24), 4096);

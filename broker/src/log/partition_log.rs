@@ -13,6 +13,7 @@ use super::disk;
 use super::producer_state::{ProducerStateTable, SequenceCheck};
 use super::record_filter;
 use super::segment::LogSegment;
+use super::segment_files::SegmentFiles;
 use super::txn_index::{AbortedTxn, ControlType, TxnIndex};
 use super::{LogConfig, TimestampType};
 use crate::error::{Error, Result};
@@ -29,6 +30,10 @@ const TXN_SNAPSHOT_FILE: &str = "txn-index-snapshot";
 /// The producer state as of the active segment's base, written at each roll: a start
 /// replays the active segment on top of it (older segments need not be read).
 const PRODUCER_SNAPSHOT_FILE: &str = "producer-state-snapshot";
+/// Sealed segments' files a log opened with [`PartitionLog::open`] keeps open at once: such a
+/// log (a broker-internal state log, a test) has a cache of its own, and reads its older
+/// segments mostly once, at its start.
+const OWN_OPEN_FILES: usize = 16;
 
 /// How much a compacted log wants cleaning, for the cleaner to pick the dirtiest.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,6 +79,8 @@ pub struct PartitionLog {
     dir: PathBuf,
     config: LogConfig,
     segments: BTreeMap<i64, LogSegment>,
+    /// Where sealed segments' files are opened and kept open: shared by the broker's logs.
+    files: Arc<SegmentFiles>,
     log_start_offset: i64,
     /// Offsets below this are known to be on stable storage.
     recovery_point: i64,
@@ -110,8 +117,15 @@ fn read_checkpoint(dir: &Path) -> (i64, i64) {
 }
 
 impl PartitionLog {
-    /// Opens (or creates) the log in `dir`, recovering it if the last stop was not clean.
+    /// Opens (or creates) the log in `dir`, recovering it if the last stop was not clean, with
+    /// a cache of sealed segments' files of its own.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> io::Result<Self> {
+        Self::open_in(dir, config, now_ms, &SegmentFiles::new(OWN_OPEN_FILES))
+    }
+
+    /// As [`PartitionLog::open`], keeping sealed segments' files open in `files`, which the
+    /// broker shares between its logs to cap how many are open at once.
+    pub fn open_in(dir: &Path, config: LogConfig, now_ms: i64, files: &Arc<SegmentFiles>) -> io::Result<Self> {
         if !dir.exists() {
             disk::create_dir_all(dir)?;
             // The partition's own entry in the data dir, durable before anything is written in it.
@@ -154,13 +168,14 @@ impl PartitionLog {
                 Some(from) => base >= from,
                 None => i == last_index || verify,
             };
-            let (seg, outcome) = LogSegment::open(
+            let (mut seg, outcome) = LogSegment::open(
                 dir,
                 base,
                 config.index_interval_bytes,
                 config.max_message_bytes,
                 verify,
                 now_ms,
+                files,
                 |h| {
                     if record_producers {
                         producers.record(h, h.max_timestamp);
@@ -175,11 +190,18 @@ impl PartitionLog {
                     "recovery truncated a torn or corrupt tail"
                 );
             }
-            segments.insert(base, seg);
             if outcome.truncated {
+                segments.insert(base, seg);
                 cut_at = Some(i + 1);
                 break;
             }
+            // Every segment but the last is sealed as soon as it is checked, so a partition
+            // never holds more than a file or two open, however many segments it has. Indexes
+            // rebuilt by recovery are written here.
+            if i != last_index {
+                seg.seal()?;
+            }
+            segments.insert(base, seg);
         }
         if let Some(first_dropped) = cut_at {
             // Nothing after a torn batch can be trusted to follow it in order.
@@ -192,7 +214,7 @@ impl PartitionLog {
             // the snapshot counts batches that are gone. Start again from what is left.
             producers = ProducerStateTable::default();
             if let Some(last) = segments.values().next_back() {
-                last.headers_from(0, |_, h| {
+                last.headers_from(0, |_, h, _| {
                     producers.record(h, h.max_timestamp);
                     true
                 })?;
@@ -200,14 +222,7 @@ impl PartitionLog {
         }
         if segments.is_empty() {
             let base = log_start_offset.max(0);
-            segments.insert(base, LogSegment::create(dir, base, config.index_interval_bytes, now_ms)?);
-        }
-        // Every segment but the last is sealed: indexes rebuilt by recovery are synced and
-        // closed like those loaded whole, so a partition holds its active segment's three
-        // descriptors and one per older segment.
-        let sealed = segments.len() - 1;
-        for seg in segments.values_mut().take(sealed) {
-            seg.seal()?;
+            segments.insert(base, LogSegment::create(dir, base, config.index_interval_bytes, now_ms, files)?);
         }
         let first_base = *segments.keys().next().expect("one segment");
         log_start_offset = log_start_offset.max(first_base);
@@ -215,6 +230,7 @@ impl PartitionLog {
             dir: dir.to_owned(),
             config,
             segments,
+            files: Arc::clone(files),
             log_start_offset,
             recovery_point: 0,
             unflushed_records: 0,
@@ -278,10 +294,10 @@ impl PartitionLog {
         use std::os::unix::fs::FileExt;
         let mut txns = std::mem::take(&mut self.txns);
         let mut failed = None;
-        let walked = self.headers_from(from, |pos, h, seg| {
+        let walked = self.headers_from(from, |pos, h, file| {
             let control = if h.is_control() {
                 let mut bytes = vec![0u8; h.total_len()];
-                if let Err(e) = seg.file().read_exact_at(&mut bytes, pos) {
+                if let Err(e) = file.read_exact_at(&mut bytes, pos) {
                     failed = Some(e);
                     return false;
                 }
@@ -580,8 +596,8 @@ impl PartitionLog {
         let interval = self.config.index_interval_bytes;
         // The closed segment will never change again: make it durable before moving on.
         self.sync()?;
-        self.segments.insert(base, LogSegment::create(&self.dir, base, interval, now_ms)?);
-        // Synced just above: its index files can close.
+        self.segments.insert(base, LogSegment::create(&self.dir, base, interval, now_ms, &self.files)?);
+        // Synced just above: its file can close.
         if let Some((_, sealed)) = self.segments.range_mut(..base).next_back() {
             sealed.seal()?;
         }
@@ -654,23 +670,28 @@ impl PartitionLog {
         }
         for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
         {
-            if let Some((pos, first)) = seg.position_of(offset)? {
+            if offset >= seg.next_offset() {
+                continue;
+            }
+            let file = seg.file()?;
+            if let Some((pos, first)) = seg.position_in(&file, offset)? {
                 let stop = match upper < seg.next_offset() {
-                    true => seg.position_of(upper)?.map_or(seg.size(), |(p, _)| p),
+                    true => seg.position_in(&file, upper)?.map_or(seg.size(), |(p, _)| p),
                     false => seg.size(),
                 };
                 let available = stop.saturating_sub(pos) as usize;
                 let limit = if whole_first_batch { max_bytes.max(first.total_len()) } else { max_bytes };
                 let len = available.min(limit);
-                return Ok((len > 0).then(|| ReadSlice { file: Arc::clone(seg.file()), position: pos, len }));
+                return Ok((len > 0).then_some(ReadSlice { file, position: pos, len }));
             }
         }
         Ok(None)
     }
 
     /// Headers of the batches from the one holding `offset` on, across segments, until `f`
-    /// says stop. Used by timestamp lookups and to replay transactions.
-    fn headers_from(&self, offset: i64, mut f: impl FnMut(u64, &BatchHeader, &LogSegment) -> bool) -> io::Result<()> {
+    /// says stop; `f` gets each batch's file too. Used by timestamp lookups and to replay
+    /// transactions.
+    fn headers_from(&self, offset: i64, mut f: impl FnMut(u64, &BatchHeader, &Arc<File>) -> bool) -> io::Result<()> {
         let mut go_on = true;
         for (_, seg) in self.segments.range(..=offset).next_back().into_iter().chain(self.segments.range(offset + 1..))
         {
@@ -678,8 +699,8 @@ impl PartitionLog {
                 break;
             }
             let Some((pos, _)) = seg.position_of(offset)? else { continue };
-            seg.headers_from(pos, |p, h| {
-                go_on = f(p, h, seg);
+            seg.headers_from(pos, |p, h, file| {
+                go_on = f(p, h, file);
                 go_on
             })?;
         }
@@ -698,9 +719,9 @@ impl PartitionLog {
             return Ok(None);
         };
         let mut found = None;
-        self.headers_from(start, |pos, h, seg| {
+        self.headers_from(start, |pos, h, file| {
             if h.max_timestamp >= timestamp && h.last_offset() >= self.log_start_offset {
-                found = Some((ReadSlice { file: Arc::clone(seg.file()), position: pos, len: h.total_len() }, *h));
+                found = Some((ReadSlice { file: Arc::clone(file), position: pos, len: h.total_len() }, *h));
                 return false;
             }
             true
@@ -748,7 +769,7 @@ impl PartitionLog {
             // The new segment exists before the old one goes, so the log always has one.
             let start = self.log_start_offset;
             let interval = self.config.index_interval_bytes;
-            let fresh = LogSegment::create(&self.dir, start, interval, super::now_ms())?;
+            let fresh = LogSegment::create(&self.dir, start, interval, super::now_ms(), &self.files)?;
             let old_base = *self.segments.keys().next().expect("one");
             let old = self.segments.remove(&old_base).expect("present");
             self.segments.insert(start, fresh);
@@ -925,12 +946,7 @@ impl PartitionLog {
             .segments
             .values()
             .filter(|s| s.base_offset() < active_base)
-            .map(|s| SegmentRef {
-                base: s.base_offset(),
-                next_offset: s.next_offset(),
-                size: s.size(),
-                file: Arc::clone(s.file()),
-            })
+            .map(|s| SegmentRef { base: s.base_offset(), id: s.id(), next_offset: s.next_offset(), size: s.size() })
             .collect();
         if segments.first().is_none_or(|s| s.base >= upper_bound) {
             self.next_tombstone_expiry = None;
@@ -943,6 +959,7 @@ impl PartitionLog {
             index_interval_bytes: self.config.index_interval_bytes,
             delete_retention_ms: self.config.delete_retention_ms,
             segments,
+            files: Arc::clone(&self.files),
             first_dirty,
             upper_bound,
             producer_last: self.producers.last_offsets().collect(),
@@ -950,34 +967,50 @@ impl PartitionLog {
         }))
     }
 
+    /// The file of the sealed segment the cleaner saw as `segment`, for it to read without the
+    /// lock; `None` if that segment is gone (retention, DeleteRecords or a swap removed it).
+    pub(super) fn sealed_file(&self, segment: &SegmentRef) -> io::Result<Option<Arc<File>>> {
+        match self.segments.get(&segment.base) {
+            Some(s) if s.id() == segment.id => s.file().map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Swaps a cleaned segment in for the segments of `group`, if they are all still there as
     /// the cleaner read them (retention or DeleteRecords may have removed some meanwhile:
     /// then nothing changes and `false` comes back). Fetches reading the old segments keep
     /// reading them through their handles.
     pub(super) fn swap_cleaned(&mut self, group: &[SegmentRef], mut cleaned: LogSegment) -> io::Result<bool> {
-        let unchanged = group
-            .iter()
-            .all(|g| self.segments.get(&g.base).is_some_and(|s| Arc::ptr_eq(s.file(), &g.file) && s.size() == g.size));
+        let unchanged =
+            group.iter().all(|g| self.segments.get(&g.base).is_some_and(|s| s.id() == g.id && s.size() == g.size));
         let (Some(first), Some(last)) = (group.first(), group.last()) else { return Ok(false) };
         // The segment after the group bounds the range the swap replaces; the active segment
         // always follows, so a group is never the last.
         let end = self.segments.range(last.base + 1..).next().map(|(&b, _)| b);
         let (true, Some(end)) = (unchanged, end) else { return Ok(false) };
         let base = first.base;
-        disk::rename(cleaned.log_path(), &cleaner::swap_path(&self.dir, base, end))?;
+        let swap = cleaner::swap_path(&self.dir, base, end);
+        disk::rename(cleaned.log_path(), &swap)?;
         // Committed: a start finishes whatever of the tidying below does not happen.
         let old_bases: Vec<i64> = group.iter().map(|g| g.base).collect();
         for b in &old_bases {
             self.segments.remove(b);
         }
         cleaned.drop_suffix();
+        // Until the swap is finished `<base>.log` is still the old segment's file: a sealed
+        // segment's file is opened by name, so this one is the swap file until then.
+        cleaned.set_log_path(swap);
         if let Err(e) = cleaned.seal() {
-            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "closing a cleaned segment's indexes failed; they stay open");
+            // Its indexes were written when it was flushed; it keeps its handle open.
+            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "sealing a cleaned segment failed; it keeps its file open");
         }
         self.segments.insert(base, cleaned);
-        if let Err(e) = cleaner::finish_swap(&self.dir, base, end, &old_bases) {
-            tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "finishing a cleaned segment's swap failed; retried before the log changes again");
-            self.pending_swap = Some((base, end, old_bases));
+        match cleaner::finish_swap(&self.dir, base, end, &old_bases) {
+            Ok(()) => self.swap_finished(base),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), segment = base, error = %e, "finishing a cleaned segment's swap failed; retried before the log changes again");
+                self.pending_swap = Some((base, end, old_bases));
+            }
         }
         Ok(true)
     }
@@ -988,8 +1021,16 @@ impl PartitionLog {
                 self.pending_swap = Some((base, end, old));
                 return Err(e);
             }
+            self.swap_finished(base);
         }
         Ok(())
+    }
+
+    /// The swap file of the cleaned segment at `base` is now its `.log`.
+    fn swap_finished(&mut self, base: i64) {
+        if let Some(seg) = self.segments.get_mut(&base) {
+            seg.set_log_path(self.dir.join(format!("{}.log", super::segment::file_stem(base))));
+        }
     }
 
     /// Records a finished cleaning: offsets below `clean_end` are compacted.
@@ -1008,6 +1049,10 @@ impl PartitionLog {
         self.segments.len()
     }
 }
+
+#[cfg(test)]
+#[path = "descriptor_tests.rs"]
+mod descriptor_tests;
 
 #[cfg(test)]
 mod txn_tests {
@@ -1101,40 +1146,6 @@ mod txn_tests {
             assert!(log.aborted_transactions(0).is_empty(), "clean: {clean}: replayed from the snapshot only");
             assert_eq!(log.last_stable_offset(), 6);
         }
-    }
-
-    /// Descriptors this process holds open on files in `dir`.
-    fn open_in(dir: &Path) -> usize {
-        std::fs::read_dir("/proc/self/fd")
-            .unwrap()
-            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-            .filter(|target| target.starts_with(dir))
-            .count()
-    }
-
-    /// A sealed segment keeps only its log open; its indexes are read from memory, and still
-    /// answer lookups after a restart, and the active segment's reopen on the next append.
-    #[test]
-    fn sealed_segments_hold_one_descriptor_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let dir = dir.path().canonicalize().unwrap();
-        let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
-        for i in 0..20 {
-            log.append(&sample_batch(3, i, -1, -1), 1).unwrap();
-            log.roll_for_test(1).unwrap();
-        }
-        assert_eq!(log.segment_count(), 21);
-        assert_eq!(open_in(&dir), 20 + 3, "20 sealed logs, and the active segment's three files");
-        log.close().unwrap();
-        drop(log);
-        assert_eq!(open_in(&dir), 0);
-        let mut log = PartitionLog::open(&dir, LogConfig::default(), 1).unwrap();
-        assert!(open_in(&dir) <= 20 + 3, "{} open after a restart", open_in(&dir));
-        let slice = log.read(31, 1 << 20, true).unwrap().expect("offset 31 is in a sealed segment");
-        assert!(slice.len > 0);
-        log.append(&sample_batch(3, 99, -1, -1), 1).unwrap();
-        assert_eq!(log.next_offset(), 63);
-        assert_eq!(open_in(&dir), 20 + 3);
     }
 
     /// An idempotent producer's last batches, some before a roll: after a restart (clean or

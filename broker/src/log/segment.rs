@@ -1,5 +1,9 @@
 //! One segment of a partition's log: a `.log` file of record batches back to back, named by
 //! the offset of its first record, with its offset and time indexes.
+//!
+//! The segment taking appends holds its `.log` open. Once sealed, a segment holds no
+//! descriptor: its file is opened through the broker's [`SegmentFiles`] when read, and closed
+//! when it has been idle longest. Its indexes are in memory, their files written at flushes.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -10,6 +14,7 @@ use std::sync::Arc;
 use super::batch::{self, BatchHeader, LOG_OVERHEAD};
 use super::disk;
 use super::offset_index::OffsetIndex;
+use super::segment_files::{self, SegmentFiles};
 use super::time_index::TimeIndex;
 
 /// File name stem of the segment whose first offset is `base_offset` (Kafka's naming).
@@ -44,10 +49,15 @@ pub(super) fn remove_cleaned_files(dir: &Path, base_offset: i64) -> io::Result<(
 #[derive(Debug)]
 pub(super) struct LogSegment {
     base_offset: i64,
+    /// Names this segment (not its files) for the file cache, and tells the cleaner whether
+    /// the segment it read is still the one in the log.
+    id: u64,
     log_path: PathBuf,
-    /// Shared with fetches in progress, which read outside the partition lock; a deleted
-    /// segment stays readable to them until they drop it.
-    file: Arc<File>,
+    /// The `.log`, held open until the segment is sealed; a sealed segment's goes through
+    /// `files`. Handles are shared with fetches in progress, which read outside the partition
+    /// lock; a deleted or evicted file stays readable to them until they drop it.
+    file: Option<Arc<File>>,
+    files: Arc<SegmentFiles>,
     /// Bytes of whole, appended batches. The file may be longer only while `dirty`.
     size: u64,
     /// Offset after the last record in this segment.
@@ -86,14 +96,25 @@ pub(super) struct AppendMark {
 
 impl LogSegment {
     /// Creates a new empty segment in `dir`. On failure no file of it is left behind.
-    pub(super) fn create(dir: &Path, base_offset: i64, index_interval_bytes: u64, now_ms: i64) -> io::Result<Self> {
-        Self::create_with_suffix(dir, base_offset, index_interval_bytes, now_ms, "")
+    pub(super) fn create(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u64,
+        now_ms: i64,
+        files: &Arc<SegmentFiles>,
+    ) -> io::Result<Self> {
+        Self::create_with_suffix(dir, base_offset, index_interval_bytes, now_ms, "", files)
     }
 
     /// Creates the files of a segment the cleaner writes (`*.log.cleaned` and its indexes),
     /// which [`LogSegment::drop_suffix`] later names as the segment they replace.
-    pub(super) fn create_cleaned(dir: &Path, base_offset: i64, index_interval_bytes: u64) -> io::Result<Self> {
-        Self::create_with_suffix(dir, base_offset, index_interval_bytes, super::now_ms(), CLEANED_SUFFIX)
+    pub(super) fn create_cleaned(
+        dir: &Path,
+        base_offset: i64,
+        index_interval_bytes: u64,
+        files: &Arc<SegmentFiles>,
+    ) -> io::Result<Self> {
+        Self::create_with_suffix(dir, base_offset, index_interval_bytes, super::now_ms(), CLEANED_SUFFIX, files)
     }
 
     fn create_with_suffix(
@@ -102,6 +123,7 @@ impl LogSegment {
         index_interval_bytes: u64,
         now_ms: i64,
         suffix: &str,
+        files: &Arc<SegmentFiles>,
     ) -> io::Result<Self> {
         let stem = file_stem(base_offset);
         let log_path = dir.join(format!("{stem}.log{suffix}"));
@@ -124,8 +146,10 @@ impl LogSegment {
         };
         Ok(LogSegment {
             base_offset,
+            id: segment_files::next_segment_id(),
             log_path,
-            file: Arc::new(file),
+            file: Some(Arc::new(file)),
+            files: Arc::clone(files),
             size: 0,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -145,7 +169,9 @@ impl LogSegment {
     /// batches after the last index entry are read whole and CRC-checked, so a torn or
     /// corrupt tail is found even after a clean stop; if anything there is wrong, the segment
     /// is verified whole after all. Either way the file is cut at the first bad byte.
-    /// `on_batch` sees each batch walked, in order.
+    /// `on_batch` sees each batch walked, in order. The segment comes back holding its file
+    /// open, as the active segment does, until [`LogSegment::seal`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn open(
         dir: &Path,
         base_offset: i64,
@@ -153,6 +179,7 @@ impl LogSegment {
         max_batch_bytes: usize,
         verify_all: bool,
         now_ms: i64,
+        files: &Arc<SegmentFiles>,
         mut on_batch: impl FnMut(&BatchHeader),
     ) -> io::Result<(Self, ScanOutcome)> {
         let stem = file_stem(base_offset);
@@ -163,8 +190,10 @@ impl LogSegment {
         let file_len = file.metadata()?.len();
         let segment = |index, time_index| LogSegment {
             base_offset,
+            id: segment_files::next_segment_id(),
             log_path: log_path.clone(),
-            file: Arc::clone(&file),
+            file: Some(Arc::clone(&file)),
+            files: Arc::clone(files),
             size: 0,
             next_offset: base_offset,
             max_timestamp: -1,
@@ -183,7 +212,10 @@ impl LogSegment {
                 let mut seg = segment(index, time_index);
                 let start = seg.index.last().map_or(0, |(_, pos)| pos as u64);
                 let mut walked = Vec::new();
-                let end = seg.walk(start, file_len, true, max_batch_bytes, false, &mut |h| walked.push(*h))?;
+                // The batches after the last entry are indexed again: the files may lack
+                // entries made after their last write (a flush writes them, a crash does not),
+                // and a time index missing a larger timestamp would send lookups too far.
+                let end = seg.walk(start, file_len, true, max_batch_bytes, true, &mut |h| walked.push(*h))?;
                 // A last index entry that points at a torn batch leaves nothing to trust from it.
                 if end == file_len && (start == 0 || !walked.is_empty()) {
                     walked.iter().for_each(&mut on_batch);
@@ -196,7 +228,7 @@ impl LogSegment {
         let valid_len = seg.walk(0, file_len, true, max_batch_bytes, true, &mut on_batch)?;
         let truncated = valid_len < file_len;
         if truncated {
-            disk::truncate(&seg.log_path, &seg.file, valid_len)?;
+            disk::truncate(&seg.log_path, &file, valid_len)?;
         }
         seg.finish_open(valid_len)?;
         Ok((seg, ScanOutcome { valid_len, truncated }))
@@ -223,11 +255,12 @@ impl LogSegment {
         reindex: bool,
         on_batch: &mut impl FnMut(&BatchHeader),
     ) -> io::Result<u64> {
+        let file = self.file()?;
         let mut header_buf = [0u8; batch::HEADER_LEN];
         let mut body = Vec::new();
         let mut expected_base: Option<i64> = None;
         while pos + batch::HEADER_LEN as u64 <= end {
-            self.file.read_exact_at(&mut header_buf, pos)?;
+            file.read_exact_at(&mut header_buf, pos)?;
             let Ok(header) = BatchHeader::parse(&header_buf) else { break };
             let len = header.total_len() as u64;
             if pos + len > end || len as usize > max_batch_bytes.saturating_add(LOG_OVERHEAD) {
@@ -241,13 +274,13 @@ impl LogSegment {
             }
             if verify {
                 body.resize(len as usize, 0);
-                self.file.read_exact_at(&mut body, pos)?;
+                file.read_exact_at(&mut body, pos)?;
                 if batch::compute_crc(&body) != header.crc {
                     break;
                 }
             }
             if reindex {
-                self.index_batch(&header, pos as u32, len)?;
+                self.index_batch(&header, pos as u32, len);
             } else {
                 self.bytes_since_index_entry += len;
             }
@@ -260,15 +293,15 @@ impl LogSegment {
         Ok(pos)
     }
 
-    fn index_batch(&mut self, header: &BatchHeader, position: u32, len: u64) -> io::Result<()> {
+    /// Records index entries for a batch, in memory: the files get them at the next flush.
+    fn index_batch(&mut self, header: &BatchHeader, position: u32, len: u64) {
         let rel = (header.base_offset - self.base_offset) as u32;
         if self.bytes_since_index_entry >= self.index_interval_bytes || position == 0 {
-            self.index.append(rel, position)?;
+            self.index.append(rel, position);
             self.bytes_since_index_entry = 0;
         }
         self.bytes_since_index_entry += len;
-        self.time_index.maybe_append(header.max_timestamp, rel)?;
-        Ok(())
+        self.time_index.maybe_append(header.max_timestamp, rel);
     }
 
     /// Where the segment stands, for [`LogSegment::rollback`].
@@ -302,7 +335,7 @@ impl LogSegment {
     /// Cuts the files back to what memory records, if a rollback left them longer.
     fn repair(&mut self) -> io::Result<()> {
         if self.dirty {
-            disk::truncate(&self.log_path, &self.file, self.size)?;
+            disk::truncate(&self.log_path, self.writable()?, self.size)?;
             self.index.cut_file()?;
             self.time_index.cut_file()?;
             self.dirty = false;
@@ -317,21 +350,34 @@ impl LogSegment {
         self.repair()?;
         let position = u32::try_from(self.size).map_err(|_| io::Error::other("segment larger than 4 GiB"))?;
         let base = header.base_offset.to_be_bytes();
-        disk::append(&self.log_path, &self.file, &[&base, &bytes[8..]])?;
+        disk::append(&self.log_path, self.writable()?, &[&base, &bytes[8..]])?;
         self.size += bytes.len() as u64;
         self.next_offset = header.last_offset() + 1;
         self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
-        self.index_batch(header, position, bytes.len() as u64)
+        self.index_batch(header, position, bytes.len() as u64);
+        Ok(())
     }
 
     /// Finds the file position of the first batch holding an offset >= `offset`, or `None`
     /// when no batch in this segment does.
     pub(super) fn position_of(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        if offset >= self.next_offset {
+            // Known without reading, so a sealed segment's file is not opened for nothing.
+            return Ok(None);
+        }
+        self.position_in(&*self.file()?, offset)
+    }
+
+    /// As [`LogSegment::position_of`], reading `file` (this segment's, from [`LogSegment::file`]).
+    pub(super) fn position_in(&self, file: &File, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        if offset >= self.next_offset {
+            return Ok(None);
+        }
         let rel = offset.saturating_sub(self.base_offset).clamp(0, u32::MAX as i64) as u32;
         let mut pos = self.index.lookup(rel) as u64;
         let mut header_buf = [0u8; batch::HEADER_LEN];
         while pos + batch::HEADER_LEN as u64 <= self.size {
-            self.file.read_exact_at(&mut header_buf, pos)?;
+            file.read_exact_at(&mut header_buf, pos)?;
             let header = BatchHeader::parse(&header_buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             if header.last_offset() >= offset {
                 return Ok(Some((pos, header)));
@@ -341,13 +387,22 @@ impl LogSegment {
         Ok(None)
     }
 
-    /// Walks batch headers from `position` to the end of the segment.
-    pub(super) fn headers_from(&self, mut pos: u64, mut f: impl FnMut(u64, &BatchHeader) -> bool) -> io::Result<()> {
+    /// Walks batch headers from `position` to the end of the segment; `f` also gets the file,
+    /// to read a batch whole or to serve it.
+    pub(super) fn headers_from(
+        &self,
+        mut pos: u64,
+        mut f: impl FnMut(u64, &BatchHeader, &Arc<File>) -> bool,
+    ) -> io::Result<()> {
+        if pos + batch::HEADER_LEN as u64 > self.size {
+            return Ok(());
+        }
+        let file = self.file()?;
         let mut header_buf = [0u8; batch::HEADER_LEN];
         while pos + batch::HEADER_LEN as u64 <= self.size {
-            self.file.read_exact_at(&mut header_buf, pos)?;
+            file.read_exact_at(&mut header_buf, pos)?;
             let header = BatchHeader::parse(&header_buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            if !f(pos, &header) {
+            if !f(pos, &header, &file) {
                 break;
             }
             pos += header.total_len() as u64;
@@ -360,31 +415,39 @@ impl LogSegment {
         self.base_offset + self.time_index.lookup(timestamp) as i64
     }
 
+    /// Forces the log to stable storage, then writes the index entries made since the last
+    /// flush (each index file opened, appended to, fsynced and closed). The log goes first:
+    /// an index is derived from it, never the other way round.
     pub(super) fn flush(&mut self) -> io::Result<()> {
         self.repair()?;
-        disk::sync(&self.log_path, &self.file)?;
-        self.index.sync()?;
-        self.time_index.sync()
+        disk::sync(&self.log_path, self.writable()?)?;
+        self.index.write()?;
+        self.time_index.write()
     }
 
-    /// The segment will not be appended to again (rolled, or a cleaned copy swapped in): its
-    /// index files are synced and closed, leaving one descriptor (the log, for reads) per
-    /// sealed segment. A failed sync leaves them open, to be synced again later.
+    /// The segment will not be appended to again (rolled, or a cleaned copy swapped in; its
+    /// log already synced): its index entries are written and its log file closed, so it
+    /// holds no descriptor until it is read. A failed write leaves it open and unsealed.
     pub(super) fn seal(&mut self) -> io::Result<()> {
-        self.index.sync()?;
-        self.time_index.sync()?;
-        self.index.close();
-        self.time_index.close();
+        self.index.write()?;
+        self.time_index.write()?;
+        self.file = None;
         Ok(())
     }
 
     /// Records that the files were renamed from their `.cleaned` names to the segment's own:
-    /// the handles stay open on the same files, only the names used for later writes change.
+    /// open handles stay on the same files, only the names used to open them again change.
     pub(super) fn drop_suffix(&mut self) {
         let strip = |p: &Path| PathBuf::from(p.to_string_lossy().trim_end_matches(CLEANED_SUFFIX).to_owned());
         self.log_path = strip(&self.log_path);
         self.index.set_path(strip(self.index.path()));
         self.time_index.set_path(strip(self.time_index.path()));
+    }
+
+    /// Records that the `.log` was renamed to `path` (a cleaned segment's, committed as a
+    /// swap file until the swap is finished): a sealed segment's file is opened by name.
+    pub(super) fn set_log_path(&mut self, path: PathBuf) {
+        self.log_path = path;
     }
 
     /// The `.log` file's path.
@@ -415,10 +478,33 @@ impl LogSegment {
     pub(super) fn created_ms(&self) -> i64 {
         self.created_ms
     }
-    pub(super) fn file(&self) -> &Arc<File> {
-        &self.file
+    pub(super) fn id(&self) -> u64 {
+        self.id
     }
+
+    /// The `.log` file, to read: the segment's own handle, or a sealed segment's from the
+    /// broker's cache (opened if it was closed).
+    pub(super) fn file(&self) -> io::Result<Arc<File>> {
+        match &self.file {
+            Some(file) => Ok(Arc::clone(file)),
+            None => self.files.get(self.id, &self.log_path),
+        }
+    }
+
+    /// The handle appends, cuts and fsyncs go through; a sealed segment has none.
+    fn writable(&self) -> io::Result<&File> {
+        self.file.as_deref().ok_or_else(|| io::Error::other(format!("{} is sealed", self.log_path.display())))
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.size == 0
+    }
+}
+
+impl Drop for LogSegment {
+    /// A deleted or replaced segment's cached handle closes with it (readers holding it keep
+    /// theirs).
+    fn drop(&mut self) {
+        self.files.forget(self.id);
     }
 }

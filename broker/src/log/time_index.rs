@@ -19,7 +19,7 @@ pub(super) struct TimeIndex {
 
 impl TimeIndex {
     pub(super) fn create(path: &Path) -> io::Result<Self> {
-        Ok(TimeIndex { file: IndexFile::create(path)?, entries: Vec::new() })
+        Ok(TimeIndex { file: IndexFile::create(path, ENTRY_LEN)?, entries: Vec::new() })
     }
 
     /// Loads an index written earlier; `None` when missing or not whole.
@@ -42,19 +42,16 @@ impl TimeIndex {
             }
             entries.push((ts, rel));
         }
-        Ok(Some(TimeIndex { file: IndexFile::existing(path), entries }))
+        Ok(Some(TimeIndex { file: IndexFile::existing(path, ENTRY_LEN, entries.len()), entries }))
     }
 
-    pub(super) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
+    /// Records an entry in memory if `timestamp` is a new maximum; [`TimeIndex::write`] puts it
+    /// in the file.
+    pub(super) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) {
         if self.entries.last().is_some_and(|&(t, _)| timestamp <= t) {
-            return Ok(());
+            return;
         }
-        let mut entry = [0u8; ENTRY_LEN];
-        entry[0..8].copy_from_slice(&timestamp.to_be_bytes());
-        entry[8..12].copy_from_slice(&relative_offset.to_be_bytes());
-        self.file.append(&entry)?;
         self.entries.push((timestamp, relative_offset));
-        Ok(())
     }
 
     /// A relative offset from which every record with timestamp >= `timestamp` follows: the
@@ -76,15 +73,29 @@ impl TimeIndex {
     }
 
     /// Forgets the entries after the first `keep` (an append rolled back); the file is cut by
-    /// [`TimeIndex::cut_file`].
+    /// [`TimeIndex::cut_file`], or before its next write.
     pub(super) fn forget_after(&mut self, keep: usize) {
         self.entries.truncate(keep);
+        self.file.forget_after(keep);
     }
 
-    /// Cuts the file to the entries held in memory.
+    /// Cuts the file to the entries held in memory, if it may hold more.
     pub(super) fn cut_file(&mut self) -> io::Result<()> {
-        let len = (self.entries.len() * ENTRY_LEN) as u64;
-        self.file.truncate(len)
+        self.file.cut()
+    }
+
+    /// Writes the entries the file lacks, and fsyncs it.
+    pub(super) fn write(&mut self) -> io::Result<()> {
+        let pending: Vec<u8> = self.entries[self.file.written()..]
+            .iter()
+            .flat_map(|&(ts, rel)| {
+                let mut entry = [0u8; ENTRY_LEN];
+                entry[0..8].copy_from_slice(&ts.to_be_bytes());
+                entry[8..12].copy_from_slice(&rel.to_be_bytes());
+                entry
+            })
+            .collect();
+        self.file.write(&pending, self.entries.len())
     }
 
     /// Drops entries for offsets at or past `relative_end` (the log ends there after a torn
@@ -92,7 +103,7 @@ impl TimeIndex {
     pub(super) fn truncate_to_offset(&mut self, relative_end: u32) -> io::Result<()> {
         let keep = self.entries.partition_point(|&(_, rel)| rel < relative_end);
         if keep < self.entries.len() {
-            self.entries.truncate(keep);
+            self.forget_after(keep);
             self.cut_file()?;
         }
         Ok(())
@@ -106,15 +117,6 @@ impl TimeIndex {
     pub(super) fn set_path(&mut self, path: PathBuf) {
         self.file.set_path(path);
     }
-
-    pub(super) fn sync(&self) -> io::Result<()> {
-        self.file.sync()
-    }
-
-    /// Closes the file of a synced, sealed segment's index.
-    pub(super) fn close(&mut self) {
-        self.file.close();
-    }
 }
 
 #[cfg(test)]
@@ -126,12 +128,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.timeindex");
         let mut idx = TimeIndex::create(&path).unwrap();
-        idx.maybe_append(100, 0).unwrap();
-        idx.maybe_append(90, 3).unwrap(); // not increasing: ignored
-        idx.maybe_append(200, 5).unwrap();
+        idx.maybe_append(100, 0);
+        idx.maybe_append(90, 3); // not increasing: ignored
+        idx.maybe_append(200, 5);
         assert_eq!(idx.lookup(50), 0);
         assert_eq!(idx.lookup(150), 0);
         assert_eq!(idx.lookup(201), 5);
+        idx.write().unwrap();
         drop(idx);
         let idx = TimeIndex::load(&path).unwrap().unwrap();
         assert_eq!(idx.max_timestamp(), Some(200));

@@ -115,6 +115,7 @@ impl TxnIndex {
         }
         let offset = lines.next()?.parse::<i64>().ok()?;
         let mut index = TxnIndex::default();
+        // `count`: the entries before this line, which the `end` line must match.
         for (count, line) in lines.enumerate() {
             let mut words = line.split(' ');
             let kind = words.next()?;
