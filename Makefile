@@ -83,8 +83,9 @@ bench-node: test-node
 	cargo build --release -p ferrokafka-broker
 	node bench/node_clients.js $(BENCH_NODE_ARGS)
 
-# Transactions (commit every 1,000 records) and read_committed consume: the Python binding (built
-# and installed by its test script) next to confluent-kafka on one release broker.
+# Transactions (commit every 1,000 records or every 100 ms) and read_committed consume: the
+# bundled broker next to Apache Kafka 4.1, and the Python binding (built and installed by its
+# test script) next to confluent-kafka. About 3 minutes; --no-kafka for the clients only.
 bench-transactions: test-deps test-python
 	cargo build --release -p ferrokafka-broker
 	.cache/venv/bin/python bench/transactions_bench.py $(BENCH_TRANSACTIONS_ARGS)
