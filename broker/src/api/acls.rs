@@ -13,9 +13,27 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use super::{NONE, Session, str_bytes};
+use super::{Ctx, NONE, Outcome, Session, str_bytes};
 use crate::security::acl::{self, AclBinding, AclFilter};
 use crate::server::BrokerState;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] =
+    &[(ApiKey::DescribeAcls, 1, 3), (ApiKey::CreateAcls, 1, 3), (ApiKey::DeleteAcls, 1, 3)];
+
+pub(super) fn serve_create_acls(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, CreateAclsRequest);
+    cx.reply(create_acls(cx.state, cx.session, req, cx.version))
+}
+
+pub(super) fn serve_describe_acls(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, DescribeAclsRequest);
+    cx.reply(describe_acls(cx.state, cx.session, req))
+}
+
+pub(super) fn serve_delete_acls(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, DeleteAclsRequest);
+    cx.reply(delete_acls(cx.state, cx.session, req))
+}
 
 /// Whether the session's principal may do `op` on the resource.
 pub(super) fn allowed(state: &BrokerState, session: &Session, op: i8, resource_type: i8, name: &str) -> bool {

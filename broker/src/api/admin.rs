@@ -14,10 +14,96 @@ use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourc
 use kafka_protocol::messages::*;
 
 use super::metadata::OPERATIONS_OMITTED;
-use super::{NONE, str_bytes};
+use super::{Ctx, NONE, Outcome, acls, str_bytes};
 use crate::config::describe_topic_config;
 use crate::error::Error;
 use crate::server::BrokerState;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+];
+
+pub(super) async fn serve_create_topics(cx: &mut Ctx<'_>) -> Outcome {
+    let version = cx.version;
+    filtered_storage!(
+        cx,
+        CreateTopicsRequest,
+        acls::filter_create_topics,
+        |state, req| create_topics(state, req, version),
+        topics
+    )
+}
+
+pub(super) async fn serve_delete_topics(cx: &mut Ctx<'_>) -> Outcome {
+    let version = cx.version;
+    filtered_storage!(
+        cx,
+        DeleteTopicsRequest,
+        acls::filter_delete_topics,
+        |state, req| delete_topics(state, req, version),
+        responses
+    )
+}
+
+pub(super) async fn serve_create_partitions(cx: &mut Ctx<'_>) -> Outcome {
+    filtered_storage!(
+        cx,
+        CreatePartitionsRequest,
+        acls::filter_create_partitions,
+        |state, req| create_partitions(state, req),
+        results
+    )
+}
+
+pub(super) async fn serve_delete_records(cx: &mut Ctx<'_>) -> Outcome {
+    filtered_storage!(
+        cx,
+        DeleteRecordsRequest,
+        acls::filter_delete_records,
+        |state, req| delete_records(state, req),
+        topics
+    )
+}
+
+pub(super) fn serve_describe_configs(cx: &mut Ctx<'_>) -> Outcome {
+    let state = cx.state;
+    filtered!(cx, DescribeConfigsRequest, acls::filter_describe_configs, req => describe_configs(state, req), results)
+}
+
+pub(super) fn serve_describe_cluster(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, DescribeClusterRequest);
+    let wants_operations = req.include_cluster_authorized_operations;
+    let mut resp = describe_cluster(cx.state, cx.session, req);
+    acls::describe_cluster_operations(cx.state, cx.session, wants_operations, &mut resp);
+    cx.reply(resp)
+}
+
+pub(super) async fn serve_alter_configs(cx: &mut Ctx<'_>) -> Outcome {
+    filtered_storage!(
+        cx,
+        AlterConfigsRequest,
+        acls::filter_alter_configs,
+        |state, req| alter_configs(state, req),
+        responses
+    )
+}
+
+pub(super) async fn serve_incremental_alter_configs(cx: &mut Ctx<'_>) -> Outcome {
+    filtered_storage!(
+        cx,
+        IncrementalAlterConfigsRequest,
+        acls::filter_incremental_alter_configs,
+        |state, req| incremental_alter_configs(state, req),
+        responses
+    )
+}
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;

@@ -2,14 +2,20 @@
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 
-use super::{NONE, SUPPORTED};
+use super::{Ctx, NONE, Outcome, supported};
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::ApiVersions, 0, 4)];
+
+pub(super) fn serve(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, ApiVersionsRequest);
+    cx.reply(handle(req, cx.version))
+}
 
 fn api_keys() -> Vec<ApiVersion> {
-    SUPPORTED
-        .iter()
-        .map(|&(key, min, max)| {
+    supported()
+        .map(|(key, min, max)| {
             ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
         })
         .collect()

@@ -8,14 +8,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use tokio::sync::Notify;
 
-use super::NONE;
+use super::{Ctx, NONE, Outcome, acls};
 use crate::error::Error;
 use crate::log::{AbortedTxn, ReadSlice};
 use crate::server::BrokerState;
 use crate::topics::Partition;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::Fetch, 4, 18)];
+
+pub(super) async fn serve(cx: &mut Ctx<'_>) -> Outcome {
+    let (state, version) = (cx.state, cx.version);
+    filtered!(cx, FetchRequest, acls::filter_fetch, req => handle(state, req, version).await, responses)
+}
 
 /// One partition of the request, resolved.
 struct Wanted {

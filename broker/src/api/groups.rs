@@ -9,9 +9,140 @@ use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use super::{NONE, str_bytes};
+use super::{Ctx, NONE, Outcome, acls, str_bytes};
 use crate::group::{CommitOffset, CommitRequest, JoinRequest, SyncRequest};
+use crate::security::acl;
 use crate::server::BrokerState;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
+];
+
+pub(super) fn serve_find_coordinator(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, FindCoordinatorRequest);
+    let (state, session) = (cx.state, &*cx.session);
+    let denied = |key_type: i8, key: &str| acls::coordinator_denied(state, session, key_type, key);
+    cx.reply(find_coordinator(state, session, req, cx.version, denied))
+}
+
+pub(super) async fn serve_join_group(cx: &mut Ctx<'_>) -> Outcome {
+    let client_id = cx.header.client_id.as_deref().unwrap_or("");
+    let caller = Caller { client_id, peer: cx.session.peer };
+    let req = decode!(cx, JoinGroupRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(JoinGroupResponse::default().with_error_code(acls::GROUP_DENIED).with_generation_id(-1));
+    }
+    cx.reply(join_group(cx.state, caller, req, cx.version).await)
+}
+
+pub(super) async fn serve_sync_group(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, SyncGroupRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(SyncGroupResponse::default().with_error_code(acls::GROUP_DENIED));
+    }
+    cx.reply(sync_group(cx.state, req).await)
+}
+
+pub(super) async fn serve_heartbeat(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, HeartbeatRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(HeartbeatResponse::default().with_error_code(acls::GROUP_DENIED));
+    }
+    cx.reply(heartbeat(cx.state, req).await)
+}
+
+pub(super) async fn serve_leave_group(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, LeaveGroupRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(LeaveGroupResponse::default().with_error_code(acls::GROUP_DENIED));
+    }
+    cx.reply(leave_group(cx.state, req, cx.version).await)
+}
+
+pub(super) async fn serve_offset_commit(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, OffsetCommitRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(acls::offset_commit_denied(&req, acls::GROUP_DENIED));
+    }
+    cx.reply(offset_commit(cx.state, req, cx.version).await)
+}
+
+pub(super) async fn serve_offset_fetch(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, OffsetFetchRequest);
+    let single = (!req.group_id.is_empty()).then(|| req.group_id.clone());
+    let named: Vec<_> = single.into_iter().chain(req.groups.iter().map(|g| g.group_id.clone())).collect();
+    if named.iter().any(|g| !acls::group_allowed(cx.state, cx.session, acl::DESCRIBE, g)) {
+        return cx.reply(acls::offset_fetch_denied(&req));
+    }
+    cx.reply(offset_fetch(cx.state, req, cx.version).await)
+}
+
+pub(super) async fn serve_list_groups(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, ListGroupsRequest);
+    let (state, session) = (cx.state, &*cx.session);
+    let mut resp = list_groups(state, req).await;
+    if state.acls.enabled() {
+        resp.groups.retain(|g| acls::group_allowed(state, session, acl::DESCRIBE, &g.group_id));
+    }
+    cx.reply(resp)
+}
+
+pub(super) async fn serve_describe_groups(cx: &mut Ctx<'_>) -> Outcome {
+    let mut req = decode!(cx, DescribeGroupsRequest);
+    let denied = acls::filter_groups(cx.state, cx.session, acl::DESCRIBE, &mut req.groups);
+    let mut resp = describe_groups(cx.state, req).await;
+    resp.groups.extend(denied.into_iter().map(|g| {
+        describe_groups_response::DescribedGroup::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
+    }));
+    cx.reply(resp)
+}
+
+pub(super) async fn serve_delete_groups(cx: &mut Ctx<'_>) -> Outcome {
+    let mut req = decode!(cx, DeleteGroupsRequest);
+    let denied = acls::filter_groups(cx.state, cx.session, acl::DELETE, &mut req.groups_names);
+    let mut resp = delete_groups(cx.state, req).await;
+    resp.results.extend(denied.into_iter().map(|g| {
+        delete_groups_response::DeletableGroupResult::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
+    }));
+    cx.reply(resp)
+}
+
+pub(super) async fn serve_offset_delete(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, OffsetDeleteRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::DELETE, &req.group_id) {
+        return cx.reply(OffsetDeleteResponse::default().with_error_code(acls::GROUP_DENIED));
+    }
+    cx.reply(offset_delete(cx.state, req).await)
+}
+
+pub(super) async fn serve_consumer_group_heartbeat(cx: &mut Ctx<'_>) -> Outcome {
+    let client_id = cx.header.client_id.as_deref().unwrap_or("");
+    let caller = Caller { client_id, peer: cx.session.peer };
+    let req = decode!(cx, ConsumerGroupHeartbeatRequest);
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(ConsumerGroupHeartbeatResponse::default().with_error_code(acls::GROUP_DENIED));
+    }
+    cx.reply(consumer_group_heartbeat(cx.state, caller, req).await)
+}
+
+pub(super) async fn serve_consumer_group_describe(cx: &mut Ctx<'_>) -> Outcome {
+    let mut req = decode!(cx, ConsumerGroupDescribeRequest);
+    let denied = acls::filter_groups(cx.state, cx.session, acl::DESCRIBE, &mut req.group_ids);
+    let resp = consumer_group_describe(cx.state, req).await;
+    cx.reply(acls::consumer_group_describe_authorized(cx.state, cx.session, denied, resp))
+}
 
 /// Who sent a request: the header's client id and the peer address.
 pub(crate) struct Caller<'a> {

@@ -2,11 +2,47 @@
 //! (KIP-360) so it can reset its sequence numbers after a batch failed for good.
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use super::NONE;
+use super::{Ctx, NONE, Outcome, acls, on_storage, transactions};
 use crate::producer_ids::Bump;
+use crate::security::acl;
 use crate::server::BrokerState;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::InitProducerId, 0, 5)];
+
+/// Transactional producers are served by the transaction coordinator (`transactions.rs`),
+/// idempotent ones here.
+pub(super) async fn serve(cx: &mut Ctx<'_>) -> Outcome {
+    let (state, version) = (cx.state, cx.version);
+    let req = decode!(cx, InitProducerIdRequest);
+    let session = &*cx.session;
+    if let Some(tid) = req.transactional_id.as_ref().filter(|t| !t.0.is_empty()) {
+        if !acls::transactional_id_allowed(state, session, acl::WRITE, &tid.0) {
+            return cx.reply(
+                InitProducerIdResponse::default()
+                    .with_error_code(acls::TRANSACTIONAL_ID_DENIED)
+                    .with_producer_id((-1).into())
+                    .with_producer_epoch(-1),
+            );
+        }
+        return cx.reply(transactions::init_producer_id(state, req, version).await);
+    }
+    if acls::idempotent_write_allowed(state, session) {
+        // A new block of producer ids is fsynced before its first id is handed out.
+        match on_storage(state, move |state| handle(state, req, version)).await {
+            Some(resp) => cx.reply(resp),
+            None => cx.storage_failed(),
+        }
+    } else {
+        cx.reply(
+            InitProducerIdResponse::default()
+                .with_error_code(acls::CLUSTER_AUTHORIZATION_FAILED)
+                .with_producer_id((-1).into())
+                .with_producer_epoch(-1),
+        )
+    }
+}
 
 pub(super) fn handle(state: &BrokerState, req: InitProducerIdRequest, version: i16) -> InitProducerIdResponse {
     let resp = InitProducerIdResponse::default()

@@ -2,13 +2,20 @@
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, TopicName};
+use kafka_protocol::messages::{ApiKey, ListOffsetsRequest, ListOffsetsResponse, TopicName};
 use kafka_protocol::records::RecordBatchDecoder;
 
-use super::NONE;
+use super::{Ctx, NONE, Outcome, acls};
 use crate::error::{Error, Result};
 use crate::server::BrokerState;
 use crate::topics::Partition;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::ListOffsets, 1, 10)];
+
+pub(super) fn serve(cx: &mut Ctx<'_>) -> Outcome {
+    let (state, version) = (cx.state, cx.version);
+    filtered!(cx, ListOffsetsRequest, acls::filter_list_offsets, req => handle(state, req, version), topics)
+}
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;

@@ -8,12 +8,35 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
-use super::{NONE, str_bytes};
+use super::{Ctx, NONE, Outcome, acls, str_bytes};
 use crate::error::Error;
 use crate::server::BrokerState;
 use crate::topics::Topic;
+
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::Metadata, 0, 13)];
+
+pub(super) fn serve(cx: &mut Ctx<'_>) -> Outcome {
+    let (state, version) = (cx.state, cx.version);
+    let mut req = decode!(cx, MetadataRequest);
+    let session = &*cx.session;
+    let denied = acls::filter_metadata(state, session, &mut req);
+    let all = req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(|t| t.is_empty()));
+    if !all && req.topics.as_ref().is_some_and(|t| t.is_empty()) && !denied.is_empty() {
+        // Every named topic was denied: do not let an emptied list mean "all topics".
+        let mut resp = handle(state, session, req.with_topics(None), version);
+        resp.topics = denied;
+        cx.reply(resp)
+    } else {
+        let mut resp = handle(state, session, req, version);
+        if all {
+            acls::filter_metadata_response(state, session, &mut resp);
+        }
+        resp.topics.extend(denied);
+        cx.reply(resp)
+    }
+}
 
 /// "Authorized operations not requested" in Kafka's encoding.
 pub(super) const OPERATIONS_OMITTED: i32 = i32::MIN;

@@ -1,6 +1,44 @@
 //! The request layer: header parsing, version checks, dispatch to one module per API, and
 //! response framing. Every request and response is coded by the `kafka-protocol` crate.
 
+// The entry points' shared steps, as macros because they return from the entry point. They
+// come before the API modules so that those see them.
+
+/// Decodes the request body as `$ty`, or returns the close an undecodable request gets.
+macro_rules! decode {
+    ($cx:expr, $ty:ty) => {
+        match $cx.decode::<$ty>() {
+            Ok(req) => req,
+            Err(closed) => return closed,
+        }
+    };
+}
+
+/// Decodes a request, takes out what the ACLs refuse (answered by `$filter`), handles the
+/// rest as `$handle` (with the request named `$req`) and answers both in `$field`.
+macro_rules! filtered {
+    ($cx:expr, $ty:ty, $filter:path, $req:ident => $handle:expr, $field:ident) => {{
+        let mut $req = decode!($cx, $ty);
+        let denied = $filter($cx.state, $cx.session, &mut $req);
+        let mut resp = $handle;
+        resp.$field.extend(denied);
+        $cx.reply(resp)
+    }};
+}
+
+/// As `filtered!`, with the handling on the blocking pool (see `on_storage`).
+macro_rules! filtered_storage {
+    ($cx:expr, $ty:ty, $filter:path, |$state:ident, $req:ident| $handle:expr, $field:ident) => {{
+        let mut $req = decode!($cx, $ty);
+        let denied = $filter($cx.state, $cx.session, &mut $req);
+        let Some(mut resp) = super::on_storage($cx.state, move |$state| $handle).await else {
+            return $cx.storage_failed();
+        };
+        resp.$field.extend(denied);
+        $cx.reply(resp)
+    }};
+}
+
 mod acls;
 mod admin;
 mod api_versions;
@@ -21,7 +59,6 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use std::sync::Arc;
 
-use crate::security::acl;
 use crate::server::BrokerState;
 
 /// What the connection does after a request.
@@ -94,58 +131,30 @@ impl Session {
     }
 }
 
-/// The versions this broker speaks, the same ranges as Apache Kafka 4.1 advertises for
-/// these APIs (clients infer features from them and take their newest code paths). Produce advertises 0 as its minimum, as
-/// Kafka does, because older librdkafka disables compression otherwise; v0-2 are refused.
-pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 0, 13),
-    (ApiKey::Fetch, 4, 18),
-    (ApiKey::ListOffsets, 1, 10),
-    (ApiKey::Metadata, 0, 13),
-    (ApiKey::ApiVersions, 0, 4),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 6),
-    (ApiKey::DeleteRecords, 0, 2),
-    (ApiKey::InitProducerId, 0, 5),
-    (ApiKey::DescribeConfigs, 1, 4),
-    (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::DescribeCluster, 0, 2),
-    (ApiKey::AlterConfigs, 0, 2),
-    (ApiKey::IncrementalAlterConfigs, 0, 1),
-    (ApiKey::FindCoordinator, 0, 6),
-    (ApiKey::JoinGroup, 0, 9),
-    (ApiKey::SyncGroup, 0, 5),
-    (ApiKey::Heartbeat, 0, 4),
-    (ApiKey::LeaveGroup, 0, 5),
-    (ApiKey::OffsetCommit, 2, 9),
-    (ApiKey::OffsetFetch, 1, 9),
-    (ApiKey::ListGroups, 0, 5),
-    (ApiKey::DescribeGroups, 0, 6),
-    (ApiKey::DeleteGroups, 0, 2),
-    (ApiKey::OffsetDelete, 0, 0),
-    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
-    (ApiKey::ConsumerGroupDescribe, 0, 1),
-    // v0 handshakes are followed by raw SASL tokens outside Kafka framing; only v1 is spoken.
-    (ApiKey::SaslHandshake, 1, 1),
-    (ApiKey::SaslAuthenticate, 0, 2),
-    (ApiKey::DescribeAcls, 1, 3),
-    (ApiKey::CreateAcls, 1, 3),
-    (ApiKey::DeleteAcls, 1, 3),
-    // Transaction version 1 only: AddPartitionsToTxn v4+ is broker-to-broker (KAFKA-15757),
-    // and EndTxn v5 / TxnOffsetCommit v5 belong to transaction version 2 (KIP-890), which
-    // this broker does not advertise as a feature.
-    (ApiKey::AddPartitionsToTxn, 0, 3),
-    (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
-    // KIP-664 tooling; ListTransactions v2 filters ids by a regular expression (KIP-1152).
-    (ApiKey::DescribeProducers, 0, 0),
-    (ApiKey::DescribeTransactions, 0, 0),
-    (ApiKey::ListTransactions, 0, 2),
+/// The versions this broker speaks, each API's declared by the module that serves it: the same
+/// ranges as Apache Kafka 4.1 advertises for these APIs (clients infer features from them and
+/// take their newest code paths).
+const VERSIONS: &[&[(ApiKey, i16, i16)]] = &[
+    produce::VERSIONS,
+    fetch::VERSIONS,
+    list_offsets::VERSIONS,
+    metadata::VERSIONS,
+    api_versions::VERSIONS,
+    admin::VERSIONS,
+    init_producer_id::VERSIONS,
+    groups::VERSIONS,
+    sasl::VERSIONS,
+    acls::VERSIONS,
+    transactions::VERSIONS,
 ];
 
+/// Every API this broker serves with its version range.
+fn supported() -> impl Iterator<Item = (ApiKey, i16, i16)> {
+    VERSIONS.iter().flat_map(|module| module.iter().copied())
+}
+
 fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
+    supported().find(|(k, _, _)| *k == key).map(|(_, min, max)| (min, max))
 }
 
 /// Encodes a response frame: size, response header, body.
@@ -195,8 +204,36 @@ async fn on_storage<T: Send + 'static>(
     }
 }
 
+/// One request on its way through an API's entry point: the body still to decode, who sent it,
+/// and what its answer needs (the version and correlation id it is encoded with).
+struct Ctx<'a> {
+    state: &'a Arc<BrokerState>,
+    session: &'a mut Session,
+    header: &'a RequestHeader,
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: Bytes,
+}
+
+impl Ctx<'_> {
+    /// The request body; undecodable, it is answered by closing the connection (see `decode!`).
+    fn decode<T: Decodable>(&mut self) -> Result<T, Outcome> {
+        let (key, version) = (self.key, self.version);
+        T::decode(&mut self.body, version)
+            .map_err(|e| Outcome::Close(format!("malformed {key:?} v{version} request: {e:#}")))
+    }
+
+    fn reply<R: Encodable>(&self, resp: R) -> Outcome {
+        encode_response(self.key, self.version, self.correlation_id, &resp)
+    }
+
+    fn storage_failed(&self) -> Outcome {
+        Outcome::Close(format!("{:?} v{}: the storage task failed", self.key, self.version))
+    }
+}
+
 pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &mut Session) -> Outcome {
-    let peer = session.peer;
     if frame.len() < 8 {
         return Outcome::Close(format!("request of {} bytes is shorter than a request header", frame.len()));
     }
@@ -226,345 +263,48 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
         Ok(h) => h,
         Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request header: {e}")),
     };
-
-    macro_rules! decode {
-        ($ty:ty) => {
-            match <$ty>::decode(&mut body, version) {
-                Ok(req) => req,
-                Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request: {e:#}")),
-            }
-        };
-    }
-    macro_rules! reply {
-        ($resp:expr) => {
-            encode_response(key, version, correlation_id, &$resp)
-        };
-    }
-
-    // Decodes a request, takes out what the ACLs refuse (answered by `$filter`), handles the
-    // rest as `$handle` (with the request named `$req`) and answers both in `$field`.
-    // As `filtered!`, with the handling on the blocking pool (see `on_storage`).
-    macro_rules! filtered_storage {
-        ($ty:ty, $filter:path, |$state:ident, $req:ident| $handle:expr, $field:ident) => {{
-            let mut $req = decode!($ty);
-            let denied = $filter(state, session, &mut $req);
-            let Some(mut resp) = on_storage(state, move |$state| $handle).await else {
-                return Outcome::Close(format!("{key:?} v{version}: the storage task failed"));
-            };
-            resp.$field.extend(denied);
-            reply!(resp)
-        }};
-    }
-
-    macro_rules! filtered {
-        ($ty:ty, $filter:path, $req:ident => $handle:expr, $field:ident) => {{
-            let mut $req = decode!($ty);
-            let denied = $filter(state, session, &mut $req);
-            let mut resp = $handle;
-            resp.$field.extend(denied);
-            reply!(resp)
-        }};
-    }
+    let cx = &mut Ctx { state, session, header: &header, key, version, correlation_id, body };
 
     match key {
-        ApiKey::ApiVersions => reply!(api_versions::handle(decode!(ApiVersionsRequest), version)),
-        ApiKey::Metadata => {
-            let mut req = decode!(MetadataRequest);
-            let denied = acls::filter_metadata(state, session, &mut req);
-            let all = req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(|t| t.is_empty()));
-            if !all && req.topics.as_ref().is_some_and(|t| t.is_empty()) && !denied.is_empty() {
-                // Every named topic was denied: do not let an emptied list mean "all topics".
-                let mut resp = metadata::handle(state, session, req.with_topics(None), version);
-                resp.topics = denied;
-                reply!(resp)
-            } else {
-                let mut resp = metadata::handle(state, session, req, version);
-                if all {
-                    acls::filter_metadata_response(state, session, &mut resp);
-                }
-                resp.topics.extend(denied);
-                reply!(resp)
-            }
-        }
-        ApiKey::CreateAcls => reply!(acls::create_acls(state, session, decode!(CreateAclsRequest), version)),
-        ApiKey::DescribeAcls => reply!(acls::describe_acls(state, session, decode!(DescribeAclsRequest))),
-        ApiKey::DeleteAcls => reply!(acls::delete_acls(state, session, decode!(DeleteAclsRequest))),
-        ApiKey::SaslHandshake => match sasl::handshake(state, session, decode!(SaslHandshakeRequest)) {
-            (resp, true) => reply!(resp),
-            (resp, false) => reply!(resp).then_close("SASL handshake refused"),
-        },
-        ApiKey::SaslAuthenticate => match sasl::authenticate(state, session, decode!(SaslAuthenticateRequest)) {
-            (resp, true) => reply!(resp),
-            (resp, false) => reply!(resp).then_close("SASL authentication failed"),
-        },
-        ApiKey::Produce => {
-            let mut req = decode!(ProduceRequest);
-            // v13 names topics by id (KIP-516): known ids get their names here, so ACLs,
-            // transactions and the log see one name whatever the version.
-            for t in req.topic_data.iter_mut().filter(|t| t.name.0.is_empty()) {
-                if let Some(topic) = state.topics.get_by_id(t.topic_id) {
-                    t.name = TopicName(str_bytes(topic.name.to_string()));
-                }
-            }
-            let denied = acls::filter_produce(state, session, &mut req);
-            if req.topic_data.is_empty() && !denied.is_empty() {
-                match req.acks {
-                    0 => Outcome::NoResponse,
-                    _ => reply!(ProduceResponse::default().with_responses(denied)),
-                }
-            } else {
-                let Some(handled) = on_storage(state, move |state| produce::handle(state, req, version)).await else {
-                    return Outcome::Close(format!("{key:?} v{version}: the storage task failed"));
-                };
-                match handled {
-                    Some(mut resp) => {
-                        resp.responses.extend(denied);
-                        reply!(resp)
-                    }
-                    None => Outcome::NoResponse,
-                }
-            }
-        }
-        ApiKey::Fetch => {
-            filtered!(FetchRequest, acls::filter_fetch, req => fetch::handle(state, req, version).await, responses)
-        }
-        ApiKey::ListOffsets => filtered!(
-            ListOffsetsRequest,
-            acls::filter_list_offsets,
-            req => list_offsets::handle(state, req, version),
-            topics
-        ),
-        ApiKey::InitProducerId => {
-            let req = decode!(InitProducerIdRequest);
-            if let Some(tid) = req.transactional_id.as_ref().filter(|t| !t.0.is_empty()) {
-                if !acls::transactional_id_allowed(state, session, acl::WRITE, &tid.0) {
-                    return reply!(
-                        InitProducerIdResponse::default()
-                            .with_error_code(acls::TRANSACTIONAL_ID_DENIED)
-                            .with_producer_id((-1).into())
-                            .with_producer_epoch(-1)
-                    );
-                }
-                return reply!(transactions::init_producer_id(state, req, version).await);
-            }
-            if acls::idempotent_write_allowed(state, session) {
-                // A new block of producer ids is fsynced before its first id is handed out.
-                match on_storage(state, move |state| init_producer_id::handle(state, req, version)).await {
-                    Some(resp) => reply!(resp),
-                    None => Outcome::Close(format!("{key:?} v{version}: the storage task failed")),
-                }
-            } else {
-                reply!(
-                    InitProducerIdResponse::default()
-                        .with_error_code(acls::CLUSTER_AUTHORIZATION_FAILED)
-                        .with_producer_id((-1).into())
-                        .with_producer_epoch(-1)
-                )
-            }
-        }
-        ApiKey::AddPartitionsToTxn => {
-            let req = decode!(AddPartitionsToTxnRequest);
-            if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.v3_and_below_transactional_id.0) {
-                return reply!(transactions::add_partitions_refused(&req, acls::TRANSACTIONAL_ID_DENIED));
-            }
-            reply!(transactions::add_partitions(state, req, version).await)
-        }
-        ApiKey::AddOffsetsToTxn => {
-            let req = decode!(AddOffsetsToTxnRequest);
-            if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
-                return reply!(AddOffsetsToTxnResponse::default().with_error_code(acls::TRANSACTIONAL_ID_DENIED));
-            }
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(AddOffsetsToTxnResponse::default().with_error_code(acls::GROUP_DENIED));
-            }
-            reply!(transactions::add_offsets(state, req, version).await)
-        }
-        ApiKey::EndTxn => {
-            let req = decode!(EndTxnRequest);
-            if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
-                return reply!(
-                    EndTxnResponse::default()
-                        .with_error_code(acls::TRANSACTIONAL_ID_DENIED)
-                        .with_producer_id((-1).into())
-                        .with_producer_epoch(-1)
-                );
-            }
-            reply!(transactions::end_txn(state, req, version).await)
-        }
-        ApiKey::TxnOffsetCommit => {
-            let req = decode!(TxnOffsetCommitRequest);
-            let denied = if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
-                Some(acls::TRANSACTIONAL_ID_DENIED)
-            } else if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                Some(acls::GROUP_DENIED)
-            } else {
-                None
-            };
-            match denied {
-                Some(code) => reply!(transactions::txn_offset_commit_refused(&req, code)),
-                None => reply!(transactions::txn_offset_commit(state, req, version).await),
-            }
-        }
-        ApiKey::DescribeTransactions => {
-            let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
-            reply!(transactions::describe_transactions(state, decode!(DescribeTransactionsRequest), visible).await)
-        }
-        ApiKey::ListTransactions => {
-            let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
-            reply!(transactions::list_transactions(state, decode!(ListTransactionsRequest), visible).await)
-        }
-        ApiKey::DescribeProducers => {
-            let readable = |topic: &str| acls::topic_allowed(state, session, acl::READ, topic);
-            reply!(transactions::describe_producers(state, decode!(DescribeProducersRequest), readable))
-        }
-        ApiKey::CreateTopics => filtered_storage!(
-            CreateTopicsRequest,
-            acls::filter_create_topics,
-            |state, req| admin::create_topics(state, req, version),
-            topics
-        ),
-        ApiKey::DeleteTopics => filtered_storage!(
-            DeleteTopicsRequest,
-            acls::filter_delete_topics,
-            |state, req| admin::delete_topics(state, req, version),
-            responses
-        ),
-        ApiKey::CreatePartitions => filtered_storage!(
-            CreatePartitionsRequest,
-            acls::filter_create_partitions,
-            |state, req| admin::create_partitions(state, req),
-            results
-        ),
-        ApiKey::DeleteRecords => filtered_storage!(
-            DeleteRecordsRequest,
-            acls::filter_delete_records,
-            |state, req| admin::delete_records(state, req),
-            topics
-        ),
-        ApiKey::DescribeConfigs => filtered!(
-            DescribeConfigsRequest,
-            acls::filter_describe_configs,
-            req => admin::describe_configs(state, req),
-            results
-        ),
-        ApiKey::DescribeCluster => {
-            let req = decode!(DescribeClusterRequest);
-            let wants_operations = req.include_cluster_authorized_operations;
-            let mut resp = admin::describe_cluster(state, session, req);
-            acls::describe_cluster_operations(state, session, wants_operations, &mut resp);
-            reply!(resp)
-        }
-        ApiKey::AlterConfigs => filtered_storage!(
-            AlterConfigsRequest,
-            acls::filter_alter_configs,
-            |state, req| admin::alter_configs(state, req),
-            responses
-        ),
-        ApiKey::IncrementalAlterConfigs => filtered_storage!(
-            IncrementalAlterConfigsRequest,
-            acls::filter_incremental_alter_configs,
-            |state, req| admin::incremental_alter_configs(state, req),
-            responses
-        ),
-        ApiKey::FindCoordinator => {
-            let denied = |key_type: i8, key: &str| acls::coordinator_denied(state, session, key_type, key);
-            reply!(groups::find_coordinator(state, session, decode!(FindCoordinatorRequest), version, denied))
-        }
-        ApiKey::JoinGroup => {
-            let client_id = header.client_id.as_deref().unwrap_or("");
-            let caller = groups::Caller { client_id, peer };
-            let req = decode!(JoinGroupRequest);
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(JoinGroupResponse::default().with_error_code(acls::GROUP_DENIED).with_generation_id(-1));
-            }
-            reply!(groups::join_group(state, caller, req, version).await)
-        }
-        ApiKey::SyncGroup => {
-            let req = decode!(SyncGroupRequest);
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(SyncGroupResponse::default().with_error_code(acls::GROUP_DENIED));
-            }
-            reply!(groups::sync_group(state, req).await)
-        }
-        ApiKey::Heartbeat => {
-            let req = decode!(HeartbeatRequest);
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(HeartbeatResponse::default().with_error_code(acls::GROUP_DENIED));
-            }
-            reply!(groups::heartbeat(state, req).await)
-        }
-        ApiKey::LeaveGroup => {
-            let req = decode!(LeaveGroupRequest);
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(LeaveGroupResponse::default().with_error_code(acls::GROUP_DENIED));
-            }
-            reply!(groups::leave_group(state, req, version).await)
-        }
-        ApiKey::OffsetCommit => {
-            let req = decode!(OffsetCommitRequest);
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(acls::offset_commit_denied(&req, acls::GROUP_DENIED));
-            }
-            reply!(groups::offset_commit(state, req, version).await)
-        }
-        ApiKey::OffsetFetch => {
-            let req = decode!(OffsetFetchRequest);
-            let single = (!req.group_id.is_empty()).then(|| req.group_id.clone());
-            let named: Vec<_> = single.into_iter().chain(req.groups.iter().map(|g| g.group_id.clone())).collect();
-            if named.iter().any(|g| !acls::group_allowed(state, session, acl::DESCRIBE, g)) {
-                return reply!(acls::offset_fetch_denied(&req));
-            }
-            reply!(groups::offset_fetch(state, req, version).await)
-        }
-        ApiKey::ListGroups => {
-            let mut resp = groups::list_groups(state, decode!(ListGroupsRequest)).await;
-            if state.acls.enabled() {
-                resp.groups.retain(|g| acls::group_allowed(state, session, acl::DESCRIBE, &g.group_id));
-            }
-            reply!(resp)
-        }
-        ApiKey::DescribeGroups => {
-            let mut req = decode!(DescribeGroupsRequest);
-            let denied = acls::filter_groups(state, session, acl::DESCRIBE, &mut req.groups);
-            let mut resp = groups::describe_groups(state, req).await;
-            resp.groups.extend(denied.into_iter().map(|g| {
-                describe_groups_response::DescribedGroup::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
-            }));
-            reply!(resp)
-        }
-        ApiKey::DeleteGroups => {
-            let mut req = decode!(DeleteGroupsRequest);
-            let denied = acls::filter_groups(state, session, acl::DELETE, &mut req.groups_names);
-            let mut resp = groups::delete_groups(state, req).await;
-            resp.results.extend(denied.into_iter().map(|g| {
-                delete_groups_response::DeletableGroupResult::default()
-                    .with_group_id(g)
-                    .with_error_code(acls::GROUP_DENIED)
-            }));
-            reply!(resp)
-        }
-        ApiKey::OffsetDelete => {
-            let req = decode!(OffsetDeleteRequest);
-            if !acls::group_allowed(state, session, acl::DELETE, &req.group_id) {
-                return reply!(OffsetDeleteResponse::default().with_error_code(acls::GROUP_DENIED));
-            }
-            reply!(groups::offset_delete(state, req).await)
-        }
-        ApiKey::ConsumerGroupHeartbeat => {
-            let client_id = header.client_id.as_deref().unwrap_or("");
-            let caller = groups::Caller { client_id, peer };
-            let req = decode!(ConsumerGroupHeartbeatRequest);
-            if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
-                return reply!(ConsumerGroupHeartbeatResponse::default().with_error_code(acls::GROUP_DENIED));
-            }
-            reply!(groups::consumer_group_heartbeat(state, caller, req).await)
-        }
-        ApiKey::ConsumerGroupDescribe => {
-            let mut req = decode!(ConsumerGroupDescribeRequest);
-            let denied = acls::filter_groups(state, session, acl::DESCRIBE, &mut req.group_ids);
-            let resp = groups::consumer_group_describe(state, req).await;
-            reply!(acls::consumer_group_describe_authorized(state, session, denied, resp))
-        }
+        ApiKey::ApiVersions => api_versions::serve(cx),
+        ApiKey::Metadata => metadata::serve(cx),
+        ApiKey::CreateAcls => acls::serve_create_acls(cx),
+        ApiKey::DescribeAcls => acls::serve_describe_acls(cx),
+        ApiKey::DeleteAcls => acls::serve_delete_acls(cx),
+        ApiKey::SaslHandshake => sasl::serve_handshake(cx),
+        ApiKey::SaslAuthenticate => sasl::serve_authenticate(cx),
+        ApiKey::Produce => produce::serve(cx).await,
+        ApiKey::Fetch => fetch::serve(cx).await,
+        ApiKey::ListOffsets => list_offsets::serve(cx),
+        ApiKey::InitProducerId => init_producer_id::serve(cx).await,
+        ApiKey::AddPartitionsToTxn => transactions::serve_add_partitions_to_txn(cx).await,
+        ApiKey::AddOffsetsToTxn => transactions::serve_add_offsets_to_txn(cx).await,
+        ApiKey::EndTxn => transactions::serve_end_txn(cx).await,
+        ApiKey::TxnOffsetCommit => transactions::serve_txn_offset_commit(cx).await,
+        ApiKey::DescribeTransactions => transactions::serve_describe_transactions(cx).await,
+        ApiKey::ListTransactions => transactions::serve_list_transactions(cx).await,
+        ApiKey::DescribeProducers => transactions::serve_describe_producers(cx),
+        ApiKey::CreateTopics => admin::serve_create_topics(cx).await,
+        ApiKey::DeleteTopics => admin::serve_delete_topics(cx).await,
+        ApiKey::CreatePartitions => admin::serve_create_partitions(cx).await,
+        ApiKey::DeleteRecords => admin::serve_delete_records(cx).await,
+        ApiKey::DescribeConfigs => admin::serve_describe_configs(cx),
+        ApiKey::DescribeCluster => admin::serve_describe_cluster(cx),
+        ApiKey::AlterConfigs => admin::serve_alter_configs(cx).await,
+        ApiKey::IncrementalAlterConfigs => admin::serve_incremental_alter_configs(cx).await,
+        ApiKey::FindCoordinator => groups::serve_find_coordinator(cx),
+        ApiKey::JoinGroup => groups::serve_join_group(cx).await,
+        ApiKey::SyncGroup => groups::serve_sync_group(cx).await,
+        ApiKey::Heartbeat => groups::serve_heartbeat(cx).await,
+        ApiKey::LeaveGroup => groups::serve_leave_group(cx).await,
+        ApiKey::OffsetCommit => groups::serve_offset_commit(cx).await,
+        ApiKey::OffsetFetch => groups::serve_offset_fetch(cx).await,
+        ApiKey::ListGroups => groups::serve_list_groups(cx).await,
+        ApiKey::DescribeGroups => groups::serve_describe_groups(cx).await,
+        ApiKey::DeleteGroups => groups::serve_delete_groups(cx).await,
+        ApiKey::OffsetDelete => groups::serve_offset_delete(cx).await,
+        ApiKey::ConsumerGroupHeartbeat => groups::serve_consumer_group_heartbeat(cx).await,
+        ApiKey::ConsumerGroupDescribe => groups::serve_consumer_group_describe(cx).await,
         _ => Outcome::Close(format!("API {key:?} is not supported by this broker")),
     }
     .with_header_logged(&header)
@@ -591,4 +331,19 @@ pub(crate) const NONE: i16 = 0;
 
 fn str_bytes(s: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_is_declared_once_with_a_range_it_can_decode() {
+        let mut seen = std::collections::HashSet::new();
+        for (key, min, max) in supported() {
+            assert!(seen.insert(key), "{key:?} is declared by two modules");
+            assert!(min <= max, "{key:?} {min}..={max}");
+            assert!(max <= key.valid_versions().max, "{key:?} v{max} cannot be decoded");
+        }
+    }
 }

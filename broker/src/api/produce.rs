@@ -3,12 +3,46 @@
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 
-use super::{NONE, str_bytes};
+use super::{Ctx, NONE, Outcome, acls, on_storage, str_bytes};
 use crate::error::Error;
 use crate::log::batch::BatchHeader;
 use crate::server::BrokerState;
+
+/// Produce advertises 0 as its minimum, as Kafka does, because older librdkafka disables
+/// compression otherwise; v0-2 are refused as undecodable.
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::Produce, 0, 13)];
+
+pub(super) async fn serve(cx: &mut Ctx<'_>) -> Outcome {
+    let (state, version) = (cx.state, cx.version);
+    let mut req = decode!(cx, ProduceRequest);
+    // v13 names topics by id (KIP-516): known ids get their names here, so ACLs,
+    // transactions and the log see one name whatever the version.
+    for t in req.topic_data.iter_mut().filter(|t| t.name.0.is_empty()) {
+        if let Some(topic) = state.topics.get_by_id(t.topic_id) {
+            t.name = TopicName(str_bytes(topic.name.to_string()));
+        }
+    }
+    let denied = acls::filter_produce(state, cx.session, &mut req);
+    if req.topic_data.is_empty() && !denied.is_empty() {
+        match req.acks {
+            0 => Outcome::NoResponse,
+            _ => cx.reply(ProduceResponse::default().with_responses(denied)),
+        }
+    } else {
+        let Some(handled) = on_storage(state, move |state| handle(state, req, version)).await else {
+            return cx.storage_failed();
+        };
+        match handled {
+            Some(mut resp) => {
+                resp.responses.extend(denied);
+                cx.reply(resp)
+            }
+            None => Outcome::NoResponse,
+        }
+    }
+}
 
 fn partition_error(index: i32, error: &Error) -> PartitionProduceResponse {
     PartitionProduceResponse::default()

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
-    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
 
-use super::{NONE, Session, str_bytes};
+use super::{Ctx, NONE, Outcome, Session, str_bytes};
 use crate::security::scram::{Mechanism, ScramServer};
 use crate::security::user_principal;
 use crate::server::BrokerState;
@@ -27,6 +27,25 @@ pub(crate) enum SaslStep {
     Handshaken(String),
     /// SCRAM server-first sent; client-final is next.
     Scram(Box<ScramServer>, String),
+}
+
+/// v0 handshakes are followed by raw SASL tokens outside Kafka framing; only v1 is spoken.
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::SaslHandshake, 1, 1), (ApiKey::SaslAuthenticate, 0, 2)];
+
+pub(super) fn serve_handshake(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, SaslHandshakeRequest);
+    match handshake(cx.state, cx.session, req) {
+        (resp, true) => cx.reply(resp),
+        (resp, false) => cx.reply(resp).then_close("SASL handshake refused"),
+    }
+}
+
+pub(super) fn serve_authenticate(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, SaslAuthenticateRequest);
+    match authenticate(cx.state, cx.session, req) {
+        (resp, true) => cx.reply(resp),
+        (resp, false) => cx.reply(resp).then_close("SASL authentication failed"),
+    }
 }
 
 pub(super) fn handshake(

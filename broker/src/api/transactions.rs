@@ -14,10 +14,94 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::*;
 
-use super::NONE;
+use super::{Ctx, NONE, Outcome, acls};
 use crate::group::OffsetValue;
+use crate::security::acl;
 use crate::server::BrokerState;
 use crate::txn::{EndOutcome, InitOutcome, PendingOffset, finish};
+
+/// Transaction version 1 only: AddPartitionsToTxn v4+ is broker-to-broker (KAFKA-15757),
+/// and EndTxn v5 / TxnOffsetCommit v5 belong to transaction version 2 (KIP-890), which this
+/// broker does not advertise as a feature. ListTransactions v2 filters ids by a regular
+/// expression (KIP-1152).
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 2),
+];
+
+pub(super) async fn serve_add_partitions_to_txn(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, AddPartitionsToTxnRequest);
+    if !acls::transactional_id_allowed(cx.state, cx.session, acl::WRITE, &req.v3_and_below_transactional_id.0) {
+        return cx.reply(add_partitions_refused(&req, acls::TRANSACTIONAL_ID_DENIED));
+    }
+    cx.reply(add_partitions(cx.state, req, cx.version).await)
+}
+
+pub(super) async fn serve_add_offsets_to_txn(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, AddOffsetsToTxnRequest);
+    if !acls::transactional_id_allowed(cx.state, cx.session, acl::WRITE, &req.transactional_id.0) {
+        return cx.reply(AddOffsetsToTxnResponse::default().with_error_code(acls::TRANSACTIONAL_ID_DENIED));
+    }
+    if !acls::group_allowed(cx.state, cx.session, acl::READ, &req.group_id) {
+        return cx.reply(AddOffsetsToTxnResponse::default().with_error_code(acls::GROUP_DENIED));
+    }
+    cx.reply(add_offsets(cx.state, req, cx.version).await)
+}
+
+pub(super) async fn serve_end_txn(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, EndTxnRequest);
+    if !acls::transactional_id_allowed(cx.state, cx.session, acl::WRITE, &req.transactional_id.0) {
+        return cx.reply(
+            EndTxnResponse::default()
+                .with_error_code(acls::TRANSACTIONAL_ID_DENIED)
+                .with_producer_id((-1).into())
+                .with_producer_epoch(-1),
+        );
+    }
+    cx.reply(end_txn(cx.state, req, cx.version).await)
+}
+
+pub(super) async fn serve_txn_offset_commit(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, TxnOffsetCommitRequest);
+    let (state, session) = (cx.state, &*cx.session);
+    let denied = if !acls::transactional_id_allowed(state, session, acl::WRITE, &req.transactional_id.0) {
+        Some(acls::TRANSACTIONAL_ID_DENIED)
+    } else if !acls::group_allowed(state, session, acl::READ, &req.group_id) {
+        Some(acls::GROUP_DENIED)
+    } else {
+        None
+    };
+    match denied {
+        Some(code) => cx.reply(txn_offset_commit_refused(&req, code)),
+        None => cx.reply(txn_offset_commit(state, req, cx.version).await),
+    }
+}
+
+pub(super) async fn serve_describe_transactions(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, DescribeTransactionsRequest);
+    let (state, session) = (cx.state, &*cx.session);
+    let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
+    cx.reply(describe_transactions(state, req, visible).await)
+}
+
+pub(super) async fn serve_list_transactions(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, ListTransactionsRequest);
+    let (state, session) = (cx.state, &*cx.session);
+    let visible = |id: &str| acls::transactional_id_allowed(state, session, acl::DESCRIBE, id);
+    cx.reply(list_transactions(state, req, visible).await)
+}
+
+pub(super) fn serve_describe_producers(cx: &mut Ctx<'_>) -> Outcome {
+    let req = decode!(cx, DescribeProducersRequest);
+    let (state, session) = (cx.state, &*cx.session);
+    let readable = |topic: &str| acls::topic_allowed(state, session, acl::READ, topic);
+    cx.reply(describe_producers(state, req, readable))
+}
 
 /// How many times a request waits for a previous transaction to finish before it answers
 /// CONCURRENT_TRANSACTIONS (retriable) instead.
