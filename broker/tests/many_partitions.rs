@@ -39,6 +39,19 @@ fn set_open_file_limit() -> bool {
     }
 }
 
+/// Free bytes and free inodes of the file system holding `path`.
+#[allow(unsafe_code)]
+fn room(path: &str) -> Option<(u64, u64)> {
+    let c_path = std::ffi::CString::new(path).ok()?;
+    // SAFETY: statvfs writes only the struct it is given; zeroed is a valid value for it.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and an exclusive pointer to that struct.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some((st.f_bavail as u64 * st.f_frsize as u64, st.f_favail as u64))
+}
+
 fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -134,9 +147,13 @@ async fn ten_thousand_partitions_of_several_segments_run_within_20000_descriptor
     }
     let started = Instant::now();
     let before = open_descriptors();
-    // On tmpfs where there is one: the test counts descriptors, and 30,000 rolls and 10,000
-    // partition creations each fsync; on a real disk that is minutes of waiting on fsync.
-    let dir = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
+    // On tmpfs where there is one with room: the test counts descriptors, and 30,000 rolls and
+    // 10,000 partition creations each fsync; on a real disk that is minutes of waiting on
+    // fsync. About 100,000 small files take a few hundred MiB of tmpfs pages, more than a
+    // container's default 64 MiB /dev/shm: then the ordinary temp dir.
+    let shm = "/dev/shm";
+    let roomy = room(shm).is_some_and(|(bytes, inodes)| bytes >= 2 << 30 && inodes >= 500_000);
+    let dir = if roomy { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
     let partitions = (TOPICS * PARTITIONS_PER_TOPIC) as usize;
     let broker = Broker::start(config_in(dir.path())).await.unwrap();
     let mut c = TestClient::connect(broker.local_addr()).await;
