@@ -245,10 +245,7 @@ impl Runner {
     /// (waiting up to `timeout` for the first). Only the round's first record waits and does
     /// the group's upkeep, so no rebalance happens between the records of a round.
     pub async fn next_round(&mut self, max: usize, timeout: Duration) -> Round {
-        while let Ok(op) = self.ops.try_recv() {
-            self.apply(op).await;
-        }
-        self.apply_pauses_and_seeks().await;
+        self.apply_requests().await;
         let started = Instant::now();
         let records = self.consumer.poll_batch(max, timeout).await;
         let took = started.elapsed();
