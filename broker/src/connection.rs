@@ -103,7 +103,12 @@ where
                 break;
             }
         };
-        match api::handle(&state, frame, &mut session).await {
+        let outcome = if session.sasl_bare_tokens {
+            api::sasl::serve_bare_token(&state, &mut session, frame)
+        } else {
+            api::handle(&state, frame, &mut session).await
+        };
+        match outcome {
             Outcome::Respond(bytes) => {
                 // A client that stops reading fills the queue: shutdown must not wait on it.
                 let sent = tokio::select! {

@@ -117,3 +117,37 @@ async fn unauthenticated_clients_cannot_send_large_frames() {
     let (code, _) = common::produce(&mut c, "big", 0, big).await;
     assert_eq!(code, 0, "a 768 KiB batch is accepted once authenticated");
 }
+
+/// A SaslHandshake v0 (what clients older than KIP-152 send, and Kafka 4.1 still serves) is
+/// followed by the mechanism's tokens as bare size-prefixed frames, answered the same way.
+#[tokio::test]
+async fn a_v0_handshake_exchanges_bare_sasl_tokens() {
+    let (broker, _dir) = sasl_broker("0").await;
+    let bare = |token: &[u8]| {
+        let mut frame = (token.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(token);
+        frame
+    };
+    let v0 = |m: &'static str| SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(m));
+
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    let resp = c.send(&v0("PLAIN"), 0).await;
+    assert_eq!(resp.error_code, 0);
+    c.send_raw(&bare(b"\0alice\0alice-secret")).await;
+    let answer = c.read_frame().await.expect("PLAIN's answer: an empty token");
+    assert!(answer.is_empty(), "PLAIN answers success with an empty token, got {answer:?}");
+    let resp: MetadataResponse = c.send(&metadata(), 12).await;
+    assert_eq!(resp.brokers.len(), 1, "requests are served once authenticated");
+
+    // A wrong password has no answer in this exchange: the connection closes.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(c.send(&v0("PLAIN"), 0).await.error_code, 0);
+    c.send_raw(&bare(b"\0alice\0nope")).await;
+    assert!(c.is_closed().await);
+
+    // An unknown mechanism is refused as in v1, with the enabled ones listed.
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    let resp = c.send(&v0("GSSAPI"), 0).await;
+    assert_eq!(resp.error_code, ResponseError::UnsupportedSaslMechanism.code());
+    assert_eq!(resp.mechanisms.len(), 3);
+}

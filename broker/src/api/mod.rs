@@ -48,7 +48,7 @@ mod init_producer_id;
 mod list_offsets;
 mod metadata;
 mod produce;
-mod sasl;
+pub(crate) mod sasl;
 mod transactions;
 
 pub(crate) use sasl::SaslStep;
@@ -86,6 +86,9 @@ pub(crate) struct Session {
     pub(crate) authenticated_as: Option<String>,
     pub(crate) mechanism: Option<String>,
     pub(crate) sasl: SaslStep,
+    /// A v0 SaslHandshake was accepted: the next frames are bare SASL tokens, not requests,
+    /// until the exchange ends ([`sasl::serve_bare_token`]).
+    pub(crate) sasl_bare_tokens: bool,
     /// KIP-368: when the SASL session ends unless the client re-authenticates.
     pub(crate) expires: Option<std::time::Instant>,
 }
@@ -103,6 +106,7 @@ impl Session {
             authenticated_as: None,
             mechanism: None,
             sasl: SaslStep::Idle,
+            sasl_bare_tokens: false,
             expires: None,
         }
     }

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
     ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
@@ -29,15 +29,37 @@ pub(crate) enum SaslStep {
     Scram(Box<ScramServer>, String),
 }
 
-/// v0 handshakes are followed by raw SASL tokens outside Kafka framing; only v1 is spoken.
-pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::SaslHandshake, 1, 1), (ApiKey::SaslAuthenticate, 0, 2)];
+/// A v0 handshake is followed by bare SASL tokens outside Kafka framing (see
+/// [`serve_bare_token`]); v1 by SaslAuthenticate requests. Kafka 4.1 still serves both.
+pub(super) const VERSIONS: &[(ApiKey, i16, i16)] = &[(ApiKey::SaslHandshake, 0, 1), (ApiKey::SaslAuthenticate, 0, 2)];
 
 pub(super) fn serve_handshake(cx: &mut Ctx<'_>) -> Outcome {
     let req = decode!(cx, SaslHandshakeRequest);
     match handshake(cx.state, cx.session, req) {
-        (resp, true) => cx.reply(resp),
+        (resp, true) => {
+            cx.session.sasl_bare_tokens = cx.version == 0;
+            cx.reply(resp)
+        }
         (resp, false) => cx.reply(resp).then_close("SASL handshake refused"),
     }
+}
+
+/// One SASL token after a v0 handshake (KIP-43's original exchange): the mechanism's messages
+/// arrive as bare size-prefixed frames and are answered the same way (PLAIN's success is an
+/// empty token). The exchange has no place for an error, so a failure closes the connection,
+/// as Kafka does.
+pub(crate) fn serve_bare_token(state: &BrokerState, session: &mut Session, token: BytesMut) -> Outcome {
+    let req = SaslAuthenticateRequest::default().with_auth_bytes(token.freeze());
+    let (resp, ok) = authenticate(state, session, req);
+    if !ok {
+        let reason = resp.error_message.as_deref().unwrap_or("refused").to_owned();
+        return Outcome::Close(format!("SASL authentication (v0 handshake) failed: {reason}"));
+    }
+    session.sasl_bare_tokens = !matches!(session.sasl, SaslStep::Idle);
+    let mut frame = BytesMut::with_capacity(4 + resp.auth_bytes.len());
+    frame.put_i32(resp.auth_bytes.len() as i32);
+    frame.extend_from_slice(&resp.auth_bytes);
+    Outcome::Respond(frame.freeze())
 }
 
 pub(super) fn serve_authenticate(cx: &mut Ctx<'_>) -> Outcome {

@@ -74,6 +74,9 @@ def test_the_readme_table_of_api_versions_is_current(bootstrap, apache_kafka):
     tv2 = {"AddPartitionsToTxn", "EndTxn", "TxnOffsetCommit"}
     behind = [NAMES[k] for k in ours if k in kafka and ours[k][1] < kafka[k][1] and NAMES[k] not in tv2]
     assert not behind, f"served below Kafka 4.1's newest version: {behind}"
+    # ... and from Kafka's oldest (an older client still talks to us).
+    newer = [NAMES[k] for k in ours if k in kafka and ours[k][0] > kafka[k][0]]
+    assert not newer, f"not served from Kafka 4.1's oldest version: {newer}"
     expected = f"{START}\n{table(ours, kafka)}\n{END}"
     text = open(README).read()
     assert START in text and END in text, "README.md lacks the api-versions markers"
