@@ -430,10 +430,62 @@ async fn describe_cluster_is_answered_to_all_and_describe_decides_authorized_ope
     let resp = bob.send(&describe(false), 1).await;
     assert_eq!(resp.cluster_authorized_operations, i32::MIN, "not asked for");
     still_served(&mut bob).await;
-    // With DESCRIBE they stay "not provided": the broker computes no authorized operations.
+    // With DESCRIBE they are what the ACLs grant (DESCRIBE and DESCRIBE_CONFIGS for alice).
     let mut alice = login(&broker, "alice").await;
     let resp = alice.send(&describe(true), 1).await;
-    assert_eq!((resp.error_code, resp.cluster_authorized_operations), (NONE, i32::MIN));
+    assert_eq!((resp.error_code, resp.cluster_authorized_operations), (NONE, bits(&[DESCRIBE, DESCRIBE_CONFIGS])));
+    // A super user may do all the cluster supports (as Kafka's AclEntry lists it).
+    let mut admin = login(&broker, "admin").await;
+    let resp = admin.send(&describe(true), 1).await;
+    assert_eq!(resp.cluster_authorized_operations, bits(&[5, 9, 10, 11, 12, 7, 8]));
+}
+
+/// Kafka's authorized-operations field: bit N for the operation whose code is N.
+fn bits(ops: &[i8]) -> i32 {
+    ops.iter().fold(0, |b, op| b | 1 << op)
+}
+
+#[tokio::test]
+async fn metadata_and_describe_groups_give_the_authorized_operations_asked_for() {
+    let (broker, _dir, mut admin) = fixture().await;
+    let mut bob = login(&broker, "bob").await;
+    let metadata = |include: bool| {
+        MetadataRequest::default()
+            .with_topics(Some(
+                ["mine", "theirs"]
+                    .iter()
+                    .map(|t| metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(s(t)))))
+                    .collect(),
+            ))
+            .with_include_topic_authorized_operations(include)
+    };
+    let resp: MetadataResponse = bob.send(&metadata(true), 12).await;
+    let ops: Vec<(&str, i16, i32)> = resp
+        .topics
+        .iter()
+        .map(|t| (t.name.as_ref().unwrap().as_str(), t.error_code, t.topic_authorized_operations))
+        .collect();
+    // ALTER, DELETE and ALTER_CONFIGS granted; DESCRIBE and DESCRIBE_CONFIGS implied.
+    let mine = bits(&[ALTER, DELETE, ALTER_CONFIGS, DESCRIBE, DESCRIBE_CONFIGS]);
+    assert_eq!(ops, [("mine", NONE, mine), ("theirs", TOPIC_DENIED, i32::MIN)]);
+    let resp: MetadataResponse = bob.send(&metadata(false), 12).await;
+    assert_eq!(resp.topics[0].topic_authorized_operations, i32::MIN, "not asked for");
+    // Metadata v8-10 carry the cluster's too.
+    let resp: MetadataResponse = admin.send(&metadata(true).with_include_cluster_authorized_operations(true), 10).await;
+    assert_eq!(resp.cluster_authorized_operations, bits(&[5, 9, 10, 11, 12, 7, 8]));
+    assert_eq!(resp.topics[0].topic_authorized_operations, bits(&[READ, 4, 5, 6, ALTER, DESCRIBE, 10, 11]));
+
+    let groups = |include: bool| {
+        DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(s("bob-g")), GroupId(s("alice-g"))])
+            .with_include_authorized_operations(include)
+    };
+    let resp = bob.send(&groups(true), 5).await;
+    let ops: Vec<(&str, i16, i32)> =
+        resp.groups.iter().map(|g| (g.group_id.as_str(), g.error_code, g.authorized_operations)).collect();
+    assert_eq!(ops, [("bob-g", NONE, bits(&[READ, DESCRIBE])), ("alice-g", GROUP_DENIED, i32::MIN)]);
+    let resp = bob.send(&groups(false), 5).await;
+    assert_eq!(resp.groups[0].authorized_operations, i32::MIN, "not asked for");
 }
 
 #[tokio::test]

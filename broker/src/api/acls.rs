@@ -45,6 +45,26 @@ pub(super) fn allowed(state: &BrokerState, session: &Session, op: i8, resource_t
     ok
 }
 
+/// Kafka's authorized-operations field for a resource: bit N set when the principal may do
+/// the operation whose code is N, over the operations the resource type supports
+/// (`AclEntry.supportedOperations`); all of them without an authorizer, as Kafka answers.
+/// Denials here are not logged: nothing was refused.
+pub(super) fn authorized_operations(state: &BrokerState, session: &Session, resource_type: i8, name: &str) -> i32 {
+    use acl::*;
+    let supported: &[i8] = match resource_type {
+        TOPIC => &[READ, WRITE, CREATE, DESCRIBE, DELETE, ALTER, DESCRIBE_CONFIGS, ALTER_CONFIGS],
+        GROUP => &[READ, DESCRIBE, DELETE, DESCRIBE_CONFIGS, ALTER_CONFIGS],
+        CLUSTER => &[CREATE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, ALTER, DESCRIBE],
+        TRANSACTIONAL_ID => &[DESCRIBE, WRITE],
+        _ => &[],
+    };
+    let host = session.peer.ip().to_string();
+    supported
+        .iter()
+        .filter(|&&op| state.acls.authorize(&session.principal, &host, op, resource_type, name))
+        .fold(0, |bits, &op| bits | 1 << op)
+}
+
 fn cluster_allowed(state: &BrokerState, session: &Session, op: i8) -> bool {
     allowed(state, session, op, acl::CLUSTER, acl::CLUSTER_NAME)
 }
@@ -615,17 +635,25 @@ pub(super) fn consumer_group_describe_authorized(
     resp
 }
 
-/// DescribeCluster is answered to everyone, as Kafka does: DESCRIBE on the cluster only
-/// decides the authorized operations a client asks for, none (0) without it. With it they stay
-/// "not provided", as this broker computes no authorized operations.
+/// DescribeCluster is answered to everyone, as Kafka does; the authorized operations a client
+/// asks for are the cluster's, or none (0) without DESCRIBE on it.
 pub(super) fn describe_cluster_operations(
     state: &BrokerState,
     session: &Session,
     wants_operations: bool,
     resp: &mut DescribeClusterResponse,
 ) {
-    if wants_operations && state.acls.enabled() && !cluster_allowed(state, session, acl::DESCRIBE) {
-        resp.cluster_authorized_operations = 0;
+    if wants_operations {
+        resp.cluster_authorized_operations = cluster_operations(state, session);
+    }
+}
+
+/// The cluster's authorized operations as DescribeCluster and Metadata v8–10 give them.
+pub(super) fn cluster_operations(state: &BrokerState, session: &Session) -> i32 {
+    if cluster_allowed(state, session, acl::DESCRIBE) {
+        authorized_operations(state, session, acl::CLUSTER, acl::CLUSTER_NAME)
+    } else {
+        0
     }
 }
 

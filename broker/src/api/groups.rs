@@ -102,7 +102,13 @@ pub(super) async fn serve_list_groups(cx: &mut Ctx<'_>) -> Outcome {
 pub(super) async fn serve_describe_groups(cx: &mut Ctx<'_>) -> Outcome {
     let mut req = decode!(cx, DescribeGroupsRequest);
     let denied = acls::filter_groups(cx.state, cx.session, acl::DESCRIBE, &mut req.groups);
+    let operations = req.include_authorized_operations;
     let mut resp = describe_groups(cx.state, req).await;
+    if operations {
+        for g in &mut resp.groups {
+            g.authorized_operations = acls::authorized_operations(cx.state, cx.session, acl::GROUP, &g.group_id);
+        }
+    }
     resp.groups.extend(denied.into_iter().map(|g| {
         describe_groups_response::DescribedGroup::default().with_group_id(g).with_error_code(acls::GROUP_DENIED)
     }));
@@ -140,7 +146,13 @@ pub(super) async fn serve_consumer_group_heartbeat(cx: &mut Ctx<'_>) -> Outcome 
 pub(super) async fn serve_consumer_group_describe(cx: &mut Ctx<'_>) -> Outcome {
     let mut req = decode!(cx, ConsumerGroupDescribeRequest);
     let denied = acls::filter_groups(cx.state, cx.session, acl::DESCRIBE, &mut req.group_ids);
-    let resp = consumer_group_describe(cx.state, req).await;
+    let operations = req.include_authorized_operations;
+    let mut resp = consumer_group_describe(cx.state, req).await;
+    if operations {
+        for g in &mut resp.groups {
+            g.authorized_operations = acls::authorized_operations(cx.state, cx.session, acl::GROUP, &g.group_id);
+        }
+    }
     cx.reply(acls::consumer_group_describe_authorized(cx.state, cx.session, denied, resp))
 }
 

@@ -12,6 +12,7 @@ use kafka_protocol::messages::{ApiKey, BrokerId, MetadataRequest, MetadataRespon
 
 use super::{Ctx, NONE, Outcome, acls, str_bytes};
 use crate::error::Error;
+use crate::security::acl;
 use crate::server::BrokerState;
 use crate::topics::Topic;
 
@@ -21,21 +22,36 @@ pub(super) fn serve(cx: &mut Ctx<'_>) -> Outcome {
     let (state, version) = (cx.state, cx.version);
     let mut req = decode!(cx, MetadataRequest);
     let session = &*cx.session;
+    let (topic_operations, cluster_operations) =
+        (req.include_topic_authorized_operations, req.include_cluster_authorized_operations);
     let denied = acls::filter_metadata(state, session, &mut req);
     let all = req.topics.is_none() || (version == 0 && req.topics.as_ref().is_some_and(|t| t.is_empty()));
-    if !all && req.topics.as_ref().is_some_and(|t| t.is_empty()) && !denied.is_empty() {
+    let mut resp = if !all && req.topics.as_ref().is_some_and(|t| t.is_empty()) && !denied.is_empty() {
         // Every named topic was denied: do not let an emptied list mean "all topics".
         let mut resp = handle(state, session, req.with_topics(None), version);
-        resp.topics = denied;
-        cx.reply(resp)
+        resp.topics.clear();
+        resp
     } else {
         let mut resp = handle(state, session, req, version);
         if all {
             acls::filter_metadata_response(state, session, &mut resp);
         }
-        resp.topics.extend(denied);
-        cx.reply(resp)
+        resp
+    };
+    // As Kafka: the topics described (denied ones stay "not provided"), and the cluster's
+    // where the version has the field (8–10).
+    if topic_operations {
+        for t in &mut resp.topics {
+            if let Some(name) = &t.name {
+                t.topic_authorized_operations = acls::authorized_operations(state, session, acl::TOPIC, name);
+            }
+        }
     }
+    if cluster_operations && (8..=10).contains(&version) {
+        resp.cluster_authorized_operations = acls::cluster_operations(state, session);
+    }
+    resp.topics.extend(denied);
+    cx.reply(resp)
 }
 
 /// "Authorized operations not requested" in Kafka's encoding.

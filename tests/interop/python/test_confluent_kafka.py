@@ -151,3 +151,41 @@ def test_create_topic_with_kafka_topic_configs(any_broker):
         except Exception as e:
             rejected[key] = str(e.args[0])
     assert rejected == {}
+
+
+def test_authorized_operations_without_an_authorizer_are_all_a_resource_supports(any_broker):
+    """describe_topics / describe_cluster / describe_consumer_groups asked for authorized
+    operations: with no authorizer configured, every operation the resource type supports
+    (Kafka's AclEntry.supportedOperations), on both brokers."""
+    from confluent_kafka import AclOperation as Op, TopicCollection
+
+    bootstrap = any_broker
+    topic, group = unique("ck-ops"), unique("ck-ops-g")
+    admin = create(bootstrap, topic, 1)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+    finally:
+        consumer.close()
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            described = admin.describe_topics(TopicCollection([topic]), include_authorized_operations=True)
+            ops = described[topic].result(10).authorized_operations
+            break
+        except Exception:
+            # Kafka's brokers learn of a new topic from the controller a moment after CreateTopics.
+            assert time.monotonic() < deadline, "the new topic is not described after 30 s"
+            time.sleep(0.05)
+    assert set(ops) == {Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DELETE, Op.ALTER,
+                        Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS}
+
+    cluster = admin.describe_cluster(include_authorized_operations=True).result(10)
+    assert set(cluster.authorized_operations) == {Op.CREATE, Op.CLUSTER_ACTION, Op.DESCRIBE_CONFIGS,
+                                                  Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE, Op.ALTER, Op.DESCRIBE}
+    assert admin.describe_cluster().result(10).authorized_operations is None, "not asked for"
+
+    described = admin.describe_consumer_groups([group], include_authorized_operations=True)[group].result(10)
+    assert set(described.authorized_operations) == {Op.READ, Op.DESCRIBE, Op.DELETE, Op.DESCRIBE_CONFIGS,
+                                                     Op.ALTER_CONFIGS}
