@@ -334,6 +334,46 @@ async fn membership_commits_and_admin_follow_kafkas_rules() {
     broker.shutdown().await.unwrap();
 }
 
+/// Members that join a new group together (with no initial rebalance delay, this broker's
+/// default) form one generation: a member handed its id (KIP-394) but not yet back is waited
+/// for, as Kafka's `hasAllMembersJoined` waits for pending members. 50 rounds, since going
+/// wrong would be a race; in the second half the first member's join is seen waiting in the
+/// group before the second comes back.
+#[tokio::test]
+async fn members_joining_together_form_one_generation() {
+    let (broker, _dir) = start_broker(|_| {}).await;
+    for round in 0..50 {
+        let group = format!("together-{round}");
+        let (mut a, mut b) = (connect(&broker).await, connect(&broker).await);
+        let first = Join::new(&group, "");
+        let (fa, fb) = tokio::join!(first.send(&mut a), first.send(&mut b));
+        assert_eq!((fa.error_code, fb.error_code), (MEMBER_ID_REQUIRED, MEMBER_ID_REQUIRED));
+        let (a_id, b_id) = (fa.member_id.to_string(), fb.member_id.to_string());
+        let (ja, jb) = if round < 25 {
+            let (again_a, again_b) = (Join::new(&group, &a_id), Join::new(&group, &b_id));
+            tokio::join!(again_a.send(&mut a), again_b.send(&mut b))
+        } else {
+            let (group_a, a_id2) = (group.clone(), a_id.clone());
+            let a_join = tokio::spawn(async move {
+                let r = Join::new(&group_a, &a_id2).send(&mut a).await;
+                (a, r)
+            });
+            let mut admin = connect(&broker).await;
+            while describe(&mut admin, &group).await.members.is_empty() {
+                tokio::task::yield_now().await;
+            }
+            let described = describe(&mut admin, &group).await;
+            assert_eq!(described.group_state.as_str(), "PreparingRebalance", "round {round}: waits for b");
+            let jb = Join::new(&group, &b_id).send(&mut b).await;
+            (a_join.await.unwrap().1, jb)
+        };
+        assert_eq!((ja.error_code, jb.error_code), (NONE, NONE), "round {round}");
+        assert_eq!((ja.generation_id, jb.generation_id), (1, 1), "round {round}: one generation with both");
+        assert_eq!(ja.members.len() + jb.members.len(), 2, "round {round}: the leader sees both members");
+    }
+    broker.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn commits_during_a_rebalance_follow_its_phase() {
     let (broker, _dir) = start_broker(|_| {}).await;
