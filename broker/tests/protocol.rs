@@ -336,3 +336,50 @@ async fn topic_admin_errors_are_kafkas() {
     assert_eq!(cluster.brokers.len(), 1);
     broker.shutdown().await.unwrap();
 }
+
+/// DescribeLogDirs (what `kafka-log-dirs.sh` asks): the data directory with each partition's
+/// log size, and the file system's totals.
+#[tokio::test]
+async fn describe_log_dirs_gives_each_partitions_size() {
+    let (broker, dir) = start_broker(|_| {}).await;
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(create_topic(&mut c, "sized", 2, &[]).await, 0);
+    assert_eq!(create_topic(&mut c, "other", 1, &[]).await, 0);
+    let records = batch(&[(None, &[7u8; 1000], 1), (None, &[8u8; 1000], 2)], None, Compression::None);
+    let batch_len = records.len() as i64;
+    assert_eq!(produce(&mut c, "sized", 1, records).await.0, 0);
+
+    let all: DescribeLogDirsResponse = c.send(&DescribeLogDirsRequest::default().with_topics(None), 4).await;
+    assert_eq!((all.error_code, all.results.len()), (0, 1));
+    let result = &all.results[0];
+    assert_eq!(result.error_code, 0);
+    assert_eq!(std::path::Path::new(result.log_dir.as_str()), std::path::absolute(dir.path()).unwrap());
+    assert!(result.total_bytes > 0 && result.usable_bytes > 0 && result.usable_bytes <= result.total_bytes);
+    let sizes = |resp: &DescribeLogDirsResponse| -> Vec<(String, i32, i64)> {
+        let mut out: Vec<_> = resp.results[0]
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.name.to_string(), p.partition_index, p.partition_size)))
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        sizes(&all),
+        [("other".into(), 0, 0), ("sized".into(), 0, 0), ("sized".into(), 1, batch_len)],
+        "the log holds the batch as it was sent"
+    );
+
+    // Asked for some: only those, and topics the broker does not have are left out.
+    let some = DescribeLogDirsRequest::default().with_topics(Some(vec![
+        describe_log_dirs_request::DescribableLogDirTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("sized")))
+            .with_partitions(vec![1]),
+        describe_log_dirs_request::DescribableLogDirTopic::default()
+            .with_topic(TopicName(StrBytes::from_static_str("missing")))
+            .with_partitions(vec![0]),
+    ]));
+    let resp: DescribeLogDirsResponse = c.send(&some, 1).await;
+    assert_eq!(sizes(&resp), [("sized".into(), 1, batch_len)]);
+    broker.shutdown().await.unwrap();
+}

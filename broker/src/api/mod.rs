@@ -46,6 +46,7 @@ mod fetch;
 mod groups;
 mod init_producer_id;
 mod list_offsets;
+mod log_dirs;
 mod metadata;
 mod produce;
 pub(crate) mod sasl;
@@ -142,6 +143,7 @@ const VERSIONS: &[&[(ApiKey, i16, i16)]] = &[
     produce::VERSIONS,
     fetch::VERSIONS,
     list_offsets::VERSIONS,
+    log_dirs::VERSIONS,
     metadata::VERSIONS,
     api_versions::VERSIONS,
     admin::VERSIONS,
@@ -292,6 +294,7 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
         ApiKey::DeleteTopics => admin::serve_delete_topics(cx).await,
         ApiKey::CreatePartitions => admin::serve_create_partitions(cx).await,
         ApiKey::DeleteRecords => admin::serve_delete_records(cx).await,
+        ApiKey::DescribeLogDirs => log_dirs::serve(cx).await,
         ApiKey::DescribeConfigs => admin::serve_describe_configs(cx),
         ApiKey::DescribeCluster => admin::serve_describe_cluster(cx),
         ApiKey::AlterConfigs => admin::serve_alter_configs(cx).await,

@@ -157,7 +157,8 @@ def test_authorized_operations_without_an_authorizer_are_all_a_resource_supports
     """describe_topics / describe_cluster / describe_consumer_groups asked for authorized
     operations: with no authorizer configured, every operation the resource type supports
     (Kafka's AclEntry.supportedOperations), on both brokers."""
-    from confluent_kafka import AclOperation as Op, TopicCollection
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation as Op
 
     bootstrap = any_broker
     topic, group = unique("ck-ops"), unique("ck-ops-g")
@@ -189,3 +190,29 @@ def test_authorized_operations_without_an_authorizer_are_all_a_resource_supports
     described = admin.describe_consumer_groups([group], include_authorized_operations=True)[group].result(10)
     assert set(described.authorized_operations) == {Op.READ, Op.DESCRIBE, Op.DELETE, Op.DESCRIBE_CONFIGS,
                                                      Op.ALTER_CONFIGS}
+
+
+def test_kafka_log_dirs_tool_reports_partition_sizes(any_broker):
+    """Kafka's kafka-log-dirs.sh (org.apache.kafka.tools.LogDirsCommand) describes the topic's
+    partitions with their log sizes on both brokers (DescribeLogDirs)."""
+    import json
+    import subprocess
+    from test_apache_kafka import java_classes  # noqa: F401 (makes tests/apache_kafka importable)
+    from cluster import java, lib_dir
+
+    bootstrap = any_broker
+    topic = unique("ck-logdirs")
+    create(bootstrap, topic, 2)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(50):
+        producer.produce(topic, b"x" * 100, partition=0)
+    assert producer.flush(30) == 0
+    out = subprocess.run([java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{lib_dir()}/*",
+                          "org.apache.kafka.tools.LogDirsCommand", "--bootstrap-server", bootstrap,
+                          "--describe", "--topic-list", topic], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    report = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("{")))
+    (broker,) = report["brokers"]
+    sizes = {p["partition"]: p["size"] for d in broker["logDirs"] for p in d["partitions"]}
+    assert set(sizes) == {f"{topic}-0", f"{topic}-1"}, report
+    assert sizes[f"{topic}-0"] > 50 * 100 and sizes[f"{topic}-1"] == 0, report
