@@ -26,6 +26,8 @@ pub(crate) struct BrokerState {
     pub(crate) groups: GroupCoordinator,
     pub(crate) txns: crate::txn::TxnCoordinatorHandle,
     pub(crate) acls: crate::security::acl::Authorizer,
+    /// SASL users and their SCRAM credentials, as changed through the API.
+    pub(crate) credentials: crate::security::credentials::Credentials,
     pub(crate) cluster_id: String,
     /// Host and port that Metadata reports to clients of the first listener.
     pub(crate) advertised: (String, i32),
@@ -68,7 +70,7 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task), (txns, txn_task), acls, registry) =
+        let (topics, cluster_id, producer_ids, (groups, group_task), (txns, txn_task), acls, credentials, registry) =
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
                 let cluster_id = load_cluster_id(&open_config)?;
@@ -80,11 +82,13 @@ impl Broker {
                     &open_config.transactions,
                 )?;
                 let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
+                let credentials =
+                    crate::security::credentials::Credentials::open(&open_config.users, &open_config.data_dir)?;
                 let registry = match open_config.schema_registry_listeners {
                     Some(_) => Some(crate::schema_registry::recover(&topics)?),
                     None => None,
                 };
-                Ok((topics, cluster_id, producer_ids, groups, txns, acls, registry))
+                Ok((topics, cluster_id, producer_ids, groups, txns, acls, credentials, registry))
             })
             .await
             .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
@@ -119,6 +123,7 @@ impl Broker {
             groups,
             txns,
             acls,
+            credentials,
             cluster_id,
             advertised,
             shutdown,

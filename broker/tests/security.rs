@@ -7,6 +7,9 @@ mod common;
 use common::{TestClient, sasl_handshake as handshake, sasl_plain as plain, start_broker};
 use ferrokafka_broker::Broker;
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::alter_user_scram_credentials_request::{
+    ScramCredentialDeletion, ScramCredentialUpsertion,
+};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
@@ -150,4 +153,146 @@ async fn a_v0_handshake_exchanges_bare_sasl_tokens() {
     let resp = c.send(&v0("GSSAPI"), 0).await;
     assert_eq!(resp.error_code, ResponseError::UnsupportedSaslMechanism.code());
     assert_eq!(resp.mechanisms.len(), 3);
+}
+
+/// A credential as AlterUserScramCredentials carries it: the client salts the password.
+fn upsertion(user: &str, mechanism: i8, password: &str, iterations: i32) -> ScramCredentialUpsertion {
+    use sha2::{Sha256, Sha512};
+    let salt = b"0123456789abcdef".to_vec();
+    let mut salted = vec![0u8; if mechanism == 1 { 32 } else { 64 }];
+    if mechanism == 1 {
+        pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iterations as u32, &mut salted);
+    } else {
+        pbkdf2::pbkdf2_hmac::<Sha512>(password.as_bytes(), &salt, iterations as u32, &mut salted);
+    }
+    ScramCredentialUpsertion::default()
+        .with_name(StrBytes::from_string(user.to_owned()))
+        .with_mechanism(mechanism)
+        .with_iterations(iterations)
+        .with_salt(salt.into())
+        .with_salted_password(salted.into())
+}
+
+fn deletion(user: &str, mechanism: i8) -> ScramCredentialDeletion {
+    ScramCredentialDeletion::default().with_name(StrBytes::from_string(user.to_owned())).with_mechanism(mechanism)
+}
+
+async fn logs_in(broker: &Broker, user: &str, password: &str) -> bool {
+    let mut c = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut c, "PLAIN").await.error_code, 0);
+    plain(&mut c, user, password).await.error_code == 0
+}
+
+async fn scram_users(c: &mut TestClient, users: Option<&[&str]>) -> Vec<(String, i16, Vec<(i8, i32)>)> {
+    let req = DescribeUserScramCredentialsRequest::default().with_users(users.map(|u| {
+        u.iter()
+            .map(|n| {
+                describe_user_scram_credentials_request::UserName::default()
+                    .with_name(StrBytes::from_string((*n).to_owned()))
+            })
+            .collect()
+    }));
+    let resp = c.send(&req, 0).await;
+    assert_eq!(resp.error_code, 0);
+    resp.results
+        .iter()
+        .map(|r| {
+            let infos = r.credential_infos.iter().map(|i| (i.mechanism, i.iterations)).collect();
+            (r.user.to_string(), r.error_code, infos)
+        })
+        .collect()
+}
+
+/// KIP-554: SCRAM credentials set and deleted through the API, effective for the next
+/// authentication, refused as Kafka refuses them, and kept across a restart.
+#[tokio::test]
+async fn scram_credentials_are_altered_described_and_kept() {
+    const SHA256: i8 = 1;
+    const SHA512: i8 = 2;
+    let (broker, dir) = sasl_broker("0").await;
+    let mut alice = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut alice, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut alice, "alice", "alice-secret").await.error_code, 0);
+    let configured = vec![(SHA256, 4096), (SHA512, 4096)];
+    assert_eq!(
+        scram_users(&mut alice, None).await,
+        [("alice".into(), 0, configured.clone()), ("bob".into(), 0, configured.clone())]
+    );
+    assert!(!logs_in(&broker, "carol", "carol-pw").await);
+
+    let alter = |deletions: Vec<ScramCredentialDeletion>, upsertions: Vec<ScramCredentialUpsertion>| {
+        AlterUserScramCredentialsRequest::default().with_deletions(deletions).with_upsertions(upsertions)
+    };
+    let codes = |resp: AlterUserScramCredentialsResponse| -> Vec<(String, i16)> {
+        resp.results.iter().map(|r| (r.user.to_string(), r.error_code)).collect()
+    };
+    let resp = alice
+        .send(
+            &alter(
+                vec![deletion("bob", SHA512), deletion("nobody", SHA256)],
+                vec![
+                    upsertion("carol", SHA256, "carol-pw", 8192),
+                    upsertion("dave", SHA256, "x", 1000),
+                    upsertion("erin", 9, "x", 4096),
+                    upsertion("", SHA256, "x", 4096),
+                    upsertion("frank", SHA256, "x", 4096),
+                    upsertion("frank", SHA256, "y", 4096),
+                ],
+            ),
+            0,
+        )
+        .await;
+    const RESOURCE_NOT_FOUND: i16 = 91;
+    const DUPLICATE_RESOURCE: i16 = 92;
+    const UNACCEPTABLE_CREDENTIAL: i16 = 93;
+    const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    assert_eq!(
+        codes(resp),
+        [
+            ("bob".into(), 0),
+            ("nobody".into(), RESOURCE_NOT_FOUND),
+            ("carol".into(), 0),
+            ("dave".into(), UNACCEPTABLE_CREDENTIAL),
+            ("erin".into(), UNSUPPORTED_SASL_MECHANISM),
+            ("".into(), UNACCEPTABLE_CREDENTIAL),
+            ("frank".into(), DUPLICATE_RESOURCE),
+        ]
+    );
+    assert!(logs_in(&broker, "carol", "carol-pw").await, "the new credential works at once");
+    assert!(!logs_in(&broker, "carol", "nope").await);
+    let described = scram_users(&mut alice, Some(&["bob", "carol", "frank"])).await;
+    assert_eq!(
+        described,
+        [
+            ("bob".into(), 0, vec![(SHA256, 4096)]),
+            ("carol".into(), 0, vec![(SHA256, 8192)]),
+            ("frank".into(), RESOURCE_NOT_FOUND, vec![]),
+        ]
+    );
+
+    // Kept across a restart, on top of the config file's users.
+    broker.shutdown().await.unwrap();
+    let broker = ferrokafka_broker::Broker::start({
+        let mut config = ferrokafka_broker::BrokerConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_owned(),
+            ..Default::default()
+        };
+        config.set("listeners", "SASL_PLAINTEXT://127.0.0.1:0").unwrap();
+        config.set("users.alice", "alice-secret").unwrap();
+        config.set("users.bob", "bob-secret").unwrap();
+        config
+    })
+    .await
+    .unwrap();
+    assert!(logs_in(&broker, "carol", "carol-pw").await, "kept across a restart");
+    let mut alice = TestClient::connect(broker.local_addr()).await;
+    assert_eq!(handshake(&mut alice, "PLAIN").await.error_code, 0);
+    assert_eq!(plain(&mut alice, "alice", "alice-secret").await.error_code, 0);
+    assert_eq!(scram_users(&mut alice, Some(&["bob"])).await, [("bob".into(), 0, vec![(SHA256, 4096)])]);
+    // Deleting the last credential removes the user.
+    let resp = alice.send(&alter(vec![deletion("carol", SHA256)], vec![]), 0).await;
+    assert_eq!(codes(resp), [("carol".into(), 0)]);
+    assert!(!logs_in(&broker, "carol", "carol-pw").await);
+    broker.shutdown().await.unwrap();
 }

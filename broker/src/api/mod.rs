@@ -50,6 +50,7 @@ mod log_dirs;
 mod metadata;
 mod produce;
 pub(crate) mod sasl;
+mod scram;
 mod transactions;
 
 pub(crate) use sasl::SaslStep;
@@ -150,6 +151,7 @@ const VERSIONS: &[&[(ApiKey, i16, i16)]] = &[
     init_producer_id::VERSIONS,
     groups::VERSIONS,
     sasl::VERSIONS,
+    scram::VERSIONS,
     acls::VERSIONS,
     transactions::VERSIONS,
 ];
@@ -279,6 +281,8 @@ pub(crate) async fn handle(state: &Arc<BrokerState>, frame: BytesMut, session: &
         ApiKey::DeleteAcls => acls::serve_delete_acls(cx),
         ApiKey::SaslHandshake => sasl::serve_handshake(cx),
         ApiKey::SaslAuthenticate => sasl::serve_authenticate(cx),
+        ApiKey::DescribeUserScramCredentials => scram::serve_describe(cx),
+        ApiKey::AlterUserScramCredentials => scram::serve_alter(cx).await,
         ApiKey::Produce => produce::serve(cx).await,
         ApiKey::Fetch => fetch::serve(cx).await,
         ApiKey::ListOffsets => list_offsets::serve(cx),

@@ -132,7 +132,8 @@ pub(super) fn authenticate(
                     "malformed SASL PLAIN message".into(),
                 );
             };
-            match state.config.users.check_password(user, password) {
+            let checked = state.credentials.users().check_password(user, password);
+            match checked {
                 Ok(()) => success(state, session, mechanism, user.to_owned(), Bytes::new()),
                 Err(cause) => fail(
                     session,
@@ -170,7 +171,7 @@ pub(super) fn authenticate(
                     "mechanism not implemented".into(),
                 );
             };
-            let users = &state.config.users;
+            let users = state.credentials.users();
             match ScramServer::start(m, &req.auth_bytes, |user| users.scram(user, m).cloned()) {
                 Ok((server, reply)) => {
                     session.sasl = SaslStep::Scram(Box::new(server), mechanism);

@@ -3,6 +3,7 @@
 //! salted SCRAM credentials, and the principal a connection acts as.
 
 pub(crate) mod acl;
+pub(crate) mod credentials;
 pub(crate) mod oauth;
 pub(crate) mod scram;
 mod x509;
@@ -219,10 +220,32 @@ pub struct Users {
     pub(crate) by_name: BTreeMap<String, UserCredentials>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A user's credential for each SCRAM mechanism it has (a user added in the config file has
+/// both; AlterUserScramCredentials may give or take away one).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct UserCredentials {
-    pub(crate) sha256: ScramCredential,
-    pub(crate) sha512: ScramCredential,
+    pub(crate) sha256: Option<ScramCredential>,
+    pub(crate) sha512: Option<ScramCredential>,
+}
+
+impl UserCredentials {
+    pub(crate) fn get(&self, mechanism: scram::Mechanism) -> Option<&ScramCredential> {
+        match mechanism {
+            scram::Mechanism::Sha256 => self.sha256.as_ref(),
+            scram::Mechanism::Sha512 => self.sha512.as_ref(),
+        }
+    }
+
+    pub(crate) fn slot(&mut self, mechanism: scram::Mechanism) -> &mut Option<ScramCredential> {
+        match mechanism {
+            scram::Mechanism::Sha256 => &mut self.sha256,
+            scram::Mechanism::Sha512 => &mut self.sha512,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sha256.is_none() && self.sha512.is_none()
+    }
 }
 
 impl Users {
@@ -233,22 +256,21 @@ impl Users {
         }
         let sha256 = ScramCredential::new(scram::Mechanism::Sha256, password, scram::DEFAULT_ITERATIONS);
         let sha512 = ScramCredential::new(scram::Mechanism::Sha512, password, scram::DEFAULT_ITERATIONS);
-        self.by_name.insert(name.to_owned(), UserCredentials { sha256, sha512 });
+        self.by_name.insert(name.to_owned(), UserCredentials { sha256: Some(sha256), sha512: Some(sha512) });
         Ok(())
     }
 
     pub(crate) fn scram(&self, name: &str, mechanism: scram::Mechanism) -> Option<&ScramCredential> {
-        self.by_name.get(name).map(|u| match mechanism {
-            scram::Mechanism::Sha256 => &u.sha256,
-            scram::Mechanism::Sha512 => &u.sha512,
-        })
+        self.by_name.get(name).and_then(|u| u.get(mechanism))
     }
 
-    /// PLAIN: checks the password against the stored SCRAM-SHA-256 credential.
+    /// PLAIN: checks the password against the user's stored SCRAM credential (SHA-256's, or
+    /// SHA-512's for a user that has only that one).
     pub(crate) fn check_password(&self, name: &str, password: &str) -> Result<(), &'static str> {
-        match self.by_name.get(name) {
+        let Some(u) = self.by_name.get(name) else { return Err("unknown user") };
+        match u.sha256.as_ref().or(u.sha512.as_ref()) {
             None => Err("unknown user"),
-            Some(u) if u.sha256.matches_password(password) => Ok(()),
+            Some(c) if c.matches_password(password) => Ok(()),
             Some(_) => Err("wrong password"),
         }
     }

@@ -8,13 +8,36 @@ use sha2::{Digest, Sha256, Sha512};
 
 pub(crate) const DEFAULT_ITERATIONS: u32 = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Mechanism {
     Sha256,
     Sha512,
 }
 
 impl Mechanism {
+    /// Kafka's ScramMechanism code on the wire (AlterUserScramCredentials and friends).
+    pub(crate) fn from_code(code: i8) -> Option<Self> {
+        match code {
+            1 => Some(Mechanism::Sha256),
+            2 => Some(Mechanism::Sha512),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn code(self) -> i8 {
+        match self {
+            Mechanism::Sha256 => 1,
+            Mechanism::Sha512 => 2,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mechanism::Sha256 => "SCRAM-SHA-256",
+            Mechanism::Sha512 => "SCRAM-SHA-512",
+        }
+    }
+
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "SCRAM-SHA-256" => Some(Mechanism::Sha256),
@@ -93,12 +116,60 @@ impl ScramCredential {
         }
     }
 
+    /// A credential from what AlterUserScramCredentials carries: the client salted the
+    /// password itself (KIP-554), so the password never reaches the broker.
+    pub(crate) fn from_salted_password(mechanism: Mechanism, salt: &[u8], iterations: u32, salted: &[u8]) -> Self {
+        let client_key = mechanism.hmac(salted, b"Client Key");
+        ScramCredential {
+            mechanism,
+            salt: salt.to_vec(),
+            iterations,
+            stored_key: mechanism.hash(&client_key),
+            server_key: mechanism.hmac(salted, b"Server Key"),
+        }
+    }
+
+    pub(crate) fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// The parts kept on disk (salt, iterations and the two derived keys; never a password).
+    pub(crate) fn to_stored(&self) -> StoredCredential {
+        let b64 = |b: &[u8]| B64.encode(b);
+        StoredCredential {
+            salt: b64(&self.salt),
+            iterations: self.iterations,
+            stored_key: b64(&self.stored_key),
+            server_key: b64(&self.server_key),
+        }
+    }
+
+    pub(crate) fn from_stored(mechanism: Mechanism, s: &StoredCredential) -> Option<Self> {
+        let de = |t: &str| B64.decode(t).ok();
+        Some(ScramCredential {
+            mechanism,
+            salt: de(&s.salt)?,
+            iterations: s.iterations,
+            stored_key: de(&s.stored_key)?,
+            server_key: de(&s.server_key)?,
+        })
+    }
+
     /// For SASL PLAIN: whether `password` derives this credential.
     pub(crate) fn matches_password(&self, password: &str) -> bool {
         let m = self.mechanism;
         let salted = m.salted_password(password, &self.salt, self.iterations);
         same(&m.hash(&m.hmac(&salted, b"Client Key")), &self.stored_key)
     }
+}
+
+/// A credential as `scram-credentials.json` keeps it (base64 byte strings).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredCredential {
+    salt: String,
+    iterations: u32,
+    stored_key: String,
+    server_key: String,
 }
 
 fn rand_salt() -> [u8; 16] {

@@ -248,3 +248,43 @@ def test_our_client_over_sasl_ssl_scram_against_apache_kafka(apache_kafka_sasl_s
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert re.search(r"test result: ok\. 1 passed", out.stdout), out.stdout[-2000:]
+
+
+def scram_credentials_round(admin_config, login_config):
+    """KIP-554 through confluent-kafka's AdminClient: a new SCRAM user logs in at once, is
+    described with its iterations, and cannot log in once its credential is deleted."""
+    from confluent_kafka.admin import (ScramCredentialInfo, ScramMechanism, UserScramCredentialDeletion,
+                                       UserScramCredentialUpsertion)
+    admin = AdminClient(admin_config)
+    user = unique("carol")
+    upsert = UserScramCredentialUpsertion(user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), b"carol-pw")
+    admin.alter_user_scram_credentials([upsert])[user].result(30)
+    described = admin.describe_user_scram_credentials([user])[user].result(30)
+    infos = [(i.mechanism, i.iterations) for i in described.scram_credential_infos]
+    assert infos == [(ScramMechanism.SCRAM_SHA_256, 8192)]
+
+    producer = Producer({**login_config(user, "carol-pw"), "message.timeout.ms": 20000})
+    assert producer.list_topics(timeout=20).brokers, "the new user logs in"
+
+    admin.alter_user_scram_credentials([UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_256)])[user].result(30)
+    with pytest.raises(KafkaException) as e:
+        admin.describe_user_scram_credentials([user])[user].result(30)
+    assert e.value.args[0].code() == KafkaError.RESOURCE_NOT_FOUND
+    errors = []
+    refused = Producer({**login_config(user, "carol-pw"), "error_cb": errors.append})
+    serve_errors(refused, errors)
+    assert any(err.code() == KafkaError._AUTHENTICATION for err in errors), errors
+
+
+def test_scram_credentials_through_the_admin_api(secure_broker):
+    scram_credentials_round(scram(secure_broker, "admin"),
+                            lambda user, password: scram(secure_broker, user, password=password))
+
+
+def test_scram_credentials_through_the_admin_api_on_apache_kafka(apache_kafka_sasl_ssl):
+    cluster = apache_kafka_sasl_ssl
+    scram_credentials_round(
+        {"bootstrap.servers": cluster.bootstrap},
+        lambda user, password: {"bootstrap.servers": cluster.sasl_ssl_bootstrap, "security.protocol": "SASL_SSL",
+                                "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": user, "sasl.password": password,
+                                "ssl.ca.location": cluster.ca_pem})
