@@ -22,12 +22,12 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
-use crate::TopicPartition;
 use crate::cluster::Cluster;
 use crate::connection::BrokerConnection;
 use crate::consumer::ConsumerGroupMetadata;
 use crate::coordinator;
 use crate::error::{Error, Result};
+use crate::{TopicPartition, TopicPartitionOffset};
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
@@ -243,7 +243,7 @@ impl Transactions {
     pub(super) async fn send_offsets(
         &self,
         sender: &impl Sender,
-        offsets: &[(String, i32, i64, Option<String>)],
+        offsets: &[TopicPartitionOffset],
         group: &ConsumerGroupMetadata,
         timeout: Duration,
     ) -> Result<()> {
@@ -280,19 +280,19 @@ impl Transactions {
     async fn txn_offset_commit(
         &self,
         sender: &impl Sender,
-        offsets: &[(String, i32, i64, Option<String>)],
+        offsets: &[TopicPartitionOffset],
         group: &ConsumerGroupMetadata,
         (pid, epoch): (i64, i16),
         deadline: Instant,
     ) -> Result<()> {
         let mut by_topic: std::collections::BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = Default::default();
-        for (t, p, o, m) in offsets {
-            by_topic.entry(t.as_str()).or_default().push(
+        for o in offsets {
+            by_topic.entry(o.topic()).or_default().push(
                 TxnOffsetCommitRequestPartition::default()
-                    .with_partition_index(*p)
-                    .with_committed_offset(*o)
+                    .with_partition_index(o.partition())
+                    .with_committed_offset(o.offset)
                     .with_committed_leader_epoch(-1)
-                    .with_committed_metadata(Some(s(m.as_deref().unwrap_or("")))),
+                    .with_committed_metadata(Some(s(o.metadata.as_deref().unwrap_or("")))),
             );
         }
         let req = TxnOffsetCommitRequest::default()
