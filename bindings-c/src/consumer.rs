@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{Consumer, ConsumerGroupMetadata, RebalanceEvent};
+use ferrokafka::{Consumer, ConsumerGroupMetadata, RebalanceEvent, TopicPartition, TopicPartitionOffset};
 
 use crate::conf::{borrow_conf, fk_conf_t};
 use crate::errors::{code_of, fail};
@@ -40,9 +40,6 @@ pub type fk_rebalance_cb = Option<
         opaque: *mut c_void,
     ),
 >;
-
-/// A caller's partition entry, read: topic, partition, offset.
-type Entry = (String, i32, i64);
 
 /// A consumer (opaque). One thread at a time: calls on one consumer must not overlap (a
 /// consumer may move between threads). A group member heartbeats on a library thread, and
@@ -90,8 +87,11 @@ fn live(c: &mut fk_consumer_t) -> Result<&mut Consumer, Failure> {
     c.consumer.as_mut().ok_or_else(|| (FK_ERR__DESTROY, "the consumer is closed".to_string()).into())
 }
 
-/// Reads the caller's `n` entries at `p` (NULL with 0 is an empty list).
-pub(crate) unsafe fn partitions(p: *const fk_topic_partition_t, n: usize) -> Result<Vec<Entry>, Failure> {
+/// Reads the caller's `n` entries at `p` (NULL with 0 is an empty list), without metadata.
+pub(crate) unsafe fn partitions(
+    p: *const fk_topic_partition_t,
+    n: usize,
+) -> Result<Vec<TopicPartitionOffset>, Failure> {
     if p.is_null() {
         return if n == 0 { Ok(Vec::new()) } else { Err(invalid("partitions is NULL")) };
     }
@@ -100,7 +100,7 @@ pub(crate) unsafe fn partitions(p: *const fk_topic_partition_t, n: usize) -> Res
     list.iter()
         .map(|tp| {
             let topic = unsafe { cstr(tp.topic) }.ok_or_else(|| invalid("a topic is NULL or not UTF-8"))?;
-            Ok((topic.to_owned(), tp.partition, tp.offset))
+            Ok(TopicPartitionOffset::new(topic, tp.partition, tp.offset))
         })
         .collect()
 }
@@ -136,13 +136,13 @@ fn dispatch(c: *mut fk_consumer_t) {
                 RebalanceEvent::Revoked(t) => (FK_REBALANCE_REVOKE, t),
                 RebalanceEvent::Lost(t) => (FK_REBALANCE_LOST, t),
             };
-            let names: Vec<_> = tps.iter().map(|(t, _)| c_string(t.clone())).collect();
+            let names: Vec<_> = tps.iter().map(|tp| c_string(tp.topic.clone())).collect();
             let list: Vec<fk_topic_partition_t> = tps
                 .iter()
                 .zip(&names)
-                .map(|((_, p), n)| fk_topic_partition_t {
+                .map(|(tp, n)| fk_topic_partition_t {
                     topic: n.as_ptr(),
-                    partition: *p,
+                    partition: tp.partition,
                     offset: FK_OFFSET_INVALID,
                     err: FK_OK,
                 })
@@ -229,32 +229,33 @@ pub unsafe extern "C" fn fk_assign(
         let list = unsafe { partitions(parts, count) }?;
         let c = live(me)?;
         let is_stored = |o: i64| o == FK_OFFSET_STORED || o == FK_OFFSET_INVALID;
-        if let Some((t, p, o)) =
-            list.iter().find(|(_, _, o)| *o < 0 && *o != FK_OFFSET_BEGINNING && *o != FK_OFFSET_END && !is_stored(*o))
-        {
-            return Err(invalid(format!("{t}-{p}: offset {o} is neither an offset nor an FK_OFFSET_* constant")));
+        if let Some(e) = list.iter().find(|e| {
+            e.offset < 0 && e.offset != FK_OFFSET_BEGINNING && e.offset != FK_OFFSET_END && !is_stored(e.offset)
+        }) {
+            let (tp, o) = (&e.topic_partition, e.offset);
+            return Err(invalid(format!("{tp}: offset {o} is neither an offset nor an FK_OFFSET_* constant")));
         }
         // FK_OFFSET_STORED is resolved here as the core resolves a group member's new
         // partitions: the committed offset, else the reset policy.
-        let stored: Vec<(String, i32)> =
-            list.iter().filter(|(_, _, o)| is_stored(*o)).map(|(t, p, _)| (t.clone(), *p)).collect();
+        let stored: Vec<TopicPartition> =
+            list.iter().filter(|e| is_stored(e.offset)).map(|e| e.topic_partition.clone()).collect();
         runtime()?
             .block_on(async {
                 let committed = if stored.is_empty() { Vec::new() } else { c.committed(&stored).await? };
-                let starts: Vec<(String, i32, Offset)> = list
-                    .iter()
-                    .map(|(t, p, o)| {
-                        let at = match *o {
+                let starts: Vec<(TopicPartition, Offset)> = list
+                    .into_iter()
+                    .map(|e| {
+                        let at = match e.offset {
                             FK_OFFSET_BEGINNING => Offset::Beginning,
                             FK_OFFSET_END => Offset::End,
                             o if is_stored(o) => committed
                                 .iter()
-                                .find(|(tp, _)| tp.0 == *t && tp.1 == *p)
+                                .find(|(tp, _)| *tp == e.topic_partition)
                                 .and_then(|(_, c)| c.as_ref().map(|(o, _)| Offset::At(*o)))
                                 .unwrap_or(reset),
                             o => Offset::At(o),
                         };
-                        (t.clone(), *p, at)
+                        (e.topic_partition, at)
                     })
                     .collect();
                 c.assign(starts).await
@@ -317,11 +318,7 @@ pub unsafe extern "C" fn fk_commit(
                 c.commit_async().map(drop).map_err(fail)
             }
             (None, false) => rt.block_on(c.commit()).map(drop).map_err(fail),
-            (Some(list), _) => {
-                let offsets: Vec<(String, i32, i64, Option<String>)> =
-                    list.into_iter().map(|(t, p, o)| (t, p, o, None)).collect();
-                rt.block_on(c.commit_offsets(&offsets)).map(drop).map_err(fail)
-            }
+            (Some(list), _) => rt.block_on(c.commit_offsets(&list)).map(drop).map_err(fail),
         }
     })
 }
@@ -339,7 +336,7 @@ pub unsafe extern "C" fn fk_committed(
     guard(errstr, errstr_size, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;
-        let tps: Vec<(String, i32)> = list.into_iter().map(|(t, p, _)| (t, p)).collect();
+        let tps: Vec<TopicPartition> = list.into_iter().map(|e| e.topic_partition).collect();
         let got = runtime()?.block_on(c.committed(&tps)).map_err(fail)?;
         unsafe { write_offsets(parts, got.into_iter().map(|(_, v)| v.map_or(FK_OFFSET_INVALID, |(o, _)| o))) };
         Ok(())
@@ -358,7 +355,8 @@ pub unsafe extern "C" fn fk_position(
     guard(std::ptr::null_mut(), 0, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;
-        let positions: Vec<i64> = list.iter().map(|(t, p, _)| c.position(t, *p).unwrap_or(FK_OFFSET_INVALID)).collect();
+        let positions: Vec<i64> =
+            list.iter().map(|e| c.position(e.topic(), e.partition()).unwrap_or(FK_OFFSET_INVALID)).collect();
         unsafe { write_offsets(parts, positions) };
         Ok(())
     })
@@ -393,7 +391,7 @@ fn pause_resume(c: *mut fk_consumer_t, parts: *const fk_topic_partition_t, count
     guard(std::ptr::null_mut(), 0, || {
         let list = unsafe { partitions(parts, count) }?;
         let c = live(consumer(c)?)?;
-        let tps: Vec<(String, i32)> = list.into_iter().map(|(t, p, _)| (t, p)).collect();
+        let tps: Vec<TopicPartition> = list.into_iter().map(|e| e.topic_partition).collect();
         if pause {
             c.pause(&tps)
         } else {

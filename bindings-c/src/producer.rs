@@ -278,11 +278,14 @@ pub unsafe extern "C" fn fk_send_offsets_to_transaction(
         // SAFETY: from fk_consumer_group_metadata, alive for the call (header contract).
         let group = unsafe { group.as_ref() }.ok_or_else(|| invalid("group metadata is NULL"))?;
         let mut list = Vec::with_capacity(count);
-        for (t, p, o) in unsafe { partitions(offsets, count) }? {
-            match o {
+        for e in unsafe { partitions(offsets, count) }? {
+            match e.offset {
                 FK_OFFSET_INVALID => {}
-                o if o >= 0 => list.push((t, p, o, None)),
-                o => return Err(invalid(format!("{t}-{p}: offset {o} is neither an offset nor FK_OFFSET_INVALID"))),
+                o if o >= 0 => list.push(e),
+                o => {
+                    let tp = e.topic_partition;
+                    return Err(invalid(format!("{tp}: offset {o} is neither an offset nor FK_OFFSET_INVALID")));
+                }
             }
         }
         transactional(p, async |producer| {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrokafka::TopicPartition;
 use ferrokafka::admin::{NewTopic, OffsetSpec};
 use napi::Env;
 use napi::bindgen_prelude::{AsyncBlock, Function};
@@ -461,14 +462,14 @@ impl Admin {
     pub fn fetch_topic_offsets(&self, env: Env, topic: String) -> napi::Result<AsyncBlock<Vec<TopicOffsets>>> {
         self.run(&env, move |admin| async move {
             let n = partitions_of(&admin, &topic).await?;
-            let tps: Vec<(String, i32)> = (0..n).map(|p| (topic.clone(), p)).collect();
+            let tps: Vec<TopicPartition> = (0..n).map(|p| TopicPartition::new(&topic, p)).collect();
             let low = admin.list_offsets(&tps, OffsetSpec::Earliest).await?;
             let high = admin.list_offsets(&tps, OffsetSpec::Latest).await?;
             Ok(low
                 .into_iter()
                 .zip(high)
-                .map(|(((_, partition), low), (_, high))| TopicOffsets {
-                    partition,
+                .map(|((tp, low), (_, high))| TopicOffsets {
+                    partition: tp.partition,
                     offset: high.to_string(),
                     high: high.to_string(),
                     low: low.to_string(),
@@ -488,13 +489,13 @@ impl Admin {
     ) -> napi::Result<AsyncBlock<Vec<PartitionOffset>>> {
         self.run(&env, move |admin| async move {
             let n = partitions_of(&admin, &topic).await?;
-            let tps: Vec<(String, i32)> = (0..n).map(|p| (topic.clone(), p)).collect();
+            let tps: Vec<TopicPartition> = (0..n).map(|p| TopicPartition::new(&topic, p)).collect();
             let spec = timestamp.map_or(OffsetSpec::Latest, |t| OffsetSpec::Timestamp(t as i64));
             Ok(admin
                 .list_offsets(&tps, spec)
                 .await?
                 .into_iter()
-                .map(|((_, partition), o)| PartitionOffset { partition, offset: o.to_string() })
+                .map(|(tp, o)| PartitionOffset { partition: tp.partition, offset: o.to_string() })
                 .collect())
         })
     }
@@ -547,7 +548,7 @@ impl Admin {
                             .into_iter()
                             .map(|m| {
                                 let mut by_topic: Vec<TopicPartitions> = Vec::new();
-                                for (topic, partition) in m.assignment {
+                                for TopicPartition { topic, partition } in m.assignment {
                                     match by_topic.iter_mut().find(|t| t.topic == topic) {
                                         Some(t) => t.partitions.push(partition),
                                         None => by_topic.push(TopicPartitions { topic, partitions: vec![partition] }),
@@ -595,7 +596,7 @@ impl Admin {
             let topics: Vec<String> = match options.topics {
                 Some(t) => t,
                 None => {
-                    let mut names: Vec<String> = committed.iter().map(|((t, _), _, _)| t.clone()).collect();
+                    let mut names: Vec<String> = committed.iter().map(|o| o.topic().to_owned()).collect();
                     names.dedup();
                     names
                 }
@@ -606,11 +607,11 @@ impl Admin {
                 let n = counts.get(&topic).copied().unwrap_or(0);
                 let partitions = (0..n)
                     .map(|partition| {
-                        let found = committed.iter().find(|((t, p), _, _)| *t == topic && *p == partition);
+                        let found = committed.iter().find(|o| o.topic() == topic && o.partition() == partition);
                         PartitionCommitted {
                             partition,
-                            offset: found.map_or(-1, |(_, o, _)| *o).to_string(),
-                            metadata: found.map(|(_, _, m)| m.clone()).filter(|m| !m.is_empty()),
+                            offset: found.map_or(-1, |o| o.offset).to_string(),
+                            metadata: found.and_then(|o| o.metadata.clone()),
                         }
                     })
                     .collect();
@@ -637,7 +638,7 @@ impl Admin {
             let offsets = options
                 .partitions
                 .iter()
-                .map(|p| Ok(((options.topic.clone(), p.partition), offset_of(&p.offset)?)))
+                .map(|p| Ok(TopicPartition::new(&options.topic, p.partition).with_offset(offset_of(&p.offset)?)))
                 .collect::<Result<Vec<_>>>()?;
             admin.alter_group_offsets(&options.group_id, &offsets).await?;
             Ok(())
@@ -649,7 +650,7 @@ impl Admin {
         self.run(&env, move |admin| async move {
             let mut before = Vec::with_capacity(options.partitions.len());
             for p in &options.partitions {
-                let tp = (options.topic.clone(), p.partition);
+                let tp = TopicPartition::new(&options.topic, p.partition);
                 let offset = match offset_of(&p.offset)? {
                     -1 => admin.list_offsets(std::slice::from_ref(&tp), OffsetSpec::Latest).await?[0].1,
                     o => o,

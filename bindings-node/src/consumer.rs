@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use ferrokafka::consumer::{Control, PauseTarget, Tp};
-use ferrokafka::{ConsumerRecord, Offset, RebalanceEvent};
+use ferrokafka::consumer::{Control, PauseTarget};
+use ferrokafka::{ConsumerRecord, Offset, RebalanceEvent, TopicPartition};
 use napi::bindgen_prelude::{
     AsyncBlock, Buffer, Either, Float64Array, FnArgs, FromNapiValue, Function, JsObjectValue, JsValue, Object,
     ToNapiValue, Unknown,
@@ -265,7 +265,7 @@ impl Shared {
     }
 
     /// Commits through the running consumer and emits `COMMIT_OFFSETS`.
-    async fn commit(&self, offsets: Vec<(String, i32, i64, Option<String>)>) -> Result<()> {
+    async fn commit(&self, offsets: Vec<ferrokafka::TopicPartitionOffset>) -> Result<()> {
         let committed = self.running(self.control.commit(offsets).await)?;
         self.emit_commit(&committed);
         Ok(())
@@ -281,13 +281,14 @@ impl Shared {
         true
     }
 
-    fn emit_commit(&self, offsets: &[ferrokafka::consumer::CommittedOffset]) {
+    fn emit_commit(&self, offsets: &[ferrokafka::TopicPartitionOffset]) {
         if offsets.is_empty() || !self.events.wants(CONSUMER_EVENTS.commit_offsets) {
             return;
         }
         let mut topics: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-        for ((t, p), o, _) in offsets {
-            topics.entry(t.clone()).or_default().push(serde_json::json!({ "partition": p, "offset": o.to_string() }));
+        for o in offsets {
+            let partition = serde_json::json!({ "partition": o.partition(), "offset": o.offset.to_string() });
+            topics.entry(o.topic().to_owned()).or_default().push(partition);
         }
         let (member_id, generation) = self.control.membership().unwrap_or_default();
         self.events.emit(
@@ -452,7 +453,13 @@ impl Consumer {
     pub fn commit_offsets(&self, env: Env, offsets: Vec<TopicPartitionOffset>) -> napi::Result<AsyncBlock<()>> {
         let offsets = offsets
             .into_iter()
-            .map(|o| Ok((o.topic, o.partition, parse_offset(&o.offset)?, o.metadata)))
+            .map(|o| {
+                Ok(ferrokafka::TopicPartitionOffset {
+                    topic_partition: TopicPartition::new(o.topic, o.partition),
+                    offset: parse_offset(&o.offset)?,
+                    metadata: o.metadata,
+                })
+            })
             .collect::<Result<Vec<_>>>();
         let shared = Arc::clone(&self.shared);
         promise(&env, async move { shared.commit(offsets?).await })
@@ -468,7 +475,8 @@ impl Consumer {
             -1 => Offset::End,
             o => Offset::At(o),
         };
-        throw(&env, self.shared.running(self.shared.control.seek((target.topic, target.partition), at)))
+        let tp = TopicPartition::new(target.topic, target.partition);
+        throw(&env, self.shared.running(self.shared.control.seek(tp, at)))
     }
 
     /// Stops fetching these topics or partitions until `resume`.
@@ -774,7 +782,7 @@ fn message_driver<'env>(
     let deliverable =
         env.create_function_from_closure::<FnArgs<(String, i32)>, bool, _>("deliverable", move |ctx| {
             let (topic, partition): (String, i32) = (ctx.get(0)?, ctx.get(1)?);
-            Ok(state.control.deliverable(&(topic, partition)))
+            Ok(state.control.deliverable(&TopicPartition::new(topic, partition)))
         })?;
     let pauser = Arc::clone(shared);
     let pause = env.create_function_from_closure::<FnArgs<(String, i32)>, _, _>("pause", move |ctx| {
@@ -856,7 +864,7 @@ fn round_args(records: Vec<ConsumerRecord>) -> Args {
 
 /// A batch handed to `eachBatch`, for when its handler settles.
 struct StartedBatch {
-    tp: Tp,
+    tp: TopicPartition,
     first_offset: i64,
     last_offset: i64,
     /// The highest offset `resolveOffset` was given.
@@ -998,8 +1006,8 @@ impl Runner {
         }
         if let Some((member_id, generation)) = &round.joined {
             let mut assignment: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-            for (t, p) in self.run.consumer().assignment() {
-                assignment.entry(t).or_default().push(p);
+            for tp in self.run.consumer().assignment() {
+                assignment.entry(tp.topic).or_default().push(tp.partition);
             }
             self.shared.events.emit(
                 CONSUMER_EVENTS.group_join,
@@ -1055,7 +1063,7 @@ impl Runner {
             // A stop per partition that did not finish: its records from there on.
             for (i, _) in &stops {
                 if let Some(r) = records.get(*i) {
-                    self.run.rewind(&(r.topic.clone(), r.partition), r.offset).await;
+                    self.run.rewind(&TopicPartition::new(&r.topic, r.partition), r.offset).await;
                 }
             }
         }
@@ -1080,9 +1088,9 @@ impl Runner {
     /// `eachBatch` for a round of records: a batch per partition, handed out in the order
     /// the partitions first occur, up to `concurrency` at a time.
     async fn each_batch(&mut self, callback: Arc<JsCallback<false>>, auto_resolve: bool, records: Vec<ConsumerRecord>) {
-        let mut batches: VecDeque<(Tp, Vec<ConsumerRecord>)> = VecDeque::new();
+        let mut batches: VecDeque<(TopicPartition, Vec<ConsumerRecord>)> = VecDeque::new();
         for r in records {
-            let tp = (r.topic.clone(), r.partition);
+            let tp = TopicPartition::new(&r.topic, r.partition);
             match batches.iter_mut().find(|(t, _)| *t == tp) {
                 Some((_, v)) => v.push(r),
                 None => batches.push_back((tp, vec![r])),
@@ -1118,18 +1126,18 @@ impl Runner {
 
     /// Emits `START_BATCH_PROCESS` and makes the payload of a batch, unless its partition was
     /// paused since the fetch.
-    async fn start_batch(&mut self, tp: Tp, records: Vec<ConsumerRecord>) -> Option<(StartedBatch, Args)> {
+    async fn start_batch(&mut self, tp: TopicPartition, records: Vec<ConsumerRecord>) -> Option<(StartedBatch, Args)> {
         let first_offset = records.first().map_or(0, |r| r.offset);
         if self.run.paused_since_fetch(&tp, first_offset).await {
             return None;
         }
         let last_offset = records.last().map_or(0, |r| r.offset);
-        let position = self.run.consumer().position(&tp.0, tp.1).unwrap_or(last_offset + 1);
-        let high_watermark = position + self.run.consumer().lag(&tp.0, tp.1).unwrap_or(0);
+        let position = self.run.consumer().position(&tp.topic, tp.partition).unwrap_or(last_offset + 1);
+        let high_watermark = position + self.run.consumer().lag(&tp.topic, tp.partition).unwrap_or(0);
         let resolved: Arc<Mutex<Option<i64>>> = Arc::default();
         let started = Instant::now();
         let info = serde_json::json!({
-            "topic": tp.0, "partition": tp.1, "highWatermark": high_watermark.to_string(),
+            "topic": tp.topic, "partition": tp.partition, "highWatermark": high_watermark.to_string(),
             "offsetLag": (high_watermark - 1 - last_offset).max(0).to_string(),
             "offsetLagLow": (high_watermark - 1 - first_offset).max(0).to_string(),
             "batchSize": records.len(), "firstOffset": first_offset.to_string(), "lastOffset": last_offset.to_string(),
@@ -1158,7 +1166,7 @@ impl Runner {
 
     fn batch_args(
         &self,
-        tp: Tp,
+        tp: TopicPartition,
         records: Vec<ConsumerRecord>,
         high_watermark: i64,
         resolved: Arc<Mutex<Option<i64>>>,
@@ -1170,8 +1178,8 @@ impl Runner {
             let messages: Vec<KafkaMessage> = records.into_iter().map(kafka_message).collect();
             let empty = messages.is_empty();
             let batch = Batch {
-                topic: tp.0.clone(),
-                partition: tp.1,
+                topic: tp.topic.clone(),
+                partition: tp.partition,
                 high_watermark: high_watermark.to_string(),
                 messages,
                 is_empty: (),
@@ -1209,16 +1217,15 @@ impl Runner {
             })?;
             obj.set("resolveOffset", resolve)?;
             set_fn(env, &mut obj, "heartbeat", resolved_promise)?;
-            set_fn(env, &mut obj, "pause", pause_fn(&shared, &tp.0, tp.1))?;
-            let (topic, partition) = tp.clone();
+            set_fn(env, &mut obj, "pause", pause_fn(&shared, &tp.topic, tp.partition))?;
             let committer = Arc::clone(&shared);
             set_fn(env, &mut obj, "commitOffsetsIfNecessary", move |env| {
                 // Nothing resolved: nothing to commit.
                 let upto = resolved.lock().unwrap_or_else(|p| p.into_inner()).map(|o| o + 1);
-                let (shared, topic) = (Arc::clone(&committer), topic.clone());
+                let (shared, tp) = (Arc::clone(&committer), tp.clone());
                 promise(env, async move {
                     match upto {
-                        Some(o) => shared.commit(vec![(topic, partition, o, None)]).await,
+                        Some(o) => shared.commit(vec![tp.with_offset(o)]).await,
                         None => Ok(()),
                     }
                 })

@@ -554,7 +554,7 @@ impl Transaction {
                         .trim()
                         .parse::<i64>()
                         .map_err(|_| Error::invalid(format!("offset: {:?} is not an integer", p.offset)))?;
-                    list.push((t.topic.clone(), p.partition, offset, None));
+                    list.push(ferrokafka::TopicPartitionOffset::new(&t.topic, p.partition, offset));
                 }
             }
             Ok((list, ferrokafka::ConsumerGroupMetadata::group_only(offsets.consumer_group_id)))

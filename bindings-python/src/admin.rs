@@ -2,9 +2,10 @@
 //! results; the Python layer wraps them in futures keyed by name, as confluent-kafka does.
 
 use ferrokafka::admin::OffsetSpec;
-use ferrokafka::{Admin, NewTopic};
+use ferrokafka::{Admin, NewTopic, TopicPartitionOffset};
 use pyo3::prelude::*;
 
+use crate::consumer::{core_partitions, offset_tuple, partition_tuples};
 use crate::errors::{ErrorTuple, IntoPy, to_tuple};
 use crate::producer::config_from;
 use crate::runtime::{Owner, block_on};
@@ -115,7 +116,7 @@ impl NativeAdmin {
                 let members = g
                     .members
                     .into_iter()
-                    .map(|m| (m.member_id, m.instance_id, m.client_id, m.host, m.assignment))
+                    .map(|m| (m.member_id, m.instance_id, m.client_id, m.host, partition_tuples(m.assignment)))
                     .collect();
                 (g.group_id, g.state, g.protocol_type, g.protocol, members)
             })
@@ -137,13 +138,13 @@ impl NativeAdmin {
         self.owner.check()?;
         let admin = self.admin.clone();
         let offsets = block_on(py, async move { admin.list_group_offsets(&group).await }).py_err()?;
-        Ok(offsets.into_iter().map(|((t, p), o, m)| (t, p, o, m)).collect())
+        Ok(offsets.into_iter().map(offset_tuple).map(|(t, p, o, m)| (t, p, o, m.unwrap_or_default())).collect())
     }
 
     fn alter_group_offsets(&self, py: Python<'_>, group: String, offsets: Vec<(String, i32, i64)>) -> PyResult<()> {
         self.owner.check()?;
         let admin = self.admin.clone();
-        let offsets: Vec<((String, i32), i64)> = offsets.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
+        let offsets: Vec<_> = offsets.into_iter().map(|(t, p, o)| TopicPartitionOffset::new(t, p, o)).collect();
         block_on(py, async move { admin.alter_group_offsets(&group, &offsets).await }).py_err()
     }
 
@@ -161,7 +162,8 @@ impl NativeAdmin {
             -1 => OffsetSpec::Latest,
             t => OffsetSpec::Timestamp(t),
         };
+        let partitions = core_partitions(partitions);
         let got = block_on(py, async move { admin.list_offsets(&partitions, spec).await }).py_err()?;
-        Ok(got.into_iter().map(|((t, p), o)| (t, p, o)).collect())
+        Ok(got.into_iter().map(|(tp, o)| (tp.topic, tp.partition, o)).collect())
     }
 }

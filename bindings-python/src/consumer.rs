@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{Consumer, ConsumerRecord, RebalanceCommits, RebalanceEvent};
+use ferrokafka::{Consumer, ConsumerRecord, RebalanceCommits, RebalanceEvent, TopicPartition, TopicPartitionOffset};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -25,7 +25,26 @@ const OFFSET_INVALID: i64 = -1001;
 
 type Event = (&'static str, Vec<(String, i32)>);
 /// (topic, partition, next offset, metadata).
-type CommitOffset = (String, i32, i64, Option<String>);
+pub(crate) type CommitOffset = (String, i32, i64, Option<String>);
+
+pub(crate) fn partition_tuples(tps: Vec<TopicPartition>) -> Vec<(String, i32)> {
+    tps.into_iter().map(Into::into).collect()
+}
+
+pub(crate) fn core_partitions(tuples: Vec<(String, i32)>) -> Vec<TopicPartition> {
+    tuples.into_iter().map(Into::into).collect()
+}
+
+pub(crate) fn core_offsets(tuples: Vec<CommitOffset>) -> Vec<TopicPartitionOffset> {
+    tuples
+        .into_iter()
+        .map(|(t, p, offset, metadata)| TopicPartitionOffset { metadata, ..TopicPartitionOffset::new(t, p, offset) })
+        .collect()
+}
+
+pub(crate) fn offset_tuple(o: TopicPartitionOffset) -> CommitOffset {
+    (o.topic_partition.topic, o.topic_partition.partition, o.offset, o.metadata)
+}
 
 #[pyclass(module = "ferrokafka._native")]
 pub(crate) struct NativeConsumer {
@@ -47,19 +66,19 @@ struct RevokeHook {
 impl RevokeHook {
     /// Runs `on_revoke` with the GIL, on the polling thread; returns whether Python took
     /// the event (no consumer object or no hook: the caller reports it the deferred way).
-    fn run(&self, tps: &[(String, i32)], commits: &mut RebalanceCommits) -> bool {
+    fn run(&self, tps: &[TopicPartition], commits: &mut RebalanceCommits) -> bool {
         Python::attach(|py| {
             let target = self.target.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|w| w.clone_ref(py));
             let Some(consumer) = target.and_then(|weak| weak.call0(py).ok()).filter(|c| !c.is_none(py)) else {
                 return false;
             };
             let context = RevokeContext {
-                positions: commits.positions().map(|((t, p), o)| (t.clone(), *p, o)).collect(),
+                positions: commits.positions().map(|(tp, o)| (tp.topic.clone(), tp.partition, o)).collect(),
                 commit_positions: false,
                 offsets: Vec::new(),
             };
             let outcome = Py::new(py, context).and_then(|ctx| {
-                consumer.call_method1(py, "_revoking", (tps.to_vec(), ctx.clone_ref(py)))?;
+                consumer.call_method1(py, "_revoking", (partition_tuples(tps.to_vec()), ctx.clone_ref(py)))?;
                 Ok(ctx)
             });
             match outcome {
@@ -88,7 +107,7 @@ impl RevokeHook {
 pub(crate) struct RevokeContext {
     positions: Vec<(String, i32, i64)>,
     commit_positions: bool,
-    offsets: Vec<CommitOffset>,
+    offsets: Vec<TopicPartitionOffset>,
 }
 
 #[pymethods]
@@ -104,8 +123,8 @@ impl RevokeContext {
         self.positions.iter().map(|(t, p, o)| (t.clone(), *p, *o, None)).collect()
     }
 
-    fn commit_offsets(&mut self, offsets: Vec<CommitOffset>) {
-        self.offsets.extend(offsets);
+    fn commit_offsets(&mut self, tuples: Vec<CommitOffset>) {
+        self.offsets.extend(core_offsets(tuples));
     }
 }
 
@@ -157,9 +176,9 @@ fn events_for_python(events: Vec<RebalanceEvent>) -> Vec<Event> {
     events
         .into_iter()
         .map(|e| match e {
-            RebalanceEvent::Assigned(tps) => ("assign", tps),
-            RebalanceEvent::Revoked(tps) => ("revoke", tps),
-            RebalanceEvent::Lost(tps) => ("lost", tps),
+            RebalanceEvent::Assigned(tps) => ("assign", partition_tuples(tps)),
+            RebalanceEvent::Revoked(tps) => ("revoke", partition_tuples(tps)),
+            RebalanceEvent::Lost(tps) => ("lost", partition_tuples(tps)),
         })
         .collect()
 }
@@ -224,7 +243,8 @@ impl NativeConsumer {
     fn assign(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>) -> PyResult<()> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
-        let starts: Vec<(String, i32, Offset)> = partitions.into_iter().map(|(t, p, o)| (t, p, start_of(o))).collect();
+        let starts: Vec<(TopicPartition, Offset)> =
+            partitions.into_iter().map(|(t, p, o)| (TopicPartition::new(t, p), start_of(o))).collect();
         block_on(py, async move {
             let mut guard = consumer.lock().await;
             guard.as_mut().ok_or(ferrokafka::Error::Closed)?.assign(starts).await
@@ -235,7 +255,8 @@ impl NativeConsumer {
     fn assignment(&self, py: Python<'_>) -> PyResult<Vec<(String, i32)>> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
-        block_on(py, async move { consumer.lock().await.as_ref().map(|c| c.assignment()) }).ok_or_else(closed)
+        block_on(py, async move { consumer.lock().await.as_ref().map(|c| partition_tuples(c.assignment())) })
+            .ok_or_else(closed)
     }
 
     /// Up to `max` records, waiting up to `timeout` seconds for the first; and the
@@ -270,10 +291,10 @@ impl NativeConsumer {
             let mut guard = consumer.lock().await;
             let c = guard.as_mut().ok_or(ferrokafka::Error::Closed)?;
             let committed = match offsets {
-                Some(o) => c.commit_offsets(&o).await?,
+                Some(o) => c.commit_offsets(&core_offsets(o)).await?,
                 None => c.commit().await?,
             };
-            Ok::<_, ferrokafka::Error>(committed.into_iter().map(|((t, p), o, m)| (t, p, o, m)).collect::<Vec<_>>())
+            Ok::<_, ferrokafka::Error>(committed.into_iter().map(offset_tuple).collect::<Vec<_>>())
         };
         if asynchronous {
             // Not awaited: the result is only logged, as with confluent-kafka without an
@@ -294,12 +315,12 @@ impl NativeConsumer {
         let consumer = Arc::clone(&self.consumer);
         let got = block_on(py, async move {
             let guard = consumer.lock().await;
-            guard.as_ref().ok_or(ferrokafka::Error::Closed)?.committed(&partitions).await
+            guard.as_ref().ok_or(ferrokafka::Error::Closed)?.committed(&core_partitions(partitions)).await
         })
         .py_err()?;
         Ok(got
             .into_iter()
-            .map(|((t, p), c)| match c {
+            .map(|(TopicPartition { topic: t, partition: p }, c)| match c {
                 Some((o, m)) => (t, p, o, m),
                 None => (t, p, OFFSET_INVALID, String::new()),
             })
@@ -357,13 +378,15 @@ impl NativeConsumer {
     fn pause(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<()> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
-        block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.pause(&partitions)) }).ok_or_else(closed)
+        let tps = core_partitions(partitions);
+        block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.pause(&tps)) }).ok_or_else(closed)
     }
 
     fn resume(&self, py: Python<'_>, partitions: Vec<(String, i32)>) -> PyResult<()> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
-        block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.resume(&partitions)) }).ok_or_else(closed)
+        let tps = core_partitions(partitions);
+        block_on(py, async move { consumer.lock().await.as_mut().map(|c| c.resume(&tps)) }).ok_or_else(closed)
     }
 
     fn watermarks(&self, py: Python<'_>, topic: String, partition: i32) -> PyResult<(i64, i64)> {
@@ -387,13 +410,15 @@ impl NativeConsumer {
     ) -> PyResult<Vec<(String, i32, i64)>> {
         self.owner.check()?;
         let consumer = Arc::clone(&self.consumer);
+        let times: Vec<(TopicPartition, i64)> =
+            partitions.into_iter().map(|(t, p, ts)| (TopicPartition::new(t, p), ts)).collect();
         block_on(py, async move {
             let guard = consumer.lock().await;
             let Some(c) = guard.as_ref() else { return Ok(None) };
             // confluent-kafka's answer where no record is that recent: OFFSET_END.
-            let found = c.offsets_for_times(&partitions).await?;
+            let found = c.offsets_for_times(&times).await?;
             Ok::<_, ferrokafka::Error>(Some(
-                found.into_iter().map(|((t, p), o)| (t, p, o.unwrap_or(OFFSET_END))).collect(),
+                found.into_iter().map(|(tp, o)| (tp.topic, tp.partition, o.unwrap_or(OFFSET_END))).collect(),
             ))
         })
         .py_err()?

@@ -460,14 +460,14 @@ impl NativeProducer {
     fn send_offsets_to_transaction(
         &self,
         py: Python<'_>,
-        offsets: Vec<(String, i32, i64, Option<String>)>,
+        offsets: Vec<crate::consumer::CommitOffset>,
         group: (String, i32, String, Option<String>),
         timeout: f64,
     ) -> PyResult<()> {
         self.owner.check()?;
         let (group_id, generation_id, member_id, group_instance_id) = group;
         let group = ferrokafka::ConsumerGroupMetadata { group_id, generation_id, member_id, group_instance_id };
-        let producer = &self.producer;
+        let (producer, offsets) = (&self.producer, crate::consumer::core_offsets(offsets));
         block_on(py, producer.send_offsets_to_transaction(&offsets, &group, wait_for(timeout))).py_err()
     }
 

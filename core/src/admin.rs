@@ -16,9 +16,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
-use crate::consumer::Tp;
 use crate::coordinator::{self, Member};
 use crate::error::{Error, Result};
+use crate::{TopicPartition, TopicPartitionOffset};
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
@@ -91,7 +91,7 @@ pub struct MemberDescription {
     pub client_id: String,
     pub host: String,
     /// Decoded from the consumer protocol; empty for other protocol types.
-    pub assignment: Vec<Tp>,
+    pub assignment: Vec<TopicPartition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -404,49 +404,63 @@ impl Admin {
         Ok(out)
     }
 
-    /// Every committed offset of a group: (partition, offset, metadata), sorted.
-    pub async fn list_group_offsets(&self, group: &str) -> Result<Vec<(Tp, i64, String)>> {
+    /// Every committed offset of a group, sorted; metadata `None` where it is empty.
+    pub async fn list_group_offsets(&self, group: &str) -> Result<Vec<TopicPartitionOffset>> {
         let offsets = coordinator::with_retries(&self.cluster, group, |conn| async move {
             coordinator::fetch_offsets(&conn, group, None, false).await
         })
         .await?;
-        Ok(offsets.into_iter().filter_map(|(tp, v)| v.map(|(o, m)| (tp, o, m))).collect())
+        Ok(offsets
+            .into_iter()
+            .filter_map(|(tp, v)| {
+                v.map(|(o, m)| TopicPartitionOffset {
+                    metadata: Some(m).filter(|m| !m.is_empty()),
+                    ..tp.with_offset(o)
+                })
+            })
+            .collect())
     }
 
-    /// Sets a group's committed offsets. The group must have no active members, as in Kafka.
-    pub async fn alter_group_offsets(&self, group: &str, offsets: &[(Tp, i64)]) -> Result<()> {
-        let offsets: Vec<(Tp, i64, Option<String>)> = offsets.iter().map(|(tp, o)| (tp.clone(), *o, None)).collect();
-        let offsets = &offsets;
+    /// Sets a group's committed offsets (each the next offset to read, with its metadata).
+    /// The group must have no active members, as in Kafka.
+    pub async fn alter_group_offsets(&self, group: &str, offsets: &[TopicPartitionOffset]) -> Result<()> {
         coordinator::with_retries(&self.cluster, group, |conn| async move {
             coordinator::commit(&conn, group, &Member::none(), offsets).await
         })
         .await
     }
 
-    /// Moves a group's offsets on every partition of `topic` to `to` (earliest, latest or a time).
-    pub async fn reset_group_offsets(&self, group: &str, topic: &str, to: OffsetSpec) -> Result<Vec<(Tp, i64)>> {
+    /// Moves a group's offsets on every partition of `topic` to `to` (earliest, latest or a
+    /// time); returns what was committed.
+    pub async fn reset_group_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        to: OffsetSpec,
+    ) -> Result<Vec<TopicPartitionOffset>> {
         let meta = self.cluster.topic(topic).await?;
-        let tps: Vec<Tp> = (0..meta.leaders.len() as i32).map(|p| (topic.to_owned(), p)).collect();
-        let offsets = self.list_offsets(&tps, to).await?;
+        let tps: Vec<TopicPartition> = (0..meta.leaders.len() as i32).map(|p| TopicPartition::new(topic, p)).collect();
+        let offsets: Vec<TopicPartitionOffset> =
+            self.list_offsets(&tps, to).await?.into_iter().map(|(tp, o)| tp.with_offset(o)).collect();
         self.alter_group_offsets(group, &offsets).await?;
         Ok(offsets)
     }
 
     /// Offsets of partitions by `spec`. For a timestamp with no record at or after it, the
     /// log end offset, as consumers seeking by time expect.
-    pub async fn list_offsets(&self, tps: &[Tp], spec: OffsetSpec) -> Result<Vec<(Tp, i64)>> {
+    pub async fn list_offsets(&self, tps: &[TopicPartition], spec: OffsetSpec) -> Result<Vec<(TopicPartition, i64)>> {
         let timestamp = match spec {
             OffsetSpec::Earliest => -2,
             OffsetSpec::Latest => -1,
             OffsetSpec::Timestamp(t) => t,
         };
         let mut out = Vec::with_capacity(tps.len());
-        for (topic, partition) in tps {
-            let mut offset = self.list_offset(topic, *partition, timestamp).await?;
+        for tp in tps {
+            let mut offset = self.list_offset(&tp.topic, tp.partition, timestamp).await?;
             if offset < 0 {
-                offset = self.list_offset(topic, *partition, -1).await?;
+                offset = self.list_offset(&tp.topic, tp.partition, -1).await?;
             }
-            out.push(((topic.clone(), *partition), offset));
+            out.push((tp.clone(), offset));
         }
         Ok(out)
     }
@@ -470,14 +484,15 @@ impl Admin {
     }
 
     /// Deletes records below each offset; returns each partition's new log start.
-    pub async fn delete_records(&self, before: &[(Tp, i64)]) -> Result<Vec<(Tp, i64)>> {
+    pub async fn delete_records(&self, before: &[(TopicPartition, i64)]) -> Result<Vec<(TopicPartition, i64)>> {
         use delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
         let mut out = Vec::with_capacity(before.len());
-        for ((topic, partition), offset) in before {
-            let (_, conn) = self.cluster.leader(topic, *partition).await?;
+        for (tp, offset) in before {
+            let (topic, partition) = (&tp.topic, tp.partition);
+            let (_, conn) = self.cluster.leader(topic, partition).await?;
             let req = DeleteRecordsRequest::default().with_timeout_ms(self.timeout_ms).with_topics(vec![
                 DeleteRecordsTopic::default().with_name(TopicName(s(topic))).with_partitions(vec![
-                    DeleteRecordsPartition::default().with_partition_index(*partition).with_offset(*offset),
+                    DeleteRecordsPartition::default().with_partition_index(partition).with_offset(*offset),
                 ]),
             ]);
             let resp = conn.send(&req).await?;
@@ -486,7 +501,7 @@ impl Admin {
                 reason: "empty DeleteRecords".into(),
             })?;
             check(p.error_code, None, format!("DeleteRecords {topic}-{partition}"))?;
-            out.push(((topic.clone(), *partition), p.low_watermark));
+            out.push((tp.clone(), p.low_watermark));
         }
         Ok(out)
     }

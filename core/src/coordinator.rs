@@ -12,8 +12,7 @@ use crate::backoff::retry_until;
 use crate::cluster::Cluster;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
-
-type Tp = (String, i32);
+use crate::{TopicPartition, TopicPartitionOffset};
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
@@ -104,21 +103,21 @@ async fn find_once(cluster: &Cluster, group: &str, key_type: KeyType) -> Result<
     cluster.dedicated_connection(&format!("{host}:{port}")).await
 }
 
-/// OffsetCommit of (partition, next offset to read, metadata); the first partition error wins.
+/// OffsetCommit of offsets (each the next offset to read); the first partition error wins.
 pub(crate) async fn commit(
     conn: &BrokerConnection,
     group: &str,
     member: &Member,
-    offsets: &[(Tp, i64, Option<String>)],
+    offsets: &[TopicPartitionOffset],
 ) -> Result<()> {
     let mut by_topic: BTreeMap<&str, Vec<offset_commit_request::OffsetCommitRequestPartition>> = BTreeMap::new();
-    for ((topic, partition), offset, metadata) in offsets {
-        by_topic.entry(topic.as_str()).or_default().push(
+    for o in offsets {
+        by_topic.entry(o.topic()).or_default().push(
             offset_commit_request::OffsetCommitRequestPartition::default()
-                .with_partition_index(*partition)
-                .with_committed_offset(*offset)
+                .with_partition_index(o.partition())
+                .with_committed_offset(o.offset)
                 .with_committed_leader_epoch(-1)
-                .with_committed_metadata(Some(s(metadata.as_deref().unwrap_or("")))),
+                .with_committed_metadata(Some(s(o.metadata.as_deref().unwrap_or("")))),
         );
     }
     let req = OffsetCommitRequest::default()
@@ -159,13 +158,13 @@ pub(crate) async fn commit(
 pub(crate) async fn fetch_offsets(
     conn: &BrokerConnection,
     group: &str,
-    tps: Option<&[Tp]>,
+    tps: Option<&[TopicPartition]>,
     require_stable: bool,
-) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
+) -> Result<BTreeMap<TopicPartition, Option<(i64, String)>>> {
     let by_topic: Option<BTreeMap<&str, Vec<i32>>> = tps.map(|tps| {
         let mut by: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for (t, p) in tps {
-            by.entry(t.as_str()).or_default().push(*p);
+        for tp in tps {
+            by.entry(tp.topic.as_str()).or_default().push(tp.partition);
         }
         by
     });
@@ -204,7 +203,7 @@ pub(crate) async fn fetch_offsets(
             return Err(Error::from_code(code, None, format!("OffsetFetch {topic}-{p} for group {group}")));
         }
         let value = (offset >= 0).then(|| (offset, meta.map(|m| m.to_string()).unwrap_or_default()));
-        out.insert((topic.to_owned(), p), value);
+        out.insert(TopicPartition::new(topic, p), value);
         Ok(())
     };
     if version >= 8 {

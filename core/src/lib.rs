@@ -23,6 +23,7 @@ pub mod producer;
 pub mod schema_registry;
 mod security;
 pub mod serde;
+mod topic_partition;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use config::ClientConfig;
@@ -36,3 +37,4 @@ pub use producer::{
 };
 pub use schema_registry::{RegisteredSchema, Schema, SchemaReference, SchemaRegistryClient, SchemaType};
 pub use security::{OAuthBearerToken, OAuthBearerTokenProvider};
+pub use topic_partition::{TopicPartition, TopicPartitionOffset};

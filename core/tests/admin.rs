@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ferrokafka::admin::OffsetSpec;
-use ferrokafka::{Admin, ClientConfig, Consumer, Error, NewTopic, Producer, ProducerRecord};
+use ferrokafka::{Admin, ClientConfig, Consumer, Error, NewTopic, Producer, ProducerRecord, TopicPartition};
 use ferrokafka_broker::{Broker, BrokerConfig};
 use kafka_protocol::ResponseError;
 
@@ -81,7 +81,7 @@ async fn groups_offsets_and_records() {
     }
     producer.flush().await.unwrap();
 
-    let tps = vec![("t".to_string(), 0), ("t".to_string(), 1)];
+    let tps = vec![TopicPartition::new("t", 0), TopicPartition::new("t", 1)];
     let latest = admin.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
     assert_eq!(latest, vec![(tps[0].clone(), 5), (tps[1].clone(), 5)]);
     let by_time = admin.list_offsets(&tps[..1], OffsetSpec::Timestamp(4000)).await.unwrap();
@@ -108,16 +108,17 @@ async fn groups_offsets_and_records() {
     assert_eq!(described.members[0].assignment, tps);
     assert_eq!(code(&admin.delete_groups(&["g"]).await.unwrap()[0].1), Some(ResponseError::NonEmptyGroup));
     assert_eq!(
-        admin.alter_group_offsets("g", &[(tps[0].clone(), 1)]).await.unwrap_err().kafka_code(),
+        admin.alter_group_offsets("g", &[tps[0].clone().with_offset(1)]).await.unwrap_err().kafka_code(),
         Some(ResponseError::UnknownMemberId)
     );
     consumer.close().await.unwrap();
 
     let offsets = admin.list_group_offsets("g").await.unwrap();
-    assert_eq!(offsets.iter().map(|(tp, o, _)| (tp.clone(), *o)).collect::<Vec<_>>(), latest);
+    let committed: Vec<_> = latest.iter().map(|(tp, o)| tp.clone().with_offset(*o)).collect();
+    assert_eq!(offsets, committed, "the positions, without metadata");
     let reset = admin.reset_group_offsets("g", "t", OffsetSpec::Earliest).await.unwrap();
-    assert_eq!(reset, vec![(tps[0].clone(), 0), (tps[1].clone(), 0)]);
-    assert_eq!(admin.list_group_offsets("g").await.unwrap()[1].1, 0);
+    assert_eq!(reset, vec![tps[0].clone().with_offset(0), tps[1].clone().with_offset(0)]);
+    assert_eq!(admin.list_group_offsets("g").await.unwrap()[1].offset, 0);
 
     let starts = admin.delete_records(&[(tps[0].clone(), 3)]).await.unwrap();
     assert_eq!(starts[0].1, 3);

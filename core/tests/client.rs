@@ -7,7 +7,7 @@ use std::time::Duration;
 use ferrokafka::consumer::Offset;
 use ferrokafka::{
     Admin, ClientConfig, Consumer, Error, NewTopic, OffsetSpec, PartitionConsumer, Producer, ProducerRecord,
-    RebalanceEvent,
+    RebalanceEvent, TopicPartition, TopicPartitionOffset,
 };
 use ferrokafka_broker::{Broker, BrokerConfig};
 
@@ -49,7 +49,7 @@ impl TestCluster {
         let created = admin.create_topics(&[topic]).await.unwrap();
         created[0].1.as_ref().unwrap();
         admin.wait_for_topic(&name, Duration::from_secs(30)).await.unwrap();
-        let tps: Vec<(String, i32)> = (0..partitions).map(|p| (name.clone(), p)).collect();
+        let tps: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(&name, p)).collect();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while let Err(e) = admin.list_offsets(&tps, OffsetSpec::Latest).await {
             assert!(e.is_retriable() && tokio::time::Instant::now() < deadline, "topic {name} not served: {e}");
@@ -62,7 +62,7 @@ impl TestCluster {
     /// acknowledgement have landed).
     async fn wait_for_log_end(&self, topic: &str, partition: i32, end: i64) {
         let admin = Admin::new(config(&self.bootstrap, &[])).unwrap();
-        let tp = [(topic.to_owned(), partition)];
+        let tp = [TopicPartition::new(topic, partition)];
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let at = admin.list_offsets(&tp, OffsetSpec::Latest).await.unwrap()[0].1;
@@ -92,7 +92,7 @@ fn config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
 
 async fn read_all(bootstrap: &str, topic: &str, partitions: i32, expected: usize) -> Vec<ferrokafka::ConsumerRecord> {
     let mut consumer = PartitionConsumer::new(config(bootstrap, &[])).unwrap();
-    consumer.assign((0..partitions).map(|p| (topic.to_owned(), p, Offset::Beginning))).await.unwrap();
+    consumer.assign((0..partitions).map(|p| (TopicPartition::new(topic, p), Offset::Beginning))).await.unwrap();
     let mut out = Vec::new();
     while out.len() < expected {
         match consumer.poll(Duration::from_secs(10)).await.unwrap() {
@@ -343,7 +343,7 @@ async fn group_shares_partitions_and_hands_over_on_close(strategy: &str) {
     let a = spawn_member(&bs, &group, &topic, strategy, "a", tx.clone(), stop_rx_a);
     let b = spawn_member(&bs, &group, &topic, strategy, "b", tx.clone(), stop_rx_b);
 
-    let mut owned: std::collections::HashMap<&str, std::collections::BTreeSet<(String, i32)>> = Default::default();
+    let mut owned: std::collections::HashMap<&str, std::collections::BTreeSet<TopicPartition>> = Default::default();
     let mut values: Vec<(&str, String)> = Vec::new();
     // Until both hold two partitions each, disjointly.
     loop {
@@ -369,7 +369,7 @@ async fn group_shares_partitions_and_hands_over_on_close(strategy: &str) {
     while values.iter().filter(|(_, v)| v.starts_with('v')).count() < 200 {
         let (who, e) = next(&mut rx).await;
         if let Event::Record(p, v) = e {
-            assert!(owned[who].contains(&(topic.clone(), p)), "{who} read partition {p} it does not hold");
+            assert!(owned[who].contains(&TopicPartition::new(&topic, p)), "{who} read partition {p} it does not hold");
             values.push((who, v));
         }
     }
@@ -440,18 +440,15 @@ async fn offsets_for_times_and_starting_at_a_time() {
         producer.send_and_wait(ProducerRecord::new(&topic).partition(0).timestamp(at).value(value)).await.unwrap();
     }
     let mut consumer = Consumer::new(config(&bs, &[])).unwrap();
-    let asks = [
-        (topic.clone(), 0, now - 3500),
-        (topic.clone(), 0, now - 2500),
-        (topic.clone(), 0, now - 1000),
-        (topic.clone(), 0, now + 60_000),
-    ];
+    let tp = TopicPartition::new(&topic, 0);
+    let asks =
+        [(tp.clone(), now - 3500), (tp.clone(), now - 2500), (tp.clone(), now - 1000), (tp.clone(), now + 60_000)];
     let found: Vec<Option<i64>> =
         consumer.offsets_for_times(&asks).await.unwrap().into_iter().map(|(_, o)| o).collect();
     assert_eq!(found, [Some(0), Some(1), Some(2), None]);
-    assert!(consumer.offsets_for_times(&[(topic.clone(), 0, -5)]).await.is_err(), "a time before 1970 is refused");
+    assert!(consumer.offsets_for_times(&[(tp.clone(), -5)]).await.is_err(), "a time before 1970 is refused");
 
-    consumer.assign([(topic.clone(), 0, Offset::Timestamp(now - 1500))]).await.unwrap();
+    consumer.assign([(tp, Offset::Timestamp(now - 1500))]).await.unwrap();
     let first = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
     assert_eq!((first.offset, first.value.as_deref(), first.timestamp), (2, Some(&b"c"[..]), now - 1000));
     consumer.seek(&topic, 0, Offset::Timestamp(now + 60_000)).await.unwrap();
@@ -468,9 +465,10 @@ async fn committed_offsets_and_metadata_round_trip() {
     producer.send_and_wait(ProducerRecord::new(&c).partition(1).value("x")).await.unwrap();
     let group = format!("manual-{}", uuid::Uuid::new_v4().simple());
     let consumer = Consumer::new(config(&bs, &[("group.id", group.as_str())])).unwrap();
-    consumer.commit_offsets(&[(c.clone(), 1, 1, Some("note".into()))]).await.unwrap();
-    let got = consumer.committed(&[(c.clone(), 0), (c.clone(), 1)]).await.unwrap();
-    assert_eq!(got, vec![((c.clone(), 0), None), ((c.clone(), 1), Some((1, "note".into())))]);
+    consumer.commit_offsets(&[TopicPartitionOffset::new(&c, 1, 1).with_metadata("note")]).await.unwrap();
+    let (p0, p1) = (TopicPartition::new(&c, 0), TopicPartition::new(&c, 1));
+    let got = consumer.committed(&[p0.clone(), p1.clone()]).await.unwrap();
+    assert_eq!(got, vec![(p0, None), (p1, Some((1, "note".into())))]);
     let bad =
         Consumer::new(config(&bs, &[("group.id", "x"), ("partition.assignment.strategy", "range,cooperative-sticky")]));
     assert!(matches!(bad, Err(Error::Config { .. })), "eager and cooperative assignors do not mix");

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use ferrokafka::{Admin, ClientConfig, Consumer, NewTopic, Producer, ProducerRecord, RebalanceEvent};
+use ferrokafka::{
+    Admin, ClientConfig, Consumer, NewTopic, Producer, ProducerRecord, RebalanceEvent, TopicPartition,
+    TopicPartitionOffset,
+};
 use ferrokafka_broker::{Broker, BrokerConfig};
 
 #[tokio::test]
@@ -35,7 +38,7 @@ async fn pattern_subscriptions_and_new_partitions_are_picked_up() {
         rx: &mut tokio::sync::mpsc::UnboundedReceiver<RebalanceEvent>,
         want: &[(&str, i32)],
     ) {
-        let want: Vec<(String, i32)> = want.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let want: Vec<TopicPartition> = want.iter().map(|&tp| tp.into()).collect();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             consumer.poll(Duration::from_millis(100)).await.unwrap();
@@ -117,12 +120,12 @@ async fn committed_starts_and_reset_error() {
 
     // Manual assignment at the committed offset, with nothing committed yet.
     let mut manual = strict("manual");
-    let e = manual.assign([("strict".to_string(), 0, Offset::Committed)]).await.unwrap_err();
+    let e = manual.assign([(TopicPartition::new("strict", 0), Offset::Committed)]).await.unwrap_err();
     names_partition(&e);
     assert!(manual.assignment().is_empty(), "a failed assign leaves nothing assigned");
 
-    manual.commit_offsets(&[("strict".to_string(), 0, 1, None)]).await.unwrap();
-    manual.assign([("strict".to_string(), 0, Offset::Committed)]).await.unwrap();
+    manual.commit_offsets(&[TopicPartitionOffset::new("strict", 0, 1)]).await.unwrap();
+    manual.assign([(TopicPartition::new("strict", 0), Offset::Committed)]).await.unwrap();
     let r = loop {
         if let Some(r) = manual.poll(Duration::from_secs(5)).await.unwrap() {
             break r;
@@ -147,7 +150,7 @@ async fn committed_starts_and_reset_error() {
         assert!(tokio::time::Instant::now() < deadline, "no error reported for the partition without an offset");
     };
     names_partition(&e);
-    assert_eq!(member.assignment(), Vec::<(String, i32)>::new(), "the partition without an offset is not read");
+    assert_eq!(member.assignment(), Vec::<TopicPartition>::new(), "the partition without an offset is not read");
 
     member.close().await.unwrap();
     broker.shutdown().await.unwrap();
@@ -191,8 +194,8 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
     a.on_rebalance_committing(move |e, commits| {
         if let RebalanceEvent::Revoked(tps) = e {
             commits.commit();
-            let at: Vec<((String, i32), Option<i64>)> =
-                tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
+            let at: Vec<(TopicPartition, Option<i64>)> =
+                tps.iter().map(|tp| (tp.clone(), commits.position(&tp.topic, tp.partition))).collect();
             let _ = tx.send(Some(at));
         } else if let RebalanceEvent::Assigned(_) = e {
             let _ = tx.send(None);
@@ -240,13 +243,13 @@ async fn commit_inside_revoke_hands_over_exact_positions() {
         tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(a_side, b_side) }).await.unwrap();
     let mut revoked = revoked;
     revoked.sort();
-    assert_eq!(revoked, vec![(("handover".to_string(), 0), Some(3)), (("handover".to_string(), 1), Some(3))]);
+    assert_eq!(revoked, vec![(("handover", 0).into(), Some(3)), (("handover", 1).into(), Some(3))]);
     assert_eq!(
         (first.offset, first.value.as_deref()),
         (3, Some(&b"second-0"[..])),
         "b starts exactly after what a read and committed in its listener"
     );
-    let committed = b.committed(&[("handover".to_string(), first.partition)]).await.unwrap();
+    let committed = b.committed(&[TopicPartition::new("handover", first.partition)]).await.unwrap();
     assert_eq!(committed[0].1.as_ref().map(|(o, _)| *o), Some(3));
     b.close().await.unwrap();
     a.close().await.unwrap();
@@ -308,8 +311,8 @@ async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() 
     a.on_rebalance_committing(move |e, commits| {
         if let RebalanceEvent::Revoked(tps) = e {
             commits.commit();
-            let at: Vec<((String, i32), Option<i64>)> =
-                tps.iter().map(|tp| (tp.clone(), commits.position(&tp.0, tp.1))).collect();
+            let at: Vec<(TopicPartition, Option<i64>)> =
+                tps.iter().map(|tp| (tp.clone(), commits.position(&tp.topic, tp.partition))).collect();
             let _ = tx.send(Ok(at));
         } else {
             let _ = tx.send(Err(e.clone()));
@@ -324,7 +327,7 @@ async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() 
     }
     let mut held = a.assignment();
     held.sort();
-    assert_eq!(held, vec![("kip848".to_string(), 0), ("kip848".to_string(), 1)]);
+    assert_eq!(held, vec![TopicPartition::new("kip848", 0), TopicPartition::new("kip848", 1)]);
     assert!(matches!(rx.try_recv(), Ok(Err(RebalanceEvent::Assigned(_)))), "the assignment was reported");
     a.pause(&a.assignment());
     for p in 0..2 {
@@ -353,15 +356,15 @@ async fn consumer_protocol_hands_over_one_partition_at_its_committed_position() 
     let (revoked, first) =
         tokio::time::timeout(Duration::from_secs(30), async { tokio::join!(a_side, b_side) }).await.unwrap();
     assert_eq!(revoked.len(), 1, "one partition moves, not both: {revoked:?}");
-    let ((_, moved), at) = revoked[0].clone();
+    let (TopicPartition { partition: moved, .. }, at) = revoked[0].clone();
     assert_eq!(at, Some(3));
     assert_eq!(
         (first.partition, first.offset, first.value.as_deref()),
         (moved, 3, Some(&b"second"[..])),
         "b starts where a committed"
     );
-    assert_eq!(a.assignment(), vec![("kip848".to_string(), 1 - moved)], "a keeps the other");
-    assert_eq!(b.assignment(), vec![("kip848".to_string(), moved)]);
+    assert_eq!(a.assignment(), vec![TopicPartition::new("kip848", 1 - moved)], "a keeps the other");
+    assert_eq!(b.assignment(), vec![TopicPartition::new("kip848", moved)]);
     let (member, epoch) = b.group_membership().unwrap();
     assert!(!member.is_empty() && epoch > 0, "{member} {epoch}");
     b.close().await.unwrap();
@@ -404,7 +407,7 @@ async fn consumer_protocol_member_that_stops_polling_loses_its_partitions_and_re
         }
         assert!(tokio::time::Instant::now() < deadline, "events so far: {events:?}");
     }
-    let all = vec![("idle".to_string(), 0), ("idle".to_string(), 1)];
+    let all = vec![TopicPartition::new("idle", 0), TopicPartition::new("idle", 1)];
     let sorted = |e: &RebalanceEvent| match e {
         RebalanceEvent::Assigned(t) | RebalanceEvent::Revoked(t) | RebalanceEvent::Lost(t) => {
             let mut t = t.clone();
@@ -482,12 +485,12 @@ async fn pausing_with_records_fetched_ahead_skips_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (_broker, bs) = topic_in_batches(dir.path(), "ahead", 3, 100).await;
     let mut consumer = Consumer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
-    consumer.assign([("ahead".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("ahead", 0), ferrokafka::Offset::Beginning)]).await.unwrap();
     let first = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
     assert_eq!(first.offset, 0);
     assert!(consumer.queued().0 > 0, "the fetch brought more than one record");
 
-    let tp = [("ahead".to_string(), 0)];
+    let tp = [TopicPartition::new("ahead", 0)];
     consumer.pause(&tp);
     assert_eq!(consumer.queued(), (0, 0), "a paused partition's read-ahead is dropped");
     assert_eq!(consumer.position("ahead", 0), Some(1), "and its position stays at the next record");
@@ -518,7 +521,7 @@ async fn fetches_run_ahead_of_the_application_within_queued_min_messages() {
 
     // Default limits: while the application works through one batch, the next arrives.
     let mut consumer = consumer_with(&[]);
-    consumer.assign([("paced".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("paced", 0), ferrokafka::Offset::Beginning)]).await.unwrap();
     let mut read = 0;
     let mut most_queued = 0;
     while read < 100 && most_queued < 20 {
@@ -532,7 +535,7 @@ async fn fetches_run_ahead_of_the_application_within_queued_min_messages() {
 
     // queued.min.messages=1: no fetch while anything fetched is unread.
     let mut consumer = consumer_with(&[("queued.min.messages", "1")]);
-    consumer.assign([("paced".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("paced", 0), ferrokafka::Offset::Beginning)]).await.unwrap();
     for want in 0..100 {
         let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");
         assert_eq!(value_of(&r), want, "in order");
@@ -581,23 +584,23 @@ async fn poll_batch_queued_events_and_commit_report_what_happened() {
         let offsets: Vec<i64> = seen.iter().filter(|(q, _)| *q == p).map(|(_, o)| *o).collect();
         assert_eq!(offsets, (0..50).collect::<Vec<_>>(), "partition {p} in order, once each");
     }
-    let mut assigned: Vec<(String, i32)> =
+    let mut assigned: Vec<TopicPartition> =
         events.iter().flat_map(|e| if let RebalanceEvent::Assigned(tps) = e { tps.clone() } else { vec![] }).collect();
     assigned.sort();
-    assert_eq!(assigned, vec![("batched".to_string(), 0), ("batched".to_string(), 1)], "{events:?}");
+    assert_eq!(assigned, vec![("batched", 0).into(), ("batched", 1).into()], "{events:?}");
     assert!(consumer.poll_batch(0, Duration::ZERO).await.unwrap().is_empty());
 
     let mut committed = consumer.commit().await.unwrap();
-    committed.sort();
+    committed.sort_by(|a, b| a.topic_partition.cmp(&b.topic_partition));
     assert_eq!(
         committed,
-        vec![(("batched".to_string(), 0), 50, None), (("batched".to_string(), 1), 50, None)],
+        vec![TopicPartitionOffset::new("batched", 0, 50), TopicPartitionOffset::new("batched", 1, 50)],
         "commit returns what it stored"
     );
-    let stored = consumer.committed(&[("batched".to_string(), 0)]).await.unwrap();
+    let stored = consumer.committed(&[("batched", 0).into()]).await.unwrap();
     assert_eq!(stored[0].1.as_ref().map(|(o, _)| *o), Some(50));
-    let explicit = consumer.commit_offsets(&[("batched".into(), 1, 7, Some("m".into()))]).await.unwrap();
-    assert_eq!(explicit, vec![(("batched".to_string(), 1), 7, Some("m".to_string()))]);
+    let explicit = [TopicPartitionOffset::new("batched", 1, 7).with_metadata("m")];
+    assert_eq!(consumer.commit_offsets(&explicit).await.unwrap(), explicit);
 
     let last = consumer.close().await.unwrap();
     assert!(
@@ -631,7 +634,7 @@ async fn a_runner_serves_its_control_while_handlers_run_and_reads_again_what_the
     let control = Control::new();
     // Not running yet: refused, but what is paused is kept for the run.
     assert!(control.pause(&[PauseTarget::Topic("elsewhere".into())]).is_err());
-    assert!(control.seek(("run".into(), 0), ferrokafka::Offset::At(0)).is_err());
+    assert!(control.seek(("run", 0).into(), ferrokafka::Offset::At(0)).is_err());
     let mut runner = Runner::new(consumer, &control).unwrap();
     assert!(Runner::new(Consumer::new(config("runner")).unwrap(), &control).is_err(), "one runner per control");
 
@@ -654,8 +657,9 @@ async fn a_runner_serves_its_control_while_handlers_run_and_reads_again_what_the
     assert_eq!(records.first().map(|r| r.offset), Some(0));
     assert!(control.membership().is_some(), "joined");
     let c = control.clone();
-    let committed = runner.serving(async move { c.commit(vec![("run".into(), 0, 10, None)]).await }).await.unwrap();
-    assert_eq!(committed, vec![(("run".to_string(), 0), 10, None)]);
+    let committed =
+        runner.serving(async move { c.commit(vec![TopicPartitionOffset::new("run", 0, 10)]).await }).await.unwrap();
+    assert_eq!(committed, vec![TopicPartitionOffset::new("run", 0, 10)]);
     runner.rewind_all(&records[10..]).await;
     assert_eq!(round(&mut runner).await.first().map(|r| r.offset), Some(10), "read again from the failure");
 
@@ -663,10 +667,10 @@ async fn a_runner_serves_its_control_while_handlers_run_and_reads_again_what_the
     // its records are not handed out and come again after resume.
     let c = control.clone();
     std::thread::spawn(move || c.pause(&[PauseTarget::Partitions("run".into(), vec![0])]).unwrap()).join().unwrap();
-    assert!(!control.deliverable(&("run".into(), 0)));
+    assert!(!control.deliverable(&("run", 0).into()));
     let elsewhere = PauseTarget::Topic("elsewhere".into());
     assert_eq!(control.paused(), vec![elsewhere.clone(), PauseTarget::Partitions("run".into(), vec![0])]);
-    assert!(runner.paused_since_fetch(&("run".into(), 0), 10).await);
+    assert!(runner.paused_since_fetch(&("run", 0).into(), 10).await);
     assert!(runner.next_round(1_000, Duration::from_millis(200)).await.records.unwrap().is_empty(), "paused");
     control.resume(&[PauseTarget::Topic("run".into())]).unwrap();
     assert_eq!(control.paused(), vec![elsewhere]);
@@ -675,17 +679,17 @@ async fn a_runner_serves_its_control_while_handlers_run_and_reads_again_what_the
     assert_eq!(again.last().map(|r| r.offset), Some(99));
 
     // A seek applies before the next round.
-    control.seek(("run".into(), 0), ferrokafka::Offset::At(95)).unwrap();
+    control.seek(("run", 0).into(), ferrokafka::Offset::At(95)).unwrap();
     assert_eq!(round(&mut runner).await.first().map(|r| r.offset), Some(95));
 
     control.stop();
     assert!(runner.stopping() && !control.is_running());
     let committed = runner.finish(true).await.unwrap();
-    assert_eq!(committed, vec![(("run".to_string(), 0), 100, None)], "finish commits the positions");
+    assert_eq!(committed, vec![TopicPartitionOffset::new("run", 0, 100)], "finish commits the positions");
     assert!(control.commit(vec![]).await.is_err(), "the control refuses once the run is over");
 
     // The group's committed offset is what finish stored.
     let probe = Consumer::new(config("runner")).unwrap();
-    let stored = probe.committed(&[("run".to_string(), 0)]).await.unwrap();
+    let stored = probe.committed(&[("run", 0).into()]).await.unwrap();
     assert_eq!(stored[0].1.as_ref().map(|(o, _)| *o), Some(100));
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferrokafka::consumer::Offset;
-use ferrokafka::{ClientConfig, PartitionConsumer, Producer, ProducerRecord};
+use ferrokafka::{ClientConfig, PartitionConsumer, Producer, ProducerRecord, TopicPartition};
 use ferrokafka_broker::{Broker, BrokerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -117,7 +117,7 @@ async fn idempotent_producer_loses_and_duplicates_nothing_when_connections_drop(
     );
 
     let mut consumer = PartitionConsumer::new(config).unwrap();
-    consumer.assign((0..3).map(|p| ("drops".to_owned(), p, Offset::Beginning))).await.unwrap();
+    consumer.assign((0..3).map(|p| (TopicPartition::new("drops", p), Offset::Beginning))).await.unwrap();
     let mut read: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
     let mut total = 0;
     while total < N {
@@ -279,7 +279,7 @@ async fn stall_then_go_on(lose_requests: bool) {
     // The log holds every acknowledged record once, at its acknowledged offset, the failed
     // ones once if the broker got them and never otherwise, in send order, and nothing else.
     let mut consumer = PartitionConsumer::new(config).unwrap();
-    consumer.assign([("stalls".to_owned(), 0, Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("stalls", 0), Offset::Beginning)]).await.unwrap();
     let mut read = BTreeMap::new();
     while read.len() < in_log.len() + lost_written.len() {
         let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("all written records are readable");
@@ -437,7 +437,7 @@ async fn unknown_producer_id_bumps_the_epoch_and_the_batch_is_retried_under_it()
     assert_eq!((stats.producer_id, stats.producer_epoch), (first.producer_id, first.producer_epoch + 1), "{stats:?}");
 
     let mut consumer = PartitionConsumer::new(config).unwrap();
-    consumer.assign([("unknown-pid".to_owned(), 0, Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("unknown-pid", 0), Offset::Beginning)]).await.unwrap();
     let mut values = Vec::new();
     while values.len() < 40 {
         let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("all records are readable");

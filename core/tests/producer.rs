@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ferrokafka::{ClientConfig, Error, Producer, ProducerRecord};
+use ferrokafka::{ClientConfig, Error, Producer, ProducerRecord, TopicPartition};
 use ferrokafka_broker::{Broker, BrokerConfig};
 
 async fn broker() -> (Broker, tempfile::TempDir) {
@@ -335,7 +335,7 @@ async fn per_send_options_share_one_producer_and_never_share_a_batch() {
     let consumer =
         ferrokafka::PartitionConsumer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap());
     let mut consumer = consumer.unwrap();
-    consumer.assign([("options".to_string(), 0, ferrokafka::Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("options", 0), ferrokafka::Offset::Beginning)]).await.unwrap();
     let mut values = Vec::new();
     while values.len() < 40 {
         let r = consumer.poll(std::time::Duration::from_secs(10)).await.unwrap().expect("all 40 arrive");

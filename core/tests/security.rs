@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::certs::{Ca, Issued};
-use ferrokafka::{Admin, ClientConfig, Consumer, Error, Offset, Producer, ProducerRecord};
+use ferrokafka::{Admin, ClientConfig, Consumer, Error, Offset, Producer, ProducerRecord, TopicPartition};
 use ferrokafka_broker::{Broker, BrokerConfig};
 
 struct Fixture {
@@ -82,7 +82,7 @@ async fn round_trip(config: ClientConfig, topic: &str) {
         .await
         .expect("produce over a secured connection");
     let mut consumer = Consumer::new(config).unwrap();
-    consumer.assign([(topic.to_owned(), meta.partition, Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new(topic, meta.partition), Offset::Beginning)]).await.unwrap();
     let record = loop {
         if let Some(r) = consumer.poll(Duration::from_secs(5)).await.unwrap() {
             break r;
@@ -346,7 +346,7 @@ async fn acls_let_one_user_produce_and_refuse_another_durably() {
     assert_eq!(e.kafka_code(), Some(ResponseError::TopicAuthorizationFailed), "{e}");
     let mut reader = Consumer::new(as_user(&broker, "bob", &[])).unwrap();
     let read = async {
-        reader.assign([("orders".to_owned(), 0, Offset::Beginning)]).await?;
+        reader.assign([(TopicPartition::new("orders", 0), Offset::Beginning)]).await?;
         reader.poll(Duration::from_secs(5)).await
     };
     match read.await {

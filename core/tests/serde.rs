@@ -12,6 +12,7 @@ use ferrokafka::serde::protobuf::{self, ProtobufDeserializer, ProtobufSerializer
 use ferrokafka::serde::{MessageField, SerdeConfig, SerdeKind, SerializationContext, wire};
 use ferrokafka::{
     ClientConfig, Consumer, Error, Offset, Producer, ProducerRecord, Schema, SchemaRegistryClient, SchemaType,
+    TopicPartition,
 };
 use ferrokafka_broker::{Broker, BrokerConfig};
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,7 @@ async fn avro_records_round_trip_through_a_topic_and_evolve() {
         producer.send_and_wait(ProducerRecord::new("users").partition(0).value(v.clone())).await.unwrap();
     }
     let mut consumer = Consumer::new(ClientConfig::from_pairs([("bootstrap.servers", bs.as_str())]).unwrap()).unwrap();
-    consumer.assign([("users".to_owned(), 0, Offset::Beginning)]).await.unwrap();
+    consumer.assign([(TopicPartition::new("users", 0), Offset::Beginning)]).await.unwrap();
     let mut read = Vec::new();
     while read.len() < 2 {
         let r = consumer.poll(Duration::from_secs(10)).await.unwrap().expect("a record");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ferrokafka::{
     Admin, ClientConfig, Consumer, ConsumerGroupMetadata, Error, NewTopic, Offset, Producer, ProducerRecord,
+    TopicPartition, TopicPartitionOffset,
 };
 use ferrokafka_broker::{Broker, BrokerConfig};
 
@@ -78,7 +79,7 @@ async fn committed_records_are_read_once_and_aborted_ones_never() {
 
     let mut committed = consumer(&bs, "read_committed", &[]);
     committed
-        .assign([("tx".to_string(), 0, Offset::Beginning), ("tx".to_string(), 1, Offset::Beginning)])
+        .assign([(TopicPartition::new("tx", 0), Offset::Beginning), (TopicPartition::new("tx", 1), Offset::Beginning)])
         .await
         .unwrap();
     let mut got = read_all(&mut committed, Duration::from_millis(500), |v| v.len() >= 13).await;
@@ -96,7 +97,7 @@ async fn committed_records_are_read_once_and_aborted_ones_never() {
 
     let mut uncommitted = consumer(&bs, "read_uncommitted", &[]);
     uncommitted
-        .assign([("tx".to_string(), 0, Offset::Beginning), ("tx".to_string(), 1, Offset::Beginning)])
+        .assign([(TopicPartition::new("tx", 0), Offset::Beginning), (TopicPartition::new("tx", 1), Offset::Beginning)])
         .await
         .unwrap();
     let got = read_all(&mut uncommitted, Duration::from_millis(500), |v| v.len() >= 18).await;
@@ -114,7 +115,7 @@ async fn an_open_transaction_is_invisible_to_read_committed_until_it_commits() {
     p.flush().await.unwrap();
 
     let mut c = consumer(&bs, "read_committed", &[]);
-    c.assign([("open".to_string(), 0, Offset::Beginning)]).await.unwrap();
+    c.assign([(TopicPartition::new("open", 0), Offset::Beginning)]).await.unwrap();
     // Until a fetch has answered there is no lag to report; then it is measured to the last
     // stable offset, and nothing is served past it.
     let deadline = tokio::time::Instant::now() + T;
@@ -125,7 +126,7 @@ async fn an_open_transaction_is_invisible_to_read_committed_until_it_commits() {
     assert_eq!(c.poll(Duration::from_millis(300)).await.unwrap(), None);
     // The end a read_committed reader seeks to is the last stable offset, before the open one.
     let mut at_end = consumer(&bs, "read_committed", &[]);
-    at_end.assign([("open".to_string(), 0, Offset::End)]).await.unwrap();
+    at_end.assign([(TopicPartition::new("open", 0), Offset::End)]).await.unwrap();
     assert_eq!(at_end.position("open", 0), Some(0));
 
     p.commit_transaction(T).await.unwrap();
@@ -157,7 +158,7 @@ async fn a_newer_instance_fences_the_older_one() {
     assert!(old.begin_transaction().is_err_and(|e| e.is_fatal()), "and stays unusable");
 
     let mut c = consumer(&bs, "read_committed", &[]);
-    c.assign([("fence".to_string(), 0, Offset::Beginning)]).await.unwrap();
+    c.assign([(TopicPartition::new("fence", 0), Offset::Beginning)]).await.unwrap();
     let got = read_all(&mut c, Duration::from_millis(500), |v| !v.is_empty()).await;
     assert_eq!(got, ["from-the-new-one"]);
 }
@@ -215,7 +216,7 @@ async fn a_record_the_broker_refuses_makes_the_transaction_abortable_and_the_nex
     send(&p, "small", 0, "next").await;
     p.commit_transaction(T).await.unwrap();
     let mut c = consumer(&bs, "read_committed", &[]);
-    c.assign([("small".to_string(), 0, Offset::Beginning)]).await.unwrap();
+    c.assign([(TopicPartition::new("small", 0), Offset::Beginning)]).await.unwrap();
     let got = read_all(&mut c, Duration::from_millis(500), |v| !v.is_empty()).await;
     assert_eq!(got, ["next"]);
 }
@@ -246,14 +247,14 @@ async fn consumed_offsets_commit_with_the_transaction_and_not_without_it() {
         }
         let group = c.group_metadata().unwrap();
         assert!(group.generation_id > 0 && !group.member_id.is_empty(), "{group:?}");
-        p.send_offsets_to_transaction(&[("in".into(), 0, last + 1, None)], &group, T).await.unwrap();
+        p.send_offsets_to_transaction(&[TopicPartitionOffset::new("in", 0, last + 1)], &group, T).await.unwrap();
         if commit { p.commit_transaction(T).await.unwrap() } else { p.abort_transaction(T).await.unwrap() }
     }
     copy(&mut c, &p, 3, true).await;
-    assert_eq!(c.committed(&[("in".into(), 0)]).await.unwrap()[0].1.as_ref().map(|o| o.0), Some(3));
+    assert_eq!(c.committed(&[("in", 0).into()]).await.unwrap()[0].1.as_ref().map(|o| o.0), Some(3));
     copy(&mut c, &p, 2, false).await;
     assert_eq!(
-        c.committed(&[("in".into(), 0)]).await.unwrap()[0].1.as_ref().map(|o| o.0),
+        c.committed(&[("in", 0).into()]).await.unwrap()[0].1.as_ref().map(|o| o.0),
         Some(3),
         "an aborted transaction's offsets are not committed"
     );
@@ -262,13 +263,13 @@ async fn consumed_offsets_commit_with_the_transaction_and_not_without_it() {
     // must be aborted.
     p.begin_transaction().unwrap();
     let stale = ConsumerGroupMetadata { generation_id: 999, ..c.group_metadata().unwrap() };
-    let e = p.send_offsets_to_transaction(&[("in".into(), 0, 6, None)], &stale, T).await.unwrap_err();
+    let e = p.send_offsets_to_transaction(&[TopicPartitionOffset::new("in", 0, 6)], &stale, T).await.unwrap_err();
     assert!(e.txn_requires_abort(), "{e}");
     assert!(p.commit_transaction(T).await.is_err_and(|e| e.txn_requires_abort()));
     p.abort_transaction(T).await.unwrap();
 
     let mut out = consumer(&bs, "read_committed", &[]);
-    out.assign([("out".to_string(), 0, Offset::Beginning)]).await.unwrap();
+    out.assign([(TopicPartition::new("out", 0), Offset::Beginning)]).await.unwrap();
     let got = read_all(&mut out, Duration::from_millis(500), |v| v.len() >= 3).await;
     assert_eq!(got, ["0", "1", "2"]);
     assert_eq!(out.poll(Duration::from_millis(300)).await.unwrap(), None, "the aborted copies stay hidden");

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use ferrokafka::serde::avro::{AvroDeserializer, AvroSerializer};
 use ferrokafka::serde::{MessageField, SerdeConfig, SerializationContext};
-use ferrokafka::{ClientConfig, Consumer, Offset, Producer, ProducerRecord, Schema, SchemaRegistryClient, SchemaType};
+use ferrokafka::{
+    ClientConfig, Consumer, Offset, Producer, ProducerRecord, Schema, SchemaRegistryClient, SchemaType, TopicPartition,
+};
 use ferrokafka_broker::{Broker, BrokerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("produced 3 payments; subjects: {:?}", registry.subjects().await?);
 
     let mut consumer = Consumer::new(ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())])?)?;
-    consumer.assign([(TOPIC.to_owned(), 0, Offset::Beginning)]).await?;
+    consumer.assign([(TopicPartition::new(TOPIC, 0), Offset::Beginning)]).await?;
     let as_written = AvroDeserializer::new(registry.clone(), None, SerdeConfig::default())?;
     let as_v2 =
         AvroDeserializer::new(registry, Some(Schema::new(SchemaType::Avro, PAYMENT_V2)), SerdeConfig::default())?;

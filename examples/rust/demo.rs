@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use ferrokafka::admin::OffsetSpec;
-use ferrokafka::{Admin, ClientConfig, Consumer, Producer, ProducerRecord};
+use ferrokafka::{Admin, ClientConfig, Consumer, Producer, ProducerRecord, TopicPartition};
 use ferrokafka_broker::{Broker, BrokerConfig};
 
 const TOPIC: &str = "demo-events";
@@ -99,13 +99,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         group.state,
         group.members.len(),
         group.protocol,
-        group.members.iter().flat_map(|m| m.assignment.iter().map(|(_, p)| *p)).collect::<Vec<_>>()
+        group.members.iter().flat_map(|m| m.assignment.iter().map(|tp| tp.partition)).collect::<Vec<_>>()
     );
     let committed = admin.list_group_offsets("demo-readers").await?;
-    let tps: Vec<(String, i32)> = (0..PARTITIONS).map(|p| (TOPIC.to_owned(), p)).collect();
+    let tps: Vec<TopicPartition> = (0..PARTITIONS).map(|p| TopicPartition::new(TOPIC, p)).collect();
     let ends = admin.list_offsets(&tps, OffsetSpec::Latest).await?;
-    for ((tp, end), (_, offset, _)) in ends.iter().zip(&committed) {
-        println!("partition  {}-{}: log end {end}, committed {offset}, lag {}", tp.0, tp.1, end - offset);
+    for ((tp, end), c) in ends.iter().zip(&committed) {
+        println!("partition  {tp}: log end {end}, committed {}, lag {}", c.offset, end - c.offset);
     }
     consumer.close().await?;
     broker.shutdown().await?;

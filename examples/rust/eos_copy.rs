@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use ferrokafka::{ClientConfig, Consumer, Offset, Producer, ProducerRecord};
+use ferrokafka::{ClientConfig, Consumer, Offset, Producer, ProducerRecord, TopicPartitionOffset};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -61,10 +61,10 @@ async fn main() -> ferrokafka::Result<()> {
             out.key = r.key.clone();
             deliveries.push(producer.send(out).await?);
         }
-        let positions: Vec<(String, i32, i64, Option<String>)> = consumer
+        let positions: Vec<TopicPartitionOffset> = consumer
             .assignment()
             .into_iter()
-            .filter_map(|(t, p)| consumer.position(&t, p).map(|o| (t, p, o, None)))
+            .filter_map(|tp| consumer.position(&tp.topic, tp.partition).map(|o| tp.with_offset(o)))
             .collect();
         let group = consumer.group_metadata().expect("a group.id is set");
         let outcome = match producer.send_offsets_to_transaction(&positions, &group, T).await {
@@ -80,8 +80,8 @@ async fn main() -> ferrokafka::Result<()> {
                 // Abort, rewind to what the group has committed, and process it again.
                 eprintln!("transaction aborted: {e}");
                 producer.abort_transaction(T).await?;
-                for (t, p) in consumer.assignment() {
-                    consumer.seek(&t, p, Offset::Committed).await?;
+                for tp in consumer.assignment() {
+                    consumer.seek(&tp.topic, tp.partition, Offset::Committed).await?;
                 }
             }
             Err(e) => return Err(e),
@@ -98,9 +98,9 @@ async fn caught_up(consumer: &Consumer) -> ferrokafka::Result<bool> {
     if held.is_empty() {
         return Ok(false);
     }
-    for (t, p) in held {
-        let (_, high) = consumer.watermarks(&t, p).await?;
-        if consumer.position(&t, p).is_none_or(|o| o < high) {
+    for tp in held {
+        let (_, high) = consumer.watermarks(&tp.topic, tp.partition).await?;
+        if consumer.position(&tp.topic, tp.partition).is_none_or(|o| o < high) {
             return Ok(false);
         }
     }

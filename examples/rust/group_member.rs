@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrokafka::{ClientConfig, Consumer, RebalanceEvent};
+use ferrokafka::{ClientConfig, Consumer, RebalanceEvent, TopicPartition};
 
 fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -36,8 +36,8 @@ fn emit(line: String) {
     let _ = out.flush();
 }
 
-fn partitions(list: &[(String, i32)]) -> String {
-    let ps: Vec<String> = list.iter().map(|(_, p)| p.to_string()).collect();
+fn partitions(list: &[TopicPartition]) -> String {
+    let ps: Vec<String> = list.iter().map(|tp| tp.partition.to_string()).collect();
     format!("[{}]", ps.join(", "))
 }
 
@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.set("group.instance.id", instance.as_str())?;
     }
     let mut consumer = Consumer::new(config)?;
-    let held: Arc<Mutex<BTreeSet<(String, i32)>>> = Arc::default();
+    let held: Arc<Mutex<BTreeSet<TopicPartition>>> = Arc::default();
     let h = Arc::clone(&held);
     consumer.on_rebalance(move |event| {
         let mut held = h.lock().unwrap_or_else(|p| p.into_inner());
@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (if matches!(event, RebalanceEvent::Lost(_)) { "lost" } else { "revoked" }, tps)
             }
         };
-        let all: Vec<(String, i32)> = held.iter().cloned().collect();
+        let all: Vec<TopicPartition> = held.iter().cloned().collect();
         emit(format!(r#"{{"event": "{kind}", "partitions": {}, "all": {}}}"#, partitions(tps), partitions(&all)));
     });
     consumer.subscribe(&[topic.as_str()])?;

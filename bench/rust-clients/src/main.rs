@@ -191,10 +191,9 @@ async fn consume(args: &[String]) {
                 )
                 .unwrap();
                 let assigned = Instant::now();
-                consumer
-                    .assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning)))
-                    .await
-                    .expect("assign");
+                let starts = (0..partitions)
+                    .map(|p| (ferrokafka::TopicPartition::new(&topic, p), ferrokafka::Offset::Beginning));
+                consumer.assign(starts).await.expect("assign");
                 let (mut first, mut started) = (Duration::ZERO, Instant::now());
                 let mut bytes = 0;
                 for i in 0..records {
@@ -309,10 +308,9 @@ async fn e2e(args: &[String]) {
                     ferrokafka::ClientConfig::from_pairs([("bootstrap.servers", bootstrap.as_str())]).unwrap(),
                 )
                 .unwrap();
-                consumer
-                    .assign((0..partitions).map(|p| (topic.clone(), p, ferrokafka::Offset::Beginning)))
-                    .await
-                    .expect("assign");
+                let starts = (0..partitions)
+                    .map(|p| (ferrokafka::TopicPartition::new(&topic, p), ferrokafka::Offset::Beginning));
+                consumer.assign(starts).await.expect("assign");
                 let _ = ready_tx.send(());
                 let mut latencies = Vec::with_capacity(records);
                 while latencies.len() < records {

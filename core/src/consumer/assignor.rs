@@ -10,9 +10,8 @@ use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as 
 use kafka_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::TopicPartition;
 use crate::error::{Error, Result};
-
-pub(crate) type Tp = (String, i32);
 
 /// How partitions move in a rebalance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,7 +29,7 @@ pub(crate) struct Subscription {
     pub(crate) member_id: String,
     pub(crate) instance_id: Option<String>,
     pub(crate) topics: Vec<String>,
-    pub(crate) owned: Vec<Tp>,
+    pub(crate) owned: Vec<TopicPartition>,
     pub(crate) generation: i32,
 }
 
@@ -93,8 +92,9 @@ impl Assignor {
         self,
         partitions: &BTreeMap<String, i32>,
         members: &[Subscription],
-    ) -> BTreeMap<String, Vec<Tp>> {
-        let mut out: BTreeMap<String, Vec<Tp>> = members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
+    ) -> BTreeMap<String, Vec<TopicPartition>> {
+        let mut out: BTreeMap<String, Vec<TopicPartition>> =
+            members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
         // Kafka orders members by instance id when static, else by member id.
         let mut sorted: Vec<&Subscription> = members.iter().collect();
         sorted.sort_by(|a, b| {
@@ -114,7 +114,7 @@ impl Assignor {
                         let start = i * per + i.min(extra);
                         let len = per + usize::from(i < extra);
                         let assigned = out.get_mut(&m.member_id).expect("every member has an entry");
-                        assigned.extend((start..start + len).map(|p| (topic.clone(), p as i32)));
+                        assigned.extend((start..start + len).map(|p| TopicPartition::new(topic, p as i32)));
                     }
                 }
             }
@@ -126,7 +126,7 @@ impl Assignor {
                         for step in 0..sorted.len() {
                             let m = sorted[(next + step) % sorted.len()];
                             if m.topics.contains(topic) {
-                                out.get_mut(&m.member_id).expect("entry").push((topic.clone(), p));
+                                out.get_mut(&m.member_id).expect("entry").push(TopicPartition::new(topic, p));
                                 next = (next + step + 1) % sorted.len();
                                 break;
                             }
@@ -141,18 +141,23 @@ impl Assignor {
 }
 
 /// Balanced, keeping each member's current partitions where balance allows.
-fn sticky(partitions: &BTreeMap<String, i32>, members: &[&Subscription], out: &mut BTreeMap<String, Vec<Tp>>) {
-    let all: Vec<Tp> = partitions.iter().flat_map(|(t, &n)| (0..n).map(move |p| (t.clone(), p))).collect();
-    let subscribed = |m: &Subscription, tp: &Tp| m.topics.contains(&tp.0);
+fn sticky(
+    partitions: &BTreeMap<String, i32>,
+    members: &[&Subscription],
+    out: &mut BTreeMap<String, Vec<TopicPartition>>,
+) {
+    let all: Vec<TopicPartition> =
+        partitions.iter().flat_map(|(t, &n)| (0..n).map(move |p| TopicPartition::new(t, p))).collect();
+    let subscribed = |m: &Subscription, tp: &TopicPartition| m.topics.contains(&tp.topic);
     let eligible: usize = all.iter().filter(|tp| members.iter().any(|m| subscribed(m, tp))).count();
     let n = members.len().max(1);
     let (min_quota, with_extra) = (eligible / n, eligible % n);
 
     // Claims from the previous generation: the newest generation wins a disputed partition.
-    let mut claim: HashMap<&Tp, (&str, i32)> = HashMap::new();
+    let mut claim: HashMap<&TopicPartition, (&str, i32)> = HashMap::new();
     for m in members {
         for tp in &m.owned {
-            if partitions.get(&tp.0).is_some_and(|&c| tp.1 < c) && subscribed(m, tp) {
+            if partitions.get(&tp.topic).is_some_and(|&c| tp.partition < c) && subscribed(m, tp) {
                 let e = claim.entry(tp).or_insert((&m.member_id, m.generation));
                 if m.generation > e.1 {
                     *e = (&m.member_id, m.generation);
@@ -160,10 +165,10 @@ fn sticky(partitions: &BTreeMap<String, i32>, members: &[&Subscription], out: &m
             }
         }
     }
-    let mut taken: BTreeSet<Tp> = BTreeSet::new();
+    let mut taken: BTreeSet<TopicPartition> = BTreeSet::new();
     let mut extras_left = with_extra;
     for m in members {
-        let mut kept: Vec<Tp> = m
+        let mut kept: Vec<TopicPartition> = m
             .owned
             .iter()
             .filter(|tp| claim.get(tp).is_some_and(|(owner, _)| *owner == m.member_id))
@@ -192,8 +197,8 @@ fn sticky(partitions: &BTreeMap<String, i32>, members: &[&Subscription], out: &m
 
 /// KIP-429: a partition moving between members is first only taken away; the new owner gets
 /// it in the next rebalance, which the revoking member asks for.
-pub(crate) fn hold_back_transfers(assignment: &mut BTreeMap<String, Vec<Tp>>, members: &[Subscription]) {
-    let owner: HashMap<&Tp, &str> =
+pub(crate) fn hold_back_transfers(assignment: &mut BTreeMap<String, Vec<TopicPartition>>, members: &[Subscription]) {
+    let owner: HashMap<&TopicPartition, &str> =
         members.iter().flat_map(|m| m.owned.iter().map(move |tp| (tp, m.member_id.as_str()))).collect();
     for (member, tps) in assignment.iter_mut() {
         tps.retain(|tp| owner.get(tp).is_none_or(|o| o == member));
@@ -204,17 +209,17 @@ fn name(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }
 
-fn group_by_topic(tps: &[Tp]) -> BTreeMap<&str, Vec<i32>> {
+fn group_by_topic(tps: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {
     let mut by: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for (t, p) in tps {
-        by.entry(t.as_str()).or_default().push(*p);
+    for tp in tps {
+        by.entry(tp.topic.as_str()).or_default().push(tp.partition);
     }
     by
 }
 
 /// Subscription metadata, version 3 (owned partitions, generation, rack) as current clients
 /// send it; older readers stop at the fields they know.
-pub(crate) fn encode_subscription(topics: &[String], owned: &[Tp], generation: i32) -> Bytes {
+pub(crate) fn encode_subscription(topics: &[String], owned: &[TopicPartition], generation: i32) -> Bytes {
     const VERSION: i16 = 3;
     let sub = ConsumerProtocolSubscription::default()
         .with_topics(topics.iter().map(|t| name(t)).collect())
@@ -253,13 +258,13 @@ pub(crate) fn decode_subscription(member_id: &str, instance_id: Option<String>, 
         owned: sub
             .owned_partitions
             .iter()
-            .flat_map(|t| t.partitions.iter().map(|p| (t.topic.0.to_string(), *p)))
+            .flat_map(|t| t.partitions.iter().map(|p| TopicPartition::new(t.topic.0.as_str(), *p)))
             .collect(),
         generation: if version >= 2 { sub.generation_id } else { -1 },
     })
 }
 
-pub(crate) fn encode_assignment(tps: &[Tp]) -> Bytes {
+pub(crate) fn encode_assignment(tps: &[TopicPartition]) -> Bytes {
     const VERSION: i16 = 0;
     let a = ConsumerProtocolAssignment::default()
         .with_assigned_partitions(
@@ -275,14 +280,17 @@ pub(crate) fn encode_assignment(tps: &[Tp]) -> Bytes {
     buf.freeze()
 }
 
-pub(crate) fn decode_assignment(bytes: Bytes) -> Result<Vec<Tp>> {
+pub(crate) fn decode_assignment(bytes: Bytes) -> Result<Vec<TopicPartition>> {
     if bytes.is_empty() {
         return Ok(Vec::new()); // no assignment at all (e.g. subscribed to nothing that exists)
     }
     let (version, mut body) = split_version(bytes, "assignment")?;
     let a = ConsumerProtocolAssignment::decode(&mut body, version)
         .map_err(|e| Error::Protocol { broker: "group".into(), reason: format!("assignment: {e}") })?;
-    Ok(a.assigned_partitions.iter().flat_map(|t| t.partitions.iter().map(|p| (t.topic.0.to_string(), *p))).collect())
+    Ok(a.assigned_partitions
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| TopicPartition::new(t.topic.0.as_str(), *p)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -294,7 +302,7 @@ mod tests {
             member_id: id.into(),
             instance_id: None,
             topics: topics.iter().map(|t| t.to_string()).collect(),
-            owned: owned.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
+            owned: owned.iter().map(|&tp| tp.into()).collect(),
             generation: 1,
         }
     }
@@ -307,7 +315,7 @@ mod tests {
     fn range_splits_each_topic_in_member_order() {
         let ms = [member("b", &["t"], &[]), member("a", &["t"], &[]), member("c", &["t"], &[])];
         let out = Assignor::Range.assign(&parts(&[("t", 7)]), &ms);
-        let ps = |m: &str| out[m].iter().map(|(_, p)| *p).collect::<Vec<_>>();
+        let ps = |m: &str| out[m].iter().map(|tp| tp.partition).collect::<Vec<_>>();
         assert_eq!((ps("a"), ps("b"), ps("c")), (vec![0, 1, 2], vec![3, 4], vec![5, 6]));
     }
 
@@ -315,8 +323,9 @@ mod tests {
     fn roundrobin_deals_partitions_in_turn_to_subscribers() {
         let ms = [member("a", &["t", "u"], &[]), member("b", &["t"], &[])];
         let out = Assignor::RoundRobin.assign(&parts(&[("t", 3), ("u", 2)]), &ms);
-        assert_eq!(out["a"], vec![("t".into(), 0), ("t".into(), 2), ("u".into(), 0), ("u".into(), 1)]);
-        assert_eq!(out["b"], vec![("t".into(), 1)]);
+        let tps = |list: &[(&str, i32)]| list.iter().map(|&tp| TopicPartition::from(tp)).collect::<Vec<_>>();
+        assert_eq!(out["a"], tps(&[("t", 0), ("t", 2), ("u", 0), ("u", 1)]));
+        assert_eq!(out["b"], tps(&[("t", 1)]));
     }
 
     #[test]
@@ -337,7 +346,7 @@ mod tests {
 
     #[test]
     fn protocol_bytes_round_trip_and_mixing_is_refused() {
-        let owned = vec![("t".to_string(), 1), ("t".to_string(), 4)];
+        let owned = vec![TopicPartition::new("t", 1), TopicPartition::new("t", 4)];
         let sub = decode_subscription("m", None, encode_subscription(&["t".into()], &owned, 7)).unwrap();
         assert_eq!((sub.topics, sub.owned, sub.generation), (vec!["t".to_string()], owned.clone(), 7));
         assert_eq!(decode_assignment(encode_assignment(&owned)).unwrap(), owned);

@@ -21,11 +21,12 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tokio::task::JoinHandle;
 
-use super::assignor::{self, Assignor, RebalanceProtocol, Subscription, Tp};
+use super::assignor::{self, Assignor, RebalanceProtocol, Subscription};
 use crate::cluster::Cluster;
 use crate::connection::BrokerConnection;
 use crate::coordinator;
 use crate::error::{Error, Result};
+use crate::{TopicPartition, TopicPartitionOffset};
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
@@ -95,7 +96,7 @@ pub(crate) struct Group {
 /// What a completed join handed this member.
 #[derive(Debug)]
 pub(crate) struct Joined {
-    pub(crate) assigned: Vec<Tp>,
+    pub(crate) assigned: Vec<TopicPartition>,
     pub(crate) protocol: RebalanceProtocol,
 }
 
@@ -179,7 +180,7 @@ impl Group {
 
     /// Joins (or rejoins) the group subscribed to `topics`, owning `owned`, and returns the
     /// assignment of the new generation. Retries what Kafka says to retry.
-    pub(crate) async fn join(&self, topics: &[String], owned: &[Tp]) -> Result<Joined> {
+    pub(crate) async fn join(&self, topics: &[String], owned: &[TopicPartition]) -> Result<Joined> {
         let sh = &self.shared;
         let st = &sh.settings;
         // A consumer that unsubscribed (which leaves) and subscribes again.
@@ -221,7 +222,7 @@ impl Group {
         }
     }
 
-    async fn join_once(&self, topics: &[String], owned: &[Tp]) -> Result<Option<Joined>> {
+    async fn join_once(&self, topics: &[String], owned: &[TopicPartition]) -> Result<Option<Joined>> {
         let st = &self.shared.settings;
         let coordinator = self.coordinator().await?;
         let (member_id, generation) = {
@@ -353,9 +354,9 @@ impl Group {
         }
     }
 
-    /// Commits `offsets` (topic, partition, next offset to read, metadata) for this member's
-    /// generation, or standalone when not in a generation.
-    pub(crate) async fn commit(&self, offsets: &[(Tp, i64, Option<String>)]) -> Result<()> {
+    /// Commits `offsets` (each the next offset to read) for this member's generation, or
+    /// standalone when not in a generation.
+    pub(crate) async fn commit(&self, offsets: &[TopicPartitionOffset]) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }
@@ -414,7 +415,10 @@ impl Group {
     /// Committed offsets (and metadata) of `tps`; `None` where nothing is committed. A
     /// read_committed member waits (up to `request.timeout.ms`) for offsets a transaction is
     /// still committing, so that it starts after what that transaction consumed.
-    pub(crate) async fn committed(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
+    pub(crate) async fn committed(
+        &self,
+        tps: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, Option<(i64, String)>>> {
         let deadline = Instant::now() + self.shared.cluster.request_timeout();
         loop {
             match self.committed_once(tps).await {
@@ -426,7 +430,7 @@ impl Group {
         }
     }
 
-    async fn committed_once(&self, tps: &[Tp]) -> Result<BTreeMap<Tp, Option<(i64, String)>>> {
+    async fn committed_once(&self, tps: &[TopicPartition]) -> Result<BTreeMap<TopicPartition, Option<(i64, String)>>> {
         let group = &self.shared.settings.group_id;
         let stable = self.shared.settings.require_stable;
         let conn = self.coordinator().await?;

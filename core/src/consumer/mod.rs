@@ -18,6 +18,7 @@ pub use runner::{Control, PauseTarget, Round, Runner};
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::{TopicPartition, TopicPartitionOffset};
 pub(crate) use assignor::decode_assignment;
 use assignor::{Assignor, RebalanceProtocol};
 use group::{Group, GroupProtocol, GroupSettings, IdPartitions};
@@ -25,9 +26,6 @@ use group::{Group, GroupProtocol, GroupSettings, IdPartitions};
 pub(crate) fn validate_assignors(list: &str) -> Result<()> {
     Assignor::parse_list(list).map(|_| ())
 }
-
-/// A topic and partition.
-pub type Tp = (String, i32);
 
 /// Where to start reading a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +57,13 @@ pub struct ConsumerRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RebalanceEvent {
     /// These partitions are now this member's; reading starts at their committed offsets.
-    Assigned(Vec<Tp>),
+    Assigned(Vec<TopicPartition>),
     /// These partitions are being handed to another member. Called before they are released:
     /// with auto commit on, their positions have just been committed.
-    Revoked(Vec<Tp>),
+    Revoked(Vec<TopicPartition>),
     /// The membership was lost (session timeout, fenced generation, poll interval exceeded):
     /// these partitions may already be another member's; committing them is no longer possible.
-    Lost(Vec<Tp>),
+    Lost(Vec<TopicPartition>),
 }
 
 type Listener = Box<dyn FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send>;
@@ -77,30 +75,30 @@ type Listener = Box<dyn FnMut(&RebalanceEvent, &mut RebalanceCommits) + Send>;
 /// is committed: the partitions may already be another member's.
 #[derive(Debug, Default)]
 pub struct RebalanceCommits {
-    positions: Vec<(Tp, i64)>,
-    staged: Vec<(Tp, i64, Option<String>)>,
+    positions: Vec<(TopicPartition, i64)>,
+    staged: Vec<TopicPartitionOffset>,
     handled: bool,
 }
 
 impl RebalanceCommits {
     /// The next offset `poll` would return for a partition held now.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.positions.iter().find(|((t, p), _)| t == topic && *p == partition).map(|(_, o)| *o)
+        self.positions.iter().find(|(tp, _)| tp.topic == topic && tp.partition == partition).map(|(_, o)| *o)
     }
 
     /// Every partition held now with its position.
-    pub fn positions(&self) -> impl Iterator<Item = (&Tp, i64)> {
+    pub fn positions(&self) -> impl Iterator<Item = (&TopicPartition, i64)> {
         self.positions.iter().map(|(tp, o)| (tp, *o))
     }
 
     /// Commits the positions of every partition held now (what `poll` has returned).
     pub fn commit(&mut self) {
-        self.staged.extend(self.positions.iter().map(|(tp, o)| (tp.clone(), *o, None)));
+        self.staged.extend(self.positions.iter().map(|(tp, o)| tp.clone().with_offset(*o)));
     }
 
-    /// Commits explicit offsets: (topic, partition, next offset to read, metadata).
-    pub fn commit_offsets(&mut self, offsets: &[(String, i32, i64, Option<String>)]) {
-        self.staged.extend(offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())));
+    /// Commits explicit offsets, each the next offset to read, with its metadata.
+    pub fn commit_offsets(&mut self, offsets: &[TopicPartitionOffset]) {
+        self.staged.extend_from_slice(offsets);
     }
 
     /// The listener delivered this event to the application itself: it is not also queued
@@ -136,9 +134,6 @@ impl ConsumerGroupMetadata {
     }
 }
 
-/// An offset a commit stored: (topic and partition, next offset to read, metadata).
-pub type CommittedOffset = (Tp, i64, Option<String>);
-
 /// A consumer: `subscribe` to topics through the group named by `group.id`, or `assign`
 /// partitions by hand. Positions advance as [`poll`](Consumer::poll) returns records;
 /// commits store them in the group.
@@ -156,7 +151,7 @@ pub struct Consumer {
     last_metadata_check: Instant,
     metadata_interval: Duration,
     /// Partitions held through the group.
-    owned: BTreeSet<Tp>,
+    owned: BTreeSet<TopicPartition>,
     join_needed: bool,
     protocol: RebalanceProtocol,
     auto_commit: Option<Duration>,
@@ -353,11 +348,11 @@ impl Consumer {
     /// Reads these partitions without group membership (commits still go to `group.id`).
     /// [`Offset::Committed`] starts at the offset committed in `group.id` (without a
     /// `group.id` nothing is committed: `auto.offset.reset` decides).
-    pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
-        let partitions: Vec<(String, i32, Offset)> = partitions.into_iter().collect();
-        let wants_committed: Vec<Tp> =
-            partitions.iter().filter(|(_, _, o)| *o == Offset::Committed).map(|(t, p, _)| (t.clone(), *p)).collect();
-        let mut starts: BTreeMap<Tp, Offset> = BTreeMap::new();
+    pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (TopicPartition, Offset)>) -> Result<()> {
+        let partitions: Vec<(TopicPartition, Offset)> = partitions.into_iter().collect();
+        let wants_committed: Vec<TopicPartition> =
+            partitions.iter().filter(|(_, o)| *o == Offset::Committed).map(|(tp, _)| tp.clone()).collect();
+        let mut starts: BTreeMap<TopicPartition, Offset> = BTreeMap::new();
         if !wants_committed.is_empty() {
             let (found, missing) = self.committed_starts(&wants_committed).await?;
             if let Some(e) = missing {
@@ -367,9 +362,9 @@ impl Consumer {
         }
         self.subscription.clear();
         self.join_needed = false;
-        let resolved = partitions.into_iter().map(|(t, p, o)| {
-            let o = if o == Offset::Committed { starts.get(&(t.clone(), p)).copied().unwrap_or(self.reset) } else { o };
-            (t, p, o)
+        let resolved = partitions.into_iter().map(|(tp, o)| {
+            let o = if o == Offset::Committed { starts.get(&tp).copied().unwrap_or(self.reset) } else { o };
+            (tp, o)
         });
         self.fetcher.assign(resolved.collect::<Vec<_>>()).await
     }
@@ -377,7 +372,7 @@ impl Consumer {
     /// Where each partition starts from its committed offset, falling back to
     /// `auto.offset.reset`. With `auto.offset.reset=error`, partitions without a committed
     /// offset are left out of the starts and reported in the error.
-    async fn committed_starts(&self, tps: &[Tp]) -> Result<(Vec<(Tp, Offset)>, Option<Error>)> {
+    async fn committed_starts(&self, tps: &[TopicPartition]) -> Result<(Vec<(TopicPartition, Offset)>, Option<Error>)> {
         let committed = match &self.group {
             Some(g) => g.committed(tps).await?,
             None => Default::default(),
@@ -387,7 +382,7 @@ impl Consumer {
         for tp in tps {
             match committed.get(tp).cloned().flatten() {
                 Some((offset, _)) => starts.push((tp.clone(), Offset::At(offset))),
-                None if self.reset_is_error => missing.push(format!("{}-{}", tp.0, tp.1)),
+                None if self.reset_is_error => missing.push(tp.to_string()),
                 None => starts.push((tp.clone(), self.reset)),
             }
         }
@@ -402,7 +397,7 @@ impl Consumer {
     }
 
     /// The partitions currently read.
-    pub fn assignment(&self) -> Vec<Tp> {
+    pub fn assignment(&self) -> Vec<TopicPartition> {
         self.fetcher.assignment()
     }
 
@@ -494,16 +489,16 @@ impl Consumer {
         if self.protocol == RebalanceProtocol::Eager {
             self.release_all(true).await;
         }
-        let owned: Vec<Tp> = self.owned.iter().cloned().collect();
+        let owned: Vec<TopicPartition> = self.owned.iter().cloned().collect();
         self.resolved = self.resolve_subscription().await?;
         self.last_metadata_check = Instant::now();
         let topics: Vec<String> = self.resolved.keys().cloned().collect();
         let joined = group.join(&topics, &owned).await?;
         self.join_needed = false;
         self.protocol = joined.protocol;
-        let assigned: BTreeSet<Tp> = joined.assigned.into_iter().collect();
-        let revoked: Vec<Tp> = self.owned.difference(&assigned).cloned().collect();
-        let added: Vec<Tp> = assigned.difference(&self.owned).cloned().collect();
+        let assigned: BTreeSet<TopicPartition> = joined.assigned.into_iter().collect();
+        let revoked: Vec<TopicPartition> = self.owned.difference(&assigned).cloned().collect();
+        let added: Vec<TopicPartition> = assigned.difference(&self.owned).cloned().collect();
         if !revoked.is_empty() {
             self.revoke(revoked, true).await;
             // Cooperative: what was given up can now go to its new owner in another round.
@@ -560,9 +555,9 @@ impl Consumer {
             self.cluster.refresh(&[]).await?;
             names = self.cluster.names_of(&ids);
         }
-        let target: BTreeSet<Tp> = target_ids
+        let target: BTreeSet<TopicPartition> = target_ids
             .iter()
-            .filter_map(|(id, ps)| names.get(id).map(|n| ps.iter().map(move |p| (n.clone(), *p))))
+            .filter_map(|(id, ps)| names.get(id).map(|n| ps.iter().map(move |p| TopicPartition::new(n, *p))))
             .flatten()
             .collect();
         if names.len() < ids.len() {
@@ -572,8 +567,8 @@ impl Consumer {
             self.pending_target = Some(target_ids.clone());
             self.pending_retry = Instant::now() + self.cluster.retry_backoff();
         }
-        let revoked: Vec<Tp> = self.owned.difference(&target).cloned().collect();
-        let added: Vec<Tp> = target.difference(&self.owned).cloned().collect();
+        let revoked: Vec<TopicPartition> = self.owned.difference(&target).cloned().collect();
+        let added: Vec<TopicPartition> = target.difference(&self.owned).cloned().collect();
         self.revoke(revoked, true).await;
         let mut result = Ok(());
         if !added.is_empty() {
@@ -600,7 +595,7 @@ impl Consumer {
 
     /// Starts reading newly assigned partitions at their committed offsets; the error names
     /// partitions without one under `auto.offset.reset=error`.
-    async fn start(&mut self, tps: &[Tp]) -> Result<Option<Error>> {
+    async fn start(&mut self, tps: &[TopicPartition]) -> Result<Option<Error>> {
         let (starts, missing) = self.committed_starts(tps).await?;
         self.fetcher.add(starts).await?;
         Ok(missing)
@@ -608,13 +603,13 @@ impl Consumer {
 
     /// Eager protocol: everything is given up before rejoining.
     async fn release_all(&mut self, commit: bool) {
-        let all: Vec<Tp> = self.owned.iter().cloned().collect();
+        let all: Vec<TopicPartition> = self.owned.iter().cloned().collect();
         self.revoke(all, commit).await;
     }
 
     /// Gives `tps` up: their positions committed first (with auto commit, when `commit`),
     /// then the listener told, while they are still held; then they are no longer read.
-    async fn revoke(&mut self, tps: Vec<Tp>, commit: bool) {
+    async fn revoke(&mut self, tps: Vec<TopicPartition>, commit: bool) {
         if tps.is_empty() {
             return;
         }
@@ -634,13 +629,13 @@ impl Consumer {
         if self.owned.is_empty() {
             return false;
         }
-        let lost: Vec<Tp> = std::mem::take(&mut self.owned).into_iter().collect();
+        let lost: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
         self.fetcher.remove(&lost);
         self.notify(RebalanceEvent::Lost(lost)).await;
         true
     }
 
-    async fn commit_before_release(&mut self, tps: &[Tp]) {
+    async fn commit_before_release(&mut self, tps: &[TopicPartition]) {
         if self.auto_commit.is_none() {
             return;
         }
@@ -669,7 +664,7 @@ impl Consumer {
         let mut commits = RebalanceCommits {
             positions: held
                 .iter()
-                .filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o)))
+                .filter_map(|tp| self.fetcher.position(&tp.topic, tp.partition).map(|o| (tp.clone(), o)))
                 .collect(),
             staged: Vec::new(),
             handled: false,
@@ -695,8 +690,10 @@ impl Consumer {
         commits.handled
     }
 
-    fn positions_of(&self, tps: &[Tp]) -> Vec<(Tp, i64, Option<String>)> {
-        tps.iter().filter_map(|tp| self.fetcher.position(&tp.0, tp.1).map(|o| (tp.clone(), o, None))).collect()
+    fn positions_of(&self, tps: &[TopicPartition]) -> Vec<TopicPartitionOffset> {
+        tps.iter()
+            .filter_map(|tp| self.fetcher.position(&tp.topic, tp.partition).map(|o| tp.clone().with_offset(o)))
+            .collect()
     }
 
     async fn maybe_auto_commit(&mut self) {
@@ -712,31 +709,32 @@ impl Consumer {
 
     /// Commits the positions of every assigned partition (what `poll` has returned), waits
     /// for the group coordinator to store them, and returns what was stored.
-    pub async fn commit(&mut self) -> Result<Vec<CommittedOffset>> {
+    pub async fn commit(&mut self) -> Result<Vec<TopicPartitionOffset>> {
         let offsets = self.positions_of(&self.fetcher.assignment());
         self.group()?.commit(&offsets).await?;
         Ok(offsets)
     }
 
-    /// Commits explicit offsets: (topic, partition, next offset to read, metadata), and
-    /// returns what was stored.
-    pub async fn commit_offsets(&self, offsets: &[(String, i32, i64, Option<String>)]) -> Result<Vec<CommittedOffset>> {
-        let offsets: Vec<CommittedOffset> =
-            offsets.iter().map(|(t, p, o, m)| ((t.clone(), *p), *o, m.clone())).collect();
-        self.group()?.commit(&offsets).await?;
-        Ok(offsets)
+    /// Commits explicit offsets, each the next offset to read, with its metadata; returns
+    /// what was stored.
+    pub async fn commit_offsets(&self, offsets: &[TopicPartitionOffset]) -> Result<Vec<TopicPartitionOffset>> {
+        self.group()?.commit(offsets).await?;
+        Ok(offsets.to_vec())
     }
 
     /// Commits the current positions on a task of its own; await the handle for what was
     /// stored.
-    pub fn commit_async(&self) -> Result<tokio::task::JoinHandle<Result<Vec<CommittedOffset>>>> {
+    pub fn commit_async(&self) -> Result<tokio::task::JoinHandle<Result<Vec<TopicPartitionOffset>>>> {
         let offsets = self.positions_of(&self.fetcher.assignment());
         let group = self.group()?.clone();
         Ok(tokio::spawn(async move { group.commit(&offsets).await.map(|()| offsets) }))
     }
 
     /// Committed offsets (with metadata) of partitions; `None` where nothing is committed.
-    pub async fn committed(&self, partitions: &[Tp]) -> Result<Vec<(Tp, Option<(i64, String)>)>> {
+    pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<(TopicPartition, Option<(i64, String)>)>> {
         let map = self.group()?.committed(partitions).await?;
         Ok(partitions.iter().map(|tp| (tp.clone(), map.get(tp).cloned().flatten())).collect())
     }
@@ -750,7 +748,7 @@ impl Consumer {
     /// after aborting a transaction.
     pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
         let offset = if offset == Offset::Committed {
-            let tp = (topic.to_owned(), partition);
+            let tp = TopicPartition::new(topic, partition);
             let (found, missing) = self.committed_starts(std::slice::from_ref(&tp)).await?;
             if let Some(e) = missing {
                 return Err(e);
@@ -762,11 +760,11 @@ impl Consumer {
         self.fetcher.seek(topic, partition, offset).await
     }
 
-    pub fn pause(&mut self, partitions: &[Tp]) {
+    pub fn pause(&mut self, partitions: &[TopicPartition]) {
         self.fetcher.pause(partitions)
     }
 
-    pub fn resume(&mut self, partitions: &[Tp]) {
+    pub fn resume(&mut self, partitions: &[TopicPartition]) {
         self.fetcher.resume(partitions)
     }
 
@@ -785,9 +783,12 @@ impl Consumer {
     }
 
     /// The first offset whose record's timestamp is at or after the given time (ms since the
-    /// epoch), per `(topic, partition, time)`; `None` where no record is that recent. To start
+    /// epoch), per `(partition, time)`; `None` where no record is that recent. To start
     /// reading there, `seek` (or `assign`) with [`Offset::Timestamp`].
-    pub async fn offsets_for_times(&self, partitions: &[(String, i32, i64)]) -> Result<Vec<(Tp, Option<i64>)>> {
+    pub async fn offsets_for_times(
+        &self,
+        partitions: &[(TopicPartition, i64)],
+    ) -> Result<Vec<(TopicPartition, Option<i64>)>> {
         self.fetcher.offsets_for_times(partitions).await
     }
 
@@ -836,13 +837,14 @@ impl Consumer {
 fn held(
     target: &IdPartitions,
     names: &std::collections::HashMap<uuid::Uuid, String>,
-    owned: &BTreeSet<Tp>,
+    owned: &BTreeSet<TopicPartition>,
 ) -> IdPartitions {
     target
         .iter()
         .filter_map(|(id, ps)| {
             let name = names.get(id)?;
-            let held: Vec<i32> = ps.iter().copied().filter(|p| owned.contains(&(name.clone(), *p))).collect();
+            let held: Vec<i32> =
+                ps.iter().copied().filter(|p| owned.contains(&TopicPartition::new(name, *p))).collect();
             (!held.is_empty()).then_some((*id, held))
         })
         .collect()

@@ -18,15 +18,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::time::Instant;
 
+use crate::TopicPartition;
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 
-use super::{ConsumerRecord, Offset, Tp};
+use super::{ConsumerRecord, Offset};
 
 /// One leader's connection and the partitions (with fetch offsets) to ask it for.
-type LeaderFetch = (Arc<BrokerConnection>, Vec<(Tp, i64)>);
+type LeaderFetch = (Arc<BrokerConnection>, Vec<(TopicPartition, i64)>);
 
 /// Reads assigned partitions. Not `Clone`: one owner drives its positions.
 ///
@@ -42,23 +43,23 @@ type LeaderFetch = (Arc<BrokerConnection>, Vec<(Tp, i64)>);
 pub struct PartitionConsumer {
     cluster: Arc<Cluster>,
     /// Where the next fetch of each assigned partition starts: past anything buffered.
-    fetch_positions: BTreeMap<Tp, i64>,
-    paused: BTreeSet<Tp>,
+    fetch_positions: BTreeMap<TopicPartition, i64>,
+    paused: BTreeSet<TopicPartition>,
     /// Last high watermark seen per partition, for lag.
-    high_watermarks: HashMap<Tp, i64>,
+    high_watermarks: HashMap<TopicPartition, i64>,
     /// Records fetched and not yet returned, each with its partition's slot in `slots`.
     buffer: VecDeque<(usize, ConsumerRecord)>,
     /// Partitions with records in `buffer`: how many, and the offset `poll` has reached.
     /// Indexed by slot so that `poll` updates them without hashing the topic name.
     slots: Vec<Option<Buffered>>,
-    slot_of: HashMap<Tp, usize>,
+    slot_of: HashMap<TopicPartition, usize>,
     free_slots: Vec<usize>,
     buffered_bytes: usize,
     /// The fetch requests sent, each answering for the offsets it asked.
     in_flight: InFlight,
     /// The offset an in-flight fetch asked for, per partition: a partition whose fetch
     /// position still equals it needs no other fetch.
-    requested: HashMap<Tp, i64>,
+    requested: HashMap<TopicPartition, i64>,
     /// Some fetchable partition may have no fetch in flight (one came back, a seek, a resume,
     /// an assignment): `send_fetches` has work.
     fetch_needed: bool,
@@ -71,7 +72,7 @@ pub struct PartitionConsumer {
 
 #[derive(Debug)]
 struct Buffered {
-    tp: Tp,
+    tp: TopicPartition,
     records: usize,
     /// The offset after the last record `poll` returned, or where the fetch of the first
     /// buffered record started.
@@ -95,13 +96,13 @@ struct FetchSettings {
 /// its records or error; or the request's own failure.
 #[derive(Debug)]
 struct Fetched {
-    asked: Vec<(Tp, i64)>,
+    asked: Vec<(TopicPartition, i64)>,
     result: Result<Vec<PartitionFetched>>,
 }
 
 #[derive(Debug)]
 struct PartitionFetched {
-    tp: Tp,
+    tp: TopicPartition,
     error_code: i16,
     /// The high watermark, or under read_committed the last stable offset: where lag ends.
     high_watermark: i64,
@@ -150,34 +151,34 @@ impl PartitionConsumer {
     }
 
     /// Replaces the assignment with these partitions, each starting where given.
-    pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (String, i32, Offset)>) -> Result<()> {
-        let all: Vec<Tp> = self.fetch_positions.keys().cloned().collect();
+    pub async fn assign(&mut self, partitions: impl IntoIterator<Item = (TopicPartition, Offset)>) -> Result<()> {
+        let all: Vec<TopicPartition> = self.fetch_positions.keys().cloned().collect();
         self.remove(&all);
-        for (topic, partition, offset) in partitions {
-            self.cluster.leader(&topic, partition).await?;
-            let at = self.resolve(&topic, partition, offset).await?;
-            self.fetch_positions.insert((topic, partition), at);
+        for (tp, offset) in partitions {
+            self.cluster.leader(&tp.topic, tp.partition).await?;
+            let at = self.resolve(&tp.topic, tp.partition, offset).await?;
+            self.fetch_positions.insert(tp, at);
         }
         self.fetch_needed = true;
         Ok(())
     }
 
     /// Adds partitions to the assignment, each starting where given.
-    pub(crate) async fn add(&mut self, partitions: impl IntoIterator<Item = (Tp, Offset)>) -> Result<()> {
-        for ((topic, partition), offset) in partitions {
+    pub(crate) async fn add(&mut self, partitions: impl IntoIterator<Item = (TopicPartition, Offset)>) -> Result<()> {
+        for (tp, offset) in partitions {
             // A partition just created or whose leader is moving answers retriably for a
             // moment: look again until request.timeout.ms.
             let deadline = Instant::now() + self.cluster.request_timeout();
             let at = loop {
-                match self.resolve(&topic, partition, offset).await {
+                match self.resolve(&tp.topic, tp.partition, offset).await {
                     Err(e) if e.is_retriable() && Instant::now() < deadline => {
-                        self.cluster.invalidate(&topic);
+                        self.cluster.invalidate(&tp.topic);
                         tokio::time::sleep(self.cluster.retry_backoff()).await;
                     }
                     other => break other?,
                 }
             };
-            self.fetch_positions.insert((topic, partition), at);
+            self.fetch_positions.insert(tp, at);
         }
         self.fetch_needed = true;
         Ok(())
@@ -185,7 +186,7 @@ impl PartitionConsumer {
 
     /// Drops partitions from the assignment, with anything fetched for them. Fetches in
     /// flight for them are left to finish; what they bring is dropped.
-    pub(crate) fn remove(&mut self, partitions: &[Tp]) {
+    pub(crate) fn remove(&mut self, partitions: &[TopicPartition]) {
         self.drop_buffered(partitions);
         for tp in partitions {
             self.fetch_positions.remove(tp);
@@ -202,20 +203,21 @@ impl PartitionConsumer {
     }
 
     /// The assigned partitions.
-    pub fn assignment(&self) -> Vec<(String, i32)> {
+    pub fn assignment(&self) -> Vec<TopicPartition> {
         self.fetch_positions.keys().cloned().collect()
     }
 
     /// Stops fetching these partitions until [`resume`](Self::resume). Records fetched for
     /// them but not yet returned are dropped, and fetched again after the resume: the
     /// position stays at the next record `poll` would have returned.
-    pub fn pause(&mut self, partitions: &[(String, i32)]) {
-        let held: Vec<Tp> = partitions.iter().filter(|tp| self.fetch_positions.contains_key(*tp)).cloned().collect();
+    pub fn pause(&mut self, partitions: &[TopicPartition]) {
+        let held: Vec<TopicPartition> =
+            partitions.iter().filter(|tp| self.fetch_positions.contains_key(*tp)).cloned().collect();
         self.drop_buffered(&held);
         self.paused.extend(held);
     }
 
-    pub fn resume(&mut self, partitions: &[(String, i32)]) {
+    pub fn resume(&mut self, partitions: &[TopicPartition]) {
         for tp in partitions {
             self.fetch_needed |= self.paused.remove(tp);
         }
@@ -224,13 +226,13 @@ impl PartitionConsumer {
     /// Records between this consumer's position and the partition's high watermark (under
     /// read_committed its last stable offset), as of the last fetch of it.
     pub fn lag(&self, topic: &str, partition: i32) -> Option<i64> {
-        let tp = (topic.to_owned(), partition);
+        let tp = TopicPartition::new(topic, partition);
         Some((self.high_watermarks.get(&tp)? - self.position(topic, partition)?).max(0))
     }
 
     /// Moves a partition's position; records fetched for it and not yet returned are dropped.
     pub async fn seek(&mut self, topic: &str, partition: i32, offset: Offset) -> Result<()> {
-        let key = (topic.to_owned(), partition);
+        let key = TopicPartition::new(topic, partition);
         if !self.fetch_positions.contains_key(&key) {
             return Err(Error::UnknownTopicOrPartition(format!("{topic}-{partition} is not assigned")));
         }
@@ -243,7 +245,7 @@ impl PartitionConsumer {
 
     /// The offset of the next record this consumer will return for a partition.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
-        let tp = (topic.to_owned(), partition);
+        let tp = TopicPartition::new(topic, partition);
         match self.slot_of.get(&tp).and_then(|&s| self.slots[s].as_ref()) {
             Some(b) => Some(b.position),
             None => self.fetch_positions.get(&tp).copied(),
@@ -281,15 +283,15 @@ impl PartitionConsumer {
         }
     }
 
-    /// The first offset whose record's timestamp is at or after `timestamp` (ms since the
-    /// epoch), for each partition; `None` where no record is that recent.
+    /// The first offset whose record's timestamp is at or after the time given with each
+    /// partition (ms since the epoch); `None` where no record is that recent.
     pub async fn offsets_for_times(
         &self,
-        partitions: &[(String, i32, i64)],
-    ) -> Result<Vec<((String, i32), Option<i64>)>> {
+        partitions: &[(TopicPartition, i64)],
+    ) -> Result<Vec<(TopicPartition, Option<i64>)>> {
         let mut out = Vec::with_capacity(partitions.len());
-        for (topic, partition, ts) in partitions {
-            out.push(((topic.clone(), *partition), self.offset_for_time(topic, *partition, *ts).await?));
+        for (tp, ts) in partitions {
+            out.push((tp.clone(), self.offset_for_time(&tp.topic, tp.partition, *ts).await?));
         }
         Ok(out)
     }
@@ -398,7 +400,7 @@ impl PartitionConsumer {
 
     /// Drops buffered records of these partitions; their fetch positions go back to the
     /// next record `poll` would have returned.
-    fn drop_buffered(&mut self, partitions: &[Tp]) {
+    fn drop_buffered(&mut self, partitions: &[TopicPartition]) {
         let mut dropped = Vec::new();
         for tp in partitions {
             if let Some(b) = self.slot_of.get(tp).copied().and_then(|s| {
@@ -424,7 +426,7 @@ impl PartitionConsumer {
 
     /// The slot of a partition's buffered records; a new one starting at `position` when it
     /// has none buffered.
-    fn slot_for(&mut self, tp: &Tp, position: i64) -> usize {
+    fn slot_for(&mut self, tp: &TopicPartition, position: i64) -> usize {
         if let Some(&slot) = self.slot_of.get(tp) {
             return slot;
         }
@@ -451,14 +453,14 @@ impl PartitionConsumer {
             if self.paused.contains(tp) || self.requested.get(tp) == Some(&pos) {
                 continue;
             }
-            match self.cluster.leader(&tp.0, tp.1).await {
+            match self.cluster.leader(&tp.topic, tp.partition).await {
                 Ok((leader, conn)) => {
                     by_leader.entry(leader).or_insert_with(|| (conn, Vec::new())).1.push((tp.clone(), pos))
                 }
                 // A leader that is moving or down: skip the partition for now.
                 Err(e) if e.is_retriable() => {
-                    tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "no leader to fetch from");
-                    self.cluster.invalidate(&tp.0);
+                    tracing::debug!(topic = %tp.topic, partition = tp.partition, error = %e, "no leader to fetch from");
+                    self.cluster.invalidate(&tp.topic);
                     unreachable = true;
                 }
                 Err(e) => return Err(e),
@@ -468,16 +470,16 @@ impl PartitionConsumer {
         self.retry_at = unreachable.then(|| Instant::now() + self.cluster.retry_backoff());
         for (_, (conn, asked)) in by_leader {
             let mut topics: BTreeMap<&str, (uuid::Uuid, Vec<FetchPartition>)> = BTreeMap::new();
-            for ((topic, partition), pos) in &asked {
-                let entry = match topics.entry(topic.as_str()) {
+            for (tp, pos) in &asked {
+                let entry = match topics.entry(tp.topic.as_str()) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert((self.cluster.topic(topic).await?.id, Vec::new()))
+                        e.insert((self.cluster.topic(&tp.topic).await?.id, Vec::new()))
                     }
                 };
                 entry.1.push(
                     FetchPartition::default()
-                        .with_partition(*partition)
+                        .with_partition(tp.partition)
                         .with_fetch_offset(*pos)
                         .with_partition_max_bytes(self.settings.partition_max_bytes)
                         .with_log_start_offset(-1)
@@ -542,8 +544,8 @@ impl PartitionConsumer {
             // The leader went away mid-fetch: find the new one on the next fetch.
             Err(e) if e.is_retriable() => {
                 tracing::debug!(error = %e, "fetch failed; refreshing leaders");
-                for ((topic, _), _) in &done.asked {
-                    self.cluster.invalidate(topic);
+                for (tp, _) in &done.asked {
+                    self.cluster.invalidate(&tp.topic);
                 }
                 return Ok(());
             }
@@ -560,15 +562,15 @@ impl PartitionConsumer {
             match ResponseError::try_from_code(p.error_code) {
                 None => {}
                 Some(ResponseError::OffsetOutOfRange) if !self.reset_is_error => {
-                    let at = self.resolve(&tp.0, tp.1, self.reset).await?;
+                    let at = self.resolve(&tp.topic, tp.partition, self.reset).await?;
                     self.fetch_positions.insert(tp, at);
                     continue;
                 }
                 Some(code) if code.is_retriable() => {
-                    self.cluster.invalidate(&tp.0);
+                    self.cluster.invalidate(&tp.topic);
                     continue;
                 }
-                Some(code) => return Err(Error::kafka(code, None, format!("fetching {}-{}", tp.0, tp.1))),
+                Some(code) => return Err(Error::kafka(code, None, format!("fetching {tp}"))),
             }
             if !p.records.is_empty() {
                 let slot = self.slot_for(&tp, *asked);
@@ -623,13 +625,13 @@ fn record_bytes(r: &ConsumerRecord) -> usize {
 fn decode_response(
     resp: kafka_protocol::messages::FetchResponse,
     ids: &HashMap<uuid::Uuid, String>,
-    asked: &[(Tp, i64)],
+    asked: &[(TopicPartition, i64)],
     read_committed: bool,
 ) -> Result<Vec<PartitionFetched>> {
     if resp.error_code != 0 {
         return Err(Error::from_code(resp.error_code, None, "fetch"));
     }
-    let mut by_tp: HashMap<Tp, kafka_protocol::messages::fetch_response::PartitionData> = HashMap::new();
+    let mut by_tp: HashMap<TopicPartition, kafka_protocol::messages::fetch_response::PartitionData> = HashMap::new();
     for t in resp.responses {
         // v13+ answers by topic id, earlier versions by name.
         let topic = if t.topic.0.is_empty() {
@@ -638,7 +640,7 @@ fn decode_response(
             t.topic.0.to_string()
         };
         for p in t.partitions {
-            by_tp.insert((topic.clone(), p.partition_index), p);
+            by_tp.insert(TopicPartition::new(&topic, p.partition_index), p);
         }
     }
     asked
@@ -726,7 +728,7 @@ const CONTROL: i16 = 0x20;
 /// adds what they count against the read-ahead limit to `out_bytes`. Returns the next
 /// position: past every whole batch, so a fetch ending in skipped batches moves on.
 fn decode_into(
-    tp: &Tp,
+    tp: &TopicPartition,
     mut pos: i64,
     mut bytes: Bytes,
     mut aborted: Option<&mut AbortedTransactions>,
@@ -758,10 +760,8 @@ fn decode_into(
                 continue;
             }
         }
-        let set = RecordBatchDecoder::decode(&mut one).map_err(|e| Error::Protocol {
-            broker: format!("{}-{}", tp.0, tp.1),
-            reason: format!("record batch: {e}"),
-        })?;
+        let set = RecordBatchDecoder::decode(&mut one)
+            .map_err(|e| Error::Protocol { broker: tp.to_string(), reason: format!("record batch: {e}") })?;
         out.reserve(set.records.len());
         for r in set.records {
             if r.offset < pos || r.control {
@@ -769,8 +769,8 @@ fn decode_into(
             }
             pos = r.offset + 1;
             let record = ConsumerRecord {
-                topic: tp.0.clone(),
-                partition: tp.1,
+                topic: tp.topic.clone(),
+                partition: tp.partition,
                 offset: r.offset,
                 timestamp: r.timestamp,
                 key: r.key,

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CommittedOffset, Consumer, ConsumerRecord, Offset, RebalanceEvent, Tp};
+use super::{Consumer, ConsumerRecord, Offset, RebalanceEvent};
 use crate::error::{Error, Result};
+use crate::{TopicPartition, TopicPartitionOffset};
 
 /// What [`Control::pause`] and [`Control::resume`] name: a whole topic (its partitions
 /// assigned later included) or some of its partitions.
@@ -31,20 +32,20 @@ pub enum PauseTarget {
 #[derive(Debug, Default)]
 struct Paused {
     topics: BTreeSet<String>,
-    partitions: BTreeSet<Tp>,
+    partitions: BTreeSet<TopicPartition>,
 }
 
 impl Paused {
-    fn covers(&self, tp: &Tp) -> bool {
-        self.topics.contains(&tp.0) || self.partitions.contains(tp)
+    fn covers(&self, tp: &TopicPartition) -> bool {
+        self.topics.contains(&tp.topic) || self.partitions.contains(tp)
     }
 }
 
 /// A request for the runner's task.
 #[derive(Debug)]
 enum Op {
-    Seek(Tp, Offset),
-    Commit(Vec<(String, i32, i64, Option<String>)>, oneshot::Sender<Result<Vec<CommittedOffset>>>),
+    Seek(TopicPartition, Offset),
+    Commit(Vec<TopicPartitionOffset>, oneshot::Sender<Result<Vec<TopicPartitionOffset>>>),
     /// Wakes the task to notice a stop or a change of what is paused.
     Wake,
 }
@@ -94,7 +95,7 @@ impl Control {
                         paused.topics.insert(topic.clone());
                     }
                     PauseTarget::Partitions(topic, ps) => {
-                        paused.partitions.extend(ps.iter().map(|p| (topic.clone(), *p)));
+                        paused.partitions.extend(ps.iter().map(|p| TopicPartition::new(topic, *p)));
                     }
                 }
             }
@@ -110,11 +111,11 @@ impl Control {
                 match t {
                     PauseTarget::Topic(topic) => {
                         paused.topics.remove(topic);
-                        paused.partitions.retain(|(t, _)| t != topic);
+                        paused.partitions.retain(|tp| tp.topic != *topic);
                     }
                     PauseTarget::Partitions(topic, ps) => {
                         for p in ps {
-                            paused.partitions.remove(&(topic.clone(), *p));
+                            paused.partitions.remove(&TopicPartition::new(topic, *p));
                         }
                     }
                 }
@@ -128,33 +129,33 @@ impl Control {
     pub fn paused(&self) -> Vec<PauseTarget> {
         let paused = lock(&self.shared.paused);
         let mut out: Vec<PauseTarget> = paused.topics.iter().cloned().map(PauseTarget::Topic).collect();
-        for (topic, p) in paused.partitions.iter().filter(|(t, _)| !paused.topics.contains(t)) {
+        for tp in paused.partitions.iter().filter(|tp| !paused.topics.contains(&tp.topic)) {
             match out.last_mut() {
-                Some(PauseTarget::Partitions(t, ps)) if t == topic => ps.push(*p),
-                _ => out.push(PauseTarget::Partitions(topic.clone(), vec![*p])),
+                Some(PauseTarget::Partitions(t, ps)) if *t == tp.topic => ps.push(tp.partition),
+                _ => out.push(PauseTarget::Partitions(tp.topic.clone(), vec![tp.partition])),
             }
         }
         out
     }
 
-    pub fn is_paused(&self, tp: &Tp) -> bool {
+    pub fn is_paused(&self, tp: &TopicPartition) -> bool {
         lock(&self.shared.paused).covers(tp)
     }
 
     /// Whether a record of `tp` may be handed out now: the runner runs and `tp` is not paused.
-    pub fn deliverable(&self, tp: &Tp) -> bool {
+    pub fn deliverable(&self, tp: &TopicPartition) -> bool {
         self.is_running() && !self.is_paused(tp)
     }
 
     /// Moves `tp`'s position before the next round; records of `tp` still in this round are
     /// not handed out. Kept until `tp` is assigned.
-    pub fn seek(&self, tp: Tp, offset: Offset) -> Result<()> {
+    pub fn seek(&self, tp: TopicPartition, offset: Offset) -> Result<()> {
         self.send(Op::Seek(tp, offset))
     }
 
-    /// Commits explicit offsets (topic, partition, next offset to read, metadata) through the
-    /// runner's consumer and returns what was stored. Safe to await inside a handler.
-    pub async fn commit(&self, offsets: Vec<(String, i32, i64, Option<String>)>) -> Result<Vec<CommittedOffset>> {
+    /// Commits explicit offsets (each the next offset to read) through the runner's consumer
+    /// and returns what was stored. Safe to await inside a handler.
+    pub async fn commit(&self, offsets: Vec<TopicPartitionOffset>) -> Result<Vec<TopicPartitionOffset>> {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Commit(offsets, tx))?;
         rx.await.map_err(|_| Error::State("the consumer stopped before committing".into()))?
@@ -199,9 +200,9 @@ pub struct Runner {
     control: Control,
     ops: mpsc::UnboundedReceiver<Op>,
     /// Partitions paused in the consumer.
-    applied_pauses: BTreeSet<Tp>,
+    applied_pauses: BTreeSet<TopicPartition>,
     /// Seeks of partitions not (yet) assigned.
-    pending_seeks: Vec<(Tp, Offset)>,
+    pending_seeks: Vec<(TopicPartition, Offset)>,
     membership: Option<(String, i32)>,
 }
 
@@ -283,13 +284,13 @@ impl Runner {
     /// Makes the consumer's paused partitions match what the control asks for, and applies
     /// the seeks of assigned partitions.
     async fn apply_pauses_and_seeks(&mut self) {
-        let assigned: BTreeSet<Tp> = self.consumer.assignment().into_iter().collect();
-        let wanted: BTreeSet<Tp> = {
+        let assigned: BTreeSet<TopicPartition> = self.consumer.assignment().into_iter().collect();
+        let wanted: BTreeSet<TopicPartition> = {
             let paused = lock(&self.control.shared.paused);
             assigned.iter().filter(|tp| paused.covers(tp)).cloned().collect()
         };
-        let to_pause: Vec<Tp> = wanted.difference(&self.applied_pauses).cloned().collect();
-        let to_resume: Vec<Tp> =
+        let to_pause: Vec<TopicPartition> = wanted.difference(&self.applied_pauses).cloned().collect();
+        let to_resume: Vec<TopicPartition> =
             self.applied_pauses.difference(&wanted).filter(|tp| assigned.contains(*tp)).cloned().collect();
         if !to_pause.is_empty() {
             self.consumer.pause(&to_pause);
@@ -303,27 +304,27 @@ impl Runner {
                 self.pending_seeks.push((tp, at));
                 continue;
             }
-            if let Err(e) = self.consumer.seek(&tp.0, tp.1, at).await {
-                tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "seek failed");
+            if let Err(e) = self.consumer.seek(&tp.topic, tp.partition, at).await {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, error = %e, "seek failed");
             }
         }
     }
 
     /// Reads `tp` again from `offset` (a handler failed there, or left records unresolved).
-    pub async fn rewind(&mut self, tp: &Tp, offset: i64) {
+    pub async fn rewind(&mut self, tp: &TopicPartition, offset: i64) {
         if self.consumer.assignment().contains(tp)
-            && let Err(e) = self.consumer.seek(&tp.0, tp.1, Offset::At(offset)).await
+            && let Err(e) = self.consumer.seek(&tp.topic, tp.partition, Offset::At(offset)).await
         {
-            tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "could not rewind to a record not handled");
+            tracing::warn!(topic = %tp.topic, partition = tp.partition, error = %e, "could not rewind to a record not handled");
         }
     }
 
     /// Rewinds each partition of `records` (records not handled) to its first one there.
     pub async fn rewind_all(&mut self, records: &[ConsumerRecord]) {
-        let mut firsts: Vec<(Tp, i64)> = Vec::new();
+        let mut firsts: Vec<(TopicPartition, i64)> = Vec::new();
         for r in records {
-            if !firsts.iter().any(|(tp, _)| tp.0 == r.topic && tp.1 == r.partition) {
-                firsts.push(((r.topic.clone(), r.partition), r.offset));
+            if !firsts.iter().any(|(tp, _)| tp.topic == r.topic && tp.partition == r.partition) {
+                firsts.push((TopicPartition::new(&r.topic, r.partition), r.offset));
             }
         }
         for (tp, offset) in firsts {
@@ -334,7 +335,7 @@ impl Runner {
     /// Whether `tp` was paused after its records at `offset` on were fetched: then they are
     /// not to be handed out, and the partition is rewound to `offset` to be read after
     /// `resume` (kafkajs's guarantee: nothing of a paused partition after `pause`).
-    pub async fn paused_since_fetch(&mut self, tp: &Tp, offset: i64) -> bool {
+    pub async fn paused_since_fetch(&mut self, tp: &TopicPartition, offset: i64) -> bool {
         if !self.control.is_paused(tp) {
             return false;
         }
@@ -353,14 +354,14 @@ impl Runner {
 
     /// Commits the positions of every assigned partition: what the handlers were handed,
     /// less what was rewound.
-    pub async fn commit_positions(&mut self) -> Result<Vec<CommittedOffset>> {
+    pub async fn commit_positions(&mut self) -> Result<Vec<TopicPartitionOffset>> {
         self.consumer.commit().await
     }
 
     /// Ends the run: the control stops accepting requests (those queued are answered with an
     /// error), positions are committed when `commit` says so, and the consumer leaves its
     /// group. Returns what the final commit stored.
-    pub async fn finish(mut self, commit: bool) -> Result<Vec<CommittedOffset>> {
+    pub async fn finish(mut self, commit: bool) -> Result<Vec<TopicPartitionOffset>> {
         *lock(&self.control.shared.ops) = None;
         self.ops.close();
         while let Ok(op) = self.ops.try_recv() {

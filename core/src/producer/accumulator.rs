@@ -23,9 +23,8 @@ use kafka_protocol::records::{Record, TimestampType};
 use tokio::sync::oneshot;
 
 use super::{RecordMetadata, SendOptions};
+use crate::TopicPartition;
 use crate::error::Result;
-
-pub(super) type TopicPartition = (String, i32);
 
 /// Where one record's outcome goes.
 #[derive(Debug)]
@@ -402,7 +401,7 @@ mod tests {
             // A batch size of 1 byte closes every batch at its first record.
             let (p, token) = if i % 2 == 0 { (0, i / 2) } else { (1, 100 + i / 2) };
             acc.push(
-                ("t".into(), p),
+                TopicPartition::new("t", p),
                 SendOptions::default(),
                 unsent_record(0, None, None, Vec::new()),
                 10,

@@ -243,14 +243,15 @@ impl Producer {
         self.txn()?.begin()
     }
 
-    /// Commits a consumer's offsets (`(topic, partition, next offset to read, metadata)`)
-    /// in the transaction, so they are stored if and only if it commits: the
+    /// Commits a consumer's offsets (each the next offset to read, as
+    /// [`Consumer::commit_offsets`](crate::Consumer::commit_offsets) takes them) in the
+    /// transaction, so they are stored if and only if it commits: the
     /// consume-transform-produce loop of exactly-once processing. `group` comes from
     /// [`Consumer::group_metadata`](crate::Consumer::group_metadata); a consumer whose
     /// generation is over (a zombie) is refused and the transaction must be aborted.
     pub async fn send_offsets_to_transaction(
         &self,
-        offsets: &[(String, i32, i64, Option<String>)],
+        offsets: &[crate::TopicPartitionOffset],
         group: &crate::consumer::ConsumerGroupMetadata,
         timeout: std::time::Duration,
     ) -> Result<()> {

@@ -19,6 +19,7 @@ use super::accumulator::{Accumulator, Batch, Delivery, Outcome, unsent_record};
 use super::reports::{Delivered, DeliveryReport, DeliveryReports};
 use super::transaction::{self, Transactions};
 use super::{ProducerRecord, RecordMetadata};
+use crate::TopicPartition;
 use crate::cluster::Cluster;
 use crate::config::ClientConfig;
 use crate::connection::BrokerConnection as Connection;
@@ -211,7 +212,7 @@ impl Shared {
                     if matches!(delivery, Delivery::Report(_)) {
                         self.reports.expect_one();
                     }
-                    let tp = (topic.take().expect("pushed once"), partition);
+                    let tp = TopicPartition { topic: topic.take().expect("pushed once"), partition };
                     if acc.push(tp, options, record, size, delivery, self.batch_size) {
                         self.wake.notify_one();
                     } else if acc.queued_records == 1 || self.linger.is_zero() {
@@ -408,9 +409,8 @@ impl Shared {
         let failed: usize = batches.iter().map(|b| b.records.len()).sum();
         let mut acc = self.lock();
         for b in batches {
-            let (topic, partition) = &b.tp;
             let e = Error::Timeout {
-                what: format!("delivery to {topic}-{partition} while the producer epoch could not be bumped ({cause})"),
+                what: format!("delivery to {} while the producer epoch could not be bumped ({cause})", b.tp),
                 ms: self.delivery_timeout.as_millis() as u64,
             };
             acc.settle(b, Err(e), |b, outcome| self.deliver(b, outcome));
@@ -424,7 +424,7 @@ impl Shared {
     /// [`Accumulator::settle`] with the accumulator locked: reports of one partition enter
     /// the queue in the order its batches were made.
     fn deliver(&self, batch: Batch, outcome: Outcome) {
-        let Batch { tp: (topic, partition), records, waiters, .. } = batch;
+        let Batch { tp: TopicPartition { topic, partition }, records, waiters, .. } = batch;
         // One allocation per batch for its reports' topic, and none unless there are reports.
         let mut shared_topic: Option<Arc<str>> = None;
         self.reports.append(|queue| {
@@ -484,7 +484,7 @@ impl Shared {
     async fn dispatch(&self, batch: &mut Batch) -> Result<Sent> {
         let (pid, epoch) = self.producer_id().await?;
         let records = self.encode(batch, pid, epoch)?;
-        let (topic, partition) = batch.tp.clone();
+        let TopicPartition { topic, partition } = batch.tp.clone();
         let (_, conn) = self.cluster.leader(&topic, partition).await?;
         // Produce v13+ names topics by id (KIP-516); earlier versions by name.
         let topic_id = self.cluster.topic(&topic).await?.id;
@@ -519,7 +519,7 @@ impl Shared {
         rx: oneshot::Receiver<Result<Bytes>>,
         version: i16,
     ) -> Result<(i64, i64)> {
-        let (topic, partition) = &batch.tp;
+        let tp = &batch.tp;
         let resp = conn.wait::<ProduceRequest>(rx, version).await?;
         let p = resp.responses.first().and_then(|t| t.partition_responses.first()).ok_or_else(|| Error::Protocol {
             broker: conn.addr().to_owned(),
@@ -532,7 +532,7 @@ impl Shared {
         }
         if p.error_code != 0 {
             let message = p.error_message.as_ref().map(|m| m.to_string());
-            return Err(Error::from_code(p.error_code, message, format!("producing to {topic}-{partition}")));
+            return Err(Error::from_code(p.error_code, message, format!("producing to {tp}")));
         }
         Ok((p.base_offset, p.log_append_time_ms))
     }
@@ -543,7 +543,7 @@ impl Shared {
         st.requests.fetch_add(1, Ordering::Relaxed);
         st.latency_us_total.fetch_add(us, Ordering::Relaxed);
         st.latency_us_max.fetch_max(us, Ordering::Relaxed);
-        let (topic, partition) = batch.tp.clone();
+        let TopicPartition { topic, partition } = batch.tp.clone();
         let code = result.as_ref().err().and_then(Error::kafka_code);
         if code.is_some() {
             // The broker answered with an error: it did not write the batch.

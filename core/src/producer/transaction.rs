@@ -27,8 +27,7 @@ use crate::connection::BrokerConnection;
 use crate::consumer::ConsumerGroupMetadata;
 use crate::coordinator;
 use crate::error::{Error, Result};
-
-type Tp = (String, i32);
+use crate::{TopicPartition, TopicPartitionOffset};
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_owned())
@@ -61,7 +60,7 @@ enum Phase {
 struct State {
     phase: Phase,
     /// Partitions added to the current transaction.
-    added: HashSet<Tp>,
+    added: HashSet<TopicPartition>,
     /// The coordinator knows of the current transaction (partitions or offsets were added):
     /// it ends with EndTxn.
     started: bool,
@@ -122,9 +121,9 @@ impl Transactions {
     }
 
     /// The partitions of these batches not yet in the transaction.
-    pub(super) fn not_added<'a>(&self, tps: impl Iterator<Item = &'a Tp>) -> Vec<Tp> {
+    pub(super) fn not_added<'a>(&self, tps: impl Iterator<Item = &'a TopicPartition>) -> Vec<TopicPartition> {
         let st = self.lock();
-        let mut out: Vec<Tp> = tps.filter(|tp| !st.added.contains(*tp)).cloned().collect();
+        let mut out: Vec<TopicPartition> = tps.filter(|tp| !st.added.contains(*tp)).cloned().collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -185,14 +184,19 @@ impl Transactions {
     }
 
     /// Adds partitions to the transaction before their first batch is sent.
-    pub(super) async fn add_partitions(&self, sender: &impl Sender, tps: &[Tp], deadline: Instant) -> Result<()> {
+    pub(super) async fn add_partitions(
+        &self,
+        sender: &impl Sender,
+        tps: &[TopicPartition],
+        deadline: Instant,
+    ) -> Result<()> {
         if let Phase::Abortable(e) | Phase::Fatal(e) = &self.lock().phase {
             return Err(e.clone());
         }
         let (pid, epoch) = sender.producer().ok_or_else(|| Error::State("no producer id".into()))?;
         let mut by_topic: std::collections::BTreeMap<&str, Vec<i32>> = Default::default();
-        for (t, p) in tps {
-            by_topic.entry(t.as_str()).or_default().push(*p);
+        for tp in tps {
+            by_topic.entry(tp.topic.as_str()).or_default().push(tp.partition);
         }
         let topics: Vec<AddPartitionsToTxnTopic> = by_topic
             .into_iter()
@@ -239,7 +243,7 @@ impl Transactions {
     pub(super) async fn send_offsets(
         &self,
         sender: &impl Sender,
-        offsets: &[(String, i32, i64, Option<String>)],
+        offsets: &[TopicPartitionOffset],
         group: &ConsumerGroupMetadata,
         timeout: Duration,
     ) -> Result<()> {
@@ -276,19 +280,19 @@ impl Transactions {
     async fn txn_offset_commit(
         &self,
         sender: &impl Sender,
-        offsets: &[(String, i32, i64, Option<String>)],
+        offsets: &[TopicPartitionOffset],
         group: &ConsumerGroupMetadata,
         (pid, epoch): (i64, i16),
         deadline: Instant,
     ) -> Result<()> {
         let mut by_topic: std::collections::BTreeMap<&str, Vec<TxnOffsetCommitRequestPartition>> = Default::default();
-        for (t, p, o, m) in offsets {
-            by_topic.entry(t.as_str()).or_default().push(
+        for o in offsets {
+            by_topic.entry(o.topic()).or_default().push(
                 TxnOffsetCommitRequestPartition::default()
-                    .with_partition_index(*p)
-                    .with_committed_offset(*o)
+                    .with_partition_index(o.partition())
+                    .with_committed_offset(o.offset)
                     .with_committed_leader_epoch(-1)
-                    .with_committed_metadata(Some(s(m.as_deref().unwrap_or("")))),
+                    .with_committed_metadata(Some(s(o.metadata.as_deref().unwrap_or("")))),
             );
         }
         let req = TxnOffsetCommitRequest::default()
