@@ -6,7 +6,7 @@
 //! in different batches and requests).
 //!
 //! Transactions: `producer.transaction()` returns a [`Transaction`] over the same core
-//! producer; every transactional call is the core's (`init_transactions` on the first use,
+//! producer; every transactional call is the core's (`init_transactions_once` on the first use,
 //! `begin_transaction`, `send_offsets_to_transaction`, `commit_transaction`,
 //! `abort_transaction`), each waiting up to `max.block.ms` as the Java client's do.
 
@@ -176,9 +176,6 @@ struct State {
     /// The core producer while connected: one for every send, whatever its acks, compression
     /// and timeout (the core batches records by those).
     producer: Option<ferrokafka::Producer>,
-    /// Set once the core producer's `init_transactions` succeeded (kafkajs initializes on the
-    /// first `transaction()`); made anew with each core producer.
-    txn_initialized: Arc<tokio::sync::OnceCell<()>>,
 }
 
 #[derive(Debug)]
@@ -256,13 +253,8 @@ impl Shared {
     /// kafkajs's `producer.transaction()`: initializes transactions on first use, then
     /// begins one (the core refuses a second while one is open).
     async fn begin(self: Arc<Self>) -> Result<Transaction> {
-        let (producer, initialized) = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let producer = state.producer.clone().ok_or_else(|| Error::state("The producer is disconnected"))?;
-            (producer, Arc::clone(&state.txn_initialized))
-        };
-        let timeout = self.txn_timeout()?;
-        initialized.get_or_try_init(|| producer.init_transactions(timeout)).await?;
+        let producer = self.producer()?;
+        producer.init_transactions_once(self.txn_timeout()?).await?;
         producer.begin_transaction()?;
         Ok(Transaction { shared: self, ended: Arc::new(AtomicBool::new(false)) })
     }
@@ -364,7 +356,7 @@ impl Producer {
         let shared = Shared {
             settings,
             partitioner,
-            state: Mutex::new(State { producer: None, txn_initialized: Default::default() }),
+            state: Mutex::new(State { producer: None }),
             events: Arc::new(Emitter::client("producer")),
         };
         Ok(Producer { shared: Arc::new(shared) })
@@ -387,7 +379,6 @@ impl Producer {
             let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             if state.producer.is_none() {
                 state.producer = Some(producer);
-                state.txn_initialized = Default::default();
             }
             drop(state);
             shared.events.emit(&ClientEvents::of("producer").connect, serde_json::json!(null));

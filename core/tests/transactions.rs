@@ -170,7 +170,13 @@ async fn calls_out_of_order_are_state_errors() {
     let p = txn_producer(&bs, "states");
     let e = p.begin_transaction().unwrap_err();
     assert!(matches!(e, Error::State(_)) && !e.is_fatal(), "{e}");
-    p.init_transactions(T).await.unwrap();
+    // Initialization on first use (kafkajs's `transaction()`): callers racing to it share one,
+    // and later calls find it done; `init_transactions` itself is once only.
+    let (a, b) = tokio::join!(p.init_transactions_once(T), p.init_transactions_once(T));
+    a.unwrap();
+    b.unwrap();
+    p.init_transactions_once(T).await.unwrap();
+    assert!(matches!(p.init_transactions(T).await, Err(Error::State(_))), "initialized already");
     let e = p.send(ProducerRecord::new("states").value("x")).await.unwrap_err();
     assert!(matches!(e, Error::State(_)), "a send outside a transaction: {e}");
     assert!(matches!(p.commit_transaction(T).await, Err(Error::State(_))));

@@ -237,6 +237,13 @@ impl Producer {
         self.txn()?.init(self.inner.as_ref(), timeout).await
     }
 
+    /// [`Producer::init_transactions`] unless it already succeeded (then `Ok` at once): for
+    /// APIs that initialize on first use, as kafkajs's `producer.transaction()` does.
+    /// Concurrent callers wait for the one initialization.
+    pub async fn init_transactions_once(&self, timeout: std::time::Duration) -> Result<()> {
+        self.txn()?.init_once(self.inner.as_ref(), timeout).await
+    }
+
     /// Starts a transaction: records sent from now until the commit or abort are written
     /// atomically with it.
     pub fn begin_transaction(&self) -> Result<()> {

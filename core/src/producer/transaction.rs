@@ -152,10 +152,21 @@ impl Transactions {
     }
 
     pub(super) async fn init(&self, sender: &impl Sender, timeout: Duration) -> Result<()> {
+        self.init_with(sender, timeout, false).await
+    }
+
+    /// As `init`, but a producer already initialized is left as it is (`Ok`): for APIs that
+    /// initialize on first use. Concurrent callers wait for the one initialization.
+    pub(super) async fn init_once(&self, sender: &impl Sender, timeout: Duration) -> Result<()> {
+        self.init_with(sender, timeout, true).await
+    }
+
+    async fn init_with(&self, sender: &impl Sender, timeout: Duration, once: bool) -> Result<()> {
         let _call = self.calls.lock().await;
         match &self.lock().phase {
             Phase::Uninitialized => {}
             Phase::Fatal(e) => return Err(e.clone()),
+            _ if once => return Ok(()),
             _ => return Err(Error::State("init_transactions: already initialized".into())),
         }
         let deadline = Instant::now() + timeout;
