@@ -283,6 +283,26 @@ pub const KEYS: &[(&str, &str)] = &[
         "KIP-848 consumer groups: heartbeat interval given to members (default 5000)",
     ),
     (
+        "group.consumer.min.session.timeout.ms",
+        "shortest consumer.session.timeout.ms a group's own config may set (default 45000, or \
+         group.consumer.session.timeout.ms when that is shorter)",
+    ),
+    (
+        "group.consumer.max.session.timeout.ms",
+        "longest consumer.session.timeout.ms a group's own config may set (default 60000, or \
+         group.consumer.session.timeout.ms when that is longer)",
+    ),
+    (
+        "group.consumer.min.heartbeat.interval.ms",
+        "shortest consumer.heartbeat.interval.ms a group's own config may set (default 5000, or \
+         group.consumer.heartbeat.interval.ms when that is shorter)",
+    ),
+    (
+        "group.consumer.max.heartbeat.interval.ms",
+        "longest consumer.heartbeat.interval.ms a group's own config may set (default 15000, or \
+         group.consumer.heartbeat.interval.ms when that is longer)",
+    ),
+    (
         "transaction.max.timeout.ms",
         "longest transaction.timeout.ms a producer may ask for; longer is INVALID_TRANSACTION_TIMEOUT (default 900000)",
     ),
@@ -406,6 +426,18 @@ impl BrokerConfig {
             }
             "group.consumer.heartbeat.interval.ms" => {
                 self.groups.consumer_heartbeat_interval_ms = parse_positive(key, value)?
+            }
+            "group.consumer.min.session.timeout.ms" => {
+                self.groups.consumer_min_session_timeout_ms = parse_positive(key, value)?
+            }
+            "group.consumer.max.session.timeout.ms" => {
+                self.groups.consumer_max_session_timeout_ms = parse_positive(key, value)?
+            }
+            "group.consumer.min.heartbeat.interval.ms" => {
+                self.groups.consumer_min_heartbeat_interval_ms = parse_positive(key, value)?
+            }
+            "group.consumer.max.heartbeat.interval.ms" => {
+                self.groups.consumer_max_heartbeat_interval_ms = parse_positive(key, value)?
             }
             "transaction.max.timeout.ms" => self.transactions.max_timeout_ms = parse_positive(key, value)?,
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
@@ -627,7 +659,13 @@ pub fn apply_topic_config(log: &mut LogConfig, key: &str, value: &str) -> Result
             log.timestamp_type = parse_timestamp_type(key, value).map_err(|_| bad("CreateTime or LogAppendTime"))?
         }
         "cleanup.policy" => {
-            log.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(|| bad("delete, compact or compact,delete"))?
+            log.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(|| {
+                let item = value.split(',').map(str::trim).find(|i| !matches!(*i, "" | "delete" | "compact"));
+                Error::InvalidConfig(format!(
+                    "Invalid value {} for configuration cleanup.policy: String must be one of: compact, delete",
+                    item.unwrap_or(value)
+                ))
+            })?
         }
         "min.cleanable.dirty.ratio" => {
             log.min_cleanable_dirty_ratio = value
@@ -701,7 +739,7 @@ pub fn describe_topic_config(log: &LogConfig, overrides: &BTreeMap<String, Strin
     out
 }
 
-fn describe_active_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> {
+pub(crate) fn describe_active_topic_config(log: &LogConfig) -> Vec<(&'static str, String)> {
     let never = |v: u64| if v == u64::MAX { "9223372036854775807".to_owned() } else { v.to_string() };
     vec![
         ("cleanup.policy", log.cleanup_policy.name().into()),

@@ -16,6 +16,7 @@ mod api;
 pub mod config;
 mod connection;
 mod connection_limits;
+mod dynamic_config;
 pub mod error;
 mod group;
 pub mod log;

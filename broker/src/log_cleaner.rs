@@ -34,7 +34,7 @@ struct Shared {
     idle: Condvar,
     options: CleaningOptions,
     backoff: Duration,
-    partitions: Box<PartitionSource>,
+    partitions: Arc<PartitionSource>,
 }
 
 /// The running cleaner threads; [`LogCleaner::stop`] ends them.
@@ -49,12 +49,73 @@ impl std::fmt::Debug for LogCleaner {
     }
 }
 
-impl LogCleaner {
-    /// Starts the threads over the partitions `partitions` lists at each pick.
+/// Where the broker keeps its cleaner, so that a dynamic change of the cleaner's settings
+/// (`log.cleaner.threads`, `.dedupe.buffer.size`, `.io.max.bytes.per.second`, `.backoff.ms`)
+/// can restart it with the new ones, as Kafka does. Empty while the cleaner is off.
+#[derive(Default)]
+pub(crate) struct CleanerSlot(Mutex<Option<Running>>);
+
+struct Running {
+    cleaner: LogCleaner,
+    settings: CleanerSettings,
+    partitions: Arc<PartitionSource>,
+}
+
+impl std::fmt::Debug for CleanerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f.debug_struct("CleanerSlot").field("cleaner", &running.as_ref().map(|r| &r.cleaner)).finish()
+    }
+}
+
+impl CleanerSlot {
+    /// Starts the cleaner over the partitions `partitions` lists at each pick.
     pub(crate) fn start(
+        &self,
         settings: &CleanerSettings,
         partitions: impl Fn() -> Vec<Arc<Partition>> + Send + Sync + 'static,
-    ) -> std::io::Result<LogCleaner> {
+    ) -> std::io::Result<()> {
+        let partitions: Arc<PartitionSource> = Arc::new(partitions);
+        let cleaner = LogCleaner::start(settings, Arc::clone(&partitions))?;
+        let previous = self.0.lock().unwrap_or_else(|p| p.into_inner()).replace(Running {
+            cleaner,
+            settings: settings.clone(),
+            partitions,
+        });
+        if let Some(old) = previous {
+            old.cleaner.stop();
+        }
+        Ok(())
+    }
+
+    /// Restarts a running cleaner with `settings` when they differ from its own (a cleaning in
+    /// progress is abandoned and done again by the new threads). A stopped cleaner stays so.
+    pub(crate) fn reconfigure(&self, settings: &CleanerSettings) -> std::io::Result<()> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(running) = slot.as_ref() else { return Ok(()) };
+        if running.settings == *settings {
+            return Ok(());
+        }
+        let Running { cleaner, partitions, .. } = slot.take().expect("checked");
+        cleaner.stop();
+        let cleaner = LogCleaner::start(settings, Arc::clone(&partitions))?;
+        tracing::info!(threads = settings.threads, "log cleaner restarted with new settings");
+        *slot = Some(Running { cleaner, settings: settings.clone(), partitions });
+        Ok(())
+    }
+
+    /// Stops the cleaner, waiting for its threads.
+    pub(crate) fn stop(&self) {
+        let running = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(r) = running {
+            r.cleaner.stop();
+        }
+    }
+}
+
+impl LogCleaner {
+    /// Starts the threads over the partitions `partitions` lists at each pick.
+    fn start(settings: &CleanerSettings, partitions: Arc<PartitionSource>) -> std::io::Result<LogCleaner> {
         let threads = settings.threads.max(1);
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
@@ -66,7 +127,7 @@ impl LogCleaner {
                 ..CleaningOptions::default()
             },
             backoff: Duration::from_millis(settings.backoff_ms),
-            partitions: Box::new(partitions),
+            partitions,
         });
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
@@ -85,7 +146,7 @@ impl LogCleaner {
 
     /// Stops every thread (a cleaning in progress is abandoned; its files are removed) and
     /// waits for them.
-    pub(crate) fn stop(mut self) {
+    fn stop(mut self) {
         self.halt();
     }
 

@@ -34,6 +34,10 @@ pub(crate) struct BrokerState {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Open client connections against `max.connections` and `max.connections.per.ip`.
     pub(crate) connections: Arc<ConnectionCounts>,
+    /// Dynamic broker and group configs (`config` is the static config under them).
+    pub(crate) dynamic: crate::dynamic_config::DynamicConfigs,
+    /// Compacts `cleanup.policy=compact` topics, unless `log.cleaner.enable=false`.
+    pub(crate) cleaner: crate::log_cleaner::CleanerSlot,
 }
 
 /// A running broker. Dropping it without [`Broker::shutdown`] stops accepting but skips the
@@ -45,8 +49,6 @@ pub struct Broker {
     state: Arc<BrokerState>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
-    /// Compacts `cleanup.policy=compact` topics, unless `log.cleaner.enable=false`.
-    cleaner: Option<crate::log_cleaner::LogCleaner>,
     /// The Schema Registry's URL, when `schema.registry.listeners` is set.
     schema_registry_url: Option<String>,
 }
@@ -70,28 +72,45 @@ impl Broker {
     /// and starts serving. Returns once clients can connect.
     pub async fn start(config: BrokerConfig) -> Result<Broker> {
         let open_config = config.clone();
-        let (topics, cluster_id, producer_ids, (groups, group_task), (txns, txn_task), acls, credentials, registry) =
-            tokio::task::spawn_blocking(move || -> Result<_> {
-                let topics = TopicRegistry::open(&open_config.data_dir, open_config.log.clone())?;
-                let cluster_id = load_cluster_id(&open_config)?;
-                let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
-                let groups = crate::group::open(&open_config.data_dir, &open_config.log, open_config.groups.clone())?;
-                let txns = crate::txn::TxnCoordinatorHandle::open(
-                    &open_config.data_dir,
-                    &open_config.log,
-                    &open_config.transactions,
-                )?;
-                let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
-                let credentials =
-                    crate::security::credentials::Credentials::open(&open_config.users, &open_config.data_dir)?;
-                let registry = match open_config.schema_registry_listeners {
-                    Some(_) => Some(crate::schema_registry::recover(&topics)?),
-                    None => None,
-                };
-                Ok((topics, cluster_id, producer_ids, groups, txns, acls, credentials, registry))
-            })
-            .await
-            .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
+        let (
+            topics,
+            cluster_id,
+            producer_ids,
+            (groups, group_task),
+            (txns, txn_task),
+            acls,
+            credentials,
+            registry,
+            dynamic,
+        ) = tokio::task::spawn_blocking(move || -> Result<_> {
+            // Dynamic settings apply over the static ones from the start.
+            let dynamic = crate::dynamic_config::DynamicConfigs::open(&open_config)?;
+            let defaults = dynamic.snapshot().effective.log.clone();
+            let topics = TopicRegistry::open(&open_config.data_dir, defaults)?;
+            let cluster_id = load_cluster_id(&open_config)?;
+            let producer_ids = ProducerIdAllocator::open(&open_config.data_dir)?;
+            let groups = crate::group::open(
+                &open_config.data_dir,
+                &open_config.log,
+                open_config.groups.clone(),
+                dynamic.group_overrides(),
+            )?;
+            let txns = crate::txn::TxnCoordinatorHandle::open(
+                &open_config.data_dir,
+                &open_config.log,
+                &open_config.transactions,
+            )?;
+            let acls = crate::security::acl::Authorizer::open(&open_config.authorizer, &open_config.data_dir)?;
+            let credentials =
+                crate::security::credentials::Credentials::open(&open_config.users, &open_config.data_dir)?;
+            let registry = match open_config.schema_registry_listeners {
+                Some(_) => Some(crate::schema_registry::recover(&topics)?),
+                None => None,
+            };
+            Ok((topics, cluster_id, producer_ids, groups, txns, acls, credentials, registry, dynamic))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
 
         let specs = config.listener_specs()?;
         let mut bound = Vec::with_capacity(specs.len());
@@ -128,6 +147,8 @@ impl Broker {
             advertised,
             shutdown,
             connections,
+            dynamic,
+            cleaner: Default::default(),
         });
 
         let registry = match (registry, state.config.schema_registry_listeners.clone()) {
@@ -157,18 +178,17 @@ impl Broker {
             tasks.spawn(registry.serve(state.shutdown.clone()));
         }
         tasks.spawn(maintenance_loop(Arc::clone(&state)));
-        let cleaner = match state.config.cleaner.enable {
-            true => {
-                let st = Arc::clone(&state);
-                let cleaner =
-                    crate::log_cleaner::LogCleaner::start(&state.config.cleaner, move || st.topics.all_partitions())
-                        .map_err(Error::io("starting the log cleaner threads"))?;
-                Some(cleaner)
-            }
-            false => None,
-        };
+        if state.config.cleaner.enable {
+            // Weak: the cleaner lives in the state it reads the partitions of.
+            let st = Arc::downgrade(&state);
+            let settings = state.dynamic.snapshot().effective.cleaner.clone();
+            state
+                .cleaner
+                .start(&settings, move || st.upgrade().map(|s| s.topics.all_partitions()).unwrap_or_default())
+                .map_err(Error::io("starting the log cleaner threads"))?;
+        }
         tracing::info!(%addr, data_dir = %state.config.data_dir.display(), "broker started");
-        Ok(Broker { addr, listeners, state, stop, tasks, cleaner, schema_registry_url })
+        Ok(Broker { addr, listeners, state, stop, tasks, schema_registry_url })
     }
 
     /// The address the listener is bound to.
@@ -213,9 +233,8 @@ impl Broker {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         // A cleaning in progress is abandoned before the logs close under it.
-        if let Some(cleaner) = self.cleaner.take() {
-            let _ = tokio::task::spawn_blocking(move || cleaner.stop()).await;
-        }
+        let state = Arc::clone(&self.state);
+        let _ = tokio::task::spawn_blocking(move || state.cleaner.stop()).await;
         let state = Arc::clone(&self.state);
         let failed = tokio::task::spawn_blocking(move || state.topics.close())
             .await
@@ -265,6 +284,7 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        self.state.cleaner.stop();
     }
 }
 

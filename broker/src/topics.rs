@@ -39,6 +39,14 @@ fn fold_metric_name(name: &str) -> String {
     name.replace('.', "_")
 }
 
+/// An error's text without the "invalid config: " its display adds.
+fn message_of(e: Error) -> String {
+    match e {
+        Error::InvalidConfig(m) => m,
+        other => other.to_string(),
+    }
+}
+
 /// A partition holds one descriptor open: its active segment's log. Index files are opened
 /// only while a flush writes them, and older segments' logs only when read, in the broker's
 /// [`SegmentFiles`] cache, whose cap the budget reserves separately.
@@ -200,7 +208,8 @@ struct TopicRecord {
 #[derive(Debug)]
 pub struct TopicRegistry {
     data_dir: PathBuf,
-    defaults: LogConfig,
+    /// The broker's topic defaults: static settings with the dynamic ones over them.
+    defaults: RwLock<LogConfig>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     admin: Mutex<()>,
     /// Sealed segments' open files, capped across every partition.
@@ -217,7 +226,7 @@ impl TopicRegistry {
         std::fs::create_dir_all(data_dir).map_err(Error::io(format!("creating data dir {}", data_dir.display())))?;
         let registry = TopicRegistry {
             data_dir: data_dir.to_owned(),
-            defaults,
+            defaults: RwLock::new(defaults),
             segment_files: SegmentFiles::new(segment_files_cap(descriptor_limit())),
             topics: RwLock::new(HashMap::new()),
             admin: Mutex::new(()),
@@ -252,7 +261,11 @@ impl TopicRegistry {
     }
 
     fn topic_log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig> {
-        let mut cfg = self.defaults.clone();
+        let defaults = self.defaults.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Self::log_config_over(defaults, overrides)
+    }
+
+    fn log_config_over(mut cfg: LogConfig, overrides: &BTreeMap<String, String>) -> Result<LogConfig> {
         for (k, v) in overrides {
             apply_topic_config(&mut cfg, k, v)?;
         }
@@ -433,36 +446,29 @@ impl TopicRegistry {
         Ok(())
     }
 
-    /// Changes a topic's overrides: each `(key, Some(value))` sets, `(key, None)` goes back to
-    /// the broker default. With `replace`, the overrides become exactly `changes` (AlterConfigs).
-    /// Open logs take the new settings at once; they are persisted with the topic.
+    /// Changes a topic's overrides to what `edit` makes of the current ones (a config it
+    /// leaves out goes back to the broker default). Open logs take the new settings at once;
+    /// they are persisted with the topic. With `validate_only`, checks and changes nothing.
     pub fn alter_configs(
         &self,
         name: &str,
-        changes: &[(String, Option<String>)],
-        replace: bool,
+        edit: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>>,
         validate_only: bool,
     ) -> Result<()> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.get(name).ok_or_else(|| Error::UnknownTopicOrPartition(name.to_owned()))?;
-        let mut overrides = if replace { BTreeMap::new() } else { topic.overrides() };
-        for (key, value) in changes {
-            match value {
-                Some(v) => {
-                    overrides.insert(key.clone(), v.clone());
-                }
-                None => {
-                    if !crate::config::TOPIC_CONFIG_KEYS.contains(&key.as_str()) {
-                        return Err(Error::InvalidConfig(format!("unknown topic config {key:?}")));
-                    }
-                    overrides.remove(key);
-                }
-            }
-        }
+        let overrides = edit(&topic.overrides())?;
         let log_config = self.topic_log_config(&overrides)?;
         if validate_only {
             return Ok(());
         }
+        // Recorded first: a change that cannot be persisted is not made.
+        self.persist_with(|records| {
+            if let Some(r) = records.iter_mut().find(|r| r.name == name) {
+                r.configs = overrides.clone();
+            }
+        })?;
+        tracing::info!(topic = name, ?overrides, "altered topic configs");
         *topic.settings.write().unwrap_or_else(|p| p.into_inner()) =
             TopicSettings { overrides, log_config: log_config.clone() };
         for p in topic.partitions() {
@@ -471,8 +477,54 @@ impl TopicRegistry {
                 Ok(())
             })?;
         }
-        tracing::info!(topic = name, ?changes, "altered topic configs");
-        self.persist()
+        Ok(())
+    }
+
+    /// Replaces the broker's topic defaults (a dynamic broker config changed): every topic
+    /// without its own override of a setting takes the new default at once, open logs
+    /// included, and so do topics created from now on. A topic whose settings the new defaults
+    /// would make invalid refuses the change. `record` persists the change once it is known to
+    /// apply; if it fails, nothing changes. With `validate_only`, checks and changes nothing.
+    pub fn change_defaults(
+        &self,
+        defaults: &LogConfig,
+        validate_only: bool,
+        record: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let mut planned = Vec::new();
+        for topic in self.all() {
+            let cfg = Self::log_config_over(defaults.clone(), &topic.overrides()).map_err(|e| {
+                Error::InvalidConfig(format!("topic {} with the new defaults: {}", topic.name, message_of(e)))
+            })?;
+            planned.push((topic, cfg));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        record()?;
+        *self.defaults.write().unwrap_or_else(|p| p.into_inner()) = defaults.clone();
+        for (topic, cfg) in planned {
+            let mut settings = topic.settings.write().unwrap_or_else(|p| p.into_inner());
+            if settings.log_config == cfg {
+                continue;
+            }
+            settings.log_config = cfg.clone();
+            drop(settings);
+            for p in topic.partitions() {
+                // A partition of a topic being deleted has no log any more: nothing to change.
+                let _ = p.with_log(|log| {
+                    log.set_config(cfg.clone());
+                    Ok(())
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The broker's topic defaults as they stand.
+    pub fn defaults(&self) -> LogConfig {
+        self.defaults.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn persist(&self) -> Result<()> {

@@ -35,6 +35,7 @@ const ALTER_CONFIGS: i8 = 11;
 // Config resource types.
 const CONFIG_TOPIC: i8 = 2;
 const CONFIG_BROKER: i8 = 4;
+const CONFIG_GROUP: i8 = 32;
 
 fn s(x: &str) -> StrBytes {
     StrBytes::from_string(x.to_owned())
@@ -281,7 +282,8 @@ async fn alter_configs_needs_alter_configs_on_the_topic_or_cluster() {
     assert_eq!(topic_config(&mut admin, "mine", "retention.ms").await, "3600000");
     assert_eq!(topic_config(&mut admin, "theirs", "retention.ms").await, before, "the refused topic keeps its config");
     still_served(&mut bob).await;
-    // Permitted, a broker resource gets the handler's answer (broker settings are static).
+    // Permitted, a broker resource gets the handler's answer: message.max.bytes is dynamic,
+    // num.partitions is not.
     let resp = admin
         .send(
             &AlterConfigsRequest::default().with_resources(vec![resource(
@@ -293,7 +295,63 @@ async fn alter_configs_needs_alter_configs_on_the_topic_or_cluster() {
             2,
         )
         .await;
-    assert_eq!(resp.responses[0].error_code, INVALID_REQUEST);
+    assert_eq!(resp.responses[0].error_code, NONE);
+    let req = AlterConfigsRequest::default().with_resources(vec![resource(CONFIG_BROKER, "1", "num.partitions", "2")]);
+    assert_eq!(admin.send(&req, 2).await.responses[0].error_code, INVALID_REQUEST);
+}
+
+#[tokio::test]
+async fn group_configs_need_describe_configs_or_alter_configs_on_the_group() {
+    let (broker, _dir, mut admin) = fixture().await;
+    grant(&mut admin, &[(GROUP, "bob-g", "bob", ALTER_CONFIGS), (GROUP, "mixed-g", "bob", DESCRIBE_CONFIGS)]).await;
+    let mut bob = login(&broker, "bob").await;
+    let resp = bob
+        .send(&describe_configs(&[(CONFIG_GROUP, "bob-g"), (CONFIG_GROUP, "mixed-g"), (CONFIG_GROUP, "alice-g")]), 4)
+        .await;
+    assert_eq!(
+        config_codes(&resp),
+        [
+            (CONFIG_GROUP, "alice-g".into(), GROUP_DENIED),
+            (CONFIG_GROUP, "bob-g".into(), NONE),
+            (CONFIG_GROUP, "mixed-g".into(), NONE)
+        ],
+        "ALTER_CONFIGS implies DESCRIBE_CONFIGS; READ or DESCRIBE alone give neither"
+    );
+    let resource = |name: &str| {
+        incremental_alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(CONFIG_GROUP)
+            .with_resource_name(s(name))
+            .with_configs(vec![
+                incremental_alter_configs_request::AlterableConfig::default()
+                    .with_name(s("consumer.session.timeout.ms"))
+                    .with_config_operation(0)
+                    .with_value(Some(s("50000"))),
+            ])
+    };
+    let req = IncrementalAlterConfigsRequest::default().with_resources(vec![resource("bob-g"), resource("mixed-g")]);
+    let resp = bob.send(&req, 1).await;
+    let codes = || resp.responses.iter().map(|r| (r.resource_name.as_str(), r.error_code));
+    assert_eq!(code_of(codes(), "bob-g"), NONE);
+    assert_eq!(code_of(codes(), "mixed-g"), GROUP_DENIED);
+    let alter = AlterConfigsRequest::default().with_resources(vec![
+        alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(CONFIG_GROUP)
+            .with_resource_name(s("mixed-g"))
+            .with_configs(vec![
+                alter_configs_request::AlterableConfig::default()
+                    .with_name(s("consumer.session.timeout.ms"))
+                    .with_value(Some(s("50000"))),
+            ]),
+    ]);
+    assert_eq!(bob.send(&alter, 2).await.responses[0].error_code, GROUP_DENIED);
+    let resp = admin.send(&describe_configs(&[(CONFIG_GROUP, "mixed-g"), (CONFIG_GROUP, "bob-g")]), 4).await;
+    let session = |name: &str| {
+        let r = resp.results.iter().find(|r| r.resource_name.as_str() == name).unwrap();
+        let e = r.configs.iter().find(|c| c.name.as_str() == "consumer.session.timeout.ms").unwrap();
+        e.value.as_ref().unwrap().to_string()
+    };
+    assert_eq!((session("bob-g").as_str(), session("mixed-g").as_str()), ("50000", "45000"));
+    still_served(&mut bob).await;
 }
 
 #[tokio::test]

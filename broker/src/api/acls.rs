@@ -515,15 +515,18 @@ pub(super) fn filter_delete_records(
 /// Config resource types (Kafka's ConfigResource.Type).
 const CONFIG_TOPIC: i8 = 2;
 const CONFIG_BROKER: i8 = 4;
+const CONFIG_GROUP: i8 = 32;
 
 /// Describing or altering a config resource (`op` DESCRIBE_CONFIGS or ALTER_CONFIGS), as Kafka
 /// checks it: a topic's on the topic (else TOPIC_AUTHORIZATION_FAILED), the broker's on the
-/// cluster (else CLUSTER_AUTHORIZATION_FAILED). Other types are left to the handler, which
-/// answers INVALID_REQUEST for them.
+/// cluster (else CLUSTER_AUTHORIZATION_FAILED), a group's on the group (else
+/// GROUP_AUTHORIZATION_FAILED). Other types are left to the handler, which answers
+/// INVALID_REQUEST for them.
 fn config_denied(state: &BrokerState, session: &Session, op: i8, resource_type: i8, name: &str) -> Option<i16> {
     match resource_type {
         CONFIG_TOPIC if !topic_allowed(state, session, op, name) => Some(TOPIC_DENIED),
         CONFIG_BROKER if !cluster_allowed(state, session, op) => Some(CLUSTER_DENIED),
+        CONFIG_GROUP if !group_allowed(state, session, op, name) => Some(GROUP_DENIED),
         _ => None,
     }
 }

@@ -10,12 +10,10 @@ use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, Cr
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
 use kafka_protocol::messages::*;
 
 use super::metadata::OPERATIONS_OMITTED;
-use super::{Ctx, NONE, Outcome, acls, str_bytes};
-use crate::config::describe_topic_config;
+use super::{Ctx, NONE, Outcome, acls, configs, str_bytes};
 use crate::error::Error;
 use crate::server::BrokerState;
 
@@ -74,7 +72,13 @@ pub(super) async fn serve_delete_records(cx: &mut Ctx<'_>) -> Outcome {
 
 pub(super) fn serve_describe_configs(cx: &mut Ctx<'_>) -> Outcome {
     let state = cx.state;
-    filtered!(cx, DescribeConfigsRequest, acls::filter_describe_configs, req => describe_configs(state, req), results)
+    filtered!(
+        cx,
+        DescribeConfigsRequest,
+        acls::filter_describe_configs,
+        req => configs::describe_configs(state, req),
+        results
+    )
 }
 
 pub(super) fn serve_describe_cluster(cx: &mut Ctx<'_>) -> Outcome {
@@ -90,7 +94,7 @@ pub(super) async fn serve_alter_configs(cx: &mut Ctx<'_>) -> Outcome {
         cx,
         AlterConfigsRequest,
         acls::filter_alter_configs,
-        |state, req| alter_configs(state, req),
+        |state, req| configs::alter_configs(state, req),
         responses
     )
 }
@@ -100,17 +104,10 @@ pub(super) async fn serve_incremental_alter_configs(cx: &mut Ctx<'_>) -> Outcome
         cx,
         IncrementalAlterConfigsRequest,
         acls::filter_incremental_alter_configs,
-        |state, req| incremental_alter_configs(state, req),
+        |state, req| configs::incremental_alter_configs(state, req),
         responses
     )
 }
-
-const RESOURCE_TOPIC: i8 = 2;
-const RESOURCE_BROKER: i8 = 4;
-/// DescribeConfigs sources.
-const SOURCE_TOPIC_CONFIG: i8 = 1;
-const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
 
 fn error_message(e: &Error) -> Option<kafka_protocol::protocol::StrBytes> {
     Some(str_bytes(e.to_string()))
@@ -149,11 +146,9 @@ pub(super) fn create_topics(state: &BrokerState, req: CreateTopicsRequest, _vers
             let result = CreatableTopicResult::default().with_name(TopicName(t.name.0.clone()));
             match checked {
                 Ok(topic) => {
-                    let configs = describe_topic_config(&topic.log_config(), &topic.overrides())
+                    let configs = configs::topic_configs(state, &topic)
                         .into_iter()
-                        .map(|(k, v)| {
-                            let source =
-                                if topic.overrides().contains_key(k) { SOURCE_TOPIC_CONFIG } else { SOURCE_DEFAULT };
+                        .map(|(k, v, source)| {
                             CreatableTopicConfigs::default()
                                 .with_name(str_bytes(k))
                                 .with_value(Some(str_bytes(v)))
@@ -258,92 +253,6 @@ pub(super) fn delete_records(state: &BrokerState, req: DeleteRecordsRequest) -> 
     DeleteRecordsResponse::default().with_topics(topics)
 }
 
-fn config_entry(name: &str, value: String, source: i8, read_only: bool) -> DescribeConfigsResourceResult {
-    DescribeConfigsResourceResult::default()
-        .with_name(str_bytes(name))
-        .with_value(Some(str_bytes(value)))
-        .with_read_only(read_only)
-        .with_config_source(source)
-}
-
-fn broker_configs(state: &BrokerState) -> Vec<(String, String)> {
-    let c = &state.config;
-    let never = |v: u64| if v == u64::MAX { "9223372036854775807".to_owned() } else { v.to_string() };
-    vec![
-        ("node.id".into(), c.node_id.to_string()),
-        ("num.partitions".into(), c.num_partitions.to_string()),
-        ("auto.create.topics.enable".into(), c.auto_create_topics.to_string()),
-        ("log.segment.bytes".into(), c.log.segment_bytes.to_string()),
-        ("log.roll.ms".into(), c.log.segment_ms.to_string()),
-        ("log.retention.ms".into(), c.log.retention_ms.to_string()),
-        ("log.retention.bytes".into(), c.log.retention_bytes.to_string()),
-        ("message.max.bytes".into(), c.log.max_message_bytes.to_string()),
-        ("log.flush.interval.messages".into(), never(c.log.flush_interval_messages)),
-        ("log.flush.interval.ms".into(), c.log.flush_interval_ms.to_string()),
-        ("socket.request.max.bytes".into(), c.socket_request_max_bytes.to_string()),
-        ("connections.max.idle.ms".into(), c.connections_max_idle_ms.to_string()),
-        ("max.connections".into(), c.max_connections.to_string()),
-        ("max.connections.per.ip".into(), c.max_connections_per_ip.to_string()),
-        ("group.initial.rebalance.delay.ms".into(), c.groups.initial_rebalance_delay_ms.to_string()),
-        ("group.min.session.timeout.ms".into(), c.groups.min_session_timeout_ms.to_string()),
-        ("group.max.session.timeout.ms".into(), c.groups.max_session_timeout_ms.to_string()),
-        ("offsets.retention.minutes".into(), (c.groups.offsets_retention_ms / 60_000).to_string()),
-        ("offset.metadata.max.bytes".into(), c.groups.offset_metadata_max_bytes.to_string()),
-    ]
-}
-
-pub(super) fn describe_configs(state: &BrokerState, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
-    let results = req
-        .resources
-        .into_iter()
-        .map(|r| {
-            // Null (and, leniently, an empty list) asks for every config.
-            let wanted = |name: &str| {
-                r.configuration_keys
-                    .as_ref()
-                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|k| k.as_str() == name))
-            };
-            let result = DescribeConfigsResult::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone());
-            match r.resource_type {
-                RESOURCE_TOPIC => match state.topics.get(&r.resource_name) {
-                    Some(topic) => {
-                        let configs = describe_topic_config(&topic.log_config(), &topic.overrides())
-                            .into_iter()
-                            .filter(|(k, _)| wanted(k))
-                            .map(|(k, v)| {
-                                let source = if topic.overrides().contains_key(k) {
-                                    SOURCE_TOPIC_CONFIG
-                                } else {
-                                    SOURCE_DEFAULT
-                                };
-                                config_entry(k, v, source, false)
-                            })
-                            .collect();
-                        result.with_error_code(NONE).with_configs(configs)
-                    }
-                    None => result
-                        .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                        .with_error_message(Some(str_bytes(format!("topic {} does not exist", r.resource_name)))),
-                },
-                RESOURCE_BROKER => {
-                    let configs = broker_configs(state)
-                        .into_iter()
-                        .filter(|(k, _)| wanted(k))
-                        .map(|(k, v)| config_entry(&k, v, SOURCE_STATIC_BROKER_CONFIG, true))
-                        .collect();
-                    result.with_error_code(NONE).with_configs(configs)
-                }
-                other => result
-                    .with_error_code(ResponseError::InvalidRequest.code())
-                    .with_error_message(Some(str_bytes(format!("resource type {other} is not supported")))),
-            }
-        })
-        .collect();
-    DescribeConfigsResponse::default().with_results(results)
-}
-
 pub(super) fn describe_cluster(
     state: &BrokerState,
     session: &super::Session,
@@ -362,88 +271,4 @@ pub(super) fn describe_cluster(
                 .with_port(*port),
         ])
         .with_cluster_authorized_operations(OPERATIONS_OMITTED)
-}
-
-/// The result of altering one resource's configs.
-fn alter_result(
-    resource_type: i8,
-    name: &str,
-    apply: impl FnOnce() -> crate::error::Result<()>,
-) -> (i16, Option<String>) {
-    match resource_type {
-        RESOURCE_TOPIC => match apply() {
-            Ok(()) => (NONE, None),
-            Err(e) => (e.code(), Some(e.to_string())),
-        },
-        RESOURCE_BROKER => (
-            ResponseError::InvalidRequest.code(),
-            Some(format!("broker {name}: settings are static; set them in the config file")),
-        ),
-        other => (ResponseError::InvalidRequest.code(), Some(format!("resource type {other} is not supported"))),
-    }
-}
-
-pub(super) fn incremental_alter_configs(
-    state: &BrokerState,
-    req: IncrementalAlterConfigsRequest,
-) -> IncrementalAlterConfigsResponse {
-    use incremental_alter_configs_response::AlterConfigsResourceResponse;
-    const SET: i8 = 0;
-    const DELETE: i8 = 1;
-    let responses = req
-        .resources
-        .iter()
-        .map(|r| {
-            let name = r.resource_name.to_string();
-            let (code, message) = alter_result(r.resource_type, &name, || {
-                let mut changes = Vec::new();
-                for c in &r.configs {
-                    match c.config_operation {
-                        SET => changes.push((
-                            c.name.to_string(),
-                            Some(c.value.as_ref().map(|v| v.to_string()).unwrap_or_default()),
-                        )),
-                        DELETE => changes.push((c.name.to_string(), None)),
-                        // APPEND / SUBTRACT apply to list configs; none of ours is a list.
-                        op => {
-                            return Err(Error::InvalidConfig(format!(
-                                "{}: operation {op} applies to list configs only",
-                                c.name
-                            )));
-                        }
-                    }
-                }
-                state.topics.alter_configs(&name, &changes, false, req.validate_only)
-            });
-            AlterConfigsResourceResponse::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone())
-                .with_error_code(code)
-                .with_error_message(message.map(str_bytes))
-        })
-        .collect();
-    IncrementalAlterConfigsResponse::default().with_responses(responses)
-}
-
-pub(super) fn alter_configs(state: &BrokerState, req: AlterConfigsRequest) -> AlterConfigsResponse {
-    use alter_configs_response::AlterConfigsResourceResponse;
-    let responses = req
-        .resources
-        .iter()
-        .map(|r| {
-            let name = r.resource_name.to_string();
-            let (code, message) = alter_result(r.resource_type, &name, || {
-                let changes: Vec<(String, Option<String>)> =
-                    r.configs.iter().map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))).collect();
-                // AlterConfigs replaces the whole set of overrides.
-                state.topics.alter_configs(&name, &changes, true, req.validate_only)
-            });
-            AlterConfigsResourceResponse::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone())
-                .with_error_code(code)
-                .with_error_message(message.map(str_bytes))
-        })
-        .collect();
-    AlterConfigsResponse::default().with_responses(responses)
 }

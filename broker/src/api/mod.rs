@@ -42,6 +42,7 @@ macro_rules! filtered_storage {
 mod acls;
 mod admin;
 mod api_versions;
+mod configs;
 mod fetch;
 mod groups;
 mod init_producer_id;

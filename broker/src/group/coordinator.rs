@@ -19,6 +19,8 @@ use crate::log::now_ms;
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     pub(crate) settings: GroupSettings,
+    /// Per-group settings (GROUP config resources) over `settings`.
+    pub(crate) overrides: std::sync::Arc<GroupConfigOverrides>,
     groups: HashMap<String, Group>,
     store: GroupStore,
     timers: BinaryHeap<Reverse<(Instant, String)>>,
@@ -42,7 +44,7 @@ impl Coordinator {
         for (id, offsets) in recovered.offsets {
             groups.entry(id.clone()).or_insert_with(|| Group::new(id, now_ms())).offsets = offsets;
         }
-        let mut c = Coordinator { settings, groups, store, timers: BinaryHeap::new() };
+        let mut c = Coordinator { settings, overrides: Default::default(), groups, store, timers: BinaryHeap::new() };
         let ids: Vec<String> = c.groups.keys().cloned().collect();
         for id in ids {
             c.reschedule(&id);
@@ -984,7 +986,7 @@ impl Coordinator {
             return R::error(E::InvalidGroupId, "the group id is empty");
         }
         let now = Instant::now();
-        let settings = self.settings.consumer_group();
+        let settings = self.overrides.consumer_settings(&req.group_id, self.settings.consumer_group());
         let id = req.group_id.clone();
         let group = self.groups.entry(id.clone()).or_insert_with(|| Group::new(id.clone(), now_ms()));
         if !group.members.is_empty() || !group.pending_members.is_empty() {

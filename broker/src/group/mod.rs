@@ -11,7 +11,9 @@ mod coordinator;
 mod state;
 mod store;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
@@ -45,6 +47,16 @@ pub struct GroupSettings {
     pub consumer_session_timeout_ms: u64,
     /// `group.consumer.heartbeat.interval.ms` (KIP-848 groups).
     pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.min.session.timeout.ms`: the shortest a group's own
+    /// `consumer.session.timeout.ms` may be.
+    pub consumer_min_session_timeout_ms: i32,
+    /// `group.consumer.max.session.timeout.ms`.
+    pub consumer_max_session_timeout_ms: i32,
+    /// `group.consumer.min.heartbeat.interval.ms`: the shortest a group's own
+    /// `consumer.heartbeat.interval.ms` may be.
+    pub consumer_min_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.heartbeat.interval.ms`.
+    pub consumer_max_heartbeat_interval_ms: i32,
 }
 
 impl GroupSettings {
@@ -52,6 +64,62 @@ impl GroupSettings {
         consumer_group::ConsumerGroupSettings {
             session_timeout: Duration::from_millis(self.consumer_session_timeout_ms),
             heartbeat_interval_ms: self.consumer_heartbeat_interval_ms,
+        }
+    }
+
+    /// The bounds of a group's `consumer.session.timeout.ms`. Kafka refuses to start when
+    /// `group.consumer.session.timeout.ms` lies outside them; here they widen to take it in,
+    /// so a broker configured with a short session (tests) needs no min setting too.
+    pub(crate) fn consumer_session_timeout_bounds(&self) -> (i64, i64) {
+        let own = self.consumer_session_timeout_ms.min(i64::MAX as u64) as i64;
+        (
+            i64::from(self.consumer_min_session_timeout_ms).min(own),
+            i64::from(self.consumer_max_session_timeout_ms).max(own),
+        )
+    }
+
+    /// The bounds of a group's `consumer.heartbeat.interval.ms`, widened likewise.
+    pub(crate) fn consumer_heartbeat_interval_bounds(&self) -> (i64, i64) {
+        let own = i64::from(self.consumer_heartbeat_interval_ms);
+        (
+            i64::from(self.consumer_min_heartbeat_interval_ms).min(own),
+            i64::from(self.consumer_max_heartbeat_interval_ms).max(own),
+        )
+    }
+}
+
+/// Per-group settings (GROUP config resources, KIP-848): what a group's own
+/// `consumer.session.timeout.ms` and `consumer.heartbeat.interval.ms` are, when set. Shared
+/// between the dynamic config store, which replaces it on every change, and the coordinator,
+/// which reads it at each ConsumerGroupHeartbeat.
+#[derive(Debug, Default)]
+pub(crate) struct GroupConfigOverrides(std::sync::RwLock<HashMap<String, ConsumerOverride>>);
+
+/// One group's overrides; `None` takes the broker's setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ConsumerOverride {
+    pub(crate) session_timeout_ms: Option<i32>,
+    pub(crate) heartbeat_interval_ms: Option<i32>,
+}
+
+impl GroupConfigOverrides {
+    pub(crate) fn replace(&self, all: HashMap<String, ConsumerOverride>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = all;
+    }
+
+    /// `base` (the broker's settings) with group `id`'s overrides.
+    pub(crate) fn consumer_settings(
+        &self,
+        id: &str,
+        base: consumer_group::ConsumerGroupSettings,
+    ) -> consumer_group::ConsumerGroupSettings {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let Some(o) = map.get(id) else { return base };
+        consumer_group::ConsumerGroupSettings {
+            session_timeout: o
+                .session_timeout_ms
+                .map_or(base.session_timeout, |ms| Duration::from_millis(ms.max(0) as u64)),
+            heartbeat_interval_ms: o.heartbeat_interval_ms.unwrap_or(base.heartbeat_interval_ms),
         }
     }
 }
@@ -68,6 +136,10 @@ impl Default for GroupSettings {
             offset_metadata_max_bytes: 4096,
             consumer_session_timeout_ms: 45_000,
             consumer_heartbeat_interval_ms: 5_000,
+            consumer_min_session_timeout_ms: 45_000,
+            consumer_max_session_timeout_ms: 60_000,
+            consumer_min_heartbeat_interval_ms: 5_000,
+            consumer_max_heartbeat_interval_ms: 15_000,
         }
     }
 }
@@ -195,10 +267,12 @@ pub(crate) fn open(
     data_dir: &Path,
     log_defaults: &LogConfig,
     settings: GroupSettings,
+    overrides: Arc<GroupConfigOverrides>,
 ) -> Result<(GroupCoordinator, CoordinatorTask)> {
     let (store, recovered) = GroupStore::open(data_dir, log_defaults)?;
     let groups = recovered.groups.len();
-    let coordinator = Coordinator::new(settings, store, recovered);
+    let mut coordinator = Coordinator::new(settings, store, recovered);
+    coordinator.overrides = overrides;
     tracing::debug!(groups, "group coordinator loaded");
     let (handle, jobs) = Mailbox::new();
     Ok((handle, CoordinatorTask { coordinator, jobs }))
@@ -253,7 +327,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_request_does_not_stop_the_coordinator() {
         let dir = tempfile::tempdir().unwrap();
-        let (handle, task) = open(dir.path(), &LogConfig::default(), GroupSettings::default()).unwrap();
+        let (handle, task) = open(dir.path(), &LogConfig::default(), GroupSettings::default(), Arc::default()).unwrap();
         let (stop, shutdown) = watch::channel(false);
         let running = tokio::spawn(task.run(shutdown, Duration::from_secs(1)));
         let failed: Result<(), CoordinatorGone> = handle.call(|_| panic!("a bug in one request")).await;

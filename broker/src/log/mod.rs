@@ -32,10 +32,11 @@ pub struct CleanupPolicy {
 impl CleanupPolicy {
     pub const DELETE: CleanupPolicy = CleanupPolicy { delete: true, compact: false };
 
-    /// Parses Kafka's list form: `delete`, `compact`, `compact,delete` (any order, spaces allowed).
+    /// Parses Kafka's list form: `delete`, `compact`, `compact,delete` (any order, spaces allowed),
+    /// or the empty list (Kafka 4.1): neither deleted nor compacted, kept forever.
     pub fn parse(value: &str) -> Option<CleanupPolicy> {
         let mut policy = CleanupPolicy { delete: false, compact: false };
-        for item in value.split(',').map(str::trim) {
+        for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             match item {
                 "delete" => policy.delete = true,
                 "compact" => policy.compact = true,
@@ -50,7 +51,8 @@ impl CleanupPolicy {
         match (self.compact, self.delete) {
             (true, true) => "compact,delete",
             (true, false) => "compact",
-            _ => "delete",
+            (false, true) => "delete",
+            (false, false) => "",
         }
     }
 }

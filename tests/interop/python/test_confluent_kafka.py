@@ -216,3 +216,117 @@ def test_kafka_log_dirs_tool_reports_partition_sizes(any_broker):
     sizes = {p["partition"]: p["size"] for d in broker["logDirs"] for p in d["partitions"]}
     assert set(sizes) == {f"{topic}-0", f"{topic}-1"}, report
     assert sizes[f"{topic}-0"] > 50 * 100 and sizes[f"{topic}-1"] == 0, report
+
+
+def _alter(admin, resource_type, name, ops):
+    """incremental_alter_configs of one resource: ops are (key, AlterConfigOpType, value).
+    Returns None, or the KafkaError it was refused with."""
+    from confluent_kafka.admin import ConfigEntry, ConfigResource
+    entries = [ConfigEntry(k, v, incremental_operation=op) for k, op, v in ops]
+    future = admin.incremental_alter_configs([ConfigResource(resource_type, name, incremental_configs=entries)])
+    try:
+        for f in future.values():
+            f.result(15)
+    except Exception as e:
+        return e.args[0]
+    return None
+
+
+def _described(admin, resource_type, name):
+    from confluent_kafka.admin import ConfigResource
+    [f] = admin.describe_configs([ConfigResource(resource_type, name)], request_timeout=15).values()
+    return f.result(15)
+
+
+def _eventually(fetch, wanted, what):
+    """Kafka applies config changes through its metadata log: a describe right after the
+    change may still show the old value. Polls `fetch()` until it is `wanted` (30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        got = fetch()
+        if got == wanted:
+            return
+        assert time.monotonic() < deadline, f"{what}: {got!r}, not {wanted!r}, after 30 s"
+        time.sleep(0.1)
+
+
+def test_dynamic_broker_config_reaches_the_brokers_topics(any_broker):
+    """IncrementalAlterConfigs on this broker's BROKER resource (confluent-kafka cannot name
+    the cluster-default resource "": its ConfigResource refuses an empty name): a dynamic key
+    is set and described back as DYNAMIC_BROKER_CONFIG, topics without an override take it,
+    a static key is refused with INVALID_REQUEST, and the key is deleted again."""
+    from confluent_kafka.admin import AlterConfigOpType as Op, ConfigSource, ResourceType
+
+    bootstrap = any_broker
+    topic = unique("ck-dyn")
+    admin = create(bootstrap, topic, 1)
+    node = str(admin.describe_cluster().result(10).nodes[0].id)
+    broker_entry = lambda key: (lambda e: (e.value, e.source, e.is_read_only))(
+        _described(admin, ResourceType.BROKER, node)[key])
+    topic_entry = lambda key: (lambda e: (e.value, e.source))(_described(admin, ResourceType.TOPIC, topic)[key])
+    try:
+        assert _alter(admin, ResourceType.BROKER, node, [("log.retention.ms", Op.SET, "3600000")]) is None
+        _eventually(lambda: broker_entry("log.retention.ms"),
+                    ("3600000", ConfigSource.DYNAMIC_BROKER_CONFIG.value, False), "log.retention.ms")
+        _eventually(lambda: topic_entry("retention.ms"), ("3600000", ConfigSource.DYNAMIC_BROKER_CONFIG.value),
+                    "the topic's retention.ms")
+        assert broker_entry("num.partitions")[2] is True, "a static setting is read-only"
+        refused = _alter(admin, ResourceType.BROKER, node, [("num.partitions", Op.SET, "3")])
+        assert refused is not None and refused.code() == KafkaError.INVALID_REQUEST, refused
+        assert "Cannot update these configs dynamically" in refused.str(), refused
+        refused = _alter(admin, ResourceType.BROKER, node, [("log.retention.ms", Op.APPEND, "1")])
+        assert refused is not None and refused.code() == KafkaError.INVALID_CONFIG, refused
+    finally:
+        # The reference broker is shared by the whole run: leave nothing set.
+        assert _alter(admin, ResourceType.BROKER, node, [("log.retention.ms", Op.DELETE, None)]) is None
+    _eventually(lambda: topic_entry("retention.ms"), ("604800000", ConfigSource.DEFAULT_CONFIG.value),
+                "the topic's retention.ms once the broker's setting is deleted")
+
+
+def test_append_and_subtract_on_a_topics_cleanup_policy(any_broker):
+    """APPEND and SUBTRACT on the list config cleanup.policy: APPEND starts from Kafka's
+    default (delete) and adds only what is missing; on a config that is not a list, both
+    brokers answer INVALID_CONFIG."""
+    from confluent_kafka.admin import AlterConfigOpType as Op, ResourceType
+
+    bootstrap = any_broker
+    topic = unique("ck-list")
+    admin = create(bootstrap, topic, 1)
+    policy = lambda: _described(admin, ResourceType.TOPIC, topic)["cleanup.policy"].value
+    _eventually(policy, "delete", "a new topic's cleanup.policy")
+    for op, value, wanted in [(Op.APPEND, "compact", "delete,compact"), (Op.APPEND, "compact", "delete,compact"),
+                              (Op.SUBTRACT, "delete", "compact"), (Op.APPEND, "delete", "compact,delete")]:
+        assert _alter(admin, ResourceType.TOPIC, topic, [("cleanup.policy", op, value)]) is None
+        _eventually(policy, wanted, f"cleanup.policy after {op} {value}")
+    refused = _alter(admin, ResourceType.TOPIC, topic, [("retention.ms", Op.APPEND, "1")])
+    assert refused is not None and refused.code() == KafkaError.INVALID_CONFIG, refused
+    assert "LIST" in refused.str(), refused
+
+
+def test_group_configs_are_described_and_altered(any_broker):
+    """GROUP config resources (KIP-848): any group id is described with the broker's settings
+    (each broker's own: ours 45000/5000, the reference 6000/500), a heartbeat interval both
+    accept is set and described back as GROUP_CONFIG, one below the broker's minimum is
+    INVALID_CONFIG, and deleting it puts the default back."""
+    from confluent_kafka.admin import AlterConfigOpType as Op, ConfigSource, ResourceType
+
+    bootstrap = any_broker
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    group = unique("ck-gcfg")
+    described = _described(admin, ResourceType.GROUP, group)
+    assert {"consumer.session.timeout.ms", "consumer.heartbeat.interval.ms", "share.session.timeout.ms",
+            "streams.session.timeout.ms"} <= set(described)
+    assert all(e.source == ConfigSource.DEFAULT_CONFIG.value for e in described.values())
+    default_interval = described["consumer.heartbeat.interval.ms"].value
+    interval = lambda: (lambda e: (e.value, e.source))(
+        _described(admin, ResourceType.GROUP, group)["consumer.heartbeat.interval.ms"])
+
+    assert _alter(admin, ResourceType.GROUP, group, [("consumer.heartbeat.interval.ms", Op.SET, "5500")]) is None
+    _eventually(interval, ("5500", ConfigSource.GROUP_CONFIG.value), "the group's heartbeat interval")
+    refused = _alter(admin, ResourceType.GROUP, group, [("consumer.heartbeat.interval.ms", Op.SET, "100")])
+    assert refused is not None and refused.code() == KafkaError.INVALID_CONFIG, refused
+    assert "group.consumer.min.heartbeat.interval.ms" in refused.str(), refused
+    refused = _alter(admin, ResourceType.GROUP, group, [("no.such.config", Op.SET, "1")])
+    assert refused is not None and refused.code() == KafkaError.INVALID_CONFIG, refused
+    assert _alter(admin, ResourceType.GROUP, group, [("consumer.heartbeat.interval.ms", Op.DELETE, None)]) is None
+    _eventually(interval, (default_interval, ConfigSource.DEFAULT_CONFIG.value), "the default once deleted")
