@@ -21,7 +21,8 @@ step "cargo test -p ferrokafka-c (header drift, panic boundary, C programs)"
 cargo test -q -p ferrokafka-c
 
 step "make install PREFIX=$PREFIX (release)"
-make -s -C bindings-c install PREFIX="$PREFIX"
+# For the host's triple, as the Python and Node builds: one shared release build directory.
+CARGO_BUILD_TARGET="$(rustc -vV | sed -n 's/^host: //p')" make -s -C bindings-c install PREFIX="$PREFIX"
 ls -l "$PREFIX/lib" "$PREFIX/include" "$PREFIX/lib/pkgconfig" | sed 's/^/   /'
 
 VG=()

@@ -13,7 +13,10 @@ for dep in @napi-rs/cli kafkajs typescript @types/node @kafkajs/confluent-schema
 done
 
 started=$SECONDS
-npx napi build --release --platform --strip --no-const-enum --runtime-string-enum
+# Without --strip, which would put `-C link-arg=-s` in RUSTFLAGS and so rebuild every
+# dependency apart from the Python and C builds; the library is stripped afterwards instead.
+npx napi build --release --platform --no-const-enum --runtime-string-enum
+strip --strip-unneeded ferrokafka.*.node
 echo "bindings-node: built in $((SECONDS - started))s"
 if ! git diff --quiet -- index.js index.d.ts; then
   echo "bindings-node: index.js / index.d.ts differ from what napi generates from the Rust sources; commit the regenerated files:" >&2
