@@ -4,7 +4,7 @@ back through a consumer group, and says what happened.
     bindings-python/test.sh            # builds and installs the wheel into .cache/venv
     .cache/venv/bin/python examples/python/produce_consume.py
 
-(or ``pip install ./bindings-python`` into any Python 3.9+ environment first).
+(or ``pip install ./bindings-python`` into any Python 3.10+ environment first).
 """
 import tempfile
 import threading
