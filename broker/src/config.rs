@@ -394,10 +394,7 @@ impl BrokerConfig {
             | "log.cleaner.delete.retention.ms"
             | "log.cleaner.min.compaction.lag.ms"
             | "log.cleaner.max.compaction.lag.ms" => {
-                let topic_key = match key {
-                    "log.cleaner.min.cleanable.ratio" => "min.cleanable.dirty.ratio",
-                    other => &other["log.cleaner.".len()..],
-                };
+                let topic_key = crate::dynamic_config::topic_synonym(key).expect("a topic default");
                 apply_topic_config(&mut self.log, topic_key, value).map_err(|e| Error::Config(e.to_string()))?;
                 self.log.validate().map_err(|e| Error::Config(e.to_string()))?;
             }

@@ -86,7 +86,8 @@ pub(crate) fn broker_synonym(topic_key: &str) -> Option<&'static str> {
     TOPIC_SYNONYMS.iter().find(|(t, _)| *t == topic_key).map(|(_, b)| *b)
 }
 
-fn topic_synonym(broker_key: &str) -> Option<&'static str> {
+/// The topic config a broker setting is the default of.
+pub(crate) fn topic_synonym(broker_key: &str) -> Option<&'static str> {
     TOPIC_SYNONYMS.iter().find(|(_, b)| *b == broker_key).map(|(t, _)| *t)
 }
 

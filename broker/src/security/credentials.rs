@@ -83,10 +83,10 @@ impl Credentials {
         let mut next = changes.clone();
         {
             let current = self.users();
+            // `current` already has every earlier change applied; a (user, mechanism) comes
+            // once per request (the API refuses repeats).
             for a in &alterations {
-                let exists = current.scram(&a.user, a.mechanism).is_some();
-                let set_here = next.get(&a.user).and_then(|m| m.get(a.mechanism.name())).is_some_and(|c| c.is_some());
-                if a.credential.is_none() && !exists && !set_here {
+                if a.credential.is_none() && current.scram(&a.user, a.mechanism).is_none() {
                     return Err(Refusal::NotFound);
                 }
                 next.entry(a.user.clone())
